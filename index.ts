@@ -1,0 +1,2 @@
+// The package's main entry: the public faces of each layer.
+export * from './runtime/index.js';

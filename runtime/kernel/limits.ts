@@ -1,0 +1,22 @@
+/**
+ * Named limits. Every queue, buffer, loop and retry has a stated bound; the defaults live here
+ * so they can be read in one place. Units last: `frameBytesMax`, `handshakeTimeoutMs`.
+ */
+export const LIMITS = {
+  /** Largest frame accepted on a distribution link (bytes, after length prefix). */
+  frameBytesMax: 8 * 1024 * 1024,
+  /** A handshake that has not finished by then is dropped. */
+  handshakeTimeoutMs: 5_000,
+  /** Bytes queued to one peer before `send` applies the backpressure policy. */
+  peerOutboundBytesMax: 64 * 1024 * 1024,
+  /** Default heartbeat tick and the silence after which a peer is declared down. */
+  heartbeatTickMs: 1_000,
+  heartbeatTimeoutMs: 5_000,
+  /** Reconnect backoff bounds. */
+  reconnectBackoffMinMs: 100,
+  reconnectBackoffMaxMs: 10_000,
+  /** Default `call` timeout, as in OTP's gen_server. */
+  callTimeoutMs: 5_000,
+  /** Longest registered name, in UTF-8 bytes. */
+  nameBytesMax: 1_024,
+} as const;
