@@ -1,0 +1,307 @@
+/**
+ * The name-registry state machine of a group. Pure and deterministic: `apply(index, command)`
+ * is called with every committed Raft entry in log order, on every member, and must give the
+ * same state and result everywhere. No clock, no randomness, no I/O.
+ *
+ * - A name is held by at most one pid. `register` succeeds if the name is free or already held
+ *   by the same pid (idempotent, so a client retry after a timeout is safe).
+ * - The revision of a name is the Raft index of the entry that last wrote it: a fencing token.
+ * - Names die with processes (`release_pid`) and with nodes (`node_down`), and never point to a
+ *   pid of an older incarnation of a node: the registry remembers the newest creation it has
+ *   seen per node, refuses pids older than that, and drops names held by older incarnations as
+ *   soon as a newer one shows up.
+ * - Singleton claims (`claim`/`release_claim`) live beside names; a claim's revision is the
+ *   fencing token given to the singleton instance.
+ * - Watchers read changes from a bounded event log; a watcher that falls behind its start gets
+ *   `compacted` and must re-read.
+ */
+import { Pid } from '../runtime/pid.js';
+import { assert } from '../runtime/kernel/assert.js';
+import { LIMITS } from '../runtime/kernel/limits.js';
+
+export interface NameEntry {
+  readonly pid: Pid;
+  readonly meta: Readonly<Record<string, unknown>>;
+  /** Raft index of the write that created or last changed this entry: the fencing token. */
+  readonly revision: number;
+  readonly createRevision: number;
+}
+
+export interface ClaimEntry {
+  readonly key: string;
+  readonly node: string;
+  readonly revision: number;
+}
+
+export type RegistryCommand =
+  | { readonly op: 'register'; readonly name: string; readonly pid: Pid; readonly meta?: Record<string, unknown> }
+  | { readonly op: 'unregister'; readonly name: string; readonly pid: Pid }
+  | { readonly op: 'release_pid'; readonly pid: Pid }
+  | { readonly op: 'node_down'; readonly node: string; readonly creationBelow?: number }
+  | { readonly op: 'claim'; readonly key: string; readonly node: string; readonly previousRevision?: number }
+  | { readonly op: 'release_claim'; readonly key: string; readonly revision: number }
+  | { readonly op: 'noop' };
+
+export type RegistryResult =
+  | { readonly ok: true; readonly revision: number; readonly released?: readonly string[] }
+  | { readonly ok: false; readonly code: 'name_taken'; readonly holder: Pid; readonly revision: number }
+  | { readonly ok: false; readonly code: 'not_owner'; readonly holder: Pid | null }
+  | { readonly ok: false; readonly code: 'noproc'; readonly reason: string }
+  | { readonly ok: false; readonly code: 'badarg'; readonly reason: string }
+  | { readonly ok: false; readonly code: 'claim_held'; readonly holder: ClaimEntry };
+
+export type WatchEvent =
+  | { readonly type: 'put'; readonly name: string; readonly entry: NameEntry; readonly revision: number }
+  | { readonly type: 'delete'; readonly name: string; readonly previous: NameEntry; readonly revision: number; readonly reason: 'unregister' | 'process_exit' | 'node_down' | 'stale_incarnation' };
+
+/** How many change events are kept for watchers to resume from. */
+export const WATCH_EVENTS_MAX = 10_000;
+
+export interface RegistrySnapshot {
+  readonly version: 1;
+  readonly appliedIndex: number;
+  readonly names: ReadonlyArray<readonly [string, NameEntry]>;
+  readonly claims: ReadonlyArray<ClaimEntry>;
+  readonly creations: ReadonlyArray<readonly [string, number]>;
+}
+
+export function validateName(name: unknown): string | undefined {
+  if (typeof name !== 'string' || name.length === 0) return 'a name is a non-empty string';
+  if (Buffer.byteLength(name, 'utf8') > LIMITS.nameBytesMax) return `a name is at most ${LIMITS.nameBytesMax} bytes`;
+  return undefined;
+}
+
+export class NameRegistry {
+  readonly #names = new Map<string, NameEntry>();
+  /** Names held per pid key, so a process exit releases its names without a scan. */
+  readonly #namesByPid = new Map<string, Set<string>>();
+  readonly #claims = new Map<string, ClaimEntry>();
+  /** The newest creation seen per node. */
+  readonly #creations = new Map<string, number>();
+  #appliedIndex = 0;
+  readonly #events: WatchEvent[] = [];
+  /** Revision of the oldest event still kept (events before it were dropped). */
+  #eventsFloorRevision = 0;
+  readonly #listeners = new Set<(event: WatchEvent) => void>();
+
+  get appliedIndex(): number {
+    return this.#appliedIndex;
+  }
+
+  get size(): number {
+    return this.#names.size;
+  }
+
+  whereis(name: string): NameEntry | undefined {
+    return this.#names.get(name);
+  }
+
+  /** Names in order, optionally those starting with `prefix`. */
+  registered(prefix = ''): Array<[string, NameEntry]> {
+    const out: Array<[string, NameEntry]> = [];
+    for (const [name, entry] of this.#names) if (name.startsWith(prefix)) out.push([name, entry]);
+    out.sort((a, b) => (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0));
+    return out;
+  }
+
+  namesOf(pid: Pid): string[] {
+    return [...(this.#namesByPid.get(pid.key) ?? [])];
+  }
+
+  claim(key: string): ClaimEntry | undefined {
+    return this.#claims.get(key);
+  }
+
+  claims(): ClaimEntry[] {
+    return [...this.#claims.values()].sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
+  }
+
+  /** Apply one committed entry. `index` must be exactly the next index (or later, after a snapshot gap). */
+  apply(index: number, command: RegistryCommand): RegistryResult {
+    assert(index > this.#appliedIndex, `apply out of order: ${index} after ${this.#appliedIndex}`);
+    this.#appliedIndex = index;
+    switch (command.op) {
+      case 'register':
+        return this.#register(index, command.name, command.pid, command.meta ?? {});
+      case 'unregister':
+        return this.#unregister(index, command.name, command.pid);
+      case 'release_pid':
+        return { ok: true, revision: index, released: this.#releasePid(index, command.pid, 'process_exit') };
+      case 'node_down':
+        return { ok: true, revision: index, released: this.#nodeDown(index, command.node, command.creationBelow) };
+      case 'claim':
+        return this.#claim(index, command.key, command.node, command.previousRevision);
+      case 'release_claim':
+        return this.#releaseClaim(index, command.key, command.revision);
+      case 'noop':
+        return { ok: true, revision: index };
+      default:
+        return { ok: false, code: 'badarg', reason: `unknown registry command ${JSON.stringify((command as { op?: unknown }).op)}` };
+    }
+  }
+
+  /** Advance the applied index for an entry that is not a registry command (config change, no-op). */
+  skip(index: number): void {
+    assert(index > this.#appliedIndex, `skip out of order: ${index} after ${this.#appliedIndex}`);
+    this.#appliedIndex = index;
+  }
+
+  #register(index: number, name: string, pid: Pid, meta: Record<string, unknown>): RegistryResult {
+    const invalid = validateName(name);
+    if (invalid !== undefined) return { ok: false, code: 'badarg', reason: invalid };
+    if (!(pid instanceof Pid)) return { ok: false, code: 'badarg', reason: 'register needs a pid' };
+    const newest = this.#creations.get(pid.node);
+    if (newest !== undefined && pid.creation < newest) {
+      return { ok: false, code: 'noproc', reason: `${pid} belongs to an older incarnation of ${pid.node}` };
+    }
+    if (newest === undefined || pid.creation > newest) this.#newIncarnation(index, pid.node, pid.creation);
+    const current = this.#names.get(name);
+    if (current !== undefined) {
+      if (!current.pid.equals(pid)) return { ok: false, code: 'name_taken', holder: current.pid, revision: current.revision };
+      return { ok: true, revision: current.revision };
+    }
+    const entry: NameEntry = { pid, meta, revision: index, createRevision: index };
+    this.#names.set(name, entry);
+    let held = this.#namesByPid.get(pid.key);
+    if (held === undefined) this.#namesByPid.set(pid.key, (held = new Set()));
+    held.add(name);
+    this.#emit({ type: 'put', name, entry, revision: index });
+    return { ok: true, revision: index };
+  }
+
+  #unregister(index: number, name: string, pid: Pid): RegistryResult {
+    const current = this.#names.get(name);
+    if (current === undefined) return { ok: false, code: 'not_owner', holder: null };
+    if (!current.pid.equals(pid)) return { ok: false, code: 'not_owner', holder: current.pid };
+    this.#delete(index, name, current, 'unregister');
+    return { ok: true, revision: index };
+  }
+
+  #releasePid(index: number, pid: Pid, reason: 'process_exit' | 'node_down' | 'stale_incarnation'): string[] {
+    const held = this.#namesByPid.get(pid.key);
+    if (held === undefined) return [];
+    const released = [...held].sort();
+    for (const name of released) {
+      const entry = this.#names.get(name);
+      assert(entry !== undefined && entry.pid.equals(pid), 'namesByPid and names disagree');
+      this.#delete(index, name, entry, reason);
+    }
+    return released;
+  }
+
+  #nodeDown(index: number, node: string, creationBelow: number | undefined): string[] {
+    const released: string[] = [];
+    for (const [, pid] of this.#pidsOnNode(node)) {
+      if (creationBelow !== undefined && pid.creation >= creationBelow) continue;
+      released.push(...this.#releasePid(index, pid, 'node_down'));
+    }
+    for (const claim of [...this.#claims.values()]) {
+      if (claim.node === node) this.#claims.delete(claim.key);
+    }
+    return released.sort();
+  }
+
+  #newIncarnation(index: number, node: string, creation: number): void {
+    this.#creations.set(node, creation);
+    for (const [, pid] of this.#pidsOnNode(node)) {
+      if (pid.creation < creation) this.#releasePid(index, pid, 'stale_incarnation');
+    }
+  }
+
+  #pidsOnNode(node: string): Array<[string, Pid]> {
+    const out: Array<[string, Pid]> = [];
+    for (const names of this.#namesByPid.values()) {
+      const first = names.values().next().value as string;
+      const entry = this.#names.get(first);
+      if (entry !== undefined && entry.pid.node === node) out.push([entry.pid.key, entry.pid]);
+    }
+    return out;
+  }
+
+  #claim(index: number, key: string, node: string, previousRevision: number | undefined): RegistryResult {
+    const current = this.#claims.get(key);
+    if (current !== undefined && current.node !== node && current.revision !== previousRevision) {
+      return { ok: false, code: 'claim_held', holder: current };
+    }
+    this.#claims.set(key, { key, node, revision: index });
+    return { ok: true, revision: index };
+  }
+
+  #releaseClaim(index: number, key: string, revision: number): RegistryResult {
+    const current = this.#claims.get(key);
+    if (current === undefined || current.revision !== revision) {
+      return { ok: false, code: 'badarg', reason: `claim ${key} at revision ${revision} is not current` };
+    }
+    this.#claims.delete(key);
+    return { ok: true, revision: index };
+  }
+
+  #delete(index: number, name: string, previous: NameEntry, reason: 'unregister' | 'process_exit' | 'node_down' | 'stale_incarnation'): void {
+    this.#names.delete(name);
+    const held = this.#namesByPid.get(previous.pid.key);
+    held?.delete(name);
+    if (held !== undefined && held.size === 0) this.#namesByPid.delete(previous.pid.key);
+    this.#emit({ type: 'delete', name, previous, revision: index, reason });
+  }
+
+  #emit(event: WatchEvent): void {
+    this.#events.push(event);
+    if (this.#events.length > WATCH_EVENTS_MAX) {
+      const dropped = this.#events.splice(0, this.#events.length - WATCH_EVENTS_MAX);
+      this.#eventsFloorRevision = (dropped[dropped.length - 1] as WatchEvent).revision;
+    }
+    for (const listener of this.#listeners) listener(event);
+  }
+
+  /**
+   * Events with revision > `afterRevision`, or `undefined` if some of them were already
+   * dropped (the caller must re-read the whole state: etcd's "compacted").
+   */
+  eventsSince(afterRevision: number): WatchEvent[] | undefined {
+    if (afterRevision < this.#eventsFloorRevision) return undefined;
+    let low = 0;
+    let high = this.#events.length;
+    while (low < high) {
+      const mid = (low + high) >>> 1;
+      if ((this.#events[mid] as WatchEvent).revision <= afterRevision) low = mid + 1;
+      else high = mid;
+    }
+    return this.#events.slice(low);
+  }
+
+  /** Listen to every change as it is applied. Returns the function that stops listening. */
+  onChange(listener: (event: WatchEvent) => void): () => void {
+    this.#listeners.add(listener);
+    return () => this.#listeners.delete(listener);
+  }
+
+  snapshot(): RegistrySnapshot {
+    return {
+      version: 1,
+      appliedIndex: this.#appliedIndex,
+      names: [...this.#names.entries()],
+      claims: [...this.#claims.values()],
+      creations: [...this.#creations.entries()],
+    };
+  }
+
+  /** Replace the whole state with a snapshot's. Watchers see no events; resuming before it is `compacted`. */
+  restore(snapshot: RegistrySnapshot): void {
+    assert(snapshot.version === 1, `unknown registry snapshot version ${String(snapshot.version)}`);
+    this.#names.clear();
+    this.#namesByPid.clear();
+    this.#claims.clear();
+    this.#creations.clear();
+    for (const [name, entry] of snapshot.names) {
+      this.#names.set(name, entry);
+      let held = this.#namesByPid.get(entry.pid.key);
+      if (held === undefined) this.#namesByPid.set(entry.pid.key, (held = new Set()));
+      held.add(name);
+    }
+    for (const claim of snapshot.claims) this.#claims.set(claim.key, claim);
+    for (const [node, creation] of snapshot.creations) this.#creations.set(node, creation);
+    this.#appliedIndex = snapshot.appliedIndex;
+    this.#events.length = 0;
+    this.#eventsFloorRevision = snapshot.appliedIndex;
+  }
+}

@@ -1,0 +1,182 @@
+// The name-registry state machine: register/unregister semantics, names dying with processes,
+// nodes and old incarnations, claims, watch events, and determinism (replicas applying the same
+// log agree; restoring a snapshot equals replaying the log).
+import { describe, expect, it } from 'vitest';
+import fc from 'fast-check';
+import { NameRegistry, WATCH_EVENTS_MAX, type RegistryCommand } from '../../registry/names.js';
+import { Pid } from '../../runtime/pid.js';
+import { decode, encode } from '../../runtime/codec.js';
+
+const a1 = new Pid('a@127.0.0.1', 1, 1);
+const a2 = new Pid('a@127.0.0.1', 2, 1);
+const b1 = new Pid('b@127.0.0.1', 1, 1);
+
+function applyAll(registry: NameRegistry, commands: RegistryCommand[], startIndex = registry.appliedIndex + 1) {
+  return commands.map((command, offset) => registry.apply(startIndex + offset, command));
+}
+
+describe('names — register and unregister', () => {
+  it('registers a free name with its index as revision, idempotently for the same pid', () => {
+    const registry = new NameRegistry();
+    const [first, again] = applyAll(registry, [
+      { op: 'register', name: 'svc', pid: a1, meta: { role: 'db' } },
+      { op: 'register', name: 'svc', pid: a1 },
+    ]);
+    expect(first).toEqual({ ok: true, revision: 1 });
+    expect(again).toEqual({ ok: true, revision: 1 });
+    const entry = registry.whereis('svc');
+    expect(entry?.pid.equals(a1)).toBe(true);
+    expect(entry?.meta).toEqual({ role: 'db' });
+    expect(entry?.revision).toBe(1);
+  });
+
+  it('refuses a held name with name_taken and the holder', () => {
+    const registry = new NameRegistry();
+    const [, taken] = applyAll(registry, [
+      { op: 'register', name: 'svc', pid: a1 },
+      { op: 'register', name: 'svc', pid: b1 },
+    ]);
+    expect(taken).toMatchObject({ ok: false, code: 'name_taken', revision: 1 });
+    expect((taken as { holder: Pid }).holder.equals(a1)).toBe(true);
+  });
+
+  it('only the holder unregisters; others get not_owner', () => {
+    const registry = new NameRegistry();
+    const [, wrong, missing, right] = applyAll(registry, [
+      { op: 'register', name: 'svc', pid: a1 },
+      { op: 'unregister', name: 'svc', pid: b1 },
+      { op: 'unregister', name: 'nope', pid: a1 },
+      { op: 'unregister', name: 'svc', pid: a1 },
+    ]);
+    expect(wrong).toMatchObject({ ok: false, code: 'not_owner' });
+    expect(missing).toEqual({ ok: false, code: 'not_owner', holder: null });
+    expect(right).toEqual({ ok: true, revision: 4 });
+    expect(registry.whereis('svc')).toBeUndefined();
+  });
+
+  it('rejects empty and oversized names with badarg', () => {
+    const registry = new NameRegistry();
+    const [empty, huge] = applyAll(registry, [
+      { op: 'register', name: '', pid: a1 },
+      { op: 'register', name: 'x'.repeat(5000), pid: a1 },
+    ]);
+    expect(empty).toMatchObject({ ok: false, code: 'badarg' });
+    expect(huge).toMatchObject({ ok: false, code: 'badarg' });
+    expect(registry.size).toBe(0);
+  });
+});
+
+describe('names — names die with processes, nodes and incarnations', () => {
+  it('release_pid drops every name of that pid and nothing else', () => {
+    const registry = new NameRegistry();
+    applyAll(registry, [
+      { op: 'register', name: 'x', pid: a1 },
+      { op: 'register', name: 'y', pid: a1 },
+      { op: 'register', name: 'z', pid: a2 },
+    ]);
+    const [result] = applyAll(registry, [{ op: 'release_pid', pid: a1 }]);
+    expect(result).toEqual({ ok: true, revision: 4, released: ['x', 'y'] });
+    expect(registry.registered().map(([name]) => name)).toEqual(['z']);
+  });
+
+  it('node_down drops every name held on that node', () => {
+    const registry = new NameRegistry();
+    applyAll(registry, [
+      { op: 'register', name: 'x', pid: a1 },
+      { op: 'register', name: 'y', pid: b1 },
+      { op: 'register', name: 'z', pid: a2 },
+    ]);
+    const [result] = applyAll(registry, [{ op: 'node_down', node: 'a@127.0.0.1' }]);
+    expect(result).toMatchObject({ ok: true, released: ['x', 'z'] });
+    expect(registry.registered().map(([name]) => name)).toEqual(['y']);
+  });
+
+  it('a newer incarnation drops names of the older one and refuses older pids', () => {
+    const registry = new NameRegistry();
+    const restarted = new Pid('a@127.0.0.1', 1, 2);
+    const [, , stale] = applyAll(registry, [
+      { op: 'register', name: 'old', pid: a1 },
+      { op: 'register', name: 'new', pid: restarted },
+      { op: 'register', name: 'again', pid: a2 },
+    ]);
+    expect(registry.whereis('old')).toBeUndefined();
+    expect(registry.whereis('new')?.pid.equals(restarted)).toBe(true);
+    expect(stale).toMatchObject({ ok: false, code: 'noproc' });
+  });
+});
+
+describe('names — claims (singleton fencing tokens)', () => {
+  it('a claim is exclusive per key until released, handed over or its node is down', () => {
+    const registry = new NameRegistry();
+    const [first, refused, handover] = applyAll(registry, [
+      { op: 'claim', key: 'k', node: 'a@h' },
+      { op: 'claim', key: 'k', node: 'b@h' },
+      { op: 'claim', key: 'k', node: 'b@h', previousRevision: 1 },
+    ]);
+    expect(first).toEqual({ ok: true, revision: 1 });
+    expect(refused).toMatchObject({ ok: false, code: 'claim_held' });
+    expect(handover).toEqual({ ok: true, revision: 3 });
+    expect(registry.claim('k')).toEqual({ key: 'k', node: 'b@h', revision: 3 });
+    applyAll(registry, [{ op: 'node_down', node: 'b@h' }]);
+    expect(registry.claim('k')).toBeUndefined();
+  });
+});
+
+describe('names — watch events', () => {
+  it('emits put and delete with revisions and resumes from a revision', () => {
+    const registry = new NameRegistry();
+    const seen: string[] = [];
+    const stop = registry.onChange((event) => seen.push(`${event.type}:${event.name}@${event.revision}`));
+    applyAll(registry, [
+      { op: 'register', name: 'x', pid: a1 },
+      { op: 'register', name: 'y', pid: a1 },
+      { op: 'unregister', name: 'x', pid: a1 },
+    ]);
+    stop();
+    applyAll(registry, [{ op: 'register', name: 'z', pid: a1 }]);
+    expect(seen).toEqual(['put:x@1', 'put:y@2', 'delete:x@3']);
+    expect(registry.eventsSince(1)?.map((event) => event.name)).toEqual(['y', 'x', 'z']);
+  });
+
+  it('says compacted (undefined) when the events to resume from were dropped', () => {
+    const registry = new NameRegistry();
+    const commands: RegistryCommand[] = [];
+    for (let i = 0; i < WATCH_EVENTS_MAX + 10; i++) commands.push({ op: 'register', name: `n${i}`, pid: a1 });
+    applyAll(registry, commands);
+    expect(registry.eventsSince(0)).toBeUndefined();
+    expect(registry.eventsSince(WATCH_EVENTS_MAX + 5)?.length).toBe(5);
+  });
+});
+
+describe('names — determinism and snapshots', () => {
+  const pids = [a1, a2, b1, new Pid('a@127.0.0.1', 1, 2)];
+  const names = ['n0', 'n1', 'n2', 'n3'];
+  const commandArbitrary: fc.Arbitrary<RegistryCommand> = fc.oneof(
+    fc.record({ op: fc.constant('register' as const), name: fc.constantFrom(...names), pid: fc.constantFrom(...pids) }),
+    fc.record({ op: fc.constant('unregister' as const), name: fc.constantFrom(...names), pid: fc.constantFrom(...pids) }),
+    fc.record({ op: fc.constant('release_pid' as const), pid: fc.constantFrom(...pids) }),
+    fc.record({ op: fc.constant('node_down' as const), node: fc.constantFrom('a@127.0.0.1', 'b@127.0.0.1') }),
+    fc.record({ op: fc.constant('claim' as const), key: fc.constantFrom('k1', 'k2'), node: fc.constantFrom('a@h', 'b@h') }),
+  );
+
+  it('two replicas applying the same log agree; a snapshot through the codec equals replay', () => {
+    fc.assert(
+      fc.property(fc.array(commandArbitrary, { maxLength: 60 }), fc.nat(60), (commands, cut) => {
+        const left = new NameRegistry();
+        const right = new NameRegistry();
+        const leftResults = applyAll(left, commands);
+        const rightResults = applyAll(right, commands);
+        expect(encode(rightResults)).toEqual(encode(leftResults));
+        // Snapshot after a prefix, restore elsewhere (through the wire codec), apply the rest.
+        const split = Math.min(cut, commands.length);
+        const prefix = new NameRegistry();
+        applyAll(prefix, commands.slice(0, split));
+        const restored = new NameRegistry();
+        restored.restore(decode(encode(prefix.snapshot())) as ReturnType<NameRegistry['snapshot']>);
+        applyAll(restored, commands.slice(split), split + 1);
+        expect(encode(restored.snapshot())).toEqual(encode(left.snapshot()));
+      }),
+      { numRuns: 300, seed: 42 },
+    );
+  });
+});
