@@ -15,9 +15,7 @@
  * - Watchers read changes from a bounded event log; a watcher that falls behind its start gets
  *   `compacted` and must re-read.
  */
-import { Pid } from '../runtime/pid.js';
-import { assert } from '../runtime/kernel/assert.js';
-import { LIMITS } from '../runtime/kernel/limits.js';
+import { LIMITS, Pid, assert } from '../runtime/index.js';
 
 export interface NameEntry {
   readonly pid: Pid;

@@ -1,0 +1,62 @@
+/**
+ * Where the CLI's settings come from, highest first: flags, `FEDCTL_*` environment variables,
+ * defaults. The cookie comes from `--cookie`, `FEDCTL_COOKIE`, or the cookie file
+ * (`--cookie-file`, `FEDCTL_COOKIE_FILE`, default `~/.fedctl/cookie`), which `fedctl start`
+ * creates with mode 0600 if absent, as Erlang does with `~/.erlang.cookie`.
+ */
+import { randomBytes } from 'node:crypto';
+import { existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { homedir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { fedError } from '../runtime/index.js';
+
+export const COOKIE_BYTES_MIN = 16;
+
+export function defaultCookieFile(): string {
+  return join(homedir(), '.fedctl', 'cookie');
+}
+
+/** `host:port` → parts; anything else is a usage error naming the flag. */
+export function parseAddress(text: string, flag: string): { host: string; port: number } {
+  const match = /^(\[[^\]]+\]|[^:]+):(\d{1,5})$/.exec(text.trim());
+  const port = match ? Number(match[2]) : NaN;
+  if (!match || !(port > 0 && port < 65536)) {
+    throw fedError('config', `${flag} wants host:port, got ${JSON.stringify(text)}`);
+  }
+  return { host: (match[1] as string).replace(/^\[|\]$/g, ''), port };
+}
+
+export interface CookieSource {
+  cookie?: string | undefined;
+  cookieFile?: string | undefined;
+  env?: NodeJS.ProcessEnv;
+  /** Create the cookie file with a random cookie if it does not exist (for `fedctl start`). */
+  create?: boolean;
+}
+
+export function resolveCookie(source: CookieSource): string {
+  const env = source.env ?? process.env;
+  const direct = source.cookie ?? env.FEDCTL_COOKIE;
+  if (direct !== undefined && direct !== '') return checkCookie(direct, 'the --cookie value');
+  const file = source.cookieFile ?? env.FEDCTL_COOKIE_FILE ?? defaultCookieFile();
+  if (!existsSync(file)) {
+    if (!source.create) {
+      throw fedError('config', `no cookie: ${file} does not exist; pass --cookie, set FEDCTL_COOKIE, or start a node first`);
+    }
+    mkdirSync(dirname(file), { recursive: true, mode: 0o700 });
+    writeFileSync(file, `${randomBytes(24).toString('base64url')}\n`, { mode: 0o600, flag: 'wx' });
+  }
+  const mode = statSync(file).mode & 0o777;
+  if ((mode & 0o077) !== 0) {
+    throw fedError('config', `cookie file ${file} is readable by others (mode ${mode.toString(8)}); run chmod 600 ${file}`);
+  }
+  return checkCookie(readFileSync(file, 'utf8').trim(), `the cookie in ${file}`);
+}
+
+function checkCookie(cookie: string, what: string): string {
+  if (cookie.length < COOKIE_BYTES_MIN) {
+    throw fedError('config', `${what} is too short: at least ${COOKIE_BYTES_MIN} characters`);
+  }
+  return cookie;
+}
+
