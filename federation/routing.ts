@@ -44,6 +44,8 @@ export interface MovedAnswer {
   readonly slot: number;
   readonly owner: GroupId;
   readonly slotRevision: number;
+  /** The slot's move in progress at `slotRevision`, if any (a cache stores the slot as a whole). */
+  readonly move: SlotMove | null;
   /** The owner's record as the answering group knows it (gateways to go to), if it knows it. */
   readonly group: GroupRecord | undefined;
 }
@@ -75,7 +77,7 @@ export function routeSlot(view: DirectoryView, here: GroupId, slot: number, kind
     if (kind === 'write') return { action: 'wait', slot, move, retryAfterMs: MOVE_WAIT_RETRY_MS };
   }
   if (owner === here) return { action: 'serve', slot };
-  return { action: 'moved', slot, owner, slotRevision: view.slotRevision(slot), group: view.group(owner) };
+  return { action: 'moved', slot, owner, slotRevision: view.slotRevision(slot), move: move ?? null, group: view.group(owner) };
 }
 
 /** What a caller knows of a gateway node's link. */
@@ -188,7 +190,7 @@ export class DirectoryCache implements DirectoryView {
   applyMoved(answer: MovedAnswer): boolean {
     if (!isSlot(answer.slot)) return false;
     const groupChanged = answer.group !== undefined && this.#mergeGroup(answer.group);
-    const slotChanged = this.#mergeSlot(answer.slot, answer.owner, undefined, answer.slotRevision);
+    const slotChanged = this.#mergeSlot(answer.slot, answer.owner, answer.move ?? undefined, answer.slotRevision);
     return groupChanged || slotChanged;
   }
 
