@@ -1,0 +1,215 @@
+/**
+ * Link messages: what travels inside a (sealed) record once the handshake is done. A record's
+ * plaintext is a run of msgpack values back to back (msgpack is self-delimiting), each one a
+ * message shaped as a small array whose first element is its type:
+ *
+ *   [0]                                          heartbeat (control lane, never held)
+ *   [1, from | null, to: Pid, msg]               send (data lane)
+ *   [2, from | null, name: string, msg]          reg_send (data lane)
+ *   [3, dataCount, kind, from, to, ref, reason]  link/unlink/exit/exit2/monitor/demonitor/down
+ *                                                (control lane; held by the receiver until it has
+ *                                                delivered `dataCount` data messages, so a signal
+ *                                                never overtakes data sent before it)
+ *   [4, channel: string, payload]                a subsystem's own control message (never held)
+ *   [5, [[name, address], …]]                    the sender's visible peers (mesh)
+ *
+ * `parseRecord` validates every message strictly (types, that pids name the right nodes) and
+ * throws `bad_frame` on anything else: a peer cannot forge a signal from a third node or address
+ * a process on another node. Nothing malformed reaches a mailbox.
+ */
+import { Unpackr } from 'msgpackr';
+import { encode } from '../codec.js';
+import { fedError } from '../kernel/errors.js';
+import { Pid, Ref, isValidNodeName } from '../pid.js';
+import type { ExitReason, NameAtNode, Signal } from '../signals.js';
+
+export const MESSAGE = {
+  heartbeat: 0,
+  send: 1,
+  regSend: 2,
+  signal: 3,
+  control: 4,
+  peers: 5,
+} as const;
+
+const CONTROL_KINDS = new Set(['link', 'unlink', 'exit', 'exit2', 'monitor', 'demonitor', 'down']);
+const CHANNEL_BYTES_MAX = 128;
+const PEERS_MAX = 4_096;
+
+/** Same options as the shared codec, so extensions (pids, refs) decode the same way. */
+const unpackr = new Unpackr({ useRecords: false, moreTypes: true });
+
+export const HEARTBEAT_BYTES = encode([MESSAGE.heartbeat]);
+
+export interface PeerAddress {
+  readonly name: string;
+  readonly address: string;
+}
+
+export type LinkMessage =
+  | { readonly type: 'heartbeat' }
+  | { readonly type: 'data'; readonly signal: Signal }
+  | { readonly type: 'signal'; readonly dataCount: number; readonly signal: Signal }
+  | { readonly type: 'control'; readonly channel: string; readonly payload: unknown }
+  | { readonly type: 'peers'; readonly peers: PeerAddress[] };
+
+export function encodeDataSignal(signal: Signal): Buffer {
+  if (signal.kind === 'send') return encode([MESSAGE.send, signal.from ?? null, signal.to, signal.msg]);
+  if (signal.kind === 'reg_send') return encode([MESSAGE.regSend, signal.from ?? null, signal.to.name, signal.msg]);
+  throw fedError('badarg', `not a data signal: ${signal.kind}`);
+}
+
+export function encodeControlSignal(signal: Signal, dataCount: number): Buffer {
+  const ref = 'ref' in signal ? signal.ref : null;
+  const reason = 'reason' in signal ? signal.reason : null;
+  return encode([MESSAGE.signal, dataCount, signal.kind, signal.from, signal.to, ref, reason]);
+}
+
+export function encodeControl(channel: string, payload: unknown): Buffer {
+  if (typeof channel !== 'string' || channel.length === 0 || Buffer.byteLength(channel) > CHANNEL_BYTES_MAX) {
+    throw fedError('badarg', `invalid control channel ${JSON.stringify(channel)}`);
+  }
+  return encode([MESSAGE.control, channel, payload]);
+}
+
+export function encodePeers(peers: readonly PeerAddress[]): Buffer {
+  return encode([MESSAGE.peers, peers.slice(0, PEERS_MAX).map((peer) => [peer.name, peer.address])]);
+}
+
+/** Decode and validate every message of a record's plaintext. */
+export function parseRecord(plaintext: Buffer, localName: string, peerName: string): LinkMessage[] {
+  let values: unknown[];
+  try {
+    values = unpackr.unpackMultiple(plaintext) as unknown[];
+  } catch (error) {
+    throw fedError('bad_frame', `undecodable record: ${(error as Error).message}`, undefined, error);
+  }
+  const messages: LinkMessage[] = new Array(values.length);
+  for (let index = 0; index < values.length; index++) messages[index] = parseMessage(values[index], localName, peerName);
+  return messages;
+}
+
+function parseMessage(value: unknown, localName: string, peerName: string): LinkMessage {
+  if (!Array.isArray(value) || value.length === 0) throw fedError('bad_frame', 'link message is not a tagged array');
+  switch (value[0]) {
+    case MESSAGE.heartbeat:
+      return HEARTBEAT;
+    case MESSAGE.send:
+      return parseSend(value, localName, peerName);
+    case MESSAGE.regSend:
+      return parseRegSend(value, localName, peerName);
+    case MESSAGE.signal:
+      return parseSignal(value, localName, peerName);
+    case MESSAGE.control:
+      return parseControl(value);
+    case MESSAGE.peers:
+      return parsePeers(value);
+    default:
+      throw fedError('bad_frame', `unknown link message type ${JSON.stringify(value[0])}`);
+  }
+}
+
+const HEARTBEAT: LinkMessage = { type: 'heartbeat' };
+
+function parseSend(value: unknown[], localName: string, peerName: string): LinkMessage {
+  if (value.length !== 4) throw fedError('bad_frame', 'malformed send');
+  const from = optionalPeerPid(value[1], peerName);
+  const to = value[2];
+  if (!(to instanceof Pid) || to.node !== localName) throw fedError('bad_frame', 'send to a pid that is not on this node');
+  return { type: 'data', signal: { kind: 'send', from, to, msg: value[3] } };
+}
+
+function parseRegSend(value: unknown[], localName: string, peerName: string): LinkMessage {
+  if (value.length !== 4) throw fedError('bad_frame', 'malformed reg_send');
+  const from = optionalPeerPid(value[1], peerName);
+  const name = value[2];
+  if (typeof name !== 'string' || name.length === 0) throw fedError('bad_frame', 'reg_send without a name');
+  return { type: 'data', signal: { kind: 'reg_send', from, to: { name, node: localName }, msg: value[3] } };
+}
+
+function parseSignal(value: unknown[], localName: string, peerName: string): LinkMessage {
+  if (value.length !== 7) throw fedError('bad_frame', 'malformed signal');
+  const [, dataCount, kind, from, to, ref, reason] = value;
+  if (!Number.isSafeInteger(dataCount) || (dataCount as number) < 0) throw fedError('bad_frame', 'signal with a bad data count');
+  if (typeof kind !== 'string' || !CONTROL_KINDS.has(kind)) throw fedError('bad_frame', `unknown signal kind ${JSON.stringify(kind)}`);
+  const signal = buildSignal(kind, from, to, ref, reason as ExitReason, localName, peerName);
+  return { type: 'signal', dataCount: dataCount as number, signal };
+}
+
+function buildSignal(kind: string, from: unknown, to: unknown, ref: unknown, reason: ExitReason, localName: string, peerName: string): Signal {
+  switch (kind) {
+    case 'link':
+    case 'unlink':
+      return { kind, from: peerPid(from, peerName), to: localPid(to, localName) };
+    case 'exit':
+    case 'exit2':
+      return { kind, from: peerPid(from, peerName), to: localPid(to, localName), reason: reason ?? 'normal' };
+    case 'monitor':
+    case 'demonitor':
+      return { kind, from: peerPid(from, peerName), to: localTarget(to, localName), ref: ownRef(ref) };
+    default:
+      // 'down': the monitored process (or name) is on the peer; the ref was made by our process.
+      return { kind: 'down', from: peerTarget(from, peerName), to: localPid(to, localName), ref: ownRef(ref), reason: reason ?? 'noproc' };
+  }
+}
+
+function optionalPeerPid(value: unknown, peerName: string): Pid | undefined {
+  if (value === null || value === undefined) return undefined;
+  return peerPid(value, peerName);
+}
+
+function peerPid(value: unknown, peerName: string): Pid {
+  if (!(value instanceof Pid) || value.node !== peerName) throw fedError('bad_frame', 'signal from a pid that is not on the sending node');
+  return value;
+}
+
+function localPid(value: unknown, localName: string): Pid {
+  if (!(value instanceof Pid) || value.node !== localName) throw fedError('bad_frame', 'signal to a pid that is not on this node');
+  return value;
+}
+
+function ownRef(value: unknown): Ref {
+  if (!(value instanceof Ref)) throw fedError('bad_frame', 'signal without a ref');
+  return value;
+}
+
+function nameAtNode(value: unknown, nodeName: string): NameAtNode | undefined {
+  if (typeof value !== 'object' || value === null || value instanceof Pid) return undefined;
+  const { name, node } = value as Record<string, unknown>;
+  if (typeof name !== 'string' || name.length === 0 || node !== nodeName) return undefined;
+  return { name, node };
+}
+
+function localTarget(value: unknown, localName: string): Pid | NameAtNode {
+  if (value instanceof Pid) return localPid(value, localName);
+  const target = nameAtNode(value, localName);
+  if (target === undefined) throw fedError('bad_frame', 'monitor of a target that is not on this node');
+  return target;
+}
+
+function peerTarget(value: unknown, peerName: string): Pid | NameAtNode {
+  if (value instanceof Pid) return peerPid(value, peerName);
+  const target = nameAtNode(value, peerName);
+  if (target === undefined) throw fedError('bad_frame', 'down from a target that is not on the sending node');
+  return target;
+}
+
+function parseControl(value: unknown[]): LinkMessage {
+  if (value.length !== 3 || typeof value[1] !== 'string' || value[1].length === 0 || value[1].length > CHANNEL_BYTES_MAX) {
+    throw fedError('bad_frame', 'malformed control message');
+  }
+  return { type: 'control', channel: value[1], payload: value[2] };
+}
+
+function parsePeers(value: unknown[]): LinkMessage {
+  const list = value[1];
+  if (value.length !== 2 || !Array.isArray(list) || list.length > PEERS_MAX) throw fedError('bad_frame', 'malformed peer list');
+  const peers: PeerAddress[] = [];
+  for (const entry of list) {
+    if (!Array.isArray(entry) || entry.length !== 2 || typeof entry[0] !== 'string' || typeof entry[1] !== 'string' || !isValidNodeName(entry[0])) {
+      throw fedError('bad_frame', 'malformed peer list entry');
+    }
+    peers.push({ name: entry[0], address: entry[1] });
+  }
+  return { type: 'peers', peers };
+}

@@ -1,0 +1,66 @@
+/**
+ * Proves the sealing layer: records round-trip under per-direction keys derived from the cookie
+ * and both nonces; an altered, replayed, reordered or foreign-key record fails authentication
+ * with `bad_frame`; ciphertext does not contain the plaintext.
+ */
+import { randomBytes } from 'node:crypto';
+import { describe, expect, it } from 'vitest';
+import { Opener, Sealer, deriveKey } from '../../runtime/dist/seal.js';
+
+const nonceA = randomBytes(32);
+const nonceB = randomBytes(32);
+const keyAB = deriveKey('cookie', nonceA, nonceB, 'initiator-to-responder', 'a@h', 'b@h');
+const keyBA = deriveKey('cookie', nonceA, nonceB, 'responder-to-initiator', 'a@h', 'b@h');
+
+function record(parts: [Buffer, Buffer]): Buffer {
+  return Buffer.concat(parts);
+}
+
+describe('sealing', () => {
+  it('seal — records open in order and hide the plaintext', () => {
+    const sealer = new Sealer(keyAB);
+    const opener = new Opener(keyAB);
+    for (let index = 0; index < 5; index++) {
+      const plaintext = Buffer.from(`secret message number ${index}`);
+      const sealed = record(sealer.seal(plaintext));
+      expect(sealed.includes(Buffer.from('secret'))).toBe(false);
+      expect(opener.open(sealed)).toEqual(plaintext);
+    }
+  });
+
+  it('seal — keys differ per direction, per nonce and per cookie', () => {
+    expect(keyAB.equals(keyBA)).toBe(false);
+    expect(deriveKey('cookie', nonceB, nonceA, 'initiator-to-responder', 'a@h', 'b@h').equals(keyAB)).toBe(false);
+    expect(deriveKey('other', nonceA, nonceB, 'initiator-to-responder', 'a@h', 'b@h').equals(keyAB)).toBe(false);
+    expect(() => new Opener(keyBA).open(record(new Sealer(keyAB).seal(Buffer.from('x'))))).toThrow(expect.objectContaining({ code: 'bad_frame' }));
+  });
+
+  it('seal — a tampered record fails authentication', () => {
+    const sealed = record(new Sealer(keyAB).seal(Buffer.from('hello world')));
+    for (const position of [0, 5, sealed.length - 1]) {
+      const tampered = Buffer.from(sealed);
+      tampered[position] = (tampered[position] as number) ^ 1;
+      expect(() => new Opener(keyAB).open(tampered)).toThrow(expect.objectContaining({ code: 'bad_frame' }));
+    }
+  });
+
+  it('seal — a replayed record fails authentication', () => {
+    const sealer = new Sealer(keyAB);
+    const opener = new Opener(keyAB);
+    const first = record(sealer.seal(Buffer.from('pay 10')));
+    expect(opener.open(first).toString()).toBe('pay 10');
+    expect(() => opener.open(first)).toThrow(expect.objectContaining({ code: 'bad_frame' }));
+  });
+
+  it('seal — reordered records fail authentication', () => {
+    const sealer = new Sealer(keyAB);
+    const first = record(sealer.seal(Buffer.from('one')));
+    const second = record(sealer.seal(Buffer.from('two')));
+    expect(() => new Opener(keyAB).open(second)).toThrow(expect.objectContaining({ code: 'bad_frame' }));
+    void first;
+  });
+
+  it('seal — a record shorter than the tag is bad_frame', () => {
+    expect(() => new Opener(keyAB).open(Buffer.alloc(10))).toThrow(expect.objectContaining({ code: 'bad_frame' }));
+  });
+});
