@@ -1,0 +1,335 @@
+/**
+ * Proves the mesh with real `Node`s and real TCP on 127.0.0.1, several nodes in one process:
+ * remote send, reg_send and request/reply; remote link and monitor; `noconnection` and
+ * `nodedown` when a connection ends; wrong cookie and name clash refused while honest peers
+ * keep working; transitive visible connections; hidden nodes not propagated; reconnect after a
+ * peer restarts, with pids of the old incarnation treated as dead; simultaneous connects;
+ * subsystem control channels.
+ */
+import { afterEach, describe, expect, it } from 'vitest';
+import { Distribution, type DistributionOptions, type LogEntry } from '../../runtime/dist/distribution.js';
+import { TcpTransport } from '../../runtime/dist/transport.js';
+import { Node } from '../../runtime/node.js';
+import { Pid } from '../../runtime/pid.js';
+import { TIMEOUT, type ProcessContext } from '../../runtime/process.js';
+import { sleep, waitFor } from './fixtures/helpers.js';
+
+interface Member {
+  readonly node: Node;
+  readonly dist: Distribution;
+  readonly logs: LogEntry[];
+}
+
+const members: Member[] = [];
+
+afterEach(async () => {
+  for (const member of members.splice(0).reverse()) {
+    await member.dist.close();
+    await member.node.stop();
+  }
+});
+
+const FAST = { tickMs: 20, heartbeatTimeoutMs: 400, backoffMinMs: 20, backoffMaxMs: 100, handshakeTimeoutMs: 1_000 };
+
+async function member(name: string, options: Partial<DistributionOptions> & { creation?: number } = {}): Promise<Member> {
+  const node = new Node({ name: `${name}@127.0.0.1`, creation: options.creation ?? 1, stopTimeoutMs: 200 });
+  await node.start();
+  const logs: LogEntry[] = [];
+  const dist = await Distribution.start({ node, cookie: 'cookie', cluster: 'mesh-test', logger: (entry) => logs.push(entry), ...FAST, ...options });
+  const result = { node, dist, logs };
+  members.push(result);
+  return result;
+}
+
+function echo(ctx: ProcessContext): Promise<void> {
+  return (async () => {
+    for (;;) {
+      const msg = (await ctx.receive()) as { from: Pid; ref?: unknown; body: unknown };
+      ctx.send(msg.from, { ref: msg.ref, reply: msg.body });
+    }
+  })();
+}
+
+const isType = (type: string) => (msg: unknown) => typeof msg === 'object' && msg !== null && (msg as { type?: string }).type === type;
+
+describe('mesh', () => {
+  it('mesh — remote send and reg_send reach processes on another node, replies come back', async () => {
+    const a = await member('a');
+    const b = await member('b');
+    b.node.spawn(echo, { name: 'echo' });
+    await a.dist.connect(b.dist.address);
+    const replies = await a.node.run(async (ctx) => {
+      ctx.send({ name: 'echo', node: b.node.name }, { from: ctx.self, body: 'by name' });
+      const echoPid = b.node.whereis('echo')!;
+      ctx.send(echoPid, { from: ctx.self, body: 'by pid' });
+      return [await ctx.receive(undefined, 2_000), await ctx.receive(undefined, 2_000)];
+    });
+    expect(replies).toEqual([{ ref: undefined, reply: 'by name' }, { ref: undefined, reply: 'by pid' }]);
+  });
+
+  it('mesh — request/reply (a call) across nodes with 50 concurrent callers', async () => {
+    const a = await member('a');
+    const b = await member('b');
+    const server = b.node.spawn(echo);
+    await a.dist.connect(b.dist.address);
+    const results = await Promise.all(
+      Array.from({ length: 50 }, (_, index) =>
+        a.node.run(async (ctx) => {
+          const ref = ctx.makeRef();
+          ctx.send(server, { from: ctx.self, ref, body: index });
+          const reply = (await ctx.receive((msg) => (msg as { ref?: { equals(x: unknown): boolean } }).ref?.equals(ref) === true, 2_000)) as { reply: number };
+          return reply.reply;
+        }),
+      ),
+    );
+    expect(results).toEqual(Array.from({ length: 50 }, (_, index) => index));
+  });
+
+  it('mesh — a remote link propagates the exit reason; a remote monitor delivers DOWN', async () => {
+    const a = await member('a');
+    const b = await member('b');
+    await a.dist.connect(b.dist.address);
+    const target = b.node.spawn(async (ctx) => {
+      await ctx.receive((msg) => msg === 'die');
+      throw new Error('boom');
+    });
+    const [exit, down] = await a.node.run(async (ctx) => {
+      ctx.trapExit(true);
+      ctx.link(target);
+      const ref = ctx.monitor(target);
+      await sleep(50);
+      ctx.send(target, 'die');
+      const exitMsg = await ctx.receive(isType('EXIT'), 2_000);
+      const downMsg = await ctx.receive(isType('DOWN'), 2_000);
+      return [exitMsg, { ...(downMsg as object), refMatches: (downMsg as { ref: { equals(x: unknown): boolean } }).ref.equals(ref) }];
+    });
+    expect(exit).toMatchObject({ type: 'EXIT', reason: { error: 'boom' } });
+    expect((exit as { from: Pid }).from.equals(target)).toBe(true);
+    expect(down).toMatchObject({ type: 'DOWN', reason: { error: 'boom' }, refMatches: true });
+  });
+
+  it('mesh — linking or monitoring a dead remote pid gives noproc', async () => {
+    const a = await member('a');
+    const b = await member('b');
+    await a.dist.connect(b.dist.address);
+    const gone = b.node.spawn(async () => undefined);
+    await waitFor(() => !b.node.isAlive(gone));
+    const down = await a.node.run(async (ctx) => {
+      ctx.monitor(gone);
+      return ctx.receive(isType('DOWN'), 2_000);
+    });
+    expect(down).toMatchObject({ reason: 'noproc' });
+  });
+
+  it('mesh — when the connection ends, links and monitors get noconnection and node monitors nodedown', async () => {
+    const a = await member('a');
+    const b = await member('b');
+    await a.dist.connect(b.dist.address);
+    const target = b.node.spawn(async (ctx) => {
+      await ctx.receive();
+    });
+    const watcher = a.node.run(async (ctx) => {
+      ctx.trapExit(true);
+      a.dist.monitorNode(ctx.self, b.node.name);
+      ctx.link(target);
+      ctx.monitor(target);
+      ctx.send(ctx.self, 'ready');
+      await ctx.receive((msg) => msg === 'ready');
+      const got: unknown[] = [];
+      for (let index = 0; index < 3; index++) got.push(await ctx.receive(undefined, 3_000));
+      return got;
+    });
+    await sleep(100);
+    await b.dist.close();
+    const got = await watcher;
+    expect(got).toEqual(
+      expect.arrayContaining([
+        expect.objectContaining({ type: 'EXIT', reason: 'noconnection' }),
+        expect.objectContaining({ type: 'DOWN', reason: 'noconnection' }),
+        { type: 'nodedown', node: b.node.name },
+      ]),
+    );
+    expect(a.logs.some((entry) => entry.event === 'nodedown' && entry.peer === b.node.name)).toBe(true);
+  });
+
+  it('mesh — linking to a node we are not connected to gives noconnection at once', async () => {
+    const a = await member('a');
+    const exit = await a.node.run(async (ctx) => {
+      ctx.trapExit(true);
+      ctx.link(new Pid('nowhere@127.0.0.1', 1, 1));
+      return ctx.receive(isType('EXIT'), 1_000);
+    });
+    expect(exit).toMatchObject({ reason: 'noconnection' });
+  });
+
+  it('mesh — a wrong cookie is refused with one log line and honest peers keep working', async () => {
+    const a = await member('a');
+    const b = await member('b');
+    const intruder = await member('intruder', { cookie: 'guess', reconnect: false });
+    await expect(intruder.dist.connect(a.dist.address)).rejects.toMatchObject({ code: 'auth_failed' });
+    await waitFor(() => a.logs.some((entry) => entry.code === 'auth_failed'));
+    expect(a.logs.filter((entry) => entry.code === 'auth_failed')).toHaveLength(1);
+    expect(a.dist.peers()).toEqual([]);
+    b.node.spawn(echo, { name: 'echo' });
+    await b.dist.connect(a.dist.address);
+    const reply = await a.node.run(async (ctx) => {
+      ctx.send({ name: 'echo', node: b.node.name }, { from: ctx.self, body: 1 });
+      return ctx.receive(undefined, 2_000);
+    });
+    expect(reply).toEqual({ ref: undefined, reply: 1 });
+  });
+
+  it('mesh — a node of another cluster never links', async () => {
+    const a = await member('a');
+    const other = await member('other', { cluster: 'elsewhere', reconnect: false });
+    await expect(other.dist.connect(a.dist.address)).rejects.toMatchObject({ code: 'auth_failed' });
+  });
+
+  it('mesh — a second node with a connected name is refused with name_clash', async () => {
+    const a = await member('a');
+    const b = await member('b');
+    await b.dist.connect(a.dist.address);
+    const node = new Node({ name: b.node.name, creation: 5 });
+    const impostor = await Distribution.start({ node, cookie: 'cookie', cluster: 'mesh-test', logger: () => undefined, reconnect: false, ...FAST });
+    try {
+      await expect(impostor.connect(a.dist.address)).rejects.toMatchObject({ code: 'name_clash' });
+      expect(a.logs.some((entry) => entry.code === 'name_clash')).toBe(true);
+      expect(a.dist.peerInfo(b.node.name)?.creation).toBe(1);
+    } finally {
+      await impostor.close();
+      await node.stop();
+    }
+  });
+
+  it('mesh — visible connections are made transitive', async () => {
+    const a = await member('a');
+    const b = await member('b');
+    const c = await member('c');
+    const d = await member('d');
+    await b.dist.connect(a.dist.address);
+    await c.dist.connect(a.dist.address);
+    await d.dist.connect(c.dist.address);
+    await waitFor(() => [a, b, c, d].every((m) => m.dist.peers().length === 3), 5_000, 'full mesh');
+    expect(b.dist.peers()).toEqual(['a@127.0.0.1', 'c@127.0.0.1', 'd@127.0.0.1']);
+  });
+
+  it('mesh — a hidden node connects only where told and is never propagated', async () => {
+    const a = await member('a');
+    const b = await member('b');
+    const hidden = await member('h', { hidden: true });
+    await b.dist.connect(a.dist.address);
+    await hidden.dist.connect(a.dist.address);
+    const c = await member('c');
+    await c.dist.connect(a.dist.address);
+    await waitFor(() => c.dist.peers().length === 2);
+    await sleep(150);
+    expect(hidden.dist.peers()).toEqual(['a@127.0.0.1']);
+    expect(a.dist.peers()).toEqual(['b@127.0.0.1', 'c@127.0.0.1', 'h@127.0.0.1']);
+    expect(a.dist.peers({ hidden: false })).toEqual(['b@127.0.0.1', 'c@127.0.0.1']);
+    expect(b.dist.peers()).toEqual(['a@127.0.0.1', 'c@127.0.0.1']);
+    expect(c.dist.peers()).toEqual(['a@127.0.0.1', 'b@127.0.0.1']);
+  });
+
+  it('mesh — reconnects after the peer restarts; pids of the old incarnation are dead', async () => {
+    const a = await member('a');
+    const port = 20_000 + Math.floor(Math.random() * 20_000);
+    const first = new Node({ name: 'b@127.0.0.1', creation: 1, stopTimeoutMs: 100 });
+    const firstDist = await Distribution.start({ node: first, cookie: 'cookie', cluster: 'mesh-test', transport: new TcpTransport({ port }), logger: () => undefined, ...FAST });
+    const oldPid = first.spawn(echo);
+    const events: string[] = [];
+    a.dist.onNodeEvent((event) => events.push(`${event.type}:${event.node}`));
+    await a.dist.connect(firstDist.address);
+    await firstDist.close();
+    await first.stop();
+    await waitFor(() => events.includes('nodedown:b@127.0.0.1'));
+    const second = await member('b', { creation: 2, transport: new TcpTransport({ port }) });
+    await waitFor(() => a.dist.isConnected('b@127.0.0.1'), 5_000, 'reconnect');
+    expect(a.dist.peerInfo('b@127.0.0.1')?.creation).toBe(2);
+    expect(events).toEqual(['nodeup:b@127.0.0.1', 'nodedown:b@127.0.0.1', 'nodeup:b@127.0.0.1']);
+    const [down, reply] = await a.node.run(async (ctx) => {
+      ctx.monitor(oldPid);
+      const downMsg = await ctx.receive(isType('DOWN'), 2_000);
+      ctx.send(oldPid, { from: ctx.self, body: 'anyone?' });
+      return [downMsg, await ctx.receive((msg) => !isType('DOWN')(msg), 200)];
+    });
+    expect(down).toMatchObject({ reason: 'noproc' });
+    expect(reply).toBe(TIMEOUT);
+    void second;
+  });
+
+  it('mesh — simultaneous connects end with exactly one connection', async () => {
+    for (let round = 0; round < 5; round++) {
+      const a = await member(`a${round}`);
+      const b = await member(`b${round}`);
+      const results = await Promise.allSettled([a.dist.connect(b.dist.address), b.dist.connect(a.dist.address)]);
+      expect(results.some((result) => result.status === 'fulfilled')).toBe(true);
+      await waitFor(() => a.dist.isConnected(b.node.name) && b.dist.isConnected(a.node.name), 5_000, 'connected');
+      await sleep(60);
+      expect(a.dist.stats().connectionsClosed + b.dist.stats().connectionsClosed).toBe(0);
+      expect(a.dist.peers()).toEqual([b.node.name]);
+    }
+  });
+
+  it('mesh — monitorNode reports nodedown at once when not connected, then nodeup', async () => {
+    const a = await member('a');
+    const b = await member('b');
+    const got = await a.node.run(async (ctx) => {
+      a.dist.monitorNode(ctx.self, b.node.name);
+      const first = await ctx.receive(undefined, 1_000);
+      await a.dist.connect(b.dist.address);
+      const second = await ctx.receive(undefined, 1_000);
+      return [first, second];
+    });
+    expect(got).toEqual([
+      { type: 'nodedown', node: b.node.name },
+      { type: 'nodeup', node: b.node.name },
+    ]);
+  });
+
+  it('mesh — subsystems exchange their own messages on control channels', async () => {
+    const a = await member('a');
+    const b = await member('b');
+    const received: Array<[string, unknown]> = [];
+    const off = b.dist.onControl('raft', (from, payload) => received.push([from, payload]));
+    expect(() => b.dist.onControl('raft', () => undefined)).toThrow(expect.objectContaining({ code: 'badarg' }));
+    expect(a.dist.sendControl(b.node.name, 'raft', { term: 1 })).toBe(false);
+    await a.dist.connect(b.dist.address);
+    expect(a.dist.sendControl(b.node.name, 'raft', { term: 2, entries: [1, 2] })).toBe(true);
+    expect(a.dist.sendControl(b.node.name, 'unknown-channel', 1)).toBe(true);
+    await waitFor(() => received.length === 1 && b.dist.stats().controlUnhandled === 1);
+    expect(received).toEqual([[a.node.name, { term: 2, entries: [1, 2] }]]);
+    off();
+    expect(b.dist.isConnected(a.node.name)).toBe(true);
+  });
+
+  it('mesh — sendAsync delivers, and rejects nodedown when not connected', async () => {
+    const a = await member('a');
+    const b = await member('b');
+    await expect(a.dist.sendAsync({ name: 'x', node: b.node.name }, 1)).rejects.toMatchObject({ code: 'nodedown' });
+    await a.dist.connect(b.dist.address);
+    const got = b.node.run(async (ctx) => {
+      ctx.register('inbox');
+      ctx.send(ctx.self, 'registered');
+      await ctx.receive((msg) => msg === 'registered');
+      return ctx.receive(undefined, 2_000);
+    });
+    await sleep(20);
+    await a.dist.sendAsync({ name: 'inbox', node: b.node.name }, 'async hello');
+    expect(await got).toBe('async hello');
+  });
+
+  it('mesh — plaintext links are refused to non-loopback addresses', async () => {
+    const a = await member('a', { sealed: false, reconnect: false });
+    await expect(a.dist.connect('10.255.255.1:4370')).rejects.toMatchObject({ code: 'config' });
+  });
+
+  it('mesh — close is idempotent and detaches from the node', async () => {
+    const a = await member('a');
+    const b = await member('b');
+    await a.dist.connect(b.dist.address);
+    await a.dist.close();
+    await a.dist.close();
+    await waitFor(() => !b.dist.isConnected(a.node.name));
+    await expect(a.dist.connect(b.dist.address)).rejects.toMatchObject({ code: 'closed' });
+  });
+});
