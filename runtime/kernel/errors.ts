@@ -12,6 +12,7 @@ export const ERROR_CODES = {
   noproc: 'the target process does not exist (or is dead)',
   nodedown: 'the target node is not connected or was declared down',
   noconnection: 'a link or monitor lost its connection to the remote node',
+  exited: 'the target process exited before it answered; details.reason says why',
   badarg: 'an argument was invalid',
   not_leader: 'this member is not the Raft leader; details.leaderHint names the leader if known',
   name_taken: 'the name is held by another process; details.holder names it',

@@ -1,0 +1,136 @@
+/**
+ * `npm run bench -- runtime [--spawn N] [--messages N] [--roundtrips N]`: the single-node
+ * runtime's figures.
+ *
+ * - spawn: N processes that each wait in `receive` — wall time until all are waiting, and heap
+ *   bytes per process (heapUsed after a full GC, minus before, over N; needs --expose-gc, which
+ *   `npm run bench` passes). Then the time `stop()` takes to shut them all down.
+ * - one-way: N messages sent from outside to one consuming process (one `await receive()` per
+ *   message), from the first send to the last receive.
+ * - ping-pong: two processes exchange a message and its answer N times (a round trip = two
+ *   sends, two receives, two wake-ups).
+ * Each figure is the best of a few runs (the first warms the JIT).
+ */
+import { Node } from '../runtime/node.js';
+import type { Pid } from '../runtime/pid.js';
+
+const SPAWN_COUNT_DEFAULT = 1_000_000;
+const ONE_WAY_MESSAGES_DEFAULT = 5_000_000;
+const ROUND_TRIPS_DEFAULT = 1_000_000;
+const RUNS = 3;
+
+function option(args: string[], name: string, fallback: number): number {
+  const index = args.indexOf(`--${name}`);
+  if (index < 0) return fallback;
+  const value = Number(args[index + 1]);
+  if (!Number.isInteger(value) || value <= 0) throw new Error(`--${name} needs a positive integer`);
+  return value;
+}
+
+function collectGarbage(): void {
+  const gc = (globalThis as { gc?: () => void }).gc;
+  if (gc === undefined) throw new Error('run with node --expose-gc (npm run bench does)');
+  gc();
+  gc();
+}
+
+function nextTurn(): Promise<void> {
+  return new Promise((resolve) => setImmediate(resolve));
+}
+
+async function spawnWaiting(count: number): Promise<{ seconds: number; bytesPerProcess: number; stopSeconds: number }> {
+  const node = new Node({ name: 'bench@127.0.0.1' });
+  await node.start();
+  await nextTurn();
+  collectGarbage();
+  const heapBefore = process.memoryUsage().heapUsed;
+  const started = performance.now();
+  const waiter = async (ctx: { receive(): Promise<unknown> }): Promise<void> => {
+    await ctx.receive();
+  };
+  for (let index = 0; index < count; index++) node.spawn(waiter);
+  await nextTurn(); // every process has run to its receive
+  const seconds = (performance.now() - started) / 1000;
+  collectGarbage();
+  const bytesPerProcess = (process.memoryUsage().heapUsed - heapBefore) / count;
+  if (node.processCount() !== count) throw new Error(`expected ${count} processes, found ${node.processCount()}`);
+  const stopStarted = performance.now();
+  await node.stop();
+  const stopSeconds = (performance.now() - stopStarted) / 1000;
+  return { seconds, bytesPerProcess, stopSeconds };
+}
+
+async function oneWay(count: number): Promise<number> {
+  const node = new Node({ name: 'bench@127.0.0.1' });
+  let finish!: () => void;
+  const done = new Promise<void>((resolve) => {
+    finish = resolve;
+  });
+  const consumer = node.spawn(async (ctx) => {
+    for (let index = 0; index < count; index++) await ctx.receive();
+    finish();
+  });
+  await nextTurn();
+  const started = performance.now();
+  for (let index = 0; index < count; index++) node.send(consumer, index);
+  await done;
+  const seconds = (performance.now() - started) / 1000;
+  await node.stop();
+  return count / seconds;
+}
+
+async function pingPong(roundTrips: number): Promise<number> {
+  const node = new Node({ name: 'bench@127.0.0.1' });
+  let finish!: () => void;
+  const done = new Promise<void>((resolve) => {
+    finish = resolve;
+  });
+  const pong = node.spawn(async (ctx) => {
+    for (;;) {
+      const from = await ctx.receive<Pid>();
+      ctx.send(from, 1);
+    }
+  });
+  await nextTurn();
+  const started = performance.now();
+  node.spawn(async (ctx) => {
+    for (let index = 0; index < roundTrips; index++) {
+      ctx.send(pong, ctx.self);
+      await ctx.receive();
+    }
+    finish();
+  });
+  await done;
+  const seconds = (performance.now() - started) / 1000;
+  await node.stop();
+  return roundTrips / seconds;
+}
+
+function millions(value: number): string {
+  return `${(value / 1e6).toFixed(2)} M`;
+}
+
+export default async function (args: string[]): Promise<void> {
+  const spawnCount = option(args, 'spawn', SPAWN_COUNT_DEFAULT);
+  const messages = option(args, 'messages', ONE_WAY_MESSAGES_DEFAULT);
+  const roundTrips = option(args, 'roundtrips', ROUND_TRIPS_DEFAULT);
+  console.log(`runtime bench (node ${process.version}, best of ${RUNS})`);
+
+  let bestSpawn = { seconds: Infinity, bytesPerProcess: Infinity, stopSeconds: Infinity };
+  for (let run = 0; run < RUNS; run++) {
+    const result = await spawnWaiting(spawnCount);
+    if (result.seconds < bestSpawn.seconds) bestSpawn = result;
+  }
+  console.log(
+    `spawn ${spawnCount} waiting processes: ${bestSpawn.seconds.toFixed(2)} s, ` +
+      `${Math.round(bestSpawn.bytesPerProcess)} heap bytes/process, stop() ${bestSpawn.stopSeconds.toFixed(2)} s`,
+  );
+
+  let bestOneWay = 0;
+  for (let run = 0; run < RUNS; run++) bestOneWay = Math.max(bestOneWay, await oneWay(messages));
+  console.log(`one-way send ${messages} messages: ${millions(bestOneWay)} msgs/s`);
+
+  let bestPingPong = 0;
+  for (let run = 0; run < RUNS; run++) bestPingPong = Math.max(bestPingPong, await pingPong(roundTrips));
+  console.log(`ping-pong ${roundTrips} round trips: ${millions(bestPingPong)} round trips/s`);
+}

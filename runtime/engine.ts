@@ -1,0 +1,682 @@
+/**
+ * The engine of one node: the process table, local names, and the semantics of every signal
+ * (messages, links, exit signals, monitors). `Node` (node.ts) is its public face.
+ *
+ * Contract:
+ * - Every operation that involves another process is a `Signal` passed to `dispatch`, which
+ *   handles it here when `signal.to.node` is this node and hands it to the `SignalRouter`
+ *   otherwise (with no router, as to an unreachable node: messages dropped, `link` answered by
+ *   an `exit` and `monitor` by a `down`, both with `noconnection`). Local `send` to a pid takes
+ *   a fast path with the same meaning.
+ * - Delivery is synchronous, so signals between two processes arrive in the order sent. Deaths
+ *   are processed iteratively (a work list), so a chain of a million links cannot overflow the
+ *   stack.
+ * - A process dies exactly once: it leaves the table, frees its name, clears its receive timer,
+ *   has its pending receive rejected with `PROCESS_EXITED`, then its links get exit signals and
+ *   its watchers DOWN messages (links first, then monitors, so a supervisor sees EXIT then DOWN).
+ * - Processes start in a microtask after `spawn` returns, all pending starts in one batch.
+ * - Nothing a process does (throwing, a throwing receive predicate) escapes as an unhandled
+ *   rejection or crashes the node: it ends that process with a reason.
+ */
+import type { Clock } from './kernel/clock.js';
+import { fedError } from './kernel/errors.js';
+import { LIMITS } from './kernel/limits.js';
+import { Mailbox } from './mailbox.js';
+import type { Node } from './node.js';
+import { Pid, Ref } from './pid.js';
+import {
+  PROCESS_EXITED,
+  Process,
+  type ProcessFn,
+  type ProcessHost,
+  type SendTarget,
+  type SpawnOptions,
+  TIMEOUT,
+  reasonFromThrown,
+} from './process.js';
+import type { ExitReason, NameAtNode, Signal, SignalRouter } from './signals.js';
+
+/** The id of the pseudo-pid that signals sent from outside any process come from. */
+export const OUTSIDE_PID_ID = 0;
+
+export type EngineState = 'running' | 'stopping' | 'stopped';
+
+/** A reply to a `call`: delivered only while the caller's alias (the call tag) is active. */
+export interface ReplyMessage {
+  readonly type: '$reply';
+  readonly tag: Ref;
+  readonly value: unknown;
+}
+
+export function isReplyMessage(msg: unknown): msg is ReplyMessage {
+  return (
+    typeof msg === 'object' &&
+    msg !== null &&
+    (msg as { type?: unknown }).type === '$reply' &&
+    (msg as { tag?: unknown }).tag instanceof Ref
+  );
+}
+
+export function isNameAtNode(value: unknown): value is NameAtNode {
+  return (
+    typeof value === 'object' &&
+    value !== null &&
+    typeof (value as { name?: unknown }).name === 'string' &&
+    typeof (value as { node?: unknown }).node === 'string'
+  );
+}
+
+export class Engine implements ProcessHost {
+  readonly facade: Node;
+  readonly name: string;
+  readonly creation: number;
+  readonly clock: Clock;
+  readonly outsidePid: Pid;
+  state: EngineState = 'running';
+  router: SignalRouter | undefined = undefined;
+  readonly #processes = new Map<number, Process>();
+  readonly #names = new Map<string, Process>();
+  /** Local processes with links or monitors involving each remote node. */
+  readonly #remoteInterest = new Map<string, Set<Process>>();
+  #nextPidId = OUTSIDE_PID_ID + 1;
+  #nextRefId = 1;
+  /** Processes to start and their functions, in pairs. */
+  #runQueue: Array<Process | ProcessFn | undefined> = [];
+  #runScheduled = false;
+  readonly #runBound = (): void => this.#runPending();
+  readonly #dying: Array<Process | undefined> = [];
+  #draining = false;
+  #onEmpty: (() => void) | null = null;
+
+  constructor(facade: Node, name: string, creation: number, clock: Clock) {
+    this.facade = facade;
+    this.name = name;
+    this.creation = creation;
+    this.clock = clock;
+    this.outsidePid = new Pid(name, OUTSIDE_PID_ID, creation);
+  }
+
+  get processCount(): number {
+    return this.#processes.size;
+  }
+
+  // ---- processes -------------------------------------------------------------------------
+
+  spawn(fn: ProcessFn, options: SpawnOptions | undefined, parent: Process | undefined): Process {
+    if (this.state !== 'running') throw fedError('shutdown', `node ${this.name} is stopping`);
+    if (typeof fn !== 'function') throw fedError('badarg', 'spawn needs a function');
+    const name = options?.name;
+    if (name !== undefined) this.#checkNameFree(name);
+    const pid = new Pid(this.name, this.#nextPidId++, this.creation);
+    const proc = new Process(this, pid);
+    this.#processes.set(pid.id, proc);
+    if (name !== undefined) {
+      this.#names.set(name, proc);
+      proc.registeredName = name;
+    }
+    if (options?.trapExit === true) proc.trapping = true;
+    if (parent !== undefined) {
+      this.#addLink(parent, pid);
+      this.#addLink(proc, parent.self);
+    }
+    this.#runQueue.push(proc, fn);
+    if (!this.#runScheduled) {
+      this.#runScheduled = true;
+      queueMicrotask(this.#runBound);
+    }
+    return proc;
+  }
+
+  localProcess(pid: Pid): Process | undefined {
+    if (pid.node !== this.name || pid.creation !== this.creation) return undefined;
+    return this.#processes.get(pid.id);
+  }
+
+  /** Every live process, oldest first. */
+  processes(): Process[] {
+    return [...this.#processes.values()];
+  }
+
+  #runPending(): void {
+    const queue = this.#runQueue;
+    for (let index = 0; index < queue.length; index += 2) {
+      const proc = queue[index] as Process;
+      const fn = queue[index + 1] as ProcessFn;
+      queue[index] = undefined;
+      queue[index + 1] = undefined;
+      this.#start(proc, fn);
+    }
+    this.#runQueue = [];
+    this.#runScheduled = false;
+  }
+
+  #start(proc: Process, fn: ProcessFn): void {
+    if (!proc.isAlive) return;
+    let result: unknown;
+    try {
+      result = fn(proc);
+    } catch (error) {
+      this.#bodyThrew(proc, error);
+      return;
+    }
+    if (typeof (result as { then?: unknown } | null)?.then === 'function') {
+      trackCompletion(proc, result as PromiseLike<unknown>);
+    } else {
+      this.#bodyReturned(proc);
+    }
+  }
+
+  #bodyReturned(proc: Process): void {
+    if (proc.isAlive) this.terminate(proc, 'normal');
+  }
+
+  #bodyThrew(proc: Process, error: unknown): void {
+    if (proc.isAlive) this.terminate(proc, reasonFromThrown(error));
+  }
+
+  /** End `proc` with `reason` (no-op if already dead); notifications follow iteratively. */
+  terminate(proc: Process, reason: ExitReason): void {
+    if (!proc.isAlive) return;
+    proc.isAlive = false;
+    proc.exitReason = reason;
+    this.#processes.delete(proc.self.id);
+    if (proc.registeredName !== undefined) {
+      this.#names.delete(proc.registeredName);
+      proc.registeredName = undefined;
+    }
+    this.#abandonWait(proc);
+    proc.mailbox = null;
+    proc.aliases = null;
+    proc.abortController?.abort(reason);
+    const onExit = proc.onExit;
+    proc.onExit = null;
+    onExit?.(reason);
+    this.#dying.push(proc);
+    if (!this.#draining) this.#drainDying();
+  }
+
+  #abandonWait(proc: Process): void {
+    if (proc.waitTimer !== null) {
+      this.clock.clearTimeout(proc.waitTimer);
+      proc.waitTimer = null;
+    }
+    const resolve = proc.waitResolve;
+    const promise = proc.waitPromise;
+    proc.waitResolve = null;
+    proc.waitPromise = null;
+    proc.waitMatch = undefined;
+    if (resolve !== null) {
+      promise?.then(undefined, ignore);
+      resolve(EXITED_REJECTION);
+    }
+  }
+
+  #drainDying(): void {
+    this.#draining = true;
+    try {
+      const dying = this.#dying;
+      for (let index = 0; index < dying.length; index++) {
+        const proc = dying[index] as Process;
+        dying[index] = undefined;
+        this.#notifyDeath(proc);
+      }
+    } finally {
+      this.#dying.length = 0;
+      this.#draining = false;
+    }
+    if (this.#processes.size === 0 && this.#onEmpty !== null) {
+      const onEmpty = this.#onEmpty;
+      this.#onEmpty = null;
+      onEmpty();
+    }
+  }
+
+  #notifyDeath(proc: Process): void {
+    const reason = proc.exitReason as ExitReason;
+    const links = proc.links;
+    const monitors = proc.monitors;
+    const watchers = proc.watchers;
+    proc.links = null;
+    proc.monitors = null;
+    proc.watchers = null;
+    if (links !== null) {
+      for (const pid of links.values()) {
+        const other = this.localProcess(pid);
+        if (other !== undefined) {
+          other.links?.delete(proc.self.id);
+          this.#applyExit(other, proc.self, reason, false);
+        } else if (pid.node !== this.name) {
+          this.dispatch({ kind: 'exit', from: proc.self, to: pid, reason });
+        }
+      }
+    }
+    if (monitors !== null) {
+      for (const held of monitors.values()) this.#dropHeldMonitor(proc, held.ref, held.target, held.resolved);
+    }
+    if (watchers !== null) {
+      for (const watch of watchers.values()) {
+        this.dispatch({ kind: 'down', from: watch.target, to: watch.watcher, ref: watch.ref, reason });
+      }
+    }
+    if (proc.remoteNodes !== null) {
+      for (const node of proc.remoteNodes) this.#remoteInterest.get(node)?.delete(proc);
+      proc.remoteNodes = null;
+    }
+  }
+
+  // ---- messages ----------------------------------------------------------------------------
+
+  /** Hand `msg` to `proc`: to its waiting receive if that accepts it, else to its mailbox. */
+  deliver(proc: Process, msg: unknown): void {
+    if (!proc.isAlive) return;
+    const resolve = proc.waitResolve;
+    if (resolve !== null) {
+      const match = proc.waitMatch;
+      let accepted = true;
+      if (match !== undefined) {
+        try {
+          accepted = match(msg);
+        } catch (error) {
+          this.matchFailed(proc, error);
+          return;
+        }
+      }
+      if (accepted) {
+        proc.waitResolve = null;
+        proc.waitPromise = null;
+        proc.waitMatch = undefined;
+        if (proc.waitTimer !== null) {
+          this.clock.clearTimeout(proc.waitTimer);
+          proc.waitTimer = null;
+        }
+        resolve(msg);
+        return;
+      }
+    }
+    (proc.mailbox ??= new Mailbox()).push(msg);
+  }
+
+  send(from: Process | undefined, to: SendTarget, msg: unknown): void {
+    if (to instanceof Pid) {
+      if (to.node === this.name) {
+        if (to.creation !== this.creation) return;
+        const proc = this.#processes.get(to.id);
+        if (proc !== undefined) this.deliver(proc, msg);
+        return;
+      }
+      this.dispatch({ kind: 'send', from: from?.self, to, msg });
+      return;
+    }
+    if (typeof to === 'string') {
+      const proc = this.#names.get(to);
+      if (proc === undefined) throw fedError('badarg', `no process is registered as ${JSON.stringify(to)}`, { name: to });
+      this.deliver(proc, msg);
+      return;
+    }
+    if (!isNameAtNode(to)) throw fedError('badarg', 'send target must be a pid, a name or {name, node}');
+    if (to.node === this.name) {
+      const proc = this.#names.get(to.name);
+      if (proc !== undefined) this.deliver(proc, msg);
+      return;
+    }
+    this.dispatch({ kind: 'reg_send', from: from?.self, to: { name: to.name, node: to.node }, msg });
+  }
+
+  /** Send a call reply; dropped unless the caller still waits for this tag. */
+  reply(to: Pid, tag: Ref, value: unknown): void {
+    const msg: ReplyMessage = { type: '$reply', tag, value };
+    if (to.node === this.name) this.#deliverReply(to, msg);
+    else this.dispatch({ kind: 'send', from: undefined, to, msg });
+  }
+
+  #deliverReply(to: Pid, msg: ReplyMessage): void {
+    const proc = this.localProcess(to);
+    if (proc === undefined || !this.#isLocalRef(msg.tag)) return;
+    if (proc.aliases?.has(msg.tag.id) === true) this.deliver(proc, msg);
+  }
+
+  activateAlias(proc: Process, tag: Ref): void {
+    (proc.aliases ??= new Set()).add(tag.id);
+  }
+
+  deactivateAlias(proc: Process, tag: Ref): void {
+    proc.aliases?.delete(tag.id);
+  }
+
+  receiveTimedOut(proc: Process): void {
+    proc.waitTimer = null;
+    const resolve = proc.waitResolve;
+    if (resolve === null) return;
+    proc.waitResolve = null;
+    proc.waitPromise = null;
+    proc.waitMatch = undefined;
+    resolve(TIMEOUT);
+  }
+
+  matchFailed(proc: Process, error: unknown): void {
+    this.terminate(proc, reasonFromThrown(error));
+  }
+
+  // ---- links, exits, monitors ----------------------------------------------------------------
+
+  link(proc: Process, pid: Pid): void {
+    if (!(pid instanceof Pid)) throw fedError('badarg', 'link needs a pid');
+    if (pid.equals(proc.self)) return;
+    this.#addLink(proc, pid);
+    this.dispatch({ kind: 'link', from: proc.self, to: pid });
+  }
+
+  unlink(proc: Process, pid: Pid): void {
+    if (!(pid instanceof Pid)) throw fedError('badarg', 'unlink needs a pid');
+    if (proc.links?.delete(this.#pidKey(pid)) !== true) return;
+    this.dispatch({ kind: 'unlink', from: proc.self, to: pid });
+  }
+
+  exit(from: Pid, to: Pid, reason: ExitReason): void {
+    if (!(to instanceof Pid)) throw fedError('badarg', 'exit needs a pid');
+    this.dispatch({ kind: 'exit2', from, to, reason });
+  }
+
+  monitor(proc: Process, target: SendTarget): Ref {
+    let to: Pid | NameAtNode;
+    if (target instanceof Pid) to = target;
+    else if (typeof target === 'string') to = { name: target, node: this.name };
+    else if (isNameAtNode(target)) to = { name: target.name, node: target.node };
+    else throw fedError('badarg', 'monitor target must be a pid, a name or {name, node}');
+    const ref = this.makeRef();
+    let resolved: Pid | undefined;
+    if (to instanceof Pid) resolved = to;
+    else if (to.node === this.name) resolved = this.#names.get(to.name)?.self;
+    (proc.monitors ??= new Map()).set(ref.id, { ref, target: to, resolved });
+    if (to.node !== this.name) this.#noteRemote(proc, to.node);
+    this.dispatch({ kind: 'monitor', from: proc.self, to: resolved ?? to, ref });
+    return ref;
+  }
+
+  demonitor(proc: Process, ref: Ref): void {
+    if (!(ref instanceof Ref)) throw fedError('badarg', 'demonitor needs a ref');
+    if (!this.#isLocalRef(ref)) return;
+    const held = proc.monitors?.get(ref.id);
+    if (held === undefined) return;
+    proc.monitors?.delete(ref.id);
+    this.#dropHeldMonitor(proc, ref, held.target, held.resolved);
+  }
+
+  #dropHeldMonitor(proc: Process, ref: Ref, target: Pid | NameAtNode, resolved: Pid | undefined): void {
+    this.dispatch({ kind: 'demonitor', from: proc.self, to: resolved ?? target, ref });
+  }
+
+  /** Apply an exit signal to a live process. `direct` is exit/2, where `kill` is untrappable. */
+  #applyExit(target: Process, from: Pid, reason: ExitReason, direct: boolean): void {
+    if (!target.isAlive) return;
+    if (direct && reason === 'kill') {
+      this.terminate(target, 'killed');
+    } else if (target.trapping) {
+      this.deliver(target, { type: 'EXIT', from, reason });
+    } else if (reason === 'normal') {
+      if (from.equals(target.self)) this.terminate(target, 'normal');
+    } else {
+      this.terminate(target, reason);
+    }
+  }
+
+  // ---- names -------------------------------------------------------------------------------
+
+  register(name: string, pid: Pid): void {
+    this.#checkNameFree(name);
+    if (!(pid instanceof Pid)) throw fedError('badarg', 'register needs a pid');
+    const proc = this.localProcess(pid);
+    if (proc === undefined) throw fedError('noproc', `cannot register ${name}: ${pid.key} is not a live local process`);
+    if (proc.registeredName !== undefined) {
+      throw fedError('badarg', `${pid.key} is already registered as ${proc.registeredName}`);
+    }
+    this.#names.set(name, proc);
+    proc.registeredName = name;
+  }
+
+  unregister(name: string): void {
+    const proc = this.#names.get(name);
+    if (proc === undefined) throw fedError('badarg', `no process is registered as ${JSON.stringify(name)}`);
+    this.#names.delete(name);
+    proc.registeredName = undefined;
+  }
+
+  whereis(name: string): Pid | undefined {
+    return this.#names.get(name)?.self;
+  }
+
+  registeredNames(): string[] {
+    return [...this.#names.keys()];
+  }
+
+  #checkNameFree(name: string): void {
+    if (typeof name !== 'string' || name.length === 0 || Buffer.byteLength(name) > LIMITS.nameBytesMax) {
+      throw fedError('badarg', `invalid name ${JSON.stringify(name)}`);
+    }
+    const holder = this.#names.get(name);
+    if (holder !== undefined) {
+      throw fedError('name_taken', `${name} is already registered`, { holder: holder.self.key });
+    }
+  }
+
+  makeRef(): Ref {
+    return new Ref(this.name, this.#nextRefId++, this.creation);
+  }
+
+  // ---- signals -----------------------------------------------------------------------------
+
+  /** The one place a signal is sent: handled here if addressed to this node, else routed. */
+  dispatch(signal: Signal): void {
+    if (signal.to.node === this.name) this.handleSignal(signal);
+    else this.#route(signal);
+  }
+
+  #route(signal: Signal): void {
+    if (this.router !== undefined && this.state !== 'stopped') {
+      this.router.route(signal);
+      return;
+    }
+    if (signal.kind === 'link') {
+      this.handleSignal({ kind: 'exit', from: signal.to, to: signal.from, reason: 'noconnection' });
+    } else if (signal.kind === 'monitor') {
+      this.handleSignal({ kind: 'down', from: signal.to, to: signal.from, ref: signal.ref, reason: 'noconnection' });
+    }
+  }
+
+  /** A signal addressed to this node. */
+  handleSignal(signal: Signal): void {
+    switch (signal.kind) {
+      case 'send':
+        return this.#onSend(signal.to, signal.msg);
+      case 'reg_send': {
+        const proc = this.#names.get(signal.to.name);
+        if (proc !== undefined) this.deliver(proc, signal.msg);
+        return;
+      }
+      case 'link':
+        return this.#onLink(signal.from, signal.to);
+      case 'unlink':
+        this.localProcess(signal.to)?.links?.delete(this.#pidKey(signal.from));
+        return;
+      case 'exit': {
+        const target = this.localProcess(signal.to);
+        if (target?.links?.delete(this.#pidKey(signal.from)) === true) {
+          this.#applyExit(target, signal.from, signal.reason, false);
+        }
+        return;
+      }
+      case 'exit2': {
+        const target = this.localProcess(signal.to);
+        if (target !== undefined) this.#applyExit(target, signal.from, signal.reason, true);
+        return;
+      }
+      case 'monitor':
+        return this.#onMonitor(signal.from, signal.to, signal.ref);
+      case 'demonitor':
+        this.#resolveTarget(signal.to)?.watchers?.delete(this.#refKey(signal.ref));
+        return;
+      case 'down':
+        return this.#onDown(signal.to, signal.ref, signal.reason);
+    }
+  }
+
+  #onSend(to: Pid, msg: unknown): void {
+    if (isReplyMessage(msg)) {
+      this.#deliverReply(to, msg);
+      return;
+    }
+    const proc = this.localProcess(to);
+    if (proc !== undefined) this.deliver(proc, msg);
+  }
+
+  #onLink(from: Pid, to: Pid): void {
+    const target = this.localProcess(to);
+    if (target === undefined) {
+      this.dispatch({ kind: 'exit', from: to, to: from, reason: 'noproc' });
+      return;
+    }
+    this.#addLink(target, from);
+  }
+
+  #onMonitor(from: Pid, to: Pid | NameAtNode, ref: Ref): void {
+    const target = this.#resolveTarget(to);
+    if (target === undefined) {
+      this.dispatch({ kind: 'down', from: to, to: from, ref, reason: 'noproc' });
+      return;
+    }
+    (target.watchers ??= new Map()).set(this.#refKey(ref), { ref, watcher: from, target: to });
+    if (from.node !== this.name) this.#noteRemote(target, from.node);
+  }
+
+  #onDown(to: Pid, ref: Ref, reason: ExitReason): void {
+    const watcher = this.localProcess(to);
+    if (watcher === undefined || !this.#isLocalRef(ref)) return;
+    const held = watcher.monitors?.get(ref.id);
+    if (held === undefined) return;
+    watcher.monitors?.delete(ref.id);
+    // Report the target as the watcher named it (a name monitor resolved locally reports the name).
+    this.deliver(watcher, { type: 'DOWN', ref, pid: held.target, reason });
+  }
+
+  #resolveTarget(to: Pid | NameAtNode): Process | undefined {
+    return to instanceof Pid ? this.localProcess(to) : this.#names.get(to.name);
+  }
+
+  /** The other node is gone: its links and monitors end with `noconnection`. */
+  nodeDown(nodeName: string): void {
+    if (nodeName === this.name) return;
+    const interested = this.#remoteInterest.get(nodeName);
+    if (interested === undefined) return;
+    this.#remoteInterest.delete(nodeName);
+    for (const proc of interested) {
+      if (!proc.isAlive) continue;
+      proc.remoteNodes?.delete(nodeName);
+      this.#forgetWatchersOn(proc, nodeName);
+      this.#downMonitorsOn(proc, nodeName);
+      this.#breakLinksTo(proc, nodeName);
+    }
+  }
+
+  #forgetWatchersOn(proc: Process, nodeName: string): void {
+    if (proc.watchers === null) return;
+    for (const [key, watch] of proc.watchers) {
+      if (watch.watcher.node === nodeName) proc.watchers.delete(key);
+    }
+  }
+
+  #downMonitorsOn(proc: Process, nodeName: string): void {
+    const monitors = proc.monitors;
+    if (monitors === null) return;
+    for (const [id, held] of monitors) {
+      if (held.target.node !== nodeName) continue;
+      monitors.delete(id);
+      this.deliver(proc, { type: 'DOWN', ref: held.ref, pid: held.target, reason: 'noconnection' });
+    }
+  }
+
+  #breakLinksTo(proc: Process, nodeName: string): void {
+    const links = proc.links;
+    if (links === null) return;
+    for (const [key, pid] of links) {
+      if (pid.node !== nodeName) continue;
+      links.delete(key);
+      this.#applyExit(proc, pid, 'noconnection', false);
+    }
+  }
+
+  // ---- helpers -----------------------------------------------------------------------------
+
+  #addLink(proc: Process, pid: Pid): void {
+    (proc.links ??= new Map()).set(this.#pidKey(pid), pid);
+    if (pid.node !== this.name) this.#noteRemote(proc, pid.node);
+  }
+
+  #noteRemote(proc: Process, nodeName: string): void {
+    (proc.remoteNodes ??= new Set()).add(nodeName);
+    let interested = this.#remoteInterest.get(nodeName);
+    if (interested === undefined) {
+      interested = new Set();
+      this.#remoteInterest.set(nodeName, interested);
+    }
+    interested.add(proc);
+  }
+
+  #pidKey(pid: Pid): number | string {
+    return pid.node === this.name && pid.creation === this.creation ? pid.id : pid.key;
+  }
+
+  #isLocalRef(ref: Ref): boolean {
+    return ref.node === this.name && ref.creation === this.creation;
+  }
+
+  #refKey(ref: Ref): number | string {
+    return this.#isLocalRef(ref) ? ref.id : ref.key;
+  }
+
+  // ---- lifecycle ---------------------------------------------------------------------------
+
+  /** Shut every process down (oldest first, so supervisors stop their own children), then kill. */
+  async stop(timeoutMs: number): Promise<void> {
+    if (this.state !== 'running') return;
+    this.state = 'stopping';
+    for (const proc of this.processes()) this.#applyExit(proc, this.outsidePid, 'shutdown', true);
+    if (this.#processes.size > 0) await this.#waitEmpty(timeoutMs);
+    for (const proc of this.processes()) this.terminate(proc, 'killed');
+    this.#remoteInterest.clear();
+    this.state = 'stopped';
+  }
+
+  #waitEmpty(timeoutMs: number): Promise<void> {
+    return new Promise<void>((resolve) => {
+      const timer = this.clock.setTimeout(() => {
+        this.#onEmpty = null;
+        resolve();
+      }, timeoutMs);
+      this.#onEmpty = () => {
+        this.clock.clearTimeout(timer);
+        resolve();
+      };
+    });
+  }
+}
+
+function ignore(): void {}
+
+/**
+ * End `proc` when its body settles. Two small closures over `proc` alone (not bound functions:
+ * under tsx's keepNames, `bind` takes a slow path and costs three times the memory).
+ */
+function trackCompletion(proc: Process, body: PromiseLike<unknown>): void {
+  body.then(
+    () => {
+      if (proc.isAlive) proc.host.terminate(proc, 'normal');
+    },
+    (error: unknown) => {
+      if (proc.isAlive) proc.host.terminate(proc, reasonFromThrown(error));
+    },
+  );
+}
+
+/** Resolving a receive with this rejects it: how a dead process's pending receive unwinds. */
+const EXITED_REJECTION: Promise<never> = Promise.reject(PROCESS_EXITED);
+EXITED_REJECTION.catch(ignore);

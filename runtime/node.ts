@@ -1,0 +1,184 @@
+/**
+ * `Node`: one runtime instance — a name `name@host`, a creation number, its processes and local
+ * names — and the hooks the distribution layer uses to join nodes.
+ *
+ * Contract:
+ * - `start()` and `stop()` are idempotent. `stop()` sends `shutdown` to every process, oldest
+ *   first (a supervisor, older than its children, stops them in its own order), waits up to
+ *   `stopTimeoutMs`, kills what is left and clears every timer it owns; afterwards `spawn`
+ *   throws `shutdown`. A stopped node cannot be started again (`closed`).
+ * - `send` never throws for a dead pid or a pid on another node; to a local name nobody holds
+ *   it throws `badarg` (as Erlang's `Name ! Msg`); to `{name, node}` it never throws.
+ * - `exit(pid, reason)` from outside any process comes from `outsidePid` (`<node#0.creation>`).
+ * - Distribution: signals to other nodes go to the `SignalRouter` (see signals.ts); signals
+ *   from other nodes come in through `deliverSignal`; `nodeDown(node)` ends every link and
+ *   monitor across that node with `noconnection`.
+ * - `creation` defaults to 1; a node that restarts must pass a new one (persisted by the
+ *   distribution layer), so pids of the earlier incarnation are known dead.
+ */
+import { type Clock, SystemClock } from './kernel/clock.js';
+import { fedError } from './kernel/errors.js';
+import { Engine } from './engine.js';
+import { type Pid, type Ref, assertNodeName } from './pid.js';
+import {
+  type ProcessContext,
+  type ProcessFn,
+  type SendTarget,
+  type SpawnOptions,
+  isProcessExited,
+} from './process.js';
+import type { ExitReason, Signal, SignalRouter } from './signals.js';
+
+/** How long `stop()` waits for processes to finish after `shutdown` before killing them. */
+export const STOP_TIMEOUT_MS_DEFAULT = 5_000;
+
+export interface NodeOptions {
+  /** `name@host`. */
+  readonly name: string;
+  /** Incarnation number, bumped at every start by whoever persists it. Default 1. */
+  readonly creation?: number;
+  readonly clock?: Clock;
+  readonly stopTimeoutMs?: number;
+}
+
+type NodeState = 'new' | 'started' | 'stopping' | 'stopped';
+
+export class Node {
+  readonly name: string;
+  readonly creation: number;
+  readonly clock: Clock;
+  readonly #engine: Engine;
+  readonly #stopTimeoutMs: number;
+  #state: NodeState = 'new';
+  #stopping: Promise<void> | undefined;
+
+  constructor(options: NodeOptions) {
+    assertNodeName(options.name);
+    const creation = options.creation ?? 1;
+    if (!Number.isInteger(creation) || creation < 0 || creation > 0xffff_ffff) {
+      throw fedError('badarg', `invalid creation ${String(creation)}`);
+    }
+    this.name = options.name;
+    this.creation = creation;
+    this.clock = options.clock ?? new SystemClock();
+    this.#stopTimeoutMs = options.stopTimeoutMs ?? STOP_TIMEOUT_MS_DEFAULT;
+    this.#engine = new Engine(this, this.name, creation, this.clock);
+  }
+
+  /** The pid that signals sent from outside any process (and `stop()`) come from. */
+  get outsidePid(): Pid {
+    return this.#engine.outsidePid;
+  }
+
+  get started(): boolean {
+    return this.#state === 'started';
+  }
+
+  async start(): Promise<void> {
+    if (this.#state === 'stopping' || this.#state === 'stopped') {
+      throw fedError('closed', `node ${this.name} was stopped`);
+    }
+    this.#state = 'started';
+  }
+
+  stop(): Promise<void> {
+    if (this.#stopping === undefined) {
+      this.#state = 'stopping';
+      this.#stopping = this.#engine.stop(this.#stopTimeoutMs).then(() => {
+        this.#state = 'stopped';
+      });
+    }
+    return this.#stopping;
+  }
+
+  [Symbol.asyncDispose](): Promise<void> {
+    return this.stop();
+  }
+
+  spawn(fn: ProcessFn, options?: SpawnOptions): Pid {
+    return this.#engine.spawn(fn, options, undefined).self;
+  }
+
+  send(to: SendTarget, msg: unknown): void {
+    this.#engine.send(undefined, to, msg);
+  }
+
+  exit(pid: Pid, reason: ExitReason): void {
+    this.#engine.exit(this.#engine.outsidePid, pid, reason);
+  }
+
+  register(name: string, pid: Pid): void {
+    this.#engine.register(name, pid);
+  }
+
+  unregister(name: string): void {
+    this.#engine.unregister(name);
+  }
+
+  whereis(name: string): Pid | undefined {
+    return this.#engine.whereis(name);
+  }
+
+  registeredNames(): string[] {
+    return this.#engine.registeredNames();
+  }
+
+  /** For pids of this node only (`badarg` otherwise); a pid of an older creation is dead. */
+  isAlive(pid: Pid): boolean {
+    if (pid.node !== this.name) throw fedError('badarg', `${pid.key} is not a pid of ${this.name}`);
+    return this.#engine.localProcess(pid) !== undefined;
+  }
+
+  processCount(): number {
+    return this.#engine.processCount;
+  }
+
+  makeRef(): Ref {
+    return this.#engine.makeRef();
+  }
+
+  /**
+   * Run `fn` in a fresh temporary process and resolve with what it returns: the bridge from
+   * plain async code to code that needs a process (a `call`, a `receive`). Rejects with what
+   * `fn` throws, or `exited` (details.reason) if the process is killed first.
+   */
+  run<T>(fn: (ctx: ProcessContext) => T | Promise<T>): Promise<T> {
+    return new Promise<T>((resolve, reject) => {
+      const proc = this.#engine.spawn(
+        async (ctx) => {
+          try {
+            resolve(await fn(ctx));
+          } catch (error) {
+            if (!isProcessExited(error)) reject(error);
+            throw error;
+          }
+        },
+        undefined,
+        undefined,
+      );
+      proc.onExit = (reason) => {
+        reject(fedError('exited', `the process running this task exited`, { reason }));
+      };
+    });
+  }
+
+  // ---- distribution hooks ------------------------------------------------------------------
+
+  setSignalRouter(router: SignalRouter | undefined): void {
+    this.#engine.router = router;
+  }
+
+  /** A signal from another node (or answered locally by the router) addressed to this node. */
+  deliverSignal(signal: Signal): void {
+    if (signal.to.node !== this.name) {
+      throw fedError('badarg', `signal for ${signal.to.node} delivered to ${this.name}`);
+    }
+    this.#engine.handleSignal(signal);
+  }
+
+  /** `nodeName` is gone: local links and monitors involving it end with `noconnection`. */
+  nodeDown(nodeName: string): void {
+    this.#engine.nodeDown(nodeName);
+  }
+
+}
