@@ -23,7 +23,7 @@
  * Every refusal is a typed result (`DirectoryRefusal`); a refused command changes nothing except
  * the applied index. Group ids are never reused: a removed group stays as a tombstone.
  */
-import { assert, isValidNodeName } from '../runtime/index.js';
+import { type ErrorCode, type FedError, assert, fedError, isValidNodeName } from '../runtime/index.js';
 import { SLOT_COUNT, isSlot } from './slots.js';
 
 export type GroupId = string;
@@ -166,6 +166,33 @@ export function validateGateways(gateways: unknown): string | undefined {
   return undefined;
 }
 
+/** Error code of the `FedError` for each refusal (`details.refusal` keeps the precise code). */
+const REFUSAL_ERROR_CODES: Readonly<Record<DirectoryRefusalCode, ErrorCode>> = {
+  badarg: 'badarg',
+  not_initialized: 'unavailable',
+  already_initialized: 'badarg',
+  too_many_groups: 'badarg',
+  group_exists: 'badarg',
+  unknown_group: 'not_found',
+  group_removed: 'not_found',
+  group_not_active: 'badarg',
+  root_group: 'badarg',
+  group_not_empty: 'badarg',
+  group_in_move: 'badarg',
+  already_owner: 'badarg',
+  stale_owner: 'badarg',
+  move_in_progress: 'badarg',
+  too_many_moves: 'overloaded',
+  no_move: 'badarg',
+  stale_move: 'badarg',
+  wrong_phase: 'badarg',
+};
+
+/** The one-line typed error for a refusal, for callers that throw. */
+export function refusalError(refusal: DirectoryRefusal): FedError {
+  return fedError(REFUSAL_ERROR_CODES[refusal.code], `directory: ${refusal.reason}`, { refusal: refusal.code });
+}
+
 function refuse(code: DirectoryRefusalCode, reason: string): DirectoryRefusal {
   return { ok: false, code, reason };
 }
@@ -184,7 +211,9 @@ export class Directory implements DirectoryView {
   readonly #moves = new Map<number, SlotMove>();
   /** Slots owned per group, kept in step with `#owners`. */
   readonly #slotCounts = new Map<GroupId, number>();
+  /** Kept events are `#events[#eventsHead…]`; the dropped prefix is cut off in amortized batches. */
   readonly #events: DirectoryEvent[] = [];
+  #eventsHead = 0;
   #eventsFloorRevision = 0;
   readonly #listeners = new Set<(event: DirectoryEvent) => void>();
 
@@ -423,9 +452,13 @@ export class Directory implements DirectoryView {
     const event: DirectoryEvent = { revision: index, previousRevision: this.#revision, changes };
     this.#revision = index;
     this.#events.push(event);
-    if (this.#events.length > DIRECTORY_EVENTS_MAX) {
-      const dropped = this.#events.splice(0, this.#events.length - DIRECTORY_EVENTS_MAX);
-      this.#eventsFloorRevision = (dropped[dropped.length - 1] as DirectoryEvent).revision;
+    if (this.#events.length - this.#eventsHead > DIRECTORY_EVENTS_MAX) {
+      this.#eventsFloorRevision = (this.#events[this.#eventsHead] as DirectoryEvent).revision;
+      this.#eventsHead++;
+      if (this.#eventsHead >= DIRECTORY_EVENTS_MAX) {
+        this.#events.splice(0, this.#eventsHead);
+        this.#eventsHead = 0;
+      }
     }
     for (const listener of this.#listeners) listener(event);
   }
@@ -436,7 +469,7 @@ export class Directory implements DirectoryView {
    */
   eventsSince(afterRevision: number): DirectoryEvent[] | undefined {
     if (afterRevision < this.#eventsFloorRevision) return undefined;
-    let low = 0;
+    let low = this.#eventsHead;
     let high = this.#events.length;
     while (low < high) {
       const mid = (low + high) >>> 1;
@@ -484,6 +517,7 @@ export class Directory implements DirectoryView {
     this.#moves.clear();
     for (const move of snapshot.moves) this.#moves.set(move.slot, move);
     this.#events.length = 0;
+    this.#eventsHead = 0;
     this.#eventsFloorRevision = snapshot.revision;
     this.#checkInvariants();
   }

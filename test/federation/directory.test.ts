@@ -10,8 +10,10 @@ import {
   Directory,
   GATEWAYS_MAX,
   MOVES_IN_PROGRESS_MAX,
+  refusalError,
   type DirectoryCommand,
   type DirectoryEvent,
+  type DirectoryRefusal,
   type DirectoryResult,
   type DirectorySnapshot,
   type Gateway,
@@ -19,6 +21,7 @@ import {
 import { routeSlot } from '../../federation/routing.js';
 import { SLOT_COUNT } from '../../federation/slots.js';
 import { decode, encode } from '../../runtime/codec.js';
+import { FedError } from '../../runtime/kernel/errors.js';
 
 const gw = (name: string, port: number): Gateway => ({ node: `${name}@127.0.0.1`, address: `127.0.0.1:${port}` });
 const rootGateways = [gw('r1', 4001), gw('r2', 4002)];
@@ -223,12 +226,28 @@ describe('directory — events', () => {
 
   it(`keeps the last ${DIRECTORY_EVENTS_MAX} events; resuming before them is compacted (undefined)`, () => {
     const directory = withRoot();
-    for (let count = 0; count < DIRECTORY_EVENTS_MAX + 5; count++) {
+    const revisions: number[] = [];
+    for (let count = 0; count < 2 * DIRECTORY_EVENTS_MAX + 5; count++) {
       directory.apply(directory.appliedIndex + 1, { op: 'set_gateways', group: 'g1', gateways: [gw('a', 1 + (count % 2))] });
+      revisions.push(directory.revision);
+      if (count === DIRECTORY_EVENTS_MAX + 4 || count === 2 * DIRECTORY_EVENTS_MAX + 4) {
+        const oldestKept = revisions[revisions.length - DIRECTORY_EVENTS_MAX] as number;
+        expect(directory.eventsSince(oldestKept - 2)).toBeUndefined();
+        expect(directory.eventsSince(oldestKept - 1)).toHaveLength(DIRECTORY_EVENTS_MAX);
+      }
     }
-    expect(directory.eventsSince(2)).toBeUndefined();
     const tail = directory.eventsSince(directory.revision - 3);
     expect(tail?.map((event) => event.revision)).toEqual([directory.revision - 2, directory.revision - 1, directory.revision]);
+  });
+
+  it('a refusal becomes a one-line FedError with a stable code and the precise refusal in details', () => {
+    const directory = withRoot();
+    const refused = directory.apply(3, { op: 'remove_group', group: 'nope' });
+    expect(refused.ok).toBe(false);
+    const error = refusalError(refused as DirectoryRefusal);
+    expect(error).toBeInstanceOf(FedError);
+    expect([error.code, error.details]).toEqual(['not_found', { refusal: 'unknown_group' }]);
+    expect(error.message).not.toContain('\n');
   });
 
   it('unknown and malformed commands are refused with badarg and change nothing', () => {
