@@ -74,6 +74,8 @@ export class NameRegistry {
   /** Names held per pid key, so a process exit releases its names without a scan. */
   readonly #namesByPid = new Map<string, Set<string>>();
   readonly #claims = new Map<string, ClaimEntry>();
+  /** How many names each node's pids hold (for the leader's cleanup of down nodes). */
+  readonly #namesPerNode = new Map<string, number>();
   /** The newest creation seen per node. */
   readonly #creations = new Map<string, number>();
   #appliedIndex = 0;
@@ -100,6 +102,11 @@ export class NameRegistry {
     for (const [name, entry] of this.#names) if (name.startsWith(prefix)) out.push([name, entry]);
     out.sort((a, b) => (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0));
     return out;
+  }
+
+  /** Nodes whose pids hold at least one name. */
+  nodesWithNames(): string[] {
+    return [...this.#namesPerNode.keys()].sort();
   }
 
   namesOf(pid: Pid): string[] {
@@ -163,6 +170,7 @@ export class NameRegistry {
     let held = this.#namesByPid.get(pid.key);
     if (held === undefined) this.#namesByPid.set(pid.key, (held = new Set()));
     held.add(name);
+    this.#namesPerNode.set(pid.node, (this.#namesPerNode.get(pid.node) ?? 0) + 1);
     this.#emit({ type: 'put', name, entry, revision: index });
     return { ok: true, revision: index };
   }
@@ -208,6 +216,7 @@ export class NameRegistry {
 
   #pidsOnNode(node: string): Array<[string, Pid]> {
     const out: Array<[string, Pid]> = [];
+    if (!this.#namesPerNode.has(node)) return out;
     for (const names of this.#namesByPid.values()) {
       const first = names.values().next().value as string;
       const entry = this.#names.get(first);
@@ -239,6 +248,9 @@ export class NameRegistry {
     const held = this.#namesByPid.get(previous.pid.key);
     held?.delete(name);
     if (held !== undefined && held.size === 0) this.#namesByPid.delete(previous.pid.key);
+    const count = (this.#namesPerNode.get(previous.pid.node) ?? 0) - 1;
+    if (count > 0) this.#namesPerNode.set(previous.pid.node, count);
+    else this.#namesPerNode.delete(previous.pid.node);
     this.#emit({ type: 'delete', name, previous, revision: index, reason });
   }
 
@@ -288,6 +300,7 @@ export class NameRegistry {
     assert(snapshot.version === 1, `unknown registry snapshot version ${String(snapshot.version)}`);
     this.#names.clear();
     this.#namesByPid.clear();
+    this.#namesPerNode.clear();
     this.#claims.clear();
     this.#creations.clear();
     for (const [name, entry] of snapshot.names) {
@@ -295,6 +308,7 @@ export class NameRegistry {
       let held = this.#namesByPid.get(entry.pid.key);
       if (held === undefined) this.#namesByPid.set(entry.pid.key, (held = new Set()));
       held.add(name);
+      this.#namesPerNode.set(entry.pid.node, (this.#namesPerNode.get(entry.pid.node) ?? 0) + 1);
     }
     for (const claim of snapshot.claims) this.#claims.set(claim.key, claim);
     for (const [node, creation] of snapshot.creations) this.#creations.set(node, creation);

@@ -86,8 +86,10 @@ describe('names — names die with processes, nodes and incarnations', () => {
       { op: 'register', name: 'y', pid: b1 },
       { op: 'register', name: 'z', pid: a2 },
     ]);
+    expect(registry.nodesWithNames()).toEqual(['a@127.0.0.1', 'b@127.0.0.1']);
     const [result] = applyAll(registry, [{ op: 'node_down', node: 'a@127.0.0.1' }]);
     expect(result).toMatchObject({ ok: true, released: ['x', 'z'] });
+    expect(registry.nodesWithNames()).toEqual(['b@127.0.0.1']);
     expect(registry.registered().map(([name]) => name)).toEqual(['y']);
   });
 

@@ -1,0 +1,839 @@
+/**
+ * `Group`: one member of a group — the Raft core driven over the node's distribution links and a
+ * durable store, applying the replicated `GroupState` (the name registry and member directory).
+ *
+ * The driver loop (the order is the point; see registry/raft/types.ts `Ready`):
+ *   1. feed queued inputs (ticks, messages, proposals, reads) to the core;
+ *   2. take a `Ready`; persist its snapshot, entries and hard state in ONE batch (synced when
+ *      `mustSync`) — in memory first (the core's `MemoryStorage` mirror), then on disk;
+ *   3. only then send its messages on the control lane;
+ *   4. restore/apply committed entries, answer the proposals and reads waiting on them;
+ *   5. `advance()`; repeat while there is more. Inputs that arrive while step 2 awaits the disk
+ *      are queued and go into the next `Ready` together: that is the group commit (many
+ *      proposals share one sync and one AppendEntries round).
+ *
+ * Guarantees the group gives its callers:
+ * - `register` is linearizable; its revision (the Raft index) is a fencing token. A `fail`
+ *   (`not_leader`/`unavailable`) means the request was not proposed; a `timeout` means it may
+ *   or may not have been.
+ * - `whereis` reads the local replica by default; `{consistency: 'leader'}` asks the leader;
+ *   `{consistency: 'linearizable'}` goes through ReadIndex.
+ * - Names die with their process (the owner node releases them), with their node (the leader
+ *   removes the names of a member it cannot reach for `nameDownGraceMs`), and with old
+ *   incarnations. A live process whose name was removed gets `{type: 'name_lost', name}`.
+ * - The leader keeps 3 voters (5 once the group has 5 members) by promoting caught-up learners
+ *   and replacing voters unreachable for longer than `voterDownGraceMs`.
+ */
+import {
+  type Clock,
+  type Distribution,
+  FedError,
+  type Node,
+  Pid,
+  Rng,
+  SystemClock,
+  assert,
+  fedError,
+  isDownMessage,
+  randomSeed,
+} from '../runtime/index.js';
+import {
+  type ConfChange,
+  type Entry,
+  type HardState,
+  MemoryStorage,
+  type Message,
+  RaftNode,
+  type RaftStatus,
+  type Ready,
+  type RequestResult,
+  type Snapshot,
+  defaultRaftConfig,
+} from './raft/index.js';
+import { RaftStore } from './raft-store.js';
+import { type GroupCommand, type GroupEntryData, type GroupResult, GroupState } from './group-state.js';
+import type { NameEntry, WatchEvent } from './names.js';
+import { HashRing } from './ring.js';
+
+export const GROUP_DEFAULTS = {
+  tickMs: 50,
+  electionTicks: 10,
+  heartbeatTicks: 2,
+  requestTimeoutMs: 5_000,
+  maintenanceIntervalMs: 250,
+  nameDownGraceMs: 1_000,
+  voterDownGraceMs: 3_000,
+  snapshotEveryEntries: 10_000,
+  pendingRequestsMax: 100_000,
+} as const;
+
+export type Consistency = 'local' | 'leader' | 'linearizable';
+
+export const JOIN_TIMEOUT_MS_DEFAULT = 15_000;
+const JOIN_RETRY_MS = 200;
+
+export interface GroupOptions {
+  readonly node: Node;
+  readonly distribution: Distribution;
+  /** The group's id: members of other groups never exchange Raft messages with this one. */
+  readonly group: string;
+  /** Where the Raft store lives (classic-level); omit for memory (unit tests only). */
+  readonly raftPath?: string;
+  /** Create a new group with this member as its only voter (first start, no seeds). */
+  readonly bootstrap?: boolean;
+  /** This member's listen address, published in the member directory. */
+  readonly address: string;
+  readonly clock?: Clock;
+  readonly rng?: Rng;
+  readonly tickMs?: number;
+  readonly electionTicks?: number;
+  readonly heartbeatTicks?: number;
+  readonly requestTimeoutMs?: number;
+  readonly nameDownGraceMs?: number;
+  readonly voterDownGraceMs?: number;
+  readonly snapshotEveryEntries?: number;
+  readonly log?: (level: 'info' | 'warn', event: string, msg: string, extra?: Record<string, unknown>) => void;
+}
+
+export interface WhereisResult {
+  readonly pid: Pid;
+  readonly meta: Readonly<Record<string, unknown>>;
+  readonly revision: number;
+}
+
+export interface MemberStatus {
+  readonly node: string;
+  readonly address: string | undefined;
+  readonly role: 'voter' | 'learner';
+  readonly connected: boolean;
+  readonly leader: boolean;
+  readonly match: number | undefined;
+}
+
+export interface GroupStatus {
+  readonly group: string;
+  readonly node: string;
+  readonly role: RaftStatus['role'];
+  readonly leader: string | null;
+  readonly term: number;
+  readonly commit: number;
+  readonly applied: number;
+  readonly lastIndex: number;
+  readonly voters: readonly string[];
+  readonly learners: readonly string[];
+  readonly names: number;
+}
+
+/** Control-lane messages of the group protocol (channel `group:<id>`). */
+type GroupMessage =
+  | { readonly type: 'join'; readonly node: string; readonly address: string }
+  | { readonly type: 'leave'; readonly node: string }
+  | { readonly type: 'read'; readonly requestId: string; readonly name: string }
+  | { readonly type: 'read_reply'; readonly requestId: string; readonly entry: NameEntry | null; readonly error?: string };
+
+interface Pending<T> {
+  readonly resolve: (value: T) => void;
+  readonly reject: (error: unknown) => void;
+  readonly timer: ReturnType<Clock['setTimeout']>;
+}
+
+type Input = Parameters<RaftNode['step']>[0];
+
+function isRaftMessage(payload: unknown, from: string, self: string): payload is Message {
+  if (typeof payload !== 'object' || payload === null) return false;
+  const message = payload as { type?: unknown; from?: unknown; to?: unknown; term?: unknown };
+  return typeof message.type === 'string' && message.from === from && message.to === self && typeof message.term === 'number';
+}
+
+export class Group {
+  readonly id: string;
+  readonly node: Node;
+  readonly distribution: Distribution;
+  readonly state = new GroupState();
+  readonly #clock: Clock;
+  readonly #options: GroupOptions;
+  readonly #storage: MemoryStorage;
+  readonly #store: RaftStore<Entry, HardState, { index: number; term: number; snapshot: Snapshot }>;
+  readonly #raft: RaftNode;
+  readonly #settings: typeof GROUP_DEFAULTS;
+  #inputs: Input[] = [];
+  #running = false;
+  #closed = false;
+  #loopIdle: Promise<void> = Promise.resolve();
+  #tickTimer: ReturnType<Clock['setTimeout']> | undefined;
+  #maintenanceTimer: ReturnType<Clock['setTimeout']> | undefined;
+  #requestSeq = 0;
+  readonly #proposals = new Map<string, Pending<GroupResult>>();
+  readonly #reads = new Map<string, Pending<void>>();
+  /** Reads confirmed by ReadIndex, waiting for the applied index to reach theirs. */
+  #readsWaitingApply: Array<{ requestId: string; index: number }> = [];
+  readonly #leaderReads = new Map<string, Pending<NameEntry | null>>();
+  #ring: HashRing;
+  #ringKey = '';
+  /** When the leader first saw each node disconnected (cleanup of names and voters). */
+  readonly #downSince = new Map<string, number>();
+  #appliedSinceSnapshot = 0;
+  readonly #unsubscribe: Array<() => void> = [];
+  #agentPid: Pid | undefined;
+  readonly #releasing = new Set<string>();
+  readonly #changeListeners = new Set<() => void>();
+
+  private constructor(
+    options: GroupOptions,
+    storage: MemoryStorage,
+    store: RaftStore<Entry, HardState, { index: number; term: number; snapshot: Snapshot }>,
+    raft: RaftNode,
+  ) {
+    this.id = options.group;
+    this.node = options.node;
+    this.distribution = options.distribution;
+    this.#options = options;
+    this.#clock = options.clock ?? new SystemClock();
+    this.#storage = storage;
+    this.#store = store;
+    this.#raft = raft;
+    this.#settings = {
+      ...GROUP_DEFAULTS,
+      ...Object.fromEntries(Object.entries(options).filter(([key, value]) => key in GROUP_DEFAULTS && value !== undefined)),
+    } as typeof GROUP_DEFAULTS;
+    this.#ring = HashRing.from([]);
+  }
+
+  /** Open the store, rebuild the replica from it, and start ticking. */
+  static async open(options: GroupOptions): Promise<Group> {
+    const store =
+      options.raftPath === undefined
+        ? await RaftStore.openMemory<Entry, HardState, { index: number; term: number; snapshot: Snapshot }>()
+        : await RaftStore.openDisk<Entry, HardState, { index: number; term: number; snapshot: Snapshot }>(options.raftPath);
+    let loaded;
+    try {
+      loaded = await store.load();
+      if (loaded.meta !== undefined && (loaded.meta.group !== options.group || loaded.meta.node !== options.node.name)) {
+        throw fedError('wrong_data_dir', `the Raft store belongs to ${loaded.meta.node} in group ${loaded.meta.group}`);
+      }
+      if (loaded.meta === undefined) await store.writeMeta({ format: 1, group: options.group, node: options.node.name });
+    } catch (error) {
+      await store.close();
+      throw error;
+    }
+    const storage = new MemoryStorage();
+    if (loaded.snapshot !== undefined) storage.installSnapshot(loaded.snapshot.snapshot);
+    storage.append(loaded.entries);
+    if (loaded.hardState !== undefined) storage.setHardState(loaded.hardState);
+    const rng = options.rng ?? new Rng(randomSeed());
+    const fresh = loaded.entries.length === 0 && loaded.snapshot === undefined && loaded.hardState === undefined;
+    const raft = new RaftNode(
+      defaultRaftConfig(options.node.name, rng, {
+        electionTicks: options.electionTicks ?? GROUP_DEFAULTS.electionTicks,
+        heartbeatTicks: options.heartbeatTicks ?? GROUP_DEFAULTS.heartbeatTicks,
+        forwardProposals: true,
+        bootstrap: options.bootstrap === true && fresh ? { voters: [options.node.name], learners: [] } : null,
+      }),
+      storage,
+    );
+    const group = new Group(options, storage, store, raft);
+    if (loaded.snapshot !== undefined) group.state.restore(loaded.snapshot.snapshot.data);
+    group.#start();
+    return group;
+  }
+
+  // ---- lifecycle ---------------------------------------------------------------------------
+
+  #start(): void {
+    const channel = `group:${this.id}`;
+    this.#unsubscribe.push(
+      this.distribution.onControl(`raft:${this.id}`, (from, payload) => {
+        if (!isRaftMessage(payload, from, this.node.name)) {
+          this.#log('warn', 'raft_message_rejected', `malformed Raft message from ${from}`);
+          return;
+        }
+        this.#push({ type: 'message', message: payload });
+      }),
+      this.distribution.onControl(channel, (from, payload) => this.#onGroupMessage(from, payload as GroupMessage)),
+      this.distribution.onNodeEvent((event) => {
+        if (event.type === 'nodedown') {
+          if (!this.#downSince.has(event.node)) this.#downSince.set(event.node, this.#clock.now());
+        } else this.#downSince.delete(event.node);
+      }),
+      this.state.names.onChange((event) => this.#onNameChange(event)),
+    );
+    this.#agentPid = this.node.spawn((ctx) => this.#agent(ctx), { trapExit: true });
+    this.#scheduleTick();
+    this.#scheduleMaintenance();
+    this.#kick();
+  }
+
+  /** Stop ticking, fail waiting requests with `shutdown`, close the store. Idempotent. */
+  async close(): Promise<void> {
+    if (this.#closed) return;
+    this.#closed = true;
+    if (this.#tickTimer !== undefined) this.#clock.clearTimeout(this.#tickTimer);
+    if (this.#maintenanceTimer !== undefined) this.#clock.clearTimeout(this.#maintenanceTimer);
+    for (const unsubscribe of this.#unsubscribe) unsubscribe();
+    if (this.#agentPid !== undefined && this.node.started) this.node.exit(this.#agentPid, 'kill');
+    const shutdown = fedError('shutdown', `group member ${this.node.name} is closing`);
+    for (const pending of [...this.#proposals.values(), ...this.#reads.values(), ...this.#leaderReads.values()]) {
+      this.#clock.clearTimeout(pending.timer);
+      pending.reject(shutdown);
+    }
+    this.#proposals.clear();
+    this.#reads.clear();
+    this.#leaderReads.clear();
+    for (const listener of this.#changeListeners) listener();
+    await this.#loopIdle;
+    await this.#store.close();
+  }
+
+  async [Symbol.asyncDispose](): Promise<void> {
+    await this.close();
+  }
+
+  // ---- public API --------------------------------------------------------------------------
+
+  /** Register `name` for `pid`. Resolves with the revision; rejects `name_taken` with the holder. */
+  async register(name: string, pid: Pid, meta: Record<string, unknown> = {}): Promise<{ revision: number }> {
+    const result = await this.propose({ op: 'register', name, pid, meta });
+    return { revision: result.revision };
+  }
+
+  async unregister(name: string, pid: Pid): Promise<{ revision: number }> {
+    const result = await this.propose({ op: 'unregister', name, pid });
+    return { revision: result.revision };
+  }
+
+  whereisLocal(name: string): WhereisResult | undefined {
+    return this.state.names.whereis(name);
+  }
+
+  async whereis(name: string, options: { consistency?: Consistency } = {}): Promise<WhereisResult | undefined> {
+    const consistency = options.consistency ?? 'local';
+    if (consistency === 'local') return this.whereisLocal(name);
+    if (consistency === 'linearizable') {
+      await this.readBarrier();
+      return this.whereisLocal(name);
+    }
+    return this.#leaderWhereis(name);
+  }
+
+  registered(prefix = ''): Array<[string, NameEntry]> {
+    return this.state.names.registered(prefix);
+  }
+
+  /**
+   * Changes to names starting with `prefix`, as an async iterator. With `afterRevision`, replays
+   * the kept changes after it first (a `compacted` error if they were dropped).
+   */
+  async *watch(prefix = '', options: { afterRevision?: number; signal?: AbortSignal } = {}): AsyncGenerator<WatchEvent> {
+    const queue: WatchEvent[] = [];
+    let wake: (() => void) | undefined;
+    const stop = this.state.names.onChange((event) => {
+      if (!event.name.startsWith(prefix)) return;
+      queue.push(event);
+      wake?.();
+    });
+    const onClose = () => wake?.();
+    this.#changeListeners.add(onClose);
+    options.signal?.addEventListener('abort', onClose);
+    try {
+      if (options.afterRevision !== undefined) {
+        const past = this.state.names.eventsSince(options.afterRevision);
+        if (past === undefined) throw fedError('badarg', `watch: revisions after ${options.afterRevision} were compacted; re-read`, { compacted: true });
+        for (const event of past) if (event.name.startsWith(prefix) && !queue.includes(event)) yield event;
+      }
+      while (!this.#closed && options.signal?.aborted !== true) {
+        const event = queue.shift();
+        if (event !== undefined) {
+          yield event;
+          continue;
+        }
+        await new Promise<void>((resolve) => (wake = resolve));
+        wake = undefined;
+      }
+    } finally {
+      stop();
+      this.#changeListeners.delete(onClose);
+      options.signal?.removeEventListener('abort', onClose);
+    }
+  }
+
+  /** Propose a command; resolves once it is applied here with an `ok` result, else rejects typed. */
+  async propose(command: GroupCommand): Promise<GroupResult & { ok: true }> {
+    this.#assertOpen();
+    if (this.#proposals.size >= this.#settings.pendingRequestsMax) {
+      throw fedError('overloaded', `${this.#proposals.size} requests already wait on ${this.node.name}`, { retryAfterMs: 100 });
+    }
+    const id = this.#nextRequestId();
+    const data: GroupEntryData = { id, cmd: command };
+    const result = await this.#await(this.#proposals, id, `proposal ${command.op}`, () => this.#push({ type: 'propose', data, id }));
+    if (result.ok) return result;
+    throw resultError(result);
+  }
+
+  /** Resolves once this member's replica reflects every write committed before the call. */
+  async readBarrier(): Promise<void> {
+    this.#assertOpen();
+    const requestId = this.#nextRequestId();
+    await this.#await(this.#reads, requestId, 'linearizable read', () => this.#push({ type: 'read_index', requestId }));
+  }
+
+  /** Ask the group to add `node` (at `address`) as a learner. Sent to the leader, or a member that forwards. */
+  requestJoin(viaNode: string): boolean {
+    return this.distribution.sendControl(viaNode, `group:${this.id}`, {
+      type: 'join',
+      node: this.node.name,
+      address: this.#options.address,
+    } satisfies GroupMessage);
+  }
+
+  /**
+   * Join the group that the node at `seedAddress` belongs to: connect, ask to be added as a
+   * learner (retried: the request is idempotent), resolve once this member is in the configuration.
+   */
+  async join(seedAddress: string, options: { timeoutMs?: number } = {}): Promise<void> {
+    this.#assertOpen();
+    const seed = await this.distribution.connect(seedAddress);
+    const deadline = this.#clock.now() + (options.timeoutMs ?? JOIN_TIMEOUT_MS_DEFAULT);
+    while (!this.isMember()) {
+      if (this.#closed) throw fedError('shutdown', 'closed while joining');
+      if (this.#clock.now() > deadline) throw fedError('timeout', `not admitted to group ${this.id} via ${seed} in time`);
+      const leader = this.#raft.status().leader;
+      this.requestJoin(leader !== null && this.distribution.isConnected(leader) ? leader : seed);
+      await new Promise<void>((resolve) => this.#clock.setTimeout(resolve, JOIN_RETRY_MS));
+    }
+  }
+
+  /** True once this member appears in the committed configuration. */
+  isMember(): boolean {
+    const conf = this.#raft.status().conf;
+    return conf.voters.includes(this.node.name) || conf.learners.includes(this.node.name);
+  }
+
+  /** Leave the group gracefully: release this node's names, then be removed from the configuration. */
+  async leave(): Promise<void> {
+    await this.propose({ op: 'node_down', node: this.node.name });
+    const leader = this.#raft.status().leader;
+    if (leader === this.node.name) this.#changeConf({ type: 'remove', node: this.node.name });
+    else if (leader !== null) this.distribution.sendControl(leader, `group:${this.id}`, { type: 'leave', node: this.node.name });
+    else throw fedError('unavailable', 'no leader known: cannot leave now');
+    const deadline = this.#clock.now() + this.#settings.requestTimeoutMs;
+    while (this.isMember()) {
+      if (this.#clock.now() > deadline) throw fedError('timeout', 'leave: still a member after the timeout');
+      await new Promise<void>((resolve) => this.#clock.setTimeout(resolve, this.#settings.tickMs));
+    }
+  }
+
+  status(): GroupStatus {
+    const status = this.#raft.status();
+    return {
+      group: this.id,
+      node: this.node.name,
+      role: status.role,
+      leader: status.leader,
+      term: status.term,
+      commit: status.commit,
+      applied: this.state.appliedIndex,
+      lastIndex: status.lastIndex,
+      voters: [...status.conf.voters].sort(),
+      learners: [...status.conf.learners].sort(),
+      names: this.state.names.size,
+    };
+  }
+
+  members(): MemberStatus[] {
+    const status = this.#raft.status();
+    const isLeader = status.role === 'leader';
+    const all = [
+      ...status.conf.voters.map((node) => ({ node, role: 'voter' as const })),
+      ...status.conf.learners.map((node) => ({ node, role: 'learner' as const })),
+    ].sort((a, b) => (a.node < b.node ? -1 : 1));
+    return all.map(({ node, role }) => ({
+      node,
+      role,
+      address: this.state.addressOf(node),
+      connected: node === this.node.name || this.distribution.isConnected(node),
+      leader: status.leader === node,
+      match: isLeader ? (node === this.node.name ? status.lastIndex : this.#raft.progressOf(node)?.match) : undefined,
+    }));
+  }
+
+  /** The consistent-hash ring over the committed membership. */
+  ring(): HashRing {
+    const conf = this.#raft.status().conf;
+    const key = [...conf.voters, '|', ...conf.learners].join(',');
+    if (key !== this.#ringKey) {
+      this.#ringKey = key;
+      this.#ring = HashRing.from([...conf.voters, ...conf.learners].map((name) => ({ name })));
+    }
+    return this.#ring;
+  }
+
+  /** Ask the leader to hand leadership to `to`, or (this node leading) do it. */
+  transferLeadership(to: string): void {
+    this.#push({ type: 'transfer_leader', to, id: this.#nextRequestId() });
+  }
+
+  // ---- the driver loop ---------------------------------------------------------------------
+
+  #push(input: Input): void {
+    if (this.#closed) return;
+    this.#inputs.push(input);
+    this.#kick();
+  }
+
+  #kick(): void {
+    if (this.#running || this.#closed) return;
+    this.#running = true;
+    this.#loopIdle = this.#run().finally(() => {
+      this.#running = false;
+      if (this.#inputs.length > 0 && !this.#closed) this.#kick();
+    });
+  }
+
+  async #run(): Promise<void> {
+    while (!this.#closed) {
+      const inputs = this.#inputs;
+      this.#inputs = [];
+      for (const input of inputs) this.#stepSafely(input);
+      if (!this.#raft.hasReady()) return;
+      const ready = this.#raft.ready();
+      try {
+        await this.#persist(ready);
+      } catch (error) {
+        // A disk that cannot persist must not send promises it cannot keep: stop this member.
+        this.#log('warn', 'persist_failed', `cannot persist Raft state: ${(error as Error).message}; stopping this member`);
+        this.#closed = true;
+        return;
+      }
+      if (this.#closed) return;
+      this.#send(ready.messages);
+      this.#applyReady(ready);
+      this.#raft.advance();
+    }
+  }
+
+  #stepSafely(input: Input): void {
+    try {
+      this.#raft.step(input);
+    } catch (error) {
+      if (error instanceof FedError) {
+        this.#log('warn', 'raft_input_rejected', `${input.type}: ${error.message}`);
+        return;
+      }
+      throw error;
+    }
+  }
+
+  async #persist(ready: Ready): Promise<void> {
+    this.#storage.persist(ready);
+    const hasEntries = ready.entries.length > 0;
+    if (ready.snapshot !== null) {
+      await this.#store.persist({ snapshot: wrapSnapshot(ready.snapshot), hardState: ready.hardState ?? undefined });
+    }
+    if (hasEntries || (ready.snapshot === null && ready.hardState !== null)) {
+      await this.#store.persist({ entries: ready.entries, hardState: ready.hardState ?? undefined });
+    }
+    if (ready.compaction !== null) await this.#store.persist({ snapshot: wrapSnapshot(ready.compaction) });
+  }
+
+  #send(messages: readonly Message[]): void {
+    for (const message of messages) this.distribution.sendControl(message.to, `raft:${this.id}`, message);
+  }
+
+  #applyReady(ready: Ready): void {
+    if (ready.snapshot !== null) {
+      this.state.restore(ready.snapshot.data);
+      this.#appliedSinceSnapshot = 0;
+    }
+    for (const entry of ready.committedEntries) this.#applyEntry(entry);
+    for (const request of ready.requests) this.#onRequestResult(request);
+    for (const read of ready.readStates) this.#readsWaitingApply.push({ requestId: read.requestId, index: read.index });
+    this.#serveReads();
+    if (this.#appliedSinceSnapshot >= this.#settings.snapshotEveryEntries) {
+      this.#appliedSinceSnapshot = 0;
+      this.#inputs.push({ type: 'snapshot_taken', index: this.state.appliedIndex, data: this.state.snapshot() });
+    }
+  }
+
+  #applyEntry(entry: Entry): void {
+    if (entry.index <= this.state.appliedIndex) return; // already in the restored snapshot
+    this.#appliedSinceSnapshot++;
+    if (entry.type !== 'normal') {
+      this.state.skip(entry.index);
+      return;
+    }
+    const data = entry.data as GroupEntryData;
+    const result = this.state.apply(entry.index, data.cmd);
+    if (data.id === null) return;
+    const pending = this.#proposals.get(data.id);
+    if (pending === undefined) return;
+    this.#proposals.delete(data.id);
+    this.#clock.clearTimeout(pending.timer);
+    pending.resolve(result);
+  }
+
+  #onRequestResult(request: RequestResult): void {
+    if (request.outcome !== 'rejected') return;
+    const waiting = request.kind === 'read_index' ? this.#reads : request.kind === 'propose' ? this.#proposals : undefined;
+    const pending = waiting?.get(request.id);
+    if (waiting === undefined || pending === undefined) return;
+    waiting.delete(request.id);
+    this.#clock.clearTimeout(pending.timer);
+    const code = request.reason === 'not_leader' ? 'not_leader' : request.reason === 'queue_full' ? 'overloaded' : 'unavailable';
+    pending.reject(
+      fedError(code, `${request.kind} refused: ${request.reason}`, { leaderHint: request.leaderHint, reason: request.reason, definite: true }),
+    );
+  }
+
+  #serveReads(): void {
+    if (this.#readsWaitingApply.length === 0) return;
+    const applied = this.state.appliedIndex;
+    const still: Array<{ requestId: string; index: number }> = [];
+    for (const read of this.#readsWaitingApply) {
+      if (read.index > applied) {
+        still.push(read);
+        continue;
+      }
+      const pending = this.#reads.get(read.requestId);
+      if (pending === undefined) continue;
+      this.#reads.delete(read.requestId);
+      this.#clock.clearTimeout(pending.timer);
+      pending.resolve();
+    }
+    this.#readsWaitingApply = still;
+  }
+
+  // ---- timers ------------------------------------------------------------------------------
+
+  #scheduleTick(): void {
+    this.#tickTimer = this.#clock.setTimeout(() => {
+      if (this.#closed) return;
+      this.#push({ type: 'tick' });
+      this.#scheduleTick();
+    }, this.#settings.tickMs);
+  }
+
+  #scheduleMaintenance(): void {
+    this.#maintenanceTimer = this.#clock.setTimeout(() => {
+      if (this.#closed) return;
+      try {
+        this.#maintain();
+      } finally {
+        this.#scheduleMaintenance();
+      }
+    }, this.#settings.maintenanceIntervalMs);
+  }
+
+  /** Leader-only upkeep: remove names of unreachable nodes, keep the voter count. */
+  #maintain(): void {
+    const status = this.#raft.status();
+    if (status.role !== 'leader') return;
+    const now = this.#clock.now();
+    const unreachableFor = (node: string): number => {
+      if (node === this.node.name || this.distribution.isConnected(node)) {
+        this.#downSince.delete(node);
+        return 0;
+      }
+      const since = this.#downSince.get(node) ?? now;
+      this.#downSince.set(node, since);
+      return now - since;
+    };
+    for (const holder of this.state.names.nodesWithNames()) {
+      if (unreachableFor(holder) >= this.#settings.nameDownGraceMs && !this.#releasing.has(`node:${holder}`)) {
+        this.#releasing.add(`node:${holder}`);
+        this.propose({ op: 'node_down', node: holder })
+          .catch(() => undefined)
+          .finally(() => this.#releasing.delete(`node:${holder}`));
+      }
+    }
+    this.#balanceVoters(status, unreachableFor);
+  }
+
+  #balanceVoters(status: RaftStatus, unreachableFor: (node: string) => number): void {
+    const { voters, learners } = status.conf;
+    const members = voters.length + learners.length;
+    const target = members >= 5 ? 5 : Math.min(3, members);
+    const deadVoter = voters.find((voter) => unreachableFor(voter) >= this.#settings.voterDownGraceMs);
+    const healthyLearner = learners.find((learner) => {
+      if (unreachableFor(learner) > 0) return false;
+      const match = this.#raft.progressOf(learner)?.match ?? 0;
+      return status.commit - match <= 16;
+    });
+    if (deadVoter !== undefined && (healthyLearner !== undefined || voters.length > target)) {
+      this.#changeConf({ type: 'remove', node: deadVoter });
+    } else if (voters.length < target && healthyLearner !== undefined) {
+      this.#changeConf({ type: 'promote', node: healthyLearner });
+    }
+  }
+
+  #changeConf(change: ConfChange): void {
+    this.#push({ type: 'conf_change', change, id: this.#nextRequestId() });
+  }
+
+  // ---- the group protocol ------------------------------------------------------------------
+
+  #onGroupMessage(from: string, message: GroupMessage): void {
+    if (typeof message !== 'object' || message === null) return;
+    const status = this.#raft.status();
+    switch (message.type) {
+      case 'join':
+      case 'leave': {
+        if (message.node !== from) return;
+        if (status.role !== 'leader') {
+          if (status.leader !== null && status.leader !== from) this.distribution.sendControl(status.leader, `group:${this.id}`, message);
+          return;
+        }
+        if (message.type === 'join') this.#admit(message.node, message.address, status);
+        else this.#changeConf({ type: 'remove', node: message.node });
+        return;
+      }
+      case 'read': {
+        const reply: GroupMessage =
+          status.role === 'leader'
+            ? { type: 'read_reply', requestId: message.requestId, entry: this.state.names.whereis(message.name) ?? null }
+            : { type: 'read_reply', requestId: message.requestId, entry: null, error: 'not_leader' };
+        this.distribution.sendControl(from, `group:${this.id}`, reply);
+        return;
+      }
+      case 'read_reply': {
+        const pending = this.#leaderReads.get(message.requestId);
+        if (pending === undefined) return;
+        this.#leaderReads.delete(message.requestId);
+        this.#clock.clearTimeout(pending.timer);
+        if (message.error !== undefined) pending.reject(fedError('not_leader', `${from} is no longer the leader`, { definite: true }));
+        else pending.resolve(message.entry);
+        return;
+      }
+      default:
+        this.#log('warn', 'group_message_rejected', `unknown group message from ${from}`);
+    }
+  }
+
+  #admit(node: string, address: string, status: RaftStatus): void {
+    if (this.state.addressOf(node) !== address) {
+      this.propose({ op: 'member', node, address }).catch(() => undefined);
+    }
+    if (!status.conf.voters.includes(node) && !status.conf.learners.includes(node)) {
+      this.#changeConf({ type: 'add_learner', node });
+    }
+  }
+
+  async #leaderWhereis(name: string): Promise<WhereisResult | undefined> {
+    const status = this.#raft.status();
+    if (status.role === 'leader') return this.whereisLocal(name);
+    if (status.leader === null) throw fedError('unavailable', 'no leader known', { definite: true });
+    const leader = status.leader;
+    const requestId = this.#nextRequestId();
+    const entry = await this.#await(this.#leaderReads, requestId, 'leader read', () => {
+      if (!this.distribution.sendControl(leader, `group:${this.id}`, { type: 'read', requestId, name } satisfies GroupMessage)) {
+        const pending = this.#leaderReads.get(requestId);
+        this.#leaderReads.delete(requestId);
+        if (pending !== undefined) {
+          this.#clock.clearTimeout(pending.timer);
+          pending.reject(fedError('unavailable', `leader ${leader} is not connected`, { definite: true }));
+        }
+      }
+    });
+    return entry ?? undefined;
+  }
+
+  // ---- names follow their processes --------------------------------------------------------
+
+  /** The agent process: monitors local pids that hold names and releases their names on exit. */
+  async #agent(ctx: import('../runtime/index.js').ProcessContext): Promise<void> {
+    const monitored = new Map<string, Pid>();
+    for (;;) {
+      const message = await ctx.receive();
+      if (message instanceof Pid) {
+        if (!monitored.has(message.key)) {
+          monitored.set(message.key, message);
+          ctx.monitor(message);
+        }
+      } else if (isDownMessage(message) && message.pid instanceof Pid) {
+        monitored.delete(message.pid.key);
+        this.#release(message.pid);
+      }
+    }
+  }
+
+  #onNameChange(event: WatchEvent): void {
+    if (event.type === 'put') {
+      const pid = event.entry.pid;
+      if (pid.node !== this.node.name) return;
+      if (pid.creation !== this.node.creation) {
+        this.#release(pid);
+        return;
+      }
+      if (this.#agentPid !== undefined) this.node.send(this.#agentPid, pid);
+      return;
+    }
+    const pid = event.previous.pid;
+    if (pid.node !== this.node.name || event.reason === 'unregister' || event.reason === 'process_exit') return;
+    if (pid.creation === this.node.creation && this.node.isAlive(pid)) {
+      this.node.send(pid, { type: 'name_lost', name: event.name, revision: event.revision, reason: event.reason });
+    }
+  }
+
+  /** Release every name of a dead local pid; retried until it commits (the names must not outlive it). */
+  #release(pid: Pid): void {
+    if (this.#releasing.has(pid.key) || this.#closed) return;
+    this.#releasing.add(pid.key);
+    const attempt = (): void => {
+      if (this.#closed) return;
+      this.propose({ op: 'release_pid', pid })
+        .then(() => this.#releasing.delete(pid.key))
+        .catch(() => {
+          if (this.state.names.namesOf(pid).length === 0) {
+            this.#releasing.delete(pid.key);
+            return;
+          }
+          this.#clock.setTimeout(attempt, this.#settings.tickMs * this.#settings.electionTicks);
+        });
+    };
+    attempt();
+  }
+
+  // ---- helpers -----------------------------------------------------------------------------
+
+  #await<T>(waiting: Map<string, Pending<T>>, id: string, what: string, start: () => void): Promise<T> {
+    return new Promise<T>((resolve, reject) => {
+      const timer = this.#clock.setTimeout(() => {
+        if (waiting.delete(id)) reject(fedError('timeout', `${what} did not finish in ${this.#settings.requestTimeoutMs} ms`));
+      }, this.#settings.requestTimeoutMs);
+      waiting.set(id, { resolve, reject, timer });
+      start();
+    });
+  }
+
+  #nextRequestId(): string {
+    return `${this.node.name}/${this.node.creation}/${++this.#requestSeq}`;
+  }
+
+  #assertOpen(): void {
+    if (this.#closed) throw fedError('shutdown', `group member ${this.node.name} is closed`);
+  }
+
+  #log(level: 'info' | 'warn', event: string, msg: string, extra?: Record<string, unknown>): void {
+    this.#options.log?.(level, event, msg, extra);
+  }
+}
+
+function wrapSnapshot(snapshot: Snapshot): { index: number; term: number; snapshot: Snapshot } {
+  return { index: snapshot.meta.index, term: snapshot.meta.term, snapshot };
+}
+
+/** Turn a refused registry result into the typed error callers catch. */
+export function resultError(result: GroupResult): FedError {
+  assert(!result.ok, 'resultError of an ok result');
+  switch (result.code) {
+    case 'name_taken':
+      return fedError('name_taken', `name is held by ${result.holder.toString()}`, { holder: result.holder.toString(), revision: result.revision, definite: true });
+    case 'not_owner':
+      return fedError('not_owner', `name is held by ${result.holder?.toString() ?? 'nobody'}`, { holder: result.holder?.toString() ?? null, definite: true });
+    case 'noproc':
+      return fedError('noproc', result.reason, { definite: true });
+    case 'claim_held':
+      return fedError('name_taken', `claim ${result.holder.key} is held by ${result.holder.node}`, { holder: result.holder.node, revision: result.holder.revision, definite: true });
+    default:
+      return fedError('badarg', result.reason, { definite: true });
+  }
+}
