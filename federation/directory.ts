@@ -18,7 +18,10 @@
  *                      answers `moved` and drops its copy.
  *   `abort_move` (from phase 1 or 2) leaves `from` the owner; `to` drops any partial copy.
  * Every step names the move by its begin revision, so a step of an older, aborted move of the
- * same slot is refused (`stale_move`).
+ * same slot is refused (`stale_move`). The directory only records the protocol; the mover (the
+ * gateway layer) must have the source commit the fence in its own log before it copies, and
+ * the source drops its copy only after it has seen the switch. A destination drained during a
+ * move still receives the slot; the next rebalancing plan moves it on.
  *
  * Every refusal is a typed result (`DirectoryRefusal`); a refused command changes nothing except
  * the applied index. Group ids are never reused: a removed group stays as a tombstone.

@@ -15,7 +15,7 @@
  *   ones believed alive, then unknown ones; down or already-failed ones never. Within a tier the
  *   order is rendezvous hashing on a spread key (the caller's node name), so callers spread
  *   evenly over gateways and each caller keeps using the same one; failing over is taking the
- *   next of the list.
+ *   next of the list. A caller that is itself a gateway of the group uses itself.
  * - `DirectoryCache`: a group's or client's copy of the directory, fed by snapshots, watch
  *   events and `moved` answers. It never goes backwards: a group record is replaced only by one
  *   of a higher revision, a slot only by news of a higher slot revision, and a snapshot older

@@ -46,6 +46,9 @@ export const MODEL_DEFAULTS = {
   seed: 1,
 } as const;
 
+/** Draws tried to find a (client, name) pair whose name lives in another group. */
+const REMOTE_SAMPLE_ATTEMPTS_MAX = 1_000;
+
 /** Voters per group (the rest are learners), as the registry keeps them. */
 export function votersFor(groupSize: number): number {
   return groupSize >= 5 ? 5 : groupSize >= 3 ? 3 : 1;
@@ -294,11 +297,13 @@ function mean(values: readonly number[]): number {
 
 function sampleRemote(model: FederationModel, rng: Rng, nodes: readonly string[]): [string, string] | undefined {
   if (model.groupIds.length < 2) return undefined;
-  for (;;) {
+  // With two groups or more, at least half of the draws are remote: the bound is never reached.
+  for (let attempt = 0; attempt < REMOTE_SAMPLE_ATTEMPTS_MAX; attempt++) {
     const client = rng.pick(nodes);
     const name = `svc-${rng.nextUint32()}`;
     if (homeGroup(model.directory, name) !== model.groupOf.get(client)) return [client, name];
   }
+  assert(false, 'no remote name found within the sampling bound');
 }
 
 export function measureFederation(model: FederationModel, options: MeasureOptions = {}): Figures {
