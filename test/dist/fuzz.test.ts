@@ -1,0 +1,154 @@
+/**
+ * Property-based fuzzing (fast-check) of a live listener on 127.0.0.1: random bytes, random
+ * bytes behind a plausible length prefix, mutated and truncated handshake frames, and — from a
+ * peer that completes a genuine handshake — random and mutated sealed link records. After every
+ * case the node is still serving: an honest peer connects and gets a reply, nothing reached the
+ * node's mailboxes, and each bad connection cost at most one log line.
+ */
+import net from 'node:net';
+import fc from 'fast-check';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { encode } from '../../runtime/codec.js';
+import { Distribution, type LogEntry } from '../../runtime/dist/distribution.js';
+import { encodeFrame, frameHeader } from '../../runtime/dist/frame.js';
+import { handshake } from '../../runtime/dist/handshake.js';
+import { TcpTransport } from '../../runtime/dist/transport.js';
+import { Node } from '../../runtime/node.js';
+import { Pid } from '../../runtime/pid.js';
+import { identity, waitFor } from './fixtures/helpers.js';
+
+const COOKIE = 'fuzz-cookie';
+const CLUSTER = 'fuzz';
+let node: Node;
+let dist: Distribution;
+const logs: LogEntry[] = [];
+let sinkMessages = 0;
+let fuzzConnections = 0;
+
+beforeAll(async () => {
+  node = new Node({ name: 'target@127.0.0.1', stopTimeoutMs: 100 });
+  dist = await Distribution.start({ node, cookie: COOKIE, cluster: CLUSTER, handshakeTimeoutMs: 300, logger: (entry) => logs.push(entry), reconnect: false });
+  node.spawn(
+    async (ctx) => {
+      for (;;) {
+        const msg = (await ctx.receive()) as { from?: Pid; honest?: number };
+        if (msg.honest !== undefined && msg.from !== undefined) ctx.send(msg.from, { echoed: msg.honest });
+        else sinkMessages++;
+      }
+    },
+    { name: 'echo' },
+  );
+});
+
+afterAll(async () => {
+  await dist.close();
+  await node.stop();
+});
+
+function rawSend(chunks: Buffer[]): Promise<void> {
+  fuzzConnections++;
+  return new Promise((resolve) => {
+    const socket = net.connect({ host: '127.0.0.1', port: Number(dist.address.split(':')[1]) });
+    socket.on('error', () => undefined);
+    socket.on('close', () => resolve());
+    socket.on('connect', () => {
+      for (const chunk of chunks) socket.write(chunk);
+      setTimeout(() => socket.destroy(), 5);
+    });
+  });
+}
+
+function helloFrame(): Buffer {
+  return encodeFrame(
+    encode({ t: 'hello', versions: [1, 1], cluster: CLUSTER, name: 'x@127.0.0.1', creation: 1, hidden: false, listen: '', sealed: true, nonce: Buffer.alloc(32, 9) }),
+  );
+}
+
+function mutate(bytes: Buffer, flips: Array<[number, number]>, cut: number): Buffer {
+  const out = Buffer.from(bytes);
+  for (const [position, value] of flips) out[position % out.length] = value;
+  return out.subarray(0, Math.max(1, cut % (out.length + 1)));
+}
+
+let honestRound = 0;
+async function honestPeerWorks(): Promise<void> {
+  const peerNode = new Node({ name: `honest${honestRound++}@127.0.0.1`, stopTimeoutMs: 100 });
+  const peer = await Distribution.start({ node: peerNode, cookie: COOKIE, cluster: CLUSTER, logger: () => undefined, reconnect: false, listen: false });
+  try {
+    await peer.connect(dist.address);
+    const reply = await peerNode.run(async (ctx) => {
+      ctx.send({ name: 'echo', node: node.name }, { from: ctx.self, honest: honestRound });
+      return ctx.receive(undefined, 5_000);
+    });
+    expect(reply).toEqual({ echoed: honestRound });
+  } finally {
+    await peer.close();
+    await peerNode.stop();
+  }
+}
+
+let authenticatedRound = 0;
+/** A peer that knows the cookie, completes the handshake, then sends `records` (plaintexts to seal). */
+async function authenticatedSend(records: Buffer[]): Promise<void> {
+  fuzzConnections++;
+  const transport = new TcpTransport();
+  try {
+    const stream = await transport.connect(dist.address);
+    const result = await handshake(stream, { role: 'initiator', local: identity(`fuzz${authenticatedRound++}@127.0.0.1`, { cluster: CLUSTER }), cookie: COOKIE });
+    stream.setHandlers({ data: () => undefined, drain: () => undefined, close: () => undefined });
+    for (const plaintext of records) {
+      const [ciphertext, tag] = result.sealer!.seal(plaintext);
+      stream.write([frameHeader(ciphertext.length + tag.length), ciphertext, tag]);
+    }
+    await new Promise((resolve) => setTimeout(resolve, 5));
+  } finally {
+    await transport.close();
+  }
+}
+
+describe('fuzz', () => {
+  it('fuzz — random and mutated bytes before authentication never hurt the node', async () => {
+    const bytes = fc.uint8Array({ minLength: 1, maxLength: 2_048 }).map((array) => Buffer.from(array));
+    const caseArbitrary = fc.oneof(
+      bytes.map((random) => [random]),
+      bytes.map((random) => [frameHeader(random.length), random]),
+      fc.tuple(fc.array(fc.tuple(fc.nat(), fc.integer({ min: 0, max: 255 })), { maxLength: 6 }), fc.nat()).map(([flips, cut]) => [mutate(helloFrame(), flips, cut)]),
+      fc.tuple(fc.nat({ max: 0xffff_ffff }), bytes).map(([length, random]) => [frameHeader(length), random]),
+    );
+    await fc.assert(
+      fc.asyncProperty(caseArbitrary, async (chunks) => {
+        await rawSend(chunks);
+      }),
+      { numRuns: 120 },
+    );
+    await honestPeerWorks();
+    expect(sinkMessages).toBe(0);
+  });
+
+  it('fuzz — random and mutated records from an authenticated peer never reach a mailbox unvalidated', async () => {
+    const valid = encode([1, null, new Pid(node.name, 999_999, 1), 'x']);
+    const recordArbitrary = fc.oneof(
+      fc.uint8Array({ minLength: 1, maxLength: 512 }).map((array) => Buffer.from(array)),
+      fc.tuple(fc.array(fc.tuple(fc.nat(), fc.integer({ min: 0, max: 255 })), { minLength: 1, maxLength: 4 }), fc.nat()).map(([flips, cut]) => mutate(valid, flips, cut)),
+      fc.constantFrom(encode([3, 0, 'link', new Pid('elsewhere@127.0.0.1', 1, 1), new Pid(node.name, 1, 1), null, null]), encode([2, null, 42, 'x']), encode({ t: 'hello' })),
+    );
+    await fc.assert(
+      fc.asyncProperty(fc.array(recordArbitrary, { minLength: 1, maxLength: 3 }), async (records) => {
+        await authenticatedSend(records);
+      }),
+      { numRuns: 60 },
+    );
+    await honestPeerWorks();
+    // A record that survives mutation intact addresses pid 999999, which is no process here.
+    expect(sinkMessages).toBe(0);
+  });
+
+  it('fuzz — each bad connection cost at most one log line and the node kept serving', async () => {
+    await waitFor(() => dist.peers().length === 0, 5_000, 'fuzz connections gone');
+    const warnings = logs.filter((entry) => entry.level === 'warn');
+    expect(warnings.length).toBeGreaterThan(0);
+    expect(warnings.length).toBeLessThanOrEqual(fuzzConnections);
+    for (const entry of warnings) expect(entry.msg).not.toContain('\n');
+    await honestPeerWorks();
+  });
+});
