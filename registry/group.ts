@@ -623,9 +623,10 @@ export class Group {
     }, this.#settings.maintenanceIntervalMs);
   }
 
-  /** Leader-only upkeep: remove names of unreachable nodes, keep the voter count. */
+  /** Upkeep: publish this member's address; as leader, remove names of unreachable nodes and keep the voter count. */
   #maintain(): void {
     const status = this.#raft.status();
+    this.#publishAddress(status);
     if (status.role !== 'leader') return;
     const now = this.#clock.now();
     const unreachableFor = (node: string): number => {
@@ -646,6 +647,16 @@ export class Group {
       }
     }
     this.#balanceVoters(status, unreachableFor);
+  }
+
+  #publishAddress(status: RaftStatus): void {
+    const me = this.node.name;
+    const known = status.conf.voters.includes(me) || status.conf.learners.includes(me);
+    if (!known || status.leader === null || this.state.addressOf(me) === this.#options.address || this.#releasing.has('address')) return;
+    this.#releasing.add('address');
+    this.propose({ op: 'member', node: me, address: this.#options.address })
+      .catch(() => undefined)
+      .finally(() => this.#releasing.delete('address'));
   }
 
   #balanceVoters(status: RaftStatus, unreachableFor: (node: string) => number): void {

@@ -1,0 +1,75 @@
+/**
+ * The CLI's side of the admin protocol: a hidden node (it connects only where told and is never
+ * propagated) that dials `--node`, authenticates with the cookie, and asks the node's
+ * `fedctl_admin` process. A request is sent with a fresh ref and a monitor on the server, so a
+ * node that dies mid-request answers `noconnection` at once rather than a timeout.
+ */
+import { randomBytes } from 'node:crypto';
+import { Distribution, Node, TIMEOUT, fedError, isDownMessage, type ProcessContext } from '../runtime/index.js';
+import { ADMIN_SERVER_NAME, type AdminReply, type AdminRequest } from './admin-protocol.js';
+import type { AdminReplyEnvelope } from './admin-server.js';
+
+export interface AdminClient {
+  readonly peer: string;
+  request(request: AdminRequest, timeoutMs?: number): Promise<unknown>;
+  close(): Promise<void>;
+}
+
+export async function connectAdmin(address: string, cookie: string, timeoutMs: number): Promise<AdminClient> {
+  const node = new Node({ name: `fedctl-cli-${randomBytes(4).toString('hex')}@127.0.0.1` });
+  await node.start();
+  const distribution = new Distribution({ node, cookie, hidden: true, listen: false, reconnect: false, logger: () => undefined, connectTimeoutMs: timeoutMs, handshakeTimeoutMs: timeoutMs });
+  const close = async (): Promise<void> => {
+    await distribution.close();
+    await node.stop();
+  };
+  try {
+    await distribution.start();
+    const peer = await withTimeout(distribution.connect(address), timeoutMs, `no answer from ${address}`);
+    return {
+      peer,
+      request: (request, requestTimeoutMs = timeoutMs) => node.run((ctx) => ask(ctx, peer, request, requestTimeoutMs)),
+      close,
+    };
+  } catch (error) {
+    await close();
+    throw error;
+  }
+}
+
+async function ask(ctx: ProcessContext, peer: string, request: AdminRequest, timeoutMs: number): Promise<unknown> {
+  const server = { name: ADMIN_SERVER_NAME, node: peer };
+  const monitor = ctx.monitor(server);
+  const ref = ctx.makeRef();
+  ctx.send(server, { type: 'fedctl_admin', ref, from: ctx.self, request });
+  const answer = await ctx.receive(
+    (msg) => (isReply(msg) && msg.ref.equals(ref)) || (isDownMessage(msg) && msg.ref.equals(monitor)),
+    timeoutMs,
+  );
+  ctx.demonitor(monitor, { flush: true });
+  if (answer === TIMEOUT) throw fedError('timeout', `${peer} did not answer ${request.op} in ${timeoutMs} ms`);
+  if (isDownMessage(answer)) {
+    const reason = typeof answer.reason === 'string' ? answer.reason : JSON.stringify(answer.reason);
+    throw fedError(reason === 'noproc' ? 'noproc' : 'nodedown', `${peer} is not serving admin requests (${reason})`);
+  }
+  return unwrap((answer as AdminReplyEnvelope).reply);
+}
+
+function isReply(msg: unknown): msg is AdminReplyEnvelope {
+  return typeof msg === 'object' && msg !== null && (msg as { type?: unknown }).type === 'fedctl_admin_reply';
+}
+
+function unwrap(reply: AdminReply): unknown {
+  if (reply.ok) return reply.value;
+  throw fedError(reply.code as Parameters<typeof fedError>[0], reply.message, reply.details);
+}
+
+function withTimeout<T>(promise: Promise<T>, timeoutMs: number, message: string): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  return Promise.race([
+    promise,
+    new Promise<never>((_, reject) => {
+      timer = setTimeout(() => reject(fedError('timeout', message)), timeoutMs);
+    }),
+  ]).finally(() => clearTimeout(timer));
+}

@@ -1,0 +1,106 @@
+/**
+ * `fedctl start`: run a node in the foreground until SIGINT/SIGTERM, then shut down cleanly.
+ * Log lines go to stderr: `time level node message`, one per line (`--log-format json` for
+ * machines). The line `ready` (with the address) tells a script or test the node serves.
+ */
+import { homedir } from 'node:os';
+import { join } from 'node:path';
+import { type Command, Option } from 'commander';
+import { fedError } from '../runtime/index.js';
+import { parseAddress, resolveCookie } from './config.js';
+import type { GlobalOptions } from './main.js';
+import { startNodeStack } from './node-stack.js';
+import type { Output } from './output.js';
+
+interface StartOptions {
+  name: string;
+  listen: string;
+  group: string;
+  data?: string;
+  seed: string[];
+  discovery: 'static' | 'hyperswarm' | 'dns';
+  transport: 'tcp' | 'hyperswarm';
+  dhtBootstrap: string[];
+  dnsName?: string;
+  gateway: boolean;
+  hidden: boolean;
+  logFormat: 'text' | 'json';
+  tickMs?: string;
+}
+
+const collect = (value: string, previous: string[] = []): string[] => [...previous, value];
+
+export function registerStartCommand(program: Command, run: (action: (output: Output) => Promise<number | void>) => Promise<void>): void {
+  program
+    .command('start')
+    .description('run a node in the foreground (Ctrl-C stops it cleanly)')
+    .addOption(new Option('--name <name@host>', 'node name').env('FEDCTL_NAME').makeOptionMandatory())
+    .addOption(new Option('--listen <host:port>', 'address to listen on').env('FEDCTL_LISTEN').default('127.0.0.1:4370'))
+    .addOption(new Option('--group <id>', 'group to create or join').env('FEDCTL_GROUP').default('default'))
+    .addOption(new Option('--data <dir>', 'data directory (default ~/.fedctl/data/<name>)').env('FEDCTL_DATA'))
+    .addOption(new Option('--seed <host:port>', 'a member to join through (repeatable)').argParser(collect).default([]))
+    .addOption(new Option('--discovery <kind>', 'how to find peers').choices(['static', 'hyperswarm', 'dns']).default('static'))
+    .addOption(new Option('--transport <kind>', 'link transport').choices(['tcp', 'hyperswarm']).default('tcp'))
+    .addOption(new Option('--dht-bootstrap <host:port>', 'DHT bootstrap node for hyperswarm (repeatable; required with hyperswarm)').argParser(collect).default([]))
+    .addOption(new Option('--dns-name <name>', 'name to resolve with --discovery dns'))
+    .addOption(new Option('--gateway', 'offer to act as a federation gateway').default(false))
+    .addOption(new Option('--hidden', 'connect only where told; never propagated').default(false))
+    .addOption(new Option('--log-format <format>', 'log line format').choices(['text', 'json']).default('text'))
+    .addOption(new Option('--tick-ms <ms>', 'Raft tick (default 50)'))
+    .action(async (options: StartOptions, command: Command) => {
+      await run(async (output) => startAction(options, command.optsWithGlobals<GlobalOptions & StartOptions>(), output));
+    });
+}
+
+async function startAction(options: StartOptions, globals: GlobalOptions, output: Output): Promise<number> {
+  const listen = parseAddress(options.listen, '--listen');
+  for (const seed of options.seed) parseAddress(seed, '--seed');
+  const tickMs = options.tickMs === undefined ? undefined : Number(options.tickMs);
+  if (tickMs !== undefined && !(Number.isInteger(tickMs) && tickMs > 0)) throw fedError('config', `--tick-ms wants a positive integer, got ${options.tickMs}`);
+  const cookie = resolveCookie({ cookie: globals.cookie, cookieFile: globals.cookieFile, create: true });
+  const log = makeLogger(options.name, options.logFormat, output);
+  const stack = await startNodeStack({
+    name: options.name,
+    listenHost: listen.host,
+    listenPort: listen.port,
+    group: options.group,
+    dataDir: options.data ?? join(homedir(), '.fedctl', 'data', options.name),
+    cookie,
+    seeds: options.seed,
+    discovery: options.discovery,
+    transport: options.transport,
+    dhtBootstrap: options.dhtBootstrap,
+    ...(options.dnsName !== undefined ? { dnsName: options.dnsName } : {}),
+    gateway: options.gateway,
+    hidden: options.hidden,
+    ...(tickMs !== undefined ? { tickMs } : {}),
+    log,
+  });
+  log('info', `ready: listening on ${stack.address}, group ${options.group}, creation ${stack.node.creation}`, { address: stack.address });
+  await new Promise<void>((resolve) => {
+    const stop = (signal: string): void => {
+      log('info', `${signal}: shutting down`);
+      process.off('SIGINT', onInt);
+      process.off('SIGTERM', onTerm);
+      resolve();
+    };
+    const onInt = (): void => stop('SIGINT');
+    const onTerm = (): void => stop('SIGTERM');
+    process.on('SIGINT', onInt);
+    process.on('SIGTERM', onTerm);
+  });
+  await stack.close();
+  log('info', 'stopped');
+  return 0;
+}
+
+export function makeLogger(node: string, format: 'text' | 'json', output: Output) {
+  return (level: 'info' | 'warn' | 'error', msg: string, extra: Record<string, unknown> = {}): void => {
+    const time = new Date().toISOString();
+    if (format === 'json') {
+      output.writeError(JSON.stringify({ time, level, node, msg, ...extra }));
+    } else {
+      output.writeError(`${time} ${level.padEnd(5)} ${node} ${msg}`);
+    }
+  };
+}
