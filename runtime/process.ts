@@ -262,6 +262,10 @@ export class Process implements ProcessContext {
     return this.abortController.signal;
   }
 
+  receive<T>(match: (msg: unknown) => msg is T): Promise<T>;
+  receive<T = unknown>(match?: MessageMatch): Promise<T>;
+  receive<T>(match: (msg: unknown) => msg is T, timeoutMs: number): Promise<T | Timeout>;
+  receive<T = unknown>(match: MessageMatch | undefined, timeoutMs: number): Promise<T | Timeout>;
   receive<T = unknown>(match?: MessageMatch, timeoutMs?: number): Promise<T> {
     if (!this.isAlive) throw PROCESS_EXITED;
     if (this.waitResolve !== null) throw fedError('badarg', 'a process can receive only once at a time');
