@@ -9,9 +9,23 @@ import { NameRegistry, type RegistryCommand, type RegistryResult, type RegistryS
 export type GroupCommand =
   | RegistryCommand
   | { readonly op: 'member'; readonly node: string; readonly address: string }
-  | { readonly op: 'forget_member'; readonly node: string };
+  | { readonly op: 'forget_member'; readonly node: string }
+  /** A command for an extension state machine (e.g. federation's directory in the root group). */
+  | { readonly op: 'ext'; readonly ext: string; readonly cmd: unknown };
 
-export type GroupResult = RegistryResult;
+export type GroupResult = RegistryResult | { readonly ok: true; readonly revision: number; readonly value: unknown } | { readonly ok: false; readonly code: 'ext_refused'; readonly value: unknown };
+
+/**
+ * A state machine that rides in a group's log beside the registry (the layers above registry —
+ * federation — plug theirs in without registry depending on them). Same contract as the registry:
+ * `apply` is deterministic, called with every committed `ext` command for it, in log order, on
+ * every member; `snapshot`/`restore` round-trip its whole state.
+ */
+export interface ExtensionStateMachine {
+  apply(index: number, command: unknown): { ok: boolean; value: unknown };
+  snapshot(): unknown;
+  restore(snapshot: unknown): void;
+}
 
 /** What a normal Raft entry of a group carries: the command and the proposer's request id. */
 export interface GroupEntryData {
@@ -23,11 +37,21 @@ interface GroupSnapshot {
   readonly version: 1;
   readonly registry: RegistrySnapshot;
   readonly members: ReadonlyArray<readonly [string, string]>;
+  readonly extensions?: ReadonlyArray<readonly [string, unknown]>;
 }
 
 export class GroupState {
   readonly names = new NameRegistry();
   readonly #addresses = new Map<string, string>();
+  readonly #extensions = new Map<string, ExtensionStateMachine>();
+
+  constructor(extensions: Readonly<Record<string, ExtensionStateMachine>> = {}) {
+    for (const [name, machine] of Object.entries(extensions)) this.#extensions.set(name, machine);
+  }
+
+  extension(name: string): ExtensionStateMachine | undefined {
+    return this.#extensions.get(name);
+  }
 
   get appliedIndex(): number {
     return this.names.appliedIndex;
@@ -51,6 +75,13 @@ export class GroupState {
         this.names.skip(index);
         this.#addresses.delete(command.node);
         return { ok: true, revision: index };
+      case 'ext': {
+        this.names.skip(index);
+        const machine = this.#extensions.get(command.ext);
+        if (machine === undefined) return { ok: false, code: 'ext_refused', value: `no extension ${command.ext} in this group` };
+        const result = machine.apply(index, command.cmd);
+        return result.ok ? { ok: true, revision: index, value: result.value } : { ok: false, code: 'ext_refused', value: result.value };
+      }
       default:
         return this.names.apply(index, command);
     }
@@ -62,7 +93,8 @@ export class GroupState {
   }
 
   snapshot(): Uint8Array {
-    const snapshot: GroupSnapshot = { version: 1, registry: this.names.snapshot(), members: this.addresses() };
+    const extensions = [...this.#extensions.entries()].map(([name, machine]) => [name, machine.snapshot()] as const);
+    const snapshot: GroupSnapshot = { version: 1, registry: this.names.snapshot(), members: this.addresses(), extensions };
     return encode(snapshot);
   }
 
@@ -72,5 +104,6 @@ export class GroupState {
     this.names.restore(snapshot.registry);
     this.#addresses.clear();
     for (const [node, address] of snapshot.members) this.#addresses.set(node, address);
+    for (const [name, state] of snapshot.extensions ?? []) this.#extensions.get(name)?.restore(state);
   }
 }

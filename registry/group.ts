@@ -51,7 +51,7 @@ import {
   defaultRaftConfig,
 } from './raft/index.js';
 import { RaftStore } from './raft-store.js';
-import { type GroupCommand, type GroupEntryData, type GroupResult, GroupState } from './group-state.js';
+import { type ExtensionStateMachine, type GroupCommand, type GroupEntryData, type GroupResult, GroupState } from './group-state.js';
 import type { NameEntry, WatchEvent } from './names.js';
 import { HashRing } from './ring.js';
 
@@ -92,6 +92,8 @@ export interface GroupOptions {
   readonly nameDownGraceMs?: number;
   readonly voterDownGraceMs?: number;
   readonly snapshotEveryEntries?: number;
+  /** State machines that ride in this group's log beside the registry (see `ExtensionStateMachine`). */
+  readonly extensions?: Readonly<Record<string, ExtensionStateMachine>>;
   readonly log?: (level: 'info' | 'warn', event: string, msg: string, extra?: Record<string, unknown>) => void;
 }
 
@@ -149,7 +151,7 @@ export class Group {
   readonly id: string;
   readonly node: Node;
   readonly distribution: Distribution;
-  readonly state = new GroupState();
+  readonly state: GroupState;
   readonly #clock: Clock;
   readonly #options: GroupOptions;
   readonly #storage: MemoryStorage;
@@ -188,6 +190,7 @@ export class Group {
     this.node = options.node;
     this.distribution = options.distribution;
     this.#options = options;
+    this.state = new GroupState(options.extensions ?? {});
     this.#clock = options.clock ?? new SystemClock();
     this.#storage = storage;
     this.#store = store;
@@ -842,6 +845,8 @@ export function resultError(result: GroupResult): FedError {
       return fedError('not_owner', `name is held by ${result.holder?.toString() ?? 'nobody'}`, { holder: result.holder?.toString() ?? null, definite: true });
     case 'noproc':
       return fedError('noproc', result.reason, { definite: true });
+    case 'ext_refused':
+      return fedError('badarg', `refused: ${JSON.stringify(result.value)}`, { refusal: result.value, definite: true });
     case 'claim_held':
       return fedError('name_taken', `claim ${result.holder.key} is held by ${result.holder.node}`, { holder: result.holder.node, revision: result.holder.revision, definite: true });
     default:

@@ -1,0 +1,29 @@
+/**
+ * The public face of `registry/raft/`: the pure Raft core (`RaftNode`), its configuration, the
+ * storage contract with its in-memory implementation, and the types of inputs, messages and
+ * `Ready`. The simulator lives in `./sim/` and is not exported here.
+ *
+ * Driver contract (also in `node.ts`): step inputs; while `hasReady()`: `ready()`, persist
+ * (snapshot, entries, hardState, compaction — synced when `mustSync`), THEN send messages, then
+ * restore/apply/serve reads, then `advance()`. Never `step()` between `ready()` and `advance()`.
+ */
+export { RaftNode, type RaftStatus } from './node.js';
+export {
+  RAFT_DEFAULTS,
+  type RaftBugs,
+  type RaftConfig,
+  type ReadMode,
+  defaultRaftConfig,
+  validateRaftConfig,
+} from './config.js';
+export {
+  EMPTY_CONF,
+  EMPTY_HARD_STATE,
+  EMPTY_SNAPSHOT,
+  MemoryStorage,
+  type RaftStorage,
+  dataBytesEstimate,
+  entryBytesEstimate,
+} from './storage.js';
+export { applyConfChange } from './log.js';
+export type * from './types.js';

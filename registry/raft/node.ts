@@ -1,0 +1,1057 @@
+/**
+ * `RaftNode`: the Raft algorithm as a pure state machine, in the style of etcd's raft library.
+ * No timers, sockets, disk, clock or global randomness inside: time is `tick` inputs, randomness
+ * comes from the injected `Rng`, I/O is the driver's job.
+ *
+ * THE DRIVER LOOP (the only correct way to run it):
+ *
+ *     node.step(input)                       // any number of times
+ *     while (node.hasReady()) {
+ *       const ready = node.ready();
+ *       persist ready.snapshot, ready.entries, ready.hardState, ready.compaction   // fsync if mustSync
+ *       send ready.messages                  // ONLY AFTER the write above is durable
+ *       restore ready.snapshot into the state machine, apply ready.committedEntries in order
+ *       serve ready.readStates once applied index >= readState.index
+ *       node.advance();
+ *     }
+ *
+ * `step` must not be called between `ready()` and `advance()` (queue inputs meanwhile).
+ *
+ * Design choices (see the issue and STYLE.md):
+ * - Election: randomized timeout in [electionTicks, 2*electionTicks), pre-vote, check-quorum,
+ *   and votes are refused while a member heard from a leader within electionTicks (so a
+ *   partitioned member rejoining does not depose a healthy leader).
+ * - Replication: the leader batches everything proposed between two `ready()` calls into one
+ *   append per follower, pipelines appends under flow control (see `Progress`), backtracks fast
+ *   with conflict hints, and commits by counting only entries of its own term (Figure 8).
+ * - A no-op entry opens every term.
+ * - Membership: single-member changes, taking effect when appended (dissertation §4.1), with the
+ *   fix that a leader appends a change only once an entry of its own term is committed and no
+ *   earlier change is uncommitted. A leader removed from the voters keeps leading (without
+ *   counting itself) until the change commits, then hands over with TimeoutNow and steps down.
+ * - The leader counts its own log as replicated only up to what the driver made durable.
+ */
+import { assert, unreachable } from '../../runtime/kernel/assert.js';
+import { fedError } from '../../runtime/kernel/errors.js';
+import { type RaftConfig, validateRaftConfig } from './config.js';
+import { RaftLog } from './log.js';
+import { Progress } from './progress.js';
+import { type RaftStorage, entryBytesEstimate } from './storage.js';
+import type {
+  AppendRequest,
+  AppendResponse,
+  ConfChange,
+  ConfState,
+  Entry,
+  HardState,
+  HeartbeatRequest,
+  Input,
+  Message,
+  NodeId,
+  ReadState,
+  Ready,
+  RejectReason,
+  RequestKind,
+  RequestResult,
+  Role,
+  Snapshot,
+  SnapshotChunk,
+  SoftState,
+  VoteRequest,
+} from './types.js';
+
+/** Heartbeat rounds remembered for lease reads (older rounds count as expired). */
+const LEASE_ROUNDS_REMEMBERED = 64;
+
+interface PendingRead {
+  readonly requestId: string;
+  readonly from: NodeId;
+}
+
+interface QueuedRead extends PendingRead {
+  readonly index: number;
+  readonly round: number;
+}
+
+interface IncomingSnapshot {
+  readonly meta: Snapshot['meta'];
+  readonly totalBytes: number;
+  readonly chunks: Uint8Array[];
+  received: number;
+}
+
+interface ReadyInFlight {
+  readonly lastEntryIndex: number;
+  readonly appliedTo: number;
+}
+
+/** A read-only view of a member, for drivers, tests and the simulator. */
+export interface RaftStatus {
+  readonly id: NodeId;
+  readonly role: Role;
+  readonly term: number;
+  readonly vote: NodeId | null;
+  readonly leader: NodeId | null;
+  readonly commit: number;
+  readonly applied: number;
+  readonly firstIndex: number;
+  readonly lastIndex: number;
+  readonly lastTerm: number;
+  readonly snapshotIndex: number;
+  readonly conf: ConfState;
+  readonly leadTransferee: NodeId | null;
+}
+
+export class RaftNode {
+  readonly id: NodeId;
+  readonly config: RaftConfig;
+  #log: RaftLog;
+  #term: number;
+  #vote: NodeId | null;
+  #role: Role = 'follower';
+  #leader: NodeId | null = null;
+
+  #electionElapsed = 0;
+  #heartbeatElapsed = 0;
+  #randomizedElectionTicks = 0;
+  /** Ticks since a leader last contacted us (or since start): the vote-refusal lease. */
+  #leaderContactElapsed = 0;
+  #ticks = 0;
+
+  #votes = new Map<NodeId, boolean>();
+  #progress = new Map<NodeId, Progress>();
+  #leadTransferee: NodeId | null = null;
+
+  #round = 0;
+  #readRoundPending = false;
+  readonly #roundTicks: number[] = new Array<number>(LEASE_ROUNDS_REMEMBERED).fill(0);
+  #pendingReads: PendingRead[] = [];
+  #readQueue: QueuedRead[] = [];
+
+  /** The newest snapshot this member has (taken, installed or loaded): what a leader sends. */
+  #snapshot: Snapshot;
+  #installSnapshot: Snapshot | null = null;
+  #compaction: Snapshot | null = null;
+  #incoming: IncomingSnapshot | null = null;
+
+  #messages: Message[] = [];
+  #requests: RequestResult[] = [];
+  #readStates: ReadState[] = [];
+  #persistedHardState: HardState;
+  #reportedSoftState: SoftState;
+  #inFlight: ReadyInFlight | null = null;
+
+  constructor(config: RaftConfig, storage: RaftStorage) {
+    validateRaftConfig(config);
+    this.id = config.id;
+    this.config = config;
+    const hardState = storage.initialState();
+    const snapshot = storage.snapshot();
+    const first = storage.firstIndex();
+    const last = storage.lastIndex();
+    assert(first === snapshot.meta.index + 1, 'storage: firstIndex is the snapshot index + 1');
+    const entries = last >= first ? storage.entries(first, last + 1) : [];
+    this.#snapshot = snapshot;
+    this.#log = new RaftLog(snapshot.meta.index, snapshot.meta.term, snapshot.meta.conf, entries, hardState.commit);
+    this.#term = hardState.term;
+    this.#vote = hardState.vote;
+    this.#persistedHardState = hardState;
+    const applied = config.applied ?? snapshot.meta.index;
+    if (applied < snapshot.meta.index || applied > hardState.commit) {
+      throw fedError('config', `raft: applied ${applied} outside [snapshot ${snapshot.meta.index}, commit ${hardState.commit}]`);
+    }
+    this.#log.applied = applied;
+    if (config.bootstrap !== null && last === 0 && hardState.term === 0) this.#bootstrap(config.bootstrap);
+    this.#becomeFollower(this.#term, null);
+    this.#reportedSoftState = this.#softState();
+  }
+
+  #bootstrap(conf: ConfState): void {
+    const change: ConfChange = { type: 'bootstrap', voters: [...conf.voters], learners: [...conf.learners] };
+    this.#term = 1;
+    this.#log.append({ term: 1, index: 1, type: 'conf_change', data: change });
+    this.#log.commitTo(1);
+  }
+
+  // -------------------------------------------------------------------------------------------
+  // Public surface.
+
+  step(input: Input): void {
+    assert(this.#inFlight === null, 'step() between ready() and advance()');
+    switch (input.type) {
+      case 'tick':
+        return this.#tick();
+      case 'message':
+        return this.#stepMessage(input.message);
+      case 'propose':
+        return this.#propose(input.data, input.id);
+      case 'read_index':
+        return this.#readIndex(input.requestId, this.id);
+      case 'conf_change':
+        return this.#proposeConfChange(input.change, input.id);
+      case 'transfer_leader':
+        return this.#transferLeader(input.to, input.id);
+      case 'campaign':
+        return this.#campaign(this.config.preVote ? 'pre' : 'real', false);
+      case 'snapshot_taken':
+        return this.#snapshotTaken(input.index, input.data);
+      default:
+        throw fedError('badarg', `raft: unknown input type ${String((input as { type: unknown }).type)}`);
+    }
+  }
+
+  hasReady(): boolean {
+    if (this.#role === 'leader') this.#flush();
+    return (
+      this.#messages.length > 0 ||
+      this.#requests.length > 0 ||
+      this.#readStates.length > 0 ||
+      this.#log.unstableFrom <= this.#log.lastIndex() ||
+      this.#installSnapshot !== null ||
+      this.#compaction !== null ||
+      this.#applyLimit() > this.#log.applied ||
+      this.#hardStateChanged() ||
+      this.#softStateChanged()
+    );
+  }
+
+  ready(): Ready {
+    assert(this.#inFlight === null, 'ready() twice without advance()');
+    if (this.#role === 'leader') this.#flush();
+    const log = this.#log;
+    const lastIndex = log.lastIndex();
+    const entries = log.unstableFrom <= lastIndex ? log.slice(log.unstableFrom, lastIndex + 1, Infinity, Infinity) : [];
+    const hardStateChanged = this.#hardStateChanged();
+    const hardState = hardStateChanged ? this.#hardStateToPersist() : null;
+    const committedEntries = this.#committedEntriesToApply();
+    const softState = this.#softStateChanged() ? this.#softState() : null;
+    const mustSync =
+      entries.length > 0 ||
+      this.#installSnapshot !== null ||
+      (hardState !== null && (hardState.term !== this.#persistedHardState.term || hardState.vote !== this.#persistedHardState.vote));
+    const ready: Ready = {
+      snapshot: this.#installSnapshot,
+      entries,
+      hardState,
+      compaction: this.#compaction,
+      mustSync,
+      messages: this.#messages,
+      committedEntries,
+      readStates: this.#readStates,
+      softState,
+      requests: this.#requests,
+    };
+    if (hardState !== null) this.#persistedHardState = hardState;
+    if (softState !== null) this.#reportedSoftState = softState;
+    const lastCommitted = committedEntries[committedEntries.length - 1];
+    this.#inFlight = {
+      lastEntryIndex: entries.length > 0 ? lastIndex : -1,
+      appliedTo: lastCommitted !== undefined ? lastCommitted.index : log.applied,
+    };
+    log.unstableFrom = lastIndex + 1;
+    this.#messages = [];
+    this.#requests = [];
+    this.#readStates = [];
+    this.#installSnapshot = null;
+    this.#compaction = null;
+    return ready;
+  }
+
+  advance(): void {
+    const inFlight = this.#inFlight;
+    assert(inFlight !== null, 'advance() without ready()');
+    this.#inFlight = null;
+    const log = this.#log;
+    if (inFlight.lastEntryIndex > log.stableIndex) log.stableIndex = inFlight.lastEntryIndex;
+    if (inFlight.appliedTo > log.applied) log.applied = inFlight.appliedTo;
+    assert(log.applied <= log.committed || this.config.bugs.applyBeyondCommit === true, 'applied <= committed');
+    if (this.#role === 'leader') this.#maybeCommit();
+  }
+
+  status(): RaftStatus {
+    const log = this.#log;
+    return {
+      id: this.id,
+      role: this.#role,
+      term: this.#term,
+      vote: this.#vote,
+      leader: this.#leader,
+      commit: log.committed,
+      applied: log.applied,
+      firstIndex: log.firstIndex(),
+      lastIndex: log.lastIndex(),
+      lastTerm: log.lastTerm(),
+      snapshotIndex: log.snapshotIndex,
+      conf: log.conf(),
+      leadTransferee: this.#leadTransferee,
+    };
+  }
+
+  /** The term of the entry at `index`, or -1 if compacted or absent (for checkers). */
+  termAt(index: number): number {
+    return this.#log.term(index);
+  }
+
+  /** The entry at `index` (must be in the log: firstIndex..lastIndex). */
+  entryAt(index: number): Entry {
+    return this.#log.entry(index);
+  }
+
+  /** Progress of a follower as the leader sees it (tests and metrics). */
+  progressOf(id: NodeId): { match: number; next: number; state: string; inflight: number } | null {
+    const progress = this.#progress.get(id);
+    if (progress === undefined) return null;
+    return { match: progress.match, next: progress.next, state: progress.state, inflight: progress.inflightLastIndexes.length };
+  }
+
+  // -------------------------------------------------------------------------------------------
+  // Role transitions.
+
+  #becomeFollower(term: number, leader: NodeId | null): void {
+    assert(term >= this.#term, 'term never decreases');
+    const wasLeader = this.#role === 'leader';
+    if (term > this.#term) {
+      this.#term = term;
+      this.#vote = null;
+    }
+    this.#role = 'follower';
+    this.#leader = leader;
+    this.#resetTimers();
+    if (wasLeader) this.#dropLeaderState();
+  }
+
+  #becomePreCandidate(): void {
+    assert(this.#role !== 'leader', 'a leader does not pre-campaign');
+    this.#role = 'pre_candidate';
+    this.#leader = null;
+    this.#votes = new Map();
+    this.#resetTimers();
+  }
+
+  #becomeCandidate(): void {
+    assert(this.#role !== 'leader', 'a leader does not campaign');
+    this.#term += 1;
+    this.#vote = this.id;
+    this.#role = 'candidate';
+    this.#leader = null;
+    this.#votes = new Map();
+    this.#resetTimers();
+  }
+
+  #becomeLeader(): void {
+    assert(this.#role === 'candidate', 'only a candidate becomes leader');
+    this.#role = 'leader';
+    this.#leader = this.id;
+    this.#resetTimers();
+    this.#progress = new Map();
+    this.#round = 0;
+    this.#readRoundPending = false;
+    this.#syncProgressWithConf();
+    this.#log.append({ term: this.#term, index: this.#log.lastIndex() + 1, type: 'noop', data: null });
+  }
+
+  #resetTimers(): void {
+    this.#electionElapsed = 0;
+    this.#heartbeatElapsed = 0;
+    this.#randomizedElectionTicks = this.config.electionTicks + this.config.rng.int(this.config.electionTicks);
+    this.#leadTransferee = null;
+  }
+
+  #dropLeaderState(): void {
+    for (const read of [...this.#pendingReads, ...this.#readQueue]) {
+      if (read.from === this.id) this.#reject('read_index', read.requestId, 'leadership_lost');
+    }
+    this.#pendingReads = [];
+    this.#readQueue = [];
+    this.#progress = new Map();
+  }
+
+  /**
+   * May this member start an election? A voter of the newest configuration may; so may a member
+   * that the newest, still uncommitted configuration removes but the committed one has as voter
+   * (dissertation §4.2.2: it may still be needed until the removal commits; it does not count
+   * its own vote then).
+   */
+  #isPromotable(): boolean {
+    const log = this.#log;
+    if (log.conf().voters.includes(this.id)) return true;
+    return log.confIndex() > log.committed && log.confAt(log.committed).voters.includes(this.id);
+  }
+
+  // -------------------------------------------------------------------------------------------
+  // Time.
+
+  #tick(): void {
+    this.#ticks++;
+    this.#leaderContactElapsed++;
+    if (this.#role === 'leader') return this.#tickLeader();
+    this.#electionElapsed++;
+    if (this.#isPromotable() && this.#electionElapsed >= this.#randomizedElectionTicks) {
+      this.#electionElapsed = 0;
+      this.#campaign(this.config.preVote ? 'pre' : 'real', false);
+    }
+  }
+
+  #tickLeader(): void {
+    const stallTicksMax = Math.max(2, this.config.electionTicks >> 1);
+    for (const progress of this.#progress.values()) progress.tickStall(stallTicksMax);
+    this.#heartbeatElapsed++;
+    this.#electionElapsed++;
+    if (this.#electionElapsed >= this.config.electionTicks) {
+      this.#electionElapsed = 0;
+      if (this.config.checkQuorum && !this.#quorumActive()) {
+        this.#becomeFollower(this.#term, null);
+        return;
+      }
+      this.#leadTransferee = null;
+    }
+    if (this.#heartbeatElapsed >= this.config.heartbeatTicks) {
+      this.#heartbeatElapsed = 0;
+      this.#broadcastHeartbeat();
+    }
+  }
+
+  #quorumActive(): boolean {
+    const voters = this.#log.conf().voters;
+    let active = 0;
+    for (const id of voters) {
+      const progress = this.#progress.get(id);
+      if (id === this.id || progress?.recentActive === true) active++;
+    }
+    for (const progress of this.#progress.values()) progress.recentActive = false;
+    return active >= majority(voters.length);
+  }
+
+  // -------------------------------------------------------------------------------------------
+  // Elections.
+
+  #campaign(kind: 'pre' | 'real', transfer: boolean): void {
+    if (!this.#isPromotable() || this.#role === 'leader') return;
+    if (kind === 'pre') this.#becomePreCandidate();
+    else this.#becomeCandidate();
+    const voteTerm = kind === 'pre' ? this.#term + 1 : this.#term;
+    this.#votes.set(this.id, true);
+    if (this.#tally() === 'won') return this.#wonElection();
+    const lastIndex = this.#log.lastIndex();
+    const lastTerm = this.#log.lastTerm();
+    for (const voter of this.#log.conf().voters) {
+      if (voter === this.id) continue;
+      this.#send({ type: kind === 'pre' ? 'pre_vote' : 'vote', from: this.id, to: voter, term: voteTerm, lastIndex, lastTerm, transfer });
+    }
+  }
+
+  #tally(): 'won' | 'lost' | 'pending' {
+    const voters = this.#log.conf().voters;
+    let granted = 0;
+    let rejected = 0;
+    for (const id of voters) {
+      const vote = this.#votes.get(id);
+      if (vote === true) granted++;
+      else if (vote === false) rejected++;
+    }
+    const needed = majority(voters.length);
+    if (granted >= needed) return 'won';
+    if (rejected > voters.length - needed) return 'lost';
+    return 'pending';
+  }
+
+  #wonElection(): void {
+    if (this.#role === 'pre_candidate') this.#campaign('real', false);
+    else this.#becomeLeader();
+  }
+
+  #handleVoteRequest(message: VoteRequest): void {
+    const isPre = message.type === 'pre_vote';
+    const canVote =
+      this.#vote === message.from ||
+      (this.#vote === null && this.#leader === null) ||
+      (isPre && message.term > this.#term);
+    const upToDate = this.config.bugs.skipLogCheckInVote === true || this.#log.isUpToDate(message.lastIndex, message.lastTerm);
+    const responseType = isPre ? 'pre_vote_response' : 'vote_response';
+    if (canVote && upToDate) {
+      this.#send({ type: responseType, from: this.id, to: message.from, term: message.term, granted: true });
+      if (!isPre) {
+        this.#electionElapsed = 0;
+        this.#vote = message.from;
+      }
+    } else {
+      this.#send({ type: responseType, from: this.id, to: message.from, term: this.#term, granted: false });
+    }
+  }
+
+  #inLease(): boolean {
+    if (!this.config.checkQuorum) return false;
+    return this.#role === 'leader' || this.#leaderContactElapsed < this.config.electionTicks;
+  }
+
+  // -------------------------------------------------------------------------------------------
+  // Messages.
+
+  #stepMessage(message: Message): void {
+    if (message.to !== this.id) throw fedError('badarg', `raft: message for ${message.to} stepped into ${this.id}`);
+    if (message.term === 0) return this.#stepForwarded(message);
+    if (message.term > this.#term) {
+      const isVoteRequest = message.type === 'vote' || message.type === 'pre_vote';
+      if (isVoteRequest && !message.transfer && this.#inLease() && this.#leader !== message.from) return;
+      const keepTerm = message.type === 'pre_vote' || (message.type === 'pre_vote_response' && message.granted);
+      if (!keepTerm) {
+        const fromLeader = message.type === 'append' || message.type === 'heartbeat' || message.type === 'snapshot';
+        this.#becomeFollower(message.term, fromLeader ? message.from : null);
+      }
+    } else if (message.term < this.#term) {
+      if (message.type === 'append' || message.type === 'heartbeat') {
+        // A stale leader: tell it our term so it steps down.
+        this.#send({ type: 'append_response', from: this.id, to: message.from, term: this.#term, reject: true, index: 0, hintIndex: 0, hintTerm: 0 });
+      } else if (message.type === 'pre_vote') {
+        this.#send({ type: 'pre_vote_response', from: this.id, to: message.from, term: this.#term, granted: false });
+      }
+      return;
+    }
+    if (message.type === 'pre_vote' || message.type === 'vote') return this.#handleVoteRequest(message);
+    switch (this.#role) {
+      case 'leader':
+        return this.#stepLeader(message);
+      case 'candidate':
+      case 'pre_candidate':
+        return this.#stepCandidate(message);
+      case 'follower':
+        return this.#stepFollower(message);
+    }
+  }
+
+  #stepForwarded(message: Message): void {
+    if (message.type === 'propose') {
+      if (this.#role !== 'leader' || this.#leadTransferee !== null) return;
+      for (const data of message.data) this.#appendNormal(data);
+    } else if (message.type === 'read_index') {
+      if (this.#role !== 'leader') return;
+      this.#readIndex(message.requestId, message.from);
+    }
+  }
+
+  #stepFollower(message: Message): void {
+    switch (message.type) {
+      case 'append':
+        this.#heardFromLeader(message.from);
+        return this.#handleAppend(message);
+      case 'heartbeat':
+        this.#heardFromLeader(message.from);
+        return this.#handleHeartbeat(message);
+      case 'snapshot':
+        this.#heardFromLeader(message.from);
+        return this.#handleSnapshotChunk(message);
+      case 'timeout_now':
+        return this.#campaign('real', true);
+      case 'read_index_response':
+        this.#readStates.push({ requestId: message.requestId, index: message.index });
+        return;
+      default:
+        return;
+    }
+  }
+
+  #heardFromLeader(leader: NodeId): void {
+    this.#electionElapsed = 0;
+    this.#leaderContactElapsed = 0;
+    this.#leader = leader;
+  }
+
+  #stepCandidate(message: Message): void {
+    switch (message.type) {
+      case 'append':
+      case 'heartbeat':
+      case 'snapshot':
+        this.#becomeFollower(message.term, message.from);
+        return this.#stepFollower(message);
+      case 'pre_vote_response':
+      case 'vote_response': {
+        const expected = this.#role === 'pre_candidate' ? 'pre_vote_response' : 'vote_response';
+        if (message.type !== expected) return;
+        this.#votes.set(message.from, message.granted);
+        const result = this.#tally();
+        if (result === 'won') this.#wonElection();
+        else if (result === 'lost') this.#becomeFollower(this.#term, null);
+        return;
+      }
+      default:
+        return;
+    }
+  }
+
+  #stepLeader(message: Message): void {
+    const progress = this.#progress.get(message.from);
+    if (progress === undefined) return;
+    switch (message.type) {
+      case 'append_response':
+        progress.recentActive = true;
+        return this.#handleAppendResponse(message, progress);
+      case 'heartbeat_response':
+        progress.recentActive = true;
+        progress.probeSent = false;
+        if (message.round > progress.ackedRound) progress.ackedRound = message.round;
+        return this.#releaseConfirmedReads();
+      case 'snapshot_response':
+        progress.recentActive = true;
+        if (progress.state === 'snapshot' && message.snapshotIndex === progress.snapshotIndex) {
+          progress.snapshotOffset = message.nextOffset;
+          this.#sendSnapshotChunk(message.from, progress);
+        }
+        return;
+      default:
+        return;
+    }
+  }
+
+  // -------------------------------------------------------------------------------------------
+  // Follower side of replication.
+
+  #handleAppend(message: AppendRequest): void {
+    const log = this.#log;
+    if (message.prevIndex < log.committed) {
+      this.#respondAppend(message.from, false, log.committed);
+      return;
+    }
+    const lastNew = log.maybeAppend(message.prevIndex, message.prevTerm, message.entries);
+    if (lastNew >= 0) {
+      log.commitTo(Math.min(message.commit, lastNew));
+      this.#respondAppend(message.from, false, lastNew);
+      return;
+    }
+    const hintIndex = log.findConflictByTerm(Math.min(message.prevIndex, log.lastIndex()), message.prevTerm);
+    this.#send({
+      type: 'append_response',
+      from: this.id,
+      to: message.from,
+      term: this.#term,
+      reject: true,
+      index: message.prevIndex,
+      hintIndex,
+      hintTerm: log.term(hintIndex),
+    });
+  }
+
+  #respondAppend(to: NodeId, reject: boolean, index: number): void {
+    this.#send({ type: 'append_response', from: this.id, to, term: this.#term, reject, index, hintIndex: 0, hintTerm: 0 });
+  }
+
+  #handleHeartbeat(message: HeartbeatRequest): void {
+    this.#log.commitTo(Math.min(message.commit, this.#log.lastIndex()));
+    this.#send({ type: 'heartbeat_response', from: this.id, to: message.from, term: this.#term, round: message.round });
+  }
+
+  #handleSnapshotChunk(message: SnapshotChunk): void {
+    const log = this.#log;
+    const meta = message.meta;
+    if (meta.index <= log.committed) {
+      this.#incoming = null;
+      this.#respondAppend(message.from, false, log.committed);
+      return;
+    }
+    let incoming = this.#incoming;
+    if (incoming === null || incoming.meta.index !== meta.index || incoming.meta.term !== meta.term) {
+      if (message.offset !== 0 || message.totalBytes > this.config.snapshotBytesMax) {
+        this.#send({ type: 'snapshot_response', from: this.id, to: message.from, term: this.#term, snapshotIndex: meta.index, nextOffset: 0 });
+        return;
+      }
+      incoming = { meta, totalBytes: message.totalBytes, chunks: [], received: 0 };
+      this.#incoming = incoming;
+    }
+    if (message.offset === incoming.received && message.chunk.byteLength + incoming.received <= incoming.totalBytes) {
+      incoming.chunks.push(message.chunk);
+      incoming.received += message.chunk.byteLength;
+    }
+    if (incoming.received < incoming.totalBytes) {
+      this.#send({
+        type: 'snapshot_response',
+        from: this.id,
+        to: message.from,
+        term: this.#term,
+        snapshotIndex: meta.index,
+        nextOffset: incoming.received,
+      });
+      return;
+    }
+    this.#incoming = null;
+    this.#restore({ meta, data: concatBytes(incoming.chunks, incoming.totalBytes) });
+    this.#respondAppend(message.from, false, log.lastIndex());
+  }
+
+  #restore(snapshot: Snapshot): void {
+    const log = this.#log;
+    const meta = snapshot.meta;
+    if (log.matchTerm(meta.index, meta.term)) {
+      // We already hold this prefix: just learn that it is committed.
+      log.commitTo(meta.index);
+      return;
+    }
+    log.restore(meta.index, meta.term, meta.conf);
+    this.#snapshot = snapshot;
+    this.#installSnapshot = snapshot;
+    this.#compaction = null;
+  }
+
+  // -------------------------------------------------------------------------------------------
+  // Leader side of replication.
+
+  #handleAppendResponse(message: AppendResponse, progress: Progress): void {
+    if (message.reject) {
+      let hint = message.hintIndex;
+      if (message.hintTerm > 0) hint = this.#log.findConflictByTerm(message.hintIndex, message.hintTerm);
+      if (progress.maybeDecreaseTo(message.index, hint)) {
+        if (progress.state === 'replicate') progress.becomeProbe();
+      }
+      return;
+    }
+    if (!progress.maybeUpdate(message.index)) return;
+    if (progress.state === 'probe') progress.becomeReplicate();
+    else if (progress.state === 'snapshot' && progress.match >= progress.snapshotIndex) {
+      progress.becomeProbe();
+      progress.becomeReplicate();
+    }
+    this.#maybeCommit();
+    if (message.from === this.#leadTransferee && progress.match === this.#log.lastIndex()) {
+      this.#send({ type: 'timeout_now', from: this.id, to: message.from, term: this.#term });
+    }
+  }
+
+  /** Send whatever each follower is due: new entries (batched), commit updates. */
+  #flush(): void {
+    if (this.#readRoundPending) {
+      this.#readRoundPending = false;
+      this.#broadcastHeartbeat();
+    }
+    for (const [id, progress] of this.#progress) this.#sendAppends(id, progress);
+  }
+
+  #sendAppends(to: NodeId, progress: Progress): void {
+    const log = this.#log;
+    const config = this.config;
+    while (progress.state !== 'snapshot' && !progress.isPaused(config.inflightMessagesMax, config.inflightBytesMax)) {
+      const prevIndex = progress.next - 1;
+      const prevTerm = log.term(prevIndex);
+      if (prevTerm === -1) {
+        this.#startSnapshot(to, progress);
+        return;
+      }
+      const lastIndex = log.lastIndex();
+      if (progress.next > lastIndex) {
+        const needsProbe = progress.state === 'probe' && progress.match < prevIndex;
+        const needsCommit = progress.commitSent < log.committed && progress.match >= prevIndex;
+        if (needsProbe || needsCommit) this.#sendAppend(to, progress, prevIndex, prevTerm, []);
+        return;
+      }
+      const entries = log.slice(progress.next, lastIndex + 1, config.messageEntriesMax, config.messageBytesMax);
+      this.#sendAppend(to, progress, prevIndex, prevTerm, entries);
+      if (progress.state === 'probe') return;
+    }
+  }
+
+  #sendAppend(to: NodeId, progress: Progress, prevIndex: number, prevTerm: number, entries: Entry[]): void {
+    const commit = this.#log.committed;
+    this.#send({ type: 'append', from: this.id, to, term: this.#term, prevIndex, prevTerm, entries, commit });
+    progress.commitSent = commit;
+    const last = entries[entries.length - 1];
+    if (last === undefined) {
+      if (progress.state === 'probe') progress.probeSent = true;
+      return;
+    }
+    let bytes = 0;
+    for (const entry of entries) bytes += entryBytesEstimate(entry);
+    progress.sentEntries(last.index, bytes);
+  }
+
+  #startSnapshot(to: NodeId, progress: Progress): void {
+    if (!progress.recentActive) return;
+    progress.becomeSnapshot(this.#snapshot.meta.index);
+    this.#sendSnapshotChunk(to, progress);
+  }
+
+  #sendSnapshotChunk(to: NodeId, progress: Progress): void {
+    const snapshot = this.#snapshot;
+    if (snapshot.meta.index !== progress.snapshotIndex) progress.becomeSnapshot(snapshot.meta.index);
+    const offset = Math.min(progress.snapshotOffset, snapshot.data.byteLength);
+    const chunk = snapshot.data.subarray(offset, offset + this.config.snapshotChunkBytes);
+    this.#send({
+      type: 'snapshot',
+      from: this.id,
+      to,
+      term: this.#term,
+      meta: snapshot.meta,
+      offset,
+      totalBytes: snapshot.data.byteLength,
+      chunk,
+    });
+  }
+
+  #broadcastHeartbeat(): void {
+    this.#round++;
+    this.#roundTicks[this.#round % LEASE_ROUNDS_REMEMBERED] = this.#ticks;
+    for (const [id, progress] of this.#progress) {
+      const commit = Math.min(progress.match, this.#log.committed);
+      this.#send({ type: 'heartbeat', from: this.id, to: id, term: this.#term, commit, round: this.#round });
+      if (progress.state === 'snapshot') this.#sendSnapshotChunk(id, progress);
+    }
+  }
+
+  #maybeCommit(): void {
+    const log = this.#log;
+    const voters = log.conf().voters;
+    if (voters.length === 0) return;
+    const matches: number[] = [];
+    for (const id of voters) matches.push(id === this.id ? log.stableIndex : (this.#progress.get(id)?.match ?? 0));
+    matches.sort((a, b) => b - a);
+    const quorumIndex = matches[majority(voters.length) - 1] as number;
+    if (quorumIndex <= log.committed) return;
+    if (log.term(quorumIndex) !== this.#term && this.config.bugs.commitOldTermByCounting !== true) return;
+    log.commitTo(quorumIndex);
+    this.#afterCommit();
+  }
+
+  #afterCommit(): void {
+    const log = this.#log;
+    if (log.term(log.committed) === this.#term && this.#pendingReads.length > 0) {
+      const waiting = this.#pendingReads;
+      this.#pendingReads = [];
+      for (const read of waiting) this.#serveRead(read.requestId, read.from);
+    }
+    if (log.confIndex() <= log.committed && !log.conf().voters.includes(this.id)) this.#stepDownRemoved();
+  }
+
+  /** Our removal is committed: hand over to the most caught-up voter and step down. */
+  #stepDownRemoved(): void {
+    let best: NodeId | null = null;
+    let bestMatch = -1;
+    for (const id of this.#log.conf().voters) {
+      const match = this.#progress.get(id)?.match ?? 0;
+      if (match > bestMatch) {
+        best = id;
+        bestMatch = match;
+      }
+    }
+    if (best !== null && bestMatch === this.#log.lastIndex()) this.#send({ type: 'timeout_now', from: this.id, to: best, term: this.#term });
+    this.#becomeFollower(this.#term, null);
+  }
+
+  #syncProgressWithConf(): void {
+    const conf = this.#log.conf();
+    const members = new Set([...conf.voters, ...conf.learners]);
+    for (const id of [...this.#progress.keys()]) if (!members.has(id)) this.#progress.delete(id);
+    for (const id of members) {
+      if (id === this.id) continue;
+      const isLearner = conf.learners.includes(id);
+      const existing = this.#progress.get(id);
+      if (existing !== undefined) existing.isLearner = isLearner;
+      else this.#progress.set(id, new Progress(this.#log.lastIndex() + 1, isLearner));
+    }
+  }
+
+  // -------------------------------------------------------------------------------------------
+  // Requests.
+
+  #propose(data: unknown, id: string | undefined): void {
+    if (this.#role !== 'leader') {
+      if (this.config.forwardProposals && this.#leader !== null) {
+        this.#send({ type: 'propose', from: this.id, to: this.#leader, term: 0, data: [data] });
+        if (id !== undefined) this.#requests.push({ kind: 'propose', id, outcome: 'forwarded', to: this.#leader });
+        return;
+      }
+      if (id !== undefined) this.#reject('propose', id, 'not_leader');
+      return;
+    }
+    if (this.#leadTransferee !== null) {
+      if (id !== undefined) this.#reject('propose', id, 'transfer_in_progress');
+      return;
+    }
+    const entry = this.#appendNormal(data);
+    if (id !== undefined) this.#requests.push({ kind: 'propose', id, outcome: 'appended', index: entry.index, term: entry.term });
+  }
+
+  #appendNormal(data: unknown): Entry {
+    const entry: Entry = { term: this.#term, index: this.#log.lastIndex() + 1, type: 'normal', data };
+    this.#log.append(entry);
+    return entry;
+  }
+
+  #proposeConfChange(change: ConfChange, id: string | undefined): void {
+    const requestId = id ?? '';
+    if (this.#role !== 'leader') return this.#reject('conf_change', requestId, 'not_leader');
+    if (this.#leadTransferee !== null) return this.#reject('conf_change', requestId, 'transfer_in_progress');
+    const log = this.#log;
+    if (log.confIndex() > log.committed) return this.#reject('conf_change', requestId, 'conf_change_pending');
+    if (log.term(log.committed) !== this.#term && this.config.bugs.skipOwnTermBeforeConfChange !== true) {
+      return this.#reject('conf_change', requestId, 'conf_change_pending');
+    }
+    if (!isValidChange(log.conf(), change)) return this.#reject('conf_change', requestId, 'bad_conf_change');
+    const entry: Entry = { term: this.#term, index: log.lastIndex() + 1, type: 'conf_change', data: change };
+    log.append(entry);
+    this.#syncProgressWithConf();
+    this.#requests.push({ kind: 'conf_change', id: requestId, outcome: 'appended', index: entry.index, term: entry.term });
+  }
+
+  #transferLeader(to: NodeId, id: string | undefined): void {
+    const requestId = id ?? '';
+    if (this.#role !== 'leader') return this.#reject('transfer_leader', requestId, 'not_leader');
+    if (to === this.id) return;
+    if (!this.#log.conf().voters.includes(to)) return this.#reject('transfer_leader', requestId, 'bad_target');
+    if (this.#leadTransferee === to) return;
+    this.#leadTransferee = to;
+    this.#electionElapsed = 0;
+    const progress = this.#progress.get(to);
+    if (progress !== undefined && progress.match === this.#log.lastIndex()) {
+      this.#send({ type: 'timeout_now', from: this.id, to, term: this.#term });
+    }
+  }
+
+  #readIndex(requestId: string, from: NodeId): void {
+    if (this.#role !== 'leader') {
+      if (this.#leader === null) return this.#reject('read_index', requestId, 'not_leader');
+      this.#send({ type: 'read_index', from: this.id, to: this.#leader, term: 0, requestId });
+      this.#requests.push({ kind: 'read_index', id: requestId, outcome: 'forwarded', to: this.#leader });
+      return;
+    }
+    const log = this.#log;
+    if (log.term(log.committed) !== this.#term) {
+      if (this.#pendingReads.length >= this.config.pendingReadsMax) {
+        if (from === this.id) this.#reject('read_index', requestId, 'queue_full');
+        return;
+      }
+      this.#pendingReads.push({ requestId, from });
+      return;
+    }
+    this.#serveRead(requestId, from);
+  }
+
+  #serveRead(requestId: string, from: NodeId): void {
+    const index = this.#log.committed;
+    const voters = this.#log.conf().voters;
+    const alone = voters.length === 1 && voters[0] === this.id;
+    if (alone || (this.config.readMode === 'lease' && this.#leaseValid())) return this.#releaseRead({ requestId, from, index, round: 0 });
+    // One heartbeat round (sent at the next flush or tick) confirms every read queued before it.
+    this.#readRoundPending = true;
+    this.#readQueue.push({ requestId, from, index, round: this.#round + 1 });
+  }
+
+  #confirmedRound(): number {
+    const voters = this.#log.conf().voters;
+    const rounds: number[] = [];
+    for (const id of voters) rounds.push(id === this.id ? this.#round : (this.#progress.get(id)?.ackedRound ?? 0));
+    rounds.sort((a, b) => b - a);
+    return rounds[majority(voters.length) - 1] ?? 0;
+  }
+
+  #leaseValid(): boolean {
+    if (this.#leadTransferee !== null) return false;
+    const confirmed = this.#confirmedRound();
+    if (confirmed === 0 || this.#round - confirmed >= LEASE_ROUNDS_REMEMBERED) return false;
+    const sentTick = this.#roundTicks[confirmed % LEASE_ROUNDS_REMEMBERED] as number;
+    return this.#ticks < sentTick + this.config.electionTicks - this.config.leaseDriftTicks;
+  }
+
+  #releaseConfirmedReads(): void {
+    if (this.#readQueue.length === 0) return;
+    const confirmed = this.#confirmedRound();
+    let released = 0;
+    while (released < this.#readQueue.length && (this.#readQueue[released] as QueuedRead).round <= confirmed) {
+      this.#releaseRead(this.#readQueue[released] as QueuedRead);
+      released++;
+    }
+    if (released > 0) this.#readQueue.splice(0, released);
+  }
+
+  #releaseRead(read: QueuedRead): void {
+    if (read.from === this.id) {
+      this.#readStates.push({ requestId: read.requestId, index: read.index });
+      return;
+    }
+    this.#send({ type: 'read_index_response', from: this.id, to: read.from, term: this.#term, requestId: read.requestId, index: read.index });
+  }
+
+  #snapshotTaken(index: number, data: Uint8Array): void {
+    const log = this.#log;
+    if (!(data instanceof Uint8Array)) throw fedError('badarg', 'raft: snapshot data must be a Uint8Array');
+    if (!Number.isInteger(index) || index > log.applied) {
+      throw fedError('badarg', `raft: snapshot at ${index} beyond applied index ${log.applied}`);
+    }
+    if (index <= log.snapshotIndex) return;
+    const snapshot: Snapshot = { meta: { index, term: log.term(index), conf: log.confAt(index) }, data };
+    log.compact(index);
+    this.#snapshot = snapshot;
+    this.#compaction = snapshot;
+  }
+
+  #reject(kind: RequestKind, id: string, reason: RejectReason): void {
+    this.#requests.push({ kind, id, outcome: 'rejected', reason, leaderHint: this.#leader === this.id ? null : this.#leader });
+  }
+
+  #send(message: Message): void {
+    this.#messages.push(message);
+  }
+
+  // -------------------------------------------------------------------------------------------
+  // Ready helpers.
+
+  #hardStateToPersist(): HardState {
+    const vote = this.config.bugs.forgetVote === true ? null : this.#vote;
+    return { term: this.#term, vote, commit: this.#log.committed };
+  }
+
+  #hardStateChanged(): boolean {
+    const persisted = this.#persistedHardState;
+    const vote = this.config.bugs.forgetVote === true ? null : this.#vote;
+    return persisted.term !== this.#term || persisted.vote !== vote || persisted.commit !== this.#log.committed;
+  }
+
+  #softState(): SoftState {
+    return { role: this.#role, leader: this.#leader, term: this.#term };
+  }
+
+  #softStateChanged(): boolean {
+    const reported = this.#reportedSoftState;
+    return reported.role !== this.#role || reported.leader !== this.#leader || reported.term !== this.#term;
+  }
+
+  /** Highest index that may be handed out for applying now. */
+  #applyLimit(): number {
+    if (this.config.bugs.applyBeyondCommit === true && this.#role !== 'leader') return this.#log.lastIndex();
+    return this.#log.committed;
+  }
+
+  #committedEntriesToApply(): Entry[] {
+    const log = this.#log;
+    const limit = this.#applyLimit();
+    if (limit <= log.applied) return [];
+    return log.slice(log.applied + 1, limit + 1, Number.MAX_SAFE_INTEGER, this.config.applyBytesMax);
+  }
+}
+
+function majority(voterCount: number): number {
+  return Math.floor(voterCount / 2) + 1;
+}
+
+function isValidChange(conf: ConfState, change: ConfChange): boolean {
+  switch (change.type) {
+    case 'bootstrap':
+      return false;
+    case 'add_learner':
+      return !conf.voters.includes(change.node) && !conf.learners.includes(change.node);
+    case 'add_voter':
+      return !conf.voters.includes(change.node);
+    case 'promote':
+      return conf.learners.includes(change.node);
+    case 'remove':
+      return (conf.voters.includes(change.node) && conf.voters.length > 1) || conf.learners.includes(change.node);
+    default:
+      return unreachable(change);
+  }
+}
+
+function concatBytes(chunks: Uint8Array[], totalBytes: number): Uint8Array {
+  if (chunks.length === 1) return chunks[0] as Uint8Array;
+  const result = new Uint8Array(totalBytes);
+  let offset = 0;
+  for (const chunk of chunks) {
+    result.set(chunk, offset);
+    offset += chunk.byteLength;
+  }
+  return result;
+}

@@ -1,0 +1,420 @@
+/**
+ * `SimCluster`: N Raft members over a seeded virtual network, each with a simulated disk (a
+ * `MemoryStorage` that holds exactly what the driver loop persisted) and a toy state machine
+ * (a hash chain of applied entries). Everything random comes from one `Rng`.
+ *
+ * The driver loop here is the reference driver: persist, then send, then apply, then advance.
+ * With the test-only bug `sendBeforePersist` it sends first. A member may crash at any point
+ * between two steps, or inside a driver cycle (`cycleCrashProbability`): everything not yet
+ * persisted is lost, and a restart rebuilds the member from its disk alone.
+ *
+ * Used two ways: by unit tests with instant delivery (`stabilize()`, `isolate()`, `cut()`), and
+ * by `runSeed` (sim/run.ts) with delays, loss, duplication and partitions. Every interesting
+ * event goes to a bounded trace; the `SafetyChecker` sees every persist, commit, apply and read.
+ */
+import { assert } from '../../../runtime/kernel/assert.js';
+import { Rng } from '../../../runtime/kernel/rng.js';
+import {
+  type ConfState,
+  type Entry,
+  type Message,
+  MemoryStorage,
+  type NodeId,
+  type RaftConfig,
+  RaftNode,
+  type Ready,
+  type RequestResult,
+  defaultRaftConfig,
+} from '../index.js';
+import { SafetyChecker, entryKey } from './checker.js';
+
+/** Events kept for a failure report. */
+export const TRACE_EVENTS_MAX = 80;
+/** Driver cycles per member per step before we call it a livelock. */
+const DRIVE_CYCLES_MAX = 10_000;
+
+export interface NetworkFaults {
+  /** Probability a message is dropped, duplicated; delivery delay range in ticks. */
+  lossProbability: number;
+  duplicateProbability: number;
+  delayTicksMin: number;
+  delayTicksMax: number;
+}
+
+export const PERFECT_NETWORK: NetworkFaults = { lossProbability: 0, duplicateProbability: 0, delayTicksMin: 0, delayTicksMax: 0 };
+
+export interface SimClusterOptions {
+  /** Every member that may ever exist (the pool membership changes draw from). */
+  readonly ids: readonly NodeId[];
+  /** The bootstrap configuration; members outside it start empty and unconfigured. */
+  readonly bootstrap: ConfState;
+  readonly seed: number;
+  readonly raft?: Partial<Omit<RaftConfig, 'id' | 'rng' | 'bootstrap'>>;
+  readonly faults?: NetworkFaults;
+  /** Chance that a member crashes inside a driver cycle that must sync (before persisting; after sending with the bug). */
+  readonly cycleCrashProbability?: number;
+  /** Padding bytes in state-machine snapshots (exercises chunking). */
+  readonly snapshotPaddingBytes?: number;
+}
+
+interface InFlightMessage {
+  readonly deliverAt: number;
+  readonly sequence: number;
+  readonly message: Message;
+}
+
+interface PendingRead {
+  readonly requestId: string;
+  readonly committedAtStart: number;
+  index: number;
+}
+
+/** The toy replicated state machine: a hash chain over applied entries. */
+export class HashStateMachine {
+  applied = 0;
+  hash = 0x811c9dc5;
+
+  apply(entry: Entry): void {
+    assert(entry.index === this.applied + 1, `state machine applies ${entry.index} after ${this.applied}`);
+    this.hash = mixHash(this.hash, entryKey(entry));
+    this.applied = entry.index;
+  }
+
+  encode(paddingBytes: number): Uint8Array {
+    const text = `${this.applied}:${this.hash}:`.padEnd(paddingBytes + 16, '.');
+    return new TextEncoder().encode(text);
+  }
+
+  static decode(data: Uint8Array): { applied: number; hash: number } {
+    const [applied, hash] = new TextDecoder().decode(data).split(':');
+    return { applied: Number(applied), hash: Number(hash) };
+  }
+}
+
+function mixHash(hash: number, text: string): number {
+  let h = hash;
+  for (let k = 0; k < text.length; k++) h = Math.imul(h ^ text.charCodeAt(k), 0x01000193);
+  return h >>> 0;
+}
+
+export class SimMember {
+  raft: RaftNode | null = null;
+  readonly storage = new MemoryStorage();
+  machine = new HashStateMachine();
+  pendingReads = new Map<string, PendingRead>();
+  /** Results of requests seen in Ready (tests inspect them). */
+  readonly results: RequestResult[] = [];
+  constructor(readonly id: NodeId) {}
+
+  get alive(): boolean {
+    return this.raft !== null;
+  }
+}
+
+export class SimCluster {
+  readonly rng: Rng;
+  readonly members = new Map<NodeId, SimMember>();
+  readonly checker = new SafetyChecker();
+  readonly trace: string[] = [];
+  readonly options: SimClusterOptions;
+  faults: NetworkFaults;
+  cycleCrashProbability: number;
+  now = 0;
+  #sequence = 0;
+  #inFlight: InFlightMessage[] = [];
+  /** Directed links that drop everything: "from>to". */
+  readonly blocked = new Set<string>();
+  messagesDelivered = 0;
+  #readCounter = 0;
+
+  constructor(options: SimClusterOptions) {
+    this.options = options;
+    this.rng = new Rng(options.seed);
+    this.faults = options.faults ?? PERFECT_NETWORK;
+    this.cycleCrashProbability = options.cycleCrashProbability ?? 0;
+    for (const id of options.ids) {
+      const member = new SimMember(id);
+      this.members.set(id, member);
+      this.#start(member);
+    }
+  }
+
+  member(id: NodeId): SimMember {
+    const member = this.members.get(id);
+    assert(member !== undefined, `no member ${id}`);
+    return member;
+  }
+
+  raft(id: NodeId): RaftNode {
+    const raft = this.member(id).raft;
+    assert(raft !== null, `${id} is down`);
+    return raft;
+  }
+
+  note(event: string): void {
+    this.trace.push(`t=${this.now} ${event}`);
+    if (this.trace.length > TRACE_EVENTS_MAX) this.trace.shift();
+  }
+
+  #raftConfig(id: NodeId): RaftConfig {
+    const isBootstrap = this.options.bootstrap.voters.includes(id) || this.options.bootstrap.learners.includes(id);
+    return defaultRaftConfig(id, this.rng.fork(), { ...this.options.raft, bootstrap: isBootstrap ? this.options.bootstrap : null });
+  }
+
+  #start(member: SimMember): void {
+    member.raft = new RaftNode(this.#raftConfig(member.id), member.storage);
+    member.machine = new HashStateMachine();
+    const snapshot = member.storage.snapshot();
+    if (snapshot.meta.index > 0) {
+      const state = HashStateMachine.decode(snapshot.data);
+      member.machine.applied = state.applied;
+      member.machine.hash = state.hash;
+    }
+    member.pendingReads = new Map();
+    this.checker.onCommitState(member.id, member.raft);
+  }
+
+  crash(id: NodeId): void {
+    const member = this.member(id);
+    if (member.raft === null) return;
+    member.raft = null;
+    this.note(`crash ${id}`);
+  }
+
+  restart(id: NodeId): void {
+    const member = this.member(id);
+    if (member.raft !== null) return;
+    this.#start(member);
+    const status = this.raft(id).status();
+    this.note(`restart ${id} term=${status.term} vote=${status.vote} commit=${status.commit} last=${status.lastIndex}`);
+  }
+
+  // --- Network ------------------------------------------------------------------------------
+
+  isolate(id: NodeId): void {
+    for (const other of this.members.keys()) {
+      if (other === id) continue;
+      this.blocked.add(`${id}>${other}`);
+      this.blocked.add(`${other}>${id}`);
+    }
+  }
+
+  cut(a: NodeId, b: NodeId): void {
+    this.blocked.add(`${a}>${b}`);
+    this.blocked.add(`${b}>${a}`);
+  }
+
+  heal(): void {
+    this.blocked.clear();
+  }
+
+  #send(message: Message): void {
+    const faults = this.faults;
+    if (this.blocked.has(`${message.from}>${message.to}`)) return;
+    if (faults.lossProbability > 0 && this.rng.chance(faults.lossProbability)) return;
+    const copies = faults.duplicateProbability > 0 && this.rng.chance(faults.duplicateProbability) ? 2 : 1;
+    for (let copy = 0; copy < copies; copy++) {
+      const delay = faults.delayTicksMax === 0 ? 0 : this.rng.range(faults.delayTicksMin, faults.delayTicksMax);
+      this.#inFlight.push({ deliverAt: this.now + delay, sequence: this.#sequence++, message });
+    }
+  }
+
+  get inFlightCount(): number {
+    return this.#inFlight.length;
+  }
+
+  /** Deliver every message due now, in a random order, driving each receiver after each one. */
+  deliverDue(): number {
+    const due: InFlightMessage[] = [];
+    const later: InFlightMessage[] = [];
+    for (const item of this.#inFlight) (item.deliverAt <= this.now ? due : later).push(item);
+    this.#inFlight = later;
+    this.rng.shuffle(due);
+    for (const item of due) this.#deliver(item.message);
+    return due.length;
+  }
+
+  #deliver(message: Message): void {
+    if (this.blocked.has(`${message.from}>${message.to}`)) return;
+    const member = this.members.get(message.to);
+    if (member === undefined || member.raft === null) return;
+    this.messagesDelivered++;
+    if (message.type !== 'heartbeat' && message.type !== 'heartbeat_response') this.note(`deliver ${describe(message)}`);
+    member.raft.step({ type: 'message', message });
+    this.drive(member);
+  }
+
+  // --- Time and the driver loop --------------------------------------------------------------
+
+  tickAll(): void {
+    for (const member of this.members.values()) {
+      if (member.raft === null) continue;
+      member.raft.step({ type: 'tick' });
+      this.drive(member);
+    }
+  }
+
+  /** Deliver messages with no delay until nothing moves (unit tests; ignores `faults` delays). */
+  stabilize(roundsMax = 1_000): void {
+    for (let round = 0; round < roundsMax; round++) {
+      for (const member of this.members.values()) this.drive(member);
+      if (this.#inFlight.length === 0) return;
+      const batch = this.#inFlight;
+      this.#inFlight = [];
+      for (const item of batch) this.#deliver(item.message);
+    }
+    throw new Error('stabilize: still moving after the round limit');
+  }
+
+  /** Run the driver loop of one member until it has nothing to do. */
+  drive(member: SimMember): void {
+    for (let cycle = 0; cycle < DRIVE_CYCLES_MAX; cycle++) {
+      const raft = member.raft;
+      if (raft === null || !raft.hasReady()) return;
+      const ready = raft.ready();
+      const sendFirst = raft.config.bugs.sendBeforePersist === true;
+      if (sendFirst) this.#sendAll(ready);
+      // Crash sites inside the cycle, only where something durable was due (a vote, entries):
+      // after sending (with the bug) or before persisting (correct order) — both lose the write.
+      if (ready.mustSync && this.#crashInCycle(member)) return;
+      this.#persist(member, raft, ready);
+      if (!sendFirst) this.#sendAll(ready);
+      this.#applyReady(member, raft, ready);
+      raft.advance();
+      this.checker.onCommitState(member.id, raft);
+      // And right after a cycle that made promises (a vote, acknowledged entries).
+      if (ready.mustSync && ready.messages.length > 0 && this.#crashInCycle(member)) return;
+    }
+    throw new Error(`drive: ${member.id} still has work after ${DRIVE_CYCLES_MAX} cycles`);
+  }
+
+  #crashInCycle(member: SimMember): boolean {
+    const probability = this.cycleCrashProbability;
+    if (probability === 0 || !this.rng.chance(probability)) return false;
+    this.note(`crash ${member.id} inside a driver cycle`);
+    member.raft = null;
+    return true;
+  }
+
+  #persist(member: SimMember, raft: RaftNode, ready: Ready): void {
+    const before = member.storage.initialState();
+    member.storage.persist(ready);
+    if (ready.entries.length > 0) this.checker.onAppend(member.id, ready.entries, raft);
+    const after = ready.hardState;
+    if (after !== null && (after.term !== before.term || after.vote !== before.vote)) {
+      this.note(`${member.id} persists term=${after.term} vote=${after.vote}`);
+    }
+  }
+
+  #sendAll(ready: Ready): void {
+    for (const message of ready.messages) this.#send(message);
+  }
+
+  #applyReady(member: SimMember, raft: RaftNode, ready: Ready): void {
+    if (ready.softState !== null) {
+      const soft = ready.softState;
+      this.note(`${member.id} is ${soft.role} term=${soft.term} leader=${soft.leader}`);
+      if (soft.role === 'leader') this.checker.onLeader(member.id, soft.term, raft);
+    }
+    if (ready.snapshot !== null) {
+      const state = HashStateMachine.decode(ready.snapshot.data);
+      assert(state.applied === ready.snapshot.meta.index, 'snapshot data matches its index');
+      member.machine.applied = state.applied;
+      member.machine.hash = state.hash;
+      this.checker.onSnapshotRestore(member.id, state.applied, state.hash);
+      this.note(`${member.id} installs snapshot ${ready.snapshot.meta.index}`);
+    }
+    for (const entry of ready.committedEntries) {
+      member.machine.apply(entry);
+      this.checker.onApply(member.id, entry, member.machine.hash);
+    }
+    for (const result of ready.requests) {
+      member.results.push(result);
+      if (result.kind === 'read_index' && result.outcome === 'rejected') member.pendingReads.delete(result.id);
+    }
+    for (const state of ready.readStates) {
+      const read = member.pendingReads.get(state.requestId);
+      if (read !== undefined) read.index = state.index;
+    }
+    this.#serveReads(member);
+  }
+
+  #serveReads(member: SimMember): void {
+    for (const [requestId, read] of member.pendingReads) {
+      if (read.index < 0 || member.machine.applied < read.index) continue;
+      this.checker.onRead(member.id, requestId, read.index, read.committedAtStart);
+      member.pendingReads.delete(requestId);
+    }
+  }
+
+  // --- Client requests -----------------------------------------------------------------------
+
+  propose(id: NodeId, data: string): void {
+    const member = this.member(id);
+    if (member.raft === null) return;
+    member.raft.step({ type: 'propose', data, id: data });
+    this.drive(member);
+  }
+
+  read(id: NodeId): string | null {
+    const member = this.member(id);
+    if (member.raft === null) return null;
+    const requestId = `r${++this.#readCounter}`;
+    member.pendingReads.set(requestId, { requestId, committedAtStart: this.checker.committedMax, index: -1 });
+    member.raft.step({ type: 'read_index', requestId });
+    this.drive(member);
+    return requestId;
+  }
+
+  takeSnapshot(id: NodeId): void {
+    const member = this.member(id);
+    if (member.raft === null || member.machine.applied === 0) return;
+    const index = member.machine.applied;
+    if (index <= member.raft.status().snapshotIndex) return;
+    member.raft.step({ type: 'snapshot_taken', index, data: member.machine.encode(this.options.snapshotPaddingBytes ?? 0) });
+    this.drive(member);
+    this.note(`${id} snapshot at ${index}`);
+  }
+
+  leaders(): NodeId[] {
+    const result: NodeId[] = [];
+    for (const member of this.members.values()) if (member.raft?.status().role === 'leader') result.push(member.id);
+    return result;
+  }
+
+  /** The leader with the highest term, if any. */
+  leader(): NodeId | null {
+    let best: NodeId | null = null;
+    let bestTerm = -1;
+    for (const member of this.members.values()) {
+      const status = member.raft?.status();
+      if (status?.role === 'leader' && status.term > bestTerm) {
+        best = member.id;
+        bestTerm = status.term;
+      }
+    }
+    return best;
+  }
+}
+
+export function describe(message: Message): string {
+  const head = `${message.from}>${message.to} ${message.type} t${message.term}`;
+  switch (message.type) {
+    case 'append':
+      return `${head} prev=${message.prevIndex}/${message.prevTerm} n=${message.entries.length} commit=${message.commit}`;
+    case 'append_response':
+      return `${head} ${message.reject ? `reject ${message.index} hint=${message.hintIndex}/${message.hintTerm}` : `ok ${message.index}`}`;
+    case 'vote':
+    case 'pre_vote':
+      return `${head} last=${message.lastIndex}/${message.lastTerm}${message.transfer ? ' transfer' : ''}`;
+    case 'vote_response':
+    case 'pre_vote_response':
+      return `${head} ${message.granted ? 'granted' : 'rejected'}`;
+    case 'snapshot':
+      return `${head} index=${message.meta.index} offset=${message.offset}/${message.totalBytes}`;
+    case 'snapshot_response':
+      return `${head} index=${message.snapshotIndex} next=${message.nextOffset}`;
+    default:
+      return head;
+  }
+}

@@ -1,0 +1,325 @@
+/**
+ * `runSeed(seed)`: one randomized simulation, fully determined by its seed.
+ *
+ * From the seed it draws a cluster (3 or 5 members, some of them outside the initial
+ * configuration), Raft settings (pre-vote, forwarding, lease reads, tiny append and snapshot
+ * chunk limits), and network faults; then it runs two phases:
+ *
+ * 1. Safety phase (`safetyTicks`): a client proposes, reads, takes snapshots, changes the
+ *    membership and transfers leadership, while a nemesis drops, duplicates, delays and reorders
+ *    messages, partitions the network (halves, majority ring, bridge, isolated leader), and
+ *    crashes and restarts members (also inside a driver cycle). The checker runs on every step.
+ * 2. Liveness phase: every fault heals and every member restarts; within `livenessTicks` a
+ *    leader must be elected and a fresh proposal applied by it.
+ *
+ * A failure returns the seed, the reason and the last events; running the seed again replays
+ * exactly the same run.
+ */
+import { Rng } from '../../../runtime/kernel/rng.js';
+import type { ConfChange, NodeId, RaftBugs } from '../index.js';
+import { SafetyViolation } from './checker.js';
+import { type NetworkFaults, SimCluster } from './cluster.js';
+
+export interface SeedOptions {
+  readonly bugs?: RaftBugs;
+  readonly safetyTicks?: number;
+  readonly livenessTicks?: number;
+  /** Force a cluster size (otherwise 3 or 5 from the seed). */
+  readonly size?: 3 | 5;
+}
+
+export interface SeedResult {
+  readonly seed: number;
+  readonly ok: boolean;
+  readonly reason: string | null;
+  readonly trace: readonly string[];
+  readonly ticks: number;
+  readonly applied: number;
+  readonly reads: number;
+  readonly messages: number;
+}
+
+export const SAFETY_TICKS_DEFAULT = 300;
+export const LIVENESS_TICKS_DEFAULT = 400;
+const ELECTION_TICKS = 10;
+
+type PartitionShape = 'halves' | 'ring' | 'bridge' | 'isolate_leader' | 'isolate_one';
+
+export function runSeed(seed: number, options: SeedOptions = {}): SeedResult {
+  const rng = new Rng(seed);
+  const size = options.size ?? (rng.chance(0.5) ? 3 : 5);
+  const ids = Array.from({ length: size }, (_, k) => `n${k + 1}`);
+  const initialVoters = size === 3 ? rng.range(2, 3) : rng.pick([3, 4, 4, 5]);
+  const voters = ids.slice(0, initialVoters);
+  const learners = rng.chance(0.5) ? ids.slice(initialVoters, initialVoters + 1) : [];
+  const faults: NetworkFaults = {
+    lossProbability: rng.pick([0, 0.02, 0.1, 0.2]),
+    duplicateProbability: rng.pick([0, 0.02, 0.1]),
+    delayTicksMin: 0,
+    delayTicksMax: rng.pick([0, 1, 3, 6]),
+  };
+  const cluster = new SimCluster({
+    ids,
+    bootstrap: { voters, learners },
+    seed: rng.nextUint32(),
+    faults,
+    cycleCrashProbability: rng.pick([0, 0.002, 0.01, 0.03]),
+    snapshotPaddingBytes: rng.pick([0, 40, 200]),
+    raft: {
+      electionTicks: ELECTION_TICKS,
+      heartbeatTicks: 1,
+      preVote: rng.chance(0.7),
+      checkQuorum: true,
+      forwardProposals: rng.chance(0.5),
+      readMode: rng.chance(0.3) ? 'lease' : 'safe',
+      messageEntriesMax: rng.pick([1, 4, 64]),
+      inflightMessagesMax: rng.pick([4, 16, 64]),
+      snapshotChunkBytes: rng.pick([8, 64, 4096]),
+      bugs: options.bugs ?? {},
+    },
+  });
+  const workload = new Workload(cluster, rng, ids);
+  const safetyTicks = options.safetyTicks ?? SAFETY_TICKS_DEFAULT;
+  const livenessTicks = options.livenessTicks ?? LIVENESS_TICKS_DEFAULT;
+  const result = (ok: boolean, reason: string | null): SeedResult => ({
+    seed,
+    ok,
+    reason,
+    trace: ok ? [] : [...cluster.trace],
+    ticks: cluster.now,
+    applied: cluster.checker.appliedCount,
+    reads: cluster.checker.readsChecked,
+    messages: cluster.messagesDelivered,
+  });
+  try {
+    for (let tick = 0; tick < safetyTicks; tick++) {
+      workload.nemesis();
+      workload.client();
+      advanceTick(cluster);
+    }
+    const reason = livenessPhase(cluster, workload, livenessTicks);
+    return result(reason === null, reason);
+  } catch (error) {
+    const reason = error instanceof SafetyViolation ? error.message : `${(error as Error).name}: ${(error as Error).message}`;
+    return result(false, reason);
+  }
+}
+
+function advanceTick(cluster: SimCluster): void {
+  cluster.deliverDue();
+  cluster.tickAll();
+  cluster.now++;
+}
+
+/** Heal everything; a leader must emerge and commit a fresh proposal within the bound. */
+function livenessPhase(cluster: SimCluster, workload: Workload, livenessTicks: number): string | null {
+  cluster.heal();
+  cluster.faults = { lossProbability: 0, duplicateProbability: 0, delayTicksMin: 0, delayTicksMax: 1 };
+  cluster.cycleCrashProbability = 0;
+  for (const id of cluster.members.keys()) cluster.restart(id);
+  cluster.note('liveness phase: healed');
+  const start = cluster.now;
+  let attempt = 0;
+  let pending: { leader: NodeId; data: string; at: number } | null = null;
+  while (cluster.now - start < livenessTicks) {
+    const leader = cluster.leader();
+    if (pending !== null) {
+      const member = cluster.member(pending.leader);
+      const raft = member.raft;
+      if (raft !== null && member.machine.applied > 0 && appliedData(cluster, pending.leader, pending.data)) return null;
+      if (cluster.now - pending.at > 4 * ELECTION_TICKS) pending = null;
+    }
+    if (pending === null && leader !== null) {
+      const data = `live-${++attempt}`;
+      pending = { leader, data, at: cluster.now };
+      workload.proposedData.add(data);
+      cluster.propose(leader, data);
+    }
+    advanceTick(cluster);
+  }
+  const leader = cluster.leader();
+  return `liveness: no proposal applied within ${livenessTicks} ticks after healing (leader: ${leader ?? 'none'})`;
+}
+
+function appliedData(cluster: SimCluster, id: NodeId, data: string): boolean {
+  const raft = cluster.raft(id);
+  const status = raft.status();
+  for (let index = status.applied; index >= Math.max(status.firstIndex, status.applied - 64); index--) {
+    if (index < status.firstIndex) break;
+    const entry = raft.entryAt(index);
+    if (entry.data === data) return true;
+  }
+  return false;
+}
+
+/** The client and the nemesis of one run. */
+class Workload {
+  readonly proposedData = new Set<string>();
+  #proposals = 0;
+  #lastLeaderKey: string | null = null;
+  readonly #crashProbability: number;
+  #partitionUntil = -1;
+  readonly #restartAt = new Map<NodeId, number>();
+
+  constructor(
+    readonly cluster: SimCluster,
+    readonly rng: Rng,
+    readonly ids: readonly NodeId[],
+  ) {
+    this.#crashProbability = rng.pick([0.005, 0.02]);
+  }
+
+  client(): void {
+    const { cluster, rng } = this;
+    const alive = this.ids.filter((id) => cluster.member(id).alive);
+    if (alive.length === 0) return;
+    const proposals = rng.pick([0, 0, 1, 1, 2, 5]);
+    for (let k = 0; k < proposals; k++) {
+      const data = `p${++this.#proposals}`;
+      this.proposedData.add(data);
+      cluster.propose(rng.pick(alive), data);
+    }
+    if (rng.chance(0.15)) cluster.read(rng.pick(alive));
+    if (rng.chance(0.03)) cluster.takeSnapshot(rng.pick(alive));
+    const leader = cluster.leader();
+    const leaderKey = leader === null ? null : `${leader}@${cluster.raft(leader).status().term}`;
+    const newLeader = leaderKey !== null && leaderKey !== this.#lastLeaderKey;
+    this.#lastLeaderKey = leaderKey;
+    // Membership changes at random, and (BUGGIFY-style) right after an election, when the new
+    // leader has not yet committed anything in its term: the dangerous moment for changes.
+    if (leader !== null && (rng.chance(0.06) || (newLeader && rng.chance(0.5)))) this.#changeMembership(leader);
+    if (leader !== null && rng.chance(0.01)) {
+      const voters = cluster.raft(leader).status().conf.voters.filter((id) => id !== leader);
+      if (voters.length > 0) {
+        const to = rng.pick(voters);
+        cluster.note(`transfer ${leader} -> ${to}`);
+        cluster.raft(leader).step({ type: 'transfer_leader', to });
+        cluster.drive(cluster.member(leader));
+      }
+    }
+  }
+
+  #changeMembership(leader: NodeId): void {
+    const { cluster, rng } = this;
+    const conf = cluster.raft(leader).status().conf;
+    const outsiders = this.ids.filter((id) => !conf.voters.includes(id) && !conf.learners.includes(id));
+    const options: ConfChange[] = [];
+    for (const id of outsiders) options.push({ type: 'add_learner', node: id }, { type: 'add_voter', node: id });
+    for (const id of conf.learners) options.push({ type: 'promote', node: id }, { type: 'remove', node: id });
+    if (conf.voters.length > 2) for (const id of conf.voters) options.push({ type: 'remove', node: id });
+    if (options.length === 0) return;
+    const change = rng.pick(options);
+    cluster.note(`conf change on ${leader}: ${change.type} ${'node' in change ? change.node : ''}`);
+    const member = cluster.member(leader);
+    const resultsBefore = member.results.length;
+    cluster.raft(leader).step({ type: 'conf_change', change });
+    cluster.drive(member);
+    const accepted = member.results.slice(resultsBefore).some((r) => r.kind === 'conf_change' && r.outcome === 'appended');
+    // BUGGIFY: often cut the network right after a change is appended, so that it reaches only
+    // some members before leadership moves.
+    if (accepted && rng.chance(0.3)) {
+      cluster.heal();
+      this.#partition('halves');
+      this.#partitionUntil = cluster.now + rng.range(5, 40);
+    }
+  }
+
+  nemesis(): void {
+    const { cluster, rng } = this;
+    for (const [id, at] of this.#restartAt) {
+      if (cluster.now >= at) {
+        this.#restartAt.delete(id);
+        cluster.restart(id);
+      }
+    }
+    for (const id of this.ids) {
+      const member = cluster.member(id);
+      if (!member.alive && !this.#restartAt.has(id)) this.#restartAt.set(id, cluster.now + rng.pick([0, 0, 1, 2, 5, 20]));
+    }
+    if (rng.chance(this.#crashProbability)) {
+      const alive = this.ids.filter((id) => cluster.member(id).alive);
+      const leader = cluster.leader();
+      const victim = leader !== null && rng.chance(0.5) ? leader : alive.length > 0 ? rng.pick(alive) : null;
+      if (victim !== null) cluster.crash(victim);
+    }
+    if (cluster.now >= this.#partitionUntil && this.#partitionUntil >= 0) {
+      cluster.heal();
+      cluster.note('partition healed');
+      this.#partitionUntil = -1;
+    }
+    if (this.#partitionUntil < 0 && rng.chance(0.02)) {
+      const shape = rng.pick<PartitionShape>(['halves', 'ring', 'bridge', 'isolate_leader', 'isolate_one']);
+      this.#partition(shape);
+      this.#partitionUntil = cluster.now + rng.range(5, 60);
+    }
+  }
+
+  #partition(shape: PartitionShape): void {
+    const { cluster, rng } = this;
+    const order = rng.shuffle([...this.ids]);
+    const n = order.length;
+    const split = rng.range(1, n - 1);
+    const left = order.slice(0, split);
+    const right = order.slice(split);
+    switch (shape) {
+      case 'halves':
+        for (const a of left) for (const b of right) cluster.cut(a, b);
+        cluster.note(`partition halves [${left}] | [${right}]`);
+        return;
+      case 'ring':
+        // Everyone talks only to its two ring neighbours: each member sees a majority of 5
+        // (itself and two others) but no two distant members talk.
+        for (let i = 0; i < n; i++) {
+          for (let j = i + 1; j < n; j++) {
+            const distance = Math.min(j - i, n - (j - i));
+            if (distance > 1) cluster.cut(order[i] as NodeId, order[j] as NodeId);
+          }
+        }
+        cluster.note(`partition ring [${order}]`);
+        return;
+      case 'bridge': {
+        // Two sides that only reach each other through one bridge member.
+        const bridge = order[0] as NodeId;
+        const rest = order.slice(1);
+        const half = Math.ceil(rest.length / 2);
+        const sideA = rest.slice(0, half);
+        const sideB = rest.slice(half);
+        for (const a of sideA) for (const b of sideB) cluster.cut(a, b);
+        cluster.note(`partition bridge ${bridge} between [${sideA}] and [${sideB}]`);
+        return;
+      }
+      case 'isolate_leader': {
+        const leader = cluster.leader() ?? (order[0] as NodeId);
+        cluster.isolate(leader);
+        cluster.note(`partition isolate ${leader}`);
+        return;
+      }
+      case 'isolate_one':
+        cluster.isolate(order[0] as NodeId);
+        cluster.note(`partition isolate ${order[0]}`);
+        return;
+    }
+  }
+}
+
+/** Run seeds `first .. first + count - 1`; stop at the first failure when asked. */
+export function runSeeds(
+  first: number,
+  count: number,
+  options: SeedOptions = {},
+  onProgress?: (done: number, clean: number) => void,
+): { clean: number; failures: SeedResult[] } {
+  const failures: SeedResult[] = [];
+  let clean = 0;
+  for (let k = 0; k < count; k++) {
+    const outcome = runSeed(first + k, options);
+    if (outcome.ok) clean++;
+    else failures.push(outcome);
+    if (onProgress !== undefined && (k + 1) % 1000 === 0) onProgress(k + 1, clean);
+  }
+  return { clean, failures };
+}
+
+export function formatFailure(result: SeedResult): string {
+  return [`seed ${result.seed} FAILED: ${result.reason}`, `last ${result.trace.length} events:`, ...result.trace.map((line) => `  ${line}`)].join('\n');
+}
