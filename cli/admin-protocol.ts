@@ -10,7 +10,16 @@ export type Consistency = 'local' | 'leader' | 'linearizable';
 
 export type AdminRequest =
   | { readonly op: 'register'; readonly name: string; readonly pid?: string; readonly meta: Record<string, string> }
-  | { readonly op: 'unregister'; readonly name: string }
+  /** With `pid`: only if `pid` holds the name (`not_owner` otherwise). Without: whoever holds it. */
+  | { readonly op: 'unregister'; readonly name: string; readonly pid?: string }
+  /** A process on the node that can own names and lives until `release_holder` (or its node dies). */
+  | { readonly op: 'spawn_holder' }
+  | { readonly op: 'release_holder'; readonly pid: string }
+  /**
+   * Fault injection (only on nodes started with `--fault-injection`): cut this node's links to
+   * `blocked` nodes and refuse them until a call with an empty list heals it.
+   */
+  | { readonly op: 'fault'; readonly blocked: readonly string[] }
   | { readonly op: 'whereis'; readonly name: string; readonly consistency: Consistency }
   | { readonly op: 'names'; readonly prefix: string }
   | { readonly op: 'members' }

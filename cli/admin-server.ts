@@ -43,6 +43,8 @@ export interface AdminContext {
   readonly node: Node;
   readonly distribution: Distribution;
   readonly group: Group;
+  /** Present only when the node runs with fault injection enabled. */
+  readonly faults?: ((blocked: readonly string[]) => void) | undefined;
 }
 
 export function startAdminServer(context: AdminContext): { stop(): void } {
@@ -97,7 +99,28 @@ async function handle(context: AdminContext, request: AdminRequest): Promise<unk
         throw error;
       }
     }
+    case 'spawn_holder': {
+      const holder = node.spawn(async (ctx) => {
+        await ctx.receive((msg) => msg === 'release');
+      });
+      return { pid: holder.toString() };
+    }
+    case 'release_holder': {
+      const pid = Pid.parse(request.pid);
+      if (pid.node !== node.name) throw fedError('badarg', `${request.pid} is not a pid of ${node.name}`);
+      node.send(pid, 'release');
+      return { pid: request.pid };
+    }
+    case 'fault': {
+      if (context.faults === undefined) throw fedError('badarg', `fault injection is off on ${node.name} (start it with --fault-injection)`);
+      context.faults(request.blocked);
+      return { node: node.name, blocked: [...request.blocked].sort() };
+    }
     case 'unregister': {
+      if (request.pid !== undefined) {
+        const { revision } = await group.unregister(request.name, Pid.parse(request.pid));
+        return { name: request.name, revision };
+      }
       const entry = group.whereisLocal(request.name) ?? (await group.whereis(request.name, { consistency: 'linearizable' }));
       if (entry === undefined) throw fedError('not_found', `no name ${JSON.stringify(request.name)}`);
       const { revision } = await group.unregister(request.name, entry.pid);

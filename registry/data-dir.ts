@@ -14,7 +14,7 @@ import { fedError } from '../runtime/index.js';
 export const DATA_FORMAT_VERSION = 1;
 const IDENTITY_FILE = 'node.json';
 
-export interface NodeIdentity {
+export interface DataDirIdentity {
   readonly format: number;
   readonly name: string;
   readonly group: string;
@@ -23,7 +23,7 @@ export interface NodeIdentity {
 
 export interface OpenedDataDir {
   readonly path: string;
-  readonly identity: NodeIdentity;
+  readonly identity: DataDirIdentity;
   /** True when the directory was created by this call (first start). */
   readonly fresh: boolean;
   readonly raftPath: string;
@@ -36,7 +36,7 @@ export function openDataDir(path: string, expected: { name: string; group: strin
       throw fedError('corrupt_data', `data directory ${path} is not empty but has no ${IDENTITY_FILE}; refusing to use it`);
     }
     mkdirSync(path, { recursive: true, mode: 0o700 });
-    const identity: NodeIdentity = { format: DATA_FORMAT_VERSION, name: expected.name, group: expected.group, creation: 1 };
+    const identity: DataDirIdentity = { format: DATA_FORMAT_VERSION, name: expected.name, group: expected.group, creation: 1 };
     writeAtomically(path, IDENTITY_FILE, `${JSON.stringify(identity)}\n`);
     return { path, identity, fresh: true, raftPath: join(path, 'raft') };
   }
@@ -50,19 +50,19 @@ export function openDataDir(path: string, expected: { name: string; group: strin
   if (previous.group !== expected.group) {
     throw fedError('wrong_data_dir', `data directory ${path} belongs to group ${previous.group}, not ${expected.group}`);
   }
-  const identity: NodeIdentity = { ...previous, creation: previous.creation + 1 };
+  const identity: DataDirIdentity = { ...previous, creation: previous.creation + 1 };
   writeAtomically(path, IDENTITY_FILE, `${JSON.stringify(identity)}\n`);
   return { path, identity, fresh: false, raftPath: join(path, 'raft') };
 }
 
-function readIdentity(identityPath: string): NodeIdentity {
+function readIdentity(identityPath: string): DataDirIdentity {
   let parsed: unknown;
   try {
     parsed = JSON.parse(readFileSync(identityPath, 'utf8'));
   } catch (error) {
     throw fedError('corrupt_data', `${identityPath} is not valid JSON: ${(error as Error).message}`, undefined, error);
   }
-  const value = parsed as Partial<NodeIdentity> | null;
+  const value = parsed as Partial<DataDirIdentity> | null;
   if (
     value === null ||
     typeof value !== 'object' ||
@@ -74,7 +74,7 @@ function readIdentity(identityPath: string): NodeIdentity {
   ) {
     throw fedError('corrupt_data', `${identityPath} lacks format, name, group or creation`);
   }
-  return value as NodeIdentity;
+  return value as DataDirIdentity;
 }
 
 function writeAtomically(directory: string, file: string, text: string): void {

@@ -55,6 +55,8 @@ export interface SimClusterOptions {
   readonly cycleCrashProbability?: number;
   /** Padding bytes in state-machine snapshots (exercises chunking). */
   readonly snapshotPaddingBytes?: number;
+  /** BUGGIFY: chance that a member reboots (crash, then restart from disk) right after granting a vote. */
+  readonly rebootAfterVoteProbability?: number;
 }
 
 interface InFlightMessage {
@@ -119,6 +121,7 @@ export class SimCluster {
   readonly options: SimClusterOptions;
   faults: NetworkFaults;
   cycleCrashProbability: number;
+  rebootAfterVoteProbability: number;
   now = 0;
   #sequence = 0;
   #inFlight: InFlightMessage[] = [];
@@ -132,6 +135,7 @@ export class SimCluster {
     this.rng = new Rng(options.seed);
     this.faults = options.faults ?? PERFECT_NETWORK;
     this.cycleCrashProbability = options.cycleCrashProbability ?? 0;
+    this.rebootAfterVoteProbability = options.rebootAfterVoteProbability ?? 0;
     for (const id of options.ids) {
       const member = new SimMember(id);
       this.members.set(id, member);
@@ -284,6 +288,10 @@ export class SimCluster {
       this.checker.onCommitState(member.id, raft);
       // And right after a cycle that made promises (a vote, acknowledged entries).
       if (ready.mustSync && ready.messages.length > 0 && this.#crashInCycle(member)) return;
+      if (this.rebootAfterVoteProbability > 0 && grantsVote(ready) && this.rng.chance(this.rebootAfterVoteProbability)) {
+        this.crash(member.id);
+        this.restart(member.id);
+      }
     }
     throw new Error(`drive: ${member.id} still has work after ${DRIVE_CYCLES_MAX} cycles`);
   }
@@ -395,6 +403,11 @@ export class SimCluster {
     }
     return best;
   }
+}
+
+function grantsVote(ready: Ready): boolean {
+  for (const message of ready.messages) if (message.type === 'vote_response' && message.granted) return true;
+  return false;
 }
 
 export function describe(message: Message): string {

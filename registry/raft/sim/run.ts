@@ -64,6 +64,7 @@ export function runSeed(seed: number, options: SeedOptions = {}): SeedResult {
     seed: rng.nextUint32(),
     faults,
     cycleCrashProbability: rng.pick([0, 0.002, 0.01, 0.03]),
+    rebootAfterVoteProbability: rng.pick([0, 0.1, 0.3]),
     snapshotPaddingBytes: rng.pick([0, 40, 200]),
     raft: {
       electionTicks: ELECTION_TICKS,
@@ -116,6 +117,7 @@ function livenessPhase(cluster: SimCluster, workload: Workload, livenessTicks: n
   cluster.heal();
   cluster.faults = { lossProbability: 0, duplicateProbability: 0, delayTicksMin: 0, delayTicksMax: 1 };
   cluster.cycleCrashProbability = 0;
+  cluster.rebootAfterVoteProbability = 0;
   for (const id of cluster.members.keys()) cluster.restart(id);
   cluster.note('liveness phase: healed');
   const start = cluster.now;
@@ -158,6 +160,8 @@ class Workload {
   #proposals = 0;
   #lastLeaderKey: string | null = null;
   readonly #crashProbability: number;
+  readonly #partitionProbability: number;
+  readonly #partitionTicksMax: number;
   #partitionUntil = -1;
   readonly #restartAt = new Map<NodeId, number>();
 
@@ -167,6 +171,8 @@ class Workload {
     readonly ids: readonly NodeId[],
   ) {
     this.#crashProbability = rng.pick([0.005, 0.02]);
+    this.#partitionProbability = rng.pick([0.02, 0.1, 0.3]);
+    this.#partitionTicksMax = rng.pick([8, 20, 60]);
   }
 
   client(): void {
@@ -247,10 +253,10 @@ class Workload {
       cluster.note('partition healed');
       this.#partitionUntil = -1;
     }
-    if (this.#partitionUntil < 0 && rng.chance(0.02)) {
-      const shape = rng.pick<PartitionShape>(['halves', 'ring', 'bridge', 'isolate_leader', 'isolate_one']);
+    if (this.#partitionUntil < 0 && rng.chance(this.#partitionProbability)) {
+      const shape = rng.pick<PartitionShape>(['halves', 'ring', 'bridge', 'isolate_leader', 'isolate_leader', 'isolate_one']);
       this.#partition(shape);
-      this.#partitionUntil = cluster.now + rng.range(5, 60);
+      this.#partitionUntil = cluster.now + rng.range(this.#partitionTicksMax >> 2, this.#partitionTicksMax);
     }
   }
 
