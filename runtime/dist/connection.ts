@@ -40,15 +40,19 @@ import {
   HEARTBEAT_BYTES,
   type LinkMessage,
   type PeerAddress,
+  decodeRecord,
   encodeControl,
   encodeControlSignal,
   encodeDataSignal,
   encodePeers,
-  parseRecord,
+  parseDataSignal,
+  parseMessage,
 } from './wire.js';
 
 /** A record's plaintext aims at this size; one message larger than it gets a record of its own. */
 export const RECORD_BYTES_TARGET_DEFAULT = 64 * 1024;
+/** Segment buffers kept for reuse per connection (sealed mode). */
+const SPARE_SEGMENTS_MAX = 4;
 /** Control signals waiting for earlier data; a peer stamping beyond what it sends is cut off. */
 const HELD_SIGNALS_MAX = 65_536;
 
@@ -98,6 +102,13 @@ interface Waiter {
   timer: NodeJS.Timeout | undefined;
 }
 
+/** Data messages packed back to back, to be sealed as (part of) one record. */
+interface Segment {
+  readonly buffer: Buffer;
+  used: number;
+  messages: number;
+}
+
 interface HeldSignal {
   readonly dataCount: number;
   readonly signal: Signal;
@@ -135,8 +146,10 @@ export class Connection {
 
   #control: Buffer[] = [];
   #controlBytes = 0;
-  #data: Buffer[] = [];
-  #dataHead = 0;
+  /** Queued data, oldest first; only the last segment is still being filled. */
+  #segments: Segment[] = [];
+  /** Sealed mode copies a segment into the cipher, so its buffer can be filled again. */
+  #spareSegmentBuffers: Buffer[] = [];
   #dataBytes = 0;
   /** Data messages accepted for sending so far (the stamp for control signals). */
   #dataEnqueued = 0;
@@ -245,8 +258,7 @@ export class Connection {
     if (this.#silenceCheck !== undefined) clearImmediate(this.#silenceCheck);
     this.#stream.destroy();
     this.#control = [];
-    this.#data = [];
-    this.#dataHead = 0;
+    this.#segments = [];
     this.#controlBytes = 0;
     this.#dataBytes = 0;
     this.#held = [];
@@ -273,13 +285,27 @@ export class Connection {
       this.stats.dataDroppedBytes += frame.length;
       return false;
     }
-    this.#data.push(frame);
+    this.#appendToSegment(frame);
     this.#dataBytes += frame.length;
     this.#dataEnqueued++;
     this.#notePeak();
     if (this.#dataBytes >= this.#recordBytesTarget && !this.#waitingDrain) this.#flush();
     else this.#scheduleFlush();
     return true;
+  }
+
+  #appendToSegment(frame: Buffer): void {
+    const segments = this.#segments;
+    let tail = segments[segments.length - 1];
+    if (tail === undefined || tail.used + frame.length > tail.buffer.length) {
+      const spare = frame.length <= this.#recordBytesTarget ? this.#spareSegmentBuffers.pop() : undefined;
+      const buffer = spare ?? Buffer.allocUnsafe(Math.max(this.#recordBytesTarget, frame.length));
+      tail = { buffer, used: 0, messages: 0 };
+      segments.push(tail);
+    }
+    frame.copy(tail.buffer, tail.used);
+    tail.used += frame.length;
+    tail.messages++;
   }
 
   #enqueueControl(frame: Buffer): void {
@@ -309,7 +335,7 @@ export class Connection {
 
   /** Write control first (always), then data while the stream accepts it. */
   #flush(): void {
-    while (!this.#closed && (this.#control.length > 0 || (this.#dataHead < this.#data.length && !this.#waitingDrain))) {
+    while (!this.#closed && (this.#control.length > 0 || (this.#segments.length > 0 && !this.#waitingDrain))) {
       const frames = this.#takeRecord();
       if (!this.#writeRecord(frames)) this.#waitingDrain = true;
     }
@@ -329,27 +355,17 @@ export class Connection {
       bytes += frame.length;
       this.stats.controlSent++;
     }
-    if (this.#waitingDrain) return frames;
-    const data = this.#data;
-    let head = this.#dataHead;
-    while (head < data.length) {
-      const frame = data[head] as Buffer;
-      if (frames.length > 0 && bytes + frame.length > target) break;
-      frames.push(frame);
-      bytes += frame.length;
-      head++;
+    if (this.#waitingDrain || this.#segments.length === 0) return frames;
+    const segment = this.#segments[0] as Segment;
+    if (frames.length > 0 && bytes + segment.used > this.#recordPayloadBytesMax) return frames;
+    this.#segments.shift();
+    frames.push(segment.buffer.subarray(0, segment.used));
+    if (this.#sealer !== undefined && segment.buffer.length === this.#recordBytesTarget && this.#spareSegmentBuffers.length < SPARE_SEGMENTS_MAX) {
+      // Safe: #writeRecord seals (copies) the plaintext before anything else is appended.
+      this.#spareSegmentBuffers.push(segment.buffer);
     }
-    this.stats.dataSent += head - this.#dataHead;
-    this.#dataBytes -= bytesOf(data, this.#dataHead, head);
-    if (head === data.length) {
-      this.#data = [];
-      this.#dataHead = 0;
-    } else if (head > 4096 && head * 2 > data.length) {
-      this.#data = data.slice(head);
-      this.#dataHead = 0;
-    } else {
-      this.#dataHead = head;
-    }
+    this.#dataBytes -= segment.used;
+    this.stats.dataSent += segment.messages;
     return frames;
   }
 
@@ -419,17 +435,30 @@ export class Connection {
         const plaintext = this.#opener === undefined ? frame : this.#opener.open(frame);
         this.stats.recordsReceived++;
         this.#lastReceivedMs = performance.now();
-        this.#dispatch(parseRecord(plaintext, this.local.name, this.peer.name));
+        this.#dispatch(decodeRecord(plaintext));
       }
     } catch (error) {
       this.close(asFedError(error));
     }
   }
 
-  #dispatch(messages: LinkMessage[]): void {
+  /** Validate and deliver a record's messages in order; data takes the short path. */
+  #dispatch(values: unknown[]): void {
     const handlers = this.#handlers as ConnectionHandlers;
-    for (const message of messages) {
+    const localName = this.local.name;
+    const peerName = this.peer.name;
+    for (let index = 0; index < values.length; index++) {
       if (this.#closed) return;
+      const value = values[index];
+      const data = parseDataSignal(value, localName, peerName);
+      if (data !== undefined) {
+        this.stats.dataReceived++;
+        this.#dataDelivered++;
+        handlers.signal(data);
+        if (this.#held.length > 0) this.#releaseHeld();
+        continue;
+      }
+      const message = parseMessage(value, localName, peerName);
       switch (message.type) {
         case 'data':
           this.stats.dataReceived++;
@@ -472,12 +501,6 @@ export class Connection {
       handlers.signal(held.signal);
     }
   }
-}
-
-function bytesOf(frames: Buffer[], from: number, to: number): number {
-  let bytes = 0;
-  for (let index = from; index < to; index++) bytes += (frames[index] as Buffer).length;
-  return bytes;
 }
 
 function asFedError(error: unknown): FedError {

@@ -138,6 +138,7 @@ interface Claim {
 }
 
 export class Distribution implements SignalRouter {
+  #blocked = new Set<string>();
   readonly node: DistributionHost;
   readonly hidden: boolean;
   readonly cluster: string;
@@ -249,6 +250,31 @@ export class Distribution implements SignalRouter {
     if (connection === undefined) return false;
     connection.close(fedError('closed', `disconnected from ${nodeName} on request`, { peer: nodeName }));
     return true;
+  }
+
+  /**
+   * Fault injection (jepsen-lite; off unless the node was started with it): cut the links to
+   * `nodes` and refuse them, both ways, until a later call leaves them out. Targets are kept, so
+   * healing redials at once. Replaces the previous block list.
+   */
+  setBlocked(nodes: readonly string[]): void {
+    const previous = this.#blocked;
+    this.#blocked = new Set(nodes);
+    for (const name of this.#blocked) {
+      this.#connections.get(name)?.close(fedError('unavailable', `link to ${name} cut by fault injection`, { peer: name }));
+    }
+    for (const target of this.#targets.values()) {
+      if (target.name === undefined || !previous.has(target.name) || this.#blocked.has(target.name)) continue;
+      if (this.#connections.has(target.name) || target.dialing !== undefined) continue;
+      if (target.timer !== undefined) clearTimeout(target.timer);
+      target.timer = undefined;
+      target.failures = 0;
+      this.#dial(target).catch(() => undefined);
+    }
+  }
+
+  blocked(): string[] {
+    return [...this.#blocked].sort();
   }
 
   /** Names of connected nodes (visible and hidden unless asked otherwise). */
@@ -549,6 +575,7 @@ export class Distribution implements SignalRouter {
   /** Admission: one connection per name; simultaneous connects resolved by initiator name. */
   #admit(peer: NodeIdentity, role: Role, stream: ByteStream): ErrorCode | undefined {
     if (this.#state !== 'started') return 'shutdown';
+    if (this.#blocked.has(peer.name)) return 'unavailable';
     if (this.#connections.has(peer.name)) return 'name_clash';
     const initiator = role === 'initiator' ? this.node.name : peer.name;
     const existing = this.#claims.get(peer.name);

@@ -76,28 +76,39 @@ export function encodePeers(peers: readonly PeerAddress[]): Buffer {
   return encode([MESSAGE.peers, peers.slice(0, PEERS_MAX).map((peer) => [peer.name, peer.address])]);
 }
 
-/** Decode and validate every message of a record's plaintext. */
-export function parseRecord(plaintext: Buffer, localName: string, peerName: string): LinkMessage[] {
-  let values: unknown[];
+/** Decode a record's plaintext into its raw values (validate each with `parseMessage`). */
+export function decodeRecord(plaintext: Buffer): unknown[] {
   try {
-    values = unpackr.unpackMultiple(plaintext) as unknown[];
+    return unpackr.unpackMultiple(plaintext) as unknown[];
   } catch (error) {
     throw fedError('bad_frame', `undecodable record: ${(error as Error).message}`, undefined, error);
   }
-  const messages: LinkMessage[] = new Array(values.length);
-  for (let index = 0; index < values.length; index++) messages[index] = parseMessage(values[index], localName, peerName);
-  return messages;
 }
 
-function parseMessage(value: unknown, localName: string, peerName: string): LinkMessage {
+/** Decode and validate every message of a record's plaintext. */
+export function parseRecord(plaintext: Buffer, localName: string, peerName: string): LinkMessage[] {
+  return decodeRecord(plaintext).map((value) => parseMessage(value, localName, peerName));
+}
+
+/** The hot path: a data message's signal (validated), or undefined if `value` is not a data message. */
+export function parseDataSignal(value: unknown, localName: string, peerName: string): Signal | undefined {
+  if (!Array.isArray(value)) return undefined;
+  const tag = value[0];
+  if (tag === MESSAGE.send) return parseSend(value, localName, peerName);
+  if (tag === MESSAGE.regSend) return parseRegSend(value, localName, peerName);
+  return undefined;
+}
+
+/** Validate one decoded value as a link message; `bad_frame` if it is not one. */
+export function parseMessage(value: unknown, localName: string, peerName: string): LinkMessage {
   if (!Array.isArray(value) || value.length === 0) throw fedError('bad_frame', 'link message is not a tagged array');
   switch (value[0]) {
     case MESSAGE.heartbeat:
       return HEARTBEAT;
     case MESSAGE.send:
-      return parseSend(value, localName, peerName);
+      return { type: 'data', signal: parseSend(value, localName, peerName) };
     case MESSAGE.regSend:
-      return parseRegSend(value, localName, peerName);
+      return { type: 'data', signal: parseRegSend(value, localName, peerName) };
     case MESSAGE.signal:
       return parseSignal(value, localName, peerName);
     case MESSAGE.control:
@@ -111,20 +122,20 @@ function parseMessage(value: unknown, localName: string, peerName: string): Link
 
 const HEARTBEAT: LinkMessage = { type: 'heartbeat' };
 
-function parseSend(value: unknown[], localName: string, peerName: string): LinkMessage {
+function parseSend(value: unknown[], localName: string, peerName: string): Signal {
   if (value.length !== 4) throw fedError('bad_frame', 'malformed send');
   const from = optionalPeerPid(value[1], peerName);
   const to = value[2];
   if (!(to instanceof Pid) || to.node !== localName) throw fedError('bad_frame', 'send to a pid that is not on this node');
-  return { type: 'data', signal: { kind: 'send', from, to, msg: value[3] } };
+  return { kind: 'send', from, to, msg: value[3] };
 }
 
-function parseRegSend(value: unknown[], localName: string, peerName: string): LinkMessage {
+function parseRegSend(value: unknown[], localName: string, peerName: string): Signal {
   if (value.length !== 4) throw fedError('bad_frame', 'malformed reg_send');
   const from = optionalPeerPid(value[1], peerName);
   const name = value[2];
   if (typeof name !== 'string' || name.length === 0) throw fedError('bad_frame', 'reg_send without a name');
-  return { type: 'data', signal: { kind: 'reg_send', from, to: { name, node: localName }, msg: value[3] } };
+  return { kind: 'reg_send', from, to: { name, node: localName }, msg: value[3] };
 }
 
 function parseSignal(value: unknown[], localName: string, peerName: string): LinkMessage {

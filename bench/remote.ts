@@ -1,0 +1,154 @@
+/**
+ * `npm run bench -- remote [--plaintext] [--seconds N]`: distribution throughput and latency
+ * between two nodes in separate OS processes on 127.0.0.1, over sealed links (ChaCha20-Poly1305)
+ * unless `--plaintext`.
+ *
+ * Figures: one-way small messages/s and 1 KiB messages/s (counted by the receiving process,
+ * sender paced only by yielding to the event loop; drops by the backpressure policy are
+ * reported), request/reply round trips/s with 1 and 16 concurrent callers, and round-trip
+ * latency p50/p99 (hdr-histogram-js, microseconds).
+ *
+ * The same file is the peer: run with FEDCTL_BENCH_PEER set, it starts the receiving node.
+ */
+import { spawn } from 'node:child_process';
+import { createInterface } from 'node:readline';
+import { fileURLToPath } from 'node:url';
+import * as hdr from 'hdr-histogram-js';
+import { Distribution } from '../runtime/dist/index.js';
+import { Node } from '../runtime/node.js';
+import type { Pid, Ref } from '../runtime/pid.js';
+import type { ProcessContext } from '../runtime/process.js';
+
+const COOKIE = 'bench-cookie';
+const SEND_BATCH = 4_096;
+const SMALL_MESSAGES = 2_000_000;
+const KIB_MESSAGES = 400_000;
+
+interface PeerConfig {
+  readonly sealed: boolean;
+}
+
+async function runPeer(config: PeerConfig): Promise<void> {
+  const node = new Node({ name: 'bench-b@127.0.0.1', stopTimeoutMs: 100 });
+  await node.start();
+  const dist = await Distribution.start({ node, cookie: COOKIE, sealed: config.sealed, logger: () => undefined });
+  node.spawn(
+    async (ctx) => {
+      let count = 0;
+      for (;;) {
+        const msg = await ctx.receive();
+        if (typeof msg === 'object' && msg !== null && !Array.isArray(msg) && (msg as { report?: Pid }).report !== undefined) {
+          ctx.send((msg as { report: Pid }).report, { received: count });
+          count = 0;
+        } else {
+          count++;
+        }
+      }
+    },
+    { name: 'sink' },
+  );
+  node.spawn(
+    async (ctx) => {
+      for (;;) {
+        const msg = (await ctx.receive()) as { from: Pid; ref: Ref; body: unknown };
+        ctx.send(msg.from, { ref: msg.ref, body: msg.body });
+      }
+    },
+    { name: 'echo' },
+  );
+  process.stdout.write(`${JSON.stringify({ address: dist.address })}\n`);
+  process.stdin.resume();
+  process.stdin.on('end', () => {
+    void dist.close().then(() => node.stop()).then(() => process.exit(0));
+  });
+}
+
+if (process.env.FEDCTL_BENCH_PEER !== undefined) {
+  await runPeer(JSON.parse(process.env.FEDCTL_BENCH_PEER) as PeerConfig);
+}
+
+function yieldToLoop(): Promise<void> {
+  return new Promise((resolve) => setImmediate(resolve));
+}
+
+async function oneWay(node: Node, dist: Distribution, peer: string, count: number, make: (index: number) => unknown): Promise<{ perSecond: number; received: number; dropped: number }> {
+  const droppedBefore = dist.stats().peers[peer]?.dataDropped ?? 0;
+  return node.run(async (ctx: ProcessContext) => {
+    const sink = { name: 'sink', node: peer };
+    const started = performance.now();
+    for (let sent = 0; sent < count; ) {
+      const end = Math.min(count, sent + SEND_BATCH);
+      for (; sent < end; sent++) ctx.send(sink, make(sent));
+      await yieldToLoop();
+    }
+    ctx.send(sink, { report: ctx.self });
+    const reply = (await ctx.receive((msg) => (msg as { received?: number }).received !== undefined, 60_000)) as { received: number };
+    const seconds = (performance.now() - started) / 1000;
+    const dropped = (dist.stats().peers[peer]?.dataDropped ?? 0) - droppedBefore;
+    return { perSecond: reply.received / seconds, received: reply.received, dropped };
+  });
+}
+
+async function roundTrips(node: Node, peer: string, callers: number, seconds: number): Promise<{ perSecond: number; p50: number; p99: number }> {
+  const histogram = hdr.build({ lowestDiscernibleValue: 1, highestTrackableValue: 10_000_000, numberOfSignificantValueDigits: 3 });
+  const deadline = performance.now() + seconds * 1000;
+  let total = 0;
+  const started = performance.now();
+  await Promise.all(
+    Array.from({ length: callers }, () =>
+      node.run(async (ctx: ProcessContext) => {
+        const echo = { name: 'echo', node: peer };
+        while (performance.now() < deadline) {
+          const ref = ctx.makeRef();
+          const sentAt = performance.now();
+          ctx.send(echo, { from: ctx.self, ref, body: 1 });
+          await ctx.receive((msg) => (msg as { ref?: Ref }).ref === ref || (msg as { ref?: Ref }).ref?.equals(ref) === true);
+          histogram.recordValue(Math.max(1, Math.round((performance.now() - sentAt) * 1000)));
+          total++;
+        }
+      }),
+    ),
+  );
+  const elapsed = (performance.now() - started) / 1000;
+  return { perSecond: total / elapsed, p50: histogram.getValueAtPercentile(50), p99: histogram.getValueAtPercentile(99) };
+}
+
+export default async function main(args: string[]): Promise<void> {
+  const sealed = !args.includes('--plaintext');
+  const secondsIndex = args.indexOf('--seconds');
+  const seconds = secondsIndex >= 0 ? Number(args[secondsIndex + 1]) : 2;
+  // FEDCTL_BENCH_PROFILE_DIR=dir writes a CPU profile of the peer there (to see where time goes).
+  const profileDir = process.env.FEDCTL_BENCH_PROFILE_DIR;
+  const profile = profileDir === undefined ? [] : ['--cpu-prof', '--cpu-prof-dir', profileDir];
+  const child = spawn(process.execPath, [...profile, '--import', 'tsx', fileURLToPath(import.meta.url)], {
+    env: { ...process.env, FEDCTL_BENCH_PEER: JSON.stringify({ sealed }) },
+    stdio: ['pipe', 'pipe', 'inherit'],
+  });
+  const address = await new Promise<string>((resolve, reject) => {
+    child.once('exit', (code) => reject(new Error(`peer exited with ${code}`)));
+    createInterface({ input: child.stdout! }).once('line', (line) => resolve((JSON.parse(line) as { address: string }).address));
+  });
+  const node = new Node({ name: 'bench-a@127.0.0.1', stopTimeoutMs: 100 });
+  await node.start();
+  const dist = await Distribution.start({ node, cookie: COOKIE, sealed, logger: () => undefined });
+  try {
+    const peer = await dist.connect(address);
+    console.log(`remote: two processes on 127.0.0.1, ${sealed ? 'sealed (ChaCha20-Poly1305)' : 'PLAINTEXT'} links, node ${process.version}`);
+    await oneWay(node, dist, peer, 100_000, (index) => index); // warm-up
+    const small = await oneWay(node, dist, peer, SMALL_MESSAGES, (index) => ['ping', index]);
+    console.log(`one-way small msgs:  ${Math.round(small.perSecond).toLocaleString('en')} msgs/s (${small.received.toLocaleString('en')} received, ${small.dropped} dropped)`);
+    const kib = Buffer.alloc(1024, 120).toString();
+    const large = await oneWay(node, dist, peer, KIB_MESSAGES, () => kib);
+    console.log(`one-way 1 KiB msgs:  ${Math.round(large.perSecond).toLocaleString('en')} msgs/s (${large.received.toLocaleString('en')} received, ${large.dropped} dropped)`);
+    await roundTrips(node, peer, 1, 0.3); // warm-up
+    for (const callers of [1, 16]) {
+      const result = await roundTrips(node, peer, callers, seconds);
+      console.log(`round trips, ${String(callers).padStart(2)} caller${callers === 1 ? ' ' : 's'}: ${Math.round(result.perSecond).toLocaleString('en')} /s  p50 ${result.p50} µs  p99 ${result.p99} µs`);
+    }
+  } finally {
+    await dist.close();
+    await node.stop();
+    child.stdin?.end();
+    await new Promise((resolve) => child.once('close', resolve));
+  }
+}
