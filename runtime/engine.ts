@@ -635,15 +635,30 @@ export class Engine implements ProcessHost {
 
   // ---- lifecycle ---------------------------------------------------------------------------
 
-  /** Shut every process down (oldest first, so supervisors stop their own children), then kill. */
+  /**
+   * Send `shutdown` to every root process — one not linked to an older live process — oldest
+   * first; the others are stopped by their links (a supervisor stops its children in its own
+   * order). Whatever is left after `timeoutMs` is killed.
+   */
   async stop(timeoutMs: number): Promise<void> {
     if (this.state !== 'running') return;
     this.state = 'stopping';
-    for (const proc of this.processes()) this.#applyExit(proc, this.outsidePid, 'shutdown', true);
+    for (const proc of this.processes()) {
+      if (this.#isRoot(proc)) this.#applyExit(proc, this.outsidePid, 'shutdown', true);
+    }
     if (this.#processes.size > 0) await this.#waitEmpty(timeoutMs);
     for (const proc of this.processes()) this.terminate(proc, 'killed');
     this.#remoteInterest.clear();
     this.state = 'stopped';
+  }
+
+  #isRoot(proc: Process): boolean {
+    const links = proc.links;
+    if (links === null) return true;
+    for (const key of links.keys()) {
+      if (typeof key === 'number' && key < proc.self.id) return false;
+    }
+    return true;
   }
 
   #waitEmpty(timeoutMs: number): Promise<void> {

@@ -391,12 +391,21 @@ function neverMatches(): boolean {
 export function reasonFromThrown(thrown: unknown): ExitReason {
   if (thrown instanceof Error) {
     const code = (thrown as { code?: unknown }).code;
-    const reason: { error: string; code?: string; stack?: string } = { error: thrown.message };
+    const reason: { error: string; code?: string; stack?: string } = { error: describeThrown(thrown.message) };
     if (typeof code === 'string') reason.code = code;
     if (thrown.stack !== undefined) reason.stack = thrown.stack;
     return reason;
   }
-  return { error: String(thrown) };
+  return { error: describeThrown(thrown) };
+}
+
+/** A printable form of any thrown value; never throws itself. */
+function describeThrown(thrown: unknown): string {
+  try {
+    return String(thrown);
+  } catch {
+    return Object.prototype.toString.call(thrown);
+  }
 }
 
 /** `normal`, `shutdown` and `{shutdown: _}` are clean exits (a transient child is not restarted). */

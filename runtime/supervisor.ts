@@ -129,21 +129,35 @@ export function startDynamicSupervisor(
 }
 
 /** Start a child under `supervisor`; a dynamic supervisor makes up an id if there is none. */
+/**
+ * Start a child under `supervisor`; a dynamic supervisor makes up an id if there is none.
+ * Rejects with what the child's `start` threw, or `badarg` for a duplicate id; the supervisor
+ * stays up either way.
+ */
 export function startChild(
   nodeOrCtx: NodeOrContext,
   supervisor: Pid | string,
   spec: ChildSpec | (Omit<ChildSpec, 'id'> & { id?: string }),
 ): Promise<Pid> {
-  return call<Pid>(nodeOrCtx, supervisor, { op: 'start_child', spec } satisfies Request, Infinity);
+  return request<Pid>(nodeOrCtx, supervisor, { op: 'start_child', spec });
 }
 
-/** Stop a child (by id or pid) as at shutdown, and forget it. */
+/** Stop a child (by id or pid) as at shutdown, and forget it; `not_found` if there is none. */
 export function terminateChild(nodeOrCtx: NodeOrContext, supervisor: Pid | string, child: string | Pid): Promise<void> {
-  return call<void>(nodeOrCtx, supervisor, { op: 'terminate_child', child } satisfies Request, Infinity);
+  return request<void>(nodeOrCtx, supervisor, { op: 'terminate_child', child });
 }
 
 export function whichChildren(nodeOrCtx: NodeOrContext, supervisor: Pid | string): Promise<ChildInfo[]> {
-  return call<ChildInfo[]>(nodeOrCtx, supervisor, { op: 'which_children' } satisfies Request);
+  return request<ChildInfo[]>(nodeOrCtx, supervisor, { op: 'which_children' });
+}
+
+/** A supervisor answers every request with an outcome, so a bad request never crashes it. */
+type Outcome = { readonly ok: true; readonly value: unknown } | { readonly ok: false; readonly error: unknown };
+
+async function request<T>(nodeOrCtx: NodeOrContext, supervisor: Pid | string, message: Request): Promise<T> {
+  const outcome = await call<Outcome>(nodeOrCtx, supervisor, message, Infinity);
+  if (!outcome.ok) throw outcome.error;
+  return outcome.value as T;
 }
 
 // ---- the behaviour -----------------------------------------------------------------------
@@ -179,18 +193,12 @@ const supervisorBehaviour: ServerBehaviour<State, InitArgs> = {
     return state;
   },
 
-  async handleCall(request, _from: From, state, ctx): Promise<CallResult<State>> {
-    const typed = request as Request;
-    switch (typed.op) {
-      case 'start_child':
-        return { reply: await addChild(ctx, state, typed.spec), state };
-      case 'terminate_child':
-        await removeChild(ctx, state, typed.child);
-        return { reply: undefined, state };
-      case 'which_children':
-        return { reply: state.children.map(describe), state };
-      default:
-        throw fedError('badarg', 'unknown supervisor request');
+  async handleCall(message, _from: From, state, ctx): Promise<CallResult<State>> {
+    try {
+      return { reply: { ok: true, value: await answer(ctx, state, message as Request) } satisfies Outcome, state };
+    } catch (error) {
+      if (!ctx.alive) throw error;
+      return { reply: { ok: false, error } satisfies Outcome, state };
     }
   },
 
@@ -206,6 +214,19 @@ const supervisorBehaviour: ServerBehaviour<State, InitArgs> = {
     await shutdownAll(ctx, state);
   },
 };
+
+async function answer(ctx: ProcessContext, state: State, message: Request): Promise<unknown> {
+  switch (message.op) {
+    case 'start_child':
+      return addChild(ctx, state, message.spec);
+    case 'terminate_child':
+      return removeChild(ctx, state, message.child);
+    case 'which_children':
+      return state.children.map(describe);
+    default:
+      throw fedError('badarg', 'unknown supervisor request');
+  }
+}
 
 function validateIntensity(intensity: Intensity): void {
   if (!Number.isInteger(intensity.maxRestarts) || intensity.maxRestarts < 0 || !(intensity.periodMs > 0)) {
