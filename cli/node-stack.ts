@@ -21,7 +21,7 @@ import {
   fedError,
   type LogEntry,
 } from '../runtime/index.js';
-import { Group, openDataDir } from '../registry/index.js';
+import { Group, type UnsafeMode, openDataDir } from '../registry/index.js';
 import { startAdminServer } from './admin-server.js';
 
 export interface NodeStackOptions {
@@ -42,6 +42,10 @@ export interface NodeStackOptions {
   readonly gateway: boolean;
   readonly hidden: boolean;
   readonly tickMs?: number;
+  /** Accept the admin `fault` request (jepsen-lite's partitions). Off by default. */
+  readonly faultInjection?: boolean;
+  /** TEST-ONLY deliberate unsafety (see registry's `UnsafeMode`). */
+  readonly unsafe?: UnsafeMode | undefined;
   readonly heartbeatTickMs?: number;
   readonly heartbeatTimeoutMs?: number;
   readonly log: (level: 'info' | 'warn' | 'error', msg: string, extra?: Record<string, unknown>) => void;
@@ -93,10 +97,12 @@ export async function startNodeStack(options: NodeStackOptions): Promise<NodeSta
       bootstrap,
       address: distribution.address,
       ...(options.tickMs !== undefined ? { tickMs: options.tickMs } : {}),
+      ...(options.unsafe !== undefined ? { unsafe: options.unsafe } : {}),
       log: (level, event, msg) => options.log(level, msg, { event }),
     });
     closers.push(() => group.close());
-    const admin = startAdminServer({ node, distribution, group });
+    const faults = options.faultInjection === true ? (blocked: readonly string[]) => distribution.setBlocked(blocked) : undefined;
+    const admin = startAdminServer({ node, distribution, group, faults });
     closers.push(async () => admin.stop());
     if (dataDir.fresh && options.seeds.length > 0) {
       await joinViaSeeds(group, options.seeds, options.log);

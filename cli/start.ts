@@ -7,6 +7,7 @@ import { homedir } from 'node:os';
 import { join } from 'node:path';
 import { type Command, Option } from 'commander';
 import { fedError } from '../runtime/index.js';
+import { UNSAFE_MODES, type UnsafeMode } from '../registry/index.js';
 import { parseAddress, resolveCookie } from './config.js';
 import type { GlobalOptions } from './main.js';
 import { startNodeStack } from './node-stack.js';
@@ -26,6 +27,8 @@ interface StartOptions {
   hidden: boolean;
   logFormat: 'text' | 'json';
   tickMs?: string;
+  faultInjection: boolean;
+  unsafe?: UnsafeMode;
 }
 
 const collect = (value: string, previous: string[] = []): string[] => [...previous, value];
@@ -47,6 +50,8 @@ export function registerStartCommand(program: Command, run: (action: (output: Ou
     .addOption(new Option('--hidden', 'connect only where told; never propagated').default(false))
     .addOption(new Option('--log-format <format>', 'log line format').choices(['text', 'json']).default('text'))
     .addOption(new Option('--tick-ms <ms>', 'Raft tick (default 50)'))
+    .addOption(new Option('--fault-injection', 'accept fault requests from jepsen-lite (cut links); off by default').default(false))
+    .addOption(new Option('--unsafe <mode>', 'TEST ONLY: deliberately break a guarantee').choices([...UNSAFE_MODES]).hideHelp())
     .action(async (options: StartOptions, command: Command) => {
       await run(async (output) => startAction(options, command.optsWithGlobals<GlobalOptions & StartOptions>(), output));
     });
@@ -74,8 +79,11 @@ async function startAction(options: StartOptions, globals: GlobalOptions, output
     gateway: options.gateway,
     hidden: options.hidden,
     ...(tickMs !== undefined ? { tickMs } : {}),
+    faultInjection: options.faultInjection,
+    unsafe: options.unsafe,
     log,
   });
+  if (options.unsafe !== undefined) log('warn', `UNSAFE MODE ${options.unsafe}: this node deliberately breaks a guarantee (testing only)`);
   log('info', `ready: listening on ${stack.address}, group ${options.group}, creation ${stack.node.creation}`, { address: stack.address });
   await new Promise<void>((resolve) => {
     const stop = (signal: string): void => {

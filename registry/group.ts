@@ -69,6 +69,9 @@ export const GROUP_DEFAULTS = {
 
 export type Consistency = 'local' | 'leader' | 'linearizable';
 
+export const UNSAFE_MODES = ['stale-reads', 'early-ack', 'no-quorum-check'] as const;
+export type UnsafeMode = (typeof UNSAFE_MODES)[number];
+
 export const JOIN_TIMEOUT_MS_DEFAULT = 15_000;
 const JOIN_RETRY_MS = 200;
 
@@ -92,6 +95,14 @@ export interface GroupOptions {
   readonly nameDownGraceMs?: number;
   readonly voterDownGraceMs?: number;
   readonly snapshotEveryEntries?: number;
+  /**
+   * TEST-ONLY deliberate unsafety, so jepsen-lite can prove it catches each one. Never in
+   * production: `stale-reads` answers linearizable reads from the local replica; `early-ack`
+   * acknowledges a proposal once appended or forwarded, before it commits; `no-quorum-check`
+   * turns off check-quorum and lets whoever believes it leads serve leader and linearizable
+   * reads alone.
+   */
+  readonly unsafe?: UnsafeMode;
   /** State machines that ride in this group's log beside the registry (see `ExtensionStateMachine`). */
   readonly extensions?: Readonly<Record<string, ExtensionStateMachine>>;
   readonly log?: (level: 'info' | 'warn', event: string, msg: string, extra?: Record<string, unknown>) => void;
@@ -179,6 +190,8 @@ export class Group {
   #agentPid: Pid | undefined;
   readonly #releasing = new Set<string>();
   readonly #changeListeners = new Set<() => void>();
+  /** Members whose address was handed to `distribution.connect` (which then redials on its own). */
+  readonly #dialed = new Set<string>();
 
   private constructor(
     options: GroupOptions,
@@ -230,6 +243,7 @@ export class Group {
         electionTicks: options.electionTicks ?? GROUP_DEFAULTS.electionTicks,
         heartbeatTicks: options.heartbeatTicks ?? GROUP_DEFAULTS.heartbeatTicks,
         forwardProposals: true,
+        checkQuorum: options.unsafe !== 'no-quorum-check',
         bootstrap: options.bootstrap === true && fresh ? { voters: [options.node.name], learners: [] } : null,
       }),
       storage,
@@ -312,6 +326,8 @@ export class Group {
     const consistency = options.consistency ?? 'local';
     if (consistency === 'local') return this.whereisLocal(name);
     if (consistency === 'linearizable') {
+      const unsafe = this.#options.unsafe;
+      if (unsafe === 'stale-reads' || (unsafe === 'no-quorum-check' && this.#raft.status().role === 'leader')) return this.whereisLocal(name);
       await this.readBarrier();
       return this.whereisLocal(name);
     }
@@ -575,7 +591,16 @@ export class Group {
   }
 
   #onRequestResult(request: RequestResult): void {
-    if (request.outcome !== 'rejected') return;
+    if (request.outcome !== 'rejected') {
+      if (this.#options.unsafe === 'early-ack' && request.kind === 'propose') {
+        const pending = this.#proposals.get(request.id);
+        if (pending === undefined) return;
+        this.#proposals.delete(request.id);
+        this.#clock.clearTimeout(pending.timer);
+        pending.resolve({ ok: true, revision: request.outcome === 'appended' ? request.index : 0 });
+      }
+      return;
+    }
     const waiting = request.kind === 'read_index' ? this.#reads : request.kind === 'propose' ? this.#proposals : undefined;
     const pending = waiting?.get(request.id);
     if (waiting === undefined || pending === undefined) return;
@@ -630,6 +655,7 @@ export class Group {
   #maintain(): void {
     const status = this.#raft.status();
     this.#publishAddress(status);
+    this.#dialMembers(status);
     if (status.role !== 'leader') return;
     const now = this.#clock.now();
     const unreachableFor = (node: string): number => {
@@ -650,6 +676,17 @@ export class Group {
       }
     }
     this.#balanceVoters(status, unreachableFor);
+  }
+
+  /** Keep (re)dialling every member whose address the replica knows: links survive long partitions. */
+  #dialMembers(status: RaftStatus): void {
+    for (const member of [...status.conf.voters, ...status.conf.learners]) {
+      if (member === this.node.name || this.distribution.isConnected(member)) continue;
+      const address = this.state.addressOf(member);
+      if (address === undefined || this.#dialed.has(`${member} ${address}`)) continue;
+      this.#dialed.add(`${member} ${address}`);
+      this.distribution.connect(address).catch(() => undefined);
+    }
   }
 
   #publishAddress(status: RaftStatus): void {
