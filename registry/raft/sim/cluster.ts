@@ -57,6 +57,8 @@ export interface SimClusterOptions {
   readonly snapshotPaddingBytes?: number;
   /** BUGGIFY: chance that a member reboots (crash, then restart from disk) right after granting a vote. */
   readonly rebootAfterVoteProbability?: number;
+  /** BUGGIFY: chance that a leader crashes right after its commit index advanced. */
+  readonly crashAfterCommitProbability?: number;
 }
 
 interface InFlightMessage {
@@ -122,6 +124,7 @@ export class SimCluster {
   faults: NetworkFaults;
   cycleCrashProbability: number;
   rebootAfterVoteProbability: number;
+  crashAfterCommitProbability: number;
   now = 0;
   #sequence = 0;
   #inFlight: InFlightMessage[] = [];
@@ -136,6 +139,7 @@ export class SimCluster {
     this.faults = options.faults ?? PERFECT_NETWORK;
     this.cycleCrashProbability = options.cycleCrashProbability ?? 0;
     this.rebootAfterVoteProbability = options.rebootAfterVoteProbability ?? 0;
+    this.crashAfterCommitProbability = options.crashAfterCommitProbability ?? 0;
     for (const id of options.ids) {
       const member = new SimMember(id);
       this.members.set(id, member);
@@ -288,6 +292,10 @@ export class SimCluster {
       this.checker.onCommitState(member.id, raft);
       // And right after a cycle that made promises (a vote, acknowledged entries).
       if (ready.mustSync && ready.messages.length > 0 && this.#crashInCycle(member)) return;
+      if (ready.committedEntries.length > 0 && raft.status().role === 'leader' && this.rng.chance(this.crashAfterCommitProbability)) {
+        this.crash(member.id);
+        return;
+      }
       if (this.rebootAfterVoteProbability > 0 && grantsVote(ready) && this.rng.chance(this.rebootAfterVoteProbability)) {
         this.crash(member.id);
         this.restart(member.id);

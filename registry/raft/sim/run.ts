@@ -43,13 +43,13 @@ export const SAFETY_TICKS_DEFAULT = 300;
 export const LIVENESS_TICKS_DEFAULT = 400;
 const ELECTION_TICKS = 10;
 
-type PartitionShape = 'halves' | 'ring' | 'bridge' | 'isolate_leader' | 'isolate_one';
+type PartitionShape = 'halves' | 'ring' | 'bridge' | 'isolate_leader' | 'isolate_one' | 'leader_minority';
 
 export function runSeed(seed: number, options: SeedOptions = {}): SeedResult {
   const rng = new Rng(seed);
   const size = options.size ?? (rng.chance(0.5) ? 3 : 5);
   const ids = Array.from({ length: size }, (_, k) => `n${k + 1}`);
-  const initialVoters = size === 3 ? rng.range(2, 3) : rng.pick([3, 4, 4, 5]);
+  const initialVoters = size === 3 ? rng.range(2, 3) : rng.pick([3, 4, 4, 4, 5]);
   const voters = ids.slice(0, initialVoters);
   const learners = rng.chance(0.5) ? ids.slice(initialVoters, initialVoters + 1) : [];
   const faults: NetworkFaults = {
@@ -58,6 +58,8 @@ export function runSeed(seed: number, options: SeedOptions = {}): SeedResult {
     delayTicksMin: 0,
     delayTicksMax: rng.pick([0, 1, 3, 6]),
   };
+  const checkQuorum = rng.chance(0.7);
+  const leaseReads = checkQuorum && rng.chance(0.3);
   const cluster = new SimCluster({
     ids,
     bootstrap: { voters, learners },
@@ -65,14 +67,15 @@ export function runSeed(seed: number, options: SeedOptions = {}): SeedResult {
     faults,
     cycleCrashProbability: rng.pick([0, 0.002, 0.01, 0.03]),
     rebootAfterVoteProbability: rng.pick([0, 0.1, 0.3]),
+    crashAfterCommitProbability: rng.pick([0, 0.02, 0.1]),
     snapshotPaddingBytes: rng.pick([0, 40, 200]),
     raft: {
       electionTicks: ELECTION_TICKS,
       heartbeatTicks: 1,
-      preVote: rng.chance(0.7),
-      checkQuorum: true,
+      preVote: rng.chance(0.5),
+      checkQuorum,
       forwardProposals: rng.chance(0.5),
-      readMode: rng.chance(0.3) ? 'lease' : 'safe',
+      readMode: leaseReads ? 'lease' : 'safe',
       messageEntriesMax: rng.pick([1, 4, 64]),
       inflightMessagesMax: rng.pick([4, 16, 64]),
       snapshotChunkBytes: rng.pick([8, 64, 4096]),
@@ -118,6 +121,7 @@ function livenessPhase(cluster: SimCluster, workload: Workload, livenessTicks: n
   cluster.faults = { lossProbability: 0, duplicateProbability: 0, delayTicksMin: 0, delayTicksMax: 1 };
   cluster.cycleCrashProbability = 0;
   cluster.rebootAfterVoteProbability = 0;
+  cluster.crashAfterCommitProbability = 0;
   for (const id of cluster.members.keys()) cluster.restart(id);
   cluster.note('liveness phase: healed');
   const start = cluster.now;
@@ -194,15 +198,18 @@ class Workload {
     // Membership changes at random, and (BUGGIFY-style) right after an election, when the new
     // leader has not yet committed anything in its term: the dangerous moment for changes.
     if (leader !== null && (rng.chance(0.06) || (newLeader && rng.chance(0.5)))) this.#changeMembership(leader);
-    if (leader !== null && rng.chance(0.01)) {
-      const voters = cluster.raft(leader).status().conf.voters.filter((id) => id !== leader);
-      if (voters.length > 0) {
-        const to = rng.pick(voters);
-        cluster.note(`transfer ${leader} -> ${to}`);
-        cluster.raft(leader).step({ type: 'transfer_leader', to });
-        cluster.drive(cluster.member(leader));
-      }
-    }
+    const transferFrom = cluster.leader();
+    if (transferFrom !== null && rng.chance(0.01)) this.#transfer(transferFrom);
+  }
+
+  #transfer(leader: NodeId): void {
+    const { cluster, rng } = this;
+    const voters = cluster.raft(leader).status().conf.voters.filter((id) => id !== leader);
+    if (voters.length === 0) return;
+    const to = rng.pick(voters);
+    cluster.note(`transfer ${leader} -> ${to}`);
+    cluster.raft(leader).step({ type: 'transfer_leader', to });
+    cluster.drive(cluster.member(leader));
   }
 
   #changeMembership(leader: NodeId): void {
@@ -223,9 +230,9 @@ class Workload {
     const accepted = member.results.slice(resultsBefore).some((r) => r.kind === 'conf_change' && r.outcome === 'appended');
     // BUGGIFY: often cut the network right after a change is appended, so that it reaches only
     // some members before leadership moves.
-    if (accepted && rng.chance(0.3)) {
+    if (accepted && rng.chance(0.5)) {
       cluster.heal();
-      this.#partition('halves');
+      this.#partition(rng.chance(0.5) ? 'leader_minority' : 'halves');
       this.#partitionUntil = cluster.now + rng.range(5, 40);
     }
   }
@@ -298,6 +305,16 @@ class Workload {
         const leader = cluster.leader() ?? (order[0] as NodeId);
         cluster.isolate(leader);
         cluster.note(`partition isolate ${leader}`);
+        return;
+      }
+      case 'leader_minority': {
+        // The leader with fewer than half of the others: it keeps a minority, loses its quorum.
+        const leader = cluster.leader() ?? (order[0] as NodeId);
+        const others = order.filter((id) => id !== leader);
+        const withLeader = [leader, ...others.slice(0, rng.int(Math.ceil(n / 2) - 1))];
+        const rest = others.filter((id) => !withLeader.includes(id));
+        for (const a of withLeader) for (const b of rest) cluster.cut(a, b);
+        cluster.note(`partition leader minority [${withLeader}] | [${rest}]`);
         return;
       }
       case 'isolate_one':
