@@ -24,6 +24,9 @@ export interface RawDuplex {
   readonly destroyed?: boolean;
 }
 
+/** Below this size, a batch of buffers is copied into one write instead of a writev. */
+const SMALL_WRITE_BYTES_MAX = 16 * 1024;
+
 export interface ByteStreamHandlers {
   data(chunk: Buffer): void;
   drain(): void;
@@ -87,6 +90,10 @@ export class ByteStream {
     if (this.#closed) return false;
     const raw = this.raw;
     if (chunks.length === 1) return raw.write(chunks[0] as Buffer);
+    let bytes = 0;
+    for (const chunk of chunks) bytes += chunk.length;
+    // Small batches: one copy is cheaper than a writev.
+    if (bytes <= SMALL_WRITE_BYTES_MAX) return raw.write(Buffer.concat(chunks as Buffer[], bytes));
     if (raw.cork !== undefined && raw.uncork !== undefined) {
       raw.cork();
       let ok = true;
