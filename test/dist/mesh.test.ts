@@ -9,6 +9,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { Distribution, type DistributionOptions, type LogEntry } from '../../runtime/dist/distribution.js';
 import { TcpTransport } from '../../runtime/dist/transport.js';
+import { Rng } from '../../runtime/kernel/rng.js';
 import { Node } from '../../runtime/node.js';
 import { Pid } from '../../runtime/pid.js';
 import { TIMEOUT, type ProcessContext } from '../../runtime/process.js';
@@ -106,6 +107,82 @@ describe('mesh', () => {
     expect(exit).toMatchObject({ type: 'EXIT', reason: { error: 'boom' } });
     expect((exit as { from: Pid }).from.equals(target)).toBe(true);
     expect(down).toMatchObject({ type: 'DOWN', reason: { error: 'boom' }, refMatches: true });
+  });
+
+  it('mesh — exit/2 reaches a remote process; unlink and demonitor stop notifications', async () => {
+    const a = await member('a');
+    const b = await member('b');
+    await a.dist.connect(b.dist.address);
+    const victim = b.node.spawn(async (ctx) => {
+      await ctx.receive();
+    });
+    const quiet = b.node.spawn(async (ctx) => {
+      await ctx.receive((msg) => msg === 'stop');
+    });
+    const got = await a.node.run(async (ctx) => {
+      ctx.trapExit(true);
+      const ref = ctx.monitor(victim);
+      ctx.link(quiet);
+      ctx.monitor(quiet);
+      await sleep(30);
+      ctx.exit(victim, 'kill');
+      const down = await ctx.receive(isType('DOWN'), 2_000);
+      ctx.unlink(quiet);
+      void ref;
+      return down;
+    });
+    expect(got).toMatchObject({ type: 'DOWN', reason: 'killed' });
+    await waitFor(() => !b.node.isAlive(victim));
+    // After unlink and demonitor, the end of `quiet` notifies nobody on a.
+    const silent = await a.node.run(async (ctx) => {
+      ctx.trapExit(true);
+      ctx.link(quiet);
+      const ref = ctx.monitor(quiet);
+      ctx.unlink(quiet);
+      ctx.demonitor(ref);
+      await sleep(30);
+      ctx.send(quiet, 'stop');
+      return ctx.receive(undefined, 300);
+    });
+    expect(silent).toBe(TIMEOUT);
+  });
+
+  it('mesh — a remote name can be monitored and reports the name when it goes away', async () => {
+    const a = await member('a');
+    const b = await member('b');
+    await a.dist.connect(b.dist.address);
+    b.node.spawn(
+      async (ctx) => {
+        await ctx.receive((msg) => msg === 'stop');
+      },
+      { name: 'service' },
+    );
+    const down = await a.node.run(async (ctx) => {
+      ctx.monitor({ name: 'service', node: b.node.name });
+      await sleep(30);
+      ctx.send({ name: 'service', node: b.node.name }, 'stop');
+      return ctx.receive(isType('DOWN'), 2_000);
+    });
+    expect(down).toMatchObject({ type: 'DOWN', pid: { name: 'service', node: b.node.name }, reason: 'normal' });
+  });
+
+  it('mesh — redials back off exponentially with jitter (no connection storm)', async () => {
+    let dials = 0;
+    class CountingTransport extends TcpTransport {
+      override connect(address: string, options?: { timeoutMs?: number }) {
+        dials++;
+        return super.connect(address, options);
+      }
+    }
+    const a = await member('a', { transport: new CountingTransport(), backoffMinMs: 20, backoffMaxMs: 200, rng: new Rng(7) });
+    const b = await member('b');
+    await a.dist.connect(b.dist.address);
+    dials = 0;
+    await b.dist.close();
+    await sleep(1_000);
+    // Delays grow 20→40→80→160→200 ms (each a random 50–100 % of that): a handful of dials, not a storm.
+    expect(dials).toBeGreaterThanOrEqual(3);
+    expect(dials).toBeLessThanOrEqual(14);
   });
 
   it('mesh — linking or monitoring a dead remote pid gives noproc', async () => {
