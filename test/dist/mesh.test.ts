@@ -13,6 +13,7 @@ import { Rng } from '../../runtime/kernel/rng.js';
 import { Node } from '../../runtime/node.js';
 import { Pid } from '../../runtime/pid.js';
 import { TIMEOUT, type ProcessContext } from '../../runtime/process.js';
+import { call, cast, startServer } from '../../runtime/server.js';
 import { sleep, waitFor } from './fixtures/helpers.js';
 
 interface Member {
@@ -84,6 +85,30 @@ describe('mesh', () => {
       ),
     );
     expect(results).toEqual(Array.from({ length: 50 }, (_, index) => index));
+  });
+
+  it('mesh — GenServer call and cast work on a server of another node; a lost node fails the call', async () => {
+    const a = await member('a');
+    const b = await member('b');
+    await a.dist.connect(b.dist.address);
+    await startServer(
+      b.node,
+      {
+        init: () => 0,
+        handleCall: (request, _from, state: number) => ({ reply: { request, state }, state }),
+        handleCast: (request, state: number) => ({ state: state + (request as number) }),
+      },
+      undefined,
+      { name: 'counter' },
+    );
+    const counter = { name: 'counter', node: b.node.name };
+    cast(a.node, counter, 5);
+    expect(await call(a.node, counter, 'get', 2_000)).toEqual({ request: 'get', state: 5 });
+    const viaPid = b.node.whereis('counter')!;
+    expect(await call(a.node, viaPid, 'again', 2_000)).toEqual({ request: 'again', state: 5 });
+    await expect(call(a.node, { name: 'nobody', node: b.node.name }, 'x', 2_000)).rejects.toMatchObject({ code: 'noproc' });
+    await b.dist.close();
+    await expect(call(a.node, counter, 'after', 2_000)).rejects.toMatchObject({ code: 'nodedown' });
   });
 
   it('mesh — a remote link propagates the exit reason; a remote monitor delivers DOWN', async () => {
