@@ -17,10 +17,11 @@ export function defaultCookieFile(): string {
 }
 
 /** `host:port` → parts; anything else is a usage error naming the flag. */
-export function parseAddress(text: string, flag: string): { host: string; port: number } {
+export function parseAddress(text: string, flag: string, options: { allowAnyPort?: boolean } = {}): { host: string; port: number } {
   const match = /^(\[[^\]]+\]|[^:]+):(\d{1,5})$/.exec(text.trim());
   const port = match ? Number(match[2]) : NaN;
-  if (!match || !(port > 0 && port < 65536)) {
+  const lowest = options.allowAnyPort === true ? 0 : 1;
+  if (!match || !(port >= lowest && port < 65536)) {
     throw fedError('config', `${flag} wants host:port, got ${JSON.stringify(text)}`);
   }
   return { host: (match[1] as string).replace(/^\[|\]$/g, ''), port };

@@ -42,6 +42,8 @@ export interface NodeStackOptions {
   readonly gateway: boolean;
   readonly hidden: boolean;
   readonly tickMs?: number;
+  /** With no seeds on first start: create a new group (default) or wait for `fedctl join`. */
+  readonly bootstrap?: boolean;
   /** Accept the admin `fault` request (jepsen-lite's partitions). Off by default. */
   readonly faultInjection?: boolean;
   /** TEST-ONLY deliberate unsafety (see registry's `UnsafeMode`). */
@@ -88,7 +90,7 @@ export async function startNodeStack(options: NodeStackOptions): Promise<NodeSta
       logger: (entry: LogEntry) => options.log(entry.level, entry.msg, { event: entry.event, peer: entry.peer, code: entry.code }),
     });
     closers.push(() => distribution.close());
-    const bootstrap = dataDir.fresh && options.seeds.length === 0;
+    const bootstrap = dataDir.fresh && options.seeds.length === 0 && options.bootstrap !== false;
     const group = await Group.open({
       node,
       distribution,

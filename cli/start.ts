@@ -29,6 +29,7 @@ interface StartOptions {
   tickMs?: string;
   faultInjection: boolean;
   unsafe?: UnsafeMode;
+  bootstrap: boolean;
 }
 
 const collect = (value: string, previous: string[] = []): string[] => [...previous, value];
@@ -50,6 +51,7 @@ export function registerStartCommand(program: Command, run: (action: (output: Ou
     .addOption(new Option('--hidden', 'connect only where told; never propagated').default(false))
     .addOption(new Option('--log-format <format>', 'log line format').choices(['text', 'json']).default('text'))
     .addOption(new Option('--tick-ms <ms>', 'Raft tick (default 50)'))
+    .addOption(new Option('--no-bootstrap', 'with no --seed, wait to be added by `fedctl join` instead of creating a new group'))
     .addOption(new Option('--fault-injection', 'accept fault requests from jepsen-lite (cut links); off by default').default(false))
     .addOption(new Option('--unsafe <mode>', 'TEST ONLY: deliberately break a guarantee').choices([...UNSAFE_MODES]).hideHelp())
     .action(async (options: StartOptions, command: Command) => {
@@ -58,7 +60,7 @@ export function registerStartCommand(program: Command, run: (action: (output: Ou
 }
 
 async function startAction(options: StartOptions, globals: GlobalOptions, output: Output): Promise<number> {
-  const listen = parseAddress(options.listen, '--listen');
+  const listen = parseAddress(options.listen, '--listen', { allowAnyPort: true });
   for (const seed of options.seed) parseAddress(seed, '--seed');
   const tickMs = options.tickMs === undefined ? undefined : Number(options.tickMs);
   if (tickMs !== undefined && !(Number.isInteger(tickMs) && tickMs > 0)) throw fedError('config', `--tick-ms wants a positive integer, got ${options.tickMs}`);
@@ -80,6 +82,7 @@ async function startAction(options: StartOptions, globals: GlobalOptions, output
     hidden: options.hidden,
     ...(tickMs !== undefined ? { tickMs } : {}),
     faultInjection: options.faultInjection,
+    bootstrap: options.bootstrap,
     unsafe: options.unsafe,
     log,
   });

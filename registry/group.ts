@@ -141,6 +141,8 @@ export interface GroupStatus {
 type GroupMessage =
   | { readonly type: 'join'; readonly node: string; readonly address: string }
   | { readonly type: 'leave'; readonly node: string }
+  /** From the leader to a member whose removal has been applied (it gets no more appends to learn it). */
+  | { readonly type: 'removed'; readonly node: string }
   | { readonly type: 'read'; readonly requestId: string; readonly name: string }
   | { readonly type: 'read_reply'; readonly requestId: string; readonly entry: NameEntry | null; readonly error?: string };
 
@@ -192,6 +194,8 @@ export class Group {
   readonly #changeListeners = new Set<() => void>();
   /** Members whose address was handed to `distribution.connect` (which then redials on its own). */
   readonly #dialed = new Set<string>();
+  /** Set once this member learns its own removal was applied (it then is no member). */
+  #removed = false;
 
   private constructor(
     options: GroupOptions,
@@ -411,6 +415,7 @@ export class Group {
   async join(seedAddress: string, options: { timeoutMs?: number } = {}): Promise<void> {
     this.#assertOpen();
     const seed = await this.distribution.connect(seedAddress);
+    this.#removed = false;
     const deadline = this.#clock.now() + (options.timeoutMs ?? JOIN_TIMEOUT_MS_DEFAULT);
     while (!this.isMember()) {
       if (this.#closed) throw fedError('shutdown', 'closed while joining');
@@ -423,6 +428,7 @@ export class Group {
 
   /** True once this member appears in the committed configuration. */
   isMember(): boolean {
+    if (this.#removed) return false;
     const conf = this.#raft.status().conf;
     return conf.voters.includes(this.node.name) || conf.learners.includes(this.node.name);
   }
@@ -578,6 +584,7 @@ export class Group {
     this.#appliedSinceSnapshot++;
     if (entry.type !== 'normal') {
       this.state.skip(entry.index);
+      if (entry.type === 'conf_change') this.#onConfApplied(entry.data as ConfChange);
       return;
     }
     const data = entry.data as GroupEntryData;
@@ -588,6 +595,14 @@ export class Group {
     this.#proposals.delete(data.id);
     this.#clock.clearTimeout(pending.timer);
     pending.resolve(result);
+  }
+
+  #onConfApplied(change: ConfChange): void {
+    if (change.type !== 'remove') return;
+    if (change.node === this.node.name) this.#removed = true;
+    else if (this.#raft.status().role === 'leader') {
+      this.distribution.sendControl(change.node, `group:${this.id}`, { type: 'removed', node: change.node } satisfies GroupMessage);
+    }
   }
 
   #onRequestResult(request: RequestResult): void {
@@ -737,6 +752,9 @@ export class Group {
         else this.#changeConf({ type: 'remove', node: message.node });
         return;
       }
+      case 'removed':
+        if (message.node === this.node.name && from === status.leader) this.#removed = true;
+        return;
       case 'read': {
         const reply: GroupMessage =
           status.role === 'leader'

@@ -1,0 +1,138 @@
+/**
+ * Test harness for the built CLI: runs `node dist/cli/main.js` as child processes, with a
+ * private HOME and cookie file, and starts `fedctl start` nodes that it stops (SIGTERM, then
+ * SIGKILL) when asked. Every child is tracked so a test file can end them all.
+ */
+import { type ChildProcess, spawn } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+
+export const CLI = resolve('dist/cli/main.js');
+
+export interface CliResult {
+  readonly code: number;
+  readonly stdout: string;
+  readonly stderr: string;
+}
+
+export class CliHarness {
+  readonly root = mkdtempSync(join(tmpdir(), 'fedctl-cli-'));
+  readonly cookieFile = join(this.root, 'cookie');
+  readonly #children = new Set<ChildProcess>();
+
+  env(extra: Record<string, string> = {}): NodeJS.ProcessEnv {
+    const env: NodeJS.ProcessEnv = { PATH: process.env.PATH, HOME: this.root, FEDCTL_COOKIE_FILE: this.cookieFile, ...extra };
+    return env;
+  }
+
+  /** Run one CLI command to completion. */
+  run(args: readonly string[], extraEnv: Record<string, string> = {}, timeoutMs = 20_000): Promise<CliResult> {
+    return new Promise((resolvePromise, reject) => {
+      const child = spawn(process.execPath, [CLI, ...args], { env: this.env(extraEnv), stdio: ['ignore', 'pipe', 'pipe'] });
+      this.#children.add(child);
+      let stdout = '';
+      let stderr = '';
+      child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
+      child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+      const timer = setTimeout(() => {
+        child.kill('SIGKILL');
+        reject(new Error(`fedctl ${args.join(' ')} did not finish in ${timeoutMs} ms; stderr: ${stderr}`));
+      }, timeoutMs);
+      child.on('close', (code) => {
+        clearTimeout(timer);
+        this.#children.delete(child);
+        resolvePromise({ code: code ?? -1, stdout, stderr });
+      });
+    });
+  }
+
+  /** Start a node with `fedctl start`; resolves with its address once it logs `ready`. */
+  startNode(name: string, args: readonly string[] = [], timeoutMs = 20_000): Promise<StartedNode> {
+    const dataDir = join(this.root, 'data', name);
+    const child = spawn(
+      process.execPath,
+      [CLI, 'start', '--name', `${name}@127.0.0.1`, '--listen', '127.0.0.1:0', '--data', dataDir, '--group', 'g1', ...args],
+      { env: this.env(), stdio: ['ignore', 'pipe', 'pipe'] },
+    );
+    this.#children.add(child);
+    const node = new StartedNode(name, child, dataDir);
+    child.on('close', () => this.#children.delete(child));
+    return node.ready(timeoutMs);
+  }
+
+  /** End every child still running (SIGKILL) and remove the temporary directory. */
+  async close(): Promise<void> {
+    await Promise.all(
+      [...this.#children].map(
+        (child) =>
+          new Promise<void>((resolvePromise) => {
+            if (child.exitCode !== null || child.signalCode !== null) return resolvePromise();
+            child.once('close', () => resolvePromise());
+            child.kill('SIGKILL');
+          }),
+      ),
+    );
+    rmSync(this.root, { recursive: true, force: true });
+  }
+}
+
+export class StartedNode {
+  address = '';
+  stderr = '';
+  readonly #exited: Promise<number | null>;
+
+  constructor(
+    readonly name: string,
+    readonly child: ChildProcess,
+    readonly dataDir: string,
+  ) {
+    child.stderr?.on('data', (chunk: Buffer) => (this.stderr += chunk.toString()));
+    child.stdout?.resume();
+    this.#exited = new Promise((resolvePromise) => child.on('close', (code) => resolvePromise(code)));
+  }
+
+  ready(timeoutMs: number): Promise<StartedNode> {
+    return new Promise((resolvePromise, reject) => {
+      const timer = setTimeout(() => reject(new Error(`${this.name} not ready in ${timeoutMs} ms: ${this.stderr}`)), timeoutMs);
+      const check = (): void => {
+        const match = /ready: listening on (\S+),/.exec(this.stderr);
+        if (match) {
+          clearTimeout(timer);
+          this.child.stderr?.off('data', check);
+          this.address = match[1] as string;
+          resolvePromise(this);
+        }
+      };
+      this.child.stderr?.on('data', check);
+      this.child.once('close', (code) => {
+        clearTimeout(timer);
+        reject(new Error(`${this.name} exited with ${code} before ready: ${this.stderr}`));
+      });
+    });
+  }
+
+  /** SIGTERM and wait for the exit code. */
+  async stop(): Promise<number | null> {
+    if (this.child.exitCode === null && this.child.signalCode === null) this.child.kill('SIGTERM');
+    return this.#exited;
+  }
+
+  exited(): Promise<number | null> {
+    return this.#exited;
+  }
+}
+
+export async function eventually<T>(what: string, probe: () => Promise<T | undefined | false> | T | undefined | false, timeoutMs = 15_000): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const value = await probe();
+    if (value !== undefined && value !== false) return value;
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((resolvePromise) => setTimeout(resolvePromise, 100));
+  }
+}
+
+export function removeDir(path: string): void {
+  rmSync(path, { recursive: true, force: true });
+}
