@@ -1,0 +1,37 @@
+/**
+ * The jepsen-lite checkers: pure functions from a recorded run (history.jsonl events,
+ * singletons.jsonl events, final reads) to a report with a verdict. Each verdict is 'pass',
+ * 'fail' or 'unknown' (a search ran out of budget — never counted as a pass).
+ * - `checkLinearizable`: per-name linearizability of register / unregister / whereis.
+ * - `checkSingletons`: fenced singleton instances never overlap; tokens increase; every key
+ *   runs after the final heal.
+ * - `checkLostRegistrations`: acknowledged registrations survive to the final reads.
+ */
+export { type Verdict, combineVerdicts } from './verdict.js';
+export {
+  FAILURE_SEARCH_STEPS_MAX,
+  FAILURE_WINDOW_CUTS_MAX,
+  LINEARIZABILITY_STEPS_MAX,
+  type LinearizabilityFailure,
+  type LinearizabilityOptions,
+  type LinearizabilityReport,
+  checkLinearizable,
+  checkLinearizableOperations,
+  formatLinearizabilityFailure,
+} from './linearizable.js';
+export {
+  type SingletonCheckOptions,
+  type SingletonInstance,
+  type SingletonReport,
+  type SingletonViolation,
+  type SingletonViolationKind,
+  checkSingletons,
+  formatSingletonViolations,
+} from './singletons.js';
+export {
+  type LostRegistration,
+  type LostRegistrationOptions,
+  type LostRegistrationReport,
+  checkLostRegistrationOperations,
+  checkLostRegistrations,
+} from './lost-registrations.js';
