@@ -83,6 +83,8 @@ export interface ConnectionStats {
   dataSent: number;
   dataReceived: number;
   controlSent: number;
+  /** Control signals larger than the frame limit (e.g. a huge exit reason), not sent. */
+  controlDropped: number;
   controlReceived: number;
   heartbeatsSent: number;
   heartbeatsReceived: number;
@@ -126,6 +128,7 @@ export class Connection {
     dataSent: 0,
     dataReceived: 0,
     controlSent: 0,
+    controlDropped: 0,
     controlReceived: 0,
     heartbeatsSent: 0,
     heartbeatsReceived: 0,
@@ -210,7 +213,12 @@ export class Connection {
   sendSignal(signal: Signal): boolean {
     if (this.#closed) return false;
     if (isDataSignal(signal)) return this.#enqueueData(encodeDataSignal(signal));
-    this.#enqueueControl(encodeControlSignal(signal, this.#dataEnqueued));
+    const frame = encodeControlSignal(signal, this.#dataEnqueued);
+    if (frame.length > this.#recordPayloadBytesMax) {
+      this.stats.controlDropped++;
+      return false;
+    }
+    this.#enqueueControl(frame);
     return true;
   }
 
@@ -239,10 +247,14 @@ export class Connection {
     });
   }
 
-  /** Send a subsystem's control message on the control lane (never held, never dropped). */
+  /** Send a subsystem's control message on the control lane (never held or dropped); `frame_too_large` if over the limit. */
   sendControl(channel: string, payload: unknown): void {
     if (this.#closed) throw this.#nodedown();
-    this.#enqueueControl(encodeControl(channel, payload));
+    const frame = encodeControl(channel, payload);
+    if (frame.length > this.#recordPayloadBytesMax) {
+      throw fedError('frame_too_large', `control message of ${frame.length} bytes exceeds the frame limit`, { bytes: frame.length });
+    }
+    this.#enqueueControl(frame);
   }
 
   sendPeers(peers: readonly PeerAddress[]): void {

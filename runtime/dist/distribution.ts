@@ -353,7 +353,10 @@ export class Distribution implements SignalRouter {
     };
   }
 
-  /** Send a control message to a connected node; false if not connected (nothing sent). */
+  /**
+   * Send a control message to a connected node; false if not connected (nothing sent). Throws
+   * `frame_too_large` for a payload over the frame limit and `badarg` for an invalid channel.
+   */
   sendControl(nodeName: string, channel: string, payload: unknown): boolean {
     const connection = this.#connections.get(nodeName);
     if (connection === undefined) return false;

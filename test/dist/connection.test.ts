@@ -136,6 +136,24 @@ describe('connection', () => {
     await expect(a.sendDataAsync(signal)).rejects.toMatchObject({ code: 'frame_too_large' });
   });
 
+  it('connection — oversized control messages are refused at the sender, never sent', async () => {
+    pair = await handshakePair({ frameBytesMax: 1024 }, { frameBytesMax: 1024 });
+    const a = new Connection(pair.client, pair.initiator, { local: identity(A) });
+    const b = new Connection(pair.server, pair.responder, { local: identity(B) });
+    connections.push(a, b);
+    const recB = recorder();
+    a.start(recorder().handlers);
+    b.start(recB.handlers);
+    expect(() => a.sendControl('raft', Buffer.alloc(2048))).toThrow(expect.objectContaining({ code: 'frame_too_large' }));
+    const huge = { kind: 'exit', from: new Pid(A, 1, 1), to: new Pid(B, 2, 1), reason: 'x'.repeat(2048) } as const;
+    expect(a.sendSignal(huge)).toBe(false);
+    expect(a.stats.controlDropped).toBe(1);
+    a.sendControl('raft', 'small');
+    await waitFor(() => recB.events.length === 1);
+    expect(recB.events[0]).toEqual({ kind: 'control:raft', value: 'small' });
+    expect(a.closed || b.closed).toBe(false);
+  });
+
   it('connection — heartbeats flow both ways while the link is idle', async () => {
     const { a, b } = await linked({ tickMs: 10, timeoutMs: 1_000 });
     await waitFor(() => a.stats.heartbeatsReceived >= 5 && b.stats.heartbeatsReceived >= 5);
