@@ -9,8 +9,10 @@
  *   message), from the first send to the last receive.
  * - ping-pong: two processes exchange a message and its answer N times (a round trip = two
  *   sends, two receives, two wake-ups).
- * Each figure is the best of a few runs (the first warms the JIT).
+ * Each figure is the best of a few runs (the first warms the JIT). The machine's load average
+ * is printed too: on a shared machine, wall times grow with it.
  */
+import { cpus, loadavg } from 'node:os';
 import { Node } from '../runtime/node.js';
 import type { Pid } from '../runtime/pid.js';
 
@@ -38,26 +40,40 @@ function nextTurn(): Promise<void> {
   return new Promise((resolve) => setImmediate(resolve));
 }
 
-async function spawnWaiting(count: number): Promise<{ seconds: number; bytesPerProcess: number; stopSeconds: number }> {
+interface SpawnResult {
+  seconds: number;
+  cpuSeconds: number;
+  bytesPerProcess: number;
+  stopSeconds: number;
+}
+
+function cpuSecondsSince(start: NodeJS.CpuUsage): number {
+  const used = process.cpuUsage(start);
+  return (used.user + used.system) / 1e6;
+}
+
+async function spawnWaiting(count: number): Promise<SpawnResult> {
   const node = new Node({ name: 'bench@127.0.0.1' });
   await node.start();
   await nextTurn();
   collectGarbage();
   const heapBefore = process.memoryUsage().heapUsed;
   const started = performance.now();
+  const cpuStarted = process.cpuUsage();
   const waiter = async (ctx: { receive(): Promise<unknown> }): Promise<void> => {
     await ctx.receive();
   };
   for (let index = 0; index < count; index++) node.spawn(waiter);
   await nextTurn(); // every process has run to its receive
   const seconds = (performance.now() - started) / 1000;
+  const cpuSeconds = cpuSecondsSince(cpuStarted);
   collectGarbage();
   const bytesPerProcess = (process.memoryUsage().heapUsed - heapBefore) / count;
   if (node.processCount() !== count) throw new Error(`expected ${count} processes, found ${node.processCount()}`);
   const stopStarted = performance.now();
   await node.stop();
   const stopSeconds = (performance.now() - stopStarted) / 1000;
-  return { seconds, bytesPerProcess, stopSeconds };
+  return { seconds, cpuSeconds, bytesPerProcess, stopSeconds };
 }
 
 async function oneWay(count: number): Promise<number> {
@@ -114,15 +130,17 @@ export default async function (args: string[]): Promise<void> {
   const spawnCount = option(args, 'spawn', SPAWN_COUNT_DEFAULT);
   const messages = option(args, 'messages', ONE_WAY_MESSAGES_DEFAULT);
   const roundTrips = option(args, 'roundtrips', ROUND_TRIPS_DEFAULT);
-  console.log(`runtime bench (node ${process.version}, best of ${RUNS})`);
+  const load = loadavg().map((value) => value.toFixed(1)).join(' ');
+  console.log(`runtime bench (node ${process.version}, ${cpus().length} cpus, load ${load}, best of ${RUNS})`);
 
-  let bestSpawn = { seconds: Infinity, bytesPerProcess: Infinity, stopSeconds: Infinity };
+  let bestSpawn: SpawnResult = { seconds: Infinity, cpuSeconds: Infinity, bytesPerProcess: Infinity, stopSeconds: Infinity };
   for (let run = 0; run < RUNS; run++) {
     const result = await spawnWaiting(spawnCount);
     if (result.seconds < bestSpawn.seconds) bestSpawn = result;
   }
   console.log(
-    `spawn ${spawnCount} waiting processes: ${bestSpawn.seconds.toFixed(2)} s, ` +
+    `spawn ${spawnCount} waiting processes: ${bestSpawn.seconds.toFixed(2)} s ` +
+      `(${bestSpawn.cpuSeconds.toFixed(2)} s cpu, all threads), ` +
       `${Math.round(bestSpawn.bytesPerProcess)} heap bytes/process, stop() ${bestSpawn.stopSeconds.toFixed(2)} s`,
   );
 

@@ -282,9 +282,9 @@ export class Process implements ProcessContext {
     }
     if (timeoutMs === 0) return Promise.resolve(TIMEOUT as T);
     if (timeoutMs !== undefined && !(timeoutMs >= 0)) throw fedError('badarg', `invalid timeout ${String(timeoutMs)}`);
-    const promise = new Promise<T>((resolve) => {
-      this.waitResolve = resolve as (value: unknown) => void;
-    });
+    const promise = new Promise<T>(captureResolve);
+    this.waitResolve = capturedResolve;
+    capturedResolve = null;
     this.waitMatch = match;
     this.waitPromise = promise;
     if (timeoutMs !== undefined && timeoutMs !== Infinity) {
@@ -381,6 +381,15 @@ export class Process implements ProcessContext {
   messageCount(): number {
     return this.mailbox === null ? 0 : this.mailbox.size;
   }
+}
+
+/**
+ * A shared promise executor: it parks the resolve function here for `receive` to pick up, so a
+ * wait allocates no executor closure.
+ */
+let capturedResolve: ((value: unknown) => void) | null = null;
+function captureResolve(resolve: (value: never) => void): void {
+  capturedResolve = resolve as (value: unknown) => void;
 }
 
 function neverMatches(): boolean {
