@@ -5,7 +5,8 @@
  *
  * "Last acknowledged" is taken conservatively, so that a report is always a real loss: the
  * register R counts only if
- * - it is the successful ("ok") register of the name that completed last;
+ * - it is the successful ("ok") register of the name that completed last, and no successful
+ *   unregister completed after it (else the last acknowledged write is not a register);
  * - no other successful write that could change the holder (an "ok" unregister, an "ok"
  *   register by another owner) completed after R was invoked — such a write may be ordered
  *   after R, so the name may rightly be free or held by someone else (counted as `ambiguous`);
@@ -67,7 +68,7 @@ export function checkLostRegistrationOperations(
   let ambiguous = 0;
   for (const [name, writes] of byName) {
     const registration = lastAcknowledgedRegister(writes);
-    if (registration === undefined) continue;
+    if (registration === undefined || laterUnregister(registration, writes)) continue;
     const owner = registration.input as string;
     if (mayHaveBeenUndone(registration, writes)) {
       ambiguous++;
@@ -103,6 +104,17 @@ function lastAcknowledgedRegister(writes: readonly Operation[]): Operation | und
     if (last === undefined || (operation.completeLine as number) > (last.completeLine as number)) last = operation;
   }
   return last;
+}
+
+/** An "ok" unregister that completed after the register: the last acknowledged write is not a register. */
+function laterUnregister(registration: Operation, writes: readonly Operation[]): boolean {
+  return writes.some(
+    (operation) =>
+      operation.f === 'unregister' &&
+      operation.type === 'ok' &&
+      operation.output === 'ok' &&
+      (operation.completeLine as number) > (registration.completeLine as number),
+  );
 }
 
 function mayHaveBeenUndone(registration: Operation, writes: readonly Operation[]): boolean {

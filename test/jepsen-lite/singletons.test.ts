@@ -1,0 +1,102 @@
+// The singleton checker on hand-made singletons.jsonl events that must pass and must fail:
+// clean handovers (including an old instance fenced by a newer token while it still runs),
+// two overlapping instances with valid tokens, tokens that go backwards, unmatched stops,
+// kills that end instances, and liveness after the final heal (with and without a bound).
+import { describe, expect, it } from 'vitest';
+import { checkSingletons, formatSingletonViolations } from '../../jepsen-lite/checker/index.js';
+import type { SingletonEvent } from '../../jepsen-lite/history.js';
+import { isFedError } from '../../runtime/index.js';
+
+function start(key: string, node: string, token: number, time: number): SingletonEvent {
+  return { type: 'start', key, node, token, time };
+}
+function stop(key: string, node: string, token: number, time: number): SingletonEvent {
+  return { type: 'stop', key, node, token, time };
+}
+
+const HEALED = { expectedKeys: ['k'], finalHealTime: 100 } as const;
+
+describe('singletons — safety', () => {
+  it('singletons — a handover that stops the old instance first passes', () => {
+    const report = checkSingletons([start('k', 'a', 5, 10), stop('k', 'a', 5, 40), start('k', 'b', 9, 40)], HEALED);
+    expect(report.verdict).toBe('pass');
+    expect(report.recoveryNs).toEqual({ k: 0 });
+    expect(report.fencedOverlaps).toBe(0);
+  });
+
+  it('singletons — an old instance fenced by a higher token may run on, and is reported', () => {
+    const report = checkSingletons([start('k', 'a', 5, 10), start('k', 'b', 9, 30), stop('k', 'a', 5, 50)], HEALED);
+    expect(report.verdict).toBe('pass');
+    expect(report.fencedOverlaps).toBe(1);
+    expect(report.fencedOverlapNsMax).toBe(20);
+  });
+
+  it('singletons — two overlapping instances with valid tokens fail', () => {
+    const report = checkSingletons([start('k', 'a', 7, 10), start('k', 'b', 7, 20), stop('k', 'b', 7, 30)], HEALED);
+    expect(report.verdict).toBe('fail');
+    const overlap = report.violations.find((violation) => violation.kind === 'overlap');
+    expect(overlap?.instances.map((instance) => instance.node)).toEqual(['a', 'b']);
+    expect(formatSingletonViolations(report)).toContain('both held a valid token from 20');
+  });
+
+  it('singletons — a token lower than one already started fails', () => {
+    const report = checkSingletons([start('k', 'a', 9, 10), stop('k', 'a', 9, 20), start('k', 'b', 5, 30)], {
+      expectedKeys: [],
+      finalHealTime: 0,
+    });
+    expect(report.verdict).toBe('fail');
+    expect(report.violations.map((violation) => violation.kind)).toEqual(['token_order']);
+  });
+
+  it('singletons — a stop that matches no running instance fails', () => {
+    const report = checkSingletons([start('k', 'a', 3, 10), stop('k', 'b', 3, 20)], HEALED);
+    expect(report.violations.map((violation) => violation.kind)).toContain('unmatched_stop');
+  });
+
+  it('singletons — events are ordered by time, stops before starts at the same instant', () => {
+    const events = [start('k', 'b', 9, 40), stop('k', 'a', 5, 40), start('k', 'a', 5, 10)];
+    const report = checkSingletons(events, HEALED);
+    expect(report.verdict).toBe('pass');
+  });
+
+  it('singletons — keys are independent', () => {
+    const report = checkSingletons([start('x', 'a', 4, 10), start('y', 'b', 4, 10)], { expectedKeys: ['x', 'y'], finalHealTime: 5 });
+    expect(report.verdict).toBe('pass');
+    expect(report.keysSeen).toBe(2);
+  });
+});
+
+describe('singletons — liveness after the final heal', () => {
+  it('singletons — a key with no running instance at the check fails', () => {
+    const report = checkSingletons([start('k', 'a', 5, 10), stop('k', 'a', 5, 60)], { expectedKeys: ['k', 'never'], finalHealTime: 50 });
+    expect(report.violations.map((violation) => `${violation.kind}:${violation.key}`)).toEqual(['not_running:k', 'not_running:never']);
+    expect(report.recoveryNs).toEqual({ k: null, never: null });
+  });
+
+  it('singletons — an instance on a killed node no longer counts as running', () => {
+    const events = [start('k', 'a', 5, 10)];
+    expect(checkSingletons(events, HEALED).verdict).toBe('pass');
+    const killed = checkSingletons(events, { ...HEALED, nodeKills: [{ node: 'a', time: 70 }] });
+    expect(killed.violations.map((violation) => violation.kind)).toEqual(['not_running']);
+    expect(killed.instances[0]?.endedBy).toBe('kill');
+  });
+
+  it('singletons — recovery time is measured from the heal and held to the bound', () => {
+    const events = [start('k', 'a', 5, 10), stop('k', 'a', 5, 20), start('k', 'b', 8, 400)];
+    const unbounded = checkSingletons(events, { expectedKeys: ['k'], finalHealTime: 100 });
+    expect(unbounded.verdict).toBe('pass');
+    expect(unbounded.recoveryNs).toEqual({ k: 300 });
+    const bounded = checkSingletons(events, { expectedKeys: ['k'], finalHealTime: 100, recoveryBoundNs: 200 });
+    expect(bounded.violations.map((violation) => violation.kind)).toEqual(['late_recovery']);
+  });
+
+  it('singletons — a check time before the heal is refused', () => {
+    let error: unknown;
+    try {
+      checkSingletons([], { expectedKeys: [], finalHealTime: 100, checkTime: 50 });
+    } catch (caught) {
+      error = caught;
+    }
+    expect(isFedError(error, 'badarg')).toBe(true);
+  });
+});
