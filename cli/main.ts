@@ -10,6 +10,7 @@ import { consoleOutput, reportError, type Output } from './output.js';
 import { fedError, isFedError } from '../runtime/index.js';
 import { registerClientCommands } from './client-commands.js';
 import { registerStartCommand } from './start.js';
+import { registerDemoCommand } from './demo.js';
 
 export interface GlobalOptions {
   json: boolean;
@@ -35,6 +36,7 @@ export function buildProgram(run: (action: (output: Output) => Promise<number | 
   program.configureOutput({ writeErr: (text) => process.stderr.write(text) });
   registerStartCommand(program, run);
   registerClientCommands(program, run);
+  registerDemoCommand(program, run);
   return program;
 }
 
