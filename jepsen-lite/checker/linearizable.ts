@@ -18,6 +18,14 @@
  * search is bounded by `stepsMaxPerName`; running out gives 'unknown', never a pass. Real-time
  * order is the order of lines in the history (an operation precedes another if its completion
  * line comes before the other's invoke line).
+ * Three prunings keep it fast, each sound (a brute-force oracle test compares verdicts):
+ * - an operation of unknown result is only tried where it changes the state;
+ * - operations of unknown result with the same function and owner are interchangeable, so only
+ *   the earliest invoked are used (k info writes cost k+1 branches, not 2^k);
+ * - an operation whose known result shows it changes nothing in any state (a read, a refused
+ *   write) is linearized as soon as it fits, without exploring "later" (see WingGongSearch).
+ * On this machine a name with ~300 operations from 10 clients checks in a few milliseconds
+ * when it passes, and is refuted (with its explanation) in well under a second when it fails.
  *
  * On failure the report names the operation whose completion first makes the name's history
  * impossible (the end of the smallest failing prefix, found by bisection), and a small window:
@@ -30,12 +38,16 @@ import { Rng } from '../../runtime/index.js';
 import { pairOperations, type HistoryEvent, type Operation, describeOperation } from '../history.js';
 import type { Verdict } from './verdict.js';
 
-/** Default search budget per name (loop iterations); a few hundred operations need far fewer. */
-export const LINEARIZABILITY_STEPS_MAX = 5_000_000;
+/**
+ * Default search budget per name (loop iterations). A few hundred operations need about 10^4
+ * to pass and 10^5 to refute; each step may keep one cache entry (a bitset), so this also bounds
+ * memory (about 100 bytes a step for a few hundred operations).
+ */
+export const LINEARIZABILITY_STEPS_MAX = 1_000_000;
 /** How many cut points the failure explanation tries before settling for the whole prefix. */
 export const FAILURE_WINDOW_CUTS_MAX = 200;
 /** Search budget of each small search made while explaining a failure. */
-export const FAILURE_SEARCH_STEPS_MAX = 200_000;
+export const FAILURE_SEARCH_STEPS_MAX = 1_000_000;
 /** Total budget for explaining one failing name; when spent, the explanation keeps what it has. */
 export const FAILURE_EXPLANATION_STEPS_MAX = 5_000_000;
 

@@ -167,8 +167,8 @@ describe('linearizable — info, fail and pending', () => {
   });
 
   it('linearizable — a failed register had no effect: seeing it fails, not seeing it passes', () => {
-    const failed = new HistoryBuilder().invoke(0, 'register', 'n', A).fail(0);
-    expect(checkLinearizable([...failed.events, ...new HistoryBuilder().call(1, 'whereis', 'n', null, null).events.map((event) => ({ ...event, time: 10_000 }))]).verdict).toBe('pass');
+    const unseen = new HistoryBuilder().invoke(0, 'register', 'n', A).fail(0).call(1, 'whereis', 'n', null, null);
+    expect(checkLinearizable(unseen.events).verdict).toBe('pass');
     const seen = new HistoryBuilder().invoke(0, 'register', 'n', A).fail(0).call(1, 'whereis', 'n', null, A);
     expect(checkLinearizable(seen.events).verdict).toBe('fail');
   });
