@@ -7,6 +7,7 @@ import { Node } from '../../runtime/node.js';
 import { Pid } from '../../runtime/pid.js';
 import { type DownMessage, type ExitMessage, isDownMessage, isExitMessage } from '../../runtime/process.js';
 import type { Signal, SignalRouter } from '../../runtime/signals.js';
+import { type ServerBehaviour, call, startServer } from '../../runtime/server.js';
 import { settle, spawnCollector } from './runtime-helpers.js';
 
 const A = 'a@127.0.0.1';
@@ -192,6 +193,22 @@ describe('distribution hooks — signals across nodes', () => {
     } finally {
       await node.stop();
     }
+  });
+
+  it('call across nodes: replies arrive; a lost connection rejects nodedown', async () => {
+    await withTwoNodes(async (a, b, router) => {
+      const echo: ServerBehaviour<null> = {
+        init: () => null,
+        handleCall: (request, _from, state) => (request === 'hang' ? { noreply: true, state } : { reply: request, state }),
+      };
+      await startServer(b, echo, undefined, { name: 'echo' });
+      expect(await call(a, { name: 'echo', node: B }, 'over the wire')).toBe('over the wire');
+      const hanging = call(a, { name: 'echo', node: B }, 'hang', 10_000);
+      await settle();
+      router.cut = true;
+      a.nodeDown(B);
+      await expect(hanging).rejects.toMatchObject({ code: 'nodedown' });
+    });
   });
 
   it('deliverSignal refuses a signal addressed to another node', async () => {

@@ -167,6 +167,23 @@ describe('exit/2 — kill, normal and self', () => {
     });
   });
 
+  it('signals from one process to another keep their order: a message, then an exit signal', async () => {
+    await withNode(async (node) => {
+      const target = spawnCollector(node, { trapExit: true });
+      await node.run(async (ctx) => {
+        ctx.send(target.pid, 'first');
+        ctx.exit(target.pid, 'second');
+        ctx.send(target.pid, 'third');
+      });
+      await settle();
+      expect(target.messages.map((msg) => (typeof msg === 'string' ? msg : (msg as ExitMessage).reason))).toEqual([
+        'first',
+        'second',
+        'third',
+      ]);
+    });
+  });
+
   it('exit(self, normal) ends a non-trapping process with normal', async () => {
     await withNode(async (node) => {
       const pid = node.spawn(async (ctx) => {
