@@ -6,6 +6,7 @@
  * - `checkSingletons`: fenced singleton instances never overlap; tokens increase; every key
  *   runs after the final heal.
  * - `checkLostRegistrations`: acknowledged registrations survive to the final reads.
+ * - `measureLocalReadStaleness`: how stale the (allowed-stale) local reads were; never fails.
  */
 export { type Verdict, combineVerdicts } from './verdict.js';
 export {
@@ -35,3 +36,8 @@ export {
   checkLostRegistrationOperations,
   checkLostRegistrations,
 } from './lost-registrations.js';
+export {
+  type StalenessReport,
+  measureLocalReadStaleness,
+  measureLocalReadStalenessOfOperations,
+} from './staleness.js';
