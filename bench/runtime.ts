@@ -76,6 +76,31 @@ async function spawnWaiting(count: number): Promise<SpawnResult> {
   return { seconds, cpuSeconds, bytesPerProcess, stopSeconds };
 }
 
+/**
+ * The floor under `spawn`: the same number of plain async functions, each awaiting a fresh
+ * promise and tracked to completion, with no runtime at all. What the runtime adds is the
+ * difference.
+ */
+async function plainAsyncFloor(count: number): Promise<number> {
+  collectGarbage();
+  const started = performance.now();
+  const resolvers: Array<(value: unknown) => void> = [];
+  const body = async (): Promise<void> => {
+    await new Promise((resolve) => resolvers.push(resolve));
+  };
+  let finished = 0;
+  const onDone = (): void => {
+    finished++;
+  };
+  for (let index = 0; index < count; index++) body().then(onDone, onDone);
+  await nextTurn();
+  const seconds = (performance.now() - started) / 1000;
+  for (const resolve of resolvers) resolve(undefined);
+  await nextTurn();
+  if (finished !== count) throw new Error('floor bodies did not finish');
+  return seconds;
+}
+
 async function oneWay(count: number): Promise<number> {
   const node = new Node({ name: 'bench@127.0.0.1' });
   let finish!: () => void;
@@ -143,6 +168,10 @@ export default async function (args: string[]): Promise<void> {
       `(${bestSpawn.cpuSeconds.toFixed(2)} s cpu, all threads), ` +
       `${Math.round(bestSpawn.bytesPerProcess)} heap bytes/process, stop() ${bestSpawn.stopSeconds.toFixed(2)} s`,
   );
+
+  let bestFloor = Infinity;
+  for (let run = 0; run < RUNS; run++) bestFloor = Math.min(bestFloor, await plainAsyncFloor(spawnCount));
+  console.log(`  reference: ${spawnCount} plain async functions awaiting a promise, no runtime: ${bestFloor.toFixed(2)} s`);
 
   let bestOneWay = 0;
   for (let run = 0; run < RUNS; run++) bestOneWay = Math.max(bestOneWay, await oneWay(messages));

@@ -131,7 +131,9 @@ export function startServer<State, Args>(
   options: StartServerOptions = {},
 ): Promise<Pid> {
   if (nodeOrCtx instanceof Node) {
-    if (options.link === true) throw fedError('badarg', 'link: true needs the ProcessContext of the starter');
+    if (options.link === true) {
+      return Promise.reject(fedError('badarg', 'link: true needs the ProcessContext of the starter'));
+    }
     return nodeOrCtx.run((ctx) => startServer(ctx, behaviour, args, options));
   }
   return startIn(asProcess(nodeOrCtx), behaviour, args, options);
