@@ -40,10 +40,10 @@ import {
   HEARTBEAT_BYTES,
   type LinkMessage,
   type PeerAddress,
+  DataEncoder,
   decodeRecord,
   encodeControl,
   encodeControlSignal,
-  encodeDataSignal,
   encodePeers,
   parseDataSignal,
   parseMessage,
@@ -95,6 +95,8 @@ export interface ConnectionStats {
   signalsHeld: number;
   /** Highest outbound bytes seen queued. */
   outboundBytesPeak: number;
+  /** Bytes queued toward the peer now (filled in by `snapshot()`). */
+  outboundBytes: number;
 }
 
 interface Waiter {
@@ -136,6 +138,7 @@ export class Connection {
     dataDroppedBytes: 0,
     signalsHeld: 0,
     outboundBytesPeak: 0,
+    outboundBytes: 0,
   };
   readonly #stream: ByteStream;
   readonly #sealer: Sealer | undefined;
@@ -154,6 +157,7 @@ export class Connection {
   /** Sealed mode copies a segment into the cipher, so its buffer can be filled again. */
   #spareSegmentBuffers: Buffer[] = [];
   #dataBytes = 0;
+  readonly #encoder = new DataEncoder();
   /** Data messages accepted for sending so far (the stamp for control signals). */
   #dataEnqueued = 0;
   /** Data messages delivered so far (the receiver's side of the stamp). */
@@ -199,6 +203,11 @@ export class Connection {
     return this.#closed;
   }
 
+  /** A copy of the counters, with the current outbound backlog. */
+  snapshot(): ConnectionStats {
+    return { ...this.stats, outboundBytes: this.outboundBytes };
+  }
+
   /** Bytes queued toward the peer: both lanes plus what the stream has buffered. */
   get outboundBytes(): number {
     const raw = this.#stream.raw as { writableLength?: number };
@@ -212,7 +221,7 @@ export class Connection {
   /** Send a signal. Data follows the drop policy (returns false if dropped); control signals are always queued. */
   sendSignal(signal: Signal): boolean {
     if (this.#closed) return false;
-    if (isDataSignal(signal)) return this.#enqueueData(encodeDataSignal(signal));
+    if (signal.kind === 'send' || signal.kind === 'reg_send') return this.#enqueueEncoded(this.#encoder.encode(signal));
     const frame = encodeControlSignal(signal, this.#dataEnqueued);
     if (frame.length > this.#recordPayloadBytesMax) {
       this.stats.controlDropped++;
@@ -229,7 +238,8 @@ export class Connection {
       this.sendSignal(signal);
       return Promise.resolve();
     }
-    const frame = encodeDataSignal(signal);
+    this.#encoder.encode(signal as Signal & { kind: 'send' | 'reg_send' });
+    const frame = this.#encoder.frame();
     if (frame.length > this.#recordPayloadBytesMax) {
       return Promise.reject(fedError('frame_too_large', `message of ${frame.length} bytes exceeds the frame limit`, { bytes: frame.length }));
     }
@@ -291,14 +301,38 @@ export class Connection {
     return this.outboundBytes + bytes <= this.#outboundBytesMax;
   }
 
+  /** Queue the message the encoder holds (`bytes` long), or drop it by the policy. */
+  #enqueueEncoded(bytes: number): boolean {
+    if (bytes > this.#recordPayloadBytesMax || !this.#fits(bytes)) {
+      this.stats.dataDropped++;
+      this.stats.dataDroppedBytes += bytes;
+      return false;
+    }
+    this.#segmentFor(bytes);
+    const tail = this.#segments[this.#segments.length - 1] as Segment;
+    this.#encoder.copyTo(tail.buffer, tail.used);
+    tail.used += bytes;
+    tail.messages++;
+    return this.#afterEnqueue(bytes);
+  }
+
+  /** Queue an already encoded message (an awaited send), or drop it by the policy. */
   #enqueueData(frame: Buffer): boolean {
     if (frame.length > this.#recordPayloadBytesMax || !this.#fits(frame.length)) {
       this.stats.dataDropped++;
       this.stats.dataDroppedBytes += frame.length;
       return false;
     }
-    this.#appendToSegment(frame);
-    this.#dataBytes += frame.length;
+    this.#segmentFor(frame.length);
+    const tail = this.#segments[this.#segments.length - 1] as Segment;
+    frame.copy(tail.buffer, tail.used);
+    tail.used += frame.length;
+    tail.messages++;
+    return this.#afterEnqueue(frame.length);
+  }
+
+  #afterEnqueue(bytes: number): boolean {
+    this.#dataBytes += bytes;
     this.#dataEnqueued++;
     this.#notePeak();
     if (this.#dataBytes >= this.#recordBytesTarget && !this.#waitingDrain) this.#flush();
@@ -306,18 +340,14 @@ export class Connection {
     return true;
   }
 
-  #appendToSegment(frame: Buffer): void {
+  /** Make sure the last segment has room for `bytes` more. */
+  #segmentFor(bytes: number): void {
     const segments = this.#segments;
-    let tail = segments[segments.length - 1];
-    if (tail === undefined || tail.used + frame.length > tail.buffer.length) {
-      const spare = frame.length <= this.#recordBytesTarget ? this.#spareSegmentBuffers.pop() : undefined;
-      const buffer = spare ?? Buffer.allocUnsafe(Math.max(this.#recordBytesTarget, frame.length));
-      tail = { buffer, used: 0, messages: 0 };
-      segments.push(tail);
-    }
-    frame.copy(tail.buffer, tail.used);
-    tail.used += frame.length;
-    tail.messages++;
+    const tail = segments[segments.length - 1];
+    if (tail !== undefined && tail.used + bytes <= tail.buffer.length) return;
+    const spare = bytes <= this.#recordBytesTarget ? this.#spareSegmentBuffers.pop() : undefined;
+    const buffer = spare ?? Buffer.allocUnsafe(Math.max(this.#recordBytesTarget, bytes));
+    segments.push({ buffer, used: 0, messages: 0 });
   }
 
   #enqueueControl(frame: Buffer): void {

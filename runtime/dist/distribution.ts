@@ -298,7 +298,7 @@ export class Distribution implements SignalRouter {
 
   stats(): DistributionStats {
     const peers: Record<string, ConnectionStats> = {};
-    for (const [name, connection] of this.#connections) peers[name] = { ...connection.stats };
+    for (const [name, connection] of this.#connections) peers[name] = connection.snapshot();
     return { ...this.#stats, closedTotals: { ...this.#stats.closedTotals }, peers };
   }
 
