@@ -67,6 +67,14 @@ export interface LinearizabilityFailure {
    */
   readonly window: readonly Operation[];
   readonly windowFrom: 'any-state' | 'start';
+  /**
+   * The slice of lines the window covers: operations invoked before `windowStartLine` (and still
+   * running at it) or completing after `windowEndLine` (the failing operation's completion)
+   * count as "may or may not have happened"; those of them whose result shows they changed
+   * nothing are left out.
+   */
+  readonly windowStartLine: number;
+  readonly windowEndLine: number;
   /** Human-readable lines: what failed and the window, one operation per line. */
   readonly explanation: readonly string[];
 }
@@ -556,19 +564,21 @@ function explainFailure(name: string, encoded: EncodedName, budget: ExplanationB
     if (budget.exhausted) break;
     const window = slice(encoded.operations, cut, end);
     if (!budget.impossibleFrom(window, anyState(window))) continue;
-    return failureReport(name, failing, dropNeedlessObservers(window, failing, anyState, budget), 'any-state', end);
+    const reduced = dropNeedlessObservers(window, failing, anyState, budget);
+    return failureReport(name, failing, reduced, { from: 'any-state', start: cut, end });
   }
   const prefix = slice(encoded.operations, 0, end);
-  return failureReport(name, failing, dropNeedlessObservers(prefix, failing, () => [STATE_FREE], budget), 'start', end);
+  const reduced = dropNeedlessObservers(prefix, failing, () => [STATE_FREE], budget);
+  return failureReport(name, failing, reduced, { from: 'start', start: 1, end });
 }
 
 function failureReport(
   name: string,
   failing: EncodedOperation,
   window: readonly EncodedOperation[],
-  windowFrom: 'any-state' | 'start',
-  end: number,
+  slice: { readonly from: 'any-state' | 'start'; readonly start: number; readonly end: number },
 ): LinearizabilityFailure {
+  const { from: windowFrom, start, end } = slice;
   const ordered = [...window].sort((a, b) => a.source.invokeLine - b.source.invokeLine);
   const describe = (operation: EncodedOperation): string => {
     const marker = operation === failing ? '*' : ' ';
@@ -583,11 +593,19 @@ function failureReport(
   const explanation = [
     `name ${JSON.stringify(name)} is not linearizable: nothing explains ${describeOperation(failing.source)}`,
     windowFrom === 'any-state'
-      ? `these ${ordered.length} operations (up to line ${end}) have no valid order from any earlier state:`
-      : `these ${ordered.length} operations (up to line ${end}) have no valid order from the start (name free):`,
+      ? `these ${ordered.length} operations (lines ${start}–${end}) have no valid order from any earlier state:`
+      : `these ${ordered.length} operations (lines ${start}–${end}) have no valid order from the start (name free):`,
     ...ordered.map(describe),
   ];
-  return { name, failing: failing.source, window: ordered.map((operation) => operation.source), windowFrom, explanation };
+  return {
+    name,
+    failing: failing.source,
+    window: ordered.map((operation) => operation.source),
+    windowFrom,
+    windowStartLine: start,
+    windowEndLine: end,
+    explanation,
+  };
 }
 
 /** The failure's explanation as one printable block. */

@@ -5,10 +5,11 @@
 // clients against the sequential model always pass; flipping one ok result to an impossible
 // value always fails, at exactly that operation; and on small arbitrary histories (random
 // results) the verdict equals a brute-force oracle that tries every order and every subset of
-// maybe-happened operations — which checks the search's pruning rules.
+// maybe-happened operations — which checks the search's pruning rules — and every reported
+// failure window is itself impossible by brute force from every state it claims.
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { checkLinearizable, formatLinearizabilityFailure } from '../../jepsen-lite/checker/index.js';
+import { type LinearizabilityFailure, checkLinearizable, formatLinearizabilityFailure } from '../../jepsen-lite/checker/index.js';
 import { type HistoryEvent, type Operation, type OperationFunction, pairOperations } from '../../jepsen-lite/history.js';
 import { Rng, isFedError } from '../../runtime/index.js';
 import {
@@ -295,6 +296,26 @@ function someOrderWorks(remaining: readonly Operation[], holder: string | null):
   return false;
 }
 
+/**
+ * Whether a reported window has a linearization from `holder`: its operations as the window
+ * documents them (spanning the start or the end → result unknown, from the start line on),
+ * every subset of the unknown ones, every real-time order.
+ */
+function windowLinearizable(failure: LinearizabilityFailure, holder: string | null): boolean {
+  const seen = failure.window.map((operation): Operation => {
+    const inside = operation.invokeLine >= failure.windowStartLine && operation.type === 'ok' && (operation.completeLine as number) <= failure.windowEndLine;
+    if (inside) return operation;
+    return { ...operation, type: 'info', invokeLine: Math.max(operation.invokeLine, failure.windowStartLine) };
+  });
+  const optional = seen.filter((operation) => operation.type !== 'ok');
+  const required = seen.filter((operation) => operation.type === 'ok');
+  for (let mask = 0; mask < 1 << optional.length; mask++) {
+    const chosen = [...required, ...optional.filter((_, index) => (mask & (1 << index)) !== 0)];
+    if (someOrderWorks(chosen, holder)) return true;
+  }
+  return false;
+}
+
 function modelStep(f: OperationFunction, owner: string | null, holder: string | null): { result: unknown; holder: string | null } {
   if (f === 'register') return holder === null || holder === owner ? { result: 'ok', holder: owner } : { result: { taken: holder }, holder };
   if (f === 'unregister') return holder === owner ? { result: 'ok', holder: null } : { result: { not_owner: holder }, holder };
@@ -357,6 +378,12 @@ describe('linearizable — against a brute-force oracle', () => {
         expect(report.verdict).toBe(expected ? 'pass' : 'fail');
         if (expected) passes++;
         else failures++;
+        // A reported window must itself be a proof: no linearization from any state it claims.
+        for (const failure of report.failures) {
+          const starts = failure.windowFrom === 'start' ? [null] : [null, A, B, GHOST];
+          for (const holder of starts) expect(windowLinearizable(failure, holder)).toBe(false);
+          expect(failure.window).toContain(failure.failing);
+        }
       }),
       { numRuns: 600, seed: 44 },
     );
