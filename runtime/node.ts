@@ -37,7 +37,9 @@ export interface NodeOptions {
   readonly name: string;
   /** Incarnation number, bumped at every start by whoever persists it. Default 1. */
   readonly creation?: number;
+  /** Timers of receive timeouts and of `stop()`; with a SimulatedClock, time moves only when advanced. */
   readonly clock?: Clock;
+  /** How long `stop()` waits after `shutdown` before killing what is left. */
   readonly stopTimeoutMs?: number;
 }
 

@@ -285,6 +285,8 @@ async function callWith<Reply>(
   timeoutMs: number,
 ): Promise<Reply> {
   const to = normalizeTarget(ctx, target);
+  const resolved = to instanceof Pid ? to : to.node === ctx.node.name ? ctx.whereis(to.name) : undefined;
+  if (resolved?.equals(ctx.self) === true) throw fedError('badarg', 'a process cannot call itself (it would wait forever)');
   const tag = ctx.monitor(to);
   ctx.host.activateAlias(ctx, tag);
   try {

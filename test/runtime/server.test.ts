@@ -163,6 +163,23 @@ describe('server — call errors', () => {
     });
   });
 
+  it('a server calling itself is a badarg, not a deadlock', async () => {
+    await withNode(async (node) => {
+      const selfish: ServerBehaviour<null> = {
+        init: () => null,
+        async handleCall(request, _from, state, ctx) {
+          if (request === 'outer') {
+            const code = await codeOf(call(ctx, 'selfish', 'inner'));
+            return { reply: code, state };
+          }
+          return { reply: 'inner', state };
+        },
+      };
+      await startServer(node, selfish, undefined, { name: 'selfish' });
+      expect(await call(node, 'selfish', 'outer')).toBe('badarg');
+    });
+  });
+
   it('exited when the server dies while handling the call', async () => {
     await withNode(async (node) => {
       const dying: ServerBehaviour<null> = {
