@@ -1,0 +1,187 @@
+/**
+ * The options of `jepsen-lite run`, their defaults and their validation. Everything a run does
+ * follows from these and the seed; `rerunCommand` prints the command that repeats a run.
+ *
+ * Contract: `validateRunOptions` refuses bad input with one `FedError('config')` naming the
+ * option; nemesis names are those of issue 8. Shapes that cut a federation (`partition-group`)
+ * are accepted as names but refused with "needs federation" while a run has one group.
+ */
+import { fedError } from '../runtime/index.js';
+import type { UnsafeMode } from '../registry/index.js';
+
+export const NEMESIS_NAMES = [
+  'none',
+  'partition',
+  'partition-halves',
+  'partition-leader',
+  'partition-ring',
+  'partition-bridge',
+  'partition-group',
+  'kill',
+  'pause',
+  'membership',
+  'all',
+] as const;
+export type NemesisName = (typeof NEMESIS_NAMES)[number];
+
+/** Partition shapes that a run with one group can cut. */
+export const GROUP_PARTITION_SHAPES = ['halves', 'leader', 'ring', 'bridge'] as const;
+export type PartitionShape = (typeof GROUP_PARTITION_SHAPES)[number];
+
+/** The faults a schedule draws from once `--nemesis` is expanded. */
+export type FaultKind = 'partition' | 'kill' | 'pause' | 'membership';
+
+export const NODES_MIN = 1;
+export const NODES_MAX = 15;
+export const CONCURRENCY_MAX = 200;
+export const CLIENTS_PER_NAME_MAX = 10;
+export const RATE_MAX_PER_SECOND = 5_000;
+export const TIME_MAX_SECONDS = 24 * 3600;
+
+export interface RunOptions {
+  /** Node processes of the group at the start. */
+  readonly nodes: number;
+  /** Groups; more than one needs federation (refused for now). */
+  readonly groups: number;
+  /** Seconds of workload (faults happen during it). */
+  readonly timeSeconds: number;
+  /** Target operations per second over all clients. */
+  readonly ratePerSecond: number;
+  /** Concurrent clients. */
+  readonly concurrency: number;
+  /** Clients that share one name at a time (at most ~10, as Jepsen does). */
+  readonly clientsPerName: number;
+  /** Operations on one name before its clients move to a fresh name. */
+  readonly opsPerName: number;
+  readonly nemesis: readonly NemesisName[];
+  /** Mean seconds between the start of one fault and the next. */
+  readonly nemesisIntervalSeconds: number;
+  readonly seed: number;
+  readonly outDir: string;
+  /** Seconds to let the cluster settle after the final heal, before the final reads. */
+  readonly settleSeconds: number;
+  /** Per-operation client timeout. */
+  readonly operationTimeoutMs: number;
+  /** Raft tick of the nodes (passed to `fedctl start --tick-ms`). */
+  readonly tickMs?: number | undefined;
+  /** TEST ONLY: start every node with this deliberately unsafe mode. */
+  readonly unsafe?: UnsafeMode | undefined;
+  /** How to run `fedctl`: the command and its leading arguments (default: this package's). */
+  readonly fedctlCommand?: readonly string[] | undefined;
+  /** Print a progress line (to stderr). */
+  readonly progress: boolean;
+}
+
+export const RUN_DEFAULTS = {
+  nodes: 5,
+  groups: 1,
+  timeSeconds: 30,
+  ratePerSecond: 20,
+  concurrency: 10,
+  clientsPerName: 5,
+  opsPerName: 200,
+  nemesis: ['partition', 'kill'] as readonly NemesisName[],
+  nemesisIntervalSeconds: 8,
+  settleSeconds: 5,
+  operationTimeoutMs: 3_000,
+  progress: true,
+} as const;
+
+function positiveInteger(value: number, option: string, max: number): void {
+  if (!Number.isInteger(value) || value < 1 || value > max) {
+    throw fedError('config', `${option} wants an integer from 1 to ${max}, got ${value}`);
+  }
+}
+
+function positiveNumber(value: number, option: string, max: number): void {
+  if (!Number.isFinite(value) || value <= 0 || value > max) {
+    throw fedError('config', `${option} wants a number above 0 and at most ${max}, got ${value}`);
+  }
+}
+
+/** Parses a comma list of nemesis names. */
+export function parseNemesisList(text: string): NemesisName[] {
+  const names = text
+    .split(',')
+    .map((part) => part.trim())
+    .filter((part) => part.length > 0);
+  if (names.length === 0) throw fedError('config', '--nemesis wants a comma list, e.g. partition,kill');
+  for (const name of names) {
+    if (!(NEMESIS_NAMES as readonly string[]).includes(name)) {
+      throw fedError('config', `--nemesis: unknown nemesis ${JSON.stringify(name)} (known: ${NEMESIS_NAMES.join(', ')})`);
+    }
+  }
+  return names as NemesisName[];
+}
+
+export function validateRunOptions(options: RunOptions): RunOptions {
+  positiveInteger(options.nodes, '--nodes', NODES_MAX);
+  positiveInteger(options.groups, '--groups', 64);
+  if (options.groups > 1) {
+    throw fedError('config', `--groups ${options.groups}: several groups need federation, which fedctl start does not run yet (needs federation)`);
+  }
+  positiveNumber(options.timeSeconds, '--time', TIME_MAX_SECONDS);
+  positiveNumber(options.ratePerSecond, '--rate', RATE_MAX_PER_SECOND);
+  positiveInteger(options.concurrency, '--concurrency', CONCURRENCY_MAX);
+  positiveInteger(options.clientsPerName, '--clients-per-name', CLIENTS_PER_NAME_MAX);
+  positiveInteger(options.opsPerName, '--ops-per-name', 100_000);
+  positiveNumber(options.nemesisIntervalSeconds, '--nemesis-interval', 3600);
+  if (!(options.settleSeconds >= 0 && options.settleSeconds <= 600)) throw fedError('config', `--settle wants 0 to 600 seconds, got ${options.settleSeconds}`);
+  positiveInteger(options.operationTimeoutMs, '--op-timeout', 600_000);
+  if (!Number.isInteger(options.seed) || options.seed < 0 || options.seed > 0xffffffff) {
+    throw fedError('config', `--seed wants an integer from 0 to 4294967295, got ${options.seed}`);
+  }
+  if (options.nemesis.includes('partition-group')) {
+    throw fedError('config', '--nemesis partition-group isolates a whole group or its gateways: it needs federation (--groups > 1), which fedctl start does not run yet');
+  }
+  if (options.outDir.length === 0) throw fedError('config', '--out wants a directory');
+  return options;
+}
+
+/** The fault kinds and partition shapes a nemesis list stands for. */
+export function expandNemeses(names: readonly NemesisName[]): { kinds: FaultKind[]; shapes: PartitionShape[] } {
+  const kinds = new Set<FaultKind>();
+  const shapes = new Set<PartitionShape>();
+  for (const name of names) {
+    if (name === 'none') continue;
+    if (name === 'all') {
+      for (const kind of ['partition', 'kill', 'pause', 'membership'] as const) kinds.add(kind);
+      for (const shape of GROUP_PARTITION_SHAPES) shapes.add(shape);
+    } else if (name === 'partition') {
+      kinds.add('partition');
+      for (const shape of GROUP_PARTITION_SHAPES) shapes.add(shape);
+    } else if (name.startsWith('partition-')) {
+      kinds.add('partition');
+      shapes.add(name.slice('partition-'.length) as PartitionShape);
+    } else {
+      kinds.add(name as FaultKind);
+    }
+  }
+  return { kinds: [...kinds], shapes: GROUP_PARTITION_SHAPES.filter((shape) => shapes.has(shape)) };
+}
+
+/** The command that repeats a run with the same options and seed. */
+export function rerunCommand(options: RunOptions): string {
+  const parts = [
+    'npx jepsen-lite run',
+    `--nodes ${options.nodes}`,
+    `--time ${options.timeSeconds}`,
+    `--rate ${options.ratePerSecond}`,
+    `--concurrency ${options.concurrency}`,
+    `--clients-per-name ${options.clientsPerName}`,
+    `--ops-per-name ${options.opsPerName}`,
+    `--nemesis ${options.nemesis.join(',')}`,
+    `--nemesis-interval ${options.nemesisIntervalSeconds}`,
+    `--settle ${options.settleSeconds}`,
+    `--op-timeout ${options.operationTimeoutMs}`,
+    ...(options.tickMs !== undefined ? [`--tick-ms ${options.tickMs}`] : []),
+    ...(options.unsafe !== undefined ? [`--unsafe ${options.unsafe}`] : []),
+    `--seed ${options.seed}`,
+    `--out ${shellQuote(options.outDir)}-rerun`,
+  ];
+  return parts.join(' ');
+}
+
+function shellQuote(text: string): string {
+  return /^[\w@%+=:,./-]+$/.test(text) ? text : `'${text.replaceAll("'", "'\\''")}'`;
+}

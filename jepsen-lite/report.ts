@@ -1,0 +1,180 @@
+/**
+ * report.html: one self-contained page (inline CSS and SVG, no network resources) with, in
+ * order: the verdict and what failed; the seed and the command to re-run; counts per outcome;
+ * a timeline of operations per client with fault windows shaded; latency over time (SVG);
+ * local-read staleness; the faults; the nodes. Every text from the run is HTML-escaped.
+ */
+import { writeFileSync } from 'node:fs';
+import { type Operation, pairOperations } from './history.js';
+import type { RunResults } from './results.js';
+import type { Executed } from './run.js';
+
+const CHART_WIDTH = 1000;
+const LABEL_WIDTH = 90;
+const ROW_HEIGHT = 9;
+const LATENCY_HEIGHT = 260;
+const COLORS = { ok: '#2e7d32', fail: '#ef6c00', info: '#c62828', pending: '#6a1b9a' } as const;
+const FUNCTION_COLORS: Record<string, string> = { register: '#1565c0', unregister: '#6a1b9a', whereis: '#2e7d32', whereis_local: '#9e9d24' };
+
+export function escapeHtml(text: string): string {
+  return text.replaceAll('&', '&amp;').replaceAll('<', '&lt;').replaceAll('>', '&gt;').replaceAll('"', '&quot;');
+}
+
+export function writeReport(path: string, results: RunResults, executed: Executed): void {
+  writeFileSync(path, renderReport(results, executed));
+}
+
+export function renderReport(results: RunResults, executed: Executed): string {
+  const operations = pairOperations(executed.recorder.events);
+  const endNs = Math.max(1, ...executed.recorder.events.map((event) => event.time));
+  const sections = [
+    verdictSection(results),
+    rerunSection(results),
+    countsSection(results),
+    `<h2>Timeline per client</h2><p class="muted">Bars run from invoke to completion: <span style="color:${COLORS.ok}">ok</span>, <span style="color:${COLORS.fail}">fail</span>, <span style="color:${COLORS.info}">info</span> (to the end when never completed). Shaded: fault windows. The last row holds the final reads.</p>${timelineSvg(operations, executed, endNs)}`,
+    `<h2>Latency over time</h2><p class="muted">Completed ok/fail operations; x = invoke time, y = latency (ms). Colour by function: ${Object.entries(FUNCTION_COLORS).map(([f, color]) => `<span style="color:${color}">${f}</span>`).join(', ')}.</p>${latencySvg(operations, executed, endNs)}`,
+    stalenessSection(results),
+    faultsSection(results),
+    nodesSection(results),
+  ];
+  return `<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><title>jepsen-lite ${escapeHtml(results.verdict)} — seed ${results.seed}</title>
+<style>
+body{font:14px/1.4 system-ui,sans-serif;margin:24px;max-width:1100px;color:#222}
+h1{margin:0 0 8px}h2{margin-top:28px;border-bottom:1px solid #ddd}
+.verdict{padding:12px 16px;border-radius:6px;color:#fff;font-size:22px;font-weight:600}
+.pass{background:#2e7d32}.fail{background:#c62828}.unknown{background:#ef6c00}.not-run{background:#757575}
+table{border-collapse:collapse}td,th{border:1px solid #ddd;padding:3px 8px;text-align:right}th{background:#f5f5f5}
+td.l,th.l{text-align:left}pre,code{background:#f5f5f5;padding:2px 4px;white-space:pre-wrap}
+.muted{color:#666}.badge{display:inline-block;padding:1px 8px;border-radius:4px;color:#fff}
+</style></head><body>
+${sections.join('\n')}
+</body></html>
+`;
+}
+
+function badge(verdict: string): string {
+  return `<span class="badge ${escapeHtml(verdict)}">${escapeHtml(verdict)}</span>`;
+}
+
+function verdictSection(results: RunResults): string {
+  const { checkers } = results;
+  const rows = [
+    ['linearizability', checkers.linearizability.verdict, `${checkers.linearizability.namesChecked} names, ${checkers.linearizability.operationsChecked} operations${checkers.linearizability.unknownNames.length > 0 ? `; out of budget: ${checkers.linearizability.unknownNames.join(', ')}` : ''}`],
+    ['lost registrations', checkers.lostRegistrations.verdict, `${checkers.lostRegistrations.namesChecked} names checked; excused: ${checkers.lostRegistrations.excused.deadOwner} dead owner, ${checkers.lostRegistrations.excused.ambiguous} ambiguous`],
+    ['recovery after the final heal', checkers.recovery.verdict, checkers.recovery.healthyAfterHeal ? 'the group was healthy again' : 'the group was NOT healthy again in time'],
+    ['singletons', checkers.singletons.verdict, checkers.singletons.reason],
+  ];
+  const failures = [
+    ...checkers.linearizability.failures.map((failure) => `<h3>Not linearizable: ${escapeHtml(failure.name)}</h3><pre>${escapeHtml(failure.explanation.join('\n'))}</pre>`),
+    ...checkers.lostRegistrations.lost.map((lost) => `<p>Lost registration: ${escapeHtml(lost)}</p>`),
+    ...(checkers.recovery.healthyAfterHeal ? [] : ['<p>The group did not recover after the final heal.</p>']),
+  ];
+  return `<div class="verdict ${escapeHtml(results.verdict)}">${results.verdict === 'pass' ? 'PASS' : results.verdict === 'fail' ? 'FAIL' : 'UNKNOWN'} — jepsen-lite, seed ${results.seed}</div>
+<table style="margin-top:12px"><tr><th class="l">checker</th><th class="l">verdict</th><th class="l">details</th></tr>
+${rows.map(([name, verdict, detail]) => `<tr><td class="l">${escapeHtml(name as string)}</td><td class="l">${badge(verdict as string)}</td><td class="l">${escapeHtml(detail as string)}</td></tr>`).join('\n')}
+</table>${failures.join('\n')}`;
+}
+
+function rerunSection(results: RunResults): string {
+  const options = results.options;
+  return `<h2>Run</h2><p>Started ${escapeHtml(results.startedAt)}; ${options.nodes} nodes, ${options.timeSeconds} s of workload at ${options.ratePerSecond} ops/s, ${options.concurrency} clients (${options.clientsPerName} per name, ${options.opsPerName} ops per name), nemesis <code>${escapeHtml(options.nemesis.join(','))}</code>${options.unsafe !== undefined ? `, <b>UNSAFE node mode ${escapeHtml(options.unsafe)}</b>` : ''}.</p>
+<p>Seed <b>${results.seed}</b>. Re-run: <code>${escapeHtml(results.rerun)}</code></p>`;
+}
+
+function countsSection(results: RunResults): string {
+  const { counts, latency } = results.operations;
+  const rows = Object.entries(counts)
+    .sort(([a], [b]) => a.localeCompare(b))
+    .map(([f, entry]) => `<tr><td class="l">${escapeHtml(f)}</td><td>${entry.ok}</td><td>${entry.fail}</td><td>${entry.info}</td><td>${entry.pending}</td></tr>`);
+  return `<h2>Operations</h2><table><tr><th class="l">function</th><th>ok</th><th>fail</th><th>info</th><th>pending</th></tr>${rows.join('')}</table>
+<p>${results.operations.client} client operations, ${results.operations.finalReads} final reads, ${results.operations.ownerLoss} owner-loss operations (names that a fault let the product remove with their node, recorded as unregisters that may or may not have happened). ${results.names.used} names, ${results.names.owners} owners (${results.names.deadOwners} died with their node).</p>
+<p>Latency of completed operations: p50 ${fmt(latency.p50Ms)} ms, p99 ${fmt(latency.p99Ms)} ms, max ${fmt(latency.maxMs)} ms.</p>`;
+}
+
+function fmt(value: number | null): string {
+  return value === null ? '–' : value.toFixed(1);
+}
+
+function stalenessSection(results: RunResults): string {
+  const stale = results.operations.localReadStaleness;
+  return `<h2>Local reads (stale-allowed)</h2><p>${stale.localReads} local reads: ${stale.fresh} agreed with the latest acknowledged state, ${stale.stale} were stale (by up to ${fmt(stale.staleMsMax)} ms, median ${fmt(stale.staleMsP50)} ms), ${stale.unexplained} showed a value no earlier acknowledged operation showed.</p>`;
+}
+
+function faultsSection(results: RunResults): string {
+  if (results.faults.length === 0) return '<h2>Faults</h2><p>None.</p>';
+  const rows = results.faults.map(
+    (fault) =>
+      `<tr><td>${fault.index}</td><td>${(fault.startMs / 1000).toFixed(1)}</td><td>${fault.endMs === null ? '–' : (fault.endMs / 1000).toFixed(1)}</td><td class="l">${escapeHtml(fault.kind)}</td><td class="l">${escapeHtml(fault.description)}${fault.problems.length > 0 ? `<br><span class="muted">${escapeHtml(fault.problems.join('; '))}</span>` : ''}</td></tr>`,
+  );
+  return `<h2>Faults</h2><table><tr><th>#</th><th>from (s)</th><th>to (s)</th><th class="l">kind</th><th class="l">what</th></tr>${rows.join('')}</table>
+<p>Workload ${(results.timing.workloadStartMs / 1000).toFixed(1)}–${(results.timing.workloadEndMs / 1000).toFixed(1)} s; final heal at ${(results.timing.finalHealMs / 1000).toFixed(1)} s.</p>`;
+}
+
+function nodesSection(results: RunResults): string {
+  const rows = Object.entries(results.nodes).map(([name, node]) => `<tr><td class="l">${escapeHtml(name)}</td><td class="l">${node.pids.join(', ')}</td><td class="l"><code>${escapeHtml(node.log)}</code></td></tr>`);
+  const notes = results.notes.length > 0 ? `<h2>Notes</h2>${results.notes.map((note) => `<pre>${escapeHtml(note)}</pre>`).join('')}` : '';
+  return `<h2>Nodes</h2><table><tr><th class="l">node</th><th class="l">pids</th><th class="l">log</th></tr>${rows.join('')}</table>${notes}`;
+}
+
+function faultRects(executed: Executed, x: (ns: number) => number, height: number, endNs: number): string {
+  return executed.nemesis.windows
+    .map((window) => {
+      const from = x(window.startNs);
+      const to = x(window.endNs ?? endNs);
+      return `<rect x="${from.toFixed(1)}" y="0" width="${Math.max(1, to - from).toFixed(1)}" height="${height}" fill="#ffcdd2" opacity="0.6"><title>${escapeHtml(`${window.kind}: ${window.description}`)}</title></rect>`;
+    })
+    .join('');
+}
+
+function timelineSvg(operations: readonly Operation[], executed: Executed, endNs: number): string {
+  const { processClient, ownerLossProcesses } = executed.recorder;
+  const clients = [...new Set([...processClient.values()].filter((client) => client >= 0))].sort((a, b) => a - b);
+  const rowOf = (operation: Operation): number | undefined => {
+    if (ownerLossProcesses.has(operation.process)) return undefined;
+    const client = processClient.get(operation.process) ?? -1;
+    return client >= 0 ? clients.indexOf(client) : clients.length;
+  };
+  const height = (clients.length + 1) * ROW_HEIGHT + 20;
+  const x = (ns: number): number => LABEL_WIDTH + (ns / endNs) * (CHART_WIDTH - LABEL_WIDTH - 10);
+  const bars = operations
+    .map((operation) => {
+      const row = rowOf(operation);
+      if (row === undefined) return '';
+      const from = x(operation.invokeTime);
+      const to = x(operation.completeTime ?? endNs);
+      const title = `${operation.f} ${operation.name}${operation.input === null ? '' : ` ${operation.input}`} → ${operation.type === 'ok' ? JSON.stringify(operation.output) : operation.type}`;
+      return `<rect x="${from.toFixed(1)}" y="${row * ROW_HEIGHT + 1}" width="${Math.max(0.8, to - from).toFixed(1)}" height="${ROW_HEIGHT - 2}" fill="${COLORS[operation.type]}"><title>${escapeHtml(title)}</title></rect>`;
+    })
+    .join('');
+  const labels = [...clients.map((client) => `client ${client}`), 'final reads']
+    .map((label, row) => `<text x="2" y="${row * ROW_HEIGHT + ROW_HEIGHT - 1}" font-size="8">${label}</text>`)
+    .join('');
+  return `<svg xmlns="http://www.w3.org/2000/svg" width="${CHART_WIDTH}" height="${height}" viewBox="0 0 ${CHART_WIDTH} ${height}">${faultRects(executed, x, height - 20, endNs)}${bars}${labels}${timeAxis(x, endNs, height - 20)}</svg>`;
+}
+
+function timeAxis(x: (ns: number) => number, endNs: number, y: number): string {
+  const seconds = endNs / 1e9;
+  const step = seconds > 120 ? 30 : seconds > 40 ? 10 : seconds > 10 ? 5 : 1;
+  const ticks: string[] = [];
+  for (let second = 0; second <= seconds; second += step) {
+    ticks.push(`<line x1="${x(second * 1e9).toFixed(1)}" y1="${y}" x2="${x(second * 1e9).toFixed(1)}" y2="${y + 4}" stroke="#999"/><text x="${x(second * 1e9).toFixed(1)}" y="${y + 14}" font-size="9" text-anchor="middle">${second}s</text>`);
+  }
+  return ticks.join('');
+}
+
+function latencySvg(operations: readonly Operation[], executed: Executed, endNs: number): string {
+  const points = operations.filter((operation) => operation.completeTime !== null && (operation.type === 'ok' || operation.type === 'fail'));
+  const latencies = points.map((operation) => ((operation.completeTime as number) - operation.invokeTime) / 1e6);
+  const maxMs = Math.max(1, ...latencies);
+  const height = LATENCY_HEIGHT + 20;
+  const x = (ns: number): number => LABEL_WIDTH + (ns / endNs) * (CHART_WIDTH - LABEL_WIDTH - 10);
+  const y = (latencyMs: number): number => LATENCY_HEIGHT - (latencyMs / maxMs) * (LATENCY_HEIGHT - 10);
+  const dots = points
+    .map((operation, index) => `<circle cx="${x(operation.invokeTime).toFixed(1)}" cy="${y(latencies[index] as number).toFixed(1)}" r="1.6" fill="${FUNCTION_COLORS[operation.f] ?? '#000'}"/>`)
+    .join('');
+  const axis = [0, 0.25, 0.5, 0.75, 1]
+    .map((fraction) => `<text x="${LABEL_WIDTH - 4}" y="${y(fraction * maxMs).toFixed(1)}" font-size="9" text-anchor="end">${(fraction * maxMs).toFixed(0)} ms</text><line x1="${LABEL_WIDTH}" y1="${y(fraction * maxMs).toFixed(1)}" x2="${CHART_WIDTH - 10}" y2="${y(fraction * maxMs).toFixed(1)}" stroke="#eee"/>`)
+    .join('');
+  return `<svg xmlns="http://www.w3.org/2000/svg" width="${CHART_WIDTH}" height="${height}" viewBox="0 0 ${CHART_WIDTH} ${height}">${faultRects(executed, x, LATENCY_HEIGHT, endNs)}${axis}${dots}${timeAxis(x, endNs, LATENCY_HEIGHT)}</svg>`;
+}

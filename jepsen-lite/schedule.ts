@@ -1,0 +1,184 @@
+/**
+ * The fault schedule of a run and the partition shapes, as pure functions of the seed.
+ *
+ * `makeSchedule` draws, from the seed alone, which fault happens when and for how long, and a
+ * `pick` number per step; the runner resolves "which nodes" at run time from `pick`, the live
+ * nodes and the current leader (which node leads is the cluster's doing, not the seed's), with
+ * `chooseTargets` / `partitionBlocks` — also pure. So a seed gives the same schedule every time,
+ * and the same cluster state gives the same victims.
+ *
+ * Partition shapes (a block list per node: the nodes it must not talk to; always symmetric):
+ * - halves: a random split into floor(n/2) and ceil(n/2);
+ * - leader: the leader alone against the rest;
+ * - ring: nodes on a random ring, each sees its nearest neighbours — a majority counting
+ *   itself — so every node sees a different majority (Jepsen's majorities-ring);
+ * - bridge: two halves that cannot talk, and one node that talks to both.
+ */
+import { Rng } from '../runtime/index.js';
+import type { FaultKind, PartitionShape } from './options.js';
+
+export type TargetRole = 'leader' | 'minority' | 'majority';
+
+export interface FaultStep {
+  readonly index: number;
+  readonly kind: FaultKind;
+  /** Offset from the start of the workload. */
+  readonly startMs: number;
+  readonly durationMs: number;
+  /** For partitions. */
+  readonly shape?: PartitionShape;
+  /** For kill and pause: which nodes, by role. */
+  readonly role?: TargetRole;
+  /** For membership. */
+  readonly action?: 'join' | 'leave';
+  /** A number that seeds the run-time choice of nodes. */
+  readonly pick: number;
+}
+
+/** Quiet time before the first fault, as a fraction of the interval (the cluster warms up). */
+const FIRST_FAULT_INTERVAL_FRACTION = 0.5;
+/** A fault lasts this share of the interval, at random between the two. */
+const FAULT_DURATION_FRACTION_MIN = 0.4;
+const FAULT_DURATION_FRACTION_MAX = 0.65;
+/** No fault starts closer than this to the end of the workload. */
+const LAST_FAULT_MARGIN_MS = 1_000;
+export const FAULT_STEPS_MAX = 10_000;
+
+export function makeSchedule(seed: number, kinds: readonly FaultKind[], shapes: readonly PartitionShape[], timeMs: number, intervalMs: number): FaultStep[] {
+  if (kinds.length === 0) return [];
+  const rng = new Rng(seed ^ 0x5eed_fa17);
+  const steps: FaultStep[] = [];
+  let membershipJoins = 0;
+  let membershipLeaves = 0;
+  let startMs = Math.round(intervalMs * FIRST_FAULT_INTERVAL_FRACTION);
+  while (startMs < timeMs - LAST_FAULT_MARGIN_MS && steps.length < FAULT_STEPS_MAX) {
+    const fraction = FAULT_DURATION_FRACTION_MIN + rng.next() * (FAULT_DURATION_FRACTION_MAX - FAULT_DURATION_FRACTION_MIN);
+    const durationMs = Math.min(Math.round(intervalMs * fraction), timeMs - startMs);
+    const kind = rng.pick(kinds);
+    const pick = rng.nextUint32();
+    const base = { index: steps.length, kind, startMs, durationMs, pick };
+    if (kind === 'partition') {
+      steps.push({ ...base, shape: rng.pick(shapes) });
+    } else if (kind === 'kill' || kind === 'pause') {
+      steps.push({ ...base, role: rng.pick(['leader', 'minority', 'majority'] as const) });
+    } else {
+      // Alternate so the group stays between its starting size and one more.
+      const action = membershipJoins > membershipLeaves ? 'leave' : 'join';
+      if (action === 'join') membershipJoins++;
+      else membershipLeaves++;
+      steps.push({ ...base, action });
+    }
+    const gapMs = Math.max(intervalMs - durationMs, 500) + Math.round(rng.next() * intervalMs * 0.2);
+    startMs += durationMs + gapMs;
+  }
+  return steps;
+}
+
+/**
+ * The nodes a kill or pause hits: the leader (or a random node if none is known), a random
+ * minority (at least one), or a random majority (never every node of a group of two or more).
+ */
+export function chooseTargets(role: TargetRole, nodes: readonly string[], leader: string | null, pick: number): string[] {
+  if (nodes.length === 0) return [];
+  const rng = new Rng(pick);
+  const shuffled = rng.shuffle([...nodes].sort());
+  if (role === 'leader') return [leader !== null && nodes.includes(leader) ? leader : (shuffled[0] as string)];
+  const majority = Math.floor(nodes.length / 2) + 1;
+  if (role === 'majority') return shuffled.slice(0, Math.min(majority, Math.max(1, nodes.length - 1))).sort();
+  const minorityMax = Math.max(1, majority - 1);
+  return shuffled.slice(0, rng.range(1, minorityMax)).sort();
+}
+
+export interface Partition {
+  /** Per node, the nodes it must not talk to (sorted). */
+  readonly blocked: ReadonlyMap<string, readonly string[]>;
+  /** e.g. "halves: [a b] | [c d e]". */
+  readonly description: string;
+}
+
+export function partitionBlocks(shape: PartitionShape, nodes: readonly string[], leader: string | null, pick: number): Partition {
+  const rng = new Rng(pick);
+  const sorted = [...nodes].sort();
+  const shuffled = rng.shuffle([...sorted]);
+  switch (shape) {
+    case 'halves': {
+      const half = Math.floor(shuffled.length / 2);
+      const sides = [shuffled.slice(0, half), shuffled.slice(half)];
+      return { blocked: betweenSides(sorted, sides), description: `halves: ${sides.map(listOf).join(' | ')}` };
+    }
+    case 'leader': {
+      const isolated = leader !== null && sorted.includes(leader) ? leader : (shuffled[0] as string);
+      const sides = [[isolated], sorted.filter((node) => node !== isolated)];
+      return { blocked: betweenSides(sorted, sides), description: `isolated leader: ${sides.map(listOf).join(' | ')}` };
+    }
+    case 'ring':
+      return ringPartition(sorted, shuffled);
+    case 'bridge': {
+      const [bridge, ...rest] = shuffled;
+      const half = Math.floor(rest.length / 2);
+      const sides = [rest.slice(0, half), rest.slice(half)];
+      return {
+        blocked: betweenSides(sorted, sides),
+        description: `bridge: ${listOf(sides[0] ?? [])} | ${bridge ?? ''} | ${listOf(sides[1] ?? [])}`,
+      };
+    }
+  }
+}
+
+function listOf(nodes: readonly string[]): string {
+  return `[${nodes.map(shortName).join(' ')}]`;
+}
+
+export function shortName(node: string): string {
+  const at = node.indexOf('@');
+  return at > 0 ? node.slice(0, at) : node;
+}
+
+/** Every node blocks the nodes of the other sides; nodes on no side block nobody. */
+function betweenSides(nodes: readonly string[], sides: readonly (readonly string[])[]): Map<string, string[]> {
+  const blocked = new Map<string, string[]>(nodes.map((node) => [node, []]));
+  sides.forEach((side, index) => {
+    const others = sides.filter((_, other) => other !== index).flat();
+    for (const node of side) blocked.set(node, [...others].sort());
+  });
+  return blocked;
+}
+
+function ringPartition(sorted: readonly string[], ring: readonly string[]): Partition {
+  const count = ring.length;
+  const neighboursEachSide = Math.ceil(Math.floor(count / 2) / 2);
+  const blocked = new Map<string, string[]>();
+  ring.forEach((node, position) => {
+    const visible = new Set<string>([node]);
+    for (let distance = 1; distance <= neighboursEachSide; distance++) {
+      visible.add(ring[(position + distance) % count] as string);
+      visible.add(ring[(position - distance + count) % count] as string);
+    }
+    blocked.set(node, sorted.filter((other) => !visible.has(other)));
+  });
+  return { blocked, description: `majority ring: ${ring.map(shortName).join(' → ')} → ${shortName(ring[0] ?? '')}` };
+}
+
+/**
+ * The nodes whose names a partition lets the group remove: those that some node able to lead
+ * (it sees a quorum of the voters, counting itself) cannot see. The leader removes the names
+ * of members it cannot reach; a leader that sees no quorum steps down first (check-quorum), so
+ * only a leader on a quorum side can commit such removals. The voter count is taken as the
+ * group keeps it (5 from 5 members, else up to 3), the quorum as its majority — fewer voters
+ * than nodes only make more nodes count as able to lead, so this errs on the side of more.
+ */
+export function removableNodes(partition: Partition, nodes: readonly string[]): string[] {
+  const voters = nodes.length >= 5 ? 5 : Math.min(3, nodes.length);
+  const quorum = Math.floor(voters / 2) + 1;
+  const visibleFrom = (node: string): Set<string> => {
+    const blocked = new Set(partition.blocked.get(node) ?? []);
+    return new Set(nodes.filter((other) => !blocked.has(other)));
+  };
+  const removable = new Set<string>();
+  for (const candidate of nodes) {
+    const visible = visibleFrom(candidate);
+    if (visible.size < quorum) continue;
+    for (const node of nodes) if (!visible.has(node)) removable.add(node);
+  }
+  return [...removable].sort();
+}
