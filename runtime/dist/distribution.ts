@@ -42,6 +42,8 @@ import type { PeerAddress } from './wire.js';
 export const LEARNED_RECONNECT_ATTEMPTS_MAX = 10;
 export const DISCOVERY_INTERVAL_MS_DEFAULT = 5_000;
 export const CLUSTER_DEFAULT = 'fedctl';
+/** Incoming connections still in their handshake; more are closed at once (slow-handshake floods). */
+export const PENDING_HANDSHAKES_MAX = 256;
 
 /** What the distribution needs from a node (the runtime's `Node` has all of it). */
 export interface DistributionHost {
@@ -111,6 +113,8 @@ export interface DistributionStats {
   connectionsOpened: number;
   connectionsClosed: number;
   handshakesFailed: number;
+  /** Incoming connections closed unheard because `PENDING_HANDSHAKES_MAX` handshakes were under way. */
+  handshakesRefused: number;
   /** Data to nodes we have no connection to (dropped, as Erlang does). */
   dataDroppedUnconnected: number;
   /** Control messages for a channel nobody handles here. */
@@ -161,6 +165,7 @@ export class Distribution implements SignalRouter {
     connectionsOpened: 0,
     connectionsClosed: 0,
     handshakesFailed: 0,
+    handshakesRefused: 0,
     dataDroppedUnconnected: 0,
     controlUnhandled: 0,
     closedTotals: { dataDropped: 0, dataSent: 0, dataReceived: 0 },
@@ -445,6 +450,11 @@ export class Distribution implements SignalRouter {
 
   #accept(stream: ByteStream): void {
     if (this.#state === 'closed') {
+      stream.destroy();
+      return;
+    }
+    if (this.#pendingStreams.size >= PENDING_HANDSHAKES_MAX) {
+      this.#stats.handshakesRefused++;
       stream.destroy();
       return;
     }

@@ -32,6 +32,7 @@ export {
   CLUSTER_DEFAULT,
   DISCOVERY_INTERVAL_MS_DEFAULT,
   LEARNED_RECONNECT_ATTEMPTS_MAX,
+  PENDING_HANDSHAKES_MAX,
 } from './distribution.js';
 export { Connection, type ConnectionStats, type ConnectionOptions, type ConnectionHandlers, RECORD_BYTES_TARGET_DEFAULT } from './connection.js';
 export {
@@ -50,4 +51,4 @@ export { type Discovery, StaticDiscovery, DnsDiscovery, type DnsDiscoveryOptions
 export { handshake, type HandshakeOptions, type HandshakeResult, type NodeIdentity, type Role, PROTOCOL_VERSION_MIN, PROTOCOL_VERSION_MAX } from './handshake.js';
 export { FrameDecoder, encodeFrame, frameHeader, FRAME_HEADER_BYTES } from './frame.js';
 export { Sealer, Opener, deriveKey, SEAL_TAG_BYTES } from './seal.js';
-export { type PeerAddress } from './wire.js';
+export { type PeerAddress, type LinkMessage, DataEncoder, parseRecord } from './wire.js';

@@ -3,13 +3,14 @@
  * bytes behind a plausible length prefix, mutated and truncated handshake frames, and — from a
  * peer that completes a genuine handshake — random and mutated sealed link records. After every
  * case the node is still serving: an honest peer connects and gets a reply, nothing reached the
- * node's mailboxes, and each bad connection cost at most one log line.
+ * node's mailboxes, and each bad connection cost at most one log line. A flood of connections
+ * that never speak is capped at `PENDING_HANDSHAKES_MAX` pending handshakes.
  */
 import net from 'node:net';
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { encode } from '../../runtime/codec.js';
-import { Distribution, type LogEntry } from '../../runtime/dist/distribution.js';
+import { Distribution, type LogEntry, PENDING_HANDSHAKES_MAX } from '../../runtime/dist/distribution.js';
 import { encodeFrame, frameHeader } from '../../runtime/dist/frame.js';
 import { handshake } from '../../runtime/dist/handshake.js';
 import { TcpTransport } from '../../runtime/dist/transport.js';
@@ -141,6 +142,19 @@ describe('fuzz', () => {
     await honestPeerWorks();
     // A record that survives mutation intact addresses pid 999999, which is no process here.
     expect(sinkMessages).toBe(0);
+  });
+
+  it('fuzz — a flood of silent connections is capped; the node serves again once they go', async () => {
+    const port = Number(dist.address.split(':')[1]);
+    const sockets = await Promise.all(
+      Array.from({ length: PENDING_HANDSHAKES_MAX + 20 }, () => new Promise<net.Socket>((resolve) => {
+        const socket = net.connect({ host: '127.0.0.1', port }, () => resolve(socket));
+        socket.on('error', () => undefined);
+      })),
+    );
+    await waitFor(() => dist.stats().handshakesRefused >= 20, 5_000, 'refusals');
+    for (const socket of sockets) socket.destroy();
+    await honestPeerWorks();
   });
 
   it('fuzz — each bad connection cost at most one log line and the node kept serving', async () => {
