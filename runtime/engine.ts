@@ -27,6 +27,7 @@ import { Pid, Ref } from './pid.js';
 import {
   PROCESS_EXITED,
   Process,
+  ProcessExtra,
   type ProcessFn,
   type ProcessHost,
   type SendTarget,
@@ -73,6 +74,8 @@ export class Engine implements ProcessHost {
   readonly clock: Clock;
   readonly outsidePid: Pid;
   state: EngineState = 'running';
+  /** Default mailbox bound of every process (see SpawnOptions.mailboxMessagesMax). */
+  mailboxMessagesMax = Infinity;
   router: SignalRouter | undefined = undefined;
   readonly #processes = new Map<number, Process>();
   readonly #names = new Map<string, Process>();
@@ -115,6 +118,10 @@ export class Engine implements ProcessHost {
       proc.registeredName = name;
     }
     if (options?.trapExit === true) proc.trapping = true;
+    if (options?.mailboxMessagesMax !== undefined) {
+      checkMailboxBound(options.mailboxMessagesMax);
+      (proc.extra ??= new ProcessExtra()).mailboxMessagesMax = options.mailboxMessagesMax;
+    }
     if (parent !== undefined) {
       this.#addLink(parent, pid);
       this.#addLink(proc, parent.self);
@@ -293,7 +300,15 @@ export class Engine implements ProcessHost {
         return;
       }
     }
-    (proc.mailbox ??= new Mailbox()).push(msg);
+    let mailbox = proc.mailbox;
+    if (mailbox === null) mailbox = proc.mailbox = new Mailbox();
+    const extra = proc.extra;
+    const bound = extra !== null && extra.mailboxMessagesMax !== undefined ? extra.mailboxMessagesMax : this.mailboxMessagesMax;
+    if (mailbox.size >= bound) {
+      this.terminate(proc, MAILBOX_FULL);
+      return;
+    }
+    mailbox.push(msg);
   }
 
   send(from: Process | undefined, to: SendTarget, msg: unknown): void {
@@ -676,6 +691,15 @@ export class Engine implements ProcessHost {
 }
 
 function ignore(): void {}
+
+/** The exit reason of a process killed for a full mailbox. */
+export const MAILBOX_FULL: ExitReason = Object.freeze({ error: 'mailbox full', code: 'mailbox_full' });
+
+export function checkMailboxBound(bound: number): void {
+  if (!(bound === Infinity || (Number.isInteger(bound) && bound > 0))) {
+    throw fedError('badarg', `mailboxMessagesMax must be a positive integer or Infinity, not ${String(bound)}`);
+  }
+}
 
 /**
  * End `proc` when its body settles. Two small closures over `proc` alone (not bound functions:

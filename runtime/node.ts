@@ -18,7 +18,7 @@
  */
 import { type Clock, SystemClock } from './kernel/clock.js';
 import { fedError } from './kernel/errors.js';
-import { Engine } from './engine.js';
+import { Engine, checkMailboxBound } from './engine.js';
 import { type Pid, type Ref, assertNodeName } from './pid.js';
 import {
   type ProcessContext,
@@ -41,6 +41,8 @@ export interface NodeOptions {
   readonly clock?: Clock;
   /** How long `stop()` waits after `shutdown` before killing what is left. */
   readonly stopTimeoutMs?: number;
+  /** Default mailbox bound per process (default: unbounded, as Erlang); see SpawnOptions. */
+  readonly mailboxMessagesMax?: number;
 }
 
 type NodeState = 'new' | 'started' | 'stopping' | 'stopped';
@@ -65,6 +67,10 @@ export class Node {
     this.clock = options.clock ?? new SystemClock();
     this.#stopTimeoutMs = options.stopTimeoutMs ?? STOP_TIMEOUT_MS_DEFAULT;
     this.#engine = new Engine(this, this.name, creation, this.clock);
+    if (options.mailboxMessagesMax !== undefined) {
+      checkMailboxBound(options.mailboxMessagesMax);
+      this.#engine.mailboxMessagesMax = options.mailboxMessagesMax;
+    }
   }
 
   /** The pid that signals sent from outside any process (and `stop()`) come from. */

@@ -75,6 +75,12 @@ export interface SpawnOptions {
   readonly name?: string;
   /** Start with exits trapped. */
   readonly trapExit?: boolean;
+  /**
+   * Most messages the mailbox may hold; one more and the process is killed with reason
+   * `{ error, code: 'mailbox_full' }` (senders are never blocked or failed, as in Erlang's
+   * max_heap_size). Default: the node's `mailboxMessagesMax`.
+   */
+  readonly mailboxMessagesMax?: number;
 }
 
 export type SendTarget = Pid | string | NameAtNode;
@@ -170,6 +176,8 @@ export class ProcessExtra {
   abortController: AbortController | null = null;
   /** Called once, at death (used by `Node.run`). */
   onExit: ((reason: ExitReason) => void) | null = null;
+  /** Overrides the node's mailbox bound. */
+  mailboxMessagesMax: number | undefined = undefined;
 }
 
 export class Process implements ProcessContext {

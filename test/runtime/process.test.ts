@@ -193,6 +193,31 @@ describe('receive — selective, ordered, with timeouts', () => {
     });
   });
 
+  it('a mailbox over its bound kills its process with mailbox_full; the sender is unaffected', async () => {
+    await withNode(
+      async (node) => {
+        const small = node.spawn(async (ctx) => {
+          await ctx.receive((msg) => msg === 'never sent');
+        }, { mailboxMessagesMax: 3 });
+        const big = node.spawn(async (ctx) => {
+          await ctx.receive((msg) => msg === 'never sent');
+        });
+        const smallReason = exitReasonOf(node, small);
+        const bigReason = exitReasonOf(node, big);
+        await settle();
+        for (let index = 0; index < 5; index++) {
+          node.send(small, index);
+          node.send(big, index);
+        }
+        expect(await smallReason).toMatchObject({ code: 'mailbox_full' });
+        node.send(big, 'one too many');
+        expect(await bigReason).toMatchObject({ code: 'mailbox_full' });
+        expect(() => node.spawn(() => undefined, { mailboxMessagesMax: 0 })).toThrow(/mailboxMessagesMax/);
+      },
+      { mailboxMessagesMax: 5 },
+    );
+  });
+
   it('sleep waits without taking messages', async () => {
     await withNode(async (node) => {
       const left = await node.run(async (ctx) => {
