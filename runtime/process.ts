@@ -15,6 +15,9 @@
  *   `finally` blocks) without acting. Reading `self`, `node`, `alive` and `signal` still works.
  *   Code awaiting something else (a socket, a timer) resumes after death and is stopped at its
  *   next context operation; use `ctx.signal` (aborted at death) to cancel such waits early.
+ * - Messages are handed over through promises, so a message that is itself a thenable (a
+ *   Promise, or anything with a `then` method) is awaited by `receive` instead of returned:
+ *   wrap such values (`{ promise }`) to pass them through.
  * - Exit reasons follow `signals.ts`: returning ends the process with `normal`; throwing an
  *   Error ends it with `{ error: message, code?, stack? }`.
  *
