@@ -110,6 +110,7 @@ export class Engine implements ProcessHost {
     if (typeof fn !== 'function') throw fedError('badarg', 'spawn needs a function');
     const name = options?.name;
     if (name !== undefined) this.#checkNameFree(name);
+    if (options?.mailboxMessagesMax !== undefined) checkMailboxBound(options.mailboxMessagesMax);
     const pid = new Pid(this.name, this.#nextPidId++, this.creation);
     const proc = new Process(this, pid);
     this.#processes.set(pid.id, proc);
@@ -119,7 +120,6 @@ export class Engine implements ProcessHost {
     }
     if (options?.trapExit === true) proc.trapping = true;
     if (options?.mailboxMessagesMax !== undefined) {
-      checkMailboxBound(options.mailboxMessagesMax);
       (proc.extra ??= new ProcessExtra()).mailboxMessagesMax = options.mailboxMessagesMax;
     }
     if (parent !== undefined) {
@@ -159,17 +159,16 @@ export class Engine implements ProcessHost {
 
   #start(proc: Process, fn: ProcessFn): void {
     if (!proc.isAlive) return;
-    let result: unknown;
     try {
-      result = fn(proc);
+      const result = fn(proc);
+      if (typeof (result as { then?: unknown } | null)?.then === 'function') {
+        trackCompletion(proc, result as PromiseLike<unknown>);
+      } else {
+        this.#bodyReturned(proc);
+      }
     } catch (error) {
+      // The body threw synchronously, or returned a thenable whose `then` threw.
       this.#bodyThrew(proc, error);
-      return;
-    }
-    if (typeof (result as { then?: unknown } | null)?.then === 'function') {
-      trackCompletion(proc, result as PromiseLike<unknown>);
-    } else {
-      this.#bodyReturned(proc);
     }
   }
 

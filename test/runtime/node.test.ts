@@ -79,6 +79,28 @@ describe('node — lifecycle', () => {
 });
 
 describe('node — crash containment', () => {
+  it('a body returning a thenable whose then throws dies with that error; the batch goes on', async () => {
+    const node = new Node({ name: 'crash@127.0.0.1' });
+    const started: string[] = [];
+    const reason = node.run(async (ctx) => {
+      ctx.spawnMonitor(() => ({
+        then() {
+          throw new Error('bad thenable');
+        },
+      }));
+      ctx.spawn(() => {
+        started.push('next in batch');
+      });
+      return ((await ctx.receive()) as { reason: unknown }).reason;
+    });
+    expect(await reason).toMatchObject({ error: 'bad thenable' });
+    expect(started).toEqual(['next in batch']);
+    expect(() => node.spawn(() => undefined, { mailboxMessagesMax: -1 })).toThrow();
+    await settle();
+    expect(node.processCount()).toBe(0);
+    await node.stop();
+  });
+
   it('odd throws and abandoned receives of dying processes leak no unhandled rejection', async () => {
     const node = new Node({ name: 'crash@127.0.0.1' });
     node.spawn(() => {
