@@ -3,9 +3,10 @@
  * `SignalRouter` that carries the node's signals over them.
  *
  * Contract:
- * - One connection per peer name. A second one is refused with `name_clash`, except in a
- *   simultaneous connect, where the connection initiated by the node with the smaller name wins
- *   (both sides decide alike; an already established connection always wins).
+ * - One connection per peer name. A second one is refused with `name_clash`, unless it comes
+ *   from a newer incarnation (higher creation: the old one is dead, its connection is closed) or
+ *   in a simultaneous connect, where the connection initiated by the node with the smaller name
+ *   wins (both sides decide alike; an already established connection always wins).
  * - Visible connections are transitive: on connecting, two visible nodes send each other their
  *   visible peers and each dials those it lacks. A `hidden` node (gateways, the CLI, test
  *   clients) connects only where told, is never put in a peer list, and gets none.
@@ -589,7 +590,12 @@ export class Distribution implements SignalRouter {
   #admit(peer: NodeIdentity, role: Role, stream: ByteStream): ErrorCode | undefined {
     if (this.#state !== 'started') return 'shutdown';
     if (this.#blocked.has(peer.name)) return 'unavailable';
-    if (this.#connections.has(peer.name)) return 'name_clash';
+    const established = this.#connections.get(peer.name);
+    if (established !== undefined) {
+      // A newer incarnation proves the old one dead (its link just has not timed out yet).
+      if (peer.creation <= established.peer.creation) return 'name_clash';
+      established.close(fedError('nodedown', `node ${peer.name} restarted (creation ${established.peer.creation} → ${peer.creation})`, { peer: peer.name }));
+    }
     const initiator = role === 'initiator' ? this.node.name : peer.name;
     const existing = this.#claims.get(peer.name);
     if (existing !== undefined) {

@@ -291,7 +291,7 @@ describe('mesh', () => {
     const a = await member('a');
     const b = await member('b');
     await b.dist.connect(a.dist.address);
-    const node = new Node({ name: b.node.name, creation: 5 });
+    const node = new Node({ name: b.node.name, creation: 1 });
     const impostor = await Distribution.start({ node, cookie: 'cookie', cluster: 'mesh-test', logger: () => undefined, reconnect: false, ...FAST });
     try {
       await expect(impostor.connect(a.dist.address)).rejects.toMatchObject({ code: 'name_clash' });
@@ -301,6 +301,19 @@ describe('mesh', () => {
       await impostor.close();
       await node.stop();
     }
+  });
+
+  it('mesh — a newer incarnation replaces a connection its old self has not yet lost', async () => {
+    const a = await member('a');
+    const old = await member('b', { reconnect: false });
+    await old.dist.connect(a.dist.address);
+    const events: string[] = [];
+    a.dist.onNodeEvent((event) => events.push(`${event.type}:${event.node}`));
+    const restarted = await member('b', { creation: 2, reconnect: false });
+    await restarted.dist.connect(a.dist.address);
+    expect(a.dist.peerInfo('b@127.0.0.1')?.creation).toBe(2);
+    expect(events).toEqual(['nodedown:b@127.0.0.1', 'nodeup:b@127.0.0.1']);
+    await waitFor(() => !old.dist.isConnected(a.node.name));
   });
 
   it('mesh — visible connections are made transitive', async () => {
