@@ -114,13 +114,18 @@ export class RaftNode {
   #electionElapsed = 0;
   #heartbeatElapsed = 0;
   #randomizedElectionTicks = 0;
-  /** Ticks since a leader last contacted us (or since start): the vote-refusal lease. */
-  #leaderContactElapsed = 0;
+  /**
+   * Ticks since a leader last contacted us: the vote-refusal lease. In lease read mode a
+   * (re)started member also counts its start as contact, since it may have acknowledged a
+   * leader's heartbeat just before crashing.
+   */
+  #leaderContactElapsed: number;
   #ticks = 0;
 
   #votes = new Map<NodeId, boolean>();
   #progress = new Map<NodeId, Progress>();
   #leadTransferee: NodeId | null = null;
+  #progressIncludesRemoved = false;
 
   #round = 0;
   #readRoundPending = false;
@@ -145,6 +150,7 @@ export class RaftNode {
     validateRaftConfig(config);
     this.id = config.id;
     this.config = config;
+    this.#leaderContactElapsed = config.readMode === 'lease' ? 0 : config.electionTicks;
     const hardState = storage.initialState();
     const snapshot = storage.snapshot();
     const first = storage.firstIndex();
@@ -404,6 +410,7 @@ export class RaftNode {
         return;
       }
       this.#leadTransferee = null;
+      this.#forgetRemovedMembers();
     }
     if (this.#heartbeatElapsed >= this.config.heartbeatTicks) {
       this.#heartbeatElapsed = 0;
@@ -721,6 +728,13 @@ export class RaftNode {
       this.#broadcastHeartbeat();
     }
     for (const [id, progress] of this.#progress) this.#sendAppends(id, progress);
+    // The removal committed and the commit went out above: stop tracking removed members.
+    if (this.#progressIncludesRemoved && this.#log.confIndex() <= this.#log.committed) this.#syncProgressWithConf();
+  }
+
+  /** Once per election timeout: forget removed members that never acknowledged their removal. */
+  #forgetRemovedMembers(): void {
+    if (this.#progressIncludesRemoved && this.#log.confIndex() <= this.#log.committed) this.#syncProgressWithConf(true);
   }
 
   #sendAppends(to: NodeId, progress: Progress): void {
@@ -832,9 +846,27 @@ export class RaftNode {
     this.#becomeFollower(this.#term, null);
   }
 
-  #syncProgressWithConf(): void {
-    const conf = this.#log.conf();
+  /**
+   * Track every member of the newest configuration, and also those it removes until they were
+   * told that the removal committed (so they stop campaigning) — or, with `forget`, not at all.
+   */
+  #syncProgressWithConf(forget = false): void {
+    const log = this.#log;
+    const conf = log.conf();
+    const committedConf = log.confAt(log.committed);
     const members = new Set([...conf.voters, ...conf.learners]);
+    let removedTracked = false;
+    if (!forget) {
+      for (const id of [...committedConf.voters, ...committedConf.learners, ...this.#progress.keys()]) {
+        if (members.has(id)) continue;
+        const progress = this.#progress.get(id);
+        const told = log.confIndex() <= log.committed && progress !== undefined && progress.commitSent >= log.confIndex();
+        if (told || (progress === undefined && !committedConf.voters.includes(id) && !committedConf.learners.includes(id))) continue;
+        members.add(id);
+        removedTracked = true;
+      }
+    }
+    this.#progressIncludesRemoved = removedTracked;
     for (const id of [...this.#progress.keys()]) if (!members.has(id)) this.#progress.delete(id);
     for (const id of members) {
       if (id === this.id) continue;

@@ -131,6 +131,8 @@ export class SimCluster {
   /** Directed links that drop everything: "from>to". */
   readonly blocked = new Set<string>();
   messagesDelivered = 0;
+  /** Tests: return false to drop a message at delivery; also sees every delivered message. */
+  messageFilter: ((message: Message) => boolean) | null = null;
   #readCounter = 0;
 
   constructor(options: SimClusterOptions) {
@@ -246,6 +248,7 @@ export class SimCluster {
     if (this.blocked.has(`${message.from}>${message.to}`)) return;
     const member = this.members.get(message.to);
     if (member === undefined || member.raft === null) return;
+    if (this.messageFilter !== null && !this.messageFilter(message)) return;
     this.messagesDelivered++;
     if (message.type !== 'heartbeat' && message.type !== 'heartbeat_response') this.note(`deliver ${describe(message)}`);
     member.raft.step({ type: 'message', message });

@@ -45,19 +45,81 @@ const ELECTION_TICKS = 10;
 
 type PartitionShape = 'halves' | 'ring' | 'bridge' | 'isolate_leader' | 'isolate_one' | 'leader_minority';
 
+/** How hard the nemesis pushes; drawn per seed. */
+interface NemesisSettings {
+  readonly crashProbability: number;
+  readonly partitionProbability: number;
+  readonly partitionTicksMax: number;
+  readonly isolateNewLeaderProbability: number;
+  /** Per tick, and right after an election; and the chance to re-partition after a change. */
+  readonly confChangeProbability: number;
+  readonly confChangeOnNewLeaderProbability: number;
+  readonly partitionAfterConfChangeProbability: number;
+  /** Steer membership changes toward this many voters (null: any change). */
+  readonly voterTarget: number | null;
+}
+
+type Profile = 'chaos' | 'churn' | 'membership';
+
+/**
+ * Three profiles, drawn per seed:
+ * - `chaos`: every fault at random rates, 3 or 5 members, some membership changes;
+ * - `churn`: 3 voters, a clean but slow network, leaders cut off right after election and
+ *   crashed right after committing, one entry per append — it reaches the diverging-suffix
+ *   states of Figure 8 far more often;
+ * - `membership`: 5 members, 4 voters, frequent changes, right after elections, with the network
+ *   re-partitioned right after a change is appended.
+ */
 export function runSeed(seed: number, options: SeedOptions = {}): SeedResult {
   const rng = new Rng(seed);
-  const size = options.size ?? (rng.chance(0.5) ? 3 : 5);
+  const profile = rng.pick<Profile>(['chaos', 'chaos', 'chaos', 'churn', 'churn', 'membership']);
+  const churn = profile === 'churn';
+  const size = options.size ?? (profile === 'membership' ? 5 : churn || rng.chance(0.4) ? 3 : 5);
   const ids = Array.from({ length: size }, (_, k) => `n${k + 1}`);
-  const initialVoters = size === 3 ? rng.range(2, 3) : rng.pick([3, 4, 4, 4, 5]);
+  const initialVoters = churn ? size : profile === 'membership' ? size - 1 : size === 3 ? rng.range(2, 3) : rng.pick([3, 4, 4, 4, 5]);
   const voters = ids.slice(0, initialVoters);
-  const learners = rng.chance(0.5) ? ids.slice(initialVoters, initialVoters + 1) : [];
-  const faults: NetworkFaults = {
-    lossProbability: rng.pick([0, 0.02, 0.1, 0.2]),
-    duplicateProbability: rng.pick([0, 0.02, 0.1]),
-    delayTicksMin: 0,
-    delayTicksMax: rng.pick([0, 1, 3, 6]),
-  };
+  const learners = profile !== 'membership' && rng.chance(0.5) ? ids.slice(initialVoters, initialVoters + 1) : [];
+  const faults: NetworkFaults =
+    profile !== 'chaos'
+    ? { lossProbability: churn ? 0 : 0.02, duplicateProbability: 0, delayTicksMin: 1, delayTicksMax: rng.pick([1, 2, 3]) }
+    : {
+        lossProbability: rng.pick([0, 0.02, 0.1, 0.2]),
+        duplicateProbability: rng.pick([0, 0.02, 0.1]),
+        delayTicksMin: 0,
+        delayTicksMax: rng.pick([0, 1, 3, 6]),
+      };
+  const nemesis: NemesisSettings = churn
+    ? {
+        crashProbability: 0.005,
+        partitionProbability: 0.01,
+        partitionTicksMax: 20,
+        isolateNewLeaderProbability: rng.pick([0.3, 0.6]),
+        confChangeProbability: 0.01,
+        confChangeOnNewLeaderProbability: 0,
+        partitionAfterConfChangeProbability: 0,
+        voterTarget: null,
+      }
+    : profile === 'membership'
+      ? {
+          crashProbability: 0.005,
+          partitionProbability: 0.05,
+          partitionTicksMax: 20,
+          isolateNewLeaderProbability: 0.2,
+          confChangeProbability: 0.15,
+          confChangeOnNewLeaderProbability: 0.8,
+          partitionAfterConfChangeProbability: 0.95,
+          voterTarget: 4,
+        }
+      : {
+          crashProbability: rng.pick([0.005, 0.02]),
+          partitionProbability: rng.pick([0.02, 0.1, 0.3]),
+          partitionTicksMax: rng.pick([8, 20, 60]),
+          isolateNewLeaderProbability: rng.pick([0, 0.2, 0.5]),
+          confChangeProbability: 0.06,
+          confChangeOnNewLeaderProbability: 0.5,
+          partitionAfterConfChangeProbability: 0.5,
+          voterTarget: null,
+        };
   const checkQuorum = rng.chance(0.7);
   const leaseReads = checkQuorum && rng.chance(0.3);
   const cluster = new SimCluster({
@@ -65,9 +127,9 @@ export function runSeed(seed: number, options: SeedOptions = {}): SeedResult {
     bootstrap: { voters, learners },
     seed: rng.nextUint32(),
     faults,
-    cycleCrashProbability: rng.pick([0, 0.002, 0.01, 0.03]),
+    cycleCrashProbability: churn ? rng.pick([0.01, 0.03]) : rng.pick([0, 0.002, 0.01, 0.03]),
     rebootAfterVoteProbability: rng.pick([0, 0.1, 0.3]),
-    crashAfterCommitProbability: rng.pick([0, 0.02, 0.1]),
+    crashAfterCommitProbability: churn ? rng.pick([0.05, 0.15]) : rng.pick([0, 0.02, 0.1]),
     snapshotPaddingBytes: rng.pick([0, 40, 200]),
     raft: {
       electionTicks: ELECTION_TICKS,
@@ -76,13 +138,14 @@ export function runSeed(seed: number, options: SeedOptions = {}): SeedResult {
       checkQuorum,
       forwardProposals: rng.chance(0.5),
       readMode: leaseReads ? 'lease' : 'safe',
-      messageEntriesMax: rng.pick([1, 4, 64]),
+      messageEntriesMax: churn ? 1 : rng.pick([1, 4, 64]),
       inflightMessagesMax: rng.pick([4, 16, 64]),
       snapshotChunkBytes: rng.pick([8, 64, 4096]),
       bugs: options.bugs ?? {},
     },
   });
-  const workload = new Workload(cluster, rng, ids);
+  const workload = new Workload(cluster, rng, ids, nemesis);
+  cluster.note(`profile ${profile}: ${size} members, voters [${voters}], learners [${learners}]`);
   const safetyTicks = options.safetyTicks ?? SAFETY_TICKS_DEFAULT;
   const livenessTicks = options.livenessTicks ?? LIVENESS_TICKS_DEFAULT;
   const result = (ok: boolean, reason: string | null): SeedResult => ({
@@ -166,6 +229,7 @@ class Workload {
   readonly #crashProbability: number;
   readonly #partitionProbability: number;
   readonly #partitionTicksMax: number;
+  readonly #isolateNewLeaderProbability: number;
   #partitionUntil = -1;
   readonly #restartAt = new Map<NodeId, number>();
 
@@ -173,10 +237,12 @@ class Workload {
     readonly cluster: SimCluster,
     readonly rng: Rng,
     readonly ids: readonly NodeId[],
+    readonly settings: NemesisSettings,
   ) {
-    this.#crashProbability = rng.pick([0.005, 0.02]);
-    this.#partitionProbability = rng.pick([0.02, 0.1, 0.3]);
-    this.#partitionTicksMax = rng.pick([8, 20, 60]);
+    this.#crashProbability = settings.crashProbability;
+    this.#partitionProbability = settings.partitionProbability;
+    this.#partitionTicksMax = settings.partitionTicksMax;
+    this.#isolateNewLeaderProbability = settings.isolateNewLeaderProbability;
   }
 
   client(): void {
@@ -197,7 +263,19 @@ class Workload {
     this.#lastLeaderKey = leaderKey;
     // Membership changes at random, and (BUGGIFY-style) right after an election, when the new
     // leader has not yet committed anything in its term: the dangerous moment for changes.
-    if (leader !== null && (rng.chance(0.06) || (newLeader && rng.chance(0.5)))) this.#changeMembership(leader);
+    const settings = this.settings;
+    if (leader !== null && (rng.chance(settings.confChangeProbability) || (newLeader && rng.chance(settings.confChangeOnNewLeaderProbability)))) {
+      this.#changeMembership(leader);
+    }
+    // BUGGIFY: cut a new leader off right after its election, before its term's first entry
+    // spreads: old-term suffixes then diverge across members (the Figure 8 setting).
+    const fresh = cluster.leader();
+    if (newLeader && fresh !== null && rng.chance(this.#isolateNewLeaderProbability)) {
+      cluster.heal();
+      cluster.isolate(fresh);
+      cluster.note(`partition isolate new leader ${fresh}`);
+      this.#partitionUntil = cluster.now + rng.range(10, 40);
+    }
     const transferFrom = cluster.leader();
     if (transferFrom !== null && rng.chance(0.01)) this.#transfer(transferFrom);
   }
@@ -216,12 +294,32 @@ class Workload {
     const { cluster, rng } = this;
     const conf = cluster.raft(leader).status().conf;
     const outsiders = this.ids.filter((id) => !conf.voters.includes(id) && !conf.learners.includes(id));
-    const options: ConfChange[] = [];
-    for (const id of outsiders) options.push({ type: 'add_learner', node: id }, { type: 'add_voter', node: id });
-    for (const id of conf.learners) options.push({ type: 'promote', node: id }, { type: 'remove', node: id });
-    if (conf.voters.length > 2) for (const id of conf.voters) options.push({ type: 'remove', node: id });
-    if (options.length === 0) return;
-    const change = rng.pick(options);
+    // Pick a kind of change first, then a member, so every kind is equally likely. The
+    // membership profile keeps the voters around four, the count where two concurrent
+    // single-member changes can have disjoint majorities (4 -> 5 and 4 -> 3).
+    const addVoter = [
+      ...outsiders.map((node): ConfChange => ({ type: 'add_voter', node })),
+      ...conf.learners.map((node): ConfChange => ({ type: 'promote', node })),
+    ];
+    const removeVoter = conf.voters.map((node): ConfChange => ({ type: 'remove', node }));
+    if (this.settings.voterTarget !== null) {
+      const voters = conf.voters.length;
+      const kind = voters < this.settings.voterTarget ? addVoter : voters > this.settings.voterTarget ? removeVoter : rng.pick([addVoter, removeVoter]);
+      if (kind.length > 0) return this.#proposeChange(leader, rng.pick(kind));
+    }
+    const kinds: ConfChange[][] = [
+      outsiders.map((node): ConfChange => ({ type: 'add_voter', node })),
+      outsiders.map((node): ConfChange => ({ type: 'add_learner', node })),
+      conf.learners.map((node): ConfChange => ({ type: 'promote', node })),
+      conf.learners.map((node): ConfChange => ({ type: 'remove', node })),
+      conf.voters.length > 2 ? conf.voters.map((node): ConfChange => ({ type: 'remove', node })) : [],
+    ].filter((options) => options.length > 0);
+    if (kinds.length === 0) return;
+    this.#proposeChange(leader, rng.pick(rng.pick(kinds)));
+  }
+
+  #proposeChange(leader: NodeId, change: ConfChange): void {
+    const { cluster, rng } = this;
     cluster.note(`conf change on ${leader}: ${change.type} ${'node' in change ? change.node : ''}`);
     const member = cluster.member(leader);
     const resultsBefore = member.results.length;
@@ -230,10 +328,10 @@ class Workload {
     const accepted = member.results.slice(resultsBefore).some((r) => r.kind === 'conf_change' && r.outcome === 'appended');
     // BUGGIFY: often cut the network right after a change is appended, so that it reaches only
     // some members before leadership moves.
-    if (accepted && rng.chance(0.5)) {
+    if (accepted && rng.chance(this.settings.partitionAfterConfChangeProbability)) {
       cluster.heal();
-      this.#partition(rng.chance(0.5) ? 'leader_minority' : 'halves');
-      this.#partitionUntil = cluster.now + rng.range(5, 40);
+      this.#partition(rng.pick<PartitionShape>(['leader_minority', 'leader_minority', 'halves']));
+      this.#partitionUntil = cluster.now + rng.range(10, 40);
     }
   }
 

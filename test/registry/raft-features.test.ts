@@ -1,0 +1,317 @@
+// The Raft core's larger features, scenario by scenario on the simulator's instant network with
+// its safety checker on: snapshots and chunked InstallSnapshot, learners and promotion,
+// single-member membership changes (the own-term rule, one change at a time, a removed leader
+// stepping down), leadership transfer, ReadIndex reads and lease reads, and MemoryStorage.
+import { describe, expect, it } from 'vitest';
+import { EMPTY_SNAPSHOT, MemoryStorage, type Entry, type SnapshotChunk } from '../../registry/raft/index.js';
+import { appliedData, elect, testCluster, ticks, watchMessages } from '../../registry/raft/sim/harness.js';
+
+describe('raft snapshots — compaction and InstallSnapshot', () => {
+  it('a member that missed compacted entries catches up from a chunked snapshot', () => {
+    const cluster = testCluster({ raft: { snapshotChunkBytes: 16 }, snapshotPaddingBytes: 100 });
+    elect(cluster, 'n1');
+    cluster.crash('n3');
+    for (let k = 0; k < 20; k++) cluster.propose('n1', `v${k}`);
+    cluster.stabilize();
+    cluster.takeSnapshot('n1');
+    const leader = cluster.raft('n1').status();
+    expect(leader.snapshotIndex).toBe(22);
+    expect(leader.firstIndex).toBe(23);
+    cluster.propose('n1', 'after');
+    cluster.stabilize();
+    const seen = watchMessages(cluster);
+    cluster.restart('n3');
+    ticks(cluster, 10); // the appends lost while n3 was down stall, then n3 is probed
+    const chunks = seen.filter((m): m is SnapshotChunk => m.type === 'snapshot' && m.to === 'n3');
+    expect(chunks.length).toBeGreaterThan(5);
+    expect(new Set(chunks.map((c) => c.offset)).size).toBe(chunks.length);
+    const follower = cluster.raft('n3').status();
+    expect(follower.snapshotIndex).toBe(22);
+    expect(follower.applied).toBe(23);
+    expect(cluster.member('n3').machine.hash).toBe(cluster.member('n1').machine.hash);
+    expect(cluster.member('n3').storage.snapshot().meta.index).toBe(22);
+  });
+
+  it('lost snapshot chunks are resent from the offset the follower confirmed', () => {
+    const cluster = testCluster({ raft: { snapshotChunkBytes: 8 }, snapshotPaddingBytes: 64 });
+    elect(cluster, 'n1');
+    cluster.crash('n3');
+    for (let k = 0; k < 5; k++) cluster.propose('n1', `v${k}`);
+    cluster.stabilize();
+    cluster.takeSnapshot('n1');
+    let dropped = 0;
+    watchMessages(cluster, (m) => m.type === 'snapshot' && m.offset === 24 && dropped++ < 2);
+    cluster.restart('n3');
+    ticks(cluster, 10);
+    expect(dropped).toBe(3);
+    expect(cluster.member('n3').machine.hash).toBe(cluster.member('n1').machine.hash);
+  });
+
+  it('a follower compacts its own log too, and restarts from its snapshot', () => {
+    const cluster = testCluster();
+    elect(cluster, 'n1');
+    for (let k = 0; k < 5; k++) cluster.propose('n1', `v${k}`);
+    cluster.stabilize();
+    cluster.takeSnapshot('n2');
+    expect(cluster.member('n2').storage.firstIndex()).toBe(8);
+    const hash = cluster.member('n2').machine.hash;
+    cluster.crash('n2');
+    cluster.restart('n2');
+    expect(cluster.raft('n2').status()).toMatchObject({ snapshotIndex: 7, applied: 7, commit: 7 });
+    expect(cluster.member('n2').machine.hash).toBe(hash);
+  });
+});
+
+describe('raft learners — receive the log, never vote', () => {
+  it('a learner applies the log but does not count for commit or campaign', () => {
+    const cluster = testCluster({ voters: 2, learners: ['n3'] });
+    elect(cluster, 'n1');
+    cluster.crash('n2');
+    cluster.propose('n1', 'x');
+    cluster.stabilize();
+    // n1 + learner n3 is not a quorum of {n1, n2}.
+    expect(cluster.raft('n1').status().commit).toBe(2);
+    expect(cluster.raft('n3').status().lastIndex).toBe(3);
+    cluster.isolate('n3');
+    ticks(cluster, 60);
+    expect(cluster.raft('n3').status()).toMatchObject({ role: 'follower', term: 2 });
+  });
+
+  it('a new member joins as learner, catches up, and is promoted to voter', () => {
+    const cluster = testCluster({ spares: ['n4'] });
+    elect(cluster, 'n1');
+    cluster.propose('n1', 'before');
+    cluster.stabilize();
+    cluster.raft('n1').step({ type: 'conf_change', change: { type: 'add_learner', node: 'n4' }, id: 'c1' });
+    cluster.stabilize();
+    ticks(cluster, 2);
+    expect(appliedData(cluster, 'n4')).toEqual(['before']);
+    expect(cluster.raft('n1').status().conf).toEqual({ voters: ['n1', 'n2', 'n3'], learners: ['n4'] });
+    cluster.raft('n1').step({ type: 'conf_change', change: { type: 'promote', node: 'n4' }, id: 'c2' });
+    cluster.stabilize();
+    expect(cluster.member('n1').results.filter((r) => r.kind === 'conf_change').map((r) => r.outcome)).toEqual(['appended', 'appended']);
+    for (const id of ['n1', 'n2', 'n3', 'n4']) expect(cluster.raft(id).status().conf.voters).toContain('n4');
+    // Now n4 counts: with n2 and n3 down, n1 + n4 are not 3 of 4.
+    cluster.crash('n2');
+    cluster.crash('n3');
+    cluster.propose('n1', 'needs-three');
+    cluster.stabilize();
+    expect(appliedData(cluster, 'n1')).toEqual(['before']);
+  });
+});
+
+describe('raft membership — one safe change at a time', () => {
+  it('refuses a change before the leader committed an entry of its term', () => {
+    const cluster = testCluster({ spares: ['n4'] });
+    const leader = cluster.raft('n1');
+    leader.step({ type: 'campaign' });
+    cluster.drive(cluster.member('n1'));
+    // Deliver only the votes: the new leader's no-op is not yet committed.
+    const seen = watchMessages(cluster, (m) => m.type === 'append');
+    cluster.stabilize();
+    expect(seen.some((m) => m.type === 'vote_response')).toBe(true);
+    expect(leader.status().role).toBe('leader');
+    leader.step({ type: 'conf_change', change: { type: 'add_learner', node: 'n4' }, id: 'early' });
+    cluster.drive(cluster.member('n1'));
+    expect(cluster.member('n1').results.at(-1)).toMatchObject({ id: 'early', outcome: 'rejected', reason: 'conf_change_pending' });
+  });
+
+  it('refuses a second change while the first is uncommitted, and invalid changes', () => {
+    const cluster = testCluster({ spares: ['n4', 'n5'] });
+    elect(cluster, 'n1');
+    cluster.isolate('n1');
+    const leader = cluster.raft('n1');
+    leader.step({ type: 'conf_change', change: { type: 'add_learner', node: 'n4' }, id: 'first' });
+    leader.step({ type: 'conf_change', change: { type: 'add_learner', node: 'n5' }, id: 'second' });
+    cluster.drive(cluster.member('n1'));
+    const results = cluster.member('n1').results;
+    expect(results.find((r) => r.id === 'first')?.outcome).toBe('appended');
+    expect(results.find((r) => r.id === 'second')).toMatchObject({ outcome: 'rejected', reason: 'conf_change_pending' });
+    cluster.heal();
+    ticks(cluster, 10);
+    leader.step({ type: 'conf_change', change: { type: 'promote', node: 'n2' }, id: 'bad' });
+    cluster.drive(cluster.member('n1'));
+    expect(results.at(-1)).toMatchObject({ id: 'bad', outcome: 'rejected', reason: 'bad_conf_change' });
+    cluster.propose('n2', 'y');
+    cluster.raft('n2').step({ type: 'conf_change', change: { type: 'remove', node: 'n3' }, id: 'on-follower' });
+    cluster.drive(cluster.member('n2'));
+    expect(cluster.member('n2').results.at(-1)).toMatchObject({ outcome: 'rejected', reason: 'not_leader', leaderHint: 'n1' });
+  });
+
+  it('removing a follower shrinks the quorum; the removed member stays quiet', () => {
+    const cluster = testCluster();
+    elect(cluster, 'n1');
+    cluster.raft('n1').step({ type: 'conf_change', change: { type: 'remove', node: 'n3' } });
+    cluster.stabilize();
+    ticks(cluster, 2);
+    expect(cluster.raft('n1').status().conf.voters).toEqual(['n1', 'n2']);
+    const termBefore = cluster.raft('n1').status().term;
+    cluster.isolate('n3');
+    ticks(cluster, 60);
+    expect(cluster.raft('n3').status().role).toBe('follower');
+    cluster.heal();
+    ticks(cluster, 5);
+    expect(cluster.raft('n1').status()).toMatchObject({ role: 'leader', term: termBefore });
+    cluster.propose('n1', 'two-voters');
+    cluster.stabilize();
+    expect(appliedData(cluster, 'n2')).toEqual(['two-voters']);
+  });
+
+  it('a removed leader commits its removal, hands over and steps down', () => {
+    const cluster = testCluster();
+    elect(cluster, 'n1');
+    cluster.raft('n1').step({ type: 'conf_change', change: { type: 'remove', node: 'n1' } });
+    cluster.stabilize();
+    expect(cluster.raft('n1').status().role).toBe('follower');
+    const leader = cluster.leader();
+    expect(leader === 'n2' || leader === 'n3').toBe(true);
+    expect(cluster.raft(leader as string).status().conf.voters).not.toContain('n1');
+    ticks(cluster, 60);
+    expect(cluster.raft('n1').status().role).toBe('follower');
+    cluster.propose(leader as string, 'after');
+    cluster.stabilize();
+    expect(appliedData(cluster, leader === 'n2' ? 'n3' : 'n2')).toEqual(['after']);
+  });
+});
+
+describe('raft transfer — leadership transfer with TimeoutNow', () => {
+  it('hands leadership to an up-to-date voter at once', () => {
+    const cluster = testCluster();
+    elect(cluster, 'n1');
+    const seen = watchMessages(cluster);
+    cluster.raft('n1').step({ type: 'transfer_leader', to: 'n3' });
+    cluster.stabilize();
+    expect(seen.some((m) => m.type === 'timeout_now' && m.to === 'n3')).toBe(true);
+    expect(cluster.raft('n3').status()).toMatchObject({ role: 'leader', term: 3 });
+    expect(cluster.raft('n1').status()).toMatchObject({ role: 'follower', leader: 'n3' });
+  });
+
+  it('catches a lagging target up first and refuses proposals meanwhile', () => {
+    const cluster = testCluster();
+    elect(cluster, 'n1');
+    cluster.isolate('n3');
+    cluster.propose('n1', 'x');
+    cluster.stabilize();
+    cluster.raft('n1').step({ type: 'transfer_leader', to: 'n3' });
+    cluster.propose('n1', 'during');
+    expect(cluster.member('n1').results.at(-1)).toMatchObject({ id: 'during', outcome: 'rejected', reason: 'transfer_in_progress' });
+    cluster.heal();
+    ticks(cluster, 8);
+    expect(cluster.raft('n3').status().role).toBe('leader');
+    expect(appliedData(cluster, 'n3')).toEqual(['x']);
+  });
+
+  it('abandons a transfer that does not finish within an election timeout', () => {
+    const cluster = testCluster();
+    elect(cluster, 'n1');
+    cluster.isolate('n3');
+    cluster.raft('n1').step({ type: 'transfer_leader', to: 'n3' });
+    cluster.stabilize();
+    ticks(cluster, 11);
+    expect(cluster.raft('n1').status()).toMatchObject({ role: 'leader', leadTransferee: null });
+    cluster.propose('n1', 'accepted-again');
+    expect(cluster.member('n1').results.at(-1)).toMatchObject({ outcome: 'appended' });
+  });
+
+  it('refuses a target that is not a voter', () => {
+    const cluster = testCluster({ voters: 2, learners: ['n3'] });
+    elect(cluster, 'n1');
+    cluster.raft('n1').step({ type: 'transfer_leader', to: 'n3', id: 't' });
+    cluster.drive(cluster.member('n1'));
+    expect(cluster.member('n1').results.at(-1)).toMatchObject({ id: 't', outcome: 'rejected', reason: 'bad_target' });
+  });
+});
+
+describe('raft reads — ReadIndex and leases', () => {
+  it('a leader serves a read after one heartbeat round, at its commit index', () => {
+    const cluster = testCluster();
+    elect(cluster, 'n1');
+    cluster.propose('n1', 'x');
+    cluster.stabilize();
+    const seen = watchMessages(cluster);
+    cluster.read('n1');
+    expect(cluster.member('n1').pendingReads.size).toBe(1);
+    cluster.stabilize();
+    expect(seen.some((m) => m.type === 'heartbeat')).toBe(true);
+    expect(cluster.member('n1').pendingReads.size).toBe(0);
+    expect(cluster.checker.readsChecked).toBe(1);
+  });
+
+  it('a follower forwards the read and serves it once applied', () => {
+    const cluster = testCluster();
+    elect(cluster, 'n1');
+    cluster.read('n2');
+    expect(cluster.member('n2').results.at(-1)).toMatchObject({ kind: 'read_index', outcome: 'forwarded', to: 'n1' });
+    cluster.stabilize();
+    expect(cluster.member('n2').pendingReads.size).toBe(0);
+    expect(cluster.checker.readsChecked).toBe(1);
+  });
+
+  it('an isolated leader cannot serve a read and rejects it when it steps down', () => {
+    const cluster = testCluster();
+    elect(cluster, 'n1');
+    cluster.isolate('n1');
+    const requestId = cluster.read('n1');
+    ticks(cluster, 5);
+    expect(cluster.member('n1').pendingReads.size).toBe(1);
+    ticks(cluster, 20);
+    expect(cluster.member('n1').results.find((r) => r.id === requestId)).toMatchObject({ outcome: 'rejected', reason: 'leadership_lost' });
+  });
+
+  it('a new leader holds reads until its first entry commits', () => {
+    const cluster = testCluster();
+    const leader = cluster.raft('n1');
+    leader.step({ type: 'campaign' });
+    cluster.drive(cluster.member('n1'));
+    watchMessages(cluster, (m) => m.type === 'append');
+    cluster.stabilize();
+    expect(leader.status().role).toBe('leader');
+    cluster.read('n1');
+    cluster.stabilize();
+    expect(cluster.member('n1').pendingReads.size).toBe(1);
+    watchMessages(cluster);
+    ticks(cluster, 2);
+    expect(cluster.member('n1').pendingReads.size).toBe(0);
+  });
+
+  it('lease mode serves reads without a round trip while the lease holds', () => {
+    const cluster = testCluster({ raft: { readMode: 'lease' } });
+    ticks(cluster, 30); // members refuse votes for an election timeout after start in lease mode
+    const leader = cluster.leader() as string;
+    ticks(cluster, 2);
+    const seen = watchMessages(cluster);
+    cluster.read(leader);
+    expect(cluster.member(leader).pendingReads.size).toBe(0);
+    expect(seen).toHaveLength(0);
+    // Cut off, the lease runs out and reads wait for a heartbeat round again.
+    cluster.isolate(leader);
+    ticks(cluster, 9);
+    cluster.read(leader);
+    expect(cluster.member(leader).pendingReads.size).toBe(1);
+  });
+});
+
+describe('raft storage — MemoryStorage', () => {
+  const entry = (index: number, term: number): Entry => ({ index, term, type: 'normal', data: `e${index}` });
+
+  it('appends, overwrites a conflicting suffix, compacts and installs snapshots', () => {
+    const storage = new MemoryStorage();
+    expect(storage.snapshot()).toBe(EMPTY_SNAPSHOT);
+    expect([storage.firstIndex(), storage.lastIndex()]).toEqual([1, 0]);
+    storage.append([entry(1, 1), entry(2, 1), entry(3, 1)]);
+    storage.append([entry(2, 2)]);
+    expect(storage.lastIndex()).toBe(2);
+    expect(storage.term(2)).toBe(2);
+    expect(storage.entries(1, 3).map((e) => e.term)).toEqual([1, 2]);
+    expect(storage.entries(1, 3, 1)).toHaveLength(1);
+    const snapshot = { meta: { index: 1, term: 1, conf: { voters: ['a'], learners: [] } }, data: new Uint8Array(0) };
+    storage.compact(snapshot);
+    expect([storage.firstIndex(), storage.lastIndex(), storage.term(1)]).toEqual([2, 2, 1]);
+    storage.installSnapshot({ ...snapshot, meta: { ...snapshot.meta, index: 10, term: 3 } });
+    expect([storage.firstIndex(), storage.lastIndex()]).toEqual([11, 10]);
+    expect(() => storage.append([entry(20, 3)])).toThrow(/gap/);
+    expect(() => storage.setHardState({ term: 0, vote: null, commit: 0 })).not.toThrow();
+    storage.setHardState({ term: 5, vote: 'a', commit: 10 });
+    expect(() => storage.setHardState({ term: 4, vote: null, commit: 10 })).toThrow(/never decreases/);
+  });
+});
