@@ -13,7 +13,8 @@ const LOCAL = 'b@127.0.0.1';
 const PEER = 'a@127.0.0.1';
 
 const pidArbitrary = (node: string) => fc.tuple(fc.nat({ max: 3 }), fc.nat({ max: 2 })).map(([id, creation]) => new Pid(node, id, creation));
-const messageArbitrary = fc.oneof(fc.jsonValue(), fc.uint8Array({ maxLength: 64 }).map((bytes) => Buffer.from(bytes)), pidArbitrary(PEER));
+// (-0 is not a msgpack value: JSON round-tripping turns it into 0, as the codec does.)
+const messageArbitrary = fc.oneof(fc.jsonValue().map((value) => JSON.parse(JSON.stringify(value)) as unknown), fc.uint8Array({ maxLength: 64 }).map((bytes) => Buffer.from(bytes)), pidArbitrary(PEER));
 const signalArbitrary: fc.Arbitrary<Signal & { kind: 'send' | 'reg_send' }> = fc.oneof(
   fc.record({ kind: fc.constant('send' as const), from: fc.option(pidArbitrary(PEER), { nil: undefined }), to: pidArbitrary(LOCAL), msg: messageArbitrary }),
   fc.record({
