@@ -433,6 +433,19 @@ describe('mesh', () => {
     expect(await got).toBe('async hello');
   });
 
+  it('mesh — fault injection: blocking a node cuts and refuses its link until unblocked', async () => {
+    const a = await member('a');
+    const b = await member('b');
+    await b.dist.connect(a.dist.address);
+    a.dist.setBlocked([b.node.name]);
+    expect(a.dist.blocked()).toEqual([b.node.name]);
+    await waitFor(() => !a.dist.isConnected(b.node.name) && !b.dist.isConnected(a.node.name));
+    await sleep(150); // b keeps redialling and is refused
+    expect(a.dist.isConnected(b.node.name)).toBe(false);
+    a.dist.setBlocked([]);
+    await waitFor(() => a.dist.isConnected(b.node.name), 5_000, 'healed');
+  });
+
   it('mesh — plaintext links are refused to non-loopback addresses', async () => {
     const a = await member('a', { sealed: false, reconnect: false });
     await expect(a.dist.connect('10.255.255.1:4370')).rejects.toMatchObject({ code: 'config' });
