@@ -137,6 +137,11 @@ export interface GroupStatus {
   readonly names: number;
 }
 
+/** What `onApply` listeners see: one applied command, or the state replaced by a snapshot. */
+export type AppliedEvent =
+  | { readonly type: 'command'; readonly index: number; readonly command: GroupCommand; readonly result: GroupResult }
+  | { readonly type: 'restore'; readonly index: number };
+
 /** Control-lane messages of the group protocol (channel `group:<id>`). */
 type GroupMessage =
   | { readonly type: 'join'; readonly node: string; readonly address: string }
@@ -192,6 +197,7 @@ export class Group {
   #agentPid: Pid | undefined;
   readonly #releasing = new Set<string>();
   readonly #changeListeners = new Set<() => void>();
+  readonly #applyListeners = new Set<(event: AppliedEvent) => void>();
   /** Members whose address was handed to `distribution.connect` (which then redials on its own). */
   readonly #dialed = new Set<string>();
   /** Set once this member learns its own removal was applied (it then is no member). */
@@ -426,6 +432,16 @@ export class Group {
     }
   }
 
+  /**
+   * Listen to every committed command as this replica applies it, in log order (and to a
+   * snapshot replacing the whole state). Listeners run inside the driver loop: keep them short.
+   * Returns the function that stops listening.
+   */
+  onApply(listener: (event: AppliedEvent) => void): () => void {
+    this.#applyListeners.add(listener);
+    return () => this.#applyListeners.delete(listener);
+  }
+
   /** True once this member appears in the committed configuration. */
   isMember(): boolean {
     if (this.#removed) return false;
@@ -568,6 +584,7 @@ export class Group {
     if (ready.snapshot !== null) {
       this.state.restore(ready.snapshot.data);
       this.#appliedSinceSnapshot = 0;
+      for (const listener of this.#applyListeners) listener({ type: 'restore', index: this.state.appliedIndex });
     }
     for (const entry of ready.committedEntries) this.#applyEntry(entry);
     for (const request of ready.requests) this.#onRequestResult(request);
@@ -589,6 +606,7 @@ export class Group {
     }
     const data = entry.data as GroupEntryData;
     const result = this.state.apply(entry.index, data.cmd);
+    for (const listener of this.#applyListeners) listener({ type: 'command', index: entry.index, command: data.cmd, result });
     if (data.id === null) return;
     const pending = this.#proposals.get(data.id);
     if (pending === undefined) return;
