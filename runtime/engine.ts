@@ -33,6 +33,7 @@ import {
   type SendTarget,
   type SpawnOptions,
   TIMEOUT,
+  type TrySendResult,
   reasonFromThrown,
 } from './process.js';
 import type { ExitReason, NameAtNode, Signal, SignalRouter } from './signals.js';
@@ -67,6 +68,24 @@ export function isNameAtNode(value: unknown): value is NameAtNode {
   );
 }
 
+/** Message counters of one node (see `Node.messageStats()`); only ever increase. */
+export interface MessageStats {
+  /** Sends from this node to a process (pid or name) of this node. */
+  sentLocal: number;
+  /** Sends from this node handed to the distribution for another node. */
+  sentRemote: number;
+  /** Messages handed to a local process (from any node), including those later dropped. */
+  delivered: number;
+  /** Arriving messages dropped by `drop_newest` mailboxes. */
+  droppedNewest: number;
+  /** Queued messages dropped by `drop_oldest` mailboxes to make room. */
+  droppedOldest: number;
+  /** `trySend`s refused with `mailbox_full`. */
+  rejected: number;
+  /** Processes killed with `mailbox_full` (policy `kill`). */
+  killedMailboxFull: number;
+}
+
 export class Engine implements ProcessHost {
   readonly facade: Node;
   readonly name: string;
@@ -77,6 +96,15 @@ export class Engine implements ProcessHost {
   /** Default mailbox bound of every process (see SpawnOptions.mailboxMessagesMax). */
   mailboxMessagesMax = Infinity;
   router: SignalRouter | undefined = undefined;
+  readonly messageStats: MessageStats = {
+    sentLocal: 0,
+    sentRemote: 0,
+    delivered: 0,
+    droppedNewest: 0,
+    droppedOldest: 0,
+    rejected: 0,
+    killedMailboxFull: 0,
+  };
   readonly #processes = new Map<number, Process>();
   readonly #names = new Map<string, Process>();
   /** Local processes with links or monitors involving each remote node. */
@@ -111,6 +139,7 @@ export class Engine implements ProcessHost {
     const name = options?.name;
     if (name !== undefined) this.#checkNameFree(name);
     if (options?.mailboxMessagesMax !== undefined) checkMailboxBound(options.mailboxMessagesMax);
+    if (options?.mailboxOverflow !== undefined) checkMailboxOverflow(options.mailboxOverflow);
     const pid = new Pid(this.name, this.#nextPidId++, this.creation);
     const proc = new Process(this, pid);
     this.#processes.set(pid.id, proc);
@@ -122,6 +151,7 @@ export class Engine implements ProcessHost {
     if (options?.mailboxMessagesMax !== undefined) {
       (proc.extra ??= new ProcessExtra()).mailboxMessagesMax = options.mailboxMessagesMax;
     }
+    if (options?.mailboxOverflow !== undefined) (proc.extra ??= new ProcessExtra()).mailboxOverflow = options.mailboxOverflow;
     if (parent !== undefined) {
       this.#addLink(parent, pid);
       this.#addLink(proc, parent.self);
@@ -275,6 +305,8 @@ export class Engine implements ProcessHost {
   /** Hand `msg` to `proc`: to its waiting receive if that accepts it, else to its mailbox. */
   deliver(proc: Process, msg: unknown): void {
     if (!proc.isAlive) return;
+    proc.messagesReceived++;
+    this.messageStats.delivered++;
     const resolve = proc.waitResolve;
     if (resolve !== null) {
       const match = proc.waitMatch;
@@ -303,25 +335,62 @@ export class Engine implements ProcessHost {
     if (mailbox === null) mailbox = proc.mailbox = new Mailbox();
     const extra = proc.extra;
     const bound = extra !== null && extra.mailboxMessagesMax !== undefined ? extra.mailboxMessagesMax : this.mailboxMessagesMax;
-    if (mailbox.size >= bound) {
-      this.terminate(proc, MAILBOX_FULL);
-      return;
-    }
+    if (mailbox.size >= bound && !this.#makeRoom(proc, mailbox)) return;
     mailbox.push(msg);
+  }
+
+  /** A message arrives at a full mailbox: apply the overflow policy; true when it may be queued. */
+  #makeRoom(proc: Process, mailbox: Mailbox): boolean {
+    switch (proc.extra?.mailboxOverflow ?? 'kill') {
+      case 'drop_newest':
+        this.messageStats.droppedNewest++;
+        return false;
+      case 'drop_oldest':
+        this.messageStats.droppedOldest++;
+        mailbox.take(undefined);
+        return true;
+      default:
+        this.messageStats.killedMailboxFull++;
+        this.terminate(proc, MAILBOX_FULL);
+        return false;
+    }
+  }
+
+  /** `send`, but a full local mailbox refuses instead of applying its overflow policy. */
+  trySend(from: Process | undefined, to: SendTarget, msg: unknown): TrySendResult {
+    const target = this.#localTarget(to);
+    if (target !== undefined && target.mailbox !== null) {
+      const bound = target.extra?.mailboxMessagesMax ?? this.mailboxMessagesMax;
+      if (target.mailbox.size >= bound) {
+        this.messageStats.rejected++;
+        return MAILBOX_FULL_RESULT;
+      }
+    }
+    this.send(from, to, msg);
+    return SENT_RESULT;
+  }
+
+  #localTarget(to: SendTarget): Process | undefined {
+    if (to instanceof Pid) return this.localProcess(to);
+    if (typeof to === 'string') return this.#names.get(to);
+    return isNameAtNode(to) && to.node === this.name ? this.#names.get(to.name) : undefined;
   }
 
   send(from: Process | undefined, to: SendTarget, msg: unknown): void {
     if (to instanceof Pid) {
       if (to.node === this.name) {
+        this.messageStats.sentLocal++;
         if (to.creation !== this.creation) return;
         const proc = this.#processes.get(to.id);
         if (proc !== undefined) this.deliver(proc, msg);
         return;
       }
+      this.messageStats.sentRemote++;
       this.dispatch({ kind: 'send', from: from?.self, to, msg });
       return;
     }
     if (typeof to === 'string') {
+      this.messageStats.sentLocal++;
       const proc = this.#names.get(to);
       if (proc === undefined) throw fedError('badarg', `no process is registered as ${JSON.stringify(to)}`, { name: to });
       this.deliver(proc, msg);
@@ -329,10 +398,12 @@ export class Engine implements ProcessHost {
     }
     if (!isNameAtNode(to)) throw fedError('badarg', 'send target must be a pid, a name or {name, node}');
     if (to.node === this.name) {
+      this.messageStats.sentLocal++;
       const proc = this.#names.get(to.name);
       if (proc !== undefined) this.deliver(proc, msg);
       return;
     }
+    this.messageStats.sentRemote++;
     this.dispatch({ kind: 'reg_send', from: from?.self, to: { name: to.name, node: to.node }, msg });
   }
 
@@ -693,6 +764,16 @@ function ignore(): void {}
 
 /** The exit reason of a process killed for a full mailbox. */
 export const MAILBOX_FULL: ExitReason = Object.freeze({ error: 'mailbox full', code: 'mailbox_full' });
+
+const SENT_RESULT: TrySendResult = Object.freeze({ ok: true });
+const MAILBOX_FULL_RESULT: TrySendResult = Object.freeze({ ok: false, code: 'mailbox_full' });
+const MAILBOX_OVERFLOWS: ReadonlySet<string> = new Set(['kill', 'drop_newest', 'drop_oldest']);
+
+export function checkMailboxOverflow(policy: unknown): void {
+  if (typeof policy !== 'string' || !MAILBOX_OVERFLOWS.has(policy)) {
+    throw fedError('badarg', `mailboxOverflow must be kill, drop_newest or drop_oldest, not ${String(policy)}`);
+  }
+}
 
 export function checkMailboxBound(bound: number): void {
   if (!(bound === Infinity || (Number.isInteger(bound) && bound > 0))) {

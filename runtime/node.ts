@@ -18,13 +18,14 @@
  */
 import { type Clock, SystemClock } from './kernel/clock.js';
 import { fedError } from './kernel/errors.js';
-import { Engine, checkMailboxBound } from './engine.js';
+import { Engine, type MessageStats, checkMailboxBound } from './engine.js';
 import { type Pid, type Ref, assertNodeName } from './pid.js';
 import {
   type ProcessContext,
   type ProcessFn,
   type SendTarget,
   type SpawnOptions,
+  type TrySendResult,
   isProcessExited,
 } from './process.js';
 import type { ExitReason, Signal, SignalRouter } from './signals.js';
@@ -46,6 +47,20 @@ export interface NodeOptions {
 }
 
 type NodeState = 'new' | 'started' | 'stopping' | 'stopped';
+
+/** One live process as introspection sees it (a copy: it does not change afterwards). */
+export interface ProcessInfo {
+  readonly pid: Pid;
+  readonly name: string | undefined;
+  /** Messages queued now. */
+  readonly messageQueueLength: number;
+  /** Messages handed to it since it started. */
+  readonly messagesReceived: number;
+  /** Its mailbox bound (Infinity when unbounded). */
+  readonly mailboxMessagesMax: number;
+}
+
+export type { MessageStats };
 
 export class Node {
   readonly name: string;
@@ -109,6 +124,30 @@ export class Node {
 
   send(to: SendTarget, msg: unknown): void {
     this.#engine.send(undefined, to, msg);
+  }
+
+  /** See `ProcessContext.trySend`: refuses with `mailbox_full` instead of overflowing a local mailbox. */
+  trySend(to: SendTarget, msg: unknown): TrySendResult {
+    return this.#engine.trySend(undefined, to, msg);
+  }
+
+  /** A copy of the node's message counters (sent local/remote, delivered, dropped, rejected). */
+  messageStats(): MessageStats {
+    return { ...this.#engine.messageStats };
+  }
+
+  /** Every live process, oldest first, as introspection sees it (one small object each). */
+  *processInfo(): Generator<ProcessInfo> {
+    const nodeBound = this.#engine.mailboxMessagesMax;
+    for (const proc of this.#engine.processes()) {
+      yield {
+        pid: proc.self,
+        name: proc.registeredName,
+        messageQueueLength: proc.mailbox === null ? 0 : proc.mailbox.size,
+        messagesReceived: proc.messagesReceived,
+        mailboxMessagesMax: proc.extra?.mailboxMessagesMax ?? nodeBound,
+      };
+    }
   }
 
   exit(pid: Pid, reason: ExitReason): void {

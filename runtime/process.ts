@@ -79,12 +79,25 @@ export interface SpawnOptions {
   /** Start with exits trapped. */
   readonly trapExit?: boolean;
   /**
-   * Most messages the mailbox may hold; one more and the process is killed with reason
-   * `{ error, code: 'mailbox_full' }` (senders are never blocked or failed, as in Erlang's
-   * max_heap_size). Default: the node's `mailboxMessagesMax`.
+   * Most messages the mailbox may hold. What a plain `send` to a full mailbox does is
+   * `mailboxOverflow`; senders are never blocked and `send` never throws. A sender that wants
+   * to know uses `trySend`, which refuses with `mailbox_full` instead. Default: the node's
+   * `mailboxMessagesMax`.
    */
   readonly mailboxMessagesMax?: number;
+  /**
+   * The policy for a message arriving at a full mailbox: `kill` (default) ends the process with
+   * reason `{ error, code: 'mailbox_full' }` (as Erlang's max_heap_size); `drop_newest` drops the
+   * arriving message; `drop_oldest` drops the oldest queued message to make room. Every drop
+   * and kill is counted in `Node.messageStats()`.
+   */
+  readonly mailboxOverflow?: MailboxOverflow;
 }
+
+export type MailboxOverflow = 'kill' | 'drop_newest' | 'drop_oldest';
+
+/** What `trySend` answers: delivered (or handed to the distribution), or refused because the local target's mailbox is full. */
+export type TrySendResult = { readonly ok: true } | { readonly ok: false; readonly code: 'mailbox_full' };
 
 export type SendTarget = Pid | string | NameAtNode;
 
@@ -102,6 +115,12 @@ export interface ProcessContext {
   /** Wait `delayMs` without taking any message (Erlang's `receive after`). */
   sleep(delayMs: number): Promise<void>;
   send(to: SendTarget, msg: unknown): void;
+  /**
+   * `send` for senders that ask: to a local process whose mailbox is full it delivers nothing
+   * and answers `{ ok: false, code: 'mailbox_full' }` (counted as rejected). Remote targets and
+   * dead pids answer `{ ok: true }`, as `send` would silently carry or drop them.
+   */
+  trySend(to: SendTarget, msg: unknown): TrySendResult;
   spawn(fn: ProcessFn, options?: SpawnOptions): Pid;
   spawnLink(fn: ProcessFn, options?: SpawnOptions): Pid;
   spawnMonitor(fn: ProcessFn, options?: SpawnOptions): { pid: Pid; ref: Ref };
@@ -129,6 +148,7 @@ export interface ProcessHost {
   readonly facade: Node;
   readonly clock: Clock;
   send(from: Process, to: SendTarget, msg: unknown): void;
+  trySend(from: Process, to: SendTarget, msg: unknown): TrySendResult;
   spawn(fn: ProcessFn, options: SpawnOptions | undefined, parent: Process | undefined): Process;
   link(proc: Process, pid: Pid): void;
   unlink(proc: Process, pid: Pid): void;
@@ -181,6 +201,8 @@ export class ProcessExtra {
   onExit: ((reason: ExitReason) => void) | null = null;
   /** Overrides the node's mailbox bound. */
   mailboxMessagesMax: number | undefined = undefined;
+  /** What a message arriving at a full mailbox does (default `kill`). */
+  mailboxOverflow: MailboxOverflow | undefined = undefined;
 }
 
 export class Process implements ProcessContext {
@@ -195,6 +217,8 @@ export class Process implements ProcessContext {
   waitTimer: TimerHandle | null = null;
   trapping = false;
   isAlive = true;
+  /** Messages handed to this process so far (introspection: message rate per process). */
+  messagesReceived = 0;
   extra: ProcessExtra | null = null;
 
   get links(): Map<number | string, Pid> | null {
@@ -311,6 +335,11 @@ export class Process implements ProcessContext {
   send(to: SendTarget, msg: unknown): void {
     if (!this.isAlive) throw PROCESS_EXITED;
     this.host.send(this, to, msg);
+  }
+
+  trySend(to: SendTarget, msg: unknown): TrySendResult {
+    if (!this.isAlive) throw PROCESS_EXITED;
+    return this.host.trySend(this, to, msg);
   }
 
   spawn(fn: ProcessFn, options?: SpawnOptions): Pid {
