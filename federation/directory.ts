@@ -69,7 +69,12 @@ export type DirectoryCommand =
   | { readonly op: 'mark_copied'; readonly slot: number; readonly moveRevision: number }
   | { readonly op: 'complete_move'; readonly slot: number; readonly moveRevision: number }
   | { readonly op: 'abort_move'; readonly slot: number; readonly moveRevision: number }
-  | { readonly op: 'noop' };
+  | { readonly op: 'noop' }
+  /** Several commands at one index (a mover's pipelined steps); each answers on its own in `results`. */
+  | { readonly op: 'batch'; readonly commands: readonly DirectoryCommand[] };
+
+/** Most commands in one `batch`. */
+export const BATCH_COMMANDS_MAX = 1_024;
 
 /** Why a command was refused. Stable codes; `reason` is for people. */
 export type DirectoryRefusalCode =
@@ -98,7 +103,7 @@ export interface DirectoryRefusal {
   readonly reason: string;
 }
 
-export type DirectoryResult = { readonly ok: true; readonly revision: number } | DirectoryRefusal;
+export type DirectoryResult = { readonly ok: true; readonly revision: number; readonly results?: readonly DirectoryResult[] } | DirectoryRefusal;
 
 export type DirectoryChange =
   | { readonly type: 'group'; readonly group: GroupRecord }
@@ -307,9 +312,21 @@ export class Directory implements DirectoryView {
         return this.#abortMove(index, command.slot, command.moveRevision, changes);
       case 'noop':
         return { ok: true, revision: this.#revision };
+      case 'batch':
+        return this.#batch(index, command.commands, changes);
       default:
         return refuse('badarg', `unknown directory command ${JSON.stringify((command as { op?: unknown }).op)}`);
     }
+  }
+
+  #batch(index: number, commands: readonly DirectoryCommand[], changes: DirectoryChange[]): DirectoryResult {
+    if (!Array.isArray(commands) || commands.length > BATCH_COMMANDS_MAX) return refuse('badarg', `a batch lists at most ${BATCH_COMMANDS_MAX} commands`);
+    const results: DirectoryResult[] = [];
+    for (const command of commands) {
+      if ((command as { op?: unknown } | null)?.op === 'batch') results.push(refuse('badarg', 'batches do not nest'));
+      else results.push(this.#dispatch(index, command, changes));
+    }
+    return { ok: true, revision: index, results };
   }
 
   #createRoot(index: number, id: GroupId, gateways: readonly Gateway[], changes: DirectoryChange[]): DirectoryResult {

@@ -1,0 +1,1028 @@
+/**
+ * `Federation`: one group member's part in the federation of groups — the global namespace
+ * (`register`/`whereis`/`unregister`/`send` for names homed in any group), the group's
+ * gateways, the directory and slot moves.
+ *
+ * How a request travels (DESIGN.md, federation):
+ * - The home group of a name is the owner of `slotOf(name)`. A member serves a request itself
+ *   when its own replica says its group holds the slot (writes: `owned`; reads: `owned` or
+ *   `fenced`). Otherwise it hands the request to one of its group's gateways (intra-group link).
+ * - A gateway routes with its directory view (`routeRequest`): `serve` here, `wait` (slot being
+ *   moved: sleep `MOVE_WAIT_RETRY_MS` and retry) or forward to a gateway of the home group over
+ *   its hidden link. The home gateway decides from its own LOG's slot state, never from a
+ *   cache, and answers the value, `wait`, or `moved` with its view of the owner; the caller
+ *   learns the answer and retries (at most `MOVED_REDIRECTS_MAX` redirects), all within one
+ *   deadline (`requestTimeoutMs`). A home group with no reachable gateway is `unavailable`.
+ * - Gateways run a second, hidden `Node` + `Distribution` in the same process (a node has one
+ *   signal router, so the group's visible distribution cannot also carry hidden links). Its
+ *   failure detector has its own, slower settings (`gatewayTickMs`, `gatewayHeartbeatTimeoutMs`),
+ *   so a slow inter-group link never flaps group membership. Gateways relay in-process between
+ *   the two nodes.
+ * - Gateway choice: the group's Raft leader keeps `gatewaysWanted` live members in the group's
+ *   log (`want_gateways`), replacing dead ones; each wanted member starts its hidden gateway node
+ *   and publishes its address (`gateway_up`); gateways publish the list to the root directory
+ *   (`add_group`/`set_gateways`).
+ * - Directory: kept by the root group in its Raft log (extension `directory`). Root members read
+ *   it from their replica; other groups' gateways follow it by polling a root gateway
+ *   (`dir_since`: events, or a snapshot after a gap), and learn from `moved` answers.
+ * - Caching: a gateway caches remote `whereis` answers; the home gateway that served one
+ *   remembers the subscriber and sends `invalidate` on the name's next change. Entries learned
+ *   through a gateway whose hidden link drops are forgotten (no stale answer across a
+ *   partition). `{consistency: 'linearizable'}` skips the cache and reads through ReadIndex at home.
+ * - Slot moves (`moveSlots`, `rebalance`, on a root member): begin (directory) → fence at the
+ *   source (its log; the fence answers the slot's names) → import at the destination → mark
+ *   copied → complete → accept at the destination, drop at the source. Each group's leader also
+ *   reconciles its slot states with the directory (guarded by move revisions), so a mover that
+ *   dies half-way is finished or undone by the groups themselves.
+ * - Names follow processes: a member that registered a local pid monitors it and unregisters
+ *   its names when it exits, retrying (a fenced slot answers `wait`; the retry reaches the new
+ *   owner after the move) until done.
+ *
+ * Timers come from the injected `Clock`; randomness is not used.
+ */
+import {
+  type Clock,
+  Distribution,
+  Node,
+  Pid,
+  SystemClock,
+  TcpTransport,
+  fedError,
+  isDownMessage,
+  isFedError,
+  type Logger,
+  type ProcessContext,
+} from '../runtime/index.js';
+import type { Group } from '../registry/index.js';
+import type { DirectoryCommand, DirectoryEvent, DirectoryResult, DirectorySnapshot, DirectoryView, Gateway, GroupId, GroupRecord, SlotMove } from './directory.js';
+import { type GlobalCommand, type GlobalEntry, type GlobalResult, GLOBAL_EXTENSION, type GlobalNames, type SlotStep, SLOT_BATCH_MAX } from './global-names.js';
+import { DIRECTORY_EXTENSION, type FederationMachines } from './machines.js';
+import { planRebalance } from './rebalance.js';
+import { DirectoryCache, MOVED_REDIRECTS_MAX, type MovedAnswer, orderGateways, routeSlot } from './routing.js';
+import { Rpc } from './rpc.js';
+import { SLOT_COUNT, slotOf } from './slots.js';
+
+export const FEDERATION_DEFAULTS = {
+  gatewaysWanted: 2,
+  gatewayTickMs: 1_000,
+  gatewayHeartbeatTimeoutMs: 10_000,
+  requestTimeoutMs: 5_000,
+  hopTimeoutMs: 2_000,
+  maintenanceIntervalMs: 250,
+  directoryPollMs: 500,
+  cacheEntriesMax: 100_000,
+  subscriptionsMax: 100_000,
+  releasesPendingMax: 100_000,
+  waitRetryMs: 50,
+} as const;
+
+export type FederationSettings = { -readonly [K in keyof typeof FEDERATION_DEFAULTS]: number };
+
+export type FederationConsistency = 'local' | 'linearizable';
+
+export interface FederationOptions extends Partial<FederationSettings> {
+  readonly node: Node;
+  readonly distribution: Distribution;
+  /** This member's group, opened with `machines.extensions`. */
+  readonly group: Group;
+  readonly machines: FederationMachines;
+  readonly cookie: string;
+  readonly cluster?: string;
+  /** This group creates the federation (becomes the root group) if no root exists in its log. */
+  readonly createRoot?: boolean;
+  /** Hidden addresses of root-group gateways, for a group joining the federation. */
+  readonly seeds?: readonly string[];
+  /** Where a gateway's hidden listener binds (default 127.0.0.1, any port). */
+  readonly gatewayHost?: string;
+  readonly gatewayPort?: number;
+  /** False: this member never serves as a gateway. */
+  readonly gatewayEligible?: boolean;
+  readonly clock?: Clock;
+  readonly log?: (level: 'info' | 'warn', event: string, msg: string) => void;
+  /** Logger of the hidden gateway distribution (default: the runtime's stderr JSON lines). */
+  readonly gatewayLogger?: Logger;
+}
+
+export interface GlobalWhereis {
+  readonly name: string;
+  readonly pid: Pid;
+  readonly meta: Readonly<Record<string, unknown>>;
+  /** The registration's revision in its home group's log: a fencing token. */
+  readonly revision: number;
+  /** The home group that answered. */
+  readonly group: GroupId;
+  /** The group the pid lives in (where messages are relayed), if known. */
+  readonly holderGroup: GroupId | null;
+}
+
+export interface DirectorySummary {
+  readonly revision: number;
+  readonly rootGroup: GroupId | null;
+  readonly groups: readonly GroupRecord[];
+  readonly slots: Readonly<Record<GroupId, number>>;
+  readonly moves: readonly SlotMove[];
+}
+
+export interface FederationStatus {
+  readonly group: GroupId;
+  readonly root: boolean;
+  readonly gateway: { readonly node: string; readonly address: string } | null;
+  readonly gateways: readonly string[];
+  readonly directoryRevision: number;
+  readonly ownedSlots: number;
+  readonly names: number;
+  readonly cachedNames: number;
+  readonly pendingReleases: number;
+}
+
+type ReadRequest = { readonly kind: 'read'; readonly name: string; readonly consistency: FederationConsistency };
+type WriteRequest = { readonly kind: 'write'; readonly name: string; readonly cmd: GlobalCommand };
+type Request = ReadRequest | WriteRequest;
+
+interface ReadValue {
+  readonly entry: GlobalEntry | null;
+  readonly group: GroupId;
+  readonly applied: number;
+  readonly cacheable: boolean;
+}
+
+type Answer =
+  | { readonly type: 'ok'; readonly value: GlobalResult | ReadValue }
+  | { readonly type: 'moved'; readonly answer: MovedAnswer }
+  | { readonly type: 'wait'; readonly retryAfterMs: number };
+
+interface GatewayLink {
+  readonly node: Node;
+  readonly distribution: Distribution;
+  readonly rpc: Rpc;
+  readonly dialed: Set<string>;
+  readonly unsubscribe: () => void;
+}
+
+interface CachedRead {
+  readonly value: ReadValue;
+  readonly source: string;
+}
+
+/** Control channels. */
+const MEMBER_CHANNEL = 'fed:member';
+const GATEWAY_CHANNEL = 'fed:gw';
+const INVALIDATE_CHANNEL = 'fed:inval';
+/** Slots per directory batch of a move. */
+const MOVE_BATCH_SLOTS = 256;
+
+function gatewayNodeName(member: string): string {
+  const at = member.indexOf('@');
+  return `${member.slice(0, at)}-gw${member.slice(at)}`;
+}
+
+function sameGateways(a: readonly Gateway[], b: readonly Gateway[]): boolean {
+  return a.length === b.length && a.every((gateway, index) => gateway.node === b[index]?.node && gateway.address === b[index]?.address);
+}
+
+export class Federation {
+  readonly node: Node;
+  readonly distribution: Distribution;
+  readonly group: Group;
+  readonly groupId: GroupId;
+  readonly #global: GlobalNames;
+  readonly #directory: FederationMachines['directory'];
+  readonly #cache = new DirectoryCache();
+  readonly #options: FederationOptions;
+  readonly #settings: FederationSettings;
+  readonly #clock: Clock;
+  readonly #memberRpc: Rpc;
+  #gateway: GatewayLink | undefined;
+  #gatewayStarting: Promise<void> | undefined;
+  #closed = false;
+  #maintenanceTimer: ReturnType<Clock['setTimeout']> | undefined;
+  #lastPollMs = -Infinity;
+  #pollInFlight = false;
+  #needSnapshot = false;
+  readonly #busy = new Set<string>();
+  readonly #unsubscribe: Array<() => void> = [];
+  /** Remote whereis answers cached at this gateway, and the gateway they came from. */
+  readonly #readCache = new Map<string, CachedRead>();
+  #invalidations = 0;
+  readonly #lastInvalidation = new Map<string, number>();
+  /** At this (home) gateway: which remote gateways cache each name. */
+  readonly #subscribers = new Map<string, Set<string>>();
+  #subscriptionCount = 0;
+  /** Names registered through this member for its local pids, by pid key. */
+  readonly #localHolders = new Map<string, { pid: Pid; names: Set<string> }>();
+  /** Names whose holder died and whose unregister has not been acknowledged yet. */
+  readonly #releases = new Map<string, Pid>();
+  #agentPid: Pid | undefined;
+
+  private constructor(options: FederationOptions) {
+    this.node = options.node;
+    this.distribution = options.distribution;
+    this.group = options.group;
+    this.groupId = options.group.id;
+    this.#global = options.machines.global;
+    this.#directory = options.machines.directory;
+    this.#options = options;
+    this.#clock = options.clock ?? new SystemClock();
+    this.#settings = { ...FEDERATION_DEFAULTS };
+    for (const key of Object.keys(FEDERATION_DEFAULTS) as Array<keyof FederationSettings>) {
+      const value = options[key];
+      if (value !== undefined) this.#settings[key] = value;
+    }
+    this.#memberRpc = new Rpc(options.distribution, MEMBER_CHANNEL, this.#clock);
+  }
+
+  /** Start this member's federation role. The group must have been opened with `machines.extensions`. */
+  static async attach(options: FederationOptions): Promise<Federation> {
+    if (options.group.state.extension(GLOBAL_EXTENSION) !== options.machines.global) {
+      throw fedError('config', 'the group was not opened with these federation machines (Group.open({extensions: machines.extensions}))');
+    }
+    const federation = new Federation(options);
+    federation.#start();
+    return federation;
+  }
+
+  #start(): void {
+    const rpc = this.#memberRpc;
+    rpc.handle('route', async (_from, body) => {
+      const { request } = body as { request: Request };
+      return this.#routeAsGateway(request, this.#clock.now() + this.#settings.requestTimeoutMs);
+    });
+    rpc.handle('relay', async (_from, body) => {
+      const { group, method, payload } = body as { group: GroupId; method: string; payload: unknown };
+      return this.#callGroupAsGateway(group, method, payload);
+    });
+    rpc.handle('directory', async () => this.#summary());
+    this.#unsubscribe.push(this.#global.onChange((change) => this.#onNameChange(change.name)));
+    this.#agentPid = this.node.spawn((ctx) => this.#agent(ctx), { trapExit: true });
+    this.#scheduleMaintenance(0);
+  }
+
+  /** Stop the gateway (if any) and every timer; waiting calls fail with `shutdown`. Idempotent. */
+  async close(): Promise<void> {
+    if (this.#closed) return;
+    this.#closed = true;
+    if (this.#maintenanceTimer !== undefined) this.#clock.clearTimeout(this.#maintenanceTimer);
+    for (const unsubscribe of this.#unsubscribe) unsubscribe();
+    this.#memberRpc.close();
+    if (this.#agentPid !== undefined && this.node.started) this.node.exit(this.#agentPid, 'kill');
+    await this.#gatewayStarting?.catch(() => undefined);
+    await this.#stopGateway();
+  }
+
+  async [Symbol.asyncDispose](): Promise<void> {
+    await this.close();
+  }
+
+  // ---- public API --------------------------------------------------------------------------
+
+  /**
+   * Register `name` globally for `pid` (a pid of this group). Linearizable in the name's home
+   * group; resolves with the revision there. `name_taken` (details.holder), `unavailable`
+   * (home group unreachable or the slot stayed fenced), `timeout` (may or may not have happened).
+   */
+  async register(name: string, pid: Pid, meta: Record<string, unknown> = {}): Promise<{ revision: number; group: GroupId }> {
+    if (!(pid instanceof Pid)) throw fedError('badarg', 'register needs a pid');
+    const cmd: GlobalCommand = { op: 'register', name, pid, meta, group: this.groupId };
+    const { result, group } = await this.#write(name, cmd);
+    if (pid.node === this.node.name) this.#holdLocally(name, pid);
+    return { revision: result.revision, group };
+  }
+
+  /** Remove `name` if `pid` holds it (`not_owner` if another pid does; a free name is fine). */
+  async unregister(name: string, pid: Pid): Promise<{ revision: number }> {
+    const { result } = await this.#write(name, { op: 'unregister', name, pid });
+    this.#localHolders.get(pid.key)?.names.delete(name);
+    return { revision: result.revision };
+  }
+
+  /** Where `name` is registered, or undefined. Cached at gateways unless `linearizable`. */
+  async whereis(name: string, options: { consistency?: FederationConsistency } = {}): Promise<GlobalWhereis | undefined> {
+    if (typeof name !== 'string' || name.length === 0) throw fedError('badarg', 'a name is a non-empty string');
+    const request: ReadRequest = { kind: 'read', name, consistency: options.consistency ?? 'local' };
+    const value = (await this.#request(request)) as ReadValue;
+    if (value.entry === null) return undefined;
+    const entry = value.entry;
+    return { name, pid: entry.pid, meta: entry.meta, revision: entry.revision, group: value.group, holderGroup: entry.group };
+  }
+
+  /**
+   * Send `msg` to a global name (looked up first: `not_found` if unregistered) or to a pid
+   * whose group is known. Within the group it is a plain send; to another group it is relayed
+   * gateway to gateway and resolves once the holder's group has handed it to its node.
+   */
+  async send(target: string | GlobalWhereis | { readonly pid: Pid; readonly group: GroupId }, msg: unknown): Promise<void> {
+    let pid: Pid;
+    let holderGroup: GroupId | null;
+    if (typeof target === 'string') {
+      const found = await this.whereis(target);
+      if (found === undefined) throw fedError('not_found', `no global name ${JSON.stringify(target)}`);
+      pid = found.pid;
+      holderGroup = found.holderGroup;
+    } else {
+      pid = target.pid;
+      holderGroup = 'holderGroup' in target ? target.holderGroup : target.group;
+    }
+    if (holderGroup === null || holderGroup === this.groupId || pid.node === this.node.name) {
+      this.node.send(pid, msg);
+      return;
+    }
+    await this.#callGroup(holderGroup, 'relay_send', { pid, msg });
+  }
+
+  /** The directory as this member sees it (its replica in the root group, else a gateway's cache). */
+  async directory(): Promise<DirectorySummary> {
+    const view = this.#view();
+    if (view !== undefined || this.#gateway !== undefined) return this.#summary();
+    const gateway = this.#pickLocalGateway(new Set());
+    if (gateway === undefined) throw fedError('unavailable', `group ${this.groupId} has no gateway yet`);
+    return (await this.#memberRpc.call(gateway, 'directory', null, this.#settings.hopTimeoutMs)) as DirectorySummary;
+  }
+
+  async groups(): Promise<GroupRecord[]> {
+    return [...(await this.directory()).groups];
+  }
+
+  /** Move `slots` to group `to` (call on a member of the root group). Resolves with the slots moved. */
+  async moveSlots(slots: readonly number[], to: GroupId): Promise<number[]> {
+    this.#assertRoot();
+    const moved: number[] = [];
+    for (let start = 0; start < slots.length; start += MOVE_BATCH_SLOTS) {
+      moved.push(...(await this.#moveBatch(slots.slice(start, start + MOVE_BATCH_SLOTS), to)));
+    }
+    return moved;
+  }
+
+  /** Even out the slots over the active groups (`planRebalance`). Resolves with the number moved. */
+  async rebalance(): Promise<number> {
+    this.#assertRoot();
+    const plan = planRebalance(this.#directory);
+    const byTarget = new Map<GroupId, number[]>();
+    for (const move of plan) {
+      let list = byTarget.get(move.to);
+      if (list === undefined) byTarget.set(move.to, (list = []));
+      list.push(move.slot);
+    }
+    let count = 0;
+    for (const [to, slots] of byTarget) count += (await this.moveSlots(slots, to)).length;
+    return count;
+  }
+
+  /** Remove a group that owns no slots (call on a root member). */
+  async removeGroup(id: GroupId): Promise<void> {
+    this.#assertRoot();
+    await this.#proposeDirectory({ op: 'drain_group', group: id });
+    await this.#proposeDirectory({ op: 'remove_group', group: id });
+  }
+
+  status(): FederationStatus {
+    const view = this.#view();
+    return {
+      group: this.groupId,
+      root: this.#isRoot(),
+      gateway: this.#gateway === undefined ? null : { node: this.#gateway.node.name, address: this.#gateway.distribution.address },
+      gateways: this.#global.gateways().map((gateway) => gateway.member),
+      directoryRevision: view?.revision ?? 0,
+      ownedSlots: this.#global.ownedCount(),
+      names: this.#global.size,
+      cachedNames: this.#readCache.size,
+      pendingReleases: this.#releases.size,
+    };
+  }
+
+  /** The hidden gateway node of this member, if it is a gateway now (tests: fault injection). */
+  gatewayDistribution(): Distribution | undefined {
+    return this.#gateway?.distribution;
+  }
+
+  /** Names held in this group's share of the namespace (its replica). */
+  registeredHere(prefix = ''): Array<[string, GlobalEntry]> {
+    return this.#global.registered(prefix);
+  }
+
+  // ---- request routing ---------------------------------------------------------------------
+
+  async #write(name: string, cmd: GlobalCommand): Promise<{ result: GlobalResult & { ok: true }; group: GroupId }> {
+    if (typeof name !== 'string' || name.length === 0) throw fedError('badarg', 'a name is a non-empty string');
+    const result = (await this.#request({ kind: 'write', name, cmd })) as GlobalResult & { group?: GroupId };
+    if (result.ok) return { result, group: result.group ?? this.groupId };
+    switch (result.code) {
+      case 'name_taken':
+        throw fedError('name_taken', `${name} is held by ${result.holder.toString()}`, { holder: result.holder.toString(), revision: result.revision, definite: true });
+      case 'not_owner':
+        throw fedError('not_owner', `${name} is held by ${result.holder?.toString() ?? 'nobody'}`, { holder: result.holder?.toString() ?? null, definite: true });
+      case 'badarg':
+        throw fedError('badarg', result.reason, { definite: true });
+      default:
+        throw fedError('unavailable', `slot ${result.slot} of ${name} is not writable`, { definite: true });
+    }
+  }
+
+  /** Serve here if this group's replica holds the slot; else through a gateway. */
+  async #request(request: Request): Promise<GlobalResult | ReadValue> {
+    const deadline = this.#clock.now() + this.#settings.requestTimeoutMs;
+    if (this.#gateway !== undefined) return this.#routeAsGateway(request, deadline);
+    if (this.#servesHere(request)) {
+      const answer = await this.#serveHere(request, undefined);
+      if (answer.type === 'ok') return answer.value;
+    }
+    const tried = new Set<string>();
+    for (;;) {
+      if (this.#gateway !== undefined) return this.#routeAsGateway(request, deadline);
+      const gateway = this.#pickLocalGateway(tried);
+      if (gateway === undefined) throw fedError('unavailable', `no gateway of group ${this.groupId} is reachable`, { definite: tried.size === 0 });
+      try {
+        return (await this.#memberRpc.call(gateway, 'route', { request }, this.#remaining(deadline))) as GlobalResult | ReadValue;
+      } catch (error) {
+        if (!isFedError(error, 'nodedown') || this.#clock.now() >= deadline) throw error;
+        tried.add(gateway);
+      }
+    }
+  }
+
+  #servesHere(request: Request): boolean {
+    const state = this.#global.slotState(slotOf(request.name));
+    return state === 'owned' || (request.kind === 'read' && state === 'fenced');
+  }
+
+  /** The gateway's loop: serve, wait, or follow the home group (see the file comment). */
+  async #routeAsGateway(request: Request, deadline: number): Promise<GlobalResult | ReadValue> {
+    let redirects = 0;
+    const slot = slotOf(request.name);
+    for (;;) {
+      if (this.#clock.now() >= deadline) throw fedError('unavailable', `${request.name}: slot ${slot} did not settle before the deadline`);
+      const view = this.#view();
+      if (view === undefined) throw fedError('unavailable', `group ${this.groupId} does not know the directory yet`, { definite: true });
+      const decision = routeSlot(view, this.groupId, slot, request.kind);
+      let answer: Answer;
+      if (decision.action === 'serve' || this.#servesHere(request)) answer = await this.#serveHere(request, undefined);
+      else if (decision.action === 'wait' || decision.action === 'unavailable') answer = { type: 'wait', retryAfterMs: this.#settings.waitRetryMs };
+      else {
+        const cached = this.#cachedRead(request);
+        if (cached !== undefined) return cached;
+        answer = await this.#askHome(decision.owner, request, deadline);
+      }
+      if (answer.type === 'ok') return answer.value;
+      if (answer.type === 'wait') {
+        await this.#sleep(Math.min(answer.retryAfterMs, this.#remaining(deadline)));
+        continue;
+      }
+      this.#cache.applyMoved(answer.answer);
+      if (++redirects > MOVED_REDIRECTS_MAX) {
+        this.#needSnapshot = true;
+        throw fedError('unavailable', `${request.name}: more than ${MOVED_REDIRECTS_MAX} redirects`, { group: answer.answer.owner });
+      }
+    }
+  }
+
+  /** Ask the home group's gateways in turn; `unavailable` if none answers. */
+  async #askHome(home: GroupId, request: Request, deadline: number): Promise<Answer> {
+    const link = this.#gateway;
+    if (link === undefined) throw fedError('unavailable', 'not a gateway');
+    const record = this.#view()?.group(home);
+    const gateways = orderGateways(record?.gateways ?? [], link.node.name, (node) => (link.distribution.isConnected(node) ? 'connected' : 'unknown'));
+    const invalidationsBefore = this.#invalidations;
+    let lastError: unknown;
+    for (const gateway of gateways) {
+      try {
+        const answer = (await link.rpc.call(gateway.node, 'serve', { request }, Math.min(this.#settings.hopTimeoutMs, this.#remaining(deadline)))) as Answer;
+        if (answer.type === 'ok' && request.kind === 'read') this.#maybeCache(request, answer.value as ReadValue, gateway.node, invalidationsBefore);
+        return answer;
+      } catch (error) {
+        if (!isFedError(error, 'nodedown') && !isFedError(error, 'timeout')) throw error;
+        lastError = error;
+      }
+    }
+    throw fedError('unavailable', `group ${home} is unreachable (${gateways.length} gateways tried)`, { group: home, definite: gateways.length === 0 }, lastError);
+  }
+
+  /** Serve a request from this group's log and replica, or say `wait`/`moved`. */
+  async #serveHere(request: Request, subscriber: string | undefined): Promise<Answer> {
+    const slot = slotOf(request.name);
+    if (request.kind === 'read' && this.#servesHere(request)) {
+      if (request.consistency === 'linearizable') await this.group.readBarrier();
+      if (this.#servesHere(request)) {
+        const cacheable = subscriber !== undefined && request.consistency === 'local' && this.#subscribe(request.name, subscriber);
+        const entry = this.#global.whereis(request.name) ?? null;
+        return { type: 'ok', value: { entry, group: this.groupId, applied: this.group.state.appliedIndex, cacheable } };
+      }
+    }
+    if (request.kind === 'write' && this.#servesHere(request)) {
+      const result = await this.#proposeGlobal(request.cmd);
+      if (result.ok || result.code !== 'not_home') return { type: 'ok', value: { ...result, group: this.groupId } as unknown as GlobalResult };
+    }
+    const view = this.#view();
+    if (view === undefined) return { type: 'wait', retryAfterMs: this.#settings.waitRetryMs };
+    const decision = routeSlot(view, this.groupId, slot, request.kind);
+    if (decision.action === 'moved') return { type: 'moved', answer: decision };
+    return { type: 'wait', retryAfterMs: this.#settings.waitRetryMs };
+  }
+
+  async #proposeGlobal(cmd: GlobalCommand): Promise<GlobalResult> {
+    const result = await this.#propose({ op: 'ext', ext: GLOBAL_EXTENSION, cmd });
+    return result as GlobalResult;
+  }
+
+  async #proposeDirectory(cmd: DirectoryCommand): Promise<DirectoryResult> {
+    return (await this.#propose({ op: 'ext', ext: DIRECTORY_EXTENSION, cmd })) as DirectoryResult;
+  }
+
+  /** Propose on this member's group, retrying definite refusals (no leader yet) until the deadline. */
+  async #propose(command: Parameters<Group['propose']>[0]): Promise<unknown> {
+    const deadline = this.#clock.now() + this.#settings.requestTimeoutMs;
+    for (;;) {
+      try {
+        const result = await this.group.propose(command);
+        return 'value' in result ? result.value : undefined;
+      } catch (error) {
+        const retriable = isFedError(error) && (error.code === 'not_leader' || error.code === 'overloaded' || error.code === 'unavailable') && error.details?.definite === true;
+        if (!retriable || this.#clock.now() + this.#settings.waitRetryMs >= deadline || this.#closed) throw error;
+        await this.#sleep(this.#settings.waitRetryMs);
+      }
+    }
+  }
+
+  // ---- calls to other groups -----------------------------------------------------------------
+
+  /** Call `method` on a gateway of `group` (this group: handled here). */
+  async #callGroup(group: GroupId, method: string, payload: unknown): Promise<unknown> {
+    if (group === this.groupId) return this.#gatewayHandler(method)(this.node.name, payload);
+    if (this.#gateway !== undefined) return this.#callGroupAsGateway(group, method, payload);
+    const tried = new Set<string>();
+    for (;;) {
+      const gateway = this.#pickLocalGateway(tried);
+      if (gateway === undefined) throw fedError('unavailable', `no gateway of group ${this.groupId} is reachable`);
+      try {
+        return await this.#memberRpc.call(gateway, 'relay', { group, method, payload }, this.#settings.requestTimeoutMs);
+      } catch (error) {
+        if (!isFedError(error, 'nodedown')) throw error;
+        tried.add(gateway);
+      }
+    }
+  }
+
+  async #callGroupAsGateway(group: GroupId, method: string, payload: unknown): Promise<unknown> {
+    if (group === this.groupId) return this.#gatewayHandler(method)(this.node.name, payload);
+    const link = this.#gateway;
+    if (link === undefined) throw fedError('unavailable', `${this.node.name} is no longer a gateway`);
+    const record = this.#view()?.group(group);
+    if (record === undefined) throw fedError('not_found', `no group ${group} in the directory`);
+    const gateways = orderGateways(record.gateways, link.node.name, (node) => (link.distribution.isConnected(node) ? 'connected' : 'unknown'));
+    let lastError: unknown;
+    for (const gateway of gateways) {
+      try {
+        return await link.rpc.call(gateway.node, method, payload, this.#settings.hopTimeoutMs);
+      } catch (error) {
+        if (!isFedError(error, 'nodedown') && !isFedError(error, 'timeout')) throw error;
+        lastError = error;
+      }
+    }
+    throw fedError('unavailable', `group ${group} is unreachable`, { group }, lastError);
+  }
+
+  #pickLocalGateway(excluded: ReadonlySet<string>): string | undefined {
+    const gateways = this.#global.gateways().map((gateway) => ({ node: gateway.member, address: gateway.address }));
+    const health = (node: string) => (node === this.node.name || this.distribution.isConnected(node) ? 'connected' : 'down') as 'connected' | 'down';
+    return orderGateways(gateways, this.node.name, health, excluded)[0]?.node;
+  }
+
+  /** Handlers a gateway serves to other groups (and this group's own calls, in-process). */
+  #gatewayHandler(method: string): (from: string, payload: unknown) => Promise<unknown> {
+    switch (method) {
+      case 'serve':
+        return async (from, payload) => this.#serveHere((payload as { request: Request }).request, from === this.node.name ? undefined : from);
+      case 'dir_since':
+        return async (_from, payload) => this.#directorySince((payload as { revision: number }).revision);
+      case 'dir_propose':
+        return async (_from, payload) => {
+          const command = (payload as { command: DirectoryCommand }).command;
+          if (command?.op !== 'add_group' && command?.op !== 'set_gateways') throw fedError('badarg', 'only add_group and set_gateways come from other groups');
+          if (!this.#isRoot()) throw fedError('unavailable', `${this.groupId} is not the root group`);
+          return this.#proposeDirectory(command);
+        };
+      case 'slot_step':
+        return async (_from, payload) => {
+          const cmd = (payload as { cmd: GlobalCommand }).cmd;
+          if (!['fence', 'import', 'accept', 'unfence', 'drop'].includes(cmd?.op)) throw fedError('badarg', 'slot_step carries a slot command');
+          return this.#proposeGlobal(cmd);
+        };
+      case 'relay_send':
+        return async (_from, payload) => {
+          const { pid, msg } = payload as { pid: Pid; msg: unknown };
+          if (!(pid instanceof Pid)) throw fedError('badarg', 'relay_send needs a pid');
+          this.node.send(pid, msg);
+          return null;
+        };
+      default:
+        return async () => {
+          throw fedError('badarg', `unknown federation method ${JSON.stringify(method)}`);
+        };
+    }
+  }
+
+  // ---- the whereis cache (at gateways) -------------------------------------------------------
+
+  #cachedRead(request: Request): ReadValue | undefined {
+    if (request.kind !== 'read' || request.consistency !== 'local') return undefined;
+    return this.#readCache.get(request.name)?.value;
+  }
+
+  #maybeCache(request: ReadRequest, value: ReadValue, source: string, invalidationsBefore: number): void {
+    if (!value.cacheable || request.consistency !== 'local') return;
+    if ((this.#lastInvalidation.get(request.name) ?? 0) > invalidationsBefore) return;
+    if (this.#readCache.size >= this.#settings.cacheEntriesMax) this.#readCache.clear();
+    this.#readCache.set(request.name, { value, source });
+  }
+
+  #onInvalidate(name: string): void {
+    this.#readCache.delete(name);
+    this.#invalidations++;
+    if (this.#lastInvalidation.size >= this.#settings.cacheEntriesMax) {
+      this.#lastInvalidation.clear();
+      this.#readCache.clear();
+    }
+    this.#lastInvalidation.set(name, this.#invalidations);
+  }
+
+  /** At the home gateway: remember who caches `name`. False when full (the answer is then not cacheable). */
+  #subscribe(name: string, subscriber: string): boolean {
+    let set = this.#subscribers.get(name);
+    if (set?.has(subscriber) === true) return true;
+    if (this.#subscriptionCount >= this.#settings.subscriptionsMax) return false;
+    if (set === undefined) this.#subscribers.set(name, (set = new Set()));
+    set.add(subscriber);
+    this.#subscriptionCount++;
+    return true;
+  }
+
+  #onNameChange(name: string): void {
+    const subscribers = this.#subscribers.get(name);
+    if (subscribers === undefined) return;
+    this.#subscribers.delete(name);
+    this.#subscriptionCount -= subscribers.size;
+    for (const subscriber of subscribers) this.#gateway?.distribution.sendControl(subscriber, INVALIDATE_CHANNEL, { name });
+  }
+
+  #forgetSource(node: string): void {
+    for (const [name, cached] of this.#readCache) if (cached.source === node) this.#readCache.delete(name);
+    for (const [name, subscribers] of this.#subscribers) {
+      if (!subscribers.delete(node)) continue;
+      this.#subscriptionCount--;
+      if (subscribers.size === 0) this.#subscribers.delete(name);
+    }
+  }
+
+  // ---- the gateway node ----------------------------------------------------------------------
+
+  async #startGateway(): Promise<void> {
+    const node = new Node({ name: gatewayNodeName(this.node.name), creation: this.node.creation });
+    await node.start();
+    let distribution: Distribution;
+    try {
+      distribution = await Distribution.start({
+        node,
+        cookie: this.#options.cookie,
+        ...(this.#options.cluster !== undefined ? { cluster: this.#options.cluster } : {}),
+        hidden: true,
+        transport: new TcpTransport({ host: this.#options.gatewayHost ?? '127.0.0.1', port: this.#options.gatewayPort ?? 0 }),
+        tickMs: this.#settings.gatewayTickMs,
+        heartbeatTimeoutMs: this.#settings.gatewayHeartbeatTimeoutMs,
+        ...(this.#options.gatewayLogger !== undefined ? { logger: this.#options.gatewayLogger } : {}),
+      });
+    } catch (error) {
+      await node.stop();
+      throw error;
+    }
+    const rpc = new Rpc(distribution, GATEWAY_CHANNEL, this.#clock);
+    for (const method of ['serve', 'dir_since', 'dir_propose', 'slot_step', 'relay_send']) rpc.handle(method, this.#gatewayHandler(method));
+    const offInvalidate = distribution.onControl(INVALIDATE_CHANNEL, (_from, payload) => {
+      const name = (payload as { name?: unknown } | null)?.name;
+      if (typeof name === 'string') this.#onInvalidate(name);
+    });
+    const offDown = distribution.onNodeEvent((event) => {
+      if (event.type === 'nodedown') this.#forgetSource(event.node);
+    });
+    this.#gateway = { node, distribution, rpc, dialed: new Set(), unsubscribe: () => (offInvalidate(), offDown()) };
+    if (this.#closed) {
+      await this.#stopGateway();
+      return;
+    }
+    for (const seed of this.#options.seeds ?? []) this.#dial(seed);
+    this.#log('info', 'gateway_started', `gateway ${node.name} listens on ${distribution.address}`);
+    await this.#proposeGlobal({ op: 'gateway_up', gateway: { member: this.node.name, node: node.name, address: distribution.address } });
+  }
+
+  async #stopGateway(): Promise<void> {
+    const link = this.#gateway;
+    if (link === undefined) return;
+    this.#gateway = undefined;
+    link.unsubscribe();
+    link.rpc.close();
+    this.#readCache.clear();
+    this.#subscribers.clear();
+    this.#subscriptionCount = 0;
+    await link.distribution.close();
+    await link.node.stop();
+  }
+
+  #dial(address: string): void {
+    const link = this.#gateway;
+    if (link === undefined || link.dialed.has(address) || address === link.distribution.address) return;
+    link.dialed.add(address);
+    link.distribution.connect(address).catch(() => undefined);
+  }
+
+  // ---- maintenance ---------------------------------------------------------------------------
+
+  #scheduleMaintenance(delayMs: number): void {
+    this.#maintenanceTimer = this.#clock.setTimeout(() => {
+      if (this.#closed) return;
+      try {
+        this.#maintain();
+      } finally {
+        if (!this.#closed) this.#scheduleMaintenance(this.#settings.maintenanceIntervalMs);
+      }
+    }, delayMs);
+  }
+
+  #maintain(): void {
+    this.#keepGatewayRole();
+    if (this.group.status().role === 'leader') {
+      this.#once('choose_gateways', () => this.#chooseGateways());
+      this.#once('create_root', () => this.#createRootIfAsked());
+      this.#once('reconcile', () => this.#reconcileSlots());
+    }
+    if (this.#gateway !== undefined) {
+      for (const record of this.#view()?.groups() ?? []) for (const gateway of record.gateways) if (record.id !== this.groupId) this.#dial(gateway.address);
+      this.#once('publish', () => this.#publishGateways());
+      if (!this.#isRoot() && this.#clock.now() - this.#lastPollMs >= this.#settings.directoryPollMs && !this.#pollInFlight) {
+        this.#lastPollMs = this.#clock.now();
+        this.#once('poll', () => this.#pollDirectory());
+      }
+    }
+    if (this.#releases.size > 0) this.#once('releases', () => this.#retryReleases());
+  }
+
+  /** Run `task` unless the previous run of the same task is still going. */
+  #once(key: string, task: () => Promise<void>): void {
+    if (this.#busy.has(key) || this.#closed) return;
+    this.#busy.add(key);
+    task()
+      .catch((error: unknown) => this.#log('warn', `${key}_failed`, (error as Error)?.message ?? String(error)))
+      .finally(() => this.#busy.delete(key));
+  }
+
+  #keepGatewayRole(): void {
+    const wanted = this.#global.wantedGateways().includes(this.node.name) && this.#options.gatewayEligible !== false;
+    if (wanted && this.#gateway === undefined && this.#gatewayStarting === undefined) {
+      this.#gatewayStarting = this.#startGateway()
+        .catch((error: unknown) => this.#log('warn', 'gateway_start_failed', (error as Error).message))
+        .finally(() => (this.#gatewayStarting = undefined));
+    } else if (this.#gateway !== undefined && !this.#global.wantedGateways().includes(this.node.name)) {
+      void this.#stopGateway();
+    } else if (this.#gateway !== undefined) {
+      const published = this.#global.gateways().find((gateway) => gateway.member === this.node.name);
+      if (published?.address !== this.#gateway.distribution.address) {
+        const link = this.#gateway;
+        this.#once('gateway_up', async () => {
+          await this.#proposeGlobal({ op: 'gateway_up', gateway: { member: this.node.name, node: link.node.name, address: link.distribution.address } });
+        });
+      }
+    }
+  }
+
+  /** Leader: keep `gatewaysWanted` live members as gateways, replacing dead ones. */
+  async #chooseGateways(): Promise<void> {
+    const status = this.group.status();
+    const members = [...status.voters, ...status.learners];
+    const alive = (member: string) => members.includes(member) && (member === this.node.name || this.distribution.isConnected(member));
+    const current = this.#global.wantedGateways();
+    const keep = current.filter(alive);
+    for (const member of members.sort()) {
+      if (keep.length >= this.#settings.gatewaysWanted) break;
+      if (!keep.includes(member) && alive(member)) keep.push(member);
+    }
+    if (keep.length === current.length && keep.every((member, index) => member === current[index])) return;
+    await this.#proposeGlobal({ op: 'want_gateways', members: keep });
+  }
+
+  async #createRootIfAsked(): Promise<void> {
+    if (this.#options.createRoot !== true) return;
+    if (this.#directory.rootGroup === undefined) await this.#proposeDirectory({ op: 'create_root', group: this.groupId, gateways: this.#publishedGateways() });
+    if (this.#directory.rootGroup === this.groupId && !this.#global.initialized) await this.#proposeGlobal({ op: 'claim_all' });
+  }
+
+  #publishedGateways(): Gateway[] {
+    return this.#global.gateways().map((gateway) => ({ node: gateway.node, address: gateway.address }));
+  }
+
+  /** A gateway: make the directory list this group's gateways. */
+  async #publishGateways(): Promise<void> {
+    const view = this.#view();
+    if (view === undefined || view.rootGroup === undefined) return;
+    const gateways = this.#publishedGateways();
+    if (gateways.length === 0) return;
+    const record = view.group(this.groupId);
+    if (record !== undefined && (record.state === 'removed' || sameGateways(record.gateways, gateways))) return;
+    const command: DirectoryCommand = record === undefined ? { op: 'add_group', group: this.groupId, gateways } : { op: 'set_gateways', group: this.groupId, gateways };
+    const result = this.#isRoot() ? await this.#proposeDirectory(command) : ((await this.#callGroupAsGateway(view.rootGroup, 'dir_propose', { command })) as DirectoryResult);
+    if (!result.ok) this.#log('warn', 'publish_refused', `${command.op}: ${result.reason}`);
+    else this.#lastPollMs = -Infinity;
+  }
+
+  async #pollDirectory(): Promise<void> {
+    const link = this.#gateway;
+    if (link === undefined) return;
+    this.#pollInFlight = true;
+    try {
+      const rootGroup = this.#cache.rootGroup;
+      const rootGateways = rootGroup === undefined ? [] : (this.#cache.group(rootGroup)?.gateways ?? []).map((gateway) => gateway.node);
+      const candidates = [...new Set([...rootGateways.filter((node) => link.distribution.isConnected(node)), ...link.distribution.peers({ hidden: true })])];
+      for (const candidate of candidates) {
+        try {
+          const revision = this.#needSnapshot ? 0 : this.#cache.revision;
+          const reply = (await link.rpc.call(candidate, 'dir_since', { revision }, this.#settings.hopTimeoutMs)) as { events?: DirectoryEvent[]; snapshot?: DirectorySnapshot };
+          this.#applyDirectoryReply(reply);
+          return;
+        } catch {
+          // try the next candidate
+        }
+      }
+    } finally {
+      this.#pollInFlight = false;
+    }
+  }
+
+  #applyDirectoryReply(reply: { events?: DirectoryEvent[]; snapshot?: DirectorySnapshot }): void {
+    if (reply.snapshot !== undefined) {
+      this.#cache.applySnapshot(reply.snapshot);
+      this.#needSnapshot = false;
+    }
+    for (const event of reply.events ?? []) {
+      if (this.#cache.applyEvent(event) === 'gap') {
+        this.#needSnapshot = true;
+        return;
+      }
+    }
+  }
+
+  /** At a root member: the directory events after `revision`, or a snapshot. */
+  #directorySince(revision: number): { events?: DirectoryEvent[]; snapshot?: DirectorySnapshot } {
+    if (!this.#isRoot()) throw fedError('moved', `${this.groupId} is not the root group`, { group: this.#cache.rootGroup ?? null });
+    const events = revision > 0 ? this.#directory.eventsSince(revision) : undefined;
+    if (events === undefined) return { snapshot: this.#directory.snapshot() };
+    return { events };
+  }
+
+  /** Leader: bring this group's slot states in line with the directory (guarded by move revisions). */
+  async #reconcileSlots(): Promise<void> {
+    const view = this.#view();
+    if (view === undefined || view.rootGroup === undefined) return;
+    const accept: SlotStep[] = [];
+    const unfence: SlotStep[] = [];
+    const drop: SlotStep[] = [];
+    for (const [slot, state, moveRevision] of this.#global.slots()) {
+      if (state === 'owned') continue;
+      const owner = view.ownerOf(slot);
+      const move = view.moveOf(slot);
+      const settled = view.slotRevision(slot) > moveRevision && (move === undefined || move.revision !== moveRevision);
+      if (!settled) continue;
+      const step = { slot, moveRevision };
+      if (owner === this.groupId && move === undefined) (state === 'importing' ? accept : unfence).push(step);
+      else if (owner !== this.groupId) drop.push(step);
+    }
+    for (const [op, steps] of [['accept', accept], ['unfence', unfence], ['drop', drop]] as const) {
+      for (let start = 0; start < steps.length; start += SLOT_BATCH_MAX) await this.#proposeGlobal({ op, steps: steps.slice(start, start + SLOT_BATCH_MAX) });
+    }
+  }
+
+  // ---- slot moves (root members) ---------------------------------------------------------------
+
+  async #moveBatch(slots: readonly number[], to: GroupId): Promise<number[]> {
+    const began = await this.#proposeDirectory({ op: 'batch', commands: slots.map((slot) => ({ op: 'begin_move' as const, slot, to })) });
+    if (!began.ok) throw fedError('badarg', `begin_move: ${began.reason}`);
+    const moves: SlotMove[] = [];
+    for (const slot of slots) {
+      const move = this.#directory.moveOf(slot);
+      if (move !== undefined && move.revision === began.revision) moves.push(move);
+    }
+    if (moves.length === 0) return [];
+    const bySource = new Map<GroupId, SlotMove[]>();
+    for (const move of moves) {
+      let list = bySource.get(move.from);
+      if (list === undefined) bySource.set(move.from, (list = []));
+      list.push(move);
+    }
+    try {
+      for (const [source, list] of bySource) {
+        const steps = list.map((move) => ({ slot: move.slot, moveRevision: move.revision }));
+        const fenced = (await this.#callGroup(source, 'slot_step', { cmd: { op: 'fence', steps } })) as GlobalResult;
+        if (!fenced.ok || fenced.entries === undefined) throw fedError('unavailable', `group ${source} did not fence`);
+        const fencedSlots = new Set(fenced.applied ?? []);
+        if (list.some((move) => !fencedSlots.has(move.slot))) throw fedError('unavailable', `group ${source} fenced only some slots`);
+        await Promise.all(
+          fenced.entries.map(([slot, entries]) =>
+            this.#callGroup(to, 'slot_step', { cmd: { op: 'import', slot, moveRevision: began.revision, entries } }),
+          ),
+        );
+      }
+    } catch (error) {
+      await this.#proposeDirectory({ op: 'batch', commands: moves.map((move) => ({ op: 'abort_move' as const, slot: move.slot, moveRevision: move.revision })) });
+      throw error;
+    }
+    await this.#proposeDirectory({ op: 'batch', commands: moves.map((move) => ({ op: 'mark_copied' as const, slot: move.slot, moveRevision: move.revision })) });
+    await this.#proposeDirectory({ op: 'batch', commands: moves.map((move) => ({ op: 'complete_move' as const, slot: move.slot, moveRevision: move.revision })) });
+    const steps = moves.map((move) => ({ slot: move.slot, moveRevision: move.revision }));
+    await this.#callGroup(to, 'slot_step', { cmd: { op: 'accept', steps } }).catch(() => undefined);
+    for (const [source, list] of bySource) {
+      await this.#callGroup(source, 'slot_step', { cmd: { op: 'drop', steps: list.map((move) => ({ slot: move.slot, moveRevision: move.revision })) } }).catch(() => undefined);
+    }
+    return moves.map((move) => move.slot);
+  }
+
+  // ---- names follow their processes ----------------------------------------------------------
+
+  #holdLocally(name: string, pid: Pid): void {
+    let held = this.#localHolders.get(pid.key);
+    if (held === undefined) {
+      this.#localHolders.set(pid.key, (held = { pid, names: new Set() }));
+      if (this.#agentPid !== undefined) this.node.send(this.#agentPid, pid);
+    }
+    held.names.add(name);
+  }
+
+  async #agent(ctx: ProcessContext): Promise<void> {
+    for (;;) {
+      const message = await ctx.receive();
+      if (message instanceof Pid) ctx.monitor(message);
+      else if (isDownMessage(message) && message.pid instanceof Pid) this.#onHolderDown(message.pid);
+    }
+  }
+
+  #onHolderDown(pid: Pid): void {
+    const held = this.#localHolders.get(pid.key);
+    this.#localHolders.delete(pid.key);
+    for (const name of held?.names ?? []) {
+      if (this.#releases.size >= this.#settings.releasesPendingMax) {
+        this.#log('warn', 'releases_full', `${this.#releases.size} releases pending; ${name} stays until its home group cleans up`);
+        break;
+      }
+      this.#releases.set(name, pid);
+    }
+    if (this.#releases.size > 0) this.#once('releases', () => this.#retryReleases());
+  }
+
+  async #retryReleases(): Promise<void> {
+    for (const [name, pid] of [...this.#releases]) {
+      if (this.#closed) return;
+      try {
+        await this.#write(name, { op: 'unregister', name, pid });
+        this.#releases.delete(name);
+      } catch (error) {
+        if (isFedError(error, 'not_owner') || isFedError(error, 'badarg')) this.#releases.delete(name);
+      }
+    }
+  }
+
+  // ---- helpers -------------------------------------------------------------------------------
+
+  #isRoot(): boolean {
+    return this.#directory.rootGroup === this.groupId;
+  }
+
+  #assertRoot(): void {
+    if (!this.#isRoot()) throw fedError('badarg', `slot moves run on a member of the root group, and ${this.groupId} is not it`);
+  }
+
+  /** The directory this member routes with: its replica (root group) or its gateway's cache. */
+  #view(): DirectoryView | undefined {
+    if (this.#isRoot()) return this.#directory;
+    return this.#cache.revision > 0 ? this.#cache : undefined;
+  }
+
+  #summary(): DirectorySummary {
+    const view = this.#view();
+    if (view === undefined) throw fedError('unavailable', `group ${this.groupId} does not know the directory yet`);
+    const slots: Record<GroupId, number> = {};
+    const moves: SlotMove[] = [];
+    for (let slot = 0; slot < SLOT_COUNT; slot++) {
+      const owner = view.ownerOf(slot);
+      if (owner !== undefined) slots[owner] = (slots[owner] ?? 0) + 1;
+      const move = view.moveOf(slot);
+      if (move !== undefined) moves.push(move);
+    }
+    return { revision: view.revision, rootGroup: view.rootGroup ?? null, groups: view.groups(), slots, moves };
+  }
+
+  #remaining(deadline: number): number {
+    return Math.max(1, deadline - this.#clock.now());
+  }
+
+  #sleep(delayMs: number): Promise<void> {
+    return new Promise((resolve) => this.#clock.setTimeout(resolve, delayMs));
+  }
+
+  #log(level: 'info' | 'warn', event: string, msg: string): void {
+    this.#options.log?.(level, event, msg);
+  }
+}
+
