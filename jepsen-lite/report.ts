@@ -98,7 +98,8 @@ function fmt(value: number | null): string {
 
 function stalenessSection(results: RunResults): string {
   const stale = results.operations.localReadStaleness;
-  return `<h2>Local reads (stale-allowed)</h2><p>${stale.localReads} local reads: ${stale.fresh} agreed with the latest acknowledged state, ${stale.stale} were stale (by up to ${fmt(stale.staleMsMax)} ms, median ${fmt(stale.staleMsP50)} ms), ${stale.unexplained} showed a value no earlier acknowledged operation showed.</p>`;
+  const ms = (ns: number): string => (ns / 1e6).toFixed(1);
+  return `<h2>Local reads (stale-allowed)</h2><p>${stale.localReads} local reads: ${stale.stale} were stale (median ${ms(stale.staleNsP50)} ms, p99 ${ms(stale.staleNsP99)} ms, max ${ms(stale.staleNsMax)} ms behind the write that replaced the value they returned), ${stale.unexplained} returned a value no acknowledged write produced (possible with info writes).</p>`;
 }
 
 function faultsSection(results: RunResults): string {

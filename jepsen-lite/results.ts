@@ -7,8 +7,8 @@
  * the final heal), singletons (not run: fedctl has no singletons yet — said so, never counted
  * as a pass). The run's verdict combines those that ran.
  */
-import { type OutcomeCounts, type LatencySummary, type StalenessSummary, countOutcomes, summarizeLatency, summarizeStaleness } from './analysis.js';
-import { type Verdict, combineVerdicts } from './checker/index.js';
+import { type OutcomeCounts, type LatencySummary, countOutcomes, summarizeLatency } from './analysis.js';
+import { type StalenessReport, type Verdict, combineVerdicts, measureLocalReadStalenessOfOperations } from './checker/index.js';
 import type { Cluster } from './cluster.js';
 import { pairOperations } from './history.js';
 import type { RunOptions } from './options.js';
@@ -53,7 +53,7 @@ export interface RunResults {
     readonly finalReads: number;
     readonly counts: OutcomeCounts;
     readonly latency: LatencySummary;
-    readonly localReadStaleness: StalenessSummary;
+    readonly localReadStaleness: StalenessReport;
   };
   readonly names: { readonly used: number; readonly finalReads: number; readonly owners: number; readonly deadOwners: number };
   readonly faults: readonly FaultSummary[];
@@ -103,7 +103,7 @@ export function resultsOf(options: RunOptions, executed: Executed, cluster: Clus
       finalReads: operations.length - clientOperations.length - ownerLoss,
       counts: countOutcomes(clientOperations),
       latency: summarizeLatency(clientOperations),
-      localReadStaleness: summarizeStaleness(operations),
+      localReadStaleness: measureLocalReadStalenessOfOperations(clientOperations),
     },
     names: { used: executed.namesUsed.length, finalReads: executed.finalReads.size, owners: executed.owners.count(), deadOwners: executed.owners.deadOwners().length },
     faults: executed.nemesis.windows.map((window) => ({
