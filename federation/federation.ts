@@ -482,17 +482,23 @@ export class Federation {
     const gateways = orderGateways(record?.gateways ?? [], link.node.name, (node) => (link.distribution.isConnected(node) ? 'connected' : 'unknown'));
     const invalidationsBefore = this.#invalidations;
     let lastError: unknown;
+    let slow = false;
     for (const gateway of gateways) {
       try {
         const answer = (await link.rpc.call(gateway.node, 'serve', { request }, Math.min(this.#settings.hopTimeoutMs, this.#remaining(deadline)))) as Answer;
         if (answer.type === 'ok' && request.kind === 'read') this.#maybeCache(request, answer.value as ReadValue, gateway.node, invalidationsBefore);
         return answer;
       } catch (error) {
-        if (!isFedError(error, 'nodedown') && !isFedError(error, 'timeout')) throw error;
+        const unreachable = isFedError(error, 'nodedown') || isFedError(error, 'shutdown');
+        if (!unreachable && !isFedError(error, 'timeout') && !isFedError(error, 'unavailable')) throw error;
+        slow ||= !unreachable;
         lastError = error;
       }
     }
-    throw fedError('unavailable', `group ${home} is unreachable (${gateways.length} gateways tried)`, { group: home, definite: gateways.length === 0 }, lastError);
+    // A gateway that is connected but slow (its group electing a leader) is retried until the
+    // deadline; a group with no connected gateway is unreachable now.
+    if (slow && this.#clock.now() + this.#settings.waitRetryMs < deadline) return { type: 'wait', retryAfterMs: this.#settings.waitRetryMs };
+    throw fedError('unavailable', `group ${home} is unreachable (${gateways.length} gateways tried)`, { group: home, definite: !slow }, lastError);
   }
 
   /** Serve a request from this group's log and replica, or say `wait`/`moved`. */
