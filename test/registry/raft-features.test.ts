@@ -116,6 +116,48 @@ describe('raft membership — one safe change at a time', () => {
     expect(cluster.member('n1').results.at(-1)).toMatchObject({ id: 'early', outcome: 'rejected', reason: 'conf_change_pending' });
   });
 
+  // Ongaro's counterexample for single-member changes (raft-dev, 2015): n1 adds n5 (4 -> 5
+  // voters) but the change reaches nobody; n2 wins term 3 and at once removes n1 (4 -> 3),
+  // committing with n3 alone under the new configuration; n1 then wins with n4 and n5 under its
+  // own 5-voter configuration and overwrites what n2 committed. The rule that a leader first
+  // commits an entry of its own term makes n2 refuse the change.
+  function ongaro(skipOwnTermBeforeConfChange: boolean) {
+    const cluster = testCluster({ voters: 4, spares: ['n5'], raft: { bugs: { skipOwnTermBeforeConfChange } } });
+    elect(cluster, 'n1');
+    ticks(cluster, 2);
+    cluster.isolate('n1');
+    cluster.raft('n1').step({ type: 'conf_change', change: { type: 'add_voter', node: 'n5' } });
+    cluster.drive(cluster.member('n1'));
+    const votes = new Set(['pre_vote', 'vote', 'vote_response', 'pre_vote_response']);
+    watchMessages(cluster, (m) => m.from === 'n2' && m.to === 'n4' && !votes.has(m.type));
+    ticks(cluster, 11);
+    for (let k = 0; k < 3 && cluster.raft('n2').status().role !== 'leader'; k++) elect(cluster, 'n2');
+    expect(cluster.raft('n2').status()).toMatchObject({ role: 'leader', term: 3, commit: 2 });
+    cluster.raft('n2').step({ type: 'conf_change', change: { type: 'remove', node: 'n1' }, id: 'remove-n1' });
+    cluster.stabilize();
+    cluster.heal();
+    for (const a of ['n2', 'n3']) for (const b of ['n1', 'n4', 'n5']) cluster.cut(a, b);
+    watchMessages(cluster);
+    return cluster;
+  }
+
+  it('the own-term rule defeats Ongaro’s counterexample', () => {
+    const cluster = ongaro(false);
+    expect(cluster.member('n2').results.at(-1)).toMatchObject({ id: 'remove-n1', outcome: 'rejected', reason: 'conf_change_pending' });
+    ticks(cluster, 12);
+    for (let k = 0; k < 4 && cluster.raft('n1').status().role !== 'leader'; k++) elect(cluster, 'n1');
+    expect(cluster.raft('n1').status()).toMatchObject({ role: 'leader', term: 4 });
+  });
+
+  it('without the own-term rule the checker catches Ongaro’s counterexample', () => {
+    const cluster = ongaro(true);
+    expect(cluster.raft('n2').status()).toMatchObject({ commit: 4, conf: { voters: ['n2', 'n3', 'n4'], learners: [] } });
+    expect(() => {
+      ticks(cluster, 12);
+      for (let k = 0; k < 4; k++) elect(cluster, 'n1');
+    }).toThrow(/leader completeness/);
+  });
+
   it('refuses a second change while the first is uncommitted, and invalid changes', () => {
     const cluster = testCluster({ spares: ['n4', 'n5'] });
     elect(cluster, 'n1');
