@@ -65,7 +65,32 @@ export const GROUP_DEFAULTS = {
   voterDownGraceMs: 3_000,
   snapshotEveryEntries: 10_000,
   pendingRequestsMax: 100_000,
+  /** Admission control: client proposals (register, unregister, ext) waiting on this member at once. */
+  proposalsInFlightMax: 1_024,
+  /** Admission control: as leader, appended but uncommitted entries beyond which client proposals are refused. */
+  uncommittedEntriesMax: 8_192,
 } as const;
+
+/** Bounds of the `retryAfterMs` hint sent with `overloaded` (it follows the recent proposal latency). */
+const RETRY_AFTER_MS_MIN = 5;
+const RETRY_AFTER_MS_MAX = 1_000;
+/** Weight of the newest sample in the proposal latency average. */
+const LATENCY_AVERAGE_WEIGHT = 0.1;
+/** Commands subject to admission control; the group's own upkeep (member, node_down, release…) never is. */
+const ADMITTED_OPS: ReadonlySet<string> = new Set(['register', 'unregister', 'ext']);
+
+/** Admission control counters of one member (see `Group.admission()`). */
+export interface AdmissionStats {
+  readonly proposalsInFlight: number;
+  readonly proposalsInFlightMax: number;
+  /** As leader: last index minus commit index; 0 on a follower. */
+  readonly uncommittedEntries: number;
+  readonly uncommittedEntriesMax: number;
+  readonly admittedTotal: number;
+  readonly rejectedOverloadedTotal: number;
+  /** Moving average of the time from propose to applied here, in ms. */
+  readonly proposalLatencyMsAverage: number;
+}
 
 export type Consistency = 'local' | 'leader' | 'linearizable';
 
@@ -95,6 +120,9 @@ export interface GroupOptions {
   readonly nameDownGraceMs?: number;
   readonly voterDownGraceMs?: number;
   readonly snapshotEveryEntries?: number;
+  /** Admission control bounds (see GROUP_DEFAULTS). */
+  readonly proposalsInFlightMax?: number;
+  readonly uncommittedEntriesMax?: number;
   /**
    * TEST-ONLY deliberate unsafety, so jepsen-lite can prove it catches each one. Never in
    * production: `stale-reads` answers linearizable reads from the local replica; `early-ack`
@@ -202,6 +230,10 @@ export class Group {
   readonly #dialed = new Set<string>();
   /** Set once this member learns its own removal was applied (it then is no member). */
   #removed = false;
+  #clientProposals = 0;
+  #admittedTotal = 0;
+  #rejectedOverloadedTotal = 0;
+  #proposalLatencyMsAverage = 0;
 
   private constructor(
     options: GroupOptions,
@@ -389,13 +421,60 @@ export class Group {
   async propose(command: GroupCommand): Promise<GroupResult & { ok: true }> {
     this.#assertOpen();
     if (this.#proposals.size >= this.#settings.pendingRequestsMax) {
-      throw fedError('overloaded', `${this.#proposals.size} requests already wait on ${this.node.name}`, { retryAfterMs: 100 });
+      throw fedError('overloaded', `${this.#proposals.size} requests already wait on ${this.node.name}`, { retryAfterMs: 100, definite: true });
     }
+    const admitted = ADMITTED_OPS.has(command.op);
+    if (admitted) this.#admitProposal();
     const id = this.#nextRequestId();
     const data: GroupEntryData = { id, cmd: command };
-    const result = await this.#await(this.#proposals, id, `proposal ${command.op}`, () => this.#push({ type: 'propose', data, id }));
+    const startedMs = this.#clock.now();
+    let result: GroupResult;
+    try {
+      result = await this.#await(this.#proposals, id, `proposal ${command.op}`, () => this.#push({ type: 'propose', data, id }));
+    } finally {
+      if (admitted) this.#clientProposals--;
+    }
+    const latencyMs = this.#clock.now() - startedMs;
+    this.#proposalLatencyMsAverage += (latencyMs - this.#proposalLatencyMsAverage) * LATENCY_AVERAGE_WEIGHT;
     if (result.ok) return result;
     throw resultError(result);
+  }
+
+  /**
+   * Admission control for a client proposal: refuse with `overloaded` (definite: nothing was
+   * proposed; `retryAfterMs` follows the recent proposal latency) when this member already has
+   * `proposalsInFlightMax` client proposals waiting, or leads with `uncommittedEntriesMax`
+   * entries not yet committed — instead of queueing without bound.
+   */
+  #admitProposal(): void {
+    const uncommitted = this.#uncommittedEntries();
+    const full = this.#clientProposals >= this.#settings.proposalsInFlightMax;
+    if (full || uncommitted >= this.#settings.uncommittedEntriesMax) {
+      this.#rejectedOverloadedTotal++;
+      const retryAfterMs = Math.round(Math.min(RETRY_AFTER_MS_MAX, Math.max(RETRY_AFTER_MS_MIN, this.#proposalLatencyMsAverage)));
+      const why = full ? `${this.#clientProposals} proposals in flight` : `${uncommitted} entries uncommitted`;
+      throw fedError('overloaded', `group ${this.id} member ${this.node.name} is overloaded (${why})`, { retryAfterMs, definite: true });
+    }
+    this.#clientProposals++;
+    this.#admittedTotal++;
+  }
+
+  #uncommittedEntries(): number {
+    const status = this.#raft.status();
+    return status.role === 'leader' ? Math.max(0, status.lastIndex - status.commit) : 0;
+  }
+
+  /** Admission control counters (for metrics and `fedctl top`). */
+  admission(): AdmissionStats {
+    return {
+      proposalsInFlight: this.#clientProposals,
+      proposalsInFlightMax: this.#settings.proposalsInFlightMax,
+      uncommittedEntries: this.#uncommittedEntries(),
+      uncommittedEntriesMax: this.#settings.uncommittedEntriesMax,
+      admittedTotal: this.#admittedTotal,
+      rejectedOverloadedTotal: this.#rejectedOverloadedTotal,
+      proposalLatencyMsAverage: this.#proposalLatencyMsAverage,
+    };
   }
 
   /** Resolves once this member's replica reflects every write committed before the call. */
