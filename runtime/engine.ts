@@ -782,19 +782,27 @@ export function checkMailboxBound(bound: number): void {
 }
 
 /**
- * End `proc` when its body settles. Two small closures over `proc` alone (not bound functions:
- * under tsx's keepNames, `bind` takes a slow path and costs three times the memory).
+ * End `proc` when its body settles. The handlers are shared functions bound to the process:
+ * two bound functions are the smallest per-process cost (smaller than two closures and their
+ * context). They are anonymous on purpose: a transpiler keeping names (esbuild's keepNames,
+ * used by tsx) redefines `name` on named functions, which sends `bind` down a path that costs
+ * three times the memory.
  */
 function trackCompletion(proc: Process, body: PromiseLike<unknown>): void {
-  body.then(
-    () => {
-      if (proc.isAlive) proc.host.terminate(proc, 'normal');
-    },
-    (error: unknown) => {
-      if (proc.isAlive) proc.host.terminate(proc, reasonFromThrown(error));
-    },
-  );
+  body.then(onBodyReturned.bind(proc), onBodyThrew.bind(proc));
 }
+
+function anonymous<T>(fn: T): T {
+  return fn;
+}
+
+const onBodyReturned = anonymous(function (this: Process): void {
+  if (this.isAlive) this.host.terminate(this, 'normal');
+});
+
+const onBodyThrew = anonymous(function (this: Process, error: unknown): void {
+  if (this.isAlive) this.host.terminate(this, reasonFromThrown(error));
+});
 
 /** Resolving a receive with this rejects it: how a dead process's pending receive unwinds. */
 const EXITED_REJECTION: Promise<never> = Promise.reject(PROCESS_EXITED);
