@@ -1,0 +1,126 @@
+// GlobalNames, the per-group share of the global namespace (pure state machine, applied here
+// directly with increasing indexes). It proves: writes apply only in slots the group's log
+// owns; a fence freezes a slot (reads still answer, writes refused) and hands back its names;
+// import/accept/unfence/drop only act for the move revision they name, so a late step of an
+// old move or a stale reconciler changes nothing; a release blocked by a fence is reported;
+// snapshots round-trip; gateway records follow the wanted list.
+import { describe, expect, it } from 'vitest';
+import { Pid } from '../../runtime/index.js';
+import { GlobalNames, slotOf, type GlobalCommand, type GlobalResult } from '../../federation/index.js';
+
+const P1 = new Pid('a1@127.0.0.1', 1, 1);
+const P2 = new Pid('b1@127.0.0.1', 2, 1);
+
+function machine(): { names: GlobalNames; run: (cmd: GlobalCommand) => GlobalResult } {
+  const names = new GlobalNames();
+  let index = 0;
+  return { names, run: (cmd) => names.apply(++index, cmd).value as GlobalResult };
+}
+
+describe('global names — ownership gates writes', () => {
+  it('writes refuse not_home before claim_all; register is idempotent and name_taken is typed', () => {
+    const { names, run } = machine();
+    expect(run({ op: 'register', name: 'x', pid: P1 })).toMatchObject({ ok: false, code: 'not_home', slot: slotOf('x'), state: null });
+    expect(run({ op: 'claim_all' })).toMatchObject({ ok: true });
+    expect(run({ op: 'claim_all' })).toMatchObject({ ok: false, code: 'badarg' });
+    const first = run({ op: 'register', name: 'x', pid: P1, group: 'ga' });
+    expect(first).toMatchObject({ ok: true });
+    expect(run({ op: 'register', name: 'x', pid: P1 })).toEqual(first);
+    expect(run({ op: 'register', name: 'x', pid: P2 })).toMatchObject({ ok: false, code: 'name_taken', holder: P1 });
+    expect(names.whereis('x')).toMatchObject({ pid: P1, group: 'ga' });
+    expect(run({ op: 'unregister', name: 'x', pid: P2 })).toMatchObject({ ok: false, code: 'not_owner' });
+    expect(run({ op: 'unregister', name: 'x', pid: P1 })).toMatchObject({ ok: true });
+    expect(names.whereis('x')).toBeUndefined();
+    expect(run({ op: 'register', name: '', pid: P1 })).toMatchObject({ ok: false, code: 'badarg' });
+  });
+});
+
+describe('global names — the move protocol', () => {
+  it('fence freezes a slot and answers its names; import/accept on the destination; drop on the source', () => {
+    const source = machine();
+    const destination = machine();
+    source.run({ op: 'claim_all' });
+    source.run({ op: 'register', name: '{s}a', pid: P1 });
+    source.run({ op: 'register', name: '{s}b', pid: P2 });
+    const slot = slotOf('s');
+    const fenced = source.run({ op: 'fence', steps: [{ slot, moveRevision: 100 }] });
+    expect(fenced).toMatchObject({ ok: true, applied: [slot] });
+    const entries = fenced.ok ? (fenced.entries?.[0]?.[1] ?? []) : [];
+    expect(entries.map(([name]) => name).sort()).toEqual(['{s}a', '{s}b']);
+    // Frozen: reads answer, writes refused (the fence, not a cache, decides).
+    expect(source.names.whereis('{s}a')?.pid.equals(P1)).toBe(true);
+    expect(source.run({ op: 'register', name: '{s}c', pid: P1 })).toMatchObject({ ok: false, code: 'not_home', state: 'fenced' });
+    expect(source.run({ op: 'release', pid: P1, names: ['{s}a'] })).toMatchObject({ ok: true, blocked: ['{s}a'] });
+    // Destination: import holds the names but accepts no writes until accept(m).
+    expect(destination.run({ op: 'import', slot, moveRevision: 100, entries })).toMatchObject({ ok: true, applied: [slot] });
+    expect(destination.run({ op: 'register', name: '{s}c', pid: P1 })).toMatchObject({ ok: false, code: 'not_home', state: 'importing' });
+    expect(destination.run({ op: 'accept', steps: [{ slot, moveRevision: 99 }] })).toMatchObject({ ok: true, applied: [] });
+    expect(destination.run({ op: 'accept', steps: [{ slot, moveRevision: 100 }] })).toMatchObject({ ok: true, applied: [slot] });
+    expect(destination.run({ op: 'register', name: '{s}c', pid: P1 })).toMatchObject({ ok: true });
+    expect(destination.names.whereis('{s}b')?.pid.equals(P2)).toBe(true);
+    // Source: a stale drop does nothing; the right one empties the slot.
+    expect(source.run({ op: 'drop', steps: [{ slot, moveRevision: 7 }] })).toMatchObject({ applied: [] });
+    expect(source.run({ op: 'drop', steps: [{ slot, moveRevision: 100 }] })).toMatchObject({ applied: [slot] });
+    expect(source.names.whereis('{s}a')).toBeUndefined();
+    expect(source.names.slotState(slot)).toBeUndefined();
+    expect(source.run({ op: 'register', name: '{s}d', pid: P1 })).toMatchObject({ ok: false, code: 'not_home', state: null });
+  });
+
+  it('an aborted move unfences only for its own revision; an owned slot is never unfenced or dropped', () => {
+    const { names, run } = machine();
+    run({ op: 'claim_all' });
+    const slot = slotOf('t');
+    run({ op: 'fence', steps: [{ slot, moveRevision: 50 }] });
+    // A newer move re-fences; the old move's unfence is then stale.
+    run({ op: 'fence', steps: [{ slot, moveRevision: 60 }] });
+    expect(run({ op: 'unfence', steps: [{ slot, moveRevision: 50 }] })).toMatchObject({ applied: [] });
+    expect(names.slotState(slot)).toBe('fenced');
+    expect(run({ op: 'unfence', steps: [{ slot, moveRevision: 60 }] })).toMatchObject({ applied: [slot] });
+    expect(names.slotState(slot)).toBe('owned');
+    expect(run({ op: 'drop', steps: [{ slot, moveRevision: 60 }] })).toMatchObject({ applied: [] });
+    // An older move's fence cannot re-fence a slot taken over by a newer one.
+    expect(run({ op: 'fence', steps: [{ slot, moveRevision: 40 }] })).toMatchObject({ applied: [] });
+    expect(run({ op: 'fence', steps: [] })).toMatchObject({ ok: false, code: 'badarg' });
+  });
+
+  it('release_node removes names of a node in owned slots and reports those behind a fence', () => {
+    const { names, run } = machine();
+    run({ op: 'claim_all' });
+    run({ op: 'register', name: '{u}1', pid: P1 });
+    run({ op: 'register', name: 'free', pid: P1 });
+    run({ op: 'register', name: 'other', pid: P2 });
+    run({ op: 'fence', steps: [{ slot: slotOf('u'), moveRevision: 10 }] });
+    expect(run({ op: 'release_node', node: P1.node })).toMatchObject({ ok: true, blocked: ['{u}1'] });
+    expect(names.whereis('free')).toBeUndefined();
+    expect(names.whereis('other')?.pid.equals(P2)).toBe(true);
+    expect(names.holderNodes()).toEqual([P1.node, P2.node].sort());
+  });
+});
+
+describe('global names — snapshots and gateways', () => {
+  it('round-trips its whole state through a snapshot', () => {
+    const { names, run } = machine();
+    run({ op: 'claim_all' });
+    run({ op: 'register', name: 'x', pid: P1, meta: { role: 'db' }, group: 'ga' });
+    run({ op: 'fence', steps: [{ slot: slotOf('y'), moveRevision: 9 }] });
+    run({ op: 'want_gateways', members: ['a1@127.0.0.1', 'a2@127.0.0.1'] });
+    run({ op: 'gateway_up', gateway: { member: 'a2@127.0.0.1', node: 'a2-gw@127.0.0.1', address: '127.0.0.1:5000' } });
+    const copy = new GlobalNames();
+    copy.restore(structuredClone(names.snapshot()));
+    expect(copy.snapshot()).toEqual(names.snapshot());
+    expect(copy.whereis('x')).toMatchObject({ meta: { role: 'db' }, group: 'ga' });
+    expect(copy.slotState(slotOf('y'))).toBe('fenced');
+    expect(copy.gateways()).toEqual([{ member: 'a2@127.0.0.1', node: 'a2-gw@127.0.0.1', address: '127.0.0.1:5000' }]);
+  });
+
+  it('lists only wanted gateways that published an address, and forgets unwanted ones', () => {
+    const { names, run } = machine();
+    expect(run({ op: 'gateway_up', gateway: { member: 'a1@127.0.0.1', node: 'a1-gw@127.0.0.1', address: '127.0.0.1:1' } })).toMatchObject({ ok: false, code: 'badarg' });
+    run({ op: 'want_gateways', members: ['a1@127.0.0.1', 'a2@127.0.0.1'] });
+    run({ op: 'gateway_up', gateway: { member: 'a1@127.0.0.1', node: 'a1-gw@127.0.0.1', address: '127.0.0.1:1' } });
+    expect(names.gateways().map((gateway) => gateway.member)).toEqual(['a1@127.0.0.1']);
+    run({ op: 'want_gateways', members: ['a2@127.0.0.1', 'a3@127.0.0.1'] });
+    expect(names.gateways()).toEqual([]);
+    expect(names.wantedGateways()).toEqual(['a2@127.0.0.1', 'a3@127.0.0.1']);
+  });
+});
