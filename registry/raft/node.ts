@@ -206,6 +206,7 @@ export class RaftNode {
     }
   }
 
+  /** Is there anything to persist, send, apply or report? (A leader batches its appends here.) */
   hasReady(): boolean {
     if (this.#role === 'leader') this.#flush();
     return (
@@ -221,6 +222,7 @@ export class RaftNode {
     );
   }
 
+  /** The effects to carry out, in the order the `Ready` type documents; then call `advance()`. */
   ready(): Ready {
     assert(this.#inFlight === null, 'ready() twice without advance()');
     if (this.#role === 'leader') this.#flush();
@@ -263,6 +265,7 @@ export class RaftNode {
     return ready;
   }
 
+  /** The driver persisted, sent and applied the last `Ready`. */
   advance(): void {
     const inFlight = this.#inFlight;
     assert(inFlight !== null, 'advance() without ready()');
