@@ -1,0 +1,236 @@
+/**
+ * `npm run bench -- registry [seconds]`: the name registry of a three-voter group, each voter in
+ * its own process on 127.0.0.1 running the `fedctl start` stack (test/registry/fixtures/
+ * bench-member.ts: `startNodeStack`, classic-level data directories, synced writes), measured
+ * two ways:
+ *   - through the admin protocol, as `fedctl` and other outside clients reach a node (one extra
+ *     network hop and an admin process per request);
+ *   - from inside the leader's process (`group.register`/`whereis` called directly), which is
+ *     what a service running on a member sees.
+ * Figures: registrations/s and latency p50/p99 with 1 and 64 concurrent clients; local `whereis`
+ * ns/op; linearizable `whereis` p50/p99 (on the leader and on a follower); and, three times, the
+ * time from kill -9 of the leader to the first successful registration on a survivor (the killed
+ * member is restarted from its data directory between rounds).
+ */
+import { type ChildProcess, spawn } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { createInterface } from 'node:readline';
+import { fileURLToPath } from 'node:url';
+import hdr from 'hdr-histogram-js';
+import { type AdminClient, connectAdmin } from '../cli/admin-client.js';
+import { freePort } from '../test/registry/fixtures/fedctl-process.js';
+
+const HOST = '127.0.0.1';
+const COOKIE = 'registry-bench-cookie-0123456789';
+const MEMBER_SCRIPT = fileURLToPath(new URL('../test/registry/fixtures/bench-member.ts', import.meta.url));
+const READY_TIMEOUT_MS = 30_000;
+const ADMIN_TIMEOUT_MS = 5_000;
+const CONCURRENT_CLIENTS = 64;
+const ADMIN_CONNECTIONS = 8;
+const LINEARIZABLE_READS = 1_000;
+const LOCAL_READS = 1_000_000;
+const KILL_ROUNDS = 3;
+const RETRY_PAUSE_MS = 5;
+
+interface Member {
+  readonly name: string;
+  readonly port: number;
+  readonly dataDir: string;
+  child: ChildProcess | undefined;
+  exited: Promise<void> | undefined;
+  admin: AdminClient | undefined;
+  pending: Map<number, (reply: { result?: unknown; error?: string }) => void>;
+}
+
+let nextCommandId = 1;
+
+async function launch(member: Member, seeds: string[]): Promise<void> {
+  const config = { name: member.name, host: HOST, port: member.port, group: 'bench', dataDir: member.dataDir, cookie: COOKIE, seeds };
+  const child = spawn(process.execPath, ['--import', 'tsx', MEMBER_SCRIPT], {
+    env: { ...process.env, FEDCTL_BENCH_MEMBER: JSON.stringify(config) },
+    stdio: ['pipe', 'pipe', 'inherit'],
+  });
+  member.child = child;
+  member.exited = new Promise<void>((resolve) => child.once('close', () => resolve()));
+  member.pending = new Map();
+  const lines = createInterface({ input: child.stdout! });
+  await new Promise<void>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`${member.name} not ready`)), READY_TIMEOUT_MS);
+    child.once('exit', (code) => reject(new Error(`${member.name} exited early (${code})`)));
+    lines.on('line', (line) => {
+      const message = JSON.parse(line) as { ready?: boolean; id?: number; result?: unknown; error?: string };
+      if (message.ready === true) {
+        clearTimeout(timer);
+        resolve();
+      } else if (message.id !== undefined) {
+        member.pending.get(message.id)?.(message);
+        member.pending.delete(message.id);
+      }
+    });
+  });
+  member.admin = await connectAdmin(`${HOST}:${member.port}`, COOKIE, ADMIN_TIMEOUT_MS);
+}
+
+/** A load command run inside the member's process. */
+function inside<T>(member: Member, command: Record<string, unknown>): Promise<T> {
+  const id = nextCommandId++;
+  return new Promise<T>((resolve, reject) => {
+    member.pending.set(id, (reply) => (reply.error !== undefined ? reject(new Error(reply.error)) : resolve(reply.result as T)));
+    member.child!.stdin!.write(`${JSON.stringify({ id, ...command })}\n`);
+  });
+}
+
+async function kill9(member: Member): Promise<void> {
+  member.child?.kill('SIGKILL');
+  await member.exited;
+  member.child = undefined;
+  await member.admin?.close();
+  member.admin = undefined;
+}
+
+async function stop(member: Member): Promise<void> {
+  if (member.child === undefined) return;
+  member.child.stdin?.end();
+  const timer = setTimeout(() => member.child?.kill('SIGKILL'), 5_000);
+  await member.exited;
+  clearTimeout(timer);
+  member.child = undefined;
+  await member.admin?.close();
+  member.admin = undefined;
+}
+
+async function leaderOf(members: Member[]): Promise<Member> {
+  for (;;) {
+    for (const member of members) {
+      if (member.admin === undefined) continue;
+      const status = (await member.admin.request({ op: 'status' }).catch(() => undefined)) as { leader: string | null; role: string } | undefined;
+      if (status?.role === 'leader') return member;
+    }
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+}
+
+function histogram(): hdr.Histogram {
+  return hdr.build({ lowestDiscernibleValue: 1, highestTrackableValue: 60_000_000, numberOfSignificantValueDigits: 3 });
+}
+
+/** `clients` concurrent loops of admin `register` spread over `connections` admin clients. */
+async function adminRegisterLoad(address: string, clients: number, connections: number, durationMs: number, prefix: string) {
+  const admins = await Promise.all(Array.from({ length: connections }, () => connectAdmin(address, COOKIE, ADMIN_TIMEOUT_MS)));
+  const h = histogram();
+  let count = 0;
+  let errors = 0;
+  const started = performance.now();
+  const deadline = started + durationMs;
+  await Promise.all(
+    Array.from({ length: clients }, async (_, client) => {
+      const admin = admins[client % connections] as AdminClient;
+      for (let index = 0; performance.now() < deadline; index++) {
+        const sent = performance.now();
+        try {
+          await admin.request({ op: 'register', name: `${prefix}/${client}/${index}`, meta: {} });
+          h.recordValue(Math.max(1, Math.round((performance.now() - sent) * 1_000)));
+          count++;
+        } catch {
+          errors++;
+        }
+      }
+    }),
+  );
+  const elapsedMs = performance.now() - started;
+  for (const admin of admins) await admin.close();
+  return { count, errors, perSecond: (count / elapsedMs) * 1_000, p50Us: h.getValueAtPercentile(50), p99Us: h.getValueAtPercentile(99) };
+}
+
+async function adminLinearizable(admin: AdminClient, name: string, count: number) {
+  const h = histogram();
+  for (let index = 0; index < count; index++) {
+    const sent = performance.now();
+    await admin.request({ op: 'whereis', name, consistency: 'linearizable' });
+    h.recordValue(Math.max(1, Math.round((performance.now() - sent) * 1_000)));
+  }
+  return { p50Us: h.getValueAtPercentile(50), p99Us: h.getValueAtPercentile(99) };
+}
+
+/** kill -9 the leader; time until a survivor accepts a registration. */
+async function killLeaderRound(members: Member[], round: number): Promise<{ victim: string; resumeMs: number }> {
+  const victim = await leaderOf(members);
+  const survivor = members.find((member) => member !== victim) as Member;
+  const killedAt = performance.now();
+  victim.child?.kill('SIGKILL');
+  for (let attempt = 0; ; attempt++) {
+    try {
+      await survivor.admin!.request({ op: 'register', name: `after-kill/${round}/${attempt}`, meta: {} }, 1_000);
+      break;
+    } catch {
+      await new Promise((resolve) => setTimeout(resolve, RETRY_PAUSE_MS));
+    }
+  }
+  const resumeMs = performance.now() - killedAt;
+  await kill9(victim);
+  await launch(
+    victim,
+    members.filter((member) => member !== victim).map((member) => `${HOST}:${member.port}`),
+  );
+  // Let the restarted member catch up before the next round.
+  await new Promise((resolve) => setTimeout(resolve, 1_500));
+  return { victim: victim.name, resumeMs };
+}
+
+const us = (value: number): string => `${(value / 1_000).toFixed(2)} ms`;
+const rate = (value: number): string => Math.round(value).toLocaleString('en');
+
+export default async function (args: string[]): Promise<void> {
+  const seconds = Number(args[0] ?? 3);
+  const durationMs = Math.max(1, seconds) * 1_000;
+  const root = mkdtempSync(join(tmpdir(), 'fedctl-registry-bench-'));
+  const members: Member[] = [];
+  try {
+    for (const short of ['r1', 'r2', 'r3']) {
+      members.push({ name: `${short}@${HOST}`, port: await freePort(), dataDir: join(root, short), child: undefined, exited: undefined, admin: undefined, pending: new Map() });
+    }
+    const [first, ...others] = members as [Member, ...Member[]];
+    await launch(first, []);
+    await Promise.all(others.map((member) => launch(member, [`${HOST}:${first.port}`])));
+    for (;;) {
+      const status = await inside<{ voters: string[] }>(first, { cmd: 'status' });
+      if (status.voters.length === 3) break;
+      await new Promise((resolve) => setTimeout(resolve, 100));
+    }
+    const leader = await leaderOf(members);
+    const follower = members.find((member) => member !== leader) as Member;
+    const leaderAddress = `${HOST}:${leader.port}`;
+    console.log(`registry: 3 voters in 3 processes on ${HOST}, classic-level with sync; leader ${leader.name}; ${seconds} s per load run`);
+
+    console.log('\nfrom inside the leader process (group.register / group.whereis):');
+    for (const clients of [1, CONCURRENT_CLIENTS]) {
+      const result = await inside<{ perSecond: number; p50Us: number; p99Us: number; errors: number }>(leader, { cmd: 'register', clients, durationMs, prefix: `in-${clients}` });
+      console.log(`  register, ${String(clients).padStart(2)} client(s): ${rate(result.perSecond).padStart(7)} regs/s  p50 ${us(result.p50Us)}  p99 ${us(result.p99Us)}  errors ${result.errors}`);
+    }
+    const local = await inside<{ nsPerOp: number; names: number }>(follower, { cmd: 'whereis_local', count: LOCAL_READS });
+    console.log(`  whereis (local replica, on a follower, ${local.names} names): ${local.nsPerOp.toFixed(0)} ns/op`);
+    for (const [where, member] of [['leader', leader], ['follower', follower]] as const) {
+      const result = await inside<{ p50Us: number; p99Us: number }>(member, { cmd: 'whereis_linearizable', count: LINEARIZABLE_READS, name: 'in-1/0/0' });
+      console.log(`  whereis linearizable on the ${where}: p50 ${us(result.p50Us)}  p99 ${us(result.p99Us)}`);
+    }
+
+    console.log('\nthrough the admin protocol (a hidden client node → the admin process → group):');
+    const single = await adminRegisterLoad(leaderAddress, 1, 1, durationMs, 'adm-1');
+    console.log(`  register,  1 client:  ${rate(single.perSecond).padStart(7)} regs/s  p50 ${us(single.p50Us)}  p99 ${us(single.p99Us)}  errors ${single.errors}`);
+    const many = await adminRegisterLoad(leaderAddress, CONCURRENT_CLIENTS, ADMIN_CONNECTIONS, durationMs, 'adm-64');
+    console.log(`  register, ${CONCURRENT_CLIENTS} clients (${ADMIN_CONNECTIONS} connections): ${rate(many.perSecond).padStart(7)} regs/s  p50 ${us(many.p50Us)}  p99 ${us(many.p99Us)}  errors ${many.errors}`);
+    const linearizable = await adminLinearizable(follower.admin!, 'adm-1/0/0', LINEARIZABLE_READS);
+    console.log(`  whereis linearizable on a follower: p50 ${us(linearizable.p50Us)}  p99 ${us(linearizable.p99Us)}`);
+
+    console.log('\nleader kill -9 → first successful registration on a survivor (default timeouts: tick 50 ms, election 10 ticks):');
+    for (let round = 1; round <= KILL_ROUNDS; round++) {
+      const { victim, resumeMs } = await killLeaderRound(members, round);
+      console.log(`  round ${round}: killed ${victim}; writes resumed after ${resumeMs.toFixed(0)} ms`);
+    }
+  } finally {
+    for (const member of members) await stop(member);
+    rmSync(root, { recursive: true, force: true });
+  }
+}
