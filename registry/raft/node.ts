@@ -604,6 +604,7 @@ export class RaftNode {
         progress.recentActive = true;
         if (progress.state === 'snapshot' && message.snapshotIndex === progress.snapshotIndex) {
           progress.snapshotOffset = message.nextOffset;
+          progress.snapshotAcknowledged = true;
           this.#sendSnapshotChunk(message.from, progress);
         }
         return;
@@ -806,7 +807,9 @@ export class RaftNode {
     for (const [id, progress] of this.#progress) {
       const commit = Math.min(progress.match, this.#log.committed);
       this.#send({ type: 'heartbeat', from: this.id, to: id, term: this.#term, commit, round: this.#round });
-      if (progress.state === 'snapshot') this.#sendSnapshotChunk(id, progress);
+      // Resend the current chunk only if nothing was acknowledged since the last heartbeat.
+      if (progress.state === 'snapshot' && !progress.snapshotAcknowledged) this.#sendSnapshotChunk(id, progress);
+      progress.snapshotAcknowledged = false;
     }
   }
 

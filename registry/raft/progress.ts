@@ -28,6 +28,8 @@ export class Progress {
   /** Snapshot transfer: index of the snapshot and bytes the follower confirmed. */
   snapshotIndex = 0;
   snapshotOffset = 0;
+  /** A chunk was acknowledged since the last heartbeat (no need to resend). */
+  snapshotAcknowledged = false;
   /** Replicate: leader ticks since an append was last acknowledged while some are in flight. */
   stalledTicks = 0;
   /** Highest commit index we told this follower. */
