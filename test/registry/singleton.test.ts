@@ -110,6 +110,21 @@ describe('singleton — unplanned moves', () => {
     expect(overlaps(cluster.records)).toEqual([]);
   });
 
+  it('a stale instance\'s handed-off state is never accepted', async () => {
+    const key = keyOwnedBy('b', ['a', 'b', 'c']);
+    const [a] = await cluster.three([key]);
+    const before = await cluster.settled(key, 'instance on b', (record) => record.node === 'b@127.0.0.1');
+    const next = a!.group.ring().owners(key, 3).find((name) => name !== 'b@127.0.0.1')!;
+    // State claiming to come from an older instance (token below the current claim's).
+    const forger = cluster.members.find((member) => member.name !== next && member.name !== 'b@127.0.0.1')!;
+    forger.distribution.sendControl(next, 'singleton:g1', { type: 'handoff', key, revision: before.token - 1, planned: true, state: { count: 999 } });
+    await cluster.kill(cluster.member('b'));
+    const after = await cluster.settled(key, 'instance after b died', (record) => record.node === next);
+    expect(after.reason).toBe('owner_lost');
+    expect(after.handoff).toBeUndefined();
+    expect(overlaps(cluster.records)).toEqual([]);
+  });
+
   it('moves when the leader that runs it dies', async () => {
     const key = keyOwnedBy('a', ['a', 'b', 'c']);
     const [a] = await cluster.three([key]);
