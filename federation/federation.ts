@@ -74,6 +74,10 @@ export const FEDERATION_DEFAULTS = {
   subscriptionsMax: 100_000,
   releasesPendingMax: 100_000,
   waitRetryMs: 50,
+  /** How often a group's leader checks that the nodes holding its names still live. */
+  holderCheckMs: 1_000,
+  /** A holder node reported dead for this long loses its names. */
+  nameDownGraceMs: 1_000,
 } as const;
 
 export type FederationSettings = { -readonly [K in keyof typeof FEDERATION_DEFAULTS]: number };
@@ -213,6 +217,9 @@ export class Federation {
   /** Names whose holder died and whose unregister has not been acknowledged yet. */
   readonly #releases = new Map<string, Pid>();
   #agentPid: Pid | undefined;
+  #lastHolderCheckMs = -Infinity;
+  /** Holder nodes seen dead, and since when (leader only). */
+  readonly #deadSince = new Map<string, number>();
 
   private constructor(options: FederationOptions) {
     this.node = options.node;
@@ -611,6 +618,8 @@ export class Federation {
           if (!['fence', 'import', 'accept', 'unfence', 'drop'].includes(cmd?.op)) throw fedError('badarg', 'slot_step carries a slot command');
           return this.#proposeGlobal(cmd);
         };
+      case 'nodes_alive':
+        return async (_from, payload) => this.#nodesAlive((payload as { nodes: string[] }).nodes);
       case 'relay_send':
         return async (_from, payload) => {
           const { pid, msg } = payload as { pid: Pid; msg: unknown };
@@ -699,7 +708,7 @@ export class Federation {
       throw error;
     }
     const rpc = new Rpc(distribution, GATEWAY_CHANNEL, this.#clock);
-    for (const method of ['serve', 'dir_since', 'dir_propose', 'slot_step', 'relay_send']) rpc.handle(method, this.#gatewayHandler(method));
+    for (const method of ['serve', 'dir_since', 'dir_propose', 'slot_step', 'nodes_alive', 'relay_send']) rpc.handle(method, this.#gatewayHandler(method));
     const offInvalidate = distribution.onControl(INVALIDATE_CHANNEL, (_from, payload) => {
       const name = (payload as { name?: unknown } | null)?.name;
       if (typeof name === 'string') this.#onInvalidate(name);
@@ -756,6 +765,10 @@ export class Federation {
       this.#once('choose_gateways', () => this.#chooseGateways());
       this.#once('create_root', () => this.#createRootIfAsked());
       this.#once('reconcile', () => this.#reconcileSlots());
+      if (this.#clock.now() - this.#lastHolderCheckMs >= this.#settings.holderCheckMs) {
+        this.#lastHolderCheckMs = this.#clock.now();
+        this.#once('holders', () => this.#checkHolders());
+      }
     }
     if (this.#gateway !== undefined) {
       for (const record of this.#view()?.groups() ?? []) for (const gateway of record.gateways) if (record.id !== this.groupId) this.#dial(gateway.address);
@@ -987,6 +1000,60 @@ export class Federation {
         if (isFedError(error, 'not_owner') || isFedError(error, 'badarg')) this.#releases.delete(name);
       }
     }
+  }
+
+  /**
+   * Leader of a home group: names die with their holder's node. Each holder node's own group
+   * says whether it is a live member and its creation; a node dead for `nameDownGraceMs` loses
+   * its names, a live node's older incarnations lose theirs. A group that cannot be asked
+   * (partition) keeps its names: nothing is removed on a guess. Names behind a fence stay until
+   * a later check, which then reaches the slot's new owner.
+   */
+  async #checkHolders(): Promise<void> {
+    const byGroup = new Map<GroupId, Map<string, number>>();
+    for (const [, entry] of this.#global.registered()) {
+      const group = entry.group ?? this.groupId;
+      let nodes = byGroup.get(group);
+      if (nodes === undefined) byGroup.set(group, (nodes = new Map()));
+      nodes.set(entry.pid.node, Math.min(nodes.get(entry.pid.node) ?? Infinity, entry.pid.creation));
+    }
+    const now = this.#clock.now();
+    const seen = new Set<string>();
+    for (const [group, nodes] of byGroup) {
+      let alive: Record<string, number | null>;
+      try {
+        alive = group === this.groupId ? this.#nodesAlive([...nodes.keys()]) : ((await this.#callGroup(group, 'nodes_alive', { nodes: [...nodes.keys()] })) as Record<string, number | null>);
+      } catch {
+        for (const node of nodes.keys()) seen.add(node);
+        continue;
+      }
+      for (const [node, oldestCreation] of nodes) {
+        seen.add(node);
+        const creation = alive[node];
+        if (typeof creation === 'number') {
+          this.#deadSince.delete(node);
+          if (oldestCreation < creation) await this.#proposeGlobal({ op: 'release_node', node, creationBelow: creation });
+          continue;
+        }
+        const since = this.#deadSince.get(node) ?? now;
+        this.#deadSince.set(node, since);
+        if (now - since >= this.#settings.nameDownGraceMs) await this.#proposeGlobal({ op: 'release_node', node });
+      }
+    }
+    for (const node of [...this.#deadSince.keys()]) if (!seen.has(node)) this.#deadSince.delete(node);
+  }
+
+  /** For each node: its creation if it is a live member of this group (as this member sees it), else null. */
+  #nodesAlive(nodes: readonly string[]): Record<string, number | null> {
+    const status = this.group.status();
+    const members = new Set([...status.voters, ...status.learners]);
+    const out: Record<string, number | null> = {};
+    for (const node of Array.isArray(nodes) ? nodes : []) {
+      if (typeof node !== 'string') continue;
+      if (node === this.node.name) out[node] = this.node.creation;
+      else out[node] = members.has(node) ? (this.distribution.peerInfo(node)?.creation ?? null) : null;
+    }
+    return out;
   }
 
   // ---- helpers -------------------------------------------------------------------------------

@@ -2,8 +2,9 @@
 // stores, short ticks): the root group creates the directory, two more groups join through
 // their gateways' hidden links. It proves that a name registered from any group lives in its
 // home group and is found from every group, that a message to it arrives across groups, that
-// a taken name is refused with a typed error whatever group asks, and that a holder's exit
-// removes its global name.
+// a taken name is refused with a typed error whatever group asks, that a holder's exit
+// removes its global name, that the death of a holder's node does too, and that gateways
+// cache remote answers until the home group invalidates them.
 import { afterEach, describe, expect, it } from 'vitest';
 import { isFedError } from '../../runtime/index.js';
 import { slotOf } from '../../federation/index.js';
@@ -43,7 +44,7 @@ describe('federation — cross-group names', () => {
     expect(isFedError(error, 'name_taken')).toBe(true);
   });
 
-  it('a name registered from group B for a pid in B is homed by slot, and its exit removes it everywhere', async () => {
+  it('a name registered from group B for a pid in B is homed by slot; its exit, or its node\'s death, removes it', async () => {
     cluster = createCluster();
     await cluster.startGroup('ga', ['a1', 'a2', 'a3'], { root: true });
     const b = await cluster.startGroup('gb', ['b1', 'b2'], { seeds: cluster.rootGatewayAddresses() });
@@ -63,5 +64,29 @@ describe('federation — cross-group names', () => {
     b[1]!.node.send(pid, 'stop');
     await eventually('name released', async () => (await a1.federation.whereis('job:7', { consistency: 'linearizable' })) === undefined);
     expect(slotOf('job:7')).toBeGreaterThanOrEqual(0);
+    // The holder's whole node dies: its group reports it gone, and the home group drops its names.
+    const doomed = idleProcess(b[0]!.node);
+    await b[0]!.federation.register('doomed', doomed);
+    expect((await a1.federation.whereis('doomed', { consistency: 'linearizable' }))?.pid.equals(doomed)).toBe(true);
+    await b[0]!.close();
+    await eventually('names of a dead node released', async () => (await a1.federation.whereis('doomed', { consistency: 'linearizable' })) === undefined);
+  });
+
+  it('remote whereis is cached at the gateway and invalidated by the home group; linearizable skips the cache', async () => {
+    cluster = createCluster();
+    const a = await cluster.startGroup('ga', ['a1', 'a2', 'a3'], { root: true });
+    const b = await cluster.startGroup('gb', ['b1', 'b2'], { seeds: cluster.rootGatewayAddresses() });
+    const first = idleProcess(a[2]!.node);
+    const second = idleProcess(a[2]!.node);
+    await a[2]!.federation.register('cached', first);
+    const gateway = b[0]!;
+    expect((await gateway.federation.whereis('cached'))?.pid.equals(first)).toBe(true);
+    expect(gateway.federation.status().cachedNames).toBe(1);
+    expect((await gateway.federation.whereis('cached'))?.pid.equals(first)).toBe(true);
+    await a[2]!.federation.unregister('cached', first);
+    await a[2]!.federation.register('cached', second);
+    expect((await gateway.federation.whereis('cached', { consistency: 'linearizable' }))?.pid.equals(second)).toBe(true);
+    await eventually('invalidated', () => gateway.federation.status().cachedNames === 0);
+    expect((await gateway.federation.whereis('cached'))?.pid.equals(second)).toBe(true);
   });
 });
