@@ -119,7 +119,7 @@ export function partitionBlocks(shape: PartitionShape, nodes: readonly string[],
       const sides = [rest.slice(0, half), rest.slice(half)];
       return {
         blocked: betweenSides(sorted, sides),
-        description: `bridge: ${listOf(sides[0] ?? [])} | ${bridge ?? ''} | ${listOf(sides[1] ?? [])}`,
+        description: `bridge: ${listOf(sides[0] ?? [])} | ${shortName(bridge ?? '')} | ${listOf(sides[1] ?? [])}`,
       };
     }
   }
