@@ -45,6 +45,7 @@ import {
   Distribution,
   Node,
   Pid,
+  Ref,
   SystemClock,
   TcpTransport,
   fedError,
@@ -172,12 +173,18 @@ interface CachedRead {
 const MEMBER_CHANNEL = 'fed:member';
 const GATEWAY_CHANNEL = 'fed:gw';
 const INVALIDATE_CHANNEL = 'fed:inval';
+/** A relayed monitor fired (home gateway → caller's gateway → caller). */
+const DOWN_CHANNEL = 'fed:down';
 /** Slots per directory batch of a move. */
 const MOVE_BATCH_SLOTS = 256;
 
 function gatewayNodeName(member: string): string {
   const at = member.indexOf('@');
   return `${member.slice(0, at)}-gw${member.slice(at)}`;
+}
+
+function refKey(ref: Ref): string {
+  return `${ref.node}/${ref.creation}/${ref.id}`;
 }
 
 function sameGateways(a: readonly Gateway[], b: readonly Gateway[]): boolean {
@@ -218,6 +225,12 @@ export class Federation {
   readonly #releases = new Map<string, Pid>();
   #agentPid: Pid | undefined;
   #lastHolderCheckMs = -Infinity;
+  /** Relayed monitors this member asked for: by ref key. `via` is the gateway member relaying it. */
+  readonly #monitors = new Map<string, { watcher: Pid; ref: Ref; pid: Pid; via: string }>();
+  /** At a gateway: monitors relayed for members of its group, and the home gateway serving each. */
+  readonly #relayedMonitors = new Map<string, { member: string; ref: Ref; pid: Pid; home: string }>();
+  /** At a home gateway: proxy processes watching local pids for other groups' gateways. */
+  readonly #servedMonitors = new Map<string, { proxy: Pid; from: string }>();
   /** Holder nodes seen dead, and since when (leader only). */
   readonly #deadSince = new Map<string, number>();
 
@@ -259,7 +272,18 @@ export class Federation {
       return this.#callGroupAsGateway(group, method, payload);
     });
     rpc.handle('directory', async () => this.#summary());
-    this.#unsubscribe.push(this.#global.onChange((change) => this.#onNameChange(change.name)));
+    rpc.handle('monitor', async (from, body) => {
+      const { ref, pid, group } = body as { ref: Ref; pid: Pid; group: GroupId };
+      return this.#relayMonitor(from, ref, pid, group);
+    });
+    rpc.handle('demonitor', async (_from, body) => this.#relayDemonitor((body as { ref: Ref }).ref));
+    this.#unsubscribe.push(
+      this.#global.onChange((change) => this.#onNameChange(change.name)),
+      this.distribution.onControl(DOWN_CHANNEL, (from, payload) => this.#onMemberDown(from, payload as { ref: Ref; reason: unknown })),
+      this.distribution.onNodeEvent((event) => {
+        if (event.type === 'nodedown') this.#onGroupNodeDown(event.node);
+      }),
+    );
     this.#agentPid = this.node.spawn((ctx) => this.#agent(ctx), { trapExit: true });
     this.#scheduleMaintenance(0);
   }
@@ -334,6 +358,43 @@ export class Federation {
       return;
     }
     await this.#callGroup(holderGroup, 'relay_send', { pid, msg });
+  }
+
+  /**
+   * Monitor `target` (a pid of any group) for the local process `watcher`: it gets the usual
+   * `{type: 'DOWN', ref, pid, reason}` when the target exits (its reason), or `noconnection`
+   * when the relay between the groups is lost (a gateway link or this member's link to its
+   * gateway drops) — like any monitor across a lost connection. Within this group it is a plain
+   * monitor through a local proxy. Resolves with the monitor's ref.
+   */
+  async monitor(watcher: Pid, target: GlobalWhereis | { readonly pid: Pid; readonly group: GroupId }): Promise<Ref> {
+    const pid = target.pid;
+    const group = 'holderGroup' in target ? (target.holderGroup ?? target.group) : target.group;
+    const ref = this.node.makeRef();
+    if (group === this.groupId) {
+      this.#localMonitor(watcher, ref, pid);
+      return ref;
+    }
+    const via = this.#gateway !== undefined ? this.node.name : this.#pickLocalGateway(new Set());
+    if (via === undefined) throw fedError('unavailable', `no gateway of group ${this.groupId} is reachable`);
+    this.#monitors.set(refKey(ref), { watcher, ref, pid, via });
+    try {
+      if (via === this.node.name) await this.#relayMonitor(this.node.name, ref, pid, group);
+      else await this.#memberRpc.call(via, 'monitor', { ref, pid, group }, this.#settings.requestTimeoutMs);
+    } catch (error) {
+      this.#monitors.delete(refKey(ref));
+      throw error;
+    }
+    return ref;
+  }
+
+  /** Stop a relayed monitor (best effort; a DOWN already on its way may still arrive). */
+  async demonitor(ref: Ref): Promise<void> {
+    const monitor = this.#monitors.get(refKey(ref));
+    this.#monitors.delete(refKey(ref));
+    if (monitor === undefined) return;
+    if (monitor.via === this.node.name) await this.#relayDemonitor(ref);
+    else await this.#memberRpc.call(monitor.via, 'demonitor', { ref }, this.#settings.hopTimeoutMs).catch(() => undefined);
   }
 
   /** The directory as this member sees it (its replica in the root group, else a gateway's cache). */
@@ -618,6 +679,19 @@ export class Federation {
           if (!['fence', 'import', 'accept', 'unfence', 'drop'].includes(cmd?.op)) throw fedError('badarg', 'slot_step carries a slot command');
           return this.#proposeGlobal(cmd);
         };
+      case 'monitor':
+        return async (from, payload) => {
+          const { ref, pid } = payload as { ref: Ref; pid: Pid };
+          if (!(pid instanceof Pid) || !(ref instanceof Ref)) throw fedError('badarg', 'monitor needs a pid and a ref');
+          this.#serveMonitor(from, ref, pid);
+          return null;
+        };
+      case 'demonitor':
+        return async (_from, payload) => {
+          const served = this.#servedMonitors.get(refKey((payload as { ref: Ref }).ref));
+          if (served !== undefined) this.node.exit(served.proxy, 'kill');
+          return null;
+        };
       case 'nodes_alive':
         return async (_from, payload) => this.#nodesAlive((payload as { nodes: string[] }).nodes);
       case 'relay_send':
@@ -708,15 +782,19 @@ export class Federation {
       throw error;
     }
     const rpc = new Rpc(distribution, GATEWAY_CHANNEL, this.#clock);
-    for (const method of ['serve', 'dir_since', 'dir_propose', 'slot_step', 'nodes_alive', 'relay_send']) rpc.handle(method, this.#gatewayHandler(method));
+    for (const method of ['serve', 'dir_since', 'dir_propose', 'slot_step', 'nodes_alive', 'relay_send', 'monitor', 'demonitor']) rpc.handle(method, this.#gatewayHandler(method));
     const offInvalidate = distribution.onControl(INVALIDATE_CHANNEL, (_from, payload) => {
       const name = (payload as { name?: unknown } | null)?.name;
       if (typeof name === 'string') this.#onInvalidate(name);
     });
     const offDown = distribution.onNodeEvent((event) => {
-      if (event.type === 'nodedown') this.#forgetSource(event.node);
+      if (event.type === 'nodedown') {
+        this.#forgetSource(event.node);
+        this.#onHiddenNodeDown(event.node);
+      }
     });
-    this.#gateway = { node, distribution, rpc, dialed: new Set(), unsubscribe: () => (offInvalidate(), offDown()) };
+    const offRelayedDown = distribution.onControl(DOWN_CHANNEL, (from, payload) => this.#onRelayedDown(from, payload as { ref: Ref; reason: unknown }));
+    this.#gateway = { node, distribution, rpc, dialed: new Set(), unsubscribe: () => (offInvalidate(), offDown(), offRelayedDown()) };
     if (this.#closed) {
       await this.#stopGateway();
       return;
@@ -732,6 +810,9 @@ export class Federation {
     this.#gateway = undefined;
     link.unsubscribe();
     link.rpc.close();
+    for (const home of new Set([...this.#relayedMonitors.values()].map((relayed) => relayed.home))) this.#onHiddenNodeDown(home);
+    for (const served of this.#servedMonitors.values()) if (this.node.started) this.node.exit(served.proxy, 'kill');
+    this.#servedMonitors.clear();
     this.#readCache.clear();
     this.#subscribers.clear();
     this.#subscriptionCount = 0;
@@ -999,6 +1080,110 @@ export class Federation {
       } catch (error) {
         if (isFedError(error, 'not_owner') || isFedError(error, 'badarg')) this.#releases.delete(name);
       }
+    }
+  }
+
+  // ---- relayed monitors ----------------------------------------------------------------------
+
+  /** A proxy process here monitors `pid` and tells `deliver` once. */
+  #proxyMonitor(pid: Pid, deliver: (reason: unknown) => void): Pid {
+    return this.node.spawn(async (ctx) => {
+      ctx.monitor(pid);
+      const down = await ctx.receive((message) => isDownMessage(message));
+      deliver((down as { reason: unknown }).reason);
+    });
+  }
+
+  #localMonitor(watcher: Pid, ref: Ref, pid: Pid): void {
+    this.#proxyMonitor(pid, (reason) => this.node.send(watcher, { type: 'DOWN', ref, pid, reason }));
+  }
+
+  /** At the caller's gateway: ask the home group's gateways to watch `pid`, remember the route. */
+  async #relayMonitor(member: string, ref: Ref, pid: Pid, group: GroupId): Promise<null> {
+    const link = this.#gateway;
+    if (link === undefined) throw fedError('unavailable', `${this.node.name} is not a gateway`);
+    const record = this.#view()?.group(group);
+    if (record === undefined) throw fedError('not_found', `no group ${group} in the directory`);
+    const gateways = orderGateways(record.gateways, link.node.name, (node) => (link.distribution.isConnected(node) ? 'connected' : 'unknown'));
+    for (const gateway of gateways) {
+      this.#relayedMonitors.set(refKey(ref), { member, ref, pid, home: gateway.node });
+      try {
+        await link.rpc.call(gateway.node, 'monitor', { ref, pid }, this.#settings.hopTimeoutMs);
+        return null;
+      } catch (error) {
+        this.#relayedMonitors.delete(refKey(ref));
+        if (!isFedError(error, 'nodedown') && !isFedError(error, 'timeout')) throw error;
+      }
+    }
+    throw fedError('unavailable', `group ${group} is unreachable`, { group });
+  }
+
+  async #relayDemonitor(ref: Ref): Promise<null> {
+    const relayed = this.#relayedMonitors.get(refKey(ref));
+    this.#relayedMonitors.delete(refKey(ref));
+    if (relayed !== undefined) await this.#gateway?.rpc.call(relayed.home, 'demonitor', { ref }, this.#settings.hopTimeoutMs).catch(() => undefined);
+    return null;
+  }
+
+  /** At the home gateway: watch a local-group pid for gateway `from` of another group. */
+  #serveMonitor(from: string, ref: Ref, pid: Pid): void {
+    const key = refKey(ref);
+    const proxy = this.#proxyMonitor(pid, (reason) => {
+      if (this.#servedMonitors.get(key)?.proxy.equals(proxy) !== true) return;
+      this.#servedMonitors.delete(key);
+      this.#gateway?.distribution.sendControl(from, DOWN_CHANNEL, { ref, reason });
+    });
+    this.#servedMonitors.set(key, { proxy, from });
+  }
+
+  /** At the caller's gateway: a home gateway reports a DOWN; pass it to the member. */
+  #onRelayedDown(from: string, payload: { ref: Ref; reason: unknown }): void {
+    if (!(payload?.ref instanceof Ref)) return;
+    const relayed = this.#relayedMonitors.get(refKey(payload.ref));
+    if (relayed === undefined || relayed.home !== from) return;
+    this.#relayedMonitors.delete(refKey(payload.ref));
+    this.#forwardDown(relayed.member, payload.ref, payload.reason);
+  }
+
+  #forwardDown(member: string, ref: Ref, reason: unknown): void {
+    if (member === this.node.name) this.#onMemberDown(member, { ref, reason });
+    else this.distribution.sendControl(member, DOWN_CHANNEL, { ref, reason });
+  }
+
+  /** At the caller: deliver the DOWN to the watcher. */
+  #onMemberDown(from: string, payload: { ref: Ref; reason: unknown }): void {
+    if (!(payload?.ref instanceof Ref)) return;
+    const monitor = this.#monitors.get(refKey(payload.ref));
+    if (monitor === undefined || monitor.via !== from) return;
+    this.#monitors.delete(refKey(payload.ref));
+    this.node.send(monitor.watcher, { type: 'DOWN', ref: monitor.ref, pid: monitor.pid, reason: payload.reason });
+  }
+
+  /** A hidden link dropped: relayed monitors through it fire `noconnection`; monitors served for it stop. */
+  #onHiddenNodeDown(node: string): void {
+    for (const [key, relayed] of this.#relayedMonitors) {
+      if (relayed.home !== node) continue;
+      this.#relayedMonitors.delete(key);
+      this.#forwardDown(relayed.member, relayed.ref, 'noconnection');
+    }
+    for (const [key, served] of this.#servedMonitors) {
+      if (served.from !== node) continue;
+      this.#servedMonitors.delete(key);
+      if (this.node.started) this.node.exit(served.proxy, 'kill');
+    }
+  }
+
+  /** A link inside the group dropped: monitors relayed by that gateway fire `noconnection`. */
+  #onGroupNodeDown(node: string): void {
+    for (const [key, monitor] of this.#monitors) {
+      if (monitor.via !== node) continue;
+      this.#monitors.delete(key);
+      this.node.send(monitor.watcher, { type: 'DOWN', ref: monitor.ref, pid: monitor.pid, reason: 'noconnection' });
+    }
+    for (const [key, relayed] of this.#relayedMonitors) {
+      if (relayed.member !== node) continue;
+      this.#relayedMonitors.delete(key);
+      void this.#gateway?.rpc.call(relayed.home, 'demonitor', { ref: relayed.ref }, this.#settings.hopTimeoutMs).catch(() => undefined);
     }
   }
 
