@@ -17,6 +17,10 @@
  * - Processes start in a microtask after `spawn` returns, all pending starts in one batch.
  * - Nothing a process does (throwing, a throwing receive predicate) escapes as an unhandled
  *   rejection or crashes the node: it ends that process with a reason.
+ * - Fairness: processes resume in microtasks, which would starve the event loop (timers,
+ *   sockets, heartbeats) under a busy pair of processes. So after `WAKEUPS_PER_TURN_MAX`
+ *   wake-ups the next ones are deferred to a `setImmediate`, letting I/O and timers run: a
+ *   preemption point every few thousand messages, like Erlang's reductions.
  */
 import type { Clock } from './kernel/clock.js';
 import { fedError } from './kernel/errors.js';
@@ -34,12 +38,17 @@ import {
   type SpawnOptions,
   TIMEOUT,
   type TrySendResult,
+  captureResolve,
   reasonFromThrown,
+  takeCapturedResolve,
 } from './process.js';
 import type { ExitReason, NameAtNode, Signal, SignalRouter } from './signals.js';
 
 /** The id of the pseudo-pid that signals sent from outside any process come from. */
 export const OUTSIDE_PID_ID = 0;
+
+/** Wake-ups (receives resolved) between two chances for the event loop to run. */
+export const WAKEUPS_PER_TURN_MAX = 20_000;
 
 export type EngineState = 'running' | 'stopping' | 'stopped';
 
@@ -118,6 +127,11 @@ export class Engine implements ProcessHost {
   readonly #dying: Array<Process | undefined> = [];
   #draining = false;
   #onEmpty: (() => void) | null = null;
+  #wakeupsLeft = WAKEUPS_PER_TURN_MAX;
+  /** Deferred wake-ups, in triples: process, resolve, value. */
+  #deferred: unknown[] = [];
+  #deferredScheduled = false;
+  readonly #flushBound = (): void => this.#flushDeferred();
 
   constructor(facade: Node, name: string, creation: number, clock: Clock) {
     this.facade = facade;
@@ -327,7 +341,8 @@ export class Engine implements ProcessHost {
           this.clock.clearTimeout(proc.waitTimer);
           proc.waitTimer = null;
         }
-        resolve(msg);
+        if (--this.#wakeupsLeft >= 0) resolve(msg);
+        else this.#defer(proc, resolve, msg);
         return;
       }
     }
@@ -435,7 +450,36 @@ export class Engine implements ProcessHost {
     proc.waitResolve = null;
     proc.waitPromise = null;
     proc.waitMatch = undefined;
-    resolve(TIMEOUT);
+    if (--this.#wakeupsLeft >= 0) resolve(TIMEOUT);
+    else this.#defer(proc, resolve, TIMEOUT);
+  }
+
+  resumeWith(proc: Process, value: unknown): Promise<unknown> {
+    if (--this.#wakeupsLeft >= 0) return Promise.resolve(value);
+    const promise = new Promise(captureResolve);
+    this.#defer(proc, takeCapturedResolve(), value);
+    return promise;
+  }
+
+  #defer(proc: Process, resolve: (value: unknown) => void, value: unknown): void {
+    this.#deferred.push(proc, resolve, value);
+    if (!this.#deferredScheduled) {
+      this.#deferredScheduled = true;
+      setImmediate(this.#flushBound);
+    }
+  }
+
+  /** The event loop has had its turn: resume the deferred wake-ups (dead processes unwind). */
+  #flushDeferred(): void {
+    const deferred = this.#deferred;
+    this.#deferred = [];
+    this.#deferredScheduled = false;
+    this.#wakeupsLeft = WAKEUPS_PER_TURN_MAX;
+    for (let index = 0; index < deferred.length; index += 3) {
+      const proc = deferred[index] as Process;
+      const resolve = deferred[index + 1] as (value: unknown) => void;
+      resolve(proc.isAlive ? deferred[index + 2] : EXITED_REJECTION);
+    }
   }
 
   matchFailed(proc: Process, error: unknown): void {

@@ -161,6 +161,8 @@ export interface ProcessHost {
   whereis(name: string): Pid | undefined;
   makeRef(): Ref;
   receiveTimedOut(proc: Process): void;
+  /** A settled receive: resolved now, or after the event loop's next turn (see engine.ts). */
+  resumeWith(proc: Process, value: unknown): Promise<unknown>;
   /** Send a call reply to `to`, dropped unless `to` still waits for `tag`. */
   reply(to: Pid, tag: Ref, value: unknown): void;
   activateAlias(proc: Process, tag: Ref): void;
@@ -313,9 +315,9 @@ export class Process implements ProcessContext {
         this.host.matchFailed(this, error);
         throw PROCESS_EXITED;
       }
-      if (msg !== NO_MESSAGE) return Promise.resolve(msg as T);
+      if (msg !== NO_MESSAGE) return this.host.resumeWith(this, msg) as Promise<T>;
     }
-    if (timeoutMs === 0) return Promise.resolve(TIMEOUT as T);
+    if (timeoutMs === 0) return this.host.resumeWith(this, TIMEOUT) as Promise<T>;
     if (timeoutMs !== undefined && !(timeoutMs >= 0)) throw fedError('badarg', `invalid timeout ${String(timeoutMs)}`);
     const promise = new Promise<T>(captureResolve);
     this.waitResolve = capturedResolve;
@@ -428,8 +430,15 @@ export class Process implements ProcessContext {
  * wait allocates no executor closure.
  */
 let capturedResolve: ((value: unknown) => void) | null = null;
-function captureResolve(resolve: (value: never) => void): void {
+export function captureResolve(resolve: (value: never) => void): void {
   capturedResolve = resolve as (value: unknown) => void;
+}
+
+/** The resolve function the last `new Promise(captureResolve)` parked. */
+export function takeCapturedResolve(): (value: unknown) => void {
+  const resolve = capturedResolve as (value: unknown) => void;
+  capturedResolve = null;
+  return resolve;
 }
 
 function neverMatches(): boolean {

@@ -5,6 +5,7 @@ import { describe, expect, it } from 'vitest';
 import { SystemClock } from '../../runtime/kernel/clock.js';
 import { isFedError } from '../../runtime/kernel/errors.js';
 import { Node } from '../../runtime/node.js';
+import type { Pid } from '../../runtime/pid.js';
 import { settle } from './runtime-helpers.js';
 
 function codeOf(fn: () => unknown): string | undefined {
@@ -75,6 +76,33 @@ describe('node — lifecycle', () => {
     expect(codeOf(() => new Node({ name: 'no-host' }))).toBe('badarg');
     expect(codeOf(() => new Node({ name: 'a@h', creation: -1 }))).toBe('badarg');
     expect(codeOf(() => new Node({ name: 'a@h', creation: 1.5 }))).toBe('badarg');
+  });
+});
+
+describe('node — fairness', () => {
+  it('an endless ping-pong pair and a draining consumer do not starve timers or the event loop', async () => {
+    const node = new Node({ name: 'busy@127.0.0.1' });
+    let rallies = 0;
+    const pong = node.spawn(async (ctx) => {
+      for (;;) ctx.send((await ctx.receive()) as Pid, 'pong');
+    });
+    node.spawn(async (ctx) => {
+      for (;;) {
+        ctx.send(pong, ctx.self);
+        await ctx.receive();
+        rallies++;
+      }
+    });
+    const drainer = node.spawn(async (ctx) => {
+      for (;;) await ctx.receive();
+    });
+    for (let index = 0; index < 100_000; index++) node.send(drainer, index);
+    await new Promise((resolve) => setTimeout(resolve, 5));
+    const atTimer = rallies;
+    await new Promise((resolve) => setImmediate(resolve));
+    expect(atTimer).toBeGreaterThan(0);
+    expect(rallies).toBeGreaterThan(atTimer);
+    await node.stop();
   });
 });
 
