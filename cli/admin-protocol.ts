@@ -29,6 +29,8 @@ export type AdminRequest =
   | { readonly op: 'join'; readonly seed: string }
   | { readonly op: 'leave' }
   | { readonly op: 'stats' }
+  /** A `NodeSnapshot` of runtime/observe: processes (top N by mailbox or rate), peers, Raft state. */
+  | { readonly op: 'introspect'; readonly top?: number; readonly sortBy?: 'mailbox' | 'rate' }
   | { readonly op: 'watch_poll'; readonly prefix: string; readonly afterRevision: number; readonly waitMs: number };
 
 export interface NameInfo {

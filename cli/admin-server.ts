@@ -9,6 +9,7 @@
  */
 import { type Distribution, FedError, type Node, Pid, type ProcessContext, Ref, fedError, isFedError } from '../runtime/index.js';
 import type { Group, NameEntry } from '../registry/index.js';
+import type { NodeObserver } from '../runtime/observe/index.js';
 import { ADMIN_SERVER_NAME, type AdminReply, type AdminRequest, type NameInfo } from './admin-protocol.js';
 
 export interface AdminEnvelope {
@@ -45,6 +46,8 @@ export interface AdminContext {
   readonly group: Group;
   /** Present only when the node runs with fault injection enabled. */
   readonly faults?: ((blocked: readonly string[]) => void) | undefined;
+  /** Answers `introspect` (and enriches `stats`) when present. */
+  readonly observer?: NodeObserver | undefined;
 }
 
 export function startAdminServer(context: AdminContext): { stop(): void } {
@@ -176,7 +179,23 @@ async function handle(context: AdminContext, request: AdminRequest): Promise<unk
       await group.leave();
       return { group: group.id, node: node.name, left: true };
     case 'stats':
-      return { node: node.name, creation: node.creation, processes: node.processCount(), raft: group.status(), distribution: distribution.stats() };
+      return {
+        node: node.name,
+        creation: node.creation,
+        processes: node.processCount(),
+        raft: group.status(),
+        distribution: distribution.stats(),
+        messages: node.messageStats(),
+        ...(context.observer !== undefined ? { admission: group.admission(), introspection: context.observer.snapshot({ top: 10 }) } : {}),
+      };
+    case 'introspect': {
+      if (context.observer === undefined) throw fedError('badarg', `introspection is not available on ${node.name}`);
+      const top = request.top ?? 20;
+      if (!(Number.isInteger(top) && top >= 0)) throw fedError('badarg', `introspect: top must be a non-negative integer, not ${String(top)}`);
+      const sortBy = request.sortBy ?? 'mailbox';
+      if (sortBy !== 'mailbox' && sortBy !== 'rate') throw fedError('badarg', `introspect: sortBy must be mailbox or rate, not ${String(sortBy)}`);
+      return context.observer.snapshot({ top, sortBy });
+    }
     case 'watch_poll':
       return watchPoll(group, request.prefix, request.afterRevision, Math.min(request.waitMs, WATCH_WAIT_MS_MAX));
     default:

@@ -11,6 +11,7 @@ import { fedError, isFedError } from '../runtime/index.js';
 import { registerClientCommands } from './client-commands.js';
 import { registerStartCommand } from './start.js';
 import { registerDemoCommand } from './demo.js';
+import { registerTopCommand } from './top.js';
 
 export interface GlobalOptions {
   json: boolean;
@@ -37,6 +38,7 @@ export function buildProgram(run: (action: (output: Output) => Promise<number | 
   registerStartCommand(program, run);
   registerClientCommands(program, run);
   registerDemoCommand(program, run);
+  registerTopCommand(program, run);
   return program;
 }
 

@@ -23,6 +23,8 @@ import {
 } from '../runtime/index.js';
 import { Group, type UnsafeMode, openDataDir } from '../registry/index.js';
 import { startAdminServer } from './admin-server.js';
+import { NodeMetrics, NodeObserver } from '../runtime/observe/index.js';
+import { startMetricsServer } from './metrics-server.js';
 
 export interface NodeStackOptions {
   /** `name@host`. */
@@ -50,6 +52,10 @@ export interface NodeStackOptions {
   readonly unsafe?: UnsafeMode | undefined;
   readonly heartbeatTickMs?: number;
   readonly heartbeatTimeoutMs?: number;
+  /** Serve /metrics, /livez and /readyz here (`fedctl start --metrics`); off when absent. */
+  readonly metrics?: { readonly host: string; readonly port: number };
+  /** Admission control of the group member (see registry GROUP_DEFAULTS). */
+  readonly proposalsInFlightMax?: number;
   readonly log: (level: 'info' | 'warn' | 'error', msg: string, extra?: Record<string, unknown>) => void;
 }
 
@@ -58,6 +64,9 @@ export interface NodeStack {
   readonly distribution: Distribution;
   readonly group: Group;
   readonly address: string;
+  readonly observer: NodeObserver;
+  /** `host:port` of the metrics endpoint, when `metrics` was asked for. */
+  readonly metricsAddress: string | undefined;
   close(): Promise<void>;
 }
 
@@ -87,7 +96,7 @@ export async function startNodeStack(options: NodeStackOptions): Promise<NodeSta
       discovery: makeDiscovery(options, transport),
       tickMs: options.heartbeatTickMs ?? 500,
       heartbeatTimeoutMs: options.heartbeatTimeoutMs ?? 3_000,
-      logger: (entry: LogEntry) => options.log(entry.level, entry.msg, { event: entry.event, peer: entry.peer, code: entry.code }),
+      logger: (entry: LogEntry) => options.log(entry.level, entry.msg, { component: 'dist', event: entry.event, peer: entry.peer, code: entry.code }),
     });
     closers.push(() => distribution.close());
     const bootstrap = dataDir.fresh && options.seeds.length === 0 && options.bootstrap !== false;
@@ -100,11 +109,27 @@ export async function startNodeStack(options: NodeStackOptions): Promise<NodeSta
       address: distribution.address,
       ...(options.tickMs !== undefined ? { tickMs: options.tickMs } : {}),
       ...(options.unsafe !== undefined ? { unsafe: options.unsafe } : {}),
-      log: (level, event, msg) => options.log(level, msg, { event }),
+      ...(options.proposalsInFlightMax !== undefined ? { proposalsInFlightMax: options.proposalsInFlightMax } : {}),
+      log: (level, event, msg) => options.log(level, msg, { component: 'group', event }),
     });
     closers.push(() => group.close());
+    const observer = new NodeObserver({ node, distribution, group });
+    closers.push(async () => observer.close());
+    let metricsAddress: string | undefined;
+    if (options.metrics !== undefined) {
+      const metricsServer = await startMetricsServer({
+        host: options.metrics.host,
+        port: options.metrics.port,
+        metrics: new NodeMetrics(observer),
+        live: () => node.started,
+        ready: () => readiness(group),
+      });
+      closers.push(() => metricsServer.close());
+      metricsAddress = metricsServer.address;
+      options.log('info', `metrics: listening on http://${metricsAddress}/metrics`, { component: 'metrics', address: metricsAddress });
+    }
     const faults = options.faultInjection === true ? (blocked: readonly string[]) => distribution.setBlocked(blocked) : undefined;
-    const admin = startAdminServer({ node, distribution, group, faults });
+    const admin = startAdminServer({ node, distribution, group, faults, observer });
     closers.push(async () => admin.stop());
     if (dataDir.fresh && options.seeds.length > 0) {
       await joinViaSeeds(group, options.seeds, options.log);
@@ -114,11 +139,20 @@ export async function startNodeStack(options: NodeStackOptions): Promise<NodeSta
       }
       for (const seed of options.seeds) distribution.connect(seed).catch(() => undefined);
     }
-    return { node, distribution, group, address: distribution.address, close: closeAll };
+    return { node, distribution, group, address: distribution.address, observer, metricsAddress, close: closeAll };
   } catch (error) {
     await closeAll();
     throw error;
   }
+}
+
+/** Ready to serve registrations: a member of its group that knows a leader. */
+function readiness(group: Group): { ready: boolean; reason: string } {
+  if (!group.isMember()) return { ready: false, reason: `not a member of group ${group.id} yet` };
+  const leader = group.status().leader;
+  if (leader === null) return { ready: false, reason: `group ${group.id} has no leader known here` };
+  if (leader !== group.node.name && !group.distribution.isConnected(leader)) return { ready: false, reason: `leader ${leader} is not connected` };
+  return { ready: true, reason: 'ok' };
 }
 
 async function joinViaSeeds(group: Group, seeds: readonly string[], log: NodeStackOptions['log']): Promise<void> {

@@ -1,7 +1,9 @@
 /**
  * `fedctl start`: run a node in the foreground until SIGINT/SIGTERM, then shut down cleanly.
- * Log lines go to stderr: `time level node message`, one per line (`--log-format json` for
- * machines). The line `ready` (with the address) tells a script or test the node serves.
+ * Log lines go to stderr: `time level node [component] message`, one per line (`--log-format
+ * json` for machines: pino, see logging.ts; `--log-level`). The line `ready` (with the address)
+ * tells a script or test the node serves; with `--metrics host:port` the line
+ * `metrics: listening on http://host:port/metrics` gives the bound metrics address.
  */
 import { homedir } from 'node:os';
 import { join } from 'node:path';
@@ -12,6 +14,7 @@ import { parseAddress, resolveCookie } from './config.js';
 import type { GlobalOptions } from './main.js';
 import { startNodeStack } from './node-stack.js';
 import type { Output } from './output.js';
+import { LOG_LEVELS, type LogFunction, type LogLevel, createLogger, parseLogLevel } from './logging.js';
 
 interface StartOptions {
   name: string;
@@ -26,6 +29,9 @@ interface StartOptions {
   gateway: boolean;
   hidden: boolean;
   logFormat: 'text' | 'json';
+  logLevel: LogLevel;
+  metrics?: string;
+  proposalsInFlightMax?: string;
   tickMs?: string;
   faultInjection: boolean;
   unsafe?: UnsafeMode;
@@ -49,7 +55,10 @@ export function registerStartCommand(program: Command, run: (action: (output: Ou
     .addOption(new Option('--dns-name <name>', 'name to resolve with --discovery dns'))
     .addOption(new Option('--gateway', 'offer to act as a federation gateway').default(false))
     .addOption(new Option('--hidden', 'connect only where told; never propagated').default(false))
-    .addOption(new Option('--log-format <format>', 'log line format').choices(['text', 'json']).default('text'))
+    .addOption(new Option('--log-format <format>', 'log line format').choices(['text', 'json']).env('FEDCTL_LOG_FORMAT').default('text'))
+    .addOption(new Option('--log-level <level>', 'lowest level logged').choices([...LOG_LEVELS]).env('FEDCTL_LOG_LEVEL').default('info'))
+    .addOption(new Option('--metrics <host:port>', 'serve /metrics, /livez and /readyz on this address (off by default)').env('FEDCTL_METRICS'))
+    .addOption(new Option('--proposals-in-flight-max <n>', 'admission control: client proposals waiting on this member before it answers overloaded (default 1024)'))
     .addOption(new Option('--tick-ms <ms>', 'Raft tick (default 50)'))
     .addOption(new Option('--no-bootstrap', 'with no --seed, wait to be added by `fedctl join` instead of creating a new group'))
     .addOption(new Option('--fault-injection', 'accept fault requests from jepsen-lite (cut links); off by default').default(false))
@@ -65,7 +74,12 @@ async function startAction(options: StartOptions, globals: GlobalOptions, output
   const tickMs = options.tickMs === undefined ? undefined : Number(options.tickMs);
   if (tickMs !== undefined && !(Number.isInteger(tickMs) && tickMs > 0)) throw fedError('config', `--tick-ms wants a positive integer, got ${options.tickMs}`);
   const cookie = resolveCookie({ cookie: globals.cookie, cookieFile: globals.cookieFile, create: true });
-  const log = makeLogger(options.name, options.logFormat, output);
+  const log = createLogger({ node: options.name, group: options.group, format: options.logFormat, level: parseLogLevel(options.logLevel), writeLine: (line) => output.writeError(line) });
+  const metrics = options.metrics === undefined ? undefined : parseAddress(options.metrics, '--metrics', { allowAnyPort: true });
+  const proposalsInFlightMax = options.proposalsInFlightMax === undefined ? undefined : Number(options.proposalsInFlightMax);
+  if (proposalsInFlightMax !== undefined && !(Number.isInteger(proposalsInFlightMax) && proposalsInFlightMax > 0)) {
+    throw fedError('config', `--proposals-in-flight-max wants a positive integer, got ${options.proposalsInFlightMax}`);
+  }
   const stack = await startNodeStack({
     name: options.name,
     listenHost: listen.host,
@@ -84,6 +98,8 @@ async function startAction(options: StartOptions, globals: GlobalOptions, output
     faultInjection: options.faultInjection,
     bootstrap: options.bootstrap,
     unsafe: options.unsafe,
+    ...(metrics !== undefined ? { metrics } : {}),
+    ...(proposalsInFlightMax !== undefined ? { proposalsInFlightMax } : {}),
     log,
   });
   if (options.unsafe !== undefined) log('warn', `UNSAFE MODE ${options.unsafe}: this node deliberately breaks a guarantee (testing only)`);
@@ -105,13 +121,7 @@ async function startAction(options: StartOptions, globals: GlobalOptions, output
   return 0;
 }
 
-export function makeLogger(node: string, format: 'text' | 'json', output: Output) {
-  return (level: 'info' | 'warn' | 'error', msg: string, extra: Record<string, unknown> = {}): void => {
-    const time = new Date().toISOString();
-    if (format === 'json') {
-      output.writeError(JSON.stringify({ time, level, node, msg, ...extra }));
-    } else {
-      output.writeError(`${time} ${level.padEnd(5)} ${node} ${msg}`);
-    }
-  };
+/** The `fedctl start` logger at level info (see cli/logging.ts for the formats). */
+export function makeLogger(node: string, format: 'text' | 'json', output: Output): LogFunction {
+  return createLogger({ node, group: '', format, level: 'info', writeLine: (line) => output.writeError(line) });
 }

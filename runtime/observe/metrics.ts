@@ -1,0 +1,157 @@
+/**
+ * The node's Prometheus metrics (prom-client), all named `fedctl_*` as etcd names its own:
+ * counters end in `_total`, units are base units and come last (`_seconds`, `_bytes`), labels
+ * hold bounded sets (peer names, member names, a policy).
+ *
+ * Contract: `render()` takes one observer snapshot and rewrites every metric from it (the
+ * counters mirror the node's own monotonic counters, so a scrape never double counts), then
+ * answers the text exposition format. Node's default process metrics (CPU, heap spaces, GC,
+ * handles) are included under the same prefix. Nothing here keeps a timer running.
+ */
+import { Counter, Gauge, Registry, collectDefaultMetrics } from 'prom-client';
+import type { NodeObserver, NodeSnapshot } from './introspect.js';
+
+export const METRICS_PREFIX = 'fedctl_';
+
+type Labels = Record<string, string>;
+type Sample = readonly [Labels, number];
+
+interface Definition {
+  readonly name: string;
+  readonly help: string;
+  readonly type: 'counter' | 'gauge';
+  readonly labelNames?: readonly string[];
+  readonly read: (snapshot: NodeSnapshot) => readonly Sample[];
+}
+
+const one = (value: number): readonly Sample[] => [[{}, value]];
+
+/** Every fedctl metric, with what it means. */
+export const METRIC_DEFINITIONS: readonly Definition[] = [
+  { name: 'processes', type: 'gauge', help: 'Live processes on this node.', read: (s) => one(s.processes.count) },
+  { name: 'mailbox_messages', type: 'gauge', help: 'Messages queued in all mailboxes of this node.', read: (s) => one(s.processes.queuedMessages) },
+  { name: 'mailbox_messages_max', type: 'gauge', help: 'Longest mailbox queue on this node now.', read: (s) => one(s.processes.longestQueue) },
+  {
+    name: 'messages_sent_total',
+    type: 'counter',
+    help: 'Messages sent from this node, by destination (local process or another node).',
+    labelNames: ['destination'],
+    read: (s) => [
+      [{ destination: 'local' }, s.messages.sentLocal],
+      [{ destination: 'remote' }, s.messages.sentRemote],
+    ],
+  },
+  { name: 'messages_delivered_total', type: 'counter', help: 'Messages handed to local processes (from any node).', read: (s) => one(s.messages.delivered) },
+  { name: 'messages_received_remote_total', type: 'counter', help: 'Data messages received from other nodes.', read: (s) => one(s.messages.receivedRemote) },
+  {
+    name: 'mailbox_messages_dropped_total',
+    type: 'counter',
+    help: 'Messages dropped by bounded mailboxes, by overflow policy.',
+    labelNames: ['policy'],
+    read: (s) => [
+      [{ policy: 'drop_newest' }, s.messages.droppedNewest],
+      [{ policy: 'drop_oldest' }, s.messages.droppedOldest],
+    ],
+  },
+  { name: 'mailbox_sends_rejected_total', type: 'counter', help: 'trySend calls refused with mailbox_full.', read: (s) => one(s.messages.rejected) },
+  { name: 'mailbox_full_kills_total', type: 'counter', help: 'Processes killed for a full mailbox (policy kill).', read: (s) => one(s.messages.killedMailboxFull) },
+  { name: 'peers', type: 'gauge', help: 'Connected nodes, by kind.', labelNames: ['kind'], read: (s) => [
+      [{ kind: 'visible' }, s.peers.filter((peer) => !peer.hidden).length],
+      [{ kind: 'hidden' }, s.peers.filter((peer) => peer.hidden).length],
+    ] },
+  { name: 'peer_up', type: 'gauge', help: '1 for each connected peer.', labelNames: ['peer'], read: (s) => s.peers.map((peer) => [{ peer: peer.node }, 1] as const) },
+  { name: 'peer_outbound_bytes', type: 'gauge', help: 'Bytes queued toward each peer (queue depth).', labelNames: ['peer'], read: (s) => s.peers.map((peer) => [{ peer: peer.node }, peer.outboundBytes] as const) },
+  {
+    name: 'peer_heartbeat_rtt_seconds',
+    type: 'gauge',
+    help: 'Control-lane round-trip time to each peer (moving average).',
+    labelNames: ['peer'],
+    read: (s) => s.peers.flatMap((peer) => (peer.heartbeatRttMs === null ? [] : [[{ peer: peer.node }, peer.heartbeatRttMs / 1_000] as const])),
+  },
+  { name: 'peer_messages_sent_total', type: 'counter', help: 'Data messages sent to each peer on its current connection.', labelNames: ['peer'], read: (s) => s.peers.map((peer) => [{ peer: peer.node }, peer.dataSent] as const) },
+  { name: 'peer_messages_received_total', type: 'counter', help: 'Data messages received from each peer on its current connection.', labelNames: ['peer'], read: (s) => s.peers.map((peer) => [{ peer: peer.node }, peer.dataReceived] as const) },
+  { name: 'peer_messages_dropped_total', type: 'counter', help: 'Data messages to each peer refused by backpressure or the frame limit.', labelNames: ['peer'], read: (s) => s.peers.map((peer) => [{ peer: peer.node }, peer.dataDropped] as const) },
+  { name: 'dist_connections_opened_total', type: 'counter', help: 'Distribution connections established.', read: (s) => one(s.distribution?.connectionsOpened ?? 0) },
+  { name: 'dist_connections_closed_total', type: 'counter', help: 'Distribution connections closed.', read: (s) => one(s.distribution?.connectionsClosed ?? 0) },
+  { name: 'dist_handshakes_failed_total', type: 'counter', help: 'Distribution handshakes that failed (bad cookie, timeout, …).', read: (s) => one(s.distribution?.handshakesFailed ?? 0) },
+  { name: 'dist_messages_dropped_unconnected_total', type: 'counter', help: 'Messages to nodes with no connection (dropped, as Erlang does).', read: (s) => one(s.distribution?.dataDroppedUnconnected ?? 0) },
+  {
+    name: 'event_loop_delay_seconds',
+    type: 'gauge',
+    help: 'Event-loop delay over the recent window, by quantile (1 = max).',
+    labelNames: ['quantile'],
+    read: (s) => [
+      [{ quantile: '0.5' }, s.eventLoop.delayP50Ms / 1_000],
+      [{ quantile: '0.99' }, s.eventLoop.delayP99Ms / 1_000],
+      [{ quantile: '1' }, s.eventLoop.delayMaxMs / 1_000],
+    ],
+  },
+  { name: 'event_loop_utilization_ratio', type: 'gauge', help: 'Share of time the event loop was busy since the previous scrape.', read: (s) => one(s.eventLoop.utilization) },
+  { name: 'heap_used_bytes', type: 'gauge', help: 'V8 heap in use.', read: (s) => one(s.memory.heapUsedBytes) },
+  { name: 'heap_used_peak_bytes', type: 'gauge', help: 'Highest V8 heap in use seen by the observer.', read: (s) => one(s.memory.heapUsedBytesPeak) },
+  { name: 'raft_term', type: 'gauge', help: 'Current Raft term of this member.', read: (s) => groupValue(s, (g) => g.term) },
+  { name: 'raft_commit_index', type: 'gauge', help: 'Raft commit index known to this member.', read: (s) => groupValue(s, (g) => g.commit) },
+  { name: 'raft_applied_index', type: 'gauge', help: 'Raft index applied to this replica.', read: (s) => groupValue(s, (g) => g.applied) },
+  { name: 'raft_last_index', type: 'gauge', help: 'Last Raft log index of this member.', read: (s) => groupValue(s, (g) => g.lastIndex) },
+  { name: 'raft_is_leader', type: 'gauge', help: '1 if this member leads its group.', read: (s) => groupValue(s, (g) => (g.role === 'leader' ? 1 : 0)) },
+  { name: 'raft_has_leader', type: 'gauge', help: '1 if this member knows a leader.', read: (s) => groupValue(s, (g) => (g.leader === null ? 0 : 1)) },
+  {
+    name: 'raft_replication_lag_entries',
+    type: 'gauge',
+    help: 'Entries each member is behind the leader (reported by the leader only).',
+    labelNames: ['member'],
+    read: (s) => (s.group?.members ?? []).flatMap((member) => (member.lag === null ? [] : [[{ member: member.node }, member.lag] as const])),
+  },
+  { name: 'raft_applied_commands_total', type: 'counter', help: 'Committed commands applied to this replica since it started.', read: (s) => groupValue(s, (g) => g.appliedCommandsTotal) },
+  { name: 'registry_names', type: 'gauge', help: 'Names in this replica of the registry.', read: (s) => groupValue(s, (g) => g.names) },
+  { name: 'registry_proposals_in_flight', type: 'gauge', help: 'Client proposals waiting on this member.', read: (s) => groupValue(s, (g) => g.admission?.proposalsInFlight ?? 0) },
+  { name: 'registry_proposals_admitted_total', type: 'counter', help: 'Client proposals admitted by this member.', read: (s) => groupValue(s, (g) => g.admission?.admittedTotal ?? 0) },
+  {
+    name: 'registry_proposals_rejected_total',
+    type: 'counter',
+    help: 'Client proposals refused by admission control, by reason.',
+    labelNames: ['reason'],
+    read: (s) => (s.group === null ? [] : [[{ reason: 'overloaded' }, s.group.admission?.rejectedOverloadedTotal ?? 0]]),
+  },
+];
+
+function groupValue(snapshot: NodeSnapshot, read: (group: NonNullable<NodeSnapshot['group']>) => number): readonly Sample[] {
+  return snapshot.group === null ? [] : one(read(snapshot.group));
+}
+
+export class NodeMetrics {
+  readonly registry = new Registry();
+  readonly #observer: NodeObserver;
+  readonly #metrics: Array<{ definition: Definition; metric: Counter<string> | Gauge<string> }> = [];
+
+  constructor(observer: NodeObserver, options: { defaultMetrics?: boolean } = {}) {
+    this.#observer = observer;
+    this.registry.setDefaultLabels({});
+    for (const definition of METRIC_DEFINITIONS) {
+      const config = { name: METRICS_PREFIX + definition.name, help: definition.help, labelNames: [...(definition.labelNames ?? [])], registers: [this.registry] };
+      const metric = definition.type === 'counter' ? new Counter(config) : new Gauge(config);
+      this.#metrics.push({ definition, metric });
+    }
+    if (options.defaultMetrics !== false) collectDefaultMetrics({ register: this.registry, prefix: METRICS_PREFIX });
+  }
+
+  get contentType(): string {
+    return this.registry.contentType;
+  }
+
+  /** Update every metric from a fresh snapshot and answer the exposition text. */
+  async render(): Promise<string> {
+    this.update(this.#observer.snapshot({ top: 0 }));
+    return this.registry.metrics();
+  }
+
+  update(snapshot: NodeSnapshot): void {
+    for (const { definition, metric } of this.#metrics) {
+      metric.reset();
+      for (const [labels, value] of definition.read(snapshot)) {
+        if (metric instanceof Counter) metric.inc(labels, value);
+        else metric.set(labels, value);
+      }
+    }
+  }
+}
