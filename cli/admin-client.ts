@@ -3,19 +3,25 @@
  * propagated) that dials `--node`, authenticates with the cookie, and asks the node's
  * `fedctl_admin` process. A request is sent with a fresh ref and a monitor on the server, so a
  * node that dies mid-request answers `noconnection` at once rather than a timeout.
+ * `request` retries an `overloaded` answer with capped, jittered exponential backoff (see
+ * retry.ts; the refused request was never proposed, so the retry cannot duplicate it);
+ * `requestOnce` does not.
  */
 import { randomBytes } from 'node:crypto';
 import { Distribution, Node, TIMEOUT, fedError, isDownMessage, type ProcessContext } from '../runtime/index.js';
 import { ADMIN_SERVER_NAME, type AdminReply, type AdminRequest } from './admin-protocol.js';
 import type { AdminReplyEnvelope } from './admin-server.js';
+import { type RetryOptions, withOverloadRetry } from './retry.js';
 
 export interface AdminClient {
   readonly peer: string;
   request(request: AdminRequest, timeoutMs?: number): Promise<unknown>;
+  /** One attempt: an `overloaded` answer rejects at once. */
+  requestOnce(request: AdminRequest, timeoutMs?: number): Promise<unknown>;
   close(): Promise<void>;
 }
 
-export async function connectAdmin(address: string, cookie: string, timeoutMs: number): Promise<AdminClient> {
+export async function connectAdmin(address: string, cookie: string, timeoutMs: number, retry: RetryOptions = {}): Promise<AdminClient> {
   const node = new Node({ name: `fedctl-cli-${randomBytes(4).toString('hex')}@127.0.0.1` });
   await node.start();
   const distribution = new Distribution({ node, cookie, hidden: true, listen: false, reconnect: false, logger: () => undefined, connectTimeoutMs: timeoutMs, handshakeTimeoutMs: timeoutMs });
@@ -26,9 +32,11 @@ export async function connectAdmin(address: string, cookie: string, timeoutMs: n
   try {
     await distribution.start();
     const peer = await withTimeout(distribution.connect(address), timeoutMs, `no answer from ${address}`);
+    const requestOnce = (request: AdminRequest, requestTimeoutMs = timeoutMs): Promise<unknown> => node.run((ctx) => ask(ctx, peer, request, requestTimeoutMs));
     return {
       peer,
-      request: (request, requestTimeoutMs = timeoutMs) => node.run((ctx) => ask(ctx, peer, request, requestTimeoutMs)),
+      request: (request, requestTimeoutMs) => withOverloadRetry(() => requestOnce(request, requestTimeoutMs), retry),
+      requestOnce,
       close,
     };
   } catch (error) {
