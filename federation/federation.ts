@@ -79,6 +79,8 @@ export const FEDERATION_DEFAULTS = {
   holderCheckMs: 1_000,
   /** A holder node reported dead for this long loses its names. */
   nameDownGraceMs: 1_000,
+  /** A slot move that makes no progress for this long (its mover died) is aborted by the root leader. */
+  moveStallMs: 10_000,
 } as const;
 
 export type FederationSettings = { -readonly [K in keyof typeof FEDERATION_DEFAULTS]: number };
@@ -231,6 +233,10 @@ export class Federation {
   readonly #relayedMonitors = new Map<string, { member: string; ref: Ref; pid: Pid; home: string }>();
   /** At a home gateway: proxy processes watching local pids for other groups' gateways. */
   readonly #servedMonitors = new Map<string, { proxy: Pid; from: string }>();
+  /** Moves this member is running now (never aborted as stalled here). */
+  readonly #movesRunning = new Set<number>();
+  /** Root leader: each move in progress, the phase last seen and since when. */
+  readonly #movesSeen = new Map<number, { revision: number; phase: string; sinceMs: number }>();
   /** Holder nodes seen dead, and since when (leader only). */
   readonly #deadSince = new Map<string, number>();
 
@@ -846,6 +852,7 @@ export class Federation {
       this.#once('choose_gateways', () => this.#chooseGateways());
       this.#once('create_root', () => this.#createRootIfAsked());
       this.#once('reconcile', () => this.#reconcileSlots());
+      if (this.#isRoot()) this.#once('stalled_moves', () => this.#abortStalledMoves());
       if (this.#clock.now() - this.#lastHolderCheckMs >= this.#settings.holderCheckMs) {
         this.#lastHolderCheckMs = this.#clock.now();
         this.#once('holders', () => this.#checkHolders());
@@ -997,7 +1004,34 @@ export class Federation {
 
   // ---- slot moves (root members) ---------------------------------------------------------------
 
+  /** Root leader: abort moves stuck in one phase for `moveStallMs` (their mover is gone); groups then undo the fence. */
+  async #abortStalledMoves(): Promise<void> {
+    const now = this.#clock.now();
+    const stalled: SlotMove[] = [];
+    const current = new Set<number>();
+    for (const move of this.#directory.moves()) {
+      current.add(move.slot);
+      const seen = this.#movesSeen.get(move.slot);
+      if (seen === undefined || seen.revision !== move.revision || seen.phase !== move.phase || this.#movesRunning.has(move.slot)) {
+        this.#movesSeen.set(move.slot, { revision: move.revision, phase: move.phase, sinceMs: now });
+      } else if (now - seen.sinceMs >= this.#settings.moveStallMs) stalled.push(move);
+    }
+    for (const slot of [...this.#movesSeen.keys()]) if (!current.has(slot)) this.#movesSeen.delete(slot);
+    if (stalled.length === 0) return;
+    this.#log('warn', 'moves_stalled', `aborting ${stalled.length} stalled slot moves`);
+    await this.#proposeDirectory({ op: 'batch', commands: stalled.slice(0, MOVE_BATCH_SLOTS).map((move) => ({ op: 'abort_move' as const, slot: move.slot, moveRevision: move.revision })) });
+  }
+
   async #moveBatch(slots: readonly number[], to: GroupId): Promise<number[]> {
+    for (const slot of slots) this.#movesRunning.add(slot);
+    try {
+      return await this.#runMoveBatch(slots, to);
+    } finally {
+      for (const slot of slots) this.#movesRunning.delete(slot);
+    }
+  }
+
+  async #runMoveBatch(slots: readonly number[], to: GroupId): Promise<number[]> {
     const began = await this.#proposeDirectory({ op: 'batch', commands: slots.map((slot) => ({ op: 'begin_move' as const, slot, to })) });
     if (!began.ok) throw fedError('badarg', `begin_move: ${began.reason}`);
     const moves: SlotMove[] = [];

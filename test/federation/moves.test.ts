@@ -4,9 +4,13 @@
 // It proves: no acknowledged registration is lost (each is found, linearizably, from both
 // groups afterwards); no name ever has two holders (each contended name has at most one
 // acknowledged winner, and it is the holder found); at the end the slot's names live only in
-// the owner group's share; and the directory records no move left in progress.
+// the owner group's share; and the directory records no move left in progress. Then that a
+// move whose destination is unreachable is aborted and the source accepts writes again, and
+// that a move left half-done by a mover that died (begun and fenced, nothing more) is aborted
+// by the root's leader after it stalls, after which the slot is writable again.
 import { afterEach, describe, expect, it } from 'vitest';
 import { isFedError, type Pid } from '../../runtime/index.js';
+import type { DirectoryResult } from '../../federation/index.js';
 import { slotOf } from '../../federation/index.js';
 import { createCluster, idleProcess, type Cluster, type Member } from './fixtures/cluster.js';
 
@@ -94,4 +98,57 @@ describe('federation — slot moves under concurrent registrations', () => {
     expect(inA()).toEqual([]);
     expect(b[0]!.federation.registeredHere('{hot}').length).toBeGreaterThanOrEqual(outcome.acknowledged.size);
   });
+
+  it('a move to an unreachable group is aborted and the source takes writes again', async () => {
+    cluster = createCluster();
+    const a = await cluster.startGroup('ga', ['a1', 'a2', 'a3'], { root: true });
+    const b = await cluster.startGroup('gb', ['b1', 'b2'], { seeds: cluster.rootGatewayAddresses() });
+    const holder = idleProcess(a[1]!.node);
+    await a[1]!.federation.register('{hot}before', holder);
+    const bGateways = b.map((member) => member.federation.status().gateway!.node);
+    const aGateways = a.map((member) => member.federation.status().gateway?.node).filter((node): node is string => node !== undefined);
+    for (const member of a) member.federation.gatewayDistribution()?.setBlocked(bGateways);
+    for (const member of b) member.federation.gatewayDistribution()?.setBlocked(aGateways);
+    const error = await a[0]!.federation.moveSlots([HOT_SLOT], 'gb').catch((caught: unknown) => caught);
+    expect(isFedError(error, 'unavailable')).toBe(true);
+    expect((await a[0]!.federation.directory()).moves).toEqual([]);
+    await a[1]!.federation.register('{hot}after', holder);
+    expect((await a[2]!.federation.whereis('{hot}before', { consistency: 'linearizable' }))?.pid.equals(holder)).toBe(true);
+    expect((await a[2]!.federation.whereis('{hot}after', { consistency: 'linearizable' }))?.pid.equals(holder)).toBe(true);
+    for (const member of [...a, ...b]) member.federation.gatewayDistribution()?.setBlocked([]);
+    expect(await a[0]!.federation.moveSlots([HOT_SLOT], 'gb')).toEqual([HOT_SLOT]);
+    expect((await b[1]!.federation.whereis('{hot}after', { consistency: 'linearizable' }))?.group).toBe('gb');
+  });
+
+  it('a half-done move whose mover died is aborted when it stalls, and the slot is writable again', async () => {
+    cluster = createCluster();
+    const a = await cluster.startGroup('ga', ['a1', 'a2', 'a3'], { root: true });
+    await cluster.startGroup('gb', ['b1', 'b2'], { seeds: cluster.rootGatewayAddresses() });
+    // A mover that began the move and fenced the source, then died.
+    const proposed = await a[0]!.group.propose({ op: 'ext', ext: 'directory', cmd: { op: 'begin_move', slot: HOT_SLOT, to: 'gb' } });
+    const began = ('value' in proposed ? proposed.value : undefined) as DirectoryResult;
+    if (!began.ok) throw new Error(`begin_move refused: ${began.reason}`);
+    await a[0]!.group.propose({ op: 'ext', ext: 'global', cmd: { op: 'fence', steps: [{ slot: HOT_SLOT, moveRevision: began.revision }] } });
+    const holder = idleProcess(a[1]!.node);
+    // Registering waits on the fence until the stalled move is aborted and the fence undone.
+    await cluster.member('a2').federation.register('{hot}x', holder).catch(() => undefined);
+    await eventually_('slot writable again', async () => {
+      await a[1]!.federation.register('{hot}y', holder);
+      return true;
+    });
+    expect((await a[0]!.federation.directory()).moves).toEqual([]);
+    expect((await a[2]!.federation.whereis('{hot}y', { consistency: 'linearizable' }))?.pid.equals(holder)).toBe(true);
+  });
 });
+
+async function eventually_<T>(what: string, probe: () => Promise<T>, timeoutMs = 10_000): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    try {
+      return await probe();
+    } catch (error) {
+      if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}: ${(error as Error).message}`);
+    }
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+}
