@@ -7,12 +7,13 @@
 // the owner group's share; and the directory records no move left in progress. Then that a
 // move whose destination is unreachable is aborted and the source accepts writes again, and
 // that a move left half-done by a mover that died (begun and fenced, nothing more) is aborted
-// by the root's leader after it stalls, after which the slot is writable again.
+// by the root's leader after it stalls, after which the slot is writable again. Last, that a
+// holder that exits while its slot is fenced loses its name at the new owner after the move.
 import { afterEach, describe, expect, it } from 'vitest';
 import { isFedError, type Pid } from '../../runtime/index.js';
 import type { DirectoryResult } from '../../federation/index.js';
 import { slotOf } from '../../federation/index.js';
-import { createCluster, idleProcess, type Cluster, type Member } from './fixtures/cluster.js';
+import { createCluster, eventually, idleProcess, type Cluster, type Member } from './fixtures/cluster.js';
 
 let cluster: Cluster;
 
@@ -121,7 +122,7 @@ describe('federation — slot moves under concurrent registrations', () => {
   });
 
   it('a half-done move whose mover died is aborted when it stalls, and the slot is writable again', async () => {
-    cluster = createCluster();
+    cluster = createCluster({ moveStallMs: 1_000 });
     const a = await cluster.startGroup('ga', ['a1', 'a2', 'a3'], { root: true });
     await cluster.startGroup('gb', ['b1', 'b2'], { seeds: cluster.rootGatewayAddresses() });
     // A mover that began the move and fenced the source, then died.
@@ -132,7 +133,7 @@ describe('federation — slot moves under concurrent registrations', () => {
     const holder = idleProcess(a[1]!.node);
     // Registering waits on the fence until the stalled move is aborted and the fence undone.
     await cluster.member('a2').federation.register('{hot}x', holder).catch(() => undefined);
-    await eventually_('slot writable again', async () => {
+    await eventuallyOk('slot writable again', async () => {
       await a[1]!.federation.register('{hot}y', holder);
       return true;
     });
@@ -141,7 +142,44 @@ describe('federation — slot moves under concurrent registrations', () => {
   });
 });
 
-async function eventually_<T>(what: string, probe: () => Promise<T>, timeoutMs = 10_000): Promise<T> {
+describe('federation — deletions behind a fence', () => {
+  it('a holder that exits while its slot is fenced loses its name at the new owner once the move completes', async () => {
+    cluster = createCluster();
+    const a = await cluster.startGroup('ga', ['a1', 'a2', 'a3'], { root: true });
+    const b = await cluster.startGroup('gb', ['b1', 'b2'], { seeds: cluster.rootGatewayAddresses() });
+    const doomed = idleProcess(b[1]!.node);
+    const survivor = idleProcess(b[1]!.node);
+    await b[1]!.federation.register('{hot}doomed', doomed);
+    await b[1]!.federation.register('{hot}survivor', survivor);
+    // A mover, step by step: begin, fence the source (the copy is taken here)…
+    const directoryStep = async (cmd: unknown) => {
+      const proposed = await a[0]!.group.propose({ op: 'ext', ext: 'directory', cmd });
+      const result = ('value' in proposed ? proposed.value : undefined) as DirectoryResult;
+      if (!result.ok) throw new Error(`refused: ${result.reason}`);
+      return result.revision;
+    };
+    const moveRevision = await directoryStep({ op: 'begin_move', slot: HOT_SLOT, to: 'gb' });
+    const fenced = await a[0]!.group.propose({ op: 'ext', ext: 'global', cmd: { op: 'fence', steps: [{ slot: HOT_SLOT, moveRevision }] } });
+    const entries = ('value' in fenced ? (fenced.value as { entries: Array<[number, unknown[]]> }).entries[0]![1] : []) as unknown[];
+    expect(entries).toHaveLength(2);
+    // …the holder exits now: its release is refused by the fence and queued…
+    b[1]!.node.send(doomed, 'stop');
+    await eventually('release queued', () => b[1]!.federation.status().pendingReleases === 1);
+    // …copy to the destination, switch ownership.
+    await b[0]!.group.propose({ op: 'ext', ext: 'global', cmd: { op: 'import', slot: HOT_SLOT, moveRevision, entries } });
+    await directoryStep({ op: 'mark_copied', slot: HOT_SLOT, moveRevision });
+    await directoryStep({ op: 'complete_move', slot: HOT_SLOT, moveRevision });
+    // The groups finish the handover themselves; the queued release reaches the new owner.
+    await eventually('release done', () => b[1]!.federation.status().pendingReleases === 0);
+    expect(await a[2]!.federation.whereis('{hot}doomed', { consistency: 'linearizable' })).toBeUndefined();
+    const kept = await a[2]!.federation.whereis('{hot}survivor', { consistency: 'linearizable' });
+    expect(kept?.pid.equals(survivor)).toBe(true);
+    expect(kept?.group).toBe('gb');
+    await eventually('source dropped its copy', () => a.every((member) => member.federation.registeredHere('{hot}').length === 0));
+  });
+});
+
+async function eventuallyOk<T>(what: string, probe: () => Promise<T>, timeoutMs = 10_000): Promise<T> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     try {
