@@ -1,0 +1,298 @@
+/**
+ * `npm run bench -- overload [seconds=60] [calibrationSeconds=10] [proposalsInFlightMax=256]`:
+ * the registry under twice the load it can carry.
+ *
+ * Setup: three real `fedctl start` child processes on 127.0.0.1 (dist/cli/main.js when built,
+ * else cli/main.ts through tsx) forming one group, each with `--metrics 127.0.0.1:0` and JSON
+ * logs. Clients are admin connections (hidden nodes, as `fedctl` itself), four per node,
+ * sending `register` of a bounded key space (10 000 names per node, re-registered by that node's
+ * one holder process: every operation is a Raft proposal, while the registry's size stays bounded so
+ * memory can stay flat). Requests are sent once (`requestOnce`: no client retry), so refusals
+ * are counted, not hidden.
+ *
+ * 1. Calibration: closed loop, 256 concurrent clients, for `calibrationSeconds`: the measured
+ *    capacity in accepted operations per second.
+ * 2. Overload: open loop at 2 × capacity for `seconds` (requests are issued on schedule whatever
+ *    happens to earlier ones). Reported: accepted ops/s (and as a share of capacity), rejected
+ *    ops/s (`overloaded`), other failures, p50/p99/max latency of accepted operations, the
+ *    memory high-water mark of each node (RSS and heap, sampled every second from /metrics)
+ *    with the heap at the start and end of the run, and whether heartbeats lapsed: any member
+ *    logging `nodedown` for another member, or a Raft term change (an election) during the run.
+ */
+import { type ChildProcess, spawn } from 'node:child_process';
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import hdr from 'hdr-histogram-js';
+import { type AdminClient, connectAdmin } from '../cli/admin-client.js';
+
+const HOST = '127.0.0.1';
+const COOKIE = 'overload-bench-cookie-0123456789';
+const NODES = ['o1', 'o2', 'o3'] as const;
+const CONNECTIONS_PER_NODE = 4;
+const CALIBRATION_CLIENTS = 256;
+const KEY_SPACE = 10_000;
+const ADMIN_TIMEOUT_MS = 10_000;
+const READY_TIMEOUT_MS = 30_000;
+const SCHEDULE_TICK_MS = 5;
+/** The bench never keeps more than this many requests outstanding (protects its own memory). */
+const OUTSTANDING_MAX = 50_000;
+const SAMPLE_INTERVAL_MS = 1_000;
+
+const DIST_CLI = fileURLToPath(new URL('../dist/cli/main.js', import.meta.url));
+const SOURCE_CLI = fileURLToPath(new URL('../cli/main.ts', import.meta.url));
+
+interface Member {
+  readonly name: string;
+  readonly child: ChildProcess;
+  readonly exited: Promise<void>;
+  address: string;
+  metrics: string;
+  log: string;
+  holder: string;
+  readonly admins: AdminClient[];
+  rssBytesMax: number;
+  heapBytesMax: number;
+  heapBytesFirst: number | undefined;
+  heapBytesLast: number;
+}
+
+function cliCommand(): { args: string[]; label: string } {
+  if (existsSync(DIST_CLI)) return { args: [DIST_CLI], label: 'dist/cli/main.js' };
+  return { args: ['--import', 'tsx', SOURCE_CLI], label: 'cli/main.ts via tsx' };
+}
+
+async function startMember(root: string, short: string, extra: string[], proposalsInFlightMax: number): Promise<Member> {
+  const name = `${short}@${HOST}`;
+  const cookieFile = join(root, 'cookie');
+  const { args } = cliCommand();
+  const child = spawn(
+    process.execPath,
+    [...args, 'start', '--name', name, '--listen', `${HOST}:0`, '--data', join(root, short), '--group', 'overload', '--metrics', `${HOST}:0`,
+      '--log-format', 'json', '--proposals-in-flight-max', String(proposalsInFlightMax), ...extra],
+    { env: { PATH: process.env.PATH, HOME: root, FEDCTL_COOKIE_FILE: cookieFile }, stdio: ['ignore', 'ignore', 'pipe'] },
+  );
+  const member: Member = {
+    name, child, exited: new Promise((resolve) => child.once('close', () => resolve())), address: '', metrics: '', log: '', holder: '',
+    admins: [], rssBytesMax: 0, heapBytesMax: 0, heapBytesFirst: undefined, heapBytesLast: 0,
+  };
+  child.stderr?.on('data', (chunk: Buffer) => (member.log += chunk.toString()));
+  const deadline = Date.now() + READY_TIMEOUT_MS;
+  for (;;) {
+    const ready = /ready: listening on (\S+),/.exec(member.log);
+    const metrics = /metrics: listening on http:\/\/(\S+)\/metrics/.exec(member.log);
+    if (ready !== null && metrics !== null) {
+      member.address = ready[1] as string;
+      member.metrics = metrics[1] as string;
+      break;
+    }
+    if (child.exitCode !== null || Date.now() > deadline) throw new Error(`${name} did not start: ${member.log}`);
+    await sleep(50);
+  }
+  return member;
+}
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}
+
+async function scrape(member: Member): Promise<Map<string, number>> {
+  const text = await (await fetch(`http://${member.metrics}/metrics`)).text();
+  const values = new Map<string, number>();
+  for (const line of text.split('\n')) {
+    const match = /^(\w+)(\{[^}]*\})? (\S+)$/.exec(line);
+    if (match !== null) values.set(`${match[1]}${match[2] ?? ''}`, Number(match[3]));
+  }
+  return values;
+}
+
+async function sampleMemory(members: readonly Member[]): Promise<void> {
+  await Promise.all(
+    members.map(async (member) => {
+      const values = await scrape(member).catch(() => undefined);
+      if (values === undefined) return;
+      const rss = values.get('fedctl_process_resident_memory_bytes') ?? 0;
+      const heap = values.get('fedctl_heap_used_bytes') ?? 0;
+      member.rssBytesMax = Math.max(member.rssBytesMax, rss);
+      member.heapBytesMax = Math.max(member.heapBytesMax, heap);
+      member.heapBytesFirst ??= heap;
+      member.heapBytesLast = heap;
+    }),
+  );
+}
+
+async function termsOf(members: readonly Member[]): Promise<number[]> {
+  return Promise.all(members.map(async (member) => (await scrape(member)).get('fedctl_raft_term') ?? -1));
+}
+
+function histogram(): hdr.Histogram {
+  return hdr.build({ lowestDiscernibleValue: 1, highestTrackableValue: 120_000_000, numberOfSignificantValueDigits: 3 });
+}
+
+interface Tally {
+  accepted: number;
+  rejected: number;
+  failed: number;
+  shed: number;
+  readonly latency: hdr.Histogram;
+  readonly failures: Map<string, number>;
+}
+
+function newTally(): Tally {
+  return { accepted: 0, rejected: 0, failed: 0, shed: 0, latency: histogram(), failures: new Map() };
+}
+
+let sequence = 0;
+
+/** One register through one admin connection, tallied. */
+async function registerOnce(member: Member, admin: AdminClient, tally: Tally): Promise<void> {
+  const name = `load/${member.name}/${sequence++ % KEY_SPACE}`;
+  const sent = performance.now();
+  try {
+    await admin.requestOnce({ op: 'register', name, pid: member.holder, meta: {} }, ADMIN_TIMEOUT_MS);
+    tally.accepted++;
+    tally.latency.recordValue(Math.max(1, Math.round((performance.now() - sent) * 1_000)));
+  } catch (error) {
+    const code = (error as { code?: string }).code ?? 'error';
+    if (code === 'overloaded') tally.rejected++;
+    else {
+      tally.failed++;
+      tally.failures.set(code, (tally.failures.get(code) ?? 0) + 1);
+    }
+  }
+}
+
+function connections(members: readonly Member[]): Array<{ member: Member; admin: AdminClient }> {
+  return members.flatMap((member) => member.admins.map((admin) => ({ member, admin })));
+}
+
+async function calibrate(members: readonly Member[], durationMs: number): Promise<{ perSecond: number; tally: Tally }> {
+  const pairs = connections(members);
+  const tally = newTally();
+  const started = performance.now();
+  const deadline = started + durationMs;
+  await Promise.all(
+    Array.from({ length: CALIBRATION_CLIENTS }, async (_, client) => {
+      const { member, admin } = pairs[client % pairs.length] as { member: Member; admin: AdminClient };
+      while (performance.now() < deadline) await registerOnce(member, admin, tally);
+    }),
+  );
+  return { perSecond: (tally.accepted / (performance.now() - started)) * 1_000, tally };
+}
+
+async function overload(members: readonly Member[], ratePerSecond: number, durationMs: number): Promise<{ tally: Tally; elapsedMs: number }> {
+  const pairs = connections(members);
+  const tally = newTally();
+  const inflight = new Set<Promise<void>>();
+  const started = performance.now();
+  let issued = 0;
+  let nextSample = started + SAMPLE_INTERVAL_MS;
+  for (;;) {
+    const now = performance.now();
+    if (now - started >= durationMs) break;
+    const due = Math.floor(((now - started) / 1_000) * ratePerSecond);
+    for (; issued < due; issued++) {
+      if (inflight.size >= OUTSTANDING_MAX) {
+        tally.shed++;
+        continue;
+      }
+      const { member, admin } = pairs[issued % pairs.length] as { member: Member; admin: AdminClient };
+      const request = registerOnce(member, admin, tally).finally(() => inflight.delete(request));
+      inflight.add(request);
+    }
+    if (now >= nextSample) {
+      nextSample += SAMPLE_INTERVAL_MS;
+      void sampleMemory(members);
+    }
+    await sleep(SCHEDULE_TICK_MS);
+  }
+  const elapsedMs = performance.now() - started;
+  await Promise.all(inflight);
+  return { tally, elapsedMs };
+}
+
+/** `nodedown` log events a member wrote about another member (heartbeat lapses). */
+function lapses(members: readonly Member[], fromOffsets: readonly number[]): string[] {
+  const names = new Set(members.map((member) => member.name));
+  const found: string[] = [];
+  members.forEach((member, index) => {
+    for (const line of member.log.slice(fromOffsets[index]).split('\n')) {
+      if (!line.startsWith('{')) continue;
+      const entry = JSON.parse(line) as { event?: string; peer?: string; msg?: string };
+      if (entry.event === 'nodedown' && entry.peer !== undefined && names.has(entry.peer)) found.push(`${member.name}: ${entry.msg}`);
+    }
+  });
+  return found;
+}
+
+const mib = (bytes: number): string => `${(bytes / (1024 * 1024)).toFixed(1)} MiB`;
+const ms = (microseconds: number): string => `${(microseconds / 1_000).toFixed(1)} ms`;
+const perSecond = (count: number, elapsedMs: number): string => ((count / elapsedMs) * 1_000).toFixed(0);
+
+export default async function (args: string[]): Promise<void> {
+  const seconds = Number(args[0] ?? 60);
+  const calibrationSeconds = Number(args[1] ?? 10);
+  const proposalsInFlightMax = Number(args[2] ?? 256);
+  if (!(seconds > 0 && calibrationSeconds > 0 && Number.isInteger(proposalsInFlightMax) && proposalsInFlightMax > 0)) {
+    throw new Error('usage: npm run bench -- overload [seconds>0] [calibrationSeconds>0] [proposalsInFlightMax>0]');
+  }
+  const root = mkdtempSync(join(tmpdir(), 'fedctl-overload-bench-'));
+  writeFileSync(join(root, 'cookie'), COOKIE, { mode: 0o600 });
+  const members: Member[] = [];
+  try {
+    console.log(`overload bench: 3 × fedctl start (${cliCommand().label}), --proposals-in-flight-max ${proposalsInFlightMax}, ${CONNECTIONS_PER_NODE} admin connections per node`);
+    const first = await startMember(root, NODES[0], [], proposalsInFlightMax);
+    members.push(first);
+    members.push(...(await Promise.all(NODES.slice(1).map((short) => startMember(root, short, ['--seed', first.address], proposalsInFlightMax)))));
+    for (const member of members) {
+      for (let index = 0; index < CONNECTIONS_PER_NODE; index++) member.admins.push(await connectAdmin(member.address, COOKIE, ADMIN_TIMEOUT_MS));
+      member.holder = ((await member.admins[0]!.request({ op: 'spawn_holder' })) as { pid: string }).pid;
+    }
+    for (;;) {
+      const status = (await first.admins[0]!.request({ op: 'status' })) as { voters: string[]; leader: string | null };
+      if (status.voters.length === 3 && status.leader !== null) break;
+      await sleep(100);
+    }
+
+    const calibration = await calibrate(members, calibrationSeconds * 1_000);
+    const capacity = calibration.perSecond;
+    console.log(`calibration (${calibrationSeconds} s, closed loop, ${CALIBRATION_CLIENTS} clients): capacity ${capacity.toFixed(0)} ops/s, ` +
+      `p99 ${ms(calibration.tally.latency.getValueAtPercentile(99))}, refused ${calibration.tally.rejected}, failed ${calibration.tally.failed}`);
+
+    const logOffsets = members.map((member) => member.log.length);
+    const termsBefore = await termsOf(members);
+    await sampleMemory(members);
+    for (const member of members) member.heapBytesFirst = member.heapBytesLast;
+    const offered = capacity * 2;
+    const { tally, elapsedMs } = await overload(members, offered, seconds * 1_000);
+    await sampleMemory(members);
+    const termsAfter = await termsOf(members);
+    const lapsed = lapses(members, logOffsets);
+    const acceptedRate = (tally.accepted / elapsedMs) * 1_000;
+
+    console.log(`overload (${seconds} s, open loop at 2 × capacity = ${offered.toFixed(0)} ops/s offered):`);
+    console.log(`  accepted  ${perSecond(tally.accepted, elapsedMs)} ops/s  (${((acceptedRate / capacity) * 100).toFixed(0)}% of capacity)`);
+    console.log(`  rejected  ${perSecond(tally.rejected, elapsedMs)} ops/s  (overloaded, with retryAfterMs)`);
+    console.log(`  failed    ${perSecond(tally.failed, elapsedMs)} ops/s  ${[...tally.failures].map(([code, count]) => `${code}=${count}`).join(' ') || ''}`);
+    if (tally.shed > 0) console.log(`  shed by the bench (over ${OUTSTANDING_MAX} outstanding): ${tally.shed}`);
+    console.log(`  latency of accepted: p50 ${ms(tally.latency.getValueAtPercentile(50))}  p99 ${ms(tally.latency.getValueAtPercentile(99))}  max ${ms(tally.latency.maxValue)}`);
+    for (const member of members) {
+      console.log(`  ${member.name}: rss high-water ${mib(member.rssBytesMax)}, heap high-water ${mib(member.heapBytesMax)}, heap start ${mib(member.heapBytesFirst ?? 0)} → end ${mib(member.heapBytesLast)}`);
+    }
+    const elections = termsAfter.some((term, index) => term !== termsBefore[index]);
+    console.log(`  heartbeats lapsed: ${lapsed.length > 0 ? `YES (${lapsed.length}: ${lapsed.slice(0, 3).join('; ')})` : 'no (no member declared another down)'}`);
+    console.log(`  raft terms ${termsBefore.join('/')} → ${termsAfter.join('/')}: ${elections ? 'an election happened' : 'no election'}`);
+    const alive = members.every((member) => member.child.exitCode === null);
+    console.log(`  nodes up at the end: ${alive ? 'all 3' : 'NO'}`);
+  } finally {
+    for (const member of members) for (const admin of member.admins) await admin.close().catch(() => undefined);
+    for (const member of members) {
+      if (member.child.exitCode === null) member.child.kill('SIGTERM');
+      const timer = setTimeout(() => member.child.kill('SIGKILL'), 5_000);
+      await member.exited;
+      clearTimeout(timer);
+    }
+    rmSync(root, { recursive: true, force: true });
+  }
+}
