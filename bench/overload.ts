@@ -10,7 +10,8 @@
  * memory can stay flat). Requests are sent once (`requestOnce`: no client retry), so refusals
  * are counted, not hidden.
  *
- * 1. Calibration: closed loop, 256 concurrent clients, for `calibrationSeconds`: the measured
+ * 1. Calibration: closed loop, 256 concurrent clients (fewer if admission would refuse some:
+ *    at most 3 × proposalsInFlightMax), for `calibrationSeconds`: the measured
  *    capacity in accepted operations per second.
  * 2. Overload: open loop at 2 × capacity for `seconds` (requests are issued on schedule whatever
  *    happens to earlier ones). Reported: accepted ops/s (and as a share of capacity), rejected
@@ -21,7 +22,7 @@
  */
 import { type ChildProcess, spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { cpus, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import hdr from 'hdr-histogram-js';
@@ -122,6 +123,18 @@ async function sampleMemory(members: readonly Member[]): Promise<void> {
   );
 }
 
+/** CPU seconds used so far by each node (from its metrics) and by this bench process. */
+async function cpuSeconds(members: readonly Member[]): Promise<{ nodes: number[]; bench: number }> {
+  const nodes = await Promise.all(members.map(async (member) => (await scrape(member)).get('fedctl_process_cpu_seconds_total') ?? 0));
+  const usage = process.cpuUsage();
+  return { nodes, bench: (usage.user + usage.system) / 1e6 };
+}
+
+function cpuShares(before: { nodes: number[]; bench: number }, after: { nodes: number[]; bench: number }, elapsedMs: number): string {
+  const share = (seconds: number): string => `${((seconds / (elapsedMs / 1_000)) * 100).toFixed(0)}%`;
+  return `nodes ${after.nodes.map((value, index) => share(value - (before.nodes[index] ?? 0))).join('/')}, bench client ${share(after.bench - before.bench)} (of one core each)`;
+}
+
 async function termsOf(members: readonly Member[]): Promise<number[]> {
   return Promise.all(members.map(async (member) => (await scrape(member)).get('fedctl_raft_term') ?? -1));
 }
@@ -167,13 +180,13 @@ function connections(members: readonly Member[]): Array<{ member: Member; admin:
   return members.flatMap((member) => member.admins.map((admin) => ({ member, admin })));
 }
 
-async function calibrate(members: readonly Member[], durationMs: number): Promise<{ perSecond: number; tally: Tally }> {
+async function calibrate(members: readonly Member[], durationMs: number, clients: number): Promise<{ perSecond: number; tally: Tally }> {
   const pairs = connections(members);
   const tally = newTally();
   const started = performance.now();
   const deadline = started + durationMs;
   await Promise.all(
-    Array.from({ length: CALIBRATION_CLIENTS }, async (_, client) => {
+    Array.from({ length: clients }, async (_, client) => {
       const { member, admin } = pairs[client % pairs.length] as { member: Member; admin: AdminClient };
       while (performance.now() < deadline) await registerOnce(member, admin, tally);
     }),
@@ -255,17 +268,22 @@ export default async function (args: string[]): Promise<void> {
       await sleep(100);
     }
 
-    const calibration = await calibrate(members, calibrationSeconds * 1_000);
+    const cpuCalibrationStart = await cpuSeconds(members);
+    const calibrationClients = Math.min(CALIBRATION_CLIENTS, members.length * proposalsInFlightMax);
+    const calibration = await calibrate(members, calibrationSeconds * 1_000, calibrationClients);
+    const cpuCalibration = cpuShares(cpuCalibrationStart, await cpuSeconds(members), calibrationSeconds * 1_000);
     const capacity = calibration.perSecond;
-    console.log(`calibration (${calibrationSeconds} s, closed loop, ${CALIBRATION_CLIENTS} clients): capacity ${capacity.toFixed(0)} ops/s, ` +
-      `p99 ${ms(calibration.tally.latency.getValueAtPercentile(99))}, refused ${calibration.tally.rejected}, failed ${calibration.tally.failed}`);
+    console.log(`calibration (${calibrationSeconds} s, closed loop, ${calibrationClients} clients): capacity ${capacity.toFixed(0)} ops/s, ` +
+      `p99 ${ms(calibration.tally.latency.getValueAtPercentile(99))}, refused ${calibration.tally.rejected}, failed ${calibration.tally.failed}; cpu ${cpuCalibration}`);
 
     const logOffsets = members.map((member) => member.log.length);
     const termsBefore = await termsOf(members);
     await sampleMemory(members);
     for (const member of members) member.heapBytesFirst = member.heapBytesLast;
     const offered = capacity * 2;
+    const cpuOverloadStart = await cpuSeconds(members);
     const { tally, elapsedMs } = await overload(members, offered, seconds * 1_000);
+    const cpuOverload = cpuShares(cpuOverloadStart, await cpuSeconds(members), elapsedMs);
     await sampleMemory(members);
     const termsAfter = await termsOf(members);
     const lapsed = lapses(members, logOffsets);
@@ -283,6 +301,7 @@ export default async function (args: string[]): Promise<void> {
     const elections = termsAfter.some((term, index) => term !== termsBefore[index]);
     console.log(`  heartbeats lapsed: ${lapsed.length > 0 ? `YES (${lapsed.length}: ${lapsed.slice(0, 3).join('; ')})` : 'no (no member declared another down)'}`);
     console.log(`  raft terms ${termsBefore.join('/')} → ${termsAfter.join('/')}: ${elections ? 'an election happened' : 'no election'}`);
+    console.log(`  cpu ${cpuOverload}; machine load average ${loadavg().map((value) => value.toFixed(1)).join(' ')} on ${cpus().length} cores`);
     const alive = members.every((member) => member.child.exitCode === null);
     console.log(`  nodes up at the end: ${alive ? 'all 3' : 'NO'}`);
   } finally {
