@@ -489,8 +489,12 @@ export class RaftNode {
     }
   }
 
+  /**
+   * Dissertation §4.2.3: a member that heard from a leader within the minimum election timeout
+   * (or is the leader) ignores vote requests for a higher term, so a removed or partitioned
+   * member cannot depose a working leader. Always on; TimeoutNow campaigns bypass it.
+   */
   #inLease(): boolean {
-    if (!this.config.checkQuorum) return false;
     return this.#role === 'leader' || this.#leaderContactElapsed < this.config.electionTicks;
   }
 
@@ -706,6 +710,10 @@ export class RaftNode {
 
   #handleAppendResponse(message: AppendResponse, progress: Progress): void {
     if (message.reject) {
+      // Replicate state, and the follower merely lacks entries that are still in flight to it
+      // (the network reordered our appends): wait for those instead of falling back to probe.
+      // If they were lost, the stall check falls back to probe later.
+      if (progress.state === 'replicate' && message.hintIndex >= progress.match && progress.hasInflightBelow(message.index)) return;
       let hint = message.hintIndex;
       if (message.hintTerm > 0) hint = this.#log.findConflictByTerm(message.hintIndex, message.hintTerm);
       if (progress.maybeDecreaseTo(message.index, hint)) {

@@ -112,6 +112,12 @@ export class Progress {
     }
   }
 
+  /** Is an append ending before `index` still unacknowledged? */
+  hasInflightBelow(index: number): boolean {
+    const oldest = this.inflightLastIndexes[0];
+    return oldest !== undefined && oldest < index;
+  }
+
   /** Record an append sent with entries up to `lastIndex` of `bytes` bytes. */
   sentEntries(lastIndex: number, bytes: number): void {
     if (this.state === 'replicate') {
