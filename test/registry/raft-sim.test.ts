@@ -24,8 +24,8 @@ describe('raft sim — safety and liveness over many seeds', () => {
       applied += result.applied;
       reads += result.reads;
     }
-    expect(applied).toBeGreaterThan(1_000);
-    expect(reads).toBeGreaterThan(100);
+    expect(applied).toBeGreaterThan(500);
+    expect(reads).toBeGreaterThan(50);
   });
 
   it('runs clean with 3 and with 5 members forced', () => {
