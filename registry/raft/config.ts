@@ -7,8 +7,9 @@
  * - `safe` (default): ReadIndex — the leader records its commit index, confirms it is still
  *   leader with a heartbeat round acknowledged by a quorum, then releases the read.
  * - `lease`: the leader serves a read without a round trip while it holds a lease: a quorum
- *   acknowledged a heartbeat sent at tick T, so (with check-quorum) none of them votes for
- *   anyone else before their own tick count reaches T + electionTicks. The lease ends at
+ *   acknowledged a heartbeat sent at tick T, and a member that heard from a leader ignores vote
+ *   requests for electionTicks (in lease mode also after its own restart), so none of them
+ *   votes for anyone else before their own tick count reaches T + electionTicks. The lease ends at
  *   T + electionTicks - leaseDriftTicks on the leader's tick count. CLOCK ASSUMPTION: every
  *   member's ticks advance at the same rate within `leaseDriftTicks` per election timeout. A
  *   paused or slow-ticking leader process breaks this; use `safe` unless that is guaranteed.
