@@ -57,6 +57,8 @@ interface Member {
   heapBytesMax: number;
   heapBytesFirst: number | undefined;
   heapBytesLast: number;
+  /** Heap used at each sample of the overload phase, oldest first. */
+  readonly heapSamples: number[];
 }
 
 function cliCommand(): { args: string[]; label: string } {
@@ -76,7 +78,7 @@ async function startMember(root: string, short: string, extra: string[], proposa
   );
   const member: Member = {
     name, child, exited: new Promise((resolve) => child.once('close', () => resolve())), address: '', metrics: '', log: '', holder: '',
-    admins: [], rssBytesMax: 0, heapBytesMax: 0, heapBytesFirst: undefined, heapBytesLast: 0,
+    admins: [], rssBytesMax: 0, heapBytesMax: 0, heapBytesFirst: undefined, heapBytesLast: 0, heapSamples: [],
   };
   child.stderr?.on('data', (chunk: Buffer) => (member.log += chunk.toString()));
   const deadline = Date.now() + READY_TIMEOUT_MS;
@@ -119,6 +121,7 @@ async function sampleMemory(members: readonly Member[]): Promise<void> {
       member.heapBytesMax = Math.max(member.heapBytesMax, heap);
       member.heapBytesFirst ??= heap;
       member.heapBytesLast = heap;
+      member.heapSamples.push(heap);
     }),
   );
 }
@@ -239,6 +242,16 @@ function lapses(members: readonly Member[], fromOffsets: readonly number[]): str
   return found;
 }
 
+/** The largest sample in each tenth of the series (fewer buckets for short series). */
+function tenths(samples: readonly number[]): number[] {
+  const buckets = Math.min(10, samples.length);
+  return Array.from({ length: buckets }, (_, bucket) => {
+    const from = Math.floor((bucket * samples.length) / buckets);
+    const to = Math.floor(((bucket + 1) * samples.length) / buckets);
+    return Math.max(...samples.slice(from, Math.max(to, from + 1)));
+  });
+}
+
 const mib = (bytes: number): string => `${(bytes / (1024 * 1024)).toFixed(1)} MiB`;
 const ms = (microseconds: number): string => `${(microseconds / 1_000).toFixed(1)} ms`;
 const perSecond = (count: number, elapsedMs: number): string => ((count / elapsedMs) * 1_000).toFixed(0);
@@ -279,7 +292,10 @@ export default async function (args: string[]): Promise<void> {
     const logOffsets = members.map((member) => member.log.length);
     const termsBefore = await termsOf(members);
     await sampleMemory(members);
-    for (const member of members) member.heapBytesFirst = member.heapBytesLast;
+    for (const member of members) {
+      member.heapBytesFirst = member.heapBytesLast;
+      member.heapSamples.length = 0;
+    }
     const offered = capacity * 2;
     const cpuOverloadStart = await cpuSeconds(members);
     const { tally, elapsedMs } = await overload(members, offered, seconds * 1_000);
@@ -297,6 +313,7 @@ export default async function (args: string[]): Promise<void> {
     console.log(`  latency of accepted: p50 ${ms(tally.latency.getValueAtPercentile(50))}  p99 ${ms(tally.latency.getValueAtPercentile(99))}  max ${ms(tally.latency.maxValue)}`);
     for (const member of members) {
       console.log(`  ${member.name}: rss high-water ${mib(member.rssBytesMax)}, heap high-water ${mib(member.heapBytesMax)}, heap start ${mib(member.heapBytesFirst ?? 0)} → end ${mib(member.heapBytesLast)}`);
+      console.log(`    heap max per tenth of the run (MiB): ${tenths(member.heapSamples).map((bytes) => (bytes / (1024 * 1024)).toFixed(0)).join(' ')}`);
     }
     const elections = termsAfter.some((term, index) => term !== termsBefore[index]);
     console.log(`  heartbeats lapsed: ${lapsed.length > 0 ? `YES (${lapsed.length}: ${lapsed.slice(0, 3).join('; ')})` : 'no (no member declared another down)'}`);
