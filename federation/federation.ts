@@ -49,7 +49,9 @@ import {
   SystemClock,
   TcpTransport,
   fedError,
+  type ExitReason,
   isDownMessage,
+  isExitMessage,
   isFedError,
   type Logger,
   type ProcessContext,
@@ -394,6 +396,56 @@ export class Federation {
     return ref;
   }
 
+  /**
+   * Link the local process `local` with `remote` (a pid of any group), as `link/1` does: when
+   * either exits with a reason other than `normal`, the other gets that exit signal; a lost
+   * relay kills `local` with `noconnection`. A proxy process on this node (trapping exits)
+   * carries the link: within the group it links both pids; across groups it holds a relayed
+   * monitor of `remote` and relays `local`'s exit to the remote group.
+   */
+  async link(local: Pid, remote: GlobalWhereis | { readonly pid: Pid; readonly group: GroupId }): Promise<void> {
+    const group = 'holderGroup' in remote ? (remote.holderGroup ?? remote.group) : remote.group;
+    const target = remote.pid;
+    if (group === this.groupId) {
+      this.node.spawn(
+        async (ctx) => {
+          ctx.link(local);
+          ctx.link(target);
+          const exit = (await ctx.receive((message) => isExitMessage(message))) as { from: Pid; reason: ExitReason };
+          const other = exit.from.equals(local) ? target : local;
+          if (exit.reason !== 'normal') ctx.exit(other, exit.reason);
+        },
+        { trapExit: true },
+      );
+      return;
+    }
+    let ready: (ref: Ref | Error) => void = () => undefined;
+    const started = new Promise<Ref | Error>((resolve) => (ready = resolve));
+    const proxy = this.node.spawn(
+      async (ctx) => {
+        ctx.link(local);
+        const ref = await this.monitor(ctx.self, { pid: target, group }).catch((error: unknown) => error as Error);
+        ready(ref);
+        if (!(ref instanceof Ref)) return;
+        const message = (await ctx.receive((candidate) => isExitMessage(candidate) || (isDownMessage(candidate) && candidate.ref.equals(ref)))) as
+          | { type: 'EXIT'; reason: ExitReason }
+          | { type: 'DOWN'; reason: ExitReason };
+        if (message.type === 'DOWN') {
+          if (message.reason !== 'normal') ctx.exit(local, message.reason);
+          return;
+        }
+        await this.demonitor(ref);
+        if (message.reason !== 'normal') await this.#callGroup(group, 'relay_exit', { pid: target, reason: message.reason }).catch(() => undefined);
+      },
+      { trapExit: true },
+    );
+    const outcome = await started;
+    if (outcome instanceof Error) {
+      this.node.exit(proxy, 'kill');
+      throw outcome;
+    }
+  }
+
   /** Stop a relayed monitor (best effort; a DOWN already on its way may still arrive). */
   async demonitor(ref: Ref): Promise<void> {
     const monitor = this.#monitors.get(refKey(ref));
@@ -513,9 +565,14 @@ export class Federation {
     }
   }
 
+  /**
+   * Whether this group's log lets it serve the request now: writes need the slot `owned`;
+   * reads too, except that `local` reads are also served from a fenced slot's frozen copy (a
+   * linearizable read waits out the move: once ownership switches, the copy here is stale).
+   */
   #servesHere(request: Request): boolean {
     const state = this.#global.slotState(slotOf(request.name));
-    return state === 'owned' || (request.kind === 'read' && state === 'fenced');
+    return state === 'owned' || (request.kind === 'read' && request.consistency === 'local' && state === 'fenced');
   }
 
   /** The gateway's loop: serve, wait, or follow the home group (see the file comment). */
@@ -698,6 +755,13 @@ export class Federation {
           if (served !== undefined) this.node.exit(served.proxy, 'kill');
           return null;
         };
+      case 'relay_exit':
+        return async (_from, payload) => {
+          const { pid, reason } = payload as { pid: Pid; reason: ExitReason };
+          if (!(pid instanceof Pid)) throw fedError('badarg', 'relay_exit needs a pid');
+          this.node.exit(pid, reason);
+          return null;
+        };
       case 'nodes_alive':
         return async (_from, payload) => this.#nodesAlive((payload as { nodes: string[] }).nodes);
       case 'relay_send':
@@ -788,7 +852,7 @@ export class Federation {
       throw error;
     }
     const rpc = new Rpc(distribution, GATEWAY_CHANNEL, this.#clock);
-    for (const method of ['serve', 'dir_since', 'dir_propose', 'slot_step', 'nodes_alive', 'relay_send', 'monitor', 'demonitor']) rpc.handle(method, this.#gatewayHandler(method));
+    for (const method of ['serve', 'dir_since', 'dir_propose', 'slot_step', 'nodes_alive', 'relay_send', 'relay_exit', 'monitor', 'demonitor']) rpc.handle(method, this.#gatewayHandler(method));
     const offInvalidate = distribution.onControl(INVALIDATE_CHANNEL, (_from, payload) => {
       const name = (payload as { name?: unknown } | null)?.name;
       if (typeof name === 'string') this.#onInvalidate(name);

@@ -1,7 +1,9 @@
 // Slot moves with handover on real nodes (two groups over 127.0.0.1, one process): a slot moves
 // from the root group to another group and back, three times, while clients in both groups keep
 // registering names in that slot (unique names, and contended names several pids race for).
-// It proves: no acknowledged registration is lost (each is found, linearizably, from both
+// Readers meanwhile read acknowledged names linearizably from both groups.
+// It proves: no linearizable read misses an acknowledged name or sees another holder; no
+// acknowledged registration is lost (each is found, linearizably, from both
 // groups afterwards); no name ever has two holders (each contended name has at most one
 // acknowledged winner, and it is the holder found); at the end the slot's names live only in
 // the owner group's share; and the directory records no move left in progress. Then that a
@@ -57,6 +59,28 @@ async function worker(member: Member, id: number, stop: () => boolean, outcome: 
   }
 }
 
+/** Linearizable reads of names acknowledged before each read began: never missing, never another holder. */
+async function reader(members: readonly Member[], stop: () => boolean, outcome: Outcome, violations: string[]): Promise<number> {
+  let reads = 0;
+  for (let round = 0; !stop(); round++) {
+    const acknowledged = [...outcome.acknowledged];
+    const picked = acknowledged[round % Math.max(1, acknowledged.length)];
+    if (picked === undefined) {
+      await new Promise((resolve) => setTimeout(resolve, 10));
+      continue;
+    }
+    const [name, pid] = picked;
+    try {
+      const found = await members[round % members.length]!.federation.whereis(name, { consistency: 'linearizable' });
+      reads++;
+      if (found === undefined || !found.pid.equals(pid)) violations.push(`${name}: read ${found?.pid.toString() ?? 'nothing'}, acknowledged ${pid.toString()}`);
+    } catch (error) {
+      if (!isFedError(error, 'unavailable') && !isFedError(error, 'timeout')) throw error;
+    }
+  }
+  return reads;
+}
+
 describe('federation — slot moves under concurrent registrations', () => {
   it('moves a hot slot back and forth: nothing lost, never two holders', async () => {
     cluster = createCluster();
@@ -65,6 +89,8 @@ describe('federation — slot moves under concurrent registrations', () => {
     const outcome: Outcome = { acknowledged: new Map(), contendedWins: new Map(), intervals: [], errors: 0 };
     let done = false;
     const workers = [a[1]!, a[2]!, b[0]!, b[1]!].map((member, id) => worker(member, id, () => done, outcome));
+    const violations: string[] = [];
+    const reads = reader([a[2]!, b[1]!, a[1]!, b[0]!], () => done, outcome, violations);
     const mover = a[0]!.federation;
     const moveIntervals: Array<[number, number]> = [];
     for (const to of ['gb', 'ga', 'gb', 'ga', 'gb']) {
@@ -77,6 +103,8 @@ describe('federation — slot moves under concurrent registrations', () => {
     await new Promise((resolve) => setTimeout(resolve, 60));
     done = true;
     await Promise.all(workers);
+    expect(await reads).toBeGreaterThan(0);
+    expect(violations).toEqual([]);
     // The registrations really raced the moves: some were in flight while a move ran.
     const overlapping = outcome.intervals.filter(([start, end]) => moveIntervals.some(([moveStart, moveEnd]) => start < moveEnd && end > moveStart));
     expect(overlapping.length).toBeGreaterThan(0);
