@@ -1,4 +1,14 @@
 // federation — many groups. The public face of the folder; other folders import only this file.
+//
+//   const machines = federationMachines();                       // before the group opens
+//   const group = await Group.open({ node, distribution, group: 'ga', address, extensions: machines.extensions, … });
+//   const federation = await Federation.attach({ node, distribution, group, machines, cookie,
+//     createRoot: true,                 // only in the group that creates the federation
+//     seeds: ['127.0.0.1:4380'] });     // other groups: hidden addresses of root gateways
+//   await federation.register('svc:orders', pid);                // linearizable in the home group
+//   await federation.whereis('svc:orders', { consistency: 'linearizable' });
+//   await federation.send('svc:orders', msg);   await federation.monitor(watcher, found);
+//   await federation.directory();  await federation.rebalance();  // (rebalance: on a root member)
 export * from './core.js';
 export { BATCH_COMMANDS_MAX } from './directory.js';
 export {
