@@ -58,7 +58,7 @@ export function registerStartCommand(program: Command, run: (action: (output: Ou
     .addOption(new Option('--log-format <format>', 'log line format').choices(['text', 'json']).env('FEDCTL_LOG_FORMAT').default('text'))
     .addOption(new Option('--log-level <level>', 'lowest level logged').choices([...LOG_LEVELS]).env('FEDCTL_LOG_LEVEL').default('info'))
     .addOption(new Option('--metrics <host:port>', 'serve /metrics, /livez and /readyz on this address (off by default)').env('FEDCTL_METRICS'))
-    .addOption(new Option('--proposals-in-flight-max <n>', 'admission control: client proposals waiting on this member before it answers overloaded (default 1024)'))
+    .addOption(new Option('--proposals-in-flight-max <n>', 'admission control: client proposals waiting on this member before it answers overloaded (default 256)'))
     .addOption(new Option('--tick-ms <ms>', 'Raft tick (default 50)'))
     .addOption(new Option('--no-bootstrap', 'with no --seed, wait to be added by `fedctl join` instead of creating a new group'))
     .addOption(new Option('--fault-injection', 'accept fault requests from jepsen-lite (cut links); off by default').default(false))

@@ -66,7 +66,7 @@ export const GROUP_DEFAULTS = {
   snapshotEveryEntries: 10_000,
   pendingRequestsMax: 100_000,
   /** Admission control: client proposals (register, unregister, ext) waiting on this member at once. */
-  proposalsInFlightMax: 1_024,
+  proposalsInFlightMax: 256,
   /** Admission control: as leader, appended but uncommitted entries beyond which client proposals are refused. */
   uncommittedEntriesMax: 8_192,
 } as const;
