@@ -636,7 +636,7 @@ export class Federation {
   async #serveHere(request: Request, subscriber: string | undefined): Promise<Answer> {
     const slot = slotOf(request.name);
     if (request.kind === 'read' && this.#servesHere(request)) {
-      if (request.consistency === 'linearizable') await this.group.readBarrier();
+      if (request.consistency === 'linearizable') await this.#retryDefinite(() => this.group.readBarrier());
       if (this.#servesHere(request)) {
         const cacheable = subscriber !== undefined && request.consistency === 'local' && this.#subscribe(request.name, subscriber);
         const entry = this.#global.whereis(request.name) ?? null;
@@ -665,11 +665,16 @@ export class Federation {
 
   /** Propose on this member's group, retrying definite refusals (no leader yet) until the deadline. */
   async #propose(command: Parameters<Group['propose']>[0]): Promise<unknown> {
+    const result = await this.#retryDefinite(() => this.group.propose(command));
+    return 'value' in result ? result.value : undefined;
+  }
+
+  /** Run a group operation, retrying refusals that are definite (no leader yet, overloaded) until the deadline. */
+  async #retryDefinite<T>(operation: () => Promise<T>): Promise<T> {
     const deadline = this.#clock.now() + this.#settings.requestTimeoutMs;
     for (;;) {
       try {
-        const result = await this.group.propose(command);
-        return 'value' in result ? result.value : undefined;
+        return await operation();
       } catch (error) {
         const retriable = isFedError(error) && (error.code === 'not_leader' || error.code === 'overloaded' || error.code === 'unavailable') && error.details?.definite === true;
         if (!retriable || this.#clock.now() + this.#settings.waitRetryMs >= deadline || this.#closed) throw error;
