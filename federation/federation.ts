@@ -60,6 +60,7 @@ import type { Group } from '../registry/index.js';
 import type { DirectoryCommand, DirectoryEvent, DirectoryResult, DirectorySnapshot, DirectoryView, Gateway, GroupId, GroupRecord, SlotMove } from './directory.js';
 import { type GlobalCommand, type GlobalEntry, type GlobalResult, GLOBAL_EXTENSION, type GlobalNames, type SlotStep, SLOT_BATCH_MAX } from './global-names.js';
 import { DIRECTORY_EXTENSION, type FederationMachines } from './machines.js';
+import { refusalError } from './directory.js';
 import { planRebalance } from './rebalance.js';
 import { DirectoryCache, MOVED_REDIRECTS_MAX, type MovedAnswer, orderGateways, routeSlot } from './routing.js';
 import { Rpc } from './rpc.js';
@@ -493,11 +494,28 @@ export class Federation {
     return count;
   }
 
-  /** Remove a group that owns no slots (call on a root member). */
+  /**
+   * Remove a group that owns no slots (call on a root member; move its slots away first, e.g.
+   * drain it and `rebalance()`). Typed refusals: `not_found` (no such group), `badarg`
+   * (`details.refusal`: `root_group`, `group_not_empty`, `group_in_move`).
+   */
   async removeGroup(id: GroupId): Promise<void> {
     this.#assertRoot();
-    await this.#proposeDirectory({ op: 'drain_group', group: id });
-    await this.#proposeDirectory({ op: 'remove_group', group: id });
+    if (id === this.#directory.rootGroup) throw refusalError({ ok: false, code: 'root_group', reason: 'the root group cannot be removed' });
+    const owned = this.#directory.slotCount(id);
+    // Refused before draining, so a refusal changes nothing.
+    if (owned > 0) throw refusalError({ ok: false, code: 'group_not_empty', reason: `group ${id} owns ${owned} slots` });
+    for (const command of [{ op: 'drain_group', group: id }, { op: 'remove_group', group: id }] as const) {
+      const result = await this.#proposeDirectory(command);
+      if (!result.ok) throw refusalError(result);
+    }
+  }
+
+  /** Stop giving slots to `id` (call on a root member); `rebalance()` then moves its slots away. */
+  async drainGroup(id: GroupId): Promise<void> {
+    this.#assertRoot();
+    const result = await this.#proposeDirectory({ op: 'drain_group', group: id });
+    if (!result.ok) throw refusalError(result);
   }
 
   status(): FederationStatus {
@@ -1102,7 +1120,7 @@ export class Federation {
 
   async #runMoveBatch(slots: readonly number[], to: GroupId): Promise<number[]> {
     const began = await this.#proposeDirectory({ op: 'batch', commands: slots.map((slot) => ({ op: 'begin_move' as const, slot, to })) });
-    if (!began.ok) throw fedError('badarg', `begin_move: ${began.reason}`);
+    if (!began.ok) throw refusalError(began);
     const moves: SlotMove[] = [];
     for (const slot of slots) {
       const move = this.#directory.moveOf(slot);

@@ -10,7 +10,8 @@
 // move whose destination is unreachable is aborted and the source accepts writes again, and
 // that a move left half-done by a mover that died (begun and fenced, nothing more) is aborted
 // by the root's leader after it stalls, after which the slot is writable again. Last, that a
-// holder that exits while its slot is fenced loses its name at the new owner after the move.
+// holder that exits while its slot is fenced loses its name at the new owner after the move,
+// and that removing a group is refused (typed) while it owns slots and works once drained.
 import { afterEach, describe, expect, it } from 'vitest';
 import { isFedError, type Pid } from '../../runtime/index.js';
 import type { DirectoryResult } from '../../federation/index.js';
@@ -204,6 +205,39 @@ describe('federation — deletions behind a fence', () => {
     expect(kept?.pid.equals(survivor)).toBe(true);
     expect(kept?.group).toBe('gb');
     await eventually('source dropped its copy', () => a.every((member) => member.federation.registeredHere('{hot}').length === 0));
+  });
+});
+
+describe('federation — draining and removing a group', () => {
+  it('a group with slots cannot be removed; drained and rebalanced it can, and its names move home', async () => {
+    cluster = createCluster();
+    const a = await cluster.startGroup('ga', ['a1', 'a2', 'a3'], { root: true });
+    const b = await cluster.startGroup('gb', ['b1', 'b2'], { seeds: cluster.rootGatewayAddresses() });
+    const root = a[0]!.federation;
+    expect(await root.rebalance()).toBe(2_048);
+    const holder = idleProcess(b[0]!.node);
+    const names: string[] = [];
+    for (let index = 0; names.length < 3; index++) {
+      const name = `d:${(index * 2_654_435_761) >>> 0}`;
+      if ((await b[0]!.federation.register(name, holder)).group === 'gb') names.push(name);
+    }
+    const refusal = (error: unknown) => (error as { code?: string; details?: { refusal?: string } }) ?? {};
+    const notEmpty = await root.removeGroup('gb').catch((error: unknown) => error);
+    expect(refusal(notEmpty)).toMatchObject({ code: 'badarg', details: { refusal: 'group_not_empty' } });
+    expect(refusal(await root.removeGroup('ga').catch((error: unknown) => error))).toMatchObject({ code: 'badarg', details: { refusal: 'root_group' } });
+    expect(refusal(await root.removeGroup('nope').catch((error: unknown) => error))).toMatchObject({ code: 'not_found' });
+    expect(refusal(await b[0]!.federation.rebalance().catch((error: unknown) => error))).toMatchObject({ code: 'badarg' });
+    await root.drainGroup('gb');
+    expect(await root.rebalance()).toBe(2_048);
+    await root.removeGroup('gb');
+    const summary = await root.directory();
+    expect(summary.groups.find((record) => record.id === 'gb')?.state).toBe('removed');
+    expect(summary.slots).toEqual({ ga: 4_096 });
+    for (const name of names) {
+      const found = await a[1]!.federation.whereis(name, { consistency: 'linearizable' });
+      expect(found?.group).toBe('ga');
+      expect(found?.pid.equals(holder)).toBe(true);
+    }
   });
 });
 
