@@ -129,6 +129,8 @@ export class RaftNode {
 
   #round = 0;
   #readRoundPending = false;
+  /** Lease reads count only heartbeat rounds from this one on (see `#sendTimeoutNow`). */
+  #leaseRoundMin = 0;
   readonly #roundTicks: number[] = new Array<number>(LEASE_ROUNDS_REMEMBERED).fill(0);
   #pendingReads: PendingRead[] = [];
   #readQueue: QueuedRead[] = [];
@@ -355,6 +357,7 @@ export class RaftNode {
     this.#progress = new Map();
     this.#round = 0;
     this.#readRoundPending = false;
+    this.#leaseRoundMin = 0;
     this.#syncProgressWithConf();
     this.#log.append({ term: this.#term, index: this.#log.lastIndex() + 1, type: 'noop', data: null });
   }
@@ -729,7 +732,7 @@ export class RaftNode {
     }
     this.#maybeCommit();
     if (message.from === this.#leadTransferee && progress.match === this.#log.lastIndex()) {
-      this.#send({ type: 'timeout_now', from: this.id, to: message.from, term: this.#term });
+      this.#sendTimeoutNow(message.from);
     }
   }
 
@@ -809,6 +812,15 @@ export class RaftNode {
     });
   }
 
+  /**
+   * TimeoutNow lets the target's votes bypass the followers' vote-refusal lease, so the lease
+   * this leader built on earlier heartbeat rounds is void: only rounds sent afterwards count.
+   */
+  #sendTimeoutNow(to: NodeId): void {
+    this.#send({ type: 'timeout_now', from: this.id, to, term: this.#term });
+    this.#leaseRoundMin = this.#round + 1;
+  }
+
   #broadcastHeartbeat(): void {
     this.#round++;
     this.#roundTicks[this.#round % LEASE_ROUNDS_REMEMBERED] = this.#ticks;
@@ -856,7 +868,7 @@ export class RaftNode {
         bestMatch = match;
       }
     }
-    if (best !== null && bestMatch === this.#log.lastIndex()) this.#send({ type: 'timeout_now', from: this.id, to: best, term: this.#term });
+    if (best !== null && bestMatch === this.#log.lastIndex()) this.#sendTimeoutNow(best);
     this.#becomeFollower(this.#term, null);
   }
 
@@ -944,7 +956,7 @@ export class RaftNode {
     this.#electionElapsed = 0;
     const progress = this.#progress.get(to);
     if (progress !== undefined && progress.match === this.#log.lastIndex()) {
-      this.#send({ type: 'timeout_now', from: this.id, to, term: this.#term });
+      this.#sendTimeoutNow(to);
     }
   }
 
@@ -988,7 +1000,7 @@ export class RaftNode {
   #leaseValid(): boolean {
     if (this.#leadTransferee !== null) return false;
     const confirmed = this.#confirmedRound();
-    if (confirmed === 0 || this.#round - confirmed >= LEASE_ROUNDS_REMEMBERED) return false;
+    if (confirmed === 0 || confirmed < this.#leaseRoundMin || this.#round - confirmed >= LEASE_ROUNDS_REMEMBERED) return false;
     const sentTick = this.#roundTicks[confirmed % LEASE_ROUNDS_REMEMBERED] as number;
     return this.#ticks < sentTick + this.config.electionTicks - this.config.leaseDriftTicks;
   }

@@ -333,6 +333,38 @@ describe('raft reads — ReadIndex and leases', () => {
   });
 });
 
+describe('raft reads — a transfer voids the lease', () => {
+  // TimeoutNow lets the target collect votes from followers that are inside the old leader's
+  // lease; so once the old leader sent it, its earlier heartbeat rounds no longer prove a lease,
+  // even after the transfer is abandoned. (Found by the simulator, seed 1065460.)
+  it('an old leader whose transfer it abandoned does not serve lease reads on old rounds', () => {
+    const cluster = testCluster({ raft: { readMode: 'lease' } });
+    ticks(cluster, 30);
+    const leader = cluster.leader() as string;
+    const [target, other] = ['n1', 'n2', 'n3'].filter((id) => id !== leader) as [string, string];
+    cluster.cut(leader, target);
+    cluster.propose(leader, 'x');
+    ticks(cluster, 1);
+    cluster.raft(leader).step({ type: 'transfer_leader', to: target });
+    cluster.drive(cluster.member(leader));
+    ticks(cluster, 3);
+    cluster.heal();
+    let timeoutNowSent = false;
+    watchMessages(cluster, (m) => {
+      if (m.type === 'timeout_now') timeoutNowSent = true;
+      return timeoutNowSent && m.type !== 'timeout_now' && (m.from === leader || m.to === leader);
+    });
+    ticks(cluster, 2);
+    expect(timeoutNowSent).toBe(true);
+    expect(cluster.raft(target).status().role).toBe('leader');
+    ticks(cluster, 5); // the transfer is abandoned after an election timeout
+    expect(cluster.raft(leader).status()).toMatchObject({ role: 'leader', leadTransferee: null });
+    expect(cluster.raft(other).status().leader).toBe(target);
+    cluster.read(leader);
+    expect(cluster.member(leader).pendingReads.size).toBe(1);
+  });
+});
+
 describe('raft storage — MemoryStorage', () => {
   const entry = (index: number, term: number): Entry => ({ index, term, type: 'normal', data: `e${index}` });
 
