@@ -596,6 +596,7 @@ export class Federation {
   /** The gateway's loop: serve, wait, or follow the home group (see the file comment). */
   async #routeAsGateway(request: Request, deadline: number): Promise<GlobalResult | ReadValue> {
     let redirects = 0;
+    let unreachableSince: number | undefined;
     const slot = slotOf(request.name);
     for (;;) {
       if (this.#clock.now() >= deadline) throw fedError('unavailable', `${request.name}: slot ${slot} did not settle before the deadline`);
@@ -608,7 +609,17 @@ export class Federation {
       else {
         const cached = this.#cachedRead(request);
         if (cached !== undefined) return cached;
-        answer = await this.#askHome(decision.owner, request, deadline);
+        try {
+          answer = await this.#askHome(decision.owner, request, deadline);
+          unreachableSince = undefined;
+        } catch (error) {
+          // No gateway of the home group connected: give the links one hop timeout to come
+          // (back) up — a link being redialled after a heal — before calling the group unreachable.
+          if (!isFedError(error, 'unavailable') || error.details?.definite !== true) throw error;
+          unreachableSince ??= this.#clock.now();
+          if (this.#clock.now() - unreachableSince >= this.#settings.hopTimeoutMs || this.#clock.now() + this.#settings.waitRetryMs >= deadline) throw error;
+          answer = { type: 'wait', retryAfterMs: this.#settings.waitRetryMs };
+        }
       }
       if (answer.type === 'ok') return answer.value;
       if (answer.type === 'wait') {

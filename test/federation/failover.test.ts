@@ -82,6 +82,10 @@ describe('federation — partitions', () => {
     const homedInC = [...homes].filter(([, home]) => home === 'gc').map(([name]) => name);
     expect(homedInA.length).toBeGreaterThan(0);
     expect(homedInC.length).toBeGreaterThan(0);
+    // Every gateway's directory cache has caught up with the root before the cut (caches are
+    // refreshed from the root group, which the partition isolates).
+    const rootRevision = a[0]!.federation.status().directoryRevision;
+    await eventually('caches current', () => [...b, ...c].every((member) => member.federation.status().directoryRevision >= rootRevision));
     // Warm B's gateway caches with A's names.
     for (const name of homedInA) expect((await b[0]!.federation.whereis(name))?.pid.equals(holder)).toBe(true);
 
