@@ -1049,7 +1049,7 @@ export class Federation {
           this.#applyDirectoryReply(reply);
           return;
         } catch {
-          // try the next candidate
+          // try the next candidate (a gateway with nothing newer answers `moved`)
         }
       }
     } finally {
@@ -1070,9 +1070,16 @@ export class Federation {
     }
   }
 
-  /** At a root member: the directory events after `revision`, or a snapshot. */
+  /**
+   * The directory events after `revision`, or a snapshot. A root member answers from its
+   * replica; another gateway answers from its cache when that is newer (so gateways cut off
+   * from the root still learn from each other), else `moved` to the root.
+   */
   #directorySince(revision: number): { events?: DirectoryEvent[]; snapshot?: DirectorySnapshot } {
-    if (!this.#isRoot()) throw fedError('moved', `${this.groupId} is not the root group`, { group: this.#cache.rootGroup ?? null });
+    if (!this.#isRoot()) {
+      if (this.#cache.revision > revision) return { snapshot: this.#cache.snapshot() };
+      throw fedError('moved', `${this.groupId} is not the root group`, { group: this.#cache.rootGroup ?? null });
+    }
     const events = revision > 0 ? this.#directory.eventsSince(revision) : undefined;
     if (events === undefined) return { snapshot: this.#directory.snapshot() };
     return { events };

@@ -158,6 +158,23 @@ export class DirectoryCache implements DirectoryView {
     return this.#owners[slotOf(name)];
   }
 
+  /**
+   * What this cache knows, in the directory's snapshot form (unknown slots have owner `''`), so
+   * a cache can seed another one (gateways share their view when the root is unreachable).
+   */
+  snapshot(): DirectorySnapshot {
+    return {
+      version: 1,
+      appliedIndex: this.#revision,
+      revision: this.#revision,
+      rootGroup: this.#rootGroup ?? null,
+      groups: this.groups(),
+      owners: this.#owners.map((owner) => owner ?? ''),
+      slotRevisions: [...this.#slotRevisions],
+      moves: [...this.#moves.values()].sort((a, b) => a.slot - b.slot),
+    };
+  }
+
   /** Merge a full snapshot; ignored (`stale`) if older than what this cache follows. */
   applySnapshot(snapshot: DirectorySnapshot): CacheUpdate {
     if (snapshot.revision < this.#revision) return 'stale';
