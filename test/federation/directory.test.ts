@@ -335,7 +335,8 @@ describe('directory — determinism, snapshots and the one-owner invariant', () 
         expect(Buffer.compare(encode(restored.snapshot()), encode(left.snapshot()))).toBe(0);
         checkOwnership(left, Array.from({ length: SLOT_COUNT }, (_, index) => index));
       }),
-      { numRuns: 150 },
+      // Seeded: the coverage check below must not depend on luck (unseeded, ~1 run in 10 saw no complete_move).
+      { numRuns: 150, seed: 1 },
     );
     // The generated logs did reach every step of the protocol, not only refusals.
     for (const op of ['create_root', 'add_group', 'remove_group', 'begin_move', 'mark_copied', 'complete_move', 'abort_move']) {
