@@ -116,6 +116,8 @@ export interface DistributionStats {
   handshakesFailed: number;
   /** Incoming connections closed unheard because `PENDING_HANDSHAKES_MAX` handshakes were under way. */
   handshakesRefused: number;
+  /** Handshakes under way now (incoming and outgoing), at most `PENDING_HANDSHAKES_MAX`. */
+  handshakesPending: number;
   /** Data to nodes we have no connection to (dropped, as Erlang does). */
   dataDroppedUnconnected: number;
   /** Control messages for a channel nobody handles here. */
@@ -162,7 +164,7 @@ export class Distribution implements SignalRouter {
   readonly #nodeWatchers = new Map<string, Map<string, Pid>>();
   readonly #allNodesWatchers = new Map<string, Pid>();
   readonly #listeners = new Set<(event: NodeEvent) => void>();
-  readonly #stats: Omit<DistributionStats, 'peers'> = {
+  readonly #stats: Omit<DistributionStats, 'peers' | 'handshakesPending'> = {
     connectionsOpened: 0,
     connectionsClosed: 0,
     handshakesFailed: 0,
@@ -305,7 +307,7 @@ export class Distribution implements SignalRouter {
   stats(): DistributionStats {
     const peers: Record<string, ConnectionStats> = {};
     for (const [name, connection] of this.#connections) peers[name] = connection.snapshot();
-    return { ...this.#stats, closedTotals: { ...this.#stats.closedTotals }, peers };
+    return { ...this.#stats, handshakesPending: this.#pendingStreams.size, closedTotals: { ...this.#stats.closedTotals }, peers };
   }
 
   // ---- routing -----------------------------------------------------------------------------
