@@ -1,11 +1,13 @@
 /**
- * Proves the link message encoding: the prefix-caching `DataEncoder` produces exactly the bytes
- * of `encodeDataSignal` for any message, sender and target sequence (fast-check), and those
- * bytes parse back to the same signal; records of many messages decode in order.
+ * Proves the link message encoding: data packed as runs (one header per sender and target, the
+ * way a connection writes it) parses back to the same signals in the same order for any message,
+ * sender and target sequence (fast-check), and to what the messages encoded one by one give; a
+ * run pays for its sender and target once; malformed runs are `bad_frame`.
  */
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { DataEncoder, encodeDataSignal, parseDataSignal, parseRecord } from '../../runtime/dist/wire.js';
+import { encode } from '../../runtime/codec.js';
+import { DataEncoder, DataSegment, encodeDataSignal, parseDataSignal, parseRecord } from '../../runtime/dist/wire.js';
 import { Pid } from '../../runtime/pid.js';
 import type { Signal } from '../../runtime/signals.js';
 
@@ -25,38 +27,54 @@ const signalArbitrary: fc.Arbitrary<Signal & { kind: 'send' | 'reg_send' }> = fc
   }),
 );
 
+/** Pack signals into one segment the way the connection does (runs per sender and target). */
+function segmentOf(signals: ReadonlyArray<Signal & { kind: 'send' | 'reg_send' }>): Buffer {
+  const encoder = new DataEncoder();
+  const segment = new DataSegment(Buffer.alloc(1024 * 1024));
+  for (const signal of signals) {
+    const to = signal.kind === 'send' ? signal.to : signal.to.name;
+    const header = encoder.header(signal.kind, signal.from, to);
+    const body = encoder.body(signal.msg);
+    segment.append(signal.kind, signal.from, to, header, body, body.start, body.end);
+  }
+  expect(segment.messages).toBe(signals.length);
+  return segment.finish();
+}
+
 describe('wire', () => {
-  it('wire — the caching encoder writes the same bytes as the plain encoder, and they parse back', () => {
+  it('wire — runs of messages parse back to the same signals in order, for any senders and targets', () => {
     fc.assert(
       fc.property(fc.array(signalArbitrary, { minLength: 1, maxLength: 20 }), (signals) => {
-        const encoder = new DataEncoder();
-        for (const signal of signals) {
-          const bytes = encoder.encode(signal);
-          const frame = encoder.frame();
-          expect(frame.length).toBe(bytes);
-          const plain = encodeDataSignal(signal);
-          expect(frame.equals(plain)).toBe(true);
-          const parsed = parseRecord(plain, LOCAL, PEER);
-          expect(parsed).toHaveLength(1);
-          expect(parsed[0]).toEqual({ type: 'data', signal: { ...signal, from: signal.from } });
-        }
+        const parsed = parseRecord(segmentOf(signals), LOCAL, PEER);
+        expect(parsed).toEqual(signals.map((signal) => ({ type: 'data', signal: { ...signal, from: signal.from } })));
+        // The same messages encoded one by one decode to the same thing.
+        expect(parseRecord(Buffer.concat(signals.map(encodeDataSignal)), LOCAL, PEER)).toEqual(parsed);
       }),
       { numRuns: 300 },
     );
   });
 
-  it('wire — a record of many messages decodes in order', () => {
-    const encoder = new DataEncoder();
+  it('wire — a run names its sender and target once', () => {
+    const from = new Pid(PEER, 7, 1);
     const to = new Pid(LOCAL, 1, 1);
-    const buffers: Buffer[] = [];
-    for (let index = 0; index < 1_000; index++) {
-      encoder.encode({ kind: 'send', from: undefined, to, msg: ['ping', index] });
-      buffers.push(encoder.frame());
-    }
-    const messages = parseRecord(Buffer.concat(buffers), LOCAL, PEER);
+    const signals = Array.from({ length: 1_000 }, (_, index) => ({ kind: 'send' as const, from, to, msg: ['ping', index] }));
+    const bytes = segmentOf(signals);
+    const one = encodeDataSignal(signals[0]!);
+    // Each message costs its own body only: far less than a thousand full messages.
+    expect(bytes.length).toBeLessThan(signals.length * (one.length / 2));
+    const messages = parseRecord(bytes, LOCAL, PEER);
     expect(messages.map((message) => (message.type === 'data' && message.signal.kind === 'send' ? (message.signal.msg as [string, number])[1] : -1))).toEqual(
       Array.from({ length: 1_000 }, (_, index) => index),
     );
+  });
+
+  it('wire — a run that claims more messages than its record holds, or a bad run header, is bad_frame', () => {
+    const to = new Pid(LOCAL, 1, 1);
+    expect(() => parseRecord(Buffer.concat([encode([6, null, to, 3]), encode('a'), encode('b')]), LOCAL, PEER)).toThrow(expect.objectContaining({ code: 'bad_frame' }));
+    expect(() => parseRecord(encode([6, null, to, 0]), LOCAL, PEER)).toThrow(expect.objectContaining({ code: 'bad_frame' }));
+    expect(() => parseRecord(Buffer.concat([encode([6, null, new Pid('c@127.0.0.1', 1, 1), 1]), encode('a')]), LOCAL, PEER)).toThrow(expect.objectContaining({ code: 'bad_frame' }));
+    expect(() => parseRecord(Buffer.concat([encode([7, new Pid('c@127.0.0.1', 1, 1), 'echo', 1]), encode('a')]), LOCAL, PEER)).toThrow(expect.objectContaining({ code: 'bad_frame' }));
+    expect(() => parseRecord(Buffer.concat([encode([7, null, '', 1]), encode('a')]), LOCAL, PEER)).toThrow(expect.objectContaining({ code: 'bad_frame' }));
   });
 
   it('wire — data for another node or from a third node is refused', () => {
