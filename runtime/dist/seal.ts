@@ -1,7 +1,7 @@
 /**
  * Sealing: after the handshake every record on a link is encrypted and authenticated with
- * ChaCha20-Poly1305. Keys come from HKDF-SHA256 over the cookie, salted with both handshake
- * nonces, one key per direction; the 96-bit AEAD nonce is 32 zero bits and a 64-bit record
+ * ChaCha20-Poly1305. Keys come from HKDF-SHA256 over the cookie, salted with the handshake
+ * transcript (both nonces and identities), one key per direction; the 96-bit AEAD nonce is 32 zero bits and a 64-bit record
  * counter that both sides advance in step. The counter is never sent: a replayed, dropped,
  * reordered or altered record fails authentication, `open` throws `bad_frame`, and the caller
  * closes the connection.
@@ -21,10 +21,14 @@ const COUNTER_HIGH_MAX = 0xffff_ffff;
 
 export type Direction = 'initiator-to-responder' | 'responder-to-initiator';
 
-export function deriveKey(cookie: string, initiatorNonce: Buffer, responderNonce: Buffer, direction: Direction, initiatorName: string, responderName: string): Buffer {
-  const salt = Buffer.concat([initiatorNonce, responderNonce]);
-  const info = Buffer.from(`fedctl-seal-v1\0${direction}\0${initiatorName}\0${responderName}`, 'utf8');
-  return Buffer.from(hkdfSync('sha256', Buffer.from(cookie, 'utf8'), salt, info, KEY_BYTES));
+/**
+ * One direction's key: HKDF-SHA256 of the cookie, salted with the handshake transcript (which
+ * holds both nonces and both identities, see handshake.ts), so the keys are fresh per
+ * connection and bound to everything the two sides said to each other.
+ */
+export function deriveKey(cookie: string, transcript: Buffer, direction: Direction): Buffer {
+  const info = Buffer.from(`fedctl-seal-v2\0${direction}`, 'utf8');
+  return Buffer.from(hkdfSync('sha256', Buffer.from(cookie, 'utf8'), transcript, info, KEY_BYTES));
 }
 
 class Counter {

@@ -161,7 +161,8 @@ describe('fuzz', () => {
 
   it('fuzz — each bad connection cost at most one log line and the node kept serving', async () => {
     await waitFor(() => dist.peers().length === 0, 5_000, 'fuzz connections gone');
-    const warnings = logs.filter((entry) => entry.level === 'warn');
+    // (Honest peers' own disconnects are logged too, but they are not bad connections.)
+    const warnings = logs.filter((entry) => entry.level === 'warn' && entry.peer?.startsWith('honest') !== true);
     expect(warnings.length).toBeGreaterThan(0);
     expect(warnings.length).toBeLessThanOrEqual(fuzzConnections);
     for (const entry of warnings) expect(entry.msg).not.toContain('\n');
