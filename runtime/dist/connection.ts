@@ -35,8 +35,8 @@
  * Failure detection: a heartbeat is sent every `tickMs`; a peer from which no authenticated record
  * arrived for `timeoutMs` is declared down (the check re-runs after pending I/O so a busy event
  * loop does not misread queued input as silence). Any error on the receive path (bad frame,
- * failed authentication, forged signal) closes the connection with that error; `closed` is
- * reported exactly once.
+ * failed authentication, forged signal, a stream that ends inside a frame) closes the connection
+ * with that error; `closed` is reported exactly once.
  */
 import { performance } from 'node:perf_hooks';
 import { FedError, fedError } from '../kernel/errors.js';
@@ -637,6 +637,13 @@ export class Connection {
   // ---- inbound -----------------------------------------------------------------------------
 
   #onStreamClosed(error: Error | undefined): void {
+    try {
+      // A stream that ends inside a frame was cut short or tampered with: say so, not just "lost".
+      this.#decoder.finish();
+    } catch (truncated) {
+      this.close(asFedError(truncated));
+      return;
+    }
     this.close(fedError('nodedown', `connection to ${this.peer.name} lost${error ? `: ${error.message}` : ''}`, { peer: this.peer.name }, error));
   }
 

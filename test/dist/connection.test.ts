@@ -304,6 +304,17 @@ describe('connection', () => {
     });
   }
 
+  it('connection — a stream that ends inside a record closes the link with bad_frame, not as a lost connection', async () => {
+    const { recA } = await linked({ startB: false });
+    const [ciphertext, tag] = pair!.responder.sealer!.seal(encode([0]));
+    const record = Buffer.concat([frameHeader(ciphertext.length + tag.length), ciphertext, tag]);
+    pair!.server.write([record.subarray(0, record.length - 3)]);
+    pair!.server.raw.end();
+    await waitFor(() => recA.closed);
+    expect(recA.closedWith?.code).toBe('bad_frame');
+    expect(recA.closedWith?.message).toMatch(/ended inside a frame/);
+  });
+
   it('connection — a valid monitor signal from the peer is accepted', async () => {
     const { recA } = await linked({ startB: false });
     const signal = [3, 0, 'monitor', new Pid(B, 1, 1), new Pid(A, 1, 1), new Ref(B, 5, 1), null];
