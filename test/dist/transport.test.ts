@@ -3,8 +3,10 @@
  * `hyperdht/testnet` bound to 127.0.0.1): listen/connect, bytes both ways in order, a large
  * payload intact, close seen by the peer, unreachable addresses rejected with a typed error,
  * idempotent close, and a full `Distribution` (handshake, sealed link, remote send) on top.
- * Also proves the hyperswarm transport refuses to start without an explicit bootstrap list.
+ * Also proves the hyperswarm transport refuses to start without an explicit bootstrap list, and
+ * holds no DHT node (no sockets) until it is used.
  */
+import { readdirSync, readlinkSync } from 'node:fs';
 import createTestnet from 'hyperdht/testnet.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Distribution } from '../../runtime/dist/distribution.js';
@@ -147,6 +149,29 @@ describe('hyperswarm safety', () => {
   it('hyperswarm — refuses to start without an explicit bootstrap list', () => {
     expect(() => new HyperswarmTransport({ bootstrap: [] })).toThrow(expect.objectContaining({ code: 'config' }));
     expect(() => new HyperswarmTransport(undefined as never)).toThrow(expect.objectContaining({ code: 'config' }));
+  });
+
+  it('hyperswarm — a transport handed to a Distribution that refuses its options leaves no DHT running', async () => {
+    // A DHT node binds its UDP sockets within milliseconds of its creation: count this process's sockets.
+    const sockets = (): number =>
+      readdirSync('/proc/self/fd').filter((fd) => {
+        try {
+          return readlinkSync(`/proc/self/fd/${fd}`).startsWith('socket:');
+        } catch {
+          return false; // the fd of the directory listing itself
+        }
+      }).length;
+    const before = sockets();
+    const transport = new HyperswarmTransport({ bootstrap: testnet!.bootstrap });
+    const node = new Node({ name: 'refused@127.0.0.1' });
+    expect(() => new Distribution({ node, cookie: 'c', sealed: false, transport })).toThrow(expect.objectContaining({ code: 'config' }));
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    expect(sockets()).toBe(before);
+    // The count does see a DHT node: using the transport creates one, and close() releases it.
+    await transport.listen(() => undefined);
+    expect(sockets()).toBeGreaterThan(before);
+    await transport.close();
+    await waitFor(() => sockets() === before, 5_000, 'the DHT sockets to close');
   });
 
   it('hyperswarm — plaintext links are refused on it', () => {
