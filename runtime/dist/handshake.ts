@@ -56,6 +56,8 @@ const ADDRESS_BYTES_MAX = 512;
 /** Handshake frames are small; anything larger is hostile. */
 const HANDSHAKE_FRAME_BYTES_MAX = 4_096;
 const PROOF_LABEL = 'fedctl-auth-v2';
+/** After sending an error, the stream is closed once it is out, or after this long. */
+const ERROR_GRACE_MS = 1_000;
 
 export type Role = 'initiator' | 'responder';
 
@@ -339,14 +341,13 @@ class HandshakeRun {
     if (this.#step === 'done') return;
     this.#step = 'done';
     clearTimeout(this.#timer);
-    if (tellPeer && error.details?.remote !== true) {
-      try {
-        this.#send({ t: 'error', code: error.code });
-      } catch {
-        // The stream is going away anyway.
-      }
+    if (tellPeer && error.details?.remote !== true && !this.#stream.closed) {
+      this.#send({ t: 'error', code: error.code });
+      // Let the error frame reach the peer before the stream goes.
+      this.#stream.end(ERROR_GRACE_MS);
+    } else {
+      this.#stream.destroy();
     }
-    this.#stream.destroy();
     this.#reject(error);
   }
 }

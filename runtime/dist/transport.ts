@@ -44,6 +44,7 @@ export class ByteStream {
   #closed = false;
   #closeError: Error | undefined;
   #closeReported = false;
+  #endTimer: NodeJS.Timeout | undefined;
 
   constructor(raw: RawDuplex, remoteHost: string | undefined) {
     this.raw = raw;
@@ -110,9 +111,21 @@ export class ByteStream {
     this.#markClosed();
   }
 
+  /**
+   * Close after what was written has gone out (a last error frame must reach the peer: some
+   * streams, such as hyperswarm's, drop unsent bytes on destroy); destroyed anyway after
+   * `graceMs` if the stream has not closed by then.
+   */
+  end(graceMs: number): void {
+    if (this.#closed || this.#endTimer !== undefined) return;
+    this.raw.end();
+    this.#endTimer = setTimeout(() => this.destroy(), graceMs);
+  }
+
   #markClosed(): void {
     if (this.#closed) return;
     this.#closed = true;
+    clearTimeout(this.#endTimer);
     if (!this.raw.destroyed) this.raw.destroy();
     if (this.#handlers !== undefined) this.#reportClose();
   }
@@ -132,6 +145,8 @@ export interface ConnectOptions {
 
 export interface Transport {
   readonly kind: string;
+  /** The interface `listen` will bind, when the transport knows it beforehand (tcp). */
+  readonly host?: string;
   /** Start accepting; resolves to this node's address as peers should dial it. */
   listen(onStream: (stream: ByteStream) => void): Promise<string>;
   connect(address: string, options?: ConnectOptions): Promise<ByteStream>;
@@ -185,6 +200,10 @@ export class TcpTransport implements Transport {
 
   get address(): string | undefined {
     return this.#address;
+  }
+
+  get host(): string {
+    return this.#host;
   }
 
   async listen(onStream: (stream: ByteStream) => void): Promise<string> {

@@ -2,14 +2,15 @@
  * One conformance suite, run against every transport (tcp on 127.0.0.1, hyperswarm on a local
  * `hyperdht/testnet` bound to 127.0.0.1): listen/connect, bytes both ways in order, a large
  * payload intact, close seen by the peer, unreachable addresses rejected with a typed error,
- * idempotent close, and a full `Distribution` (handshake, sealed link, remote send) on top.
+ * idempotent close, a full `Distribution` (handshake, sealed link, remote send) on top, and a
+ * peer with the wrong cookie refused by the handshake over it (the Noise stream is no membership).
  * Also proves the hyperswarm transport refuses to start without an explicit bootstrap list, and
  * holds no DHT node (no sockets) until it is used.
  */
 import { readdirSync, readlinkSync } from 'node:fs';
 import createTestnet from 'hyperdht/testnet.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { Distribution } from '../../runtime/dist/distribution.js';
+import { Distribution, type LogEntry } from '../../runtime/dist/distribution.js';
 import { HyperswarmTransport } from '../../runtime/dist/hyperswarm.js';
 import { type ByteStream, TcpTransport, type Transport } from '../../runtime/dist/transport.js';
 import { isFedError } from '../../runtime/kernel/errors.js';
@@ -135,6 +136,26 @@ for (const kind of kinds) {
         expect(await a.connect(b.address)).toBe(nodeB.name);
         nodeA.send({ name: 'inbox', node: nodeB.name }, { over: kind.name });
         expect(await inbox).toEqual({ over: kind.name });
+      } finally {
+        await a.close();
+        await b.close();
+        await nodeA.stop();
+        await nodeB.stop();
+      }
+    });
+
+    it(`${kind.name} — a peer with the wrong cookie is refused by the handshake over it`, async () => {
+      const nodeA = new Node({ name: `wrong-${kind.name}@127.0.0.1`, stopTimeoutMs: 100 });
+      const nodeB = new Node({ name: `right-${kind.name}@127.0.0.1`, stopTimeoutMs: 100 });
+      const logsB: LogEntry[] = [];
+      const common = { logger: () => undefined, tickMs: 50, heartbeatTimeoutMs: 2_000, reconnect: false };
+      const a = await Distribution.start({ node: nodeA, transport: kind.make(), ...common, cookie: 'guessed' });
+      const b = await Distribution.start({ node: nodeB, transport: kind.make(), ...common, cookie: 'the-cookie', logger: (entry) => logsB.push(entry) });
+      try {
+        await expect(a.connect(b.address)).rejects.toMatchObject({ code: 'auth_failed' });
+        await waitFor(() => logsB.some((entry) => entry.code === 'auth_failed'), 10_000, 'the refusal at b');
+        expect(a.peers()).toEqual([]);
+        expect(b.peers()).toEqual([]);
       } finally {
         await a.close();
         await b.close();
