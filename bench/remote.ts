@@ -1,12 +1,13 @@
 /**
- * `npm run bench -- remote [--plaintext] [--seconds N] [--only small|kib|rtt]`: distribution throughput and latency
+ * `npm run bench -- remote [--plaintext] [--seconds N] [--only small|kib|rtt|call]`: distribution throughput and latency
  * between two nodes in separate OS processes on 127.0.0.1, over sealed links (ChaCha20-Poly1305)
  * unless `--plaintext`.
  *
  * Figures: one-way small messages/s and 1 KiB messages/s (counted by the receiving process;
  * the sender sends batches with `send` and ends each with an awaited `sendAsync`, which waits
  * while the outbound buffer is over its bound; drops, if any, are reported), request/reply round trips/s with 1 and 16 concurrent callers, and round-trip
- * latency p50/p99 (hdr-histogram-js, microseconds).
+ * latency p50/p99 (hdr-histogram-js, microseconds): raw send/receive pairs, and GenServer
+ * `call`s (what users write: a monitor, the request, the reply, the demonitor).
  *
  * The same file is the peer: run with FEDCTL_BENCH_PEER set, it starts the receiving node.
  */
@@ -18,6 +19,7 @@ import { Distribution } from '../runtime/dist/index.js';
 import { Node } from '../runtime/node.js';
 import type { Pid, Ref } from '../runtime/pid.js';
 import type { ProcessContext } from '../runtime/process.js';
+import { call, startServer } from '../runtime/server.js';
 
 const COOKIE = 'bench-cookie';
 const SEND_BATCH = 4_096;
@@ -58,6 +60,7 @@ async function runPeer(config: PeerConfig): Promise<void> {
     },
     { name: 'echo' },
   );
+  await startServer(node, { init: () => 0, handleCall: (request: unknown, _from: unknown, state: number) => ({ reply: request, state }) }, undefined, { name: 'server' });
   process.stdout.write(`${JSON.stringify({ address: dist.address })}\n`);
   process.stdin.resume();
   process.stdin.on('end', () => {
@@ -119,6 +122,28 @@ async function roundTrips(node: Node, peer: string, callers: number, seconds: nu
   return { perSecond: total / elapsed, p50: histogram.getValueAtPercentile(50), p99: histogram.getValueAtPercentile(99) };
 }
 
+async function calls(node: Node, peer: string, callers: number, seconds: number): Promise<{ perSecond: number; p50: number; p99: number }> {
+  const histogram = hdr.build({ lowestDiscernibleValue: 1, highestTrackableValue: 10_000_000, numberOfSignificantValueDigits: 3 });
+  const deadline = performance.now() + seconds * 1000;
+  let total = 0;
+  const started = performance.now();
+  await Promise.all(
+    Array.from({ length: callers }, () =>
+      node.run(async (ctx: ProcessContext) => {
+        const server = { name: 'server', node: peer };
+        while (performance.now() < deadline) {
+          const sentAt = performance.now();
+          await call(ctx, server, 1, 10_000);
+          histogram.recordValue(Math.max(1, Math.round((performance.now() - sentAt) * 1000)));
+          total++;
+        }
+      }),
+    ),
+  );
+  const elapsed = (performance.now() - started) / 1000;
+  return { perSecond: total / elapsed, p50: histogram.getValueAtPercentile(50), p99: histogram.getValueAtPercentile(99) };
+}
+
 export default async function main(args: string[]): Promise<void> {
   const sealed = !args.includes('--plaintext');
   const secondsIndex = args.indexOf('--seconds');
@@ -157,6 +182,11 @@ export default async function main(args: string[]): Promise<void> {
     for (const callers of runs('rtt') ? [1, 16] : []) {
       const result = await roundTrips(node, peer, callers, seconds);
       console.log(`round trips, ${String(callers).padStart(2)} caller${callers === 1 ? ' ' : 's'}: ${Math.round(result.perSecond).toLocaleString('en')} /s  p50 ${result.p50} µs  p99 ${result.p99} µs`);
+    }
+    if (runs('call')) await calls(node, peer, 1, 0.3); // warm-up
+    for (const callers of runs('call') ? [1, 16] : []) {
+      const result = await calls(node, peer, callers, seconds);
+      console.log(`GenServer calls, ${String(callers).padStart(2)} caller${callers === 1 ? ' ' : 's'}: ${Math.round(result.perSecond).toLocaleString('en')} /s  p50 ${result.p50} µs  p99 ${result.p99} µs`);
     }
   } finally {
     await dist.close();
