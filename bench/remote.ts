@@ -3,7 +3,8 @@
  * between two nodes in separate OS processes on 127.0.0.1, over sealed links (ChaCha20-Poly1305)
  * unless `--plaintext`.
  *
- * Figures: one-way small messages/s and 1 KiB messages/s (counted by the receiving process;
+ * Figures: one-way small messages/s and 1 KiB messages/s (counted by the receiving process,
+ * with the CPU time each process spent per message, which a busy machine disturbs less;
  * the sender sends batches with `send` and ends each with an awaited `sendAsync`, which waits
  * while the outbound buffer is over its bound; drops, if any, are reported), request/reply round trips/s with 1 and 16 concurrent callers, and round-trip
  * latency p50/p99 (hdr-histogram-js, microseconds): raw send/receive pairs, and GenServer
@@ -39,11 +40,14 @@ async function runPeer(config: PeerConfig): Promise<void> {
   node.spawn(
     async (ctx) => {
       let count = 0;
+      let cpuSince = process.cpuUsage();
       for (;;) {
         const msg = await ctx.receive();
         if (typeof msg === 'object' && msg !== null && !Array.isArray(msg) && (msg as { report?: Pid }).report !== undefined) {
-          ctx.send((msg as { report: Pid }).report, { received: count });
+          const cpu = process.cpuUsage(cpuSince);
+          ctx.send((msg as { report: Pid }).report, { received: count, cpuMicros: cpu.user + cpu.system });
           count = 0;
+          cpuSince = process.cpuUsage();
         } else {
           count++;
         }
@@ -72,14 +76,28 @@ if (process.env.FEDCTL_BENCH_PEER !== undefined) {
   await runPeer(JSON.parse(process.env.FEDCTL_BENCH_PEER) as PeerConfig);
 }
 
+function cpuText(micros: number): string {
+  return `${micros.toFixed(2)} µs`;
+}
+
 function yieldToLoop(): Promise<void> {
   return new Promise((resolve) => setImmediate(resolve));
 }
 
-async function oneWay(node: Node, dist: Distribution, peer: string, count: number, make: (index: number) => unknown): Promise<{ perSecond: number; received: number; dropped: number }> {
+interface OneWay {
+  readonly perSecond: number;
+  readonly received: number;
+  readonly dropped: number;
+  /** CPU time (user + system) per message of the sending and the receiving process: steadier than rates on a busy machine. */
+  readonly senderCpuMicros: number;
+  readonly receiverCpuMicros: number;
+}
+
+async function oneWay(node: Node, dist: Distribution, peer: string, count: number, make: (index: number) => unknown): Promise<OneWay> {
   const droppedBefore = dist.stats().peers[peer]?.dataDropped ?? 0;
   return node.run(async (ctx: ProcessContext) => {
     const sink = { name: 'sink', node: peer };
+    const cpuBefore = process.cpuUsage();
     const started = performance.now();
     for (let sent = 0; sent < count; ) {
       const end = Math.min(count, sent + SEND_BATCH) - 1;
@@ -91,10 +109,17 @@ async function oneWay(node: Node, dist: Distribution, peer: string, count: numbe
       while ((dist.stats().peers[peer]?.outboundBytes ?? 0) > BACKLOG_BYTES_MAX) await yieldToLoop();
     }
     ctx.send(sink, { report: ctx.self });
-    const reply = (await ctx.receive((msg) => (msg as { received?: number }).received !== undefined, 60_000)) as { received: number };
+    const reply = (await ctx.receive((msg) => (msg as { received?: number }).received !== undefined, 60_000)) as { received: number; cpuMicros: number };
     const seconds = (performance.now() - started) / 1000;
+    const cpu = process.cpuUsage(cpuBefore);
     const dropped = (dist.stats().peers[peer]?.dataDropped ?? 0) - droppedBefore;
-    return { perSecond: reply.received / seconds, received: reply.received, dropped };
+    return {
+      perSecond: reply.received / seconds,
+      received: reply.received,
+      dropped,
+      senderCpuMicros: (cpu.user + cpu.system) / count,
+      receiverCpuMicros: reply.cpuMicros / Math.max(1, reply.received),
+    };
   });
 }
 
@@ -171,12 +196,12 @@ export default async function main(args: string[]): Promise<void> {
     await oneWay(node, dist, peer, 100_000, (index) => index); // warm-up
     if (runs('small')) {
       const small = await oneWay(node, dist, peer, SMALL_MESSAGES, (index) => ['ping', index]);
-      console.log(`one-way small msgs:  ${Math.round(small.perSecond).toLocaleString('en')} msgs/s (${small.received.toLocaleString('en')} received, ${small.dropped} dropped)`);
+      console.log(`one-way small msgs:  ${Math.round(small.perSecond).toLocaleString('en')} msgs/s (${small.received.toLocaleString('en')} received, ${small.dropped} dropped; CPU/msg sender ${cpuText(small.senderCpuMicros)}, receiver ${cpuText(small.receiverCpuMicros)})`);
     }
     if (runs('kib')) {
       const kib = Buffer.alloc(1024, 120).toString();
       const large = await oneWay(node, dist, peer, KIB_MESSAGES, () => kib);
-      console.log(`one-way 1 KiB msgs:  ${Math.round(large.perSecond).toLocaleString('en')} msgs/s (${large.received.toLocaleString('en')} received, ${large.dropped} dropped)`);
+      console.log(`one-way 1 KiB msgs:  ${Math.round(large.perSecond).toLocaleString('en')} msgs/s (${large.received.toLocaleString('en')} received, ${large.dropped} dropped; CPU/msg sender ${cpuText(large.senderCpuMicros)}, receiver ${cpuText(large.receiverCpuMicros)})`);
     }
     if (runs('rtt')) await roundTrips(node, peer, 1, 0.3); // warm-up
     for (const callers of runs('rtt') ? [1, 16] : []) {

@@ -57,6 +57,7 @@ import {
   type PeerAddress,
   DataEncoder,
   DataSegment,
+  SimpleEncoder,
   checkRunFits,
   decodeRecord,
   encodeControl,
@@ -186,6 +187,7 @@ export class Connection {
   #spareSegmentBuffers: Buffer[] = [];
   #dataBytes = 0;
   readonly #encoder = new DataEncoder();
+  readonly #simple = new SimpleEncoder();
   /** Data messages accepted for sending so far: message n is the n-th (the stamps' counter). */
   #dataEnqueued = 0;
   /** Per local sender (pid id): the number of its last accepted data message. */
@@ -265,7 +267,7 @@ export class Connection {
 
   /** Nothing of ours waits to be written: a message larger than the bound may go now. */
   get #idle(): boolean {
-    return this.#segments.length === 0 && this.#control.length === 0 && !this.#waitingDrain;
+    return this.#dataBytes === 0 && this.#control.length === 0 && !this.#waitingDrain;
   }
 
   /** Send a signal. Data follows the drop policy (returns false if dropped); control signals are always queued. */
@@ -365,6 +367,17 @@ export class Connection {
     // The header first: msgpackr packs every value into one shared buffer, so a header encoded
     // after the body would overwrite it.
     const header = this.#encoder.header(kind, from, to);
+    const tail = this.#segments[this.#segments.length - 1] ?? this.#newSegment(0);
+    // The common case: the message is written in place at the end of the open segment.
+    const bodyStart = tail.bodyOffset(kind, from, to, header);
+    const bodyEnd = this.#simple.write(msg, tail.buffer, bodyStart, tail.buffer.length);
+    if (bodyEnd >= 0) {
+      const bytes = bodyEnd - tail.used;
+      if (!this.#fits(bytes)) return this.#drop(bytes);
+      tail.appendInPlace(kind, from, to, header, bodyEnd - bodyStart);
+      this.#appended(bytes, from);
+      return true;
+    }
     const body = this.#encoder.body(msg);
     return this.#append(kind, from, to, header, body, body.start, body.end, false);
   }
@@ -384,13 +397,18 @@ export class Connection {
     if (!force && !this.#fits(bytes)) return this.#drop(bytes);
     if (tail === undefined || bytes > tail.room) tail = this.#newSegment(bytes);
     tail.append(kind, from, to, header, body, start, end);
+    this.#appended(bytes, from);
+    return true;
+  }
+
+  /** Bookkeeping after a message of `bytes` joined the data lane. */
+  #appended(bytes: number, from: Pid | undefined): void {
     this.#dataBytes += bytes;
     const number = ++this.#dataEnqueued;
     if (from !== undefined) this.#noteSender(from.id, number);
     this.#notePeak();
     if (this.#dataBytes >= this.#recordBytesTarget && !this.#waitingDrain) this.#flush();
     else this.#scheduleFlush();
-    return true;
   }
 
   #drop(bytes: number): false {
@@ -400,6 +418,12 @@ export class Connection {
   }
 
   #newSegment(bytes: number): DataSegment {
+    const last = this.#segments[this.#segments.length - 1];
+    if (last !== undefined && last.used === 0) {
+      // An empty segment too small for this message: replace it (an empty record is never sent).
+      this.#segments.pop();
+      if (last.buffer.length === this.#recordBytesTarget) this.#spareSegmentBuffers.push(last.buffer);
+    }
     const spare = bytes <= this.#recordBytesTarget ? this.#spareSegmentBuffers.pop() : undefined;
     const segment = new DataSegment(spare ?? Buffer.allocUnsafe(Math.max(this.#recordBytesTarget, bytes)));
     this.#segments.push(segment);
@@ -564,7 +588,7 @@ export class Connection {
     for (;;) {
       if (this.#closed) return;
       const controlReady = this.#control.length > 0 && (!this.#waitingDrain || this.#streamBytes < CONTROL_AHEAD_STREAM_BYTES_MAX);
-      const dataReady = this.#segments.length > 0 && !this.#waitingDrain;
+      const dataReady = this.#dataBytes > 0 && !this.#waitingDrain;
       if (!controlReady && !dataReady) break;
       if (!this.#writeRecord(this.#takeRecord())) this.#waitingDrain = true;
     }
@@ -586,7 +610,9 @@ export class Connection {
       bytes += frame.length;
       this.stats.controlSent++;
     }
-    if (this.#waitingDrain || this.#segments.length === 0) return frames;
+    if (this.#waitingDrain || this.#dataBytes === 0) return frames;
+    // (A segment opened for a message that was then refused stays empty: skip it.)
+    while ((this.#segments[0] as DataSegment).used === 0) this.#segments.shift();
     const segment = this.#segments[0] as DataSegment;
     if (frames.length > 0 && bytes + segment.used > this.#recordPayloadBytesMax) return frames;
     this.#segments.shift();
@@ -601,17 +627,17 @@ export class Connection {
   }
 
   #writeRecord(frames: Buffer[]): boolean {
-    const plaintext = frames.length === 1 ? (frames[0] as Buffer) : Buffer.concat(frames);
-    let chunks: Buffer[];
-    if (this.#sealer === undefined) {
-      chunks = [frameHeader(plaintext.length), plaintext];
-    } else {
-      const [ciphertext, tag] = this.#sealer.seal(plaintext);
-      chunks = [frameHeader(ciphertext.length + tag.length), ciphertext, tag];
-    }
+    let plaintextBytes = 0;
+    for (const frame of frames) plaintextBytes += frame.length;
     this.stats.recordsSent++;
-    this.stats.bytesSent += FRAME_HEADER_BYTES + plaintext.length + (this.#sealer === undefined ? 0 : SEAL_TAG_BYTES);
-    return this.#stream.write(chunks);
+    if (this.#sealer === undefined) {
+      this.stats.bytesSent += FRAME_HEADER_BYTES + plaintextBytes;
+      return this.#stream.write([frameHeader(plaintextBytes), ...frames]);
+    }
+    // One buffer per record: header, ciphertext and tag, sealed in place.
+    const record = this.#sealer.sealFrame(frames, plaintextBytes);
+    this.stats.bytesSent += record.length;
+    return this.#stream.write([record]);
   }
 
   #onDrain(): void {

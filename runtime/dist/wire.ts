@@ -115,6 +115,200 @@ export class DataEncoder {
   }
 }
 
+/** Nesting deeper than this goes to msgpackr. */
+const SIMPLE_DEPTH_MAX = 8;
+/** Strings shorter than this are written byte by byte (ASCII only); longer ones with `Buffer.write`. */
+const SHORT_STRING_CHARS_MAX = 64;
+const NOT_SIMPLE = -1;
+
+/**
+ * Writes the common message shapes straight into a segment, without a msgpackr call or a copy:
+ * null, booleans, numbers, strings, Buffers, and arrays and plain objects of those. Numbers are
+ * written exactly as msgpackr writes them (so -0 and integers past 32 bits decode as msgpackr's
+ * would); anything else (undefined, pids, refs, Maps, Dates, class instances, typed arrays other
+ * than Buffer, short non-ASCII strings, deep nesting) makes `write` give up, and the caller uses
+ * msgpackr. Either way the receiver decodes the same value.
+ */
+export class SimpleEncoder {
+  #target: Buffer = EMPTY;
+  #end = 0;
+  #view: DataView | undefined;
+
+  /** Encode `value` into `target[offset, end)`; returns the offset after it, or -1 (not simple, or no room). */
+  write(value: unknown, target: Buffer, offset: number, end: number): number {
+    if (target !== this.#target) {
+      this.#target = target;
+      this.#view = new DataView(target.buffer, target.byteOffset, target.length);
+    }
+    this.#end = end;
+    return this.#value(value, offset, 0);
+  }
+
+  #value(value: unknown, at: number, depth: number): number {
+    switch (typeof value) {
+      case 'number':
+        return this.#number(value, at);
+      case 'string':
+        return this.#string(value, at);
+      case 'boolean':
+        if (at >= this.#end) return NOT_SIMPLE;
+        this.#target[at] = value ? 0xc3 : 0xc2;
+        return at + 1;
+      case 'object':
+        if (value === null) {
+          if (at >= this.#end) return NOT_SIMPLE;
+          this.#target[at] = 0xc0;
+          return at + 1;
+        }
+        if (depth >= SIMPLE_DEPTH_MAX) return NOT_SIMPLE;
+        if ((value as object).constructor === Array) return this.#array(value as unknown[], at, depth);
+        if (Buffer.isBuffer(value)) return this.#bytes(value, at);
+        if ((value as object).constructor === Object) return this.#object(value as Record<string, unknown>, at, depth);
+        return NOT_SIMPLE;
+      default:
+        return NOT_SIMPLE;
+    }
+  }
+
+  #number(value: number, at: number): number {
+    const target = this.#target;
+    if (at + 9 > this.#end) return NOT_SIMPLE;
+    if (value >>> 0 === value) {
+      if (value < 0x80) {
+        target[at] = value;
+        return at + 1;
+      }
+      if (value < 0x100) {
+        target[at] = 0xcc;
+        target[at + 1] = value;
+        return at + 2;
+      }
+      if (value < 0x10000) {
+        target[at] = 0xcd;
+        target[at + 1] = value >> 8;
+        target[at + 2] = value & 0xff;
+        return at + 3;
+      }
+      target[at] = 0xce;
+      (this.#view as DataView).setUint32(at + 1, value);
+      return at + 5;
+    }
+    if (value >> 0 === value) {
+      if (value >= -0x20) {
+        target[at] = 0x100 + value;
+        return at + 1;
+      }
+      if (value >= -0x80) {
+        target[at] = 0xd0;
+        target[at + 1] = value + 0x100;
+        return at + 2;
+      }
+      if (value >= -0x8000) {
+        target[at] = 0xd1;
+        (this.#view as DataView).setInt16(at + 1, value);
+        return at + 3;
+      }
+      target[at] = 0xd2;
+      (this.#view as DataView).setInt32(at + 1, value);
+      return at + 5;
+    }
+    target[at] = 0xcb;
+    (this.#view as DataView).setFloat64(at + 1, value);
+    return at + 9;
+  }
+
+  #string(value: string, at: number): number {
+    const target = this.#target;
+    const length = value.length;
+    if (length < SHORT_STRING_CHARS_MAX) {
+      const headerBytes = length < 0x20 ? 1 : 2;
+      if (at + headerBytes + length > this.#end) return NOT_SIMPLE;
+      let offset = at + headerBytes;
+      for (let index = 0; index < length; index++) {
+        const code = value.charCodeAt(index);
+        if (code >= 0x80) return NOT_SIMPLE;
+        target[offset++] = code;
+      }
+      if (headerBytes === 1) {
+        target[at] = 0xa0 | length;
+      } else {
+        target[at] = 0xd9;
+        target[at + 1] = length;
+      }
+      return offset;
+    }
+    const bytes = Buffer.byteLength(value, 'utf8');
+    const headerBytes = bytes < 0x100 ? 2 : bytes < 0x10000 ? 3 : 5;
+    if (at + headerBytes + bytes > this.#end) return NOT_SIMPLE;
+    this.#header(at, bytes, 0xd9, 0xda, 0xdb);
+    target.write(value, at + headerBytes, bytes, 'utf8');
+    return at + headerBytes + bytes;
+  }
+
+  #bytes(value: Buffer, at: number): number {
+    const length = value.length;
+    const headerBytes = length < 0x100 ? 2 : length < 0x10000 ? 3 : 5;
+    if (at + headerBytes + length > this.#end) return NOT_SIMPLE;
+    this.#header(at, length, 0xc4, 0xc5, 0xc6);
+    copyBytes(value, 0, length, this.#target, at + headerBytes);
+    return at + headerBytes + length;
+  }
+
+  /** A length header with an 8-, 16- or 32-bit length (for str and bin). */
+  #header(at: number, length: number, marker8: number, marker16: number, marker32: number): void {
+    const target = this.#target;
+    if (length < 0x100) {
+      target[at] = marker8;
+      target[at + 1] = length;
+    } else if (length < 0x10000) {
+      target[at] = marker16;
+      target[at + 1] = length >> 8;
+      target[at + 2] = length & 0xff;
+    } else {
+      target[at] = marker32;
+      (this.#view as DataView).setUint32(at + 1, length);
+    }
+  }
+
+  /** An array or map header for `count` entries (`fix` is 0x90 or 0x80). */
+  #collection(at: number, count: number, fix: number, marker16: number, marker32: number): number {
+    const target = this.#target;
+    if (count < 0x10) {
+      if (at + 1 > this.#end) return NOT_SIMPLE;
+      target[at] = fix | count;
+      return at + 1;
+    }
+    if (count < 0x10000) {
+      if (at + 3 > this.#end) return NOT_SIMPLE;
+      target[at] = marker16;
+      target[at + 1] = count >> 8;
+      target[at + 2] = count & 0xff;
+      return at + 3;
+    }
+    if (at + 5 > this.#end) return NOT_SIMPLE;
+    target[at] = marker32;
+    (this.#view as DataView).setUint32(at + 1, count);
+    return at + 5;
+  }
+
+  #array(value: unknown[], at: number, depth: number): number {
+    let offset = this.#collection(at, value.length, 0x90, 0xdc, 0xdd);
+    for (let index = 0; index < value.length && offset >= 0; index++) offset = this.#value(value[index], offset, depth + 1);
+    return offset;
+  }
+
+  #object(value: Record<string, unknown>, at: number, depth: number): number {
+    const keys = Object.keys(value);
+    let offset = this.#collection(at, keys.length, 0x80, 0xde, 0xdf);
+    for (let index = 0; index < keys.length && offset >= 0; index++) {
+      const key = keys[index] as string;
+      offset = this.#string(key, offset);
+      if (offset >= 0) offset = this.#value(value[key], offset, depth + 1);
+    }
+    return offset;
+  }
+}
+
 /**
  * Data messages packed back to back as runs, to be sent as (the data part of) one record. The
  * last run stays open: a message for the same sender and target only adds its body.
@@ -144,21 +338,22 @@ export class DataSegment {
 
   /** Append a message body; `header` (from `DataEncoder.header`) starts a new run unless it continues the open one. */
   append(kind: DataKind, from: Pid | undefined, to: DataTarget, header: Buffer, body: Uint8Array, start: number, end: number): void {
-    const buffer = this.buffer;
-    if (!this.continues(kind, from, to)) {
-      this.#closeRun();
-      copyBytes(header, 0, header.length, buffer, this.used);
-      this.used += header.length;
-      buffer[this.used] = UINT32_MARKER;
-      this.#runCountOffset = this.used + 1;
-      this.used += RUN_COUNT_BYTES;
-      this.#runKind = kind;
-      this.#runFrom = from;
-      this.#runTo = to;
-      this.#runCount = 0;
-    }
-    copyBytes(body, start, end, buffer, this.used);
+    if (!this.continues(kind, from, to)) this.#startRun(kind, from, to, header);
+    copyBytes(body, start, end, this.buffer, this.used);
     this.used += end - start;
+    this.#runCount++;
+    this.messages++;
+  }
+
+  /** Where a message's body goes if it is appended for (kind, from, to) with `header`. */
+  bodyOffset(kind: DataKind, from: Pid | undefined, to: DataTarget, header: Buffer): number {
+    return this.continues(kind, from, to) ? this.used : this.used + header.length + RUN_COUNT_BYTES;
+  }
+
+  /** Append a message whose body was already written in place at `bodyOffset(…)`, `bodyBytes` long. */
+  appendInPlace(kind: DataKind, from: Pid | undefined, to: DataTarget, header: Buffer, bodyBytes: number): void {
+    if (!this.continues(kind, from, to)) this.#startRun(kind, from, to, header);
+    this.used += bodyBytes;
     this.#runCount++;
     this.messages++;
   }
@@ -168,6 +363,20 @@ export class DataSegment {
     this.#closeRun();
     this.#runCountOffset = -1;
     return this.buffer.subarray(0, this.used);
+  }
+
+  #startRun(kind: DataKind, from: Pid | undefined, to: DataTarget, header: Buffer): void {
+    this.#closeRun();
+    const buffer = this.buffer;
+    copyBytes(header, 0, header.length, buffer, this.used);
+    this.used += header.length;
+    buffer[this.used] = UINT32_MARKER;
+    this.#runCountOffset = this.used + 1;
+    this.used += RUN_COUNT_BYTES;
+    this.#runKind = kind;
+    this.#runFrom = from;
+    this.#runTo = to;
+    this.#runCount = 0;
   }
 
   #closeRun(): void {

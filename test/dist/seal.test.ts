@@ -1,9 +1,12 @@
 /**
  * Proves the sealing layer: records round-trip under per-direction keys derived from the cookie
- * and the handshake transcript; an altered, replayed, reordered or foreign-key record fails authentication
- * with `bad_frame`; ciphertext does not contain the plaintext.
+ * and the handshake transcript; an altered, replayed, reordered or foreign-key record fails
+ * authentication with `bad_frame`; ciphertext does not contain the plaintext; and a record is
+ * exactly node:crypto's `chacha20-poly1305` with the counter nonce, both ways (fast-check over
+ * sizes and record numbers), whole frames included.
  */
-import { randomBytes } from 'node:crypto';
+import { createCipheriv, createDecipheriv, randomBytes } from 'node:crypto';
+import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { Opener, Sealer, deriveKey } from '../../runtime/dist/seal.js';
 
@@ -57,6 +60,34 @@ describe('sealing', () => {
     const second = record(sealer.seal(Buffer.from('two')));
     expect(() => new Opener(keyAB).open(second)).toThrow(expect.objectContaining({ code: 'bad_frame' }));
     void first;
+  });
+
+  it('seal — records are node:crypto chacha20-poly1305 with the counter nonce, both ways', () => {
+    const nonce = (count: number): Buffer => {
+      const bytes = Buffer.alloc(12);
+      bytes.writeUInt32BE(count, 8);
+      return bytes;
+    };
+    fc.assert(
+      fc.property(fc.array(fc.uint8Array({ minLength: 1, maxLength: 3_000 }), { minLength: 1, maxLength: 6 }), (plaintexts) => {
+        const sealer = new Sealer(keyAB);
+        const opener = new Opener(keyAB);
+        plaintexts.forEach((bytes, count) => {
+          const plaintext = Buffer.from(bytes);
+          // Ours sealed (as a whole frame, from two parts), node:crypto opens.
+          const frame = sealer.sealFrame([plaintext.subarray(0, 7), plaintext.subarray(7)], plaintext.length);
+          expect(frame.readUInt32BE(0)).toBe(plaintext.length + 16);
+          const decipher = createDecipheriv('chacha20-poly1305', keyAB, nonce(count), { authTagLength: 16 });
+          decipher.setAuthTag(frame.subarray(4 + plaintext.length));
+          expect(Buffer.concat([decipher.update(frame.subarray(4, 4 + plaintext.length)), decipher.final()]).equals(plaintext)).toBe(true);
+          // node:crypto sealed, ours opens.
+          const cipher = createCipheriv('chacha20-poly1305', keyAB, nonce(count), { authTagLength: 16 });
+          const sealed = Buffer.concat([cipher.update(plaintext), cipher.final(), cipher.getAuthTag()]);
+          expect(opener.open(sealed).equals(plaintext)).toBe(true);
+        });
+      }),
+      { numRuns: 100 },
+    );
   });
 
   it('seal — a record shorter than the tag is bad_frame', () => {

@@ -1,13 +1,15 @@
 /**
  * Proves the link message encoding: data packed as runs (one header per sender and target, the
- * way a connection writes it) parses back to the same signals in the same order for any message,
- * sender and target sequence (fast-check), and to what the messages encoded one by one give; a
- * run pays for its sender and target once; malformed runs are `bad_frame`.
+ * way a connection writes it, simple bodies written in place and the rest by msgpackr) parses
+ * back to the same signals in the same order for any message, sender and target sequence
+ * (fast-check), and to what the messages encoded one by one give; the direct encoder decodes
+ * to exactly what msgpackr's encoding decodes to, or declines; a run pays for its sender and
+ * target once; malformed runs are `bad_frame`.
  */
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { encode } from '../../runtime/codec.js';
-import { DataEncoder, DataSegment, encodeDataSignal, parseDataSignal, parseRecord } from '../../runtime/dist/wire.js';
+import { decode, encode } from '../../runtime/codec.js';
+import { DataEncoder, DataSegment, SimpleEncoder, decodeRecord, encodeDataSignal, parseDataSignal, parseRecord } from '../../runtime/dist/wire.js';
 import { Pid } from '../../runtime/pid.js';
 import type { Signal } from '../../runtime/signals.js';
 
@@ -27,13 +29,20 @@ const signalArbitrary: fc.Arbitrary<Signal & { kind: 'send' | 'reg_send' }> = fc
   }),
 );
 
-/** Pack signals into one segment the way the connection does (runs per sender and target). */
+/** Pack signals into one segment the way the connection does: runs per sender and target, bodies written in place when simple. */
 function segmentOf(signals: ReadonlyArray<Signal & { kind: 'send' | 'reg_send' }>): Buffer {
   const encoder = new DataEncoder();
+  const simple = new SimpleEncoder();
   const segment = new DataSegment(Buffer.alloc(1024 * 1024));
   for (const signal of signals) {
     const to = signal.kind === 'send' ? signal.to : signal.to.name;
     const header = encoder.header(signal.kind, signal.from, to);
+    const start = segment.bodyOffset(signal.kind, signal.from, to, header);
+    const end = simple.write(signal.msg, segment.buffer, start, segment.buffer.length);
+    if (end >= 0) {
+      segment.appendInPlace(signal.kind, signal.from, to, header, end - start);
+      continue;
+    }
     const body = encoder.body(signal.msg);
     segment.append(signal.kind, signal.from, to, header, body, body.start, body.end);
   }
@@ -52,6 +61,33 @@ describe('wire', () => {
       }),
       { numRuns: 300 },
     );
+  });
+
+  it('wire — the direct encoder gives the same decoded value as msgpackr, or leaves the value to msgpackr', () => {
+    const simple = new SimpleEncoder();
+    const target = Buffer.alloc(256 * 1024);
+    const valueArbitrary = fc.oneof(
+      fc.anything({ withBigInt: false, withTypedArray: true, withDate: true, withMap: true, withSet: true, withNullPrototype: true, withSparseArray: true }),
+      fc.array(fc.oneof(fc.double(), fc.integer(), fc.maxSafeInteger(), fc.string({ unit: 'binary' }), fc.string({ minLength: 60, maxLength: 300 }), fc.uint8Array().map((bytes) => Buffer.from(bytes)))),
+      fc.dictionary(fc.string(), fc.oneof(fc.boolean(), fc.constant(null), fc.double({ noNaN: false }), pidArbitrary(PEER))),
+    );
+    let direct = 0;
+    fc.assert(
+      fc.property(valueArbitrary, (value) => {
+        const end = simple.write(value, target, 7, target.length);
+        if (end < 0) return;
+        direct++;
+        const decoded = decodeRecord(target.subarray(7, end));
+        expect(decoded).toHaveLength(1);
+        expect(decoded[0]).toStrictEqual(decode(encode(value)));
+      }),
+      { numRuns: 1_000 },
+    );
+    // Most of these values are simple enough to take the direct path.
+    expect(direct).toBeGreaterThan(250);
+    // No room: it gives up rather than write past the end.
+    expect(simple.write('x'.repeat(100), target, 0, 50)).toBe(-1);
+    expect(simple.write([1, 2, 3], target, 0, 2)).toBe(-1);
   });
 
   it('wire — a run names its sender and target once', () => {
