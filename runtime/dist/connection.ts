@@ -169,7 +169,6 @@ export class Connection {
     outboundBytes: 0,
   };
   readonly #stream: ByteStream;
-  readonly #raw: { writableLength?: number };
   readonly #sealer: Sealer | undefined;
   readonly #opener: Opener | undefined;
   readonly #decoder: FrameDecoder;
@@ -217,7 +216,6 @@ export class Connection {
 
   constructor(stream: ByteStream, handshake: HandshakeResult, options: ConnectionOptions) {
     this.#stream = stream;
-    this.#raw = stream.raw as { writableLength?: number };
     this.peer = handshake.peer;
     this.local = options.local;
     this.version = handshake.version;
@@ -258,7 +256,7 @@ export class Connection {
   }
 
   get #streamBytes(): number {
-    return this.#raw.writableLength ?? 0;
+    return this.#stream.bufferedBytes;
   }
 
   get #recordPayloadBytesMax(): number {

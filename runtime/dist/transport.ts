@@ -22,6 +22,10 @@ export interface RawDuplex {
   cork?: () => void;
   uncork?: () => void;
   readonly destroyed?: boolean;
+  /** Bytes written but not yet handed on (a Node stream). */
+  readonly writableLength?: number;
+  /** The same for a streamx stream (hyperswarm), which has no `writableLength`. */
+  readonly _writableState?: { readonly buffered?: number };
 }
 
 /** Below this size, a batch of buffers is copied into one write instead of a writev. */
@@ -67,6 +71,12 @@ export class ByteStream {
 
   get closed(): boolean {
     return this.#closed;
+  }
+
+  /** Bytes written to this stream that it still holds (not yet taken by the socket or the peer's window). */
+  get bufferedBytes(): number {
+    const raw = this.raw;
+    return raw.writableLength ?? raw._writableState?.buffered ?? 0;
   }
 
   /** Attach the consumer; chunks that arrived before are replayed in order. */

@@ -83,6 +83,26 @@ for (const kind of kinds) {
       }
     });
 
+    it(`${kind.name} — what a peer that does not read leaves unsent is counted in bufferedBytes`, async () => {
+      const pair = await connectedPair(kind);
+      try {
+        const atServer = collect(pair.serverStream);
+        (pair.serverStream.raw as unknown as { pause(): void }).pause();
+        const chunk = Buffer.alloc(64 * 1024, 3);
+        // Write until the stream asks to wait (bounded), then a little more: that much stays buffered.
+        let writes = 0;
+        for (let accepted = true; accepted && writes < 4_096; writes++) accepted = pair.clientStream.write([chunk]);
+        for (let extra = 0; extra < 16; extra++, writes++) pair.clientStream.write([chunk]);
+        expect(pair.clientStream.bufferedBytes).toBeGreaterThan(0);
+        (pair.serverStream.raw as unknown as { resume(): void }).resume();
+        await waitFor(() => pair.clientStream.bufferedBytes === 0, 20_000, 'the buffer to drain');
+        await waitFor(() => atServer.bytes().length === writes * chunk.length, 20_000, 'every byte');
+      } finally {
+        await pair.client.close();
+        await pair.server.close();
+      }
+    });
+
     it(`${kind.name} — closing one end is seen by the other`, async () => {
       const pair = await connectedPair(kind);
       try {
