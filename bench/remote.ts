@@ -8,7 +8,8 @@
  * the sender sends batches with `send` and ends each with an awaited `sendAsync`, which waits
  * while the outbound buffer is over its bound; drops, if any, are reported), request/reply round trips/s with 1 and 16 concurrent callers, and round-trip
  * latency p50/p99 (hdr-histogram-js, microseconds): raw send/receive pairs, and GenServer
- * `call`s (what users write: a monitor, the request, the reply, the demonitor).
+ * `call`s (what users write: a monitor, the request, the reply, the demonitor). Round trips also
+ * report each process's CPU time per round trip.
  *
  * The same file is the peer: run with FEDCTL_BENCH_PEER set, it starts the receiving node.
  */
@@ -123,42 +124,38 @@ async function oneWay(node: Node, dist: Distribution, peer: string, count: numbe
   });
 }
 
-async function roundTrips(node: Node, peer: string, callers: number, seconds: number): Promise<{ perSecond: number; p50: number; p99: number }> {
-  const histogram = hdr.build({ lowestDiscernibleValue: 1, highestTrackableValue: 10_000_000, numberOfSignificantValueDigits: 3 });
-  const deadline = performance.now() + seconds * 1000;
-  let total = 0;
-  const started = performance.now();
-  await Promise.all(
-    Array.from({ length: callers }, () =>
-      node.run(async (ctx: ProcessContext) => {
-        const echo = { name: 'echo', node: peer };
-        while (performance.now() < deadline) {
-          const ref = ctx.makeRef();
-          const sentAt = performance.now();
-          ctx.send(echo, { from: ctx.self, ref, body: 1 });
-          await ctx.receive((msg) => (msg as { ref?: Ref }).ref === ref || (msg as { ref?: Ref }).ref?.equals(ref) === true);
-          histogram.recordValue(Math.max(1, Math.round((performance.now() - sentAt) * 1000)));
-          total++;
-        }
-      }),
-    ),
-  );
-  const elapsed = (performance.now() - started) / 1000;
-  return { perSecond: total / elapsed, p50: histogram.getValueAtPercentile(50), p99: histogram.getValueAtPercentile(99) };
+interface RoundTrips {
+  readonly perSecond: number;
+  readonly p50: number;
+  readonly p99: number;
+  /** CPU time (user + system) per round trip of the calling and the answering process. */
+  readonly callerCpuMicros: number;
+  readonly peerCpuMicros: number;
 }
 
-async function calls(node: Node, peer: string, callers: number, seconds: number): Promise<{ perSecond: number; p50: number; p99: number }> {
+/** The peer's CPU time since its last report (the sink answers for its whole process). */
+async function peerCpuMicros(node: Node, peer: string): Promise<number> {
+  return node.run(async (ctx: ProcessContext) => {
+    ctx.send({ name: 'sink', node: peer }, { report: ctx.self });
+    const reply = (await ctx.receive((msg) => (msg as { cpuMicros?: number }).cpuMicros !== undefined, 60_000)) as { cpuMicros: number };
+    return reply.cpuMicros;
+  });
+}
+
+/** `callers` processes each run `once` in a loop for `seconds`; latency per call in a histogram. */
+async function measure(node: Node, peer: string, callers: number, seconds: number, once: (ctx: ProcessContext) => Promise<void>): Promise<RoundTrips> {
   const histogram = hdr.build({ lowestDiscernibleValue: 1, highestTrackableValue: 10_000_000, numberOfSignificantValueDigits: 3 });
+  await peerCpuMicros(node, peer); // starts the peer's CPU count
+  const cpuBefore = process.cpuUsage();
   const deadline = performance.now() + seconds * 1000;
   let total = 0;
   const started = performance.now();
   await Promise.all(
     Array.from({ length: callers }, () =>
       node.run(async (ctx: ProcessContext) => {
-        const server = { name: 'server', node: peer };
         while (performance.now() < deadline) {
           const sentAt = performance.now();
-          await call(ctx, server, 1, 10_000);
+          await once(ctx);
           histogram.recordValue(Math.max(1, Math.round((performance.now() - sentAt) * 1000)));
           total++;
         }
@@ -166,7 +163,35 @@ async function calls(node: Node, peer: string, callers: number, seconds: number)
     ),
   );
   const elapsed = (performance.now() - started) / 1000;
-  return { perSecond: total / elapsed, p50: histogram.getValueAtPercentile(50), p99: histogram.getValueAtPercentile(99) };
+  const cpu = process.cpuUsage(cpuBefore);
+  const peerCpu = await peerCpuMicros(node, peer);
+  return {
+    perSecond: total / elapsed,
+    p50: histogram.getValueAtPercentile(50),
+    p99: histogram.getValueAtPercentile(99),
+    callerCpuMicros: (cpu.user + cpu.system) / Math.max(1, total),
+    peerCpuMicros: peerCpu / Math.max(1, total),
+  };
+}
+
+function roundTrips(node: Node, peer: string, callers: number, seconds: number): Promise<RoundTrips> {
+  const echo = { name: 'echo', node: peer };
+  return measure(node, peer, callers, seconds, async (ctx) => {
+    const ref = ctx.makeRef();
+    ctx.send(echo, { from: ctx.self, ref, body: 1 });
+    await ctx.receive((msg) => (msg as { ref?: Ref }).ref === ref || (msg as { ref?: Ref }).ref?.equals(ref) === true);
+  });
+}
+
+function calls(node: Node, peer: string, callers: number, seconds: number): Promise<RoundTrips> {
+  const server = { name: 'server', node: peer };
+  return measure(node, peer, callers, seconds, async (ctx) => {
+    await call(ctx, server, 1, 10_000);
+  });
+}
+
+function roundTripText(result: RoundTrips): string {
+  return `${Math.round(result.perSecond).toLocaleString('en')} /s  p50 ${result.p50} µs  p99 ${result.p99} µs  (CPU/round trip caller ${cpuText(result.callerCpuMicros)}, peer ${cpuText(result.peerCpuMicros)})`;
 }
 
 export default async function main(args: string[]): Promise<void> {
@@ -206,12 +231,12 @@ export default async function main(args: string[]): Promise<void> {
     if (runs('rtt')) await roundTrips(node, peer, 1, 0.3); // warm-up
     for (const callers of runs('rtt') ? [1, 16] : []) {
       const result = await roundTrips(node, peer, callers, seconds);
-      console.log(`round trips, ${String(callers).padStart(2)} caller${callers === 1 ? ' ' : 's'}: ${Math.round(result.perSecond).toLocaleString('en')} /s  p50 ${result.p50} µs  p99 ${result.p99} µs`);
+      console.log(`round trips, ${String(callers).padStart(2)} caller${callers === 1 ? ' ' : 's'}: ${roundTripText(result)}`);
     }
     if (runs('call')) await calls(node, peer, 1, 0.3); // warm-up
     for (const callers of runs('call') ? [1, 16] : []) {
       const result = await calls(node, peer, callers, seconds);
-      console.log(`GenServer calls, ${String(callers).padStart(2)} caller${callers === 1 ? ' ' : 's'}: ${Math.round(result.perSecond).toLocaleString('en')} /s  p50 ${result.p50} µs  p99 ${result.p99} µs`);
+      console.log(`GenServer calls, ${String(callers).padStart(2)} caller${callers === 1 ? ' ' : 's'}: ${roundTripText(result)}`);
     }
   } finally {
     await dist.close();
