@@ -81,13 +81,20 @@ export class Sealer {
   sealFrame(parts: readonly Uint8Array[], plaintextBytes: number): Buffer {
     const frame = Buffer.allocUnsafe(FRAME_HEADER_BYTES + plaintextBytes + SEAL_TAG_BYTES);
     frame.writeUInt32BE(plaintextBytes + SEAL_TAG_BYTES, 0);
-    let offset = FRAME_HEADER_BYTES;
-    for (const part of parts) {
-      frame.set(part, offset);
-      offset += part.length;
+    const bodyEnd = FRAME_HEADER_BYTES + plaintextBytes;
+    const body = frame.subarray(FRAME_HEADER_BYTES, bodyEnd);
+    let plaintext: Uint8Array = body;
+    if (parts.length === 1) {
+      // One part (a bulk record): encrypt straight from it, no copy.
+      plaintext = parts[0] as Uint8Array;
+    } else {
+      let offset = FRAME_HEADER_BYTES;
+      for (const part of parts) {
+        frame.set(part, offset);
+        offset += part.length;
+      }
     }
-    const body = frame.subarray(FRAME_HEADER_BYTES, offset);
-    sodium.crypto_aead_chacha20poly1305_ietf_encrypt_detached(body, frame.subarray(offset), body, null, null, this.#counter.next(), this.#key);
+    sodium.crypto_aead_chacha20poly1305_ietf_encrypt_detached(body, frame.subarray(bodyEnd), plaintext, null, null, this.#counter.next(), this.#key);
     return frame;
   }
 
