@@ -384,11 +384,6 @@ export class DataSegment {
   }
 }
 
-/** Bytes a message of `bodyBytes` needs in a new run with `header`. */
-export function runMessageBytes(header: Buffer, bodyBytes: number): number {
-  return header.length + RUN_COUNT_BYTES + bodyBytes;
-}
-
 export interface PeerAddress {
   readonly name: string;
   readonly address: string;
@@ -404,6 +399,7 @@ export type LinkMessage =
   | { readonly type: 'control'; readonly channel: string; readonly payload: unknown }
   | { readonly type: 'peers'; readonly peers: PeerAddress[] };
 
+/** One data message on its own (types 1 and 2): what runs replace on the sender; still accepted. */
 export function encodeDataSignal(signal: Signal): Buffer {
   if (signal.kind === 'send') return encode([MESSAGE.send, signal.from ?? null, signal.to, signal.msg]);
   if (signal.kind === 'reg_send') return encode([MESSAGE.regSend, signal.from ?? null, signal.to.name, signal.msg]);
@@ -463,15 +459,6 @@ export function checkRunFits(count: number, left: number): void {
 /** The signal for one message of a run. */
 export function runSignal(run: LinkMessage & { type: 'run' }, msg: unknown): Signal {
   return run.kind === 'send' ? { kind: 'send', from: run.from, to: run.to as Pid, msg } : { kind: 'reg_send', from: run.from, to: run.to as NameAtNode, msg };
-}
-
-/** The hot path: a data message's signal (validated), or undefined if `value` is not a data message. */
-export function parseDataSignal(value: unknown, localName: string, peerName: string): Signal | undefined {
-  if (!Array.isArray(value)) return undefined;
-  const tag = value[0];
-  if (tag === MESSAGE.send) return parseSend(value, localName, peerName);
-  if (tag === MESSAGE.regSend) return parseRegSend(value, localName, peerName);
-  return undefined;
 }
 
 /** Validate one decoded value as a link message; `bad_frame` if it is not one. */

@@ -9,7 +9,7 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { decode, encode } from '../../runtime/codec.js';
-import { DataEncoder, DataSegment, SimpleEncoder, decodeRecord, encodeDataSignal, parseDataSignal, parseRecord } from '../../runtime/dist/wire.js';
+import { DataEncoder, DataSegment, SimpleEncoder, decodeRecord, encodeDataSignal, parseMessage, parseRecord } from '../../runtime/dist/wire.js';
 import { Pid } from '../../runtime/pid.js';
 import type { Signal } from '../../runtime/signals.js';
 
@@ -114,8 +114,8 @@ describe('wire', () => {
   });
 
   it('wire — data for another node or from a third node is refused', () => {
-    expect(() => parseDataSignal([1, null, new Pid('c@127.0.0.1', 1, 1), 'x'], LOCAL, PEER)).toThrow(expect.objectContaining({ code: 'bad_frame' }));
-    expect(() => parseDataSignal([1, new Pid('c@127.0.0.1', 1, 1), new Pid(LOCAL, 1, 1), 'x'], LOCAL, PEER)).toThrow(expect.objectContaining({ code: 'bad_frame' }));
-    expect(parseDataSignal([0], LOCAL, PEER)).toBeUndefined();
+    expect(() => parseMessage([1, null, new Pid('c@127.0.0.1', 1, 1), 'x'], LOCAL, PEER)).toThrow(expect.objectContaining({ code: 'bad_frame' }));
+    expect(() => parseMessage([1, new Pid('c@127.0.0.1', 1, 1), new Pid(LOCAL, 1, 1), 'x'], LOCAL, PEER)).toThrow(expect.objectContaining({ code: 'bad_frame' }));
+    expect(parseMessage([0], LOCAL, PEER)).toEqual({ type: 'heartbeat' });
   });
 });
