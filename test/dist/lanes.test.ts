@@ -1,8 +1,8 @@
 /**
  * Proves that control signals never wait behind bulk data, across real OS processes: process F
  * on this node floods a slow consumer in a child process with 64 KiB messages (through
- * `sendAsync`, so the data lane to the child stays full: tens of MiB queued here, the child's
- * node reading slowly). During the flood:
+ * `sendAsync`, so the data lane to the child stays full: 64 MiB and more queued here, the
+ * child's node reading slowly). During the flood:
  *   (a) a monitor from another process M to a name on the child is answered (DOWN `noproc`)
  *       while data that F queued before it has not even left this node: the signal overtook
  *       the flood instead of waiting for it (the old lanes held it until all that data
@@ -24,9 +24,13 @@ const TIMEOUT_MS = 1_500;
 /** Detection may take the heartbeat timeout plus this (scheduling on a shared 2-core machine). */
 const DETECTION_MARGIN_MS = 1_500;
 const COOKIE = 'lanes-cookie';
-const OUTBOUND_BYTES_MAX = 32 * 1024 * 1024;
-/** The flood counts as saturated once this much waits to be sent. */
-const BACKLOG_BYTES_MIN = 24 * 1024 * 1024;
+const OUTBOUND_BYTES_MAX = 96 * 1024 * 1024;
+/**
+ * The flood counts as saturated once this much waits to be sent here: more than the kernel can
+ * hold in flight on loopback (send buffer up to 4 MiB, receive buffer up to 32 MiB here), so
+ * data queued before the monitor is still on this node when the answer comes back.
+ */
+const BACKLOG_BYTES_MIN = 64 * 1024 * 1024;
 const PAYLOAD_BYTES = 64 * 1024;
 /** Bound on the flood (it is stopped long before, by the kill). */
 const FLOOD_MESSAGES_MAX = 20_000;
