@@ -1,12 +1,15 @@
 /**
- * `npm run bench -- remote [--plaintext] [--seconds N] [--only small|kib|rtt]`: distribution throughput and latency
+ * `npm run bench -- remote [--plaintext] [--seconds N] [--only small|kib|rtt|call]`: distribution throughput and latency
  * between two nodes in separate OS processes on 127.0.0.1, over sealed links (ChaCha20-Poly1305)
  * unless `--plaintext`.
  *
- * Figures: one-way small messages/s and 1 KiB messages/s (counted by the receiving process;
+ * Figures: one-way small messages/s and 1 KiB messages/s (counted by the receiving process,
+ * with the CPU time each process spent per message, which a busy machine disturbs less;
  * the sender sends batches with `send` and ends each with an awaited `sendAsync`, which waits
  * while the outbound buffer is over its bound; drops, if any, are reported), request/reply round trips/s with 1 and 16 concurrent callers, and round-trip
- * latency p50/p99 (hdr-histogram-js, microseconds).
+ * latency p50/p99 (hdr-histogram-js, microseconds): raw send/receive pairs, and GenServer
+ * `call`s (what users write: a monitor, the request, the reply, the demonitor). Round trips also
+ * report each process's CPU time per round trip.
  *
  * The same file is the peer: run with FEDCTL_BENCH_PEER set, it starts the receiving node.
  */
@@ -18,6 +21,7 @@ import { Distribution } from '../runtime/dist/index.js';
 import { Node } from '../runtime/node.js';
 import type { Pid, Ref } from '../runtime/pid.js';
 import type { ProcessContext } from '../runtime/process.js';
+import { call, startServer } from '../runtime/server.js';
 
 const COOKIE = 'bench-cookie';
 const SEND_BATCH = 4_096;
@@ -37,11 +41,14 @@ async function runPeer(config: PeerConfig): Promise<void> {
   node.spawn(
     async (ctx) => {
       let count = 0;
+      let cpuSince = process.cpuUsage();
       for (;;) {
         const msg = await ctx.receive();
         if (typeof msg === 'object' && msg !== null && !Array.isArray(msg) && (msg as { report?: Pid }).report !== undefined) {
-          ctx.send((msg as { report: Pid }).report, { received: count });
+          const cpu = process.cpuUsage(cpuSince);
+          ctx.send((msg as { report: Pid }).report, { received: count, cpuMicros: cpu.user + cpu.system });
           count = 0;
+          cpuSince = process.cpuUsage();
         } else {
           count++;
         }
@@ -58,6 +65,7 @@ async function runPeer(config: PeerConfig): Promise<void> {
     },
     { name: 'echo' },
   );
+  await startServer(node, { init: () => 0, handleCall: (request: unknown, _from: unknown, state: number) => ({ reply: request, state }) }, undefined, { name: 'server' });
   process.stdout.write(`${JSON.stringify({ address: dist.address })}\n`);
   process.stdin.resume();
   process.stdin.on('end', () => {
@@ -69,14 +77,32 @@ if (process.env.FEDCTL_BENCH_PEER !== undefined) {
   await runPeer(JSON.parse(process.env.FEDCTL_BENCH_PEER) as PeerConfig);
 }
 
+function cpuText(micros: number): string {
+  return `${micros.toFixed(2)} µs`;
+}
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}
+
 function yieldToLoop(): Promise<void> {
   return new Promise((resolve) => setImmediate(resolve));
 }
 
-async function oneWay(node: Node, dist: Distribution, peer: string, count: number, make: (index: number) => unknown): Promise<{ perSecond: number; received: number; dropped: number }> {
+interface OneWay {
+  readonly perSecond: number;
+  readonly received: number;
+  readonly dropped: number;
+  /** CPU time (user + system) per message of the sending and the receiving process: steadier than rates on a busy machine. */
+  readonly senderCpuMicros: number;
+  readonly receiverCpuMicros: number;
+}
+
+async function oneWay(node: Node, dist: Distribution, peer: string, count: number, make: (index: number) => unknown): Promise<OneWay> {
   const droppedBefore = dist.stats().peers[peer]?.dataDropped ?? 0;
   return node.run(async (ctx: ProcessContext) => {
     const sink = { name: 'sink', node: peer };
+    const cpuBefore = process.cpuUsage();
     const started = performance.now();
     for (let sent = 0; sent < count; ) {
       const end = Math.min(count, sent + SEND_BATCH) - 1;
@@ -85,30 +111,56 @@ async function oneWay(node: Node, dist: Distribution, peer: string, count: numbe
       await dist.sendAsync(sink, make(sent), { from: ctx.self, timeoutMs: 60_000 });
       sent++;
       await yieldToLoop();
-      while ((dist.stats().peers[peer]?.outboundBytes ?? 0) > BACKLOG_BYTES_MAX) await yieldToLoop();
+      // (Checked each millisecond, not each turn: stats() is not free and would be counted as the sender's work.)
+      while ((dist.stats().peers[peer]?.outboundBytes ?? 0) > BACKLOG_BYTES_MAX) await sleep(1);
     }
     ctx.send(sink, { report: ctx.self });
-    const reply = (await ctx.receive((msg) => (msg as { received?: number }).received !== undefined, 60_000)) as { received: number };
+    const reply = (await ctx.receive((msg) => (msg as { received?: number }).received !== undefined, 60_000)) as { received: number; cpuMicros: number };
     const seconds = (performance.now() - started) / 1000;
+    const cpu = process.cpuUsage(cpuBefore);
     const dropped = (dist.stats().peers[peer]?.dataDropped ?? 0) - droppedBefore;
-    return { perSecond: reply.received / seconds, received: reply.received, dropped };
+    return {
+      perSecond: reply.received / seconds,
+      received: reply.received,
+      dropped,
+      senderCpuMicros: (cpu.user + cpu.system) / count,
+      receiverCpuMicros: reply.cpuMicros / Math.max(1, reply.received),
+    };
   });
 }
 
-async function roundTrips(node: Node, peer: string, callers: number, seconds: number): Promise<{ perSecond: number; p50: number; p99: number }> {
+interface RoundTrips {
+  readonly perSecond: number;
+  readonly p50: number;
+  readonly p99: number;
+  /** CPU time (user + system) per round trip of the calling and the answering process. */
+  readonly callerCpuMicros: number;
+  readonly peerCpuMicros: number;
+}
+
+/** The peer's CPU time since its last report (the sink answers for its whole process). */
+async function peerCpuMicros(node: Node, peer: string): Promise<number> {
+  return node.run(async (ctx: ProcessContext) => {
+    ctx.send({ name: 'sink', node: peer }, { report: ctx.self });
+    const reply = (await ctx.receive((msg) => (msg as { cpuMicros?: number }).cpuMicros !== undefined, 60_000)) as { cpuMicros: number };
+    return reply.cpuMicros;
+  });
+}
+
+/** `callers` processes each run `once` in a loop for `seconds`; latency per call in a histogram. */
+async function measure(node: Node, peer: string, callers: number, seconds: number, once: (ctx: ProcessContext) => Promise<void>): Promise<RoundTrips> {
   const histogram = hdr.build({ lowestDiscernibleValue: 1, highestTrackableValue: 10_000_000, numberOfSignificantValueDigits: 3 });
+  await peerCpuMicros(node, peer); // starts the peer's CPU count
+  const cpuBefore = process.cpuUsage();
   const deadline = performance.now() + seconds * 1000;
   let total = 0;
   const started = performance.now();
   await Promise.all(
     Array.from({ length: callers }, () =>
       node.run(async (ctx: ProcessContext) => {
-        const echo = { name: 'echo', node: peer };
         while (performance.now() < deadline) {
-          const ref = ctx.makeRef();
           const sentAt = performance.now();
-          ctx.send(echo, { from: ctx.self, ref, body: 1 });
-          await ctx.receive((msg) => (msg as { ref?: Ref }).ref === ref || (msg as { ref?: Ref }).ref?.equals(ref) === true);
+          await once(ctx);
           histogram.recordValue(Math.max(1, Math.round((performance.now() - sentAt) * 1000)));
           total++;
         }
@@ -116,7 +168,35 @@ async function roundTrips(node: Node, peer: string, callers: number, seconds: nu
     ),
   );
   const elapsed = (performance.now() - started) / 1000;
-  return { perSecond: total / elapsed, p50: histogram.getValueAtPercentile(50), p99: histogram.getValueAtPercentile(99) };
+  const cpu = process.cpuUsage(cpuBefore);
+  const peerCpu = await peerCpuMicros(node, peer);
+  return {
+    perSecond: total / elapsed,
+    p50: histogram.getValueAtPercentile(50),
+    p99: histogram.getValueAtPercentile(99),
+    callerCpuMicros: (cpu.user + cpu.system) / Math.max(1, total),
+    peerCpuMicros: peerCpu / Math.max(1, total),
+  };
+}
+
+function roundTrips(node: Node, peer: string, callers: number, seconds: number): Promise<RoundTrips> {
+  const echo = { name: 'echo', node: peer };
+  return measure(node, peer, callers, seconds, async (ctx) => {
+    const ref = ctx.makeRef();
+    ctx.send(echo, { from: ctx.self, ref, body: 1 });
+    await ctx.receive((msg) => (msg as { ref?: Ref }).ref === ref || (msg as { ref?: Ref }).ref?.equals(ref) === true);
+  });
+}
+
+function calls(node: Node, peer: string, callers: number, seconds: number): Promise<RoundTrips> {
+  const server = { name: 'server', node: peer };
+  return measure(node, peer, callers, seconds, async (ctx) => {
+    await call(ctx, server, 1, 10_000);
+  });
+}
+
+function roundTripText(result: RoundTrips): string {
+  return `${Math.round(result.perSecond).toLocaleString('en')} /s  p50 ${result.p50} µs  p99 ${result.p99} µs  (CPU/round trip caller ${cpuText(result.callerCpuMicros)}, peer ${cpuText(result.peerCpuMicros)})`;
 }
 
 export default async function main(args: string[]): Promise<void> {
@@ -146,17 +226,22 @@ export default async function main(args: string[]): Promise<void> {
     await oneWay(node, dist, peer, 100_000, (index) => index); // warm-up
     if (runs('small')) {
       const small = await oneWay(node, dist, peer, SMALL_MESSAGES, (index) => ['ping', index]);
-      console.log(`one-way small msgs:  ${Math.round(small.perSecond).toLocaleString('en')} msgs/s (${small.received.toLocaleString('en')} received, ${small.dropped} dropped)`);
+      console.log(`one-way small msgs:  ${Math.round(small.perSecond).toLocaleString('en')} msgs/s (${small.received.toLocaleString('en')} received, ${small.dropped} dropped; CPU/msg sender ${cpuText(small.senderCpuMicros)}, receiver ${cpuText(small.receiverCpuMicros)})`);
     }
     if (runs('kib')) {
       const kib = Buffer.alloc(1024, 120).toString();
       const large = await oneWay(node, dist, peer, KIB_MESSAGES, () => kib);
-      console.log(`one-way 1 KiB msgs:  ${Math.round(large.perSecond).toLocaleString('en')} msgs/s (${large.received.toLocaleString('en')} received, ${large.dropped} dropped)`);
+      console.log(`one-way 1 KiB msgs:  ${Math.round(large.perSecond).toLocaleString('en')} msgs/s (${large.received.toLocaleString('en')} received, ${large.dropped} dropped; CPU/msg sender ${cpuText(large.senderCpuMicros)}, receiver ${cpuText(large.receiverCpuMicros)})`);
     }
     if (runs('rtt')) await roundTrips(node, peer, 1, 0.3); // warm-up
     for (const callers of runs('rtt') ? [1, 16] : []) {
       const result = await roundTrips(node, peer, callers, seconds);
-      console.log(`round trips, ${String(callers).padStart(2)} caller${callers === 1 ? ' ' : 's'}: ${Math.round(result.perSecond).toLocaleString('en')} /s  p50 ${result.p50} µs  p99 ${result.p99} µs`);
+      console.log(`round trips, ${String(callers).padStart(2)} caller${callers === 1 ? ' ' : 's'}: ${roundTripText(result)}`);
+    }
+    if (runs('call')) await calls(node, peer, 1, 0.3); // warm-up
+    for (const callers of runs('call') ? [1, 16] : []) {
+      const result = await calls(node, peer, callers, seconds);
+      console.log(`GenServer calls, ${String(callers).padStart(2)} caller${callers === 1 ? ' ' : 's'}: ${roundTripText(result)}`);
     }
   } finally {
     await dist.close();

@@ -4,57 +4,83 @@
  *
  * Lanes. Control messages (heartbeats, link/monitor/exit/down signals, subsystems' control
  * messages, peer lists) are written ahead of queued data, and are written even while the stream
- * asks us to wait for `drain`; data (user `send`/`reg_send`) is written only when the stream has
- * drained. So a saturated data lane delays a heartbeat by at most one record already handed to
- * the stream. Many messages are batched into one sealed record per write (up to
- * `recordBytesTarget`), flushed on `setImmediate` (or at once when a record's worth is queued).
+ * asks us to wait for `drain` (until the stream holds `CONTROL_AHEAD_STREAM_BYTES_MAX`: past that
+ * the peer is not reading, and control waits in its lane, where it is bounded); data (user
+ * `send`/`reg_send`) is written only when the stream has drained. So a saturated data lane delays
+ * a heartbeat by at most what the stream already holds. Many messages are batched into one sealed
+ * record per write (up to `recordBytesTarget`), flushed on `setImmediate` (or at once when a
+ * record's worth is queued); consecutive messages from one sender to one target form a run that
+ * names them once (wire.ts).
  *
- * Ordering (Erlang's per-pair guarantee, kept here per connection): each control signal carries
- * the count of data messages enqueued before it; the receiver holds it until it has delivered
- * that many data messages. Heartbeats, subsystem control messages and peer lists are not held.
+ * Ordering is Erlang's: per pair of processes, nothing more. A control signal from process P
+ * carries a stamp, the number of the last data message from P that was still queued here when
+ * the signal was sent (0 if none); the receiver holds the signal until it has delivered that data
+ * message. So a signal waits only behind its own sender's data, never behind another process's
+ * bulk data. (Per sender rather than per sender and target, because a message to a registered
+ * name has no pid here to compare with.) Heartbeats, subsystem control messages and peer lists
+ * are never held.
  *
- * Backpressure policy (bounded memory). `outboundBytesMax` bounds the bytes queued for the peer
+ * Backpressure policy (bounded memory). `outboundBytesMax` bounds the data queued for the peer
  * (our lanes plus what the stream buffers). `sendData` (what a process's `send` uses) never
  * throws or blocks: a data message over the bound, or larger than the frame limit, is dropped and
- * counted in `stats.dataDropped`, as Erlang drops messages to unreachable nodes.
- * `sendDataAsync` instead waits for room (resolves once queued), and rejects with `buffer_full`
- * after `timeoutMs`, `frame_too_large`, or `nodedown` if the connection closes. Control messages
- * are never dropped; if the control lane alone exceeds `outboundBytesMax` the peer is not reading
- * at all and the connection is closed (`buffer_full`).
+ * counted in `stats.dataDropped`, as Erlang drops messages to unreachable nodes. `sendDataAsync`
+ * instead waits for room (resolves once the message is queued; a message larger than the bound
+ * is queued when nothing else is), and rejects with `buffer_full` after `timeoutMs`,
+ * `frame_too_large`, or `nodedown` if the connection closes. While a process has an awaited send
+ * waiting, its later sends and signals queue behind it (per-sender order; the plain sends held so
+ * are bounded by `outboundBytesMax` too, then dropped). Control messages are never dropped; if
+ * the control lane exceeds `outboundBytesMax` the peer is not reading at all and the connection
+ * is closed (`buffer_full`).
  *
  * Failure detection: a heartbeat is sent every `tickMs`; a peer from which no authenticated record
  * arrived for `timeoutMs` is declared down (the check re-runs after pending I/O so a busy event
  * loop does not misread queued input as silence). Any error on the receive path (bad frame,
- * failed authentication, forged signal) closes the connection with that error; `closed` is
- * reported exactly once.
+ * failed authentication, forged signal, a stream that ends inside a frame) closes the connection
+ * with that error; `closed` is reported exactly once.
  */
 import { performance } from 'node:perf_hooks';
 import { FedError, fedError } from '../kernel/errors.js';
 import { LIMITS } from '../kernel/limits.js';
-import { isDataSignal, type Signal } from '../signals.js';
+import { Pid } from '../pid.js';
+import type { NameAtNode, Signal } from '../signals.js';
 import { FRAME_HEADER_BYTES, FrameDecoder, frameHeader } from './frame.js';
 import type { HandshakeResult, NodeIdentity } from './handshake.js';
 import { Opener, SEAL_TAG_BYTES, Sealer } from './seal.js';
 import type { ByteStream } from './transport.js';
 import {
   HEARTBEAT_BYTES,
+  MESSAGE,
+  RUN_COUNT_BYTES,
+  type DataKind,
+  type DataTarget,
   type LinkMessage,
   type PeerAddress,
   DataEncoder,
+  DataSegment,
+  SimpleEncoder,
+  checkRunFits,
   decodeRecord,
   encodeControl,
   encodeControlSignal,
   encodePeers,
-  parseDataSignal,
   parseMessage,
 } from './wire.js';
 
 /** A record's plaintext aims at this size; one message larger than it gets a record of its own. */
 export const RECORD_BYTES_TARGET_DEFAULT = 64 * 1024;
+/** While waiting for drain, control is still written until the stream holds this much. */
+export const CONTROL_AHEAD_STREAM_BYTES_MAX = 256 * 1024;
 /** Segment buffers kept for reuse per connection (sealed mode). */
 const SPARE_SEGMENTS_MAX = 4;
-/** Control signals waiting for earlier data; a peer stamping beyond what it sends is cut off. */
+/** Control signals waiting for earlier data on arrival; a peer stamping beyond what it sends is cut off. */
 const HELD_SIGNALS_MAX = 65_536;
+/** Messages waiting for room (awaited sends and the sends of their senders queued behind them). */
+const PENDING_MESSAGES_MAX = 65_536;
+/** Control signals waiting behind their sender's pending messages; more close the connection. */
+const DEFERRED_SIGNALS_MAX = 65_536;
+/** Senders remembered for stamping before a sweep forgets those whose data is all written. */
+const SENDERS_SWEEP_MIN = 1_024;
+const NO_SENDER = -1;
 
 export interface ConnectionOptions {
   readonly local: NodeIdentity;
@@ -80,6 +106,9 @@ export interface ConnectionStats {
   recordsReceived: number;
   bytesSent: number;
   bytesReceived: number;
+  /** Data messages accepted for sending (queued; filled in by `snapshot()`). */
+  dataAccepted: number;
+  /** Data messages handed to the stream. */
   dataSent: number;
   dataReceived: number;
   controlSent: number;
@@ -91,31 +120,29 @@ export interface ConnectionStats {
   /** Data messages refused by the backpressure policy or the frame limit. */
   dataDropped: number;
   dataDroppedBytes: number;
-  /** Control signals that had to wait for earlier data on arrival. */
+  /** Control signals that had to wait for earlier data of their sender on arrival. */
   signalsHeld: number;
-  /** Highest outbound bytes seen queued. */
+  /** Highest outbound bytes seen queued (lanes, pending messages and the stream's buffer). */
   outboundBytesPeak: number;
   /** Bytes queued toward the peer now (filled in by `snapshot()`). */
   outboundBytes: number;
 }
 
-interface Waiter {
-  readonly frame: Buffer;
-  readonly resolve: () => void;
-  readonly reject: (error: FedError) => void;
+/** A data message waiting for room: an awaited send, or a send queued behind its sender's awaited one. */
+interface Pending {
+  readonly kind: DataKind;
+  readonly from: Pid | undefined;
+  readonly to: DataTarget;
+  /** The encoded message (a copy: the encoder's buffer is reused). */
+  readonly body: Buffer;
+  /** What it takes in a segment at most (a run header and the body). */
+  readonly bytes: number;
+  /** Set for awaited sends only. */
+  readonly resolve: (() => void) | undefined;
+  readonly reject: ((error: FedError) => void) | undefined;
   timer: NodeJS.Timeout | undefined;
-}
-
-/** Data messages packed back to back, to be sealed as (part of) one record. */
-interface Segment {
-  readonly buffer: Buffer;
-  used: number;
-  messages: number;
-}
-
-interface HeldSignal {
-  readonly dataCount: number;
-  readonly signal: Signal;
+  /** Control signals of the same sender sent after this message: they go once it is queued or refused. */
+  after: Signal[] | undefined;
 }
 
 export class Connection {
@@ -127,6 +154,7 @@ export class Connection {
     recordsReceived: 0,
     bytesSent: 0,
     bytesReceived: 0,
+    dataAccepted: 0,
     dataSent: 0,
     dataReceived: 0,
     controlSent: 0,
@@ -153,17 +181,32 @@ export class Connection {
   #control: Buffer[] = [];
   #controlBytes = 0;
   /** Queued data, oldest first; only the last segment is still being filled. */
-  #segments: Segment[] = [];
+  #segments: DataSegment[] = [];
   /** Sealed mode copies a segment into the cipher, so its buffer can be filled again. */
   #spareSegmentBuffers: Buffer[] = [];
   #dataBytes = 0;
   readonly #encoder = new DataEncoder();
-  /** Data messages accepted for sending so far (the stamp for control signals). */
+  readonly #simple = new SimpleEncoder();
+  /** Data messages accepted for sending so far: message n is the n-th (the stamps' counter). */
   #dataEnqueued = 0;
+  /** Per local sender (pid id): the number of its last accepted data message. */
+  readonly #lastDataBySender = new Map<number, number>();
+  /** The last sender's entry, kept out of the map while it streams (the hot path). */
+  #lastSenderId = NO_SENDER;
+  #lastSenderData = 0;
+  #sendersSweepAt = SENDERS_SWEEP_MIN;
+  /** Messages waiting for room, oldest first. */
+  #pending: Pending[] = [];
+  /** For each sender with messages waiting, its newest one. */
+  readonly #pendingBySender = new Map<number, Pending>();
+  /** Bytes of the plain sends queued behind awaited ones (bounded by `outboundBytesMax`). */
+  #pendingUnawaitedBytes = 0;
+  #deferredSignals = 0;
   /** Data messages delivered so far (the receiver's side of the stamp). */
   #dataDelivered = 0;
-  #held: HeldSignal[] = [];
-  #waiters: Waiter[] = [];
+  /** Signals held until data message number (key) is delivered. */
+  readonly #held = new Map<number, Signal[]>();
+  #heldCount = 0;
   #waitingDrain = false;
   #flushScheduled = false;
   #closed = false;
@@ -193,8 +236,7 @@ export class Connection {
     this.#stream.setHandlers({
       data: (chunk) => this.#onData(chunk),
       drain: () => this.#onDrain(),
-      close: (error) =>
-        this.close(fedError('nodedown', `connection to ${this.peer.name} lost${error ? `: ${error.message}` : ''}`, { peer: this.peer.name }, error)),
+      close: (error) => this.#onStreamClosed(error),
     });
     this.#drainDecoder();
   }
@@ -205,55 +247,67 @@ export class Connection {
 
   /** A copy of the counters, with the current outbound backlog. */
   snapshot(): ConnectionStats {
-    return { ...this.stats, outboundBytes: this.outboundBytes };
+    return { ...this.stats, dataAccepted: this.#dataEnqueued, outboundBytes: this.outboundBytes };
   }
 
-  /** Bytes queued toward the peer: both lanes plus what the stream has buffered. */
+  /** Bytes queued toward the peer: both lanes, messages waiting for room, and what the stream has buffered. */
   get outboundBytes(): number {
-    const raw = this.#stream.raw as { writableLength?: number };
-    return this.#controlBytes + this.#dataBytes + (raw.writableLength ?? 0);
+    return this.#controlBytes + this.#dataBytes + this.#pendingUnawaitedBytes + this.#streamBytes;
+  }
+
+  get #streamBytes(): number {
+    return this.#stream.bufferedBytes;
   }
 
   get #recordPayloadBytesMax(): number {
     return this.#decoder.frameBytesMax - (this.#sealer === undefined ? 0 : SEAL_TAG_BYTES);
   }
 
+  /** Nothing of ours waits to be written: a message larger than the bound may go now. */
+  get #idle(): boolean {
+    return this.#dataBytes === 0 && this.#control.length === 0 && !this.#waitingDrain;
+  }
+
   /** Send a signal. Data follows the drop policy (returns false if dropped); control signals are always queued. */
   sendSignal(signal: Signal): boolean {
     if (this.#closed) return false;
-    if (signal.kind === 'send' || signal.kind === 'reg_send') return this.#enqueueEncoded(this.#encoder.encode(signal));
-    const frame = encodeControlSignal(signal, this.#dataEnqueued);
-    if (frame.length > this.#recordPayloadBytesMax) {
-      this.stats.controlDropped++;
-      return false;
+    if (signal.kind === 'send') return this.#sendData('send', signal.from, signal.to, signal.msg);
+    if (signal.kind === 'reg_send') return this.#sendData('reg_send', signal.from, signal.to.name, signal.msg);
+    const from = signal.from;
+    if (from instanceof Pid && this.#pendingBySender.size > 0) {
+      const newest = this.#pendingBySender.get(from.id);
+      if (newest !== undefined) return this.#defer(newest, signal);
     }
-    this.#enqueueControl(frame);
-    return true;
+    return this.#enqueueSignal(signal);
   }
 
   /** Send a data signal, waiting for room in the outbound buffer (see the policy above). */
   sendDataAsync(signal: Signal, timeoutMs: number = LIMITS.callTimeoutMs): Promise<void> {
     if (this.#closed) return Promise.reject(this.#nodedown());
-    if (!isDataSignal(signal)) {
+    if (signal.kind !== 'send' && signal.kind !== 'reg_send') {
       this.sendSignal(signal);
       return Promise.resolve();
     }
-    this.#encoder.encode(signal as Signal & { kind: 'send' | 'reg_send' });
-    const frame = this.#encoder.frame();
-    if (frame.length > this.#recordPayloadBytesMax) {
-      return Promise.reject(fedError('frame_too_large', `message of ${frame.length} bytes exceeds the frame limit`, { bytes: frame.length }));
+    const kind = signal.kind;
+    const to = signal.kind === 'send' ? signal.to : signal.to.name;
+    const header = this.#encoder.header(kind, signal.from, to);
+    const body = this.#encoder.body(signal.msg);
+    const bytes = header.length + RUN_COUNT_BYTES + body.end - body.start;
+    if (bytes > this.#recordPayloadBytesMax) {
+      return Promise.reject(fedError('frame_too_large', `message of ${bytes} bytes exceeds the frame limit`, { bytes }));
     }
-    if (this.#waiters.length === 0 && this.#fits(frame.length)) {
-      this.#enqueueData(frame);
+    if (this.#pending.length === 0 && (this.#fits(bytes) || this.#idle)) {
+      this.#append(kind, signal.from, to, header, body, body.start, body.end, true);
       return Promise.resolve();
     }
+    if (this.#pending.length >= PENDING_MESSAGES_MAX) {
+      return Promise.reject(fedError('buffer_full', `${PENDING_MESSAGES_MAX} messages to ${this.peer.name} already wait for room`, { peer: this.peer.name }));
+    }
+    const copy = Buffer.from(body.subarray(body.start, body.end));
     return new Promise<void>((resolve, reject) => {
-      const waiter: Waiter = { frame, resolve, reject, timer: undefined };
-      waiter.timer = setTimeout(() => {
-        this.#waiters = this.#waiters.filter((other) => other !== waiter);
-        reject(fedError('buffer_full', `outbound buffer to ${this.peer.name} stayed full for ${timeoutMs} ms`, { peer: this.peer.name }));
-      }, timeoutMs);
-      this.#waiters.push(waiter);
+      const entry: Pending = { kind, from: signal.from, to, body: copy, bytes, resolve, reject, timer: undefined, after: undefined };
+      entry.timer = setTimeout(() => this.#expire(entry, timeoutMs), timeoutMs);
+      this.#pushPending(entry);
     });
   }
 
@@ -283,12 +337,15 @@ export class Connection {
     this.#segments = [];
     this.#controlBytes = 0;
     this.#dataBytes = 0;
-    this.#held = [];
-    const waiters = this.#waiters;
-    this.#waiters = [];
-    for (const waiter of waiters) {
-      clearTimeout(waiter.timer);
-      waiter.reject(this.#nodedown());
+    this.#held.clear();
+    this.#heldCount = 0;
+    const pending = this.#pending;
+    this.#pending = [];
+    this.#pendingBySender.clear();
+    this.#pendingUnawaitedBytes = 0;
+    for (const entry of pending) {
+      clearTimeout(entry.timer);
+      entry.reject?.(this.#nodedown());
     }
     this.#handlers?.closed(reason);
   }
@@ -301,53 +358,200 @@ export class Connection {
     return this.outboundBytes + bytes <= this.#outboundBytesMax;
   }
 
-  /** Queue the message the encoder holds (`bytes` long), or drop it by the policy. */
-  #enqueueEncoded(bytes: number): boolean {
-    if (bytes > this.#recordPayloadBytesMax || !this.#fits(bytes)) {
-      this.stats.dataDropped++;
-      this.stats.dataDroppedBytes += bytes;
-      return false;
+  // ---- outbound data -----------------------------------------------------------------------
+
+  #sendData(kind: DataKind, from: Pid | undefined, to: DataTarget, msg: unknown): boolean {
+    if (from !== undefined && this.#pendingBySender.size > 0 && this.#pendingBySender.has(from.id)) return this.#queueBehind(kind, from, to, msg);
+    // The header first: msgpackr packs every value into one shared buffer, so a header encoded
+    // after the body would overwrite it.
+    const header = this.#encoder.header(kind, from, to);
+    const tail = this.#segments[this.#segments.length - 1] ?? this.#newSegment(0);
+    // The common case: the message is written in place at the end of the open segment.
+    const bodyStart = tail.bodyOffset(kind, from, to, header);
+    const bodyEnd = this.#simple.write(msg, tail.buffer, bodyStart, tail.buffer.length);
+    if (bodyEnd >= 0) {
+      const bytes = bodyEnd - tail.used;
+      if (!this.#fits(bytes)) return this.#drop(bytes);
+      tail.appendInPlace(kind, from, to, header, bodyEnd - bodyStart);
+      this.#appended(bytes, from);
+      return true;
     }
-    this.#segmentFor(bytes);
-    const tail = this.#segments[this.#segments.length - 1] as Segment;
-    this.#encoder.copyTo(tail.buffer, tail.used);
-    tail.used += bytes;
-    tail.messages++;
-    return this.#afterEnqueue(bytes);
+    const body = this.#encoder.body(msg);
+    return this.#append(kind, from, to, header, body, body.start, body.end, false);
   }
 
-  /** Queue an already encoded message (an awaited send), or drop it by the policy. */
-  #enqueueData(frame: Buffer): boolean {
-    if (frame.length > this.#recordPayloadBytesMax || !this.#fits(frame.length)) {
-      this.stats.dataDropped++;
-      this.stats.dataDroppedBytes += frame.length;
-      return false;
+  /**
+   * Queue one encoded message (`body[start, end)`) on the data lane, continuing the open run when
+   * it has the same sender and target. Without `force` a message over the bound is dropped.
+   */
+  #append(kind: DataKind, from: Pid | undefined, to: DataTarget, header: Buffer, body: Uint8Array, start: number, end: number, force: boolean): boolean {
+    const bodyBytes = end - start;
+    let tail = this.#segments[this.#segments.length - 1];
+    let bytes = bodyBytes;
+    if (tail === undefined || bodyBytes > tail.room || !tail.continues(kind, from, to)) {
+      bytes += header.length + RUN_COUNT_BYTES;
+      if (bytes > this.#recordPayloadBytesMax) return this.#drop(bytes);
     }
-    this.#segmentFor(frame.length);
-    const tail = this.#segments[this.#segments.length - 1] as Segment;
-    frame.copy(tail.buffer, tail.used);
-    tail.used += frame.length;
-    tail.messages++;
-    return this.#afterEnqueue(frame.length);
-  }
-
-  #afterEnqueue(bytes: number): boolean {
-    this.#dataBytes += bytes;
-    this.#dataEnqueued++;
-    this.#notePeak();
-    if (this.#dataBytes >= this.#recordBytesTarget && !this.#waitingDrain) this.#flush();
-    else this.#scheduleFlush();
+    if (!force && !this.#fits(bytes)) return this.#drop(bytes);
+    if (tail === undefined || bytes > tail.room) tail = this.#newSegment(bytes);
+    tail.append(kind, from, to, header, body, start, end);
+    this.#appended(bytes, from);
     return true;
   }
 
-  /** Make sure the last segment has room for `bytes` more. */
-  #segmentFor(bytes: number): void {
-    const segments = this.#segments;
-    const tail = segments[segments.length - 1];
-    if (tail !== undefined && tail.used + bytes <= tail.buffer.length) return;
+  /** Bookkeeping after a message of `bytes` joined the data lane. */
+  #appended(bytes: number, from: Pid | undefined): void {
+    this.#dataBytes += bytes;
+    const number = ++this.#dataEnqueued;
+    if (from !== undefined) this.#noteSender(from.id, number);
+    this.#notePeak();
+    if (this.#dataBytes >= this.#recordBytesTarget && !this.#waitingDrain) this.#flush();
+    else this.#scheduleFlush();
+  }
+
+  #drop(bytes: number): false {
+    this.stats.dataDropped++;
+    this.stats.dataDroppedBytes += bytes;
+    return false;
+  }
+
+  #newSegment(bytes: number): DataSegment {
+    const last = this.#segments[this.#segments.length - 1];
+    if (last !== undefined && last.used === 0) {
+      // An empty segment too small for this message: replace it (an empty record is never sent).
+      this.#segments.pop();
+      if (last.buffer.length === this.#recordBytesTarget) this.#spareSegmentBuffers.push(last.buffer);
+    }
     const spare = bytes <= this.#recordBytesTarget ? this.#spareSegmentBuffers.pop() : undefined;
-    const buffer = spare ?? Buffer.allocUnsafe(Math.max(this.#recordBytesTarget, bytes));
-    segments.push({ buffer, used: 0, messages: 0 });
+    const segment = new DataSegment(spare ?? Buffer.allocUnsafe(Math.max(this.#recordBytesTarget, bytes)));
+    this.#segments.push(segment);
+    return segment;
+  }
+
+  #noteSender(id: number, number: number): void {
+    if (id !== this.#lastSenderId) {
+      if (this.#lastSenderId !== NO_SENDER) this.#lastDataBySender.set(this.#lastSenderId, this.#lastSenderData);
+      this.#lastSenderId = id;
+      if (this.#lastDataBySender.size > this.#sendersSweepAt) this.#sweepSenders();
+    }
+    this.#lastSenderData = number;
+  }
+
+  /** Forget senders whose data is all written (the stream keeps their order from now on). */
+  #sweepSenders(): void {
+    const written = this.stats.dataSent;
+    for (const [id, number] of this.#lastDataBySender) if (number <= written) this.#lastDataBySender.delete(id);
+    this.#sendersSweepAt = Math.max(SENDERS_SWEEP_MIN, 2 * this.#lastDataBySender.size);
+  }
+
+  /** The stamp for a control signal from `from`: its last data message not yet written, or 0. */
+  #stampFor(from: Pid | NameAtNode | undefined): number {
+    const written = this.stats.dataSent;
+    if (from === undefined) return 0;
+    if (!(from instanceof Pid)) {
+      // A `down` for a monitored name: the name's process is not known here, so follow all data.
+      return this.#dataEnqueued > written ? this.#dataEnqueued : 0;
+    }
+    const last = from.id === this.#lastSenderId ? this.#lastSenderData : this.#lastDataBySender.get(from.id);
+    return last !== undefined && last > written ? last : 0;
+  }
+
+  // ---- messages waiting for room -----------------------------------------------------------
+
+  #pushPending(entry: Pending): void {
+    this.#pending.push(entry);
+    if (entry.from !== undefined) this.#pendingBySender.set(entry.from.id, entry);
+  }
+
+  /** A plain send from a process whose awaited send waits: it queues behind, or is dropped past the bound. */
+  #queueBehind(kind: DataKind, from: Pid, to: DataTarget, msg: unknown): boolean {
+    const header = this.#encoder.header(kind, from, to);
+    const body = this.#encoder.body(msg);
+    const bytes = header.length + RUN_COUNT_BYTES + body.end - body.start;
+    if (bytes > this.#recordPayloadBytesMax || this.#pendingUnawaitedBytes + bytes > this.#outboundBytesMax || this.#pending.length >= PENDING_MESSAGES_MAX) {
+      return this.#drop(bytes);
+    }
+    this.#pendingUnawaitedBytes += bytes;
+    const copy = Buffer.from(body.subarray(body.start, body.end));
+    this.#pushPending({ kind, from, to, body: copy, bytes, resolve: undefined, reject: undefined, timer: undefined, after: undefined });
+    this.#notePeak();
+    return true;
+  }
+
+  /** A control signal whose sender has `newest` waiting: it goes once that message is queued. */
+  #defer(newest: Pending, signal: Signal): boolean {
+    if (this.#deferredSignals >= DEFERRED_SIGNALS_MAX) {
+      this.close(fedError('buffer_full', `more than ${DEFERRED_SIGNALS_MAX} signals to ${this.peer.name} wait behind their senders' data`, { peer: this.peer.name }));
+      return false;
+    }
+    (newest.after ??= []).push(signal);
+    this.#deferredSignals++;
+    return true;
+  }
+
+  /** Queue waiting messages, oldest first, while there is room. */
+  #admitPending(): void {
+    const pending = this.#pending;
+    while (pending.length > 0 && !this.#closed) {
+      const entry = pending[0] as Pending;
+      if (!this.#fits(entry.bytes) && !this.#idle) return;
+      pending.shift();
+      this.#unlinkPending(entry, 0);
+      this.#append(entry.kind, entry.from, entry.to, this.#encoder.header(entry.kind, entry.from, entry.to), entry.body, 0, entry.body.length, true);
+      entry.resolve?.();
+      this.#release(entry.after);
+    }
+  }
+
+  /** An awaited send ran out of time: it is refused, and what waited behind it moves up. */
+  #expire(entry: Pending, timeoutMs: number): void {
+    const index = this.#pending.indexOf(entry);
+    if (index < 0 || this.#closed) return;
+    this.#pending.splice(index, 1);
+    const previous = this.#unlinkPending(entry, index);
+    entry.reject?.(fedError('buffer_full', `outbound buffer to ${this.peer.name} stayed full for ${timeoutMs} ms`, { peer: this.peer.name }));
+    if (entry.after === undefined) return;
+    if (previous !== undefined) (previous.after ??= []).push(...entry.after);
+    else this.#release(entry.after);
+  }
+
+  /** Bookkeeping for an entry leaving the queue (it was at `index`); returns its sender's previous entry still waiting. */
+  #unlinkPending(entry: Pending, index: number): Pending | undefined {
+    clearTimeout(entry.timer);
+    if (entry.resolve === undefined) this.#pendingUnawaitedBytes -= entry.bytes;
+    const from = entry.from;
+    if (from === undefined) return undefined;
+    let previous: Pending | undefined;
+    for (let at = index - 1; at >= 0 && previous === undefined; at--) {
+      const other = this.#pending[at] as Pending;
+      if (other.from?.id === from.id) previous = other;
+    }
+    if (this.#pendingBySender.get(from.id) === entry) {
+      if (previous === undefined) this.#pendingBySender.delete(from.id);
+      else this.#pendingBySender.set(from.id, previous);
+    }
+    return previous;
+  }
+
+  #release(signals: Signal[] | undefined): void {
+    if (signals === undefined) return;
+    this.#deferredSignals -= signals.length;
+    for (const signal of signals) {
+      if (this.#closed) return;
+      this.#enqueueSignal(signal);
+    }
+  }
+
+  // ---- outbound control and writing --------------------------------------------------------
+
+  #enqueueSignal(signal: Signal): boolean {
+    const frame = encodeControlSignal(signal, this.#stampFor(signal.from));
+    if (frame.length > this.#recordPayloadBytesMax) {
+      this.stats.controlDropped++;
+      return false;
+    }
+    this.#enqueueControl(frame);
+    return true;
   }
 
   #enqueueControl(frame: Buffer): void {
@@ -355,14 +559,14 @@ export class Connection {
     this.#controlBytes += frame.length;
     this.#notePeak();
     if (this.#controlBytes > this.#outboundBytesMax) {
-      this.close(fedError('buffer_full', `control lane to ${this.peer.name} exceeded ${this.#outboundBytesMax} bytes`, { peer: this.peer.name }));
+      this.close(fedError('buffer_full', `control lane to ${this.peer.name} exceeded ${this.#outboundBytesMax} bytes: the peer is not reading`, { peer: this.peer.name }));
       return;
     }
     this.#scheduleFlush();
   }
 
   #notePeak(): void {
-    const bytes = this.#controlBytes + this.#dataBytes;
+    const bytes = this.outboundBytes;
     if (bytes > this.stats.outboundBytesPeak) this.stats.outboundBytesPeak = bytes;
   }
 
@@ -377,12 +581,17 @@ export class Connection {
     });
   }
 
-  /** Write control first (always), then data while the stream accepts it. */
+  /** Write control first (also while waiting for drain, up to a bound), then data while the stream accepts it. */
   #flush(): void {
-    while (!this.#closed && (this.#control.length > 0 || (this.#segments.length > 0 && !this.#waitingDrain))) {
-      const frames = this.#takeRecord();
-      if (!this.#writeRecord(frames)) this.#waitingDrain = true;
+    for (;;) {
+      if (this.#closed) return;
+      const controlReady = this.#control.length > 0 && (!this.#waitingDrain || this.#streamBytes < CONTROL_AHEAD_STREAM_BYTES_MAX);
+      const dataReady = this.#dataBytes > 0 && !this.#waitingDrain;
+      if (!controlReady && !dataReady) break;
+      if (!this.#writeRecord(this.#takeRecord())) this.#waitingDrain = true;
     }
+    // The stream took everything without asking for drain (so no drain event will come).
+    if (!this.#waitingDrain && this.#pending.length > 0) this.#admitPending();
   }
 
   /** Take the messages for one record: all control that fits, then data if the stream is drained. */
@@ -399,11 +608,13 @@ export class Connection {
       bytes += frame.length;
       this.stats.controlSent++;
     }
-    if (this.#waitingDrain || this.#segments.length === 0) return frames;
-    const segment = this.#segments[0] as Segment;
+    if (this.#waitingDrain || this.#dataBytes === 0) return frames;
+    // (A segment opened for a message that was then refused stays empty: skip it.)
+    while ((this.#segments[0] as DataSegment).used === 0) this.#segments.shift();
+    const segment = this.#segments[0] as DataSegment;
     if (frames.length > 0 && bytes + segment.used > this.#recordPayloadBytesMax) return frames;
     this.#segments.shift();
-    frames.push(segment.buffer.subarray(0, segment.used));
+    frames.push(segment.finish());
     if (this.#sealer !== undefined && segment.buffer.length === this.#recordBytesTarget && this.#spareSegmentBuffers.length < SPARE_SEGMENTS_MAX) {
       // Safe: #writeRecord seals (copies) the plaintext before anything else is appended.
       this.#spareSegmentBuffers.push(segment.buffer);
@@ -414,35 +625,24 @@ export class Connection {
   }
 
   #writeRecord(frames: Buffer[]): boolean {
-    const plaintext = frames.length === 1 ? (frames[0] as Buffer) : Buffer.concat(frames);
-    let chunks: Buffer[];
-    if (this.#sealer === undefined) {
-      chunks = [frameHeader(plaintext.length), plaintext];
-    } else {
-      const [ciphertext, tag] = this.#sealer.seal(plaintext);
-      chunks = [frameHeader(ciphertext.length + tag.length), ciphertext, tag];
-    }
+    let plaintextBytes = 0;
+    for (const frame of frames) plaintextBytes += frame.length;
     this.stats.recordsSent++;
-    this.stats.bytesSent += FRAME_HEADER_BYTES + plaintext.length + (this.#sealer === undefined ? 0 : SEAL_TAG_BYTES);
-    return this.#stream.write(chunks);
+    if (this.#sealer === undefined) {
+      this.stats.bytesSent += FRAME_HEADER_BYTES + plaintextBytes;
+      return this.#stream.write([frameHeader(plaintextBytes), ...frames]);
+    }
+    // One buffer per record: header, ciphertext and tag, sealed in place.
+    const record = this.#sealer.sealFrame(frames, plaintextBytes);
+    this.stats.bytesSent += record.length;
+    return this.#stream.write([record]);
   }
 
   #onDrain(): void {
     if (this.#closed) return;
     this.#waitingDrain = false;
-    this.#admitWaiters();
+    this.#admitPending();
     this.#flush();
-  }
-
-  #admitWaiters(): void {
-    while (this.#waiters.length > 0) {
-      const waiter = this.#waiters[0] as Waiter;
-      if (!this.#fits(waiter.frame.length) && this.outboundBytes > 0) return;
-      this.#waiters.shift();
-      clearTimeout(waiter.timer);
-      this.#enqueueData(waiter.frame);
-      waiter.resolve();
-    }
   }
 
   #tick(): void {
@@ -456,6 +656,19 @@ export class Connection {
       if (this.#closed || performance.now() - this.#lastReceivedMs <= this.#timeoutMs) return;
       this.close(fedError('nodedown', `node ${this.peer.name} silent for more than ${this.#timeoutMs} ms`, { peer: this.peer.name, heartbeatTimeoutMs: this.#timeoutMs }));
     });
+  }
+
+  // ---- inbound -----------------------------------------------------------------------------
+
+  #onStreamClosed(error: Error | undefined): void {
+    try {
+      // A stream that ends inside a frame was cut short or tampered with: say so, not just "lost".
+      this.#decoder.finish();
+    } catch (truncated) {
+      this.close(asFedError(truncated));
+      return;
+    }
+    this.close(fedError('nodedown', `connection to ${this.peer.name} lost${error ? `: ${error.message}` : ''}`, { peer: this.peer.name }, error));
   }
 
   #onData(chunk: Buffer): void {
@@ -486,34 +699,27 @@ export class Connection {
     }
   }
 
-  /** Validate and deliver a record's messages in order; data takes the short path. */
+  /** Validate and deliver a record's messages in order; runs of data take the short path. */
   #dispatch(values: unknown[]): void {
     const handlers = this.#handlers as ConnectionHandlers;
     const localName = this.local.name;
     const peerName = this.peer.name;
     for (let index = 0; index < values.length; index++) {
       if (this.#closed) return;
-      const value = values[index];
-      const data = parseDataSignal(value, localName, peerName);
-      if (data !== undefined) {
-        this.stats.dataReceived++;
-        this.#dataDelivered++;
-        handlers.signal(data);
-        if (this.#held.length > 0) this.#releaseHeld();
-        continue;
-      }
-      const message = parseMessage(value, localName, peerName);
+      const message = parseMessage(values[index], localName, peerName);
       switch (message.type) {
+        case 'run':
+          checkRunFits(message.count, values.length - index - 1);
+          this.#deliverRun(message, values, index + 1);
+          index += message.count;
+          break;
         case 'data':
-          this.stats.dataReceived++;
-          this.#dataDelivered++;
-          handlers.signal(message.signal);
-          if (this.#held.length > 0) this.#releaseHeld();
+          this.#deliverData(message.signal);
           break;
         case 'signal':
           this.stats.controlReceived++;
-          if (message.dataCount <= this.#dataDelivered && this.#held.length === 0) handlers.signal(message.signal);
-          else this.#hold(message.dataCount, message.signal);
+          if (message.stamp <= this.#dataDelivered) handlers.signal(message.signal);
+          else this.#hold(message.stamp, message.signal);
           break;
         case 'heartbeat':
           this.stats.heartbeatsReceived++;
@@ -530,19 +736,45 @@ export class Connection {
     }
   }
 
-  #hold(dataCount: number, signal: Signal): void {
-    const last = this.#held[this.#held.length - 1];
-    if (last !== undefined && dataCount < last.dataCount) throw fedError('bad_frame', 'signal stamps went backwards');
-    if (this.#held.length >= HELD_SIGNALS_MAX) throw fedError('bad_frame', `more than ${HELD_SIGNALS_MAX} signals waiting for data that never came`);
-    this.stats.signalsHeld++;
-    this.#held.push({ dataCount, signal });
+  /** Deliver the `run.count` messages of a run, which start at `values[first]`. */
+  #deliverRun(run: LinkMessage & { type: 'run' }, values: unknown[], first: number): void {
+    const end = first + run.count;
+    const from = run.from;
+    if (run.kind === 'send') {
+      const to = run.to as Pid;
+      for (let index = first; index < end && !this.#closed; index++) this.#deliverData({ kind: 'send', from, to, msg: values[index] });
+    } else {
+      const to = run.to as NameAtNode;
+      for (let index = first; index < end && !this.#closed; index++) this.#deliverData({ kind: 'reg_send', from, to, msg: values[index] });
+    }
   }
 
-  #releaseHeld(): void {
+  #deliverData(signal: Signal): void {
+    this.stats.dataReceived++;
+    const number = ++this.#dataDelivered;
+    (this.#handlers as ConnectionHandlers).signal(signal);
+    if (this.#heldCount > 0) this.#releaseHeld(number);
+  }
+
+  #hold(stamp: number, signal: Signal): void {
+    if (this.#heldCount >= HELD_SIGNALS_MAX) throw fedError('bad_frame', `more than ${HELD_SIGNALS_MAX} signals waiting for data that never came`);
+    this.stats.signalsHeld++;
+    this.#heldCount++;
+    const waiting = this.#held.get(stamp);
+    if (waiting === undefined) this.#held.set(stamp, [signal]);
+    else waiting.push(signal);
+  }
+
+  /** Data message `number` was delivered: the signals that waited for it follow, in arrival order. */
+  #releaseHeld(number: number): void {
+    const waiting = this.#held.get(number);
+    if (waiting === undefined) return;
+    this.#held.delete(number);
+    this.#heldCount -= waiting.length;
     const handlers = this.#handlers as ConnectionHandlers;
-    while (this.#held.length > 0 && (this.#held[0] as HeldSignal).dataCount <= this.#dataDelivered) {
-      const held = this.#held.shift() as HeldSignal;
-      handlers.signal(held.signal);
+    for (const signal of waiting) {
+      if (this.#closed) return;
+      handlers.signal(signal);
     }
   }
 }

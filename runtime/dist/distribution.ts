@@ -188,6 +188,11 @@ export class Distribution implements SignalRouter {
     this.#transport = options.transport ?? new TcpTransport();
     this.#sealed = options.sealed ?? true;
     if (!this.#sealed && this.#transport.kind !== 'tcp') throw fedError('config', 'plaintext links are only allowed over tcp on loopback');
+    // Refused before anything is bound: a plaintext node never listens on another interface, not even briefly.
+    const host = this.#transport.host;
+    if (!this.#sealed && options.listen !== false && host !== undefined && !isLoopbackHost(host)) {
+      throw fedError('config', `plaintext links refused: ${host} is not a loopback interface`);
+    }
     this.#rng = options.rng ?? new Rng(randomSeed());
     this.#log = options.logger ?? stderrLogger;
   }

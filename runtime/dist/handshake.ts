@@ -4,22 +4,40 @@
  * the wire.
  *
  *   initiator → responder  hello     {versions [min,max], cluster, name, creation, hidden, listen, sealed, nonce}
- *   responder → initiator  challenge {version, cluster, name, creation, hidden, listen, sealed, nonce, proof}
- *   initiator → responder  proof     {proof}                      (after checking the responder's proof)
- *   responder → initiator  ok                                     (after checking it and admitting the peer)
- *   either side            error     {code}                       then closes
+ *   responder → initiator  challenge {version, cluster, name, creation, hidden, listen, sealed, nonce}
+ *   initiator → responder  proof     {proof: HMAC(cookie, "initiator" ‖ transcript)}
+ *   responder → initiator  accept    {proof: HMAC(cookie, "responder" ‖ transcript)}   (after checking it and admitting the peer)
+ *   initiator → responder  ok                                                          (after checking it and admitting the peer)
+ *   responder → initiator  ready                                                       (the responder now holds the connection)
+ *   either side            error     {code}                                            then closes
  *
- * A proof is HMAC-SHA256(cookie, label ‖ role ‖ cluster ‖ both names ‖ both nonces ‖ version);
- * the role in the label stops a proof being reflected back. Proofs are compared with
- * `timingSafeEqual`. Each frame is a msgpack map in a length-prefixed frame. Failures reject
- * with a FedError: `auth_failed` (wrong cookie or cluster id), `version_mismatch`,
- * `name_clash` (refused by `admit`), `handshake_timeout`, `bad_frame`, `config` (one side
- * sealed and the other not), `closed` (the stream went away). The caller logs and closes.
+ * So when the initiator's handshake resolves, the responder has already taken the connection
+ * (a `connect()` that resolved can be answered at once), and each side has admitted the other
+ * only after the other proved itself.
+ *
+ * The transcript is SHA-256 over the hello and the challenge exactly as they travelled (each
+ * length-prefixed), so both proofs and the sealing keys cover every field of both: names,
+ * creations, hidden flags, listen addresses, sealing, the cluster id, the version range and
+ * the chosen version, and both nonces. An on-path attacker who rewrites any of them makes the
+ * two sides compute different transcripts, and the handshake fails `auth_failed`.
+ *
+ * The initiator proves first. Anyone can connect to a listener, so the responder gives nothing
+ * derived from the cookie to a connector until that connector has proved it knows the cookie:
+ * a stranger gets a challenge (fresh nonce, public identity) and then an error, never an HMAC
+ * over data it knows, so it cannot brute-force the cookie offline. (The initiator only dials
+ * addresses it was given or discovered; its proof goes to whoever answers there.)
+ *
+ * Proofs are compared with `timingSafeEqual`; the role in the proof's label stops a proof being
+ * reflected back. Each frame is a msgpack map in a length-prefixed frame. Failures reject with a
+ * FedError: `auth_failed` (wrong cookie, tampered transcript or cluster id), `version_mismatch`
+ * (no protocol version in common), `name_clash` (refused by `admit`), `handshake_timeout`,
+ * `bad_frame` (also a stream that ends inside a frame), `config` (one side sealed and the other
+ * not), `closed` (the stream went away). The caller logs and closes.
  *
  * On success the caller gets the peer's identity, the negotiated version, the sealing keys and
  * the frame decoder, which may already hold bytes that arrived after the handshake's last frame.
  */
-import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
+import { createHash, createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
 import { encode, decode } from '../codec.js';
 import { FedError, fedError, type ErrorCode, ERROR_CODES } from '../kernel/errors.js';
 import { LIMITS } from '../kernel/limits.js';
@@ -28,6 +46,7 @@ import { FrameDecoder, encodeFrame } from './frame.js';
 import { Opener, Sealer, deriveKey } from './seal.js';
 import type { ByteStream } from './transport.js';
 
+/** The protocol versions this build speaks (the link format is the same for all of them). */
 export const PROTOCOL_VERSION_MIN = 1;
 export const PROTOCOL_VERSION_MAX = 1;
 const NONCE_BYTES = 32;
@@ -36,6 +55,9 @@ const CLUSTER_BYTES_MAX = 256;
 const ADDRESS_BYTES_MAX = 512;
 /** Handshake frames are small; anything larger is hostile. */
 const HANDSHAKE_FRAME_BYTES_MAX = 4_096;
+const PROOF_LABEL = 'fedctl-auth-v2';
+/** After sending an error, the stream is closed once it is out, or after this long. */
+const ERROR_GRACE_MS = 1_000;
 
 export type Role = 'initiator' | 'responder';
 
@@ -54,6 +76,10 @@ export interface HandshakeOptions {
   readonly role: Role;
   readonly local: NodeIdentity;
   readonly cookie: string;
+  /**
+   * The range of protocol versions this side offers (default: what this build speaks). Other
+   * values are for tests that play a node of another release.
+   */
   readonly versionMin?: number;
   readonly versionMax?: number;
   readonly timeoutMs?: number;
@@ -73,11 +99,23 @@ export interface HandshakeResult {
 
 type Message = Record<string, unknown>;
 
-export function proof(cookie: string, role: Role, cluster: string, initiatorName: string, responderName: string, initiatorNonce: Buffer, responderNonce: Buffer, version: number): Buffer {
+/** SHA-256 over the hello and the challenge as they travelled, each prefixed with its length. */
+export function transcriptHash(hello: Uint8Array, challenge: Uint8Array): Buffer {
+  const hash = createHash('sha256');
+  for (const part of [hello, challenge]) {
+    const length = Buffer.allocUnsafe(4);
+    length.writeUInt32BE(part.length, 0);
+    hash.update(length);
+    hash.update(part);
+  }
+  return hash.digest();
+}
+
+/** What `role` sends to prove it knows the cookie, bound to the transcript. */
+export function proof(cookie: string, role: Role, transcript: Buffer): Buffer {
   const hmac = createHmac('sha256', Buffer.from(cookie, 'utf8'));
-  hmac.update(`fedctl-auth-v1\0${role}\0${cluster}\0${initiatorName}\0${responderName}\0${version}\0`);
-  hmac.update(initiatorNonce);
-  hmac.update(responderNonce);
+  hmac.update(`${PROOF_LABEL}\0${role}\0`);
+  hmac.update(transcript);
   return hmac.digest();
 }
 
@@ -99,10 +137,12 @@ class HandshakeRun {
   readonly #reject: (error: FedError) => void;
   readonly #decoder = new FrameDecoder(HANDSHAKE_FRAME_BYTES_MAX);
   readonly #nonce = randomBytes(NONCE_BYTES);
-  #step: 'hello' | 'challenge' | 'proof' | 'ok' | 'done' = 'hello';
+  /** The step we wait for: the next message expected from the peer. */
+  #step: 'hello' | 'challenge' | 'proof' | 'accept' | 'ok' | 'ready' | 'done' = 'hello';
   #peer: NodeIdentity | undefined;
-  #peerNonce: Buffer | undefined;
   #version = 0;
+  #hello: Buffer | undefined;
+  #transcript: Buffer | undefined;
   #timer: NodeJS.Timeout | undefined;
 
   constructor(stream: ByteStream, options: HandshakeOptions, resolve: (result: HandshakeResult) => void, reject: (error: FedError) => void) {
@@ -118,11 +158,10 @@ class HandshakeRun {
     this.#stream.setHandlers({
       data: (chunk) => this.#onData(chunk),
       drain: () => undefined,
-      close: (error) => this.#fail(fedError('closed', `stream closed during handshake${error ? `: ${error.message}` : ''}`, undefined, error)),
+      close: (error) => this.#onClosed(error),
     });
     if (this.#options.role === 'initiator') {
-      const local = this.#options.local;
-      this.#send({ t: 'hello', versions: [this.#versionMin, this.#versionMax], ...identityFields(local), nonce: this.#nonce });
+      this.#hello = this.#send({ t: 'hello', versions: [this.#versionMin, this.#versionMax], ...identityFields(this.#options.local), nonce: this.#nonce });
       this.#step = 'challenge';
     }
   }
@@ -142,7 +181,7 @@ class HandshakeRun {
       for (;;) {
         const frame = this.#decoder.next();
         if (frame === undefined) return;
-        if (this.#onMessage(decodeMessage(frame))) {
+        if (this.#onMessage(frame, decodeMessage(frame))) {
           this.#finish();
           return;
         }
@@ -152,81 +191,103 @@ class HandshakeRun {
     }
   }
 
-  /** Handle one message; returns true when the handshake is complete. */
-  #onMessage(message: Message): boolean {
+  #onClosed(error: Error | undefined): void {
+    try {
+      this.#decoder.finish();
+    } catch (truncated) {
+      this.#fail(truncated as FedError);
+      return;
+    }
+    this.#fail(fedError('closed', `stream closed during handshake${error ? `: ${error.message}` : ''}`, undefined, error));
+  }
+
+  /** Handle one message (`frame` is its bytes); returns true when the handshake is complete. */
+  #onMessage(frame: Buffer, message: Message): boolean {
     if (message.t === 'error') {
       const code = typeof message.code === 'string' && message.code in ERROR_CODES ? (message.code as ErrorCode) : 'auth_failed';
       throw fedError(code, `peer refused the handshake: ${code}`, { remote: true });
     }
     switch (this.#step) {
       case 'hello':
-        this.#onHello(message);
+        this.#onHello(frame, message);
         return false;
       case 'challenge':
-        this.#onChallenge(message);
+        this.#onChallenge(frame, message);
         return false;
       case 'proof':
         this.#onProof(message);
-        return true;
+        return false;
+      case 'accept':
+        this.#onAccept(message);
+        return false;
       case 'ok':
-        if (message.t !== 'ok') throw fedError('bad_frame', `handshake: expected ok, got ${String(message.t)}`);
+        expect(message, 'ok');
+        this.#send({ t: 'ready' });
+        return true;
+      case 'ready':
+        expect(message, 'ready');
         return true;
       default:
         throw fedError('bad_frame', 'handshake: unexpected message');
     }
   }
 
-  /** Responder: the initiator introduced itself. */
-  #onHello(message: Message): void {
-    if (message.t !== 'hello') throw fedError('bad_frame', `handshake: expected hello, got ${String(message.t)}`);
+  /** Responder: the initiator introduced itself. Nothing derived from the cookie goes back yet. */
+  #onHello(frame: Buffer, message: Message): void {
+    expect(message, 'hello');
     const versions = message.versions;
     if (!Array.isArray(versions) || versions.length !== 2 || !versions.every((v) => Number.isSafeInteger(v))) {
       throw fedError('bad_frame', 'handshake: malformed version range');
     }
     const version = Math.min(this.#versionMax, versions[1] as number);
     if (version < Math.max(this.#versionMin, versions[0] as number)) {
-      throw fedError('version_mismatch', `peer speaks versions ${versions[0]}..${versions[1]}, we speak ${this.#versionMin}..${this.#versionMax}`);
+      throw fedError('version_mismatch', `unsupported protocol version: peer speaks ${versions[0]}..${versions[1]}, we speak ${this.#versionMin}..${this.#versionMax}`);
     }
     this.#version = version;
     this.#acceptIdentity(message);
-    const local = this.#options.local;
-    const peer = this.#peer as NodeIdentity;
-    const responderProof = this.#proof('responder', peer.name, local.name, this.#peerNonce as Buffer, this.#nonce);
-    this.#send({ t: 'challenge', version, ...identityFields(local), nonce: this.#nonce, proof: responderProof });
+    const challenge = this.#send({ t: 'challenge', version, ...identityFields(this.#options.local), nonce: this.#nonce });
+    this.#transcript = transcriptHash(frame, challenge);
     this.#step = 'proof';
   }
 
-  /** Initiator: the responder answered and proved itself. */
-  #onChallenge(message: Message): void {
-    if (message.t !== 'challenge') throw fedError('bad_frame', `handshake: expected challenge, got ${String(message.t)}`);
+  /** Initiator: the responder introduced itself; prove the cookie over everything said so far. */
+  #onChallenge(frame: Buffer, message: Message): void {
+    expect(message, 'challenge');
     const version = message.version;
     if (!Number.isSafeInteger(version) || (version as number) < this.#versionMin || (version as number) > this.#versionMax) {
-      throw fedError('version_mismatch', `peer chose version ${String(version)}, we speak ${this.#versionMin}..${this.#versionMax}`);
+      throw fedError('version_mismatch', `unsupported protocol version: peer chose ${String(version)}, we speak ${this.#versionMin}..${this.#versionMax}`);
     }
     this.#version = version as number;
     this.#acceptIdentity(message);
-    const local = this.#options.local;
-    const peer = this.#peer as NodeIdentity;
-    const expected = this.#proof('responder', local.name, peer.name, this.#nonce, this.#peerNonce as Buffer);
-    if (!proofsEqual(expected, binary(message.proof, PROOF_BYTES, 'proof'))) {
-      throw fedError('auth_failed', `node ${peer.name} failed the cookie challenge`, { peer: peer.name });
-    }
-    this.#admit(peer);
-    this.#send({ t: 'proof', proof: this.#proof('initiator', local.name, peer.name, this.#nonce, this.#peerNonce as Buffer) });
+    this.#transcript = transcriptHash(this.#hello as Buffer, frame);
+    this.#send({ t: 'proof', proof: proof(this.#options.cookie, 'initiator', this.#transcript) });
+    this.#step = 'accept';
+  }
+
+  /** Responder: the initiator proved itself; admit it and prove ourselves. */
+  #onProof(message: Message): void {
+    expect(message, 'proof');
+    this.#checkProof('initiator', message);
+    this.#admit(this.#peer as NodeIdentity);
+    this.#send({ t: 'accept', proof: proof(this.#options.cookie, 'responder', this.#transcript as Buffer) });
     this.#step = 'ok';
   }
 
-  /** Responder: the initiator proved itself. */
-  #onProof(message: Message): void {
-    if (message.t !== 'proof') throw fedError('bad_frame', `handshake: expected proof, got ${String(message.t)}`);
-    const local = this.#options.local;
-    const peer = this.#peer as NodeIdentity;
-    const expected = this.#proof('initiator', peer.name, local.name, this.#peerNonce as Buffer, this.#nonce);
-    if (!proofsEqual(expected, binary(message.proof, PROOF_BYTES, 'proof'))) {
-      throw fedError('auth_failed', `node ${peer.name} failed the cookie challenge`, { peer: peer.name });
-    }
-    this.#admit(peer);
+  /** Initiator: the responder proved itself; admit it and tell it so. */
+  #onAccept(message: Message): void {
+    expect(message, 'accept');
+    this.#checkProof('responder', message);
+    this.#admit(this.#peer as NodeIdentity);
     this.#send({ t: 'ok' });
+    this.#step = 'ready';
+  }
+
+  #checkProof(role: Role, message: Message): void {
+    const expected = proof(this.#options.cookie, role, this.#transcript as Buffer);
+    if (!proofsEqual(expected, binary(message.proof, PROOF_BYTES, 'proof'))) {
+      const peer = this.#peer as NodeIdentity;
+      throw fedError('auth_failed', `node ${peer.name} failed the cookie challenge (wrong cookie, or the handshake was altered in transit)`, { peer: peer.name });
+    }
   }
 
   #admit(peer: NodeIdentity): void {
@@ -237,7 +298,7 @@ class HandshakeRun {
   #acceptIdentity(message: Message): void {
     const local = this.#options.local;
     const peer = parseIdentity(message);
-    this.#peerNonce = binary(message.nonce, NONCE_BYTES, 'nonce');
+    binary(message.nonce, NONCE_BYTES, 'nonce');
     if (peer.cluster !== local.cluster) {
       throw fedError('auth_failed', `node ${peer.name} belongs to cluster ${JSON.stringify(peer.cluster)}, not ${JSON.stringify(local.cluster)}`, { peer: peer.name });
     }
@@ -248,12 +309,11 @@ class HandshakeRun {
     this.#peer = peer;
   }
 
-  #proof(role: Role, initiatorName: string, responderName: string, initiatorNonce: Buffer, responderNonce: Buffer): Buffer {
-    return proof(this.#options.cookie, role, this.#options.local.cluster, initiatorName, responderName, initiatorNonce, responderNonce, this.#version);
-  }
-
-  #send(message: Message): void {
-    this.#stream.write([encodeFrame(encode(message), HANDSHAKE_FRAME_BYTES_MAX)]);
+  /** Send a message; returns its bytes (the frame's payload) for the transcript. */
+  #send(message: Message): Buffer {
+    const payload = encode(message);
+    this.#stream.write([encodeFrame(payload, HANDSHAKE_FRAME_BYTES_MAX)]);
+    return payload;
   }
 
   #finish(): void {
@@ -262,17 +322,12 @@ class HandshakeRun {
     // Bytes that arrive before the connection takes the stream over are kept, not lost.
     this.#stream.detach();
     const peer = this.#peer as NodeIdentity;
-    const local = this.#options.local;
     const isInitiator = this.#options.role === 'initiator';
-    const initiatorName = isInitiator ? local.name : peer.name;
-    const responderName = isInitiator ? peer.name : local.name;
-    const initiatorNonce = isInitiator ? this.#nonce : (this.#peerNonce as Buffer);
-    const responderNonce = isInitiator ? (this.#peerNonce as Buffer) : this.#nonce;
     let sealer: Sealer | undefined;
     let opener: Opener | undefined;
-    if (local.sealed) {
-      const key = (direction: 'initiator-to-responder' | 'responder-to-initiator'): Buffer =>
-        deriveKey(this.#options.cookie, initiatorNonce, responderNonce, direction, initiatorName, responderName);
+    if (this.#options.local.sealed) {
+      const transcript = this.#transcript as Buffer;
+      const key = (direction: 'initiator-to-responder' | 'responder-to-initiator'): Buffer => deriveKey(this.#options.cookie, transcript, direction);
       sealer = new Sealer(key(isInitiator ? 'initiator-to-responder' : 'responder-to-initiator'));
       opener = new Opener(key(isInitiator ? 'responder-to-initiator' : 'initiator-to-responder'));
     }
@@ -286,16 +341,19 @@ class HandshakeRun {
     if (this.#step === 'done') return;
     this.#step = 'done';
     clearTimeout(this.#timer);
-    if (tellPeer && error.details?.remote !== true) {
-      try {
-        this.#send({ t: 'error', code: error.code });
-      } catch {
-        // The stream is going away anyway.
-      }
+    if (tellPeer && error.details?.remote !== true && !this.#stream.closed) {
+      this.#send({ t: 'error', code: error.code });
+      // Let the error frame reach the peer before the stream goes.
+      this.#stream.end(ERROR_GRACE_MS);
+    } else {
+      this.#stream.destroy();
     }
-    this.#stream.destroy();
     this.#reject(error);
   }
+}
+
+function expect(message: Message, type: string): void {
+  if (message.t !== type) throw fedError('bad_frame', `handshake: expected ${type}, got ${String(message.t)}`);
 }
 
 function identityFields(identity: NodeIdentity): Message {

@@ -7,8 +7,10 @@
  * Safety: a DHT is never created without an explicit, non-empty `bootstrap` list, so the project
  * never falls back to the public bootstrap nodes; tests use `hyperdht/testnet` on 127.0.0.1.
  *
- * Contract: as `Transport` (transport.ts) and `Discovery` (discovery.ts). `close` destroys every
- * stream, the server and the DHT node this transport created.
+ * Contract: as `Transport` (transport.ts) and `Discovery` (discovery.ts). The DHT node is created
+ * on first use (listen, connect, discovery), so a transport that is built and never used (say,
+ * handed to a `Distribution` whose options are refused) holds no socket or timer. `close`
+ * destroys every stream, the server and the DHT node this transport created.
  */
 import { createHash } from 'node:crypto';
 import HyperDHT from 'hyperdht';
@@ -48,8 +50,10 @@ interface KeyPair {
 
 export class HyperswarmTransport implements Transport {
   readonly kind = 'hyperswarm';
-  readonly dht: any;
   readonly keyPair: KeyPair;
+  readonly #bootstrap: readonly (BootstrapNode | string)[];
+  readonly #host: string;
+  #dht: any;
   #server: any;
   #address: string | undefined;
   readonly #streams = new Set<ByteStream>();
@@ -60,7 +64,17 @@ export class HyperswarmTransport implements Transport {
       throw fedError('config', 'hyperswarm transport refuses to start without an explicit bootstrap list');
     }
     this.keyPair = HyperDHT.keyPair(options.seed);
-    this.dht = new HyperDHT({ bootstrap: [...options.bootstrap], host: options.host ?? '127.0.0.1', ephemeral: true });
+    this.#bootstrap = [...options.bootstrap];
+    this.#host = options.host ?? '127.0.0.1';
+  }
+
+  /** The DHT node, created on first use; `closed` once the transport is closed. */
+  get dht(): any {
+    if (this.#dht === undefined) {
+      if (this.#closed) throw fedError('closed', 'transport is closed');
+      this.#dht = new HyperDHT({ bootstrap: [...this.#bootstrap], host: this.#host, ephemeral: true });
+    }
+    return this.#dht;
   }
 
   get address(): string | undefined {
@@ -129,7 +143,7 @@ export class HyperswarmTransport implements Transport {
     for (const stream of this.#streams) stream.destroy();
     this.#streams.clear();
     if (this.#server !== undefined) await this.#server.close();
-    await this.dht.destroy();
+    if (this.#dht !== undefined) await this.#dht.destroy();
   }
 }
 

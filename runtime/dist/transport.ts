@@ -22,6 +22,10 @@ export interface RawDuplex {
   cork?: () => void;
   uncork?: () => void;
   readonly destroyed?: boolean;
+  /** Bytes written but not yet handed on (a Node stream). */
+  readonly writableLength?: number;
+  /** The same for a streamx stream (hyperswarm), which has no `writableLength`. */
+  readonly _writableState?: { readonly buffered?: number };
 }
 
 /** Below this size, a batch of buffers is copied into one write instead of a writev. */
@@ -44,6 +48,7 @@ export class ByteStream {
   #closed = false;
   #closeError: Error | undefined;
   #closeReported = false;
+  #endTimer: NodeJS.Timeout | undefined;
 
   constructor(raw: RawDuplex, remoteHost: string | undefined) {
     this.raw = raw;
@@ -66,6 +71,12 @@ export class ByteStream {
 
   get closed(): boolean {
     return this.#closed;
+  }
+
+  /** Bytes written to this stream that it still holds (not yet taken by the socket or the peer's window). */
+  get bufferedBytes(): number {
+    const raw = this.raw;
+    return raw.writableLength ?? raw._writableState?.buffered ?? 0;
   }
 
   /** Attach the consumer; chunks that arrived before are replayed in order. */
@@ -110,9 +121,21 @@ export class ByteStream {
     this.#markClosed();
   }
 
+  /**
+   * Close after what was written has gone out (a last error frame must reach the peer: some
+   * streams, such as hyperswarm's, drop unsent bytes on destroy); destroyed anyway after
+   * `graceMs` if the stream has not closed by then.
+   */
+  end(graceMs: number): void {
+    if (this.#closed || this.#endTimer !== undefined) return;
+    this.raw.end();
+    this.#endTimer = setTimeout(() => this.destroy(), graceMs);
+  }
+
   #markClosed(): void {
     if (this.#closed) return;
     this.#closed = true;
+    clearTimeout(this.#endTimer);
     if (!this.raw.destroyed) this.raw.destroy();
     if (this.#handlers !== undefined) this.#reportClose();
   }
@@ -132,6 +155,8 @@ export interface ConnectOptions {
 
 export interface Transport {
   readonly kind: string;
+  /** The interface `listen` will bind, when the transport knows it beforehand (tcp). */
+  readonly host?: string;
   /** Start accepting; resolves to this node's address as peers should dial it. */
   listen(onStream: (stream: ByteStream) => void): Promise<string>;
   connect(address: string, options?: ConnectOptions): Promise<ByteStream>;
@@ -185,6 +210,10 @@ export class TcpTransport implements Transport {
 
   get address(): string | undefined {
     return this.#address;
+  }
+
+  get host(): string {
+    return this.#host;
   }
 
   async listen(onStream: (stream: ByteStream) => void): Promise<string> {

@@ -7,7 +7,7 @@
  */
 import { afterEach, describe, expect, it } from 'vitest';
 import { encode } from '../../runtime/codec.js';
-import { Connection, type ConnectionHandlers } from '../../runtime/dist/connection.js';
+import { CONTROL_AHEAD_STREAM_BYTES_MAX, Connection, type ConnectionHandlers, RECORD_BYTES_TARGET_DEFAULT } from '../../runtime/dist/connection.js';
 import { frameHeader } from '../../runtime/dist/frame.js';
 import type { FedError } from '../../runtime/kernel/errors.js';
 import { Pid, Ref } from '../../runtime/pid.js';
@@ -125,6 +125,106 @@ describe('connection', () => {
     expect(a.closed).toBe(false);
   });
 
+  it('connection — a control signal from another process is not held behind queued data', async () => {
+    const { a, b, recB } = await linked();
+    const flooder = new Pid(A, 1, 1);
+    const other = new Pid(A, 2, 1);
+    const to = new Pid(B, 3, 1);
+    for (let index = 0; index < 100; index++) a.sendSignal({ kind: 'send', from: flooder, to, msg: index });
+    a.sendSignal({ kind: 'link', from: other, to });
+    await waitFor(() => recB.events.length === 101);
+    // The link travelled ahead on the control lane and, being from another sender, went straight in.
+    expect(recB.events[0]?.kind).toBe('link');
+    expect(b.stats.signalsHeld).toBe(0);
+  });
+
+  it('connection — a peer that stops reading while signals are spammed is cut off with buffer_full; memory stays bounded', async () => {
+    const boundBytes = 256 * 1024;
+    const { a, recA } = await linked({ outboundBytesMax: boundBytes, startB: false });
+    (pair!.server.raw as unknown as { pause(): void }).pause();
+    const from = new Pid(A, 1, 1);
+    const to = new Pid(B, 2, 1);
+    const roundsMax = 2_000;
+    let rounds = 0;
+    // Spam monitors in small batches, letting every batch be flushed into the stream.
+    for (; rounds < roundsMax && !a.closed; rounds++) {
+      for (let index = 0; index < 500; index++) a.sendSignal({ kind: 'monitor', from, to, ref: new Ref(A, rounds * 500 + index, 1) });
+      await new Promise((resolve) => setImmediate(resolve));
+    }
+    expect(a.closed).toBe(true);
+    expect(rounds).toBeLessThan(roundsMax);
+    expect(recA.closedWith?.code).toBe('buffer_full');
+    // What this node held for the peer never went past the bound plus what the stream may hold ahead.
+    expect(a.stats.outboundBytesPeak).toBeLessThanOrEqual(boundBytes + CONTROL_AHEAD_STREAM_BYTES_MAX + RECORD_BYTES_TARGET_DEFAULT);
+  });
+
+  it('connection — sendDataAsync resolves only once its message is queued, even one larger than the bound', async () => {
+    const boundBytes = 64 * 1024;
+    const { a, recB } = await linked({ outboundBytesMax: boundBytes });
+    const from = new Pid(A, 1, 1);
+    const to = new Pid(B, 2, 1);
+    expect(a.sendSignal({ kind: 'send', from, to, msg: Buffer.alloc(60 * 1024, 1) })).toBe(true);
+    // Over the bound with the buffer busy: it waits, then goes once nothing else is queued.
+    await a.sendDataAsync({ kind: 'send', from, to, msg: Buffer.alloc(100 * 1024, 2) }, 5_000);
+    await waitFor(() => recB.events.length === 2, 5_000, 'both messages');
+    expect((recB.events[1]?.value as { msg: Buffer }).msg.length).toBe(100 * 1024);
+    expect(a.stats.dataDropped).toBe(0);
+  });
+
+  /** Pause the peer's reading and send 32 KiB messages until the bound refuses one (the kernel's buffers fill first). */
+  async function fillUntilRefused(a: Connection, from: Pid, to: Pid): Promise<number> {
+    (pair!.server.raw as unknown as { pause(): void }).pause();
+    let accepted = 0;
+    for (let round = 0; round < 2_000 && a.sendSignal({ kind: 'send', from, to, msg: Buffer.alloc(32 * 1024) }); round++) {
+      accepted++;
+      await new Promise((resolve) => setImmediate(resolve));
+    }
+    expect(a.stats.dataDropped).toBe(1);
+    return accepted;
+  }
+
+  it('connection — a process\'s plain sends and signals never overtake its own waiting sendDataAsync', async () => {
+    const { a, b, recB } = await linked({ outboundBytesMax: 128 * 1024, startB: false });
+    const filler = new Pid(A, 1, 1);
+    const waiter = new Pid(A, 2, 1);
+    const bystander = new Pid(A, 3, 1);
+    const to = new Pid(B, 9, 1);
+    const filled = await fillUntilRefused(a, filler, to);
+    const first = a.sendDataAsync({ kind: 'send', from: waiter, to, msg: { n: 'first', pad: Buffer.alloc(40 * 1024) } }, 10_000);
+    // These would fit at once, but they must follow `first`.
+    expect(a.sendSignal({ kind: 'send', from: waiter, to, msg: { n: 'second' } })).toBe(true);
+    expect(a.sendSignal({ kind: 'exit', from: waiter, to, reason: 'third' })).toBe(true);
+    // Another process is not held up by the waiting one.
+    expect(a.sendSignal({ kind: 'send', from: bystander, to, msg: { n: 'bystander' } })).toBe(true);
+    (pair!.server.raw as unknown as { resume(): void }).resume();
+    b.start(recB.handlers);
+    await first;
+    await waitFor(() => recB.events.length === filled + 4, 10_000, 'everything accepted');
+    const fromWaiter = recB.events
+      .filter((event) => (event.value as { from?: Pid }).from?.equals(waiter) === true)
+      .map((event) => (event.kind === 'exit' ? (event.value as { reason: string }).reason : (event.value as { msg: { n: string } }).msg.n));
+    expect(fromWaiter).toEqual(['first', 'second', 'third']);
+    const order = recB.events.map((event) => (event.value as { from: Pid }).from.id);
+    expect(order.indexOf(bystander.id)).toBeLessThan(order.indexOf(waiter.id));
+    expect(a.stats.dataDropped).toBe(1);
+  });
+
+  it('connection — an awaited send that times out is refused buffer_full; the signals behind it still go', async () => {
+    const { a, b, recB } = await linked({ outboundBytesMax: 64 * 1024, startB: false });
+    const filler = new Pid(A, 1, 1);
+    const waiter = new Pid(A, 2, 1);
+    const to = new Pid(B, 9, 1);
+    await fillUntilRefused(a, filler, to);
+    const refused = a.sendDataAsync({ kind: 'send', from: waiter, to, msg: { n: 'never', pad: Buffer.alloc(40 * 1024) } }, 50);
+    a.sendSignal({ kind: 'exit', from: waiter, to, reason: 'after' });
+    await expect(refused).rejects.toMatchObject({ code: 'buffer_full' });
+    (pair!.server.raw as unknown as { resume(): void }).resume();
+    b.start(recB.handlers);
+    await waitFor(() => recB.events.some((event) => event.kind === 'exit'), 10_000, 'the exit');
+    expect(recB.events.some((event) => (event.value as { msg?: { n?: string } }).msg?.n === 'never')).toBe(false);
+    expect(a.closed).toBe(false);
+  });
+
   it('connection — a message larger than the frame limit is dropped, and refused by sendDataAsync', async () => {
     pair = await handshakePair({ frameBytesMax: 1024 }, { frameBytesMax: 1024 });
     const a = new Connection(pair.client, pair.initiator, { local: identity(A) });
@@ -203,6 +303,17 @@ describe('connection', () => {
       expect(recA.events).toEqual([]);
     });
   }
+
+  it('connection — a stream that ends inside a record closes the link with bad_frame, not as a lost connection', async () => {
+    const { recA } = await linked({ startB: false });
+    const [ciphertext, tag] = pair!.responder.sealer!.seal(encode([0]));
+    const record = Buffer.concat([frameHeader(ciphertext.length + tag.length), ciphertext, tag]);
+    pair!.server.write([record.subarray(0, record.length - 3)]);
+    pair!.server.raw.end();
+    await waitFor(() => recA.closed);
+    expect(recA.closedWith?.code).toBe('bad_frame');
+    expect(recA.closedWith?.message).toMatch(/ended inside a frame/);
+  });
 
   it('connection — a valid monitor signal from the peer is accepted', async () => {
     const { recA } = await linked({ startB: false });

@@ -1,13 +1,21 @@
 /**
  * Proves the handshake over real TCP on 127.0.0.1: matching cookies yield matching sealing keys
- * on both sides and the cookie never appears on the wire; a wrong cookie, another cluster id,
- * disjoint protocol versions, a refused admission, a sealing mismatch and a silent peer each
- * fail with their stable error code on the side(s) that can know it.
+ * on both sides and the cookie never appears on the wire; version ranges negotiate the highest
+ * common version (a newer release against this one) and disjoint ranges are refused; a field
+ * rewritten in transit by a relay in the middle (creation, hidden, listen address, a version
+ * downgrade) fails on both sides because the proofs cover the whole transcript; a connector
+ * without the cookie receives only public data and an error (the initiator proves first); a
+ * wrong cookie, another cluster id, a refused admission, a sealing mismatch, garbage, an
+ * oversized frame and a silent peer each fail with their stable error code.
  */
+import net from 'node:net';
 import { describe, expect, it } from 'vitest';
-import { handshake, type HandshakeResult } from '../../runtime/dist/handshake.js';
+import { decode, encode } from '../../runtime/codec.js';
+import { FrameDecoder, encodeFrame } from '../../runtime/dist/frame.js';
+import { handshake, type HandshakeOptions, type HandshakeResult } from '../../runtime/dist/handshake.js';
+import { TcpTransport } from '../../runtime/dist/transport.js';
 import { isFedError } from '../../runtime/kernel/errors.js';
-import { handshakePair, identity, tcpPair } from './fixtures/helpers.js';
+import { handshakePair, identity, tcpPair, waitFor } from './fixtures/helpers.js';
 
 function settle<T>(promise: Promise<T>): Promise<{ ok: T } | { error: unknown }> {
   return promise.then(
@@ -18,6 +26,48 @@ function settle<T>(promise: Promise<T>): Promise<{ ok: T } | { error: unknown }>
 
 function codeOf(result: { ok: unknown } | { error: unknown }): string | undefined {
   return 'error' in result && isFedError(result.error) ? result.error.code : 'error' in result ? String(result.error) : undefined;
+}
+
+type Tamper = (direction: 'up' | 'down', message: Record<string, unknown>) => Record<string, unknown>;
+
+/**
+ * Run a handshake through a relay on 127.0.0.1 that decodes every handshake frame, passes it
+ * through `tamper` (up: initiator → responder) and re-encodes it. Returns both sides' outcomes.
+ */
+async function throughProxy(tamper: Tamper, initiator: Partial<HandshakeOptions> = {}, responder: Partial<HandshakeOptions> = {}): Promise<Array<{ ok: unknown } | { error: unknown }>> {
+  const responderTransport = new TcpTransport();
+  const initiatorTransport = new TcpTransport();
+  let responderResult: Promise<{ ok: unknown } | { error: unknown }> | undefined;
+  const responderAddress = await responderTransport.listen((stream) => {
+    responderResult = settle(handshake(stream, { role: 'responder', local: identity('b@127.0.0.1'), cookie: 'secret', timeoutMs: 2_000, ...responder }));
+  });
+  const sockets: net.Socket[] = [];
+  const relay = (from: net.Socket, to: net.Socket, direction: 'up' | 'down'): void => {
+    const decoder = new FrameDecoder(4_096);
+    from.on('data', (chunk: Buffer) => {
+      for (const frame of decoder.push(chunk)) to.write(encodeFrame(encode(tamper(direction, decode(frame) as Record<string, unknown>))));
+    });
+    from.on('close', () => to.destroy());
+    from.on('error', () => undefined);
+  };
+  const proxy = net.createServer((client) => {
+    const upstream = net.connect({ host: '127.0.0.1', port: Number(responderAddress.split(':')[1]) });
+    sockets.push(client, upstream);
+    relay(client, upstream, 'up');
+    relay(upstream, client, 'down');
+  });
+  await new Promise<void>((resolve) => proxy.listen(0, '127.0.0.1', () => resolve()));
+  try {
+    const stream = await initiatorTransport.connect(`127.0.0.1:${(proxy.address() as net.AddressInfo).port}`);
+    const initiatorResult = await settle(handshake(stream, { role: 'initiator', local: identity('a@127.0.0.1'), cookie: 'secret', timeoutMs: 2_000, ...initiator }));
+    await waitFor(() => responderResult !== undefined, 2_000, 'the responder');
+    return [initiatorResult, await responderResult!];
+  } finally {
+    for (const socket of sockets) socket.destroy();
+    await new Promise<void>((resolve) => proxy.close(() => resolve()));
+    await initiatorTransport.close();
+    await responderTransport.close();
+  }
 }
 
 describe('handshake', () => {
@@ -84,16 +134,76 @@ describe('handshake', () => {
     expect(await failing({ local: identity('a@127.0.0.1', { cluster: 'other' }) }, {})).toEqual(['auth_failed', 'auth_failed']);
   });
 
-  it('handshake — disjoint protocol versions are version_mismatch', async () => {
-    expect(await failing({ versionMin: 2, versionMax: 3 }, {})).toEqual(['version_mismatch', 'version_mismatch']);
+  it('handshake — overlapping version ranges agree on the highest common version', async () => {
+    // A node of a newer release (offering 1..2) and one of this release (1..1), either way round.
+    for (const [initiator, responder, agreed] of [
+      [[1, 2], [1, 1], 1],
+      [[1, 1], [1, 2], 1],
+      [[1, 2], [1, 2], 2],
+      [[1, 3], [2, 5], 3],
+    ] as const) {
+      const pair = await handshakePair({ versionMin: initiator[0], versionMax: initiator[1] }, { versionMin: responder[0], versionMax: responder[1] });
+      try {
+        expect([pair.initiator.version, pair.responder.version]).toEqual([agreed, agreed]);
+      } finally {
+        await pair.close();
+      }
+    }
   });
 
-  it('handshake — overlapping version ranges agree on the highest common version', async () => {
-    const pair = await handshakePair({ versionMin: 1, versionMax: 1 }, { versionMin: 1, versionMax: 1 });
+  it('handshake — disjoint version ranges are refused as an unsupported version, either way round', async () => {
+    expect(await failing({ versionMin: 2, versionMax: 2 }, { versionMin: 1, versionMax: 1 })).toEqual(['version_mismatch', 'version_mismatch']);
+    expect(await failing({ versionMin: 1, versionMax: 1 }, { versionMin: 2, versionMax: 3 })).toEqual(['version_mismatch', 'version_mismatch']);
+  });
+
+  it('handshake — a field rewritten in transit (creation, listen address) fails the handshake on both sides', async () => {
+    // An on-path attacker relays the handshake over real TCP and rewrites one field.
+    const cases: Array<[string, Tamper]> = [
+      ['hello creation', (direction, message) => (direction === 'up' && message.t === 'hello' ? { ...message, creation: 99 } : message)],
+      ['hello hidden flag', (direction, message) => (direction === 'up' && message.t === 'hello' ? { ...message, hidden: true } : message)],
+      ['challenge listen address', (direction, message) => (direction === 'down' && message.t === 'challenge' ? { ...message, listen: '127.0.0.1:6666' } : message)],
+      ['hello version range (a downgrade)', (direction, message) => (direction === 'up' && message.t === 'hello' ? { ...message, versions: [1, 1] } : message)],
+    ];
+    for (const [what, tamper] of cases) {
+      const results = await throughProxy(tamper, { versionMin: 1, versionMax: 2 }, { versionMin: 1, versionMax: 2 });
+      expect({ what, codes: results.map(codeOf) }).toEqual({ what, codes: ['auth_failed', 'auth_failed'] });
+    }
+    // The same relay without rewriting lets the handshake through (the relay itself is faithful).
+    const honest = await throughProxy((_direction, message) => message);
+    expect(honest.map(codeOf)).toEqual([undefined, undefined]);
+  });
+
+  it('handshake — a connector that does not know the cookie gets nothing derived from it', async () => {
+    const responder = new TcpTransport();
+    const results: Array<Promise<unknown>> = [];
+    const address = await responder.listen((stream) => {
+      results.push(settle(handshake(stream, { role: 'responder', local: identity('b@127.0.0.1'), cookie: 'secret', timeoutMs: 2_000 })));
+    });
+    const socket = net.connect({ host: '127.0.0.1', port: Number(address.split(':')[1]) });
+    const received: Record<string, unknown>[] = [];
+    const decoder = new FrameDecoder(4_096);
+    const closed = new Promise<void>((resolve) => socket.on('close', () => resolve()));
+    socket.on('error', () => undefined);
+    socket.on('data', (chunk: Buffer) => {
+      for (const frame of decoder.push(chunk)) {
+        const message = decode(frame) as Record<string, unknown>;
+        received.push(message);
+        // Answer the challenge with a guessed proof, as an attacker would.
+        if (message.t === 'challenge') socket.write(encodeFrame(encode({ t: 'proof', proof: Buffer.alloc(32, 1) })));
+      }
+    });
     try {
-      expect([pair.initiator.version, pair.responder.version]).toEqual([1, 1]);
+      await new Promise<void>((resolve) => socket.once('connect', () => resolve()));
+      socket.write(encodeFrame(encode({ t: 'hello', versions: [1, 1], cluster: 'test', name: 'x@127.0.0.1', creation: 1, hidden: false, listen: '', sealed: true, nonce: Buffer.alloc(32, 9) })));
+      await closed;
+      expect(received.map((message) => message.t)).toEqual(['challenge', 'error']);
+      // The challenge is public data and a fresh nonce: no proof, no MAC, nothing keyed by the cookie.
+      expect(Object.keys(received[0]!).sort()).toEqual(['cluster', 'creation', 'hidden', 'listen', 'name', 'nonce', 'sealed', 't', 'version']);
+      expect(received[1]).toEqual({ t: 'error', code: 'auth_failed' });
+      expect(codeOf((await Promise.all(results))[0] as { error: unknown })).toBe('auth_failed');
     } finally {
-      await pair.close();
+      socket.destroy();
+      await responder.close();
     }
   });
 

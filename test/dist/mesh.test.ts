@@ -4,11 +4,13 @@
  * `nodedown` when a connection ends; wrong cookie and name clash refused while honest peers
  * keep working; transitive visible connections; hidden nodes not propagated; reconnect after a
  * peer restarts, with pids of the old incarnation treated as dead; simultaneous connects;
- * subsystem control channels.
+ * subsystem control channels; plaintext mode refused on every path off loopback (dial, listen —
+ * before binding — and accept).
  */
+import net from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
 import { Distribution, type DistributionOptions, type LogEntry } from '../../runtime/dist/distribution.js';
-import { TcpTransport } from '../../runtime/dist/transport.js';
+import { ByteStream, TcpTransport, type Transport } from '../../runtime/dist/transport.js';
 import { Rng } from '../../runtime/kernel/rng.js';
 import { Node } from '../../runtime/node.js';
 import { Pid } from '../../runtime/pid.js';
@@ -53,6 +55,65 @@ function echo(ctx: ProcessContext): Promise<void> {
 }
 
 const isType = (type: string) => (msg: unknown) => typeof msg === 'object' && msg !== null && (msg as { type?: string }).type === type;
+
+/** tcp on 127.0.0.1 whose accepted streams report `remoteHost` as given (to play a remote peer). */
+class RelabelingTransport implements Transport {
+  readonly kind = 'tcp';
+  readonly host = '127.0.0.1';
+  readonly #remoteHost: string;
+  readonly #server = net.createServer({ noDelay: true });
+  readonly #sockets = new Set<net.Socket>();
+  address: string | undefined;
+
+  constructor(remoteHost: string) {
+    this.#remoteHost = remoteHost;
+  }
+
+  async listen(onStream: (stream: ByteStream) => void): Promise<string> {
+    this.#server.on('connection', (socket) => {
+      this.#sockets.add(socket);
+      socket.once('close', () => this.#sockets.delete(socket));
+      onStream(new ByteStream(socket, this.#remoteHost));
+    });
+    await new Promise<void>((resolve) => this.#server.listen(0, '127.0.0.1', () => resolve()));
+    this.address = `127.0.0.1:${(this.#server.address() as net.AddressInfo).port}`;
+    return this.address;
+  }
+
+  connect(): Promise<ByteStream> {
+    return Promise.reject(new Error('this test transport only listens'));
+  }
+
+  async close(): Promise<void> {
+    for (const socket of this.#sockets) socket.destroy();
+    if (this.#server.listening) await new Promise<void>((resolve) => this.#server.close(() => resolve()));
+  }
+}
+
+/** A transport that opens nothing and reports `address` when asked to listen. */
+class AddressOnlyTransport implements Transport {
+  readonly kind = 'tcp';
+  readonly #address: string;
+  closed = false;
+  address: string | undefined;
+
+  constructor(address: string) {
+    this.#address = address;
+  }
+
+  async listen(): Promise<string> {
+    this.address = this.#address;
+    return this.#address;
+  }
+
+  connect(): Promise<ByteStream> {
+    return Promise.reject(new Error('this test transport cannot connect'));
+  }
+
+  async close(): Promise<void> {
+    this.closed = true;
+  }
+}
 
 describe('mesh', () => {
   it('mesh — remote send and reg_send reach processes on another node, replies come back', async () => {
@@ -449,6 +510,33 @@ describe('mesh', () => {
   it('mesh — plaintext links are refused to non-loopback addresses', async () => {
     const a = await member('a', { sealed: false, reconnect: false });
     await expect(a.dist.connect('10.255.255.1:4370')).rejects.toMatchObject({ code: 'config' });
+  });
+
+  it('mesh — a plaintext node refuses to listen on a non-loopback interface, before binding anything', async () => {
+    const node = new Node({ name: 'plain@127.0.0.1' });
+    // 192.0.2.1 (TEST-NET-1) is no interface here: were the check missing, listen would fail, not bind.
+    expect(() => new Distribution({ node, cookie: 'cookie', sealed: false, transport: new TcpTransport({ host: '192.0.2.1' }) })).toThrow(
+      expect.objectContaining({ code: 'config' }),
+    );
+    // A transport that learns its address only by listening is closed again if that address is not loopback.
+    const stub = new AddressOnlyTransport('192.0.2.1:4370');
+    const dist = new Distribution({ node, cookie: 'cookie', sealed: false, transport: stub, logger: () => undefined });
+    await expect(dist.start()).rejects.toMatchObject({ code: 'config' });
+    expect(stub.closed).toBe(true);
+    await dist.close();
+  });
+
+  it('mesh — a plaintext node refuses an incoming connection from a non-loopback address before any handshake', async () => {
+    const refusing = await member('refusing', { sealed: false, reconnect: false, transport: new RelabelingTransport('192.0.2.7') });
+    const dialer = await member('dialer', { sealed: false, reconnect: false });
+    await expect(dialer.dist.connect(refusing.dist.address)).rejects.toMatchObject({ code: 'closed' });
+    await waitFor(() => refusing.logs.some((entry) => entry.event === 'refused'), 5_000, 'the refusal line');
+    expect(refusing.logs.filter((entry) => entry.level === 'warn')).toEqual([expect.objectContaining({ event: 'refused', code: 'config' })]);
+    expect(refusing.dist.stats().handshakesFailed).toBe(0);
+    expect(refusing.dist.peers()).toEqual([]);
+    // The same transport reporting a loopback peer lets the plaintext link through.
+    const accepting = await member('accepting', { sealed: false, reconnect: false, transport: new RelabelingTransport('127.0.0.1') });
+    expect(await dialer.dist.connect(accepting.dist.address)).toBe(accepting.node.name);
   });
 
   it('mesh — close is idempotent and detaches from the node', async () => {

@@ -2,19 +2,25 @@
  * Proves failure detection across real OS processes on 127.0.0.1: members run in child
  * processes (fixtures/member.ts) and mesh with a node in this process. `kill -9` of a child
  * makes this node and the surviving child see `nodedown`, and remote links and monitors get
- * `noconnection`, within the configured heartbeat timeout (short ticks here). A child frozen
- * with SIGSTOP keeps its socket open, so only heartbeats can tell: it is declared down for
- * silence. Only children started here are signalled, by pid, and all are reaped.
+ * `noconnection`, within the configured heartbeat timeout plus a stated margin (short ticks
+ * here). A child frozen with SIGSTOP keeps its socket open, so only heartbeats can tell: it is
+ * declared down for silence, no earlier than the timeout allows and within it plus the margin.
+ * Only children started here are signalled, by pid, and all are reaped.
  */
 import { afterEach, describe, expect, it } from 'vitest';
 import { Distribution, type LogEntry } from '../../runtime/dist/distribution.js';
 import { Node } from '../../runtime/node.js';
 import type { Pid } from '../../runtime/pid.js';
-import type { ProcessContext } from '../../runtime/process.js';
+import { TIMEOUT, type ProcessContext } from '../../runtime/process.js';
 import { type ChildMember, startChildMember, waitFor } from './fixtures/helpers.js';
 
 const TICK_MS = 50;
 const TIMEOUT_MS = 500;
+/**
+ * Detection must come within the heartbeat timeout plus this margin (generous: the machine is
+ * shared; the point is to fail if detection is far later than configured, not to time it).
+ */
+const DETECTION_MARGIN_MS = 1_500;
 const COOKIE = 'process-test-cookie';
 
 const children: ChildMember[] = [];
@@ -76,17 +82,23 @@ describe('members in separate processes', () => {
       ctx.monitor(echoB);
       a.dist.monitorNode(ctx.self, b.name);
       await ask(ctx, b.name, 'sync'); // the link and monitor are in place at b
+      const killedAt = performance.now();
       b.kill('SIGKILL');
       const got: unknown[] = [];
-      for (let index = 0; index < 3; index++) got.push(await ctx.receive(undefined, TIMEOUT_MS * 4));
+      const deadline = killedAt + TIMEOUT_MS + DETECTION_MARGIN_MS;
+      for (let index = 0; index < 3; index++) got.push(await ctx.receive(undefined, Math.max(0, deadline - performance.now())));
+      const detectedMs = performance.now() - killedAt;
       let afterC = await ask(ctx, c.name, 'peers?');
       for (let attempt = 0; attempt < 100 && afterC.peers.includes(b.name); attempt++) {
         await ctx.sleep(20);
         afterC = await ask(ctx, c.name, 'peers?');
       }
-      return { meshedBefore: fromC.peers, got, cPeersAfter: afterC.peers };
+      return { meshedBefore: fromC.peers, got, detectedMs, cPeersAfter: afterC.peers };
     });
     expect(outcome.meshedBefore).toEqual(['a@127.0.0.1', 'b@127.0.0.1']);
+    // All three notices came before the deadline (a receive that timed out would have put TIMEOUT here).
+    expect(outcome.got).not.toContain(TIMEOUT);
+    expect(outcome.detectedMs).toBeLessThan(TIMEOUT_MS + DETECTION_MARGIN_MS);
     expect(outcome.got).toEqual(
       expect.arrayContaining([
         expect.objectContaining({ type: 'EXIT', reason: 'noconnection' }),
@@ -102,13 +114,18 @@ describe('members in separate processes', () => {
     const a = await localMember('a@127.0.0.1');
     const b = await child('b@127.0.0.1', a.dist.address);
     await waitFor(() => a.dist.isConnected(b.name), 5_000);
-    const down = await a.node.run(async (ctx) => {
+    const { down, detectedMs } = await a.node.run(async (ctx) => {
       const echoB = (await ask(ctx, b.name, 'who?')).pid;
       ctx.monitor(echoB);
+      const stoppedAt = performance.now();
       b.kill('SIGSTOP');
-      return ctx.receive(isType('DOWN'), TIMEOUT_MS * 6);
+      const message = await ctx.receive(isType('DOWN'), TIMEOUT_MS + DETECTION_MARGIN_MS);
+      return { down: message, detectedMs: performance.now() - stoppedAt };
     });
     expect(down).toMatchObject({ type: 'DOWN', reason: 'noconnection' });
+    // Declared down for silence: not before the timeout (less the tick since its last heartbeat), not far after it.
+    expect(detectedMs).toBeGreaterThanOrEqual(TIMEOUT_MS - TICK_MS);
+    expect(detectedMs).toBeLessThan(TIMEOUT_MS + DETECTION_MARGIN_MS);
     expect(a.logs.some((entry) => entry.event === 'nodedown' && entry.peer === b.name && /silent/.test(entry.msg))).toBe(true);
     b.kill('SIGKILL');
     b.kill('SIGCONT');

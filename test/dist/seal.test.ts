@@ -1,16 +1,18 @@
 /**
  * Proves the sealing layer: records round-trip under per-direction keys derived from the cookie
- * and both nonces; an altered, replayed, reordered or foreign-key record fails authentication
- * with `bad_frame`; ciphertext does not contain the plaintext.
+ * and the handshake transcript; an altered, replayed, reordered or foreign-key record fails
+ * authentication with `bad_frame`; ciphertext does not contain the plaintext; and a record is
+ * exactly node:crypto's `chacha20-poly1305` with the counter nonce, both ways (fast-check over
+ * sizes and record numbers), whole frames included.
  */
-import { randomBytes } from 'node:crypto';
+import { createCipheriv, createDecipheriv, randomBytes } from 'node:crypto';
+import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { Opener, Sealer, deriveKey } from '../../runtime/dist/seal.js';
 
-const nonceA = randomBytes(32);
-const nonceB = randomBytes(32);
-const keyAB = deriveKey('cookie', nonceA, nonceB, 'initiator-to-responder', 'a@h', 'b@h');
-const keyBA = deriveKey('cookie', nonceA, nonceB, 'responder-to-initiator', 'a@h', 'b@h');
+const transcript = randomBytes(32);
+const keyAB = deriveKey('cookie', transcript, 'initiator-to-responder');
+const keyBA = deriveKey('cookie', transcript, 'responder-to-initiator');
 
 function record(parts: [Buffer, Buffer]): Buffer {
   return Buffer.concat(parts);
@@ -28,10 +30,10 @@ describe('sealing', () => {
     }
   });
 
-  it('seal — keys differ per direction, per nonce and per cookie', () => {
+  it('seal — keys differ per direction, per transcript and per cookie', () => {
     expect(keyAB.equals(keyBA)).toBe(false);
-    expect(deriveKey('cookie', nonceB, nonceA, 'initiator-to-responder', 'a@h', 'b@h').equals(keyAB)).toBe(false);
-    expect(deriveKey('other', nonceA, nonceB, 'initiator-to-responder', 'a@h', 'b@h').equals(keyAB)).toBe(false);
+    expect(deriveKey('cookie', randomBytes(32), 'initiator-to-responder').equals(keyAB)).toBe(false);
+    expect(deriveKey('other', transcript, 'initiator-to-responder').equals(keyAB)).toBe(false);
     expect(() => new Opener(keyBA).open(record(new Sealer(keyAB).seal(Buffer.from('x'))))).toThrow(expect.objectContaining({ code: 'bad_frame' }));
   });
 
@@ -58,6 +60,35 @@ describe('sealing', () => {
     const second = record(sealer.seal(Buffer.from('two')));
     expect(() => new Opener(keyAB).open(second)).toThrow(expect.objectContaining({ code: 'bad_frame' }));
     void first;
+  });
+
+  it('seal — records are node:crypto chacha20-poly1305 with the counter nonce, both ways', () => {
+    const nonce = (count: number): Buffer => {
+      const bytes = Buffer.alloc(12);
+      bytes.writeUInt32BE(count, 8);
+      return bytes;
+    };
+    fc.assert(
+      fc.property(fc.array(fc.uint8Array({ minLength: 1, maxLength: 3_000 }), { minLength: 1, maxLength: 6 }), (plaintexts) => {
+        const sealer = new Sealer(keyAB);
+        const opener = new Opener(keyAB);
+        plaintexts.forEach((bytes, count) => {
+          const plaintext = Buffer.from(bytes);
+          // Ours sealed (as a whole frame, from one part or from two), node:crypto opens.
+          const parts = count % 2 === 0 ? [plaintext] : [plaintext.subarray(0, 7), plaintext.subarray(7)];
+          const frame = sealer.sealFrame(parts, plaintext.length);
+          expect(frame.readUInt32BE(0)).toBe(plaintext.length + 16);
+          const decipher = createDecipheriv('chacha20-poly1305', keyAB, nonce(count), { authTagLength: 16 });
+          decipher.setAuthTag(frame.subarray(4 + plaintext.length));
+          expect(Buffer.concat([decipher.update(frame.subarray(4, 4 + plaintext.length)), decipher.final()]).equals(plaintext)).toBe(true);
+          // node:crypto sealed, ours opens.
+          const cipher = createCipheriv('chacha20-poly1305', keyAB, nonce(count), { authTagLength: 16 });
+          const sealed = Buffer.concat([cipher.update(plaintext), cipher.final(), cipher.getAuthTag()]);
+          expect(opener.open(sealed).equals(plaintext)).toBe(true);
+        });
+      }),
+      { numRuns: 100 },
+    );
   });
 
   it('seal — a record shorter than the tag is bad_frame', () => {

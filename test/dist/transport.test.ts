@@ -2,12 +2,15 @@
  * One conformance suite, run against every transport (tcp on 127.0.0.1, hyperswarm on a local
  * `hyperdht/testnet` bound to 127.0.0.1): listen/connect, bytes both ways in order, a large
  * payload intact, close seen by the peer, unreachable addresses rejected with a typed error,
- * idempotent close, and a full `Distribution` (handshake, sealed link, remote send) on top.
- * Also proves the hyperswarm transport refuses to start without an explicit bootstrap list.
+ * idempotent close, a full `Distribution` (handshake, sealed link, remote send) on top, and a
+ * peer with the wrong cookie refused by the handshake over it (the Noise stream is no membership).
+ * Also proves the hyperswarm transport refuses to start without an explicit bootstrap list, and
+ * holds no DHT node (no sockets) until it is used.
  */
+import { readdirSync, readlinkSync } from 'node:fs';
 import createTestnet from 'hyperdht/testnet.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { Distribution } from '../../runtime/dist/distribution.js';
+import { Distribution, type LogEntry } from '../../runtime/dist/distribution.js';
 import { HyperswarmTransport } from '../../runtime/dist/hyperswarm.js';
 import { type ByteStream, TcpTransport, type Transport } from '../../runtime/dist/transport.js';
 import { isFedError } from '../../runtime/kernel/errors.js';
@@ -80,6 +83,26 @@ for (const kind of kinds) {
       }
     });
 
+    it(`${kind.name} — what a peer that does not read leaves unsent is counted in bufferedBytes`, async () => {
+      const pair = await connectedPair(kind);
+      try {
+        const atServer = collect(pair.serverStream);
+        (pair.serverStream.raw as unknown as { pause(): void }).pause();
+        const chunk = Buffer.alloc(64 * 1024, 3);
+        // Write until the stream asks to wait (bounded), then a little more: that much stays buffered.
+        let writes = 0;
+        for (let accepted = true; accepted && writes < 4_096; writes++) accepted = pair.clientStream.write([chunk]);
+        for (let extra = 0; extra < 16; extra++, writes++) pair.clientStream.write([chunk]);
+        expect(pair.clientStream.bufferedBytes).toBeGreaterThan(0);
+        (pair.serverStream.raw as unknown as { resume(): void }).resume();
+        await waitFor(() => pair.clientStream.bufferedBytes === 0, 20_000, 'the buffer to drain');
+        await waitFor(() => atServer.bytes().length === writes * chunk.length, 20_000, 'every byte');
+      } finally {
+        await pair.client.close();
+        await pair.server.close();
+      }
+    });
+
     it(`${kind.name} — closing one end is seen by the other`, async () => {
       const pair = await connectedPair(kind);
       try {
@@ -140,6 +163,26 @@ for (const kind of kinds) {
         await nodeB.stop();
       }
     });
+
+    it(`${kind.name} — a peer with the wrong cookie is refused by the handshake over it`, async () => {
+      const nodeA = new Node({ name: `wrong-${kind.name}@127.0.0.1`, stopTimeoutMs: 100 });
+      const nodeB = new Node({ name: `right-${kind.name}@127.0.0.1`, stopTimeoutMs: 100 });
+      const logsB: LogEntry[] = [];
+      const common = { logger: () => undefined, tickMs: 50, heartbeatTimeoutMs: 2_000, reconnect: false };
+      const a = await Distribution.start({ node: nodeA, transport: kind.make(), ...common, cookie: 'guessed' });
+      const b = await Distribution.start({ node: nodeB, transport: kind.make(), ...common, cookie: 'the-cookie', logger: (entry) => logsB.push(entry) });
+      try {
+        await expect(a.connect(b.address)).rejects.toMatchObject({ code: 'auth_failed' });
+        await waitFor(() => logsB.some((entry) => entry.code === 'auth_failed'), 10_000, 'the refusal at b');
+        expect(a.peers()).toEqual([]);
+        expect(b.peers()).toEqual([]);
+      } finally {
+        await a.close();
+        await b.close();
+        await nodeA.stop();
+        await nodeB.stop();
+      }
+    });
   });
 }
 
@@ -147,6 +190,29 @@ describe('hyperswarm safety', () => {
   it('hyperswarm — refuses to start without an explicit bootstrap list', () => {
     expect(() => new HyperswarmTransport({ bootstrap: [] })).toThrow(expect.objectContaining({ code: 'config' }));
     expect(() => new HyperswarmTransport(undefined as never)).toThrow(expect.objectContaining({ code: 'config' }));
+  });
+
+  it('hyperswarm — a transport handed to a Distribution that refuses its options leaves no DHT running', async () => {
+    // A DHT node binds its UDP sockets within milliseconds of its creation: count this process's sockets.
+    const sockets = (): number =>
+      readdirSync('/proc/self/fd').filter((fd) => {
+        try {
+          return readlinkSync(`/proc/self/fd/${fd}`).startsWith('socket:');
+        } catch {
+          return false; // the fd of the directory listing itself
+        }
+      }).length;
+    const before = sockets();
+    const transport = new HyperswarmTransport({ bootstrap: testnet!.bootstrap });
+    const node = new Node({ name: 'refused@127.0.0.1' });
+    expect(() => new Distribution({ node, cookie: 'c', sealed: false, transport })).toThrow(expect.objectContaining({ code: 'config' }));
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    expect(sockets()).toBe(before);
+    // The count does see a DHT node: using the transport creates one, and close() releases it.
+    await transport.listen(() => undefined);
+    expect(sockets()).toBeGreaterThan(before);
+    await transport.close();
+    await waitFor(() => sockets() === before, 5_000, 'the DHT sockets to close');
   });
 
   it('hyperswarm — plaintext links are refused on it', () => {

@@ -1,11 +1,15 @@
 /**
- * Proves the link message encoding: the prefix-caching `DataEncoder` produces exactly the bytes
- * of `encodeDataSignal` for any message, sender and target sequence (fast-check), and those
- * bytes parse back to the same signal; records of many messages decode in order.
+ * Proves the link message encoding: data packed as runs (one header per sender and target, the
+ * way a connection writes it, simple bodies written in place and the rest by msgpackr) parses
+ * back to the same signals in the same order for any message, sender and target sequence
+ * (fast-check), and to what the messages encoded one by one give; the direct encoder decodes
+ * to exactly what msgpackr's encoding decodes to, or declines; a run pays for its sender and
+ * target once; malformed runs are `bad_frame`.
  */
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { DataEncoder, encodeDataSignal, parseDataSignal, parseRecord } from '../../runtime/dist/wire.js';
+import { decode, encode } from '../../runtime/codec.js';
+import { DataEncoder, DataSegment, SimpleEncoder, decodeRecord, encodeDataSignal, parseMessage, parseRecord } from '../../runtime/dist/wire.js';
 import { Pid } from '../../runtime/pid.js';
 import type { Signal } from '../../runtime/signals.js';
 
@@ -25,43 +29,93 @@ const signalArbitrary: fc.Arbitrary<Signal & { kind: 'send' | 'reg_send' }> = fc
   }),
 );
 
+/** Pack signals into one segment the way the connection does: runs per sender and target, bodies written in place when simple. */
+function segmentOf(signals: ReadonlyArray<Signal & { kind: 'send' | 'reg_send' }>): Buffer {
+  const encoder = new DataEncoder();
+  const simple = new SimpleEncoder();
+  const segment = new DataSegment(Buffer.alloc(1024 * 1024));
+  for (const signal of signals) {
+    const to = signal.kind === 'send' ? signal.to : signal.to.name;
+    const header = encoder.header(signal.kind, signal.from, to);
+    const start = segment.bodyOffset(signal.kind, signal.from, to, header);
+    const end = simple.write(signal.msg, segment.buffer, start, segment.buffer.length);
+    if (end >= 0) {
+      segment.appendInPlace(signal.kind, signal.from, to, header, end - start);
+      continue;
+    }
+    const body = encoder.body(signal.msg);
+    segment.append(signal.kind, signal.from, to, header, body, body.start, body.end);
+  }
+  expect(segment.messages).toBe(signals.length);
+  return segment.finish();
+}
+
 describe('wire', () => {
-  it('wire — the caching encoder writes the same bytes as the plain encoder, and they parse back', () => {
+  it('wire — runs of messages parse back to the same signals in order, for any senders and targets', () => {
     fc.assert(
       fc.property(fc.array(signalArbitrary, { minLength: 1, maxLength: 20 }), (signals) => {
-        const encoder = new DataEncoder();
-        for (const signal of signals) {
-          const bytes = encoder.encode(signal);
-          const frame = encoder.frame();
-          expect(frame.length).toBe(bytes);
-          const plain = encodeDataSignal(signal);
-          expect(frame.equals(plain)).toBe(true);
-          const parsed = parseRecord(plain, LOCAL, PEER);
-          expect(parsed).toHaveLength(1);
-          expect(parsed[0]).toEqual({ type: 'data', signal: { ...signal, from: signal.from } });
-        }
+        const parsed = parseRecord(segmentOf(signals), LOCAL, PEER);
+        expect(parsed).toEqual(signals.map((signal) => ({ type: 'data', signal: { ...signal, from: signal.from } })));
+        // The same messages encoded one by one decode to the same thing.
+        expect(parseRecord(Buffer.concat(signals.map(encodeDataSignal)), LOCAL, PEER)).toEqual(parsed);
       }),
       { numRuns: 300 },
     );
   });
 
-  it('wire — a record of many messages decodes in order', () => {
-    const encoder = new DataEncoder();
+  it('wire — the direct encoder gives the same decoded value as msgpackr, or leaves the value to msgpackr', () => {
+    const simple = new SimpleEncoder();
+    const target = Buffer.alloc(256 * 1024);
+    const valueArbitrary = fc.oneof(
+      fc.anything({ withBigInt: false, withTypedArray: true, withDate: true, withMap: true, withSet: true, withNullPrototype: true, withSparseArray: true }),
+      fc.array(fc.oneof(fc.double(), fc.integer(), fc.maxSafeInteger(), fc.string({ unit: 'binary' }), fc.string({ minLength: 60, maxLength: 300 }), fc.uint8Array().map((bytes) => Buffer.from(bytes)))),
+      fc.dictionary(fc.string(), fc.oneof(fc.boolean(), fc.constant(null), fc.double({ noNaN: false }), pidArbitrary(PEER))),
+    );
+    let direct = 0;
+    fc.assert(
+      fc.property(valueArbitrary, (value) => {
+        const end = simple.write(value, target, 7, target.length);
+        if (end < 0) return;
+        direct++;
+        const decoded = decodeRecord(target.subarray(7, end));
+        expect(decoded).toHaveLength(1);
+        expect(decoded[0]).toStrictEqual(decode(encode(value)));
+      }),
+      { numRuns: 1_000 },
+    );
+    // Most of these values are simple enough to take the direct path.
+    expect(direct).toBeGreaterThan(250);
+    // No room: it gives up rather than write past the end.
+    expect(simple.write('x'.repeat(100), target, 0, 50)).toBe(-1);
+    expect(simple.write([1, 2, 3], target, 0, 2)).toBe(-1);
+  });
+
+  it('wire — a run names its sender and target once', () => {
+    const from = new Pid(PEER, 7, 1);
     const to = new Pid(LOCAL, 1, 1);
-    const buffers: Buffer[] = [];
-    for (let index = 0; index < 1_000; index++) {
-      encoder.encode({ kind: 'send', from: undefined, to, msg: ['ping', index] });
-      buffers.push(encoder.frame());
-    }
-    const messages = parseRecord(Buffer.concat(buffers), LOCAL, PEER);
+    const signals = Array.from({ length: 1_000 }, (_, index) => ({ kind: 'send' as const, from, to, msg: ['ping', index] }));
+    const bytes = segmentOf(signals);
+    const one = encodeDataSignal(signals[0]!);
+    // Each message costs its own body only: far less than a thousand full messages.
+    expect(bytes.length).toBeLessThan(signals.length * (one.length / 2));
+    const messages = parseRecord(bytes, LOCAL, PEER);
     expect(messages.map((message) => (message.type === 'data' && message.signal.kind === 'send' ? (message.signal.msg as [string, number])[1] : -1))).toEqual(
       Array.from({ length: 1_000 }, (_, index) => index),
     );
   });
 
+  it('wire — a run that claims more messages than its record holds, or a bad run header, is bad_frame', () => {
+    const to = new Pid(LOCAL, 1, 1);
+    expect(() => parseRecord(Buffer.concat([encode([6, null, to, 3]), encode('a'), encode('b')]), LOCAL, PEER)).toThrow(expect.objectContaining({ code: 'bad_frame' }));
+    expect(() => parseRecord(encode([6, null, to, 0]), LOCAL, PEER)).toThrow(expect.objectContaining({ code: 'bad_frame' }));
+    expect(() => parseRecord(Buffer.concat([encode([6, null, new Pid('c@127.0.0.1', 1, 1), 1]), encode('a')]), LOCAL, PEER)).toThrow(expect.objectContaining({ code: 'bad_frame' }));
+    expect(() => parseRecord(Buffer.concat([encode([7, new Pid('c@127.0.0.1', 1, 1), 'echo', 1]), encode('a')]), LOCAL, PEER)).toThrow(expect.objectContaining({ code: 'bad_frame' }));
+    expect(() => parseRecord(Buffer.concat([encode([7, null, '', 1]), encode('a')]), LOCAL, PEER)).toThrow(expect.objectContaining({ code: 'bad_frame' }));
+  });
+
   it('wire — data for another node or from a third node is refused', () => {
-    expect(() => parseDataSignal([1, null, new Pid('c@127.0.0.1', 1, 1), 'x'], LOCAL, PEER)).toThrow(expect.objectContaining({ code: 'bad_frame' }));
-    expect(() => parseDataSignal([1, new Pid('c@127.0.0.1', 1, 1), new Pid(LOCAL, 1, 1), 'x'], LOCAL, PEER)).toThrow(expect.objectContaining({ code: 'bad_frame' }));
-    expect(parseDataSignal([0], LOCAL, PEER)).toBeUndefined();
+    expect(() => parseMessage([1, null, new Pid('c@127.0.0.1', 1, 1), 'x'], LOCAL, PEER)).toThrow(expect.objectContaining({ code: 'bad_frame' }));
+    expect(() => parseMessage([1, new Pid('c@127.0.0.1', 1, 1), new Pid(LOCAL, 1, 1), 'x'], LOCAL, PEER)).toThrow(expect.objectContaining({ code: 'bad_frame' }));
+    expect(parseMessage([0], LOCAL, PEER)).toEqual({ type: 'heartbeat' });
   });
 });
