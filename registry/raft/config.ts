@@ -36,6 +36,21 @@ export interface RaftBugs {
   readonly applyBeyondCommit?: boolean;
   /** A leader appends a configuration change before committing an entry of its own term. */
   readonly skipOwnTermBeforeConfChange?: boolean;
+  /**
+   * A follower whose log already matches a snapshot it receives answers with its last index,
+   * vouching for the unchecked entries after the snapshot (a stale suffix, maybe).
+   */
+  readonly snapshotMatchAcksLastIndex?: boolean;
+}
+
+/**
+ * BUGGIFY fault sites inside the core (FoundationDB's idea): behaviour that stays within the
+ * protocol but that ordinary runs almost never produce, so the simulator reaches dangerous
+ * states. Only the simulator sets these; each is a probability in [0, 1], drawn from `rng`.
+ */
+export interface RaftBuggify {
+  /** A new leader starts a follower's progress from its own first index (sends its snapshot). */
+  readonly progressFromFirstIndexProbability?: number;
 }
 
 export type ReadMode = 'safe' | 'lease';
@@ -73,6 +88,8 @@ export interface RaftConfig {
   readonly applied: number | null;
   /** Test-only. */
   readonly bugs: RaftBugs;
+  /** Simulator-only. */
+  readonly buggify: RaftBuggify;
 }
 
 export const RAFT_DEFAULTS = {
@@ -94,6 +111,7 @@ export const RAFT_DEFAULTS = {
   bootstrap: null,
   applied: null,
   bugs: {},
+  buggify: {},
 } as const satisfies Omit<RaftConfig, 'id' | 'rng'>;
 
 export function defaultRaftConfig(id: NodeId, rng: Rng, overrides: Partial<RaftConfig> = {}): RaftConfig {
@@ -120,6 +138,9 @@ export function validateRaftConfig(config: RaftConfig): void {
   for (const key of positive) {
     const value = config[key];
     if (typeof value !== 'number' || !Number.isInteger(value) || value <= 0) fail(`${key} must be a positive integer`);
+  }
+  for (const [key, value] of Object.entries(config.buggify)) {
+    if (typeof value !== 'number' || !(value >= 0 && value <= 1)) fail(`buggify.${key} must be a probability in [0, 1]`);
   }
   if (config.heartbeatTicks >= config.electionTicks) fail('heartbeatTicks must be below electionTicks');
   if (config.readMode === 'lease') {

@@ -11,6 +11,7 @@ export { RaftNode, type RaftStatus } from './node.js';
 export {
   RAFT_DEFAULTS,
   type RaftBugs,
+  type RaftBuggify,
   type RaftConfig,
   type ReadMode,
   defaultRaftConfig,

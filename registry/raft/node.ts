@@ -359,7 +359,23 @@ export class RaftNode {
     this.#readRoundPending = false;
     this.#leaseRoundMin = 0;
     this.#syncProgressWithConf();
+    this.#buggifyProgress();
     this.#log.append({ term: this.#term, index: this.#log.lastIndex() + 1, type: 'noop', data: null });
+  }
+
+  /**
+   * BUGGIFY (simulator only): start some followers' progress from our first index, as a leader
+   * that knows nothing of them may. Legal — `next` may be anything above `match` — but rare:
+   * it makes us send our snapshot to followers whose logs already match it, possibly followed
+   * by a stale suffix of an older term that our noop has not yet overwritten.
+   */
+  #buggifyProgress(): void {
+    const probability = this.config.buggify.progressFromFirstIndexProbability ?? 0;
+    if (probability === 0) return;
+    const first = Math.max(1, this.#log.snapshotIndex);
+    for (const progress of this.#progress.values()) {
+      if (this.config.rng.chance(probability)) progress.next = first;
+    }
   }
 
   #resetTimers(): void {
@@ -691,14 +707,20 @@ export class RaftNode {
     }
     this.#incoming = null;
     this.#restore({ meta, data: concatBytes(incoming.chunks, incoming.totalBytes) });
-    this.#respondAppend(message.from, false, log.lastIndex());
+    // Answer with the snapshot index, never our last index: when our log already matched the
+    // snapshot, the entries after it are unchecked and may be a stale suffix of an older term
+    // (etcd answers with its commit index here for the same reason). The leader probes on from
+    // the snapshot index.
+    const acknowledged = this.config.bugs.snapshotMatchAcksLastIndex === true ? log.lastIndex() : meta.index;
+    this.#respondAppend(message.from, false, acknowledged);
   }
 
   #restore(snapshot: Snapshot): void {
     const log = this.#log;
     const meta = snapshot.meta;
     if (log.matchTerm(meta.index, meta.term)) {
-      // We already hold this prefix: just learn that it is committed.
+      // We already hold this prefix: just learn that it is committed. What follows it in our log
+      // is kept, but not vouched for (see the answer in `#handleSnapshotChunk`).
       log.commitTo(meta.index);
       return;
     }

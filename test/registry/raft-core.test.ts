@@ -284,6 +284,9 @@ describe('raft inputs — validation', () => {
       expect.objectContaining({ code: 'config' }),
     );
     expect(() => new RaftNode(defaultRaftConfig('', rng), new MemoryStorage())).toThrow(expect.objectContaining({ code: 'config' }));
+    expect(() =>
+      new RaftNode(defaultRaftConfig('a', rng, { buggify: { progressFromFirstIndexProbability: 2 } }), new MemoryStorage()),
+    ).toThrow(expect.objectContaining({ code: 'config', message: expect.stringContaining('buggify.progressFromFirstIndexProbability') }));
   });
 
   it('refuses a snapshot beyond the applied index and a message for another member', () => {

@@ -3,7 +3,8 @@
  *
  * From the seed it draws a cluster (3 or 5 members, some of them outside the initial
  * configuration), Raft settings (pre-vote, forwarding, lease reads, tiny append and snapshot
- * chunk limits), and network faults; then it runs two phases:
+ * chunk limits, the core's BUGGIFY sites such as a new leader that sends its snapshot to
+ * followers whose logs already match it), and network faults; then it runs two phases:
  *
  * 1. Safety phase (`safetyTicks`): a client proposes, reads, takes snapshots, changes the
  *    membership and transfers leadership, while a nemesis drops, duplicates, delays and reorders
@@ -144,6 +145,7 @@ export function runSeed(seed: number, options: SeedOptions = {}): SeedResult {
       inflightMessagesMax: messageEntriesMax === 1 ? rng.pick([16, 64]) : rng.pick([4, 16, 64]),
       snapshotChunkBytes: rng.pick([8, 64, 4096]),
       bugs: options.bugs ?? {},
+      buggify: { progressFromFirstIndexProbability: rng.pick([0, 0.2, 0.5]) },
     },
   });
   const workload = new Workload(cluster, rng, ids, nemesis);
