@@ -18,7 +18,7 @@
  */
 import { Rng } from '../../../runtime/kernel/rng.js';
 import type { ConfChange, NodeId, RaftBugs } from '../index.js';
-import { SafetyViolation } from './checker.js';
+import { type SafetyInvariant, SafetyViolation } from './checker.js';
 import { type NetworkFaults, SimCluster } from './cluster.js';
 
 export interface SeedOptions {
@@ -29,9 +29,21 @@ export interface SeedOptions {
   readonly size?: 3 | 5;
 }
 
+/**
+ * How a run failed: `safety` — the checker caught a broken invariant (`SafetyViolation`);
+ * `liveness` — no progress within the bound after healing; `error` — anything else thrown
+ * (an assertion inside the core, or a harness error): a failure of the run, but not proof that
+ * the checker caught anything.
+ */
+export type FailureKind = 'safety' | 'liveness' | 'error';
+
 export interface SeedResult {
   readonly seed: number;
   readonly ok: boolean;
+  readonly failure: FailureKind | null;
+  /** For `safety` failures: the invariant broken and the members involved. */
+  readonly invariant: SafetyInvariant | null;
+  readonly nodes: readonly NodeId[];
   readonly reason: string | null;
   readonly trace: readonly string[];
   readonly ticks: number;
@@ -152,11 +164,14 @@ export function runSeed(seed: number, options: SeedOptions = {}): SeedResult {
   cluster.note(`profile ${profile}: ${size} members, voters [${voters}], learners [${learners}]`);
   const safetyTicks = options.safetyTicks ?? SAFETY_TICKS_DEFAULT;
   const livenessTicks = options.livenessTicks ?? LIVENESS_TICKS_DEFAULT;
-  const result = (ok: boolean, reason: string | null): SeedResult => ({
+  const result = (failure: FailureKind | null, reason: string | null, violation: SafetyViolation | null = null): SeedResult => ({
     seed,
-    ok,
+    ok: failure === null,
+    failure,
+    invariant: violation?.invariant ?? null,
+    nodes: violation?.nodes ?? [],
     reason,
-    trace: ok ? [] : [...cluster.trace],
+    trace: failure === null ? [] : [...cluster.trace],
     ticks: cluster.now,
     applied: cluster.checker.appliedCount,
     reads: cluster.checker.readsChecked,
@@ -169,10 +184,10 @@ export function runSeed(seed: number, options: SeedOptions = {}): SeedResult {
       advanceTick(cluster);
     }
     const reason = livenessPhase(cluster, workload, livenessTicks);
-    return result(reason === null, reason);
+    return result(reason === null ? null : 'liveness', reason);
   } catch (error) {
-    const reason = error instanceof SafetyViolation ? error.message : `${(error as Error).name}: ${(error as Error).message}`;
-    return result(false, reason);
+    if (error instanceof SafetyViolation) return result('safety', error.message, error);
+    return result('error', `${(error as Error).name}: ${(error as Error).message}`);
   }
 }
 
