@@ -10,7 +10,8 @@
  *
  * Used two ways: by unit tests with instant delivery (`stabilize()`, `isolate()`, `cut()`), and
  * by `runSeed` (sim/run.ts) with delays, loss, duplication and partitions. Every interesting
- * event goes to a bounded trace; the `SafetyChecker` sees every persist, commit, apply and read.
+ * event goes to the trace (bounded by `TRACE_EVENTS_MAX`, tagged with the members involved);
+ * the `SafetyChecker` sees every persist, commit, apply and read.
  */
 import { assert } from '../../../runtime/kernel/assert.js';
 import { Rng } from '../../../runtime/kernel/rng.js';
@@ -28,8 +29,11 @@ import {
 } from '../index.js';
 import { SafetyChecker, entryKey } from './checker.js';
 
-/** Events kept for a failure report. */
-export const TRACE_EVENTS_MAX = 80;
+/**
+ * Events a run keeps for its failure report: every event of a normal run fits many times over;
+ * a longer trace drops its oldest events in blocks of this many and the report says how many.
+ */
+export const TRACE_EVENTS_MAX = 200_000;
 /** Driver cycles per member per step before we call it a livelock. */
 const DRIVE_CYCLES_MAX = 10_000;
 
@@ -59,6 +63,13 @@ export interface SimClusterOptions {
   readonly rebootAfterVoteProbability?: number;
   /** BUGGIFY: chance that a leader crashes right after its commit index advanced. */
   readonly crashAfterCommitProbability?: number;
+}
+
+/** One line of the trace, with the members it involves (none: it concerns the whole cluster). */
+export interface TraceEvent {
+  readonly tick: number;
+  readonly text: string;
+  readonly nodes: readonly NodeId[];
 }
 
 interface InFlightMessage {
@@ -116,10 +127,14 @@ export class SimMember {
 }
 
 export class SimCluster {
-  readonly rng: Rng;
+  /** Where the cluster's random choices come from now (see `beginTick`). */
+  rng: Rng;
+  readonly #baseRng: Rng;
   readonly members = new Map<NodeId, SimMember>();
   readonly checker = new SafetyChecker();
-  readonly trace: string[] = [];
+  trace: TraceEvent[] = [];
+  /** Events dropped from the front of `trace` because it reached `TRACE_EVENTS_MAX`. */
+  traceDropped = 0;
   readonly options: SimClusterOptions;
   faults: NetworkFaults;
   cycleCrashProbability: number;
@@ -137,7 +152,8 @@ export class SimCluster {
 
   constructor(options: SimClusterOptions) {
     this.options = options;
-    this.rng = new Rng(options.seed);
+    this.#baseRng = new Rng(options.seed);
+    this.rng = this.#baseRng;
     this.faults = options.faults ?? PERFECT_NETWORK;
     this.cycleCrashProbability = options.cycleCrashProbability ?? 0;
     this.rebootAfterVoteProbability = options.rebootAfterVoteProbability ?? 0;
@@ -147,6 +163,16 @@ export class SimCluster {
       this.members.set(id, member);
       this.#start(member);
     }
+  }
+
+  /**
+   * Draw this tick's random choices (delays, loss, crash sites) from a fresh fork of the base
+   * stream, so that what happens in one tick does not shift the choices of later ticks: a re-run
+   * that leaves out one action (failure minimization) stays close to the original. `runSeed`
+   * calls it at every tick; unit tests that never call it draw from the base stream.
+   */
+  beginTick(): void {
+    this.rng = this.#baseRng.fork();
   }
 
   member(id: NodeId): SimMember {
@@ -161,10 +187,14 @@ export class SimCluster {
     return raft;
   }
 
-  note(event: string): void {
-    this.trace.push(`t=${this.now} ${event}`);
-    if (this.trace.length > TRACE_EVENTS_MAX) this.trace.shift();
+  note(text: string, nodes: readonly NodeId[] = []): void {
+    this.trace.push({ tick: this.now, text, nodes });
+    if (this.trace.length >= 2 * TRACE_EVENTS_MAX) {
+      this.traceDropped += TRACE_EVENTS_MAX;
+      this.trace = this.trace.slice(TRACE_EVENTS_MAX);
+    }
   }
+
 
   #raftConfig(id: NodeId): RaftConfig {
     const isBootstrap = this.options.bootstrap.voters.includes(id) || this.options.bootstrap.learners.includes(id);
@@ -188,7 +218,7 @@ export class SimCluster {
     const member = this.member(id);
     if (member.raft === null) return;
     member.raft = null;
-    this.note(`crash ${id}`);
+    this.note(`crash ${id}`, [id]);
   }
 
   restart(id: NodeId): void {
@@ -196,7 +226,7 @@ export class SimCluster {
     if (member.raft !== null) return;
     this.#start(member);
     const status = this.raft(id).status();
-    this.note(`restart ${id} term=${status.term} vote=${status.vote} commit=${status.commit} last=${status.lastIndex}`);
+    this.note(`restart ${id} term=${status.term} vote=${status.vote} commit=${status.commit} last=${status.lastIndex}`, [id]);
   }
 
   // --- Network ------------------------------------------------------------------------------
@@ -250,7 +280,7 @@ export class SimCluster {
     if (member === undefined || member.raft === null) return;
     if (this.messageFilter !== null && !this.messageFilter(message)) return;
     this.messagesDelivered++;
-    if (message.type !== 'heartbeat' && message.type !== 'heartbeat_response') this.note(`deliver ${describe(message)}`);
+    if (message.type !== 'heartbeat' && message.type !== 'heartbeat_response') this.note(`deliver ${describe(message)}`, [message.from, message.to]);
     member.raft.step({ type: 'message', message });
     this.drive(member);
   }
@@ -310,7 +340,7 @@ export class SimCluster {
   #crashInCycle(member: SimMember): boolean {
     const probability = this.cycleCrashProbability;
     if (probability === 0 || !this.rng.chance(probability)) return false;
-    this.note(`crash ${member.id} inside a driver cycle`);
+    this.note(`crash ${member.id} inside a driver cycle`, [member.id]);
     member.raft = null;
     return true;
   }
@@ -321,7 +351,7 @@ export class SimCluster {
     if (ready.entries.length > 0) this.checker.onAppend(member.id, ready.entries, raft);
     const after = ready.hardState;
     if (after !== null && (after.term !== before.term || after.vote !== before.vote)) {
-      this.note(`${member.id} persists term=${after.term} vote=${after.vote}`);
+      this.note(`${member.id} persists term=${after.term} vote=${after.vote}`, [member.id]);
     }
   }
 
@@ -332,7 +362,7 @@ export class SimCluster {
   #applyReady(member: SimMember, raft: RaftNode, ready: Ready): void {
     if (ready.softState !== null) {
       const soft = ready.softState;
-      this.note(`${member.id} is ${soft.role} term=${soft.term} leader=${soft.leader}`);
+      this.note(`${member.id} is ${soft.role} term=${soft.term} leader=${soft.leader}`, [member.id]);
       if (soft.role === 'leader') this.checker.onLeader(member.id, soft.term, raft);
     }
     if (ready.snapshot !== null) {
@@ -341,7 +371,7 @@ export class SimCluster {
       member.machine.applied = state.applied;
       member.machine.hash = state.hash;
       this.checker.onSnapshotRestore(member.id, state.applied, state.hash);
-      this.note(`${member.id} installs snapshot ${ready.snapshot.meta.index}`);
+      this.note(`${member.id} installs snapshot ${ready.snapshot.meta.index}`, [member.id]);
     }
     for (const entry of ready.committedEntries) {
       member.machine.apply(entry);
@@ -392,7 +422,7 @@ export class SimCluster {
     if (index <= member.raft.status().snapshotIndex) return;
     member.raft.step({ type: 'snapshot_taken', index, data: member.machine.encode(this.options.snapshotPaddingBytes ?? 0) });
     this.drive(member);
-    this.note(`${id} snapshot at ${index}`);
+    this.note(`${id} snapshot at ${index}`, [id]);
   }
 
   leaders(): NodeId[] {
