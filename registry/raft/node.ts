@@ -309,10 +309,16 @@ export class RaftNode {
   }
 
   /** Progress of a follower as the leader sees it (tests and metrics). */
-  progressOf(id: NodeId): { match: number; next: number; state: string; inflight: number } | null {
+  progressOf(id: NodeId): { match: number; next: number; state: string; inflight: number; inflightBytes: number } | null {
     const progress = this.#progress.get(id);
     if (progress === undefined) return null;
-    return { match: progress.match, next: progress.next, state: progress.state, inflight: progress.inflightLastIndexes.length };
+    return {
+      match: progress.match,
+      next: progress.next,
+      state: progress.state,
+      inflight: progress.inflightLastIndexes.length,
+      inflightBytes: progress.inflightBytes,
+    };
   }
 
   // -------------------------------------------------------------------------------------------
