@@ -741,10 +741,14 @@ export class RaftNode {
 
   #handleAppendResponse(message: AppendResponse, progress: Progress): void {
     if (message.reject) {
-      // Replicate state, and the follower merely lacks entries that are still in flight to it
-      // (the network reordered our appends): wait for those instead of falling back to probe.
-      // If they were lost, the stall check falls back to probe later.
-      if (progress.state === 'replicate' && message.hintIndex >= progress.match && progress.hasInflightBelow(message.index)) return;
+      // Replicate state, and the follower agrees up to `match`: the rejection is stale (for an
+      // append already forgotten), or the follower lacks entries still in flight to it (the
+      // network reordered our appends: wait for them, then resend from the rejected one). Only a
+      // rejection of the oldest append in flight falls back to probe.
+      if (progress.state === 'replicate' && message.hintIndex >= progress.match) {
+        const verdict = progress.rejectedInReplicate(message.index);
+        if (verdict !== 'probe') return;
+      }
       let hint = message.hintIndex;
       if (message.hintTerm > 0) hint = this.#log.findConflictByTerm(message.hintIndex, message.hintTerm);
       if (progress.maybeDecreaseTo(message.index, hint)) {
@@ -814,7 +818,7 @@ export class RaftNode {
     }
     let bytes = 0;
     for (const entry of entries) bytes += entryBytesEstimate(entry);
-    progress.sentEntries(last.index, bytes);
+    progress.sentEntries(prevIndex, last.index, bytes);
   }
 
   #startSnapshot(to: NodeId, progress: Progress): void {

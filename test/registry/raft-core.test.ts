@@ -6,7 +6,7 @@
 import { describe, expect, it } from 'vitest';
 import { FedError } from '../../runtime/kernel/errors.js';
 import { Rng } from '../../runtime/kernel/rng.js';
-import { MemoryStorage, RaftNode, defaultRaftConfig, entryBytesEstimate, type AppendRequest } from '../../registry/raft/index.js';
+import { MemoryStorage, RaftNode, defaultRaftConfig, entryBytesEstimate, type AppendRequest, type Message } from '../../registry/raft/index.js';
 import { SafetyViolation } from '../../registry/raft/sim/checker.js';
 import { appliedData, elect, testCluster, ticks, watchMessages } from '../../registry/raft/sim/harness.js';
 
@@ -272,6 +272,40 @@ describe('raft replication — fast backtracking and flow control', () => {
     watchMessages(cluster);
     ticks(cluster, 10);
     expect(appliedData(cluster, 'n2')).toEqual(['x'.repeat(1_000), 'small']);
+  });
+
+  it('an append that overtook an earlier one is waited out and resent, without probing', () => {
+    // Proves the reorder handling of replicate state: B (entry 4) reaches n2 before A (entry 3)
+    // and is rejected; the leader stays in replicate, sends nothing while A is in flight, and
+    // resends from entry 4 as soon as A is acknowledged. A stale copy of the rejection changes
+    // nothing.
+    const cluster = testCluster({ raft: { messageEntriesMax: 1 } });
+    elect(cluster, 'n1');
+    const held: AppendRequest[] = [];
+    const seen = watchMessages(cluster, (m) => {
+      if (m.type === 'append' && m.to === 'n2' && m.prevIndex === 2 && held.length === 0) {
+        held.push(m);
+        return true;
+      }
+      return false;
+    });
+    cluster.propose('n1', 'a');
+    cluster.propose('n1', 'b');
+    cluster.stabilize();
+    const rejection = seen.find((m) => m.type === 'append_response' && m.from === 'n2' && m.reject);
+    expect(rejection).toMatchObject({ index: 3, hintIndex: 2 });
+    expect(cluster.raft('n1').progressOf('n2')).toMatchObject({ state: 'replicate', match: 2, next: 4, inflight: 1 });
+    const sentBefore = seen.filter((m) => m.type === 'append' && m.to === 'n2').length;
+    cluster.raft('n1').step({ type: 'message', message: rejection as Message });
+    cluster.stabilize();
+    expect(seen.filter((m) => m.type === 'append' && m.to === 'n2')).toHaveLength(sentBefore);
+    cluster.raft('n2').step({ type: 'message', message: held[0] as AppendRequest });
+    cluster.drive(cluster.member('n2'));
+    cluster.stabilize();
+    const resent = seen.filter((m): m is AppendRequest => m.type === 'append' && m.to === 'n2' && m.prevIndex === 3);
+    expect(resent.length).toBeGreaterThanOrEqual(2);
+    expect(cluster.raft('n1').progressOf('n2')).toMatchObject({ state: 'replicate', match: 4, inflight: 0 });
+    expect(appliedData(cluster, 'n2')).toEqual(['a', 'b']);
   });
 
   it('appends lost in replicate state are resent after a stall', () => {
