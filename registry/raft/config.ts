@@ -36,6 +36,8 @@ export interface RaftBugs {
   readonly applyBeyondCommit?: boolean;
   /** A leader appends a configuration change before committing an entry of its own term. */
   readonly skipOwnTermBeforeConfChange?: boolean;
+  /** A leader counts its own log toward commit up to its last index, durable or not. */
+  readonly leaderCountsUnpersisted?: boolean;
   /**
    * A follower whose log already matches a snapshot it receives answers with its last index,
    * vouching for the unchecked entries after the snapshot (a stale suffix, maybe).
@@ -68,6 +70,14 @@ export interface RaftConfig {
   readonly forwardProposals: boolean;
   readonly readMode: ReadMode;
   readonly leaseDriftTicks: number;
+  /**
+   * A leader's write to its own disk runs in parallel with replication (Raft thesis §10.2.1):
+   * its appends and heartbeats come in `Ready.earlyMessages`, to send before the Ready is
+   * persisted, and the driver may `step()` while that write is in flight. The leader counts
+   * itself toward commit only up to its durable index. Followers are unchanged: they persist
+   * before acknowledging. Off by default: a driver that ignores `earlyMessages` must keep it off.
+   */
+  readonly earlyReplication: boolean;
   /** Flow control per follower: append messages and bytes in flight. */
   readonly inflightMessagesMax: number;
   readonly inflightBytesMax: number;
@@ -100,6 +110,7 @@ export const RAFT_DEFAULTS = {
   forwardProposals: false,
   readMode: 'safe',
   leaseDriftTicks: 2,
+  earlyReplication: false,
   inflightMessagesMax: 256,
   inflightBytesMax: 16 * 1024 * 1024,
   messageEntriesMax: 4_096,

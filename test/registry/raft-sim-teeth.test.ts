@@ -29,7 +29,11 @@ const BUGS: readonly (keyof RaftBugs)[] = [
   'applyBeyondCommit',
   'skipOwnTermBeforeConfChange',
   'snapshotMatchAcksLastIndex',
+  'leaderCountsUnpersisted',
 ];
+
+/** A guard against a hung scan, not a speed requirement: scans take seconds to tens of seconds. */
+const SCAN_TIMEOUT_MS = 180_000;
 
 describe('raft sim teeth — each deliberate bug is caught by a safety invariant', () => {
   for (const bug of BUGS) {
@@ -43,6 +47,6 @@ describe('raft sim teeth — each deliberate bug is caught by a safety invariant
       expect(failure.trace.length).toBeGreaterThan(0);
       const clean = runSeed(failure.seed);
       expect(clean.failure).toBeNull();
-    });
+    }, SCAN_TIMEOUT_MS);
   }
 });

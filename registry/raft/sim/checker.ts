@@ -94,10 +94,11 @@ export class SafetyChecker {
     }
   }
 
-  /** Entries just persisted by `node` (its log already holds them). */
-  onAppend(node: NodeId, entries: readonly Entry[], raft: RaftNode): void {
-    for (const entry of entries) {
-      const prevTerm = raft.termAt(entry.index - 1);
+  /** Entries just persisted by `node`, consecutive; `firstPrevTerm`: the term before the first (-1: unknown). */
+  onAppend(node: NodeId, entries: readonly Entry[], firstPrevTerm: number): void {
+    for (let k = 0; k < entries.length; k++) {
+      const entry = entries[k] as Entry;
+      const prevTerm = k === 0 ? firstPrevTerm : (entries[k - 1] as Entry).term;
       const pair = `${entry.index}/${entry.term}`;
       const key = entryKey(entry);
       const existing = this.#pairs.get(pair);

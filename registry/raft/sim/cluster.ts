@@ -3,10 +3,13 @@
  * `MemoryStorage` that holds exactly what the driver loop persisted) and a toy state machine
  * (a hash chain of applied entries). Everything random comes from one `Rng`.
  *
- * The driver loop here is the reference driver: persist, then send, then apply, then advance.
- * With the test-only bug `sendBeforePersist` it sends first. A member may crash at any point
- * between two steps, or inside a driver cycle (`cycleCrashProbability`): everything not yet
- * persisted is lost, and a restart rebuilds the member from its disk alone.
+ * The driver loop here is the reference driver: send the early messages, persist, then send,
+ * then apply, then advance. With the test-only bug `sendBeforePersist` it sends everything
+ * first. Members configured with `earlyReplication` may get a slow disk (`diskDelayTicksMax`,
+ * stalls): a write then stays in flight for some ticks while the member keeps stepping the
+ * messages and ticks that arrive, as the overlapped driver may. A member may crash at any point
+ * between two steps, with a write in flight, or inside a driver cycle (`cycleCrashProbability`):
+ * everything not yet persisted is lost, and a restart rebuilds the member from its disk alone.
  *
  * Used two ways: by unit tests with instant delivery (`stabilize()`, `isolate()`, `cut()`), and
  * by `runSeed` (sim/run.ts) with delays, loss, duplication and partitions. Every interesting
@@ -63,6 +66,26 @@ export interface SimClusterOptions {
   readonly rebootAfterVoteProbability?: number;
   /** BUGGIFY: chance that a leader crashes right after its commit index advanced. */
   readonly crashAfterCommitProbability?: number;
+  /**
+   * Members configured with `earlyReplication`: a write that must sync completes after a delay
+   * drawn in [1, this] ticks, while the member keeps stepping inputs (0: writes are instant).
+   */
+  readonly diskDelayTicksMax?: number;
+  /**
+   * BUGGIFY: chance that a leader crashes when its commit index advances while its own write is
+   * still in flight (it counted a quorum of followers; its own copy is not durable yet).
+   */
+  readonly crashAfterCommitWhileWritingProbability?: number;
+  /** BUGGIFY: chance that such a write stalls instead, for up to `diskStallTicksMax` ticks. */
+  readonly diskStallProbability?: number;
+  readonly diskStallTicksMax?: number;
+}
+
+/** A Ready whose write is in flight on a member's simulated disk. */
+interface PendingWrite {
+  readonly ready: Ready;
+  readonly doneAt: number;
+  readonly sentFirst: boolean;
 }
 
 /** One line of the trace, with the members it involves (none: it concerns the whole cluster). */
@@ -119,6 +142,10 @@ export class SimMember {
   pendingReads = new Map<string, PendingRead>();
   /** Results of requests seen in Ready (tests inspect them). */
   readonly results: RequestResult[] = [];
+  /** The write in flight (only with `earlyReplication` and a disk delay); lost in a crash. */
+  pending: PendingWrite | null = null;
+  /** The commit index last seen by the driver loop (for the crash-after-commit site). */
+  commitSeen = 0;
   constructor(readonly id: NodeId) {}
 
   get alive(): boolean {
@@ -140,6 +167,10 @@ export class SimCluster {
   cycleCrashProbability: number;
   rebootAfterVoteProbability: number;
   crashAfterCommitProbability: number;
+  diskDelayTicksMax: number;
+  diskStallProbability: number;
+  diskStallTicksMax: number;
+  crashAfterCommitWhileWritingProbability: number;
   now = 0;
   #sequence = 0;
   #inFlight: InFlightMessage[] = [];
@@ -158,6 +189,10 @@ export class SimCluster {
     this.cycleCrashProbability = options.cycleCrashProbability ?? 0;
     this.rebootAfterVoteProbability = options.rebootAfterVoteProbability ?? 0;
     this.crashAfterCommitProbability = options.crashAfterCommitProbability ?? 0;
+    this.diskDelayTicksMax = options.diskDelayTicksMax ?? 0;
+    this.diskStallProbability = options.diskStallProbability ?? 0;
+    this.diskStallTicksMax = options.diskStallTicksMax ?? 0;
+    this.crashAfterCommitWhileWritingProbability = options.crashAfterCommitWhileWritingProbability ?? 0;
     for (const id of options.ids) {
       const member = new SimMember(id);
       this.members.set(id, member);
@@ -211,6 +246,8 @@ export class SimCluster {
       member.machine.hash = state.hash;
     }
     member.pendingReads = new Map();
+    member.pending = null;
+    member.commitSeen = member.raft.status().commit;
     this.checker.onCommitState(member.id, member.raft);
   }
 
@@ -218,6 +255,7 @@ export class SimCluster {
     const member = this.member(id);
     if (member.raft === null) return;
     member.raft = null;
+    member.pending = null;
     this.note(`crash ${id}`, [id]);
   }
 
@@ -307,34 +345,91 @@ export class SimCluster {
     throw new Error('stabilize: still moving after the round limit');
   }
 
-  /** Run the driver loop of one member until it has nothing to do. */
+  /**
+   * Run the driver loop of one member until it has nothing to do. With `earlyReplication` and a
+   * disk delay, a cycle that must sync sends its early messages, leaves its write in flight and
+   * returns; the member keeps stepping inputs (the checker watches its commit index meanwhile)
+   * and `completeWrites()` finishes the cycle when the write is done.
+   */
   drive(member: SimMember): void {
     for (let cycle = 0; cycle < DRIVE_CYCLES_MAX; cycle++) {
       const raft = member.raft;
-      if (raft === null || !raft.hasReady()) return;
+      if (raft === null) return;
+      if (member.pending !== null) return this.#watchWhileWriting(member, raft);
+      if (!raft.hasReady()) return;
       const ready = raft.ready();
+      for (const message of ready.earlyMessages) this.#send(message);
       const sendFirst = raft.config.bugs.sendBeforePersist === true;
       if (sendFirst) this.#sendAll(ready);
-      // Crash sites inside the cycle, only where something durable was due (a vote, entries):
-      // after sending (with the bug) or before persisting (correct order) — both lose the write.
-      if (ready.mustSync && this.#crashInCycle(member)) return;
-      this.#persist(member, raft, ready);
-      if (!sendFirst) this.#sendAll(ready);
-      this.#applyReady(member, raft, ready);
-      raft.advance();
-      this.checker.onCommitState(member.id, raft);
-      // And right after a cycle that made promises (a vote, acknowledged entries).
-      if (ready.mustSync && ready.messages.length > 0 && this.#crashInCycle(member)) return;
-      if (ready.committedEntries.length > 0 && raft.status().role === 'leader' && this.rng.chance(this.crashAfterCommitProbability)) {
-        this.crash(member.id);
+      if (ready.mustSync && raft.config.earlyReplication && this.diskDelayTicksMax > 0) {
+        member.pending = { ready, doneAt: this.now + this.#diskDelay(member), sentFirst: sendFirst };
         return;
       }
-      if (this.rebootAfterVoteProbability > 0 && grantsVote(ready) && this.rng.chance(this.rebootAfterVoteProbability)) {
-        this.crash(member.id);
-        this.restart(member.id);
-      }
+      if (!this.#finishCycle(member, raft, ready, sendFirst)) return;
     }
     throw new Error(`drive: ${member.id} still has work after ${DRIVE_CYCLES_MAX} cycles`);
+  }
+
+  #diskDelay(member: SimMember): number {
+    const stalls = this.diskStallTicksMax > this.diskDelayTicksMax && this.rng.chance(this.diskStallProbability);
+    if (!stalls) return this.rng.range(1, this.diskDelayTicksMax);
+    const ticks = this.rng.range(this.diskDelayTicksMax + 1, this.diskStallTicksMax);
+    this.note(`${member.id} disk stalls for ${ticks} ticks`, [member.id]);
+    return ticks;
+  }
+
+  /** Finish the cycles whose writes are done (call once per tick), then drive those members. */
+  completeWrites(): void {
+    for (const member of this.members.values()) {
+      const pending = member.pending;
+      const raft = member.raft;
+      if (pending === null || raft === null || pending.doneAt > this.now) continue;
+      member.pending = null;
+      if (this.#finishCycle(member, raft, pending.ready, pending.sentFirst)) this.drive(member);
+    }
+  }
+
+  /**
+   * The rest of a driver cycle once its write may happen: persist (crash sites just before, where
+   * something durable was due), send, apply, advance. Returns false if the member crashed.
+   */
+  #finishCycle(member: SimMember, raft: RaftNode, ready: Ready, sentFirst: boolean): boolean {
+    // Crash sites inside the cycle, only where something durable was due (a vote, entries):
+    // after sending (with the bug) or before persisting (correct order) — both lose the write.
+    if (ready.mustSync && this.#crashInCycle(member)) return false;
+    this.#persist(member, raft, ready);
+    if (!sentFirst) this.#sendAll(ready);
+    this.#applyReady(member, raft, ready);
+    raft.advance();
+    this.checker.onCommitState(member.id, raft);
+    member.commitSeen = raft.status().commit;
+    // And right after a cycle that made promises (a vote, acknowledged entries).
+    if (ready.mustSync && ready.messages.length > 0 && this.#crashInCycle(member)) return false;
+    if (ready.committedEntries.length > 0 && raft.status().role === 'leader' && this.rng.chance(this.crashAfterCommitProbability)) {
+      this.crash(member.id);
+      return false;
+    }
+    if (this.rebootAfterVoteProbability > 0 && grantsVote(ready) && this.rng.chance(this.rebootAfterVoteProbability)) {
+      this.crash(member.id);
+      this.restart(member.id);
+    }
+    return true;
+  }
+
+  /**
+   * Inputs stepped while a write is in flight may move the commit index (a leader counting a
+   * quorum of followers): the checker sees it at once, and a leader may crash right then,
+   * before its own write is done.
+   */
+  #watchWhileWriting(member: SimMember, raft: RaftNode): void {
+    this.checker.onCommitState(member.id, raft);
+    const status = raft.status();
+    if (status.commit <= member.commitSeen) return;
+    member.commitSeen = status.commit;
+    if (status.role === 'leader' && this.rng.chance(this.crashAfterCommitWhileWritingProbability)) {
+      this.note(`crash ${member.id} with a write in flight after its commit advanced to ${status.commit}`, [member.id]);
+      this.crash(member.id);
+    }
   }
 
   #crashInCycle(member: SimMember): boolean {
@@ -342,13 +437,22 @@ export class SimCluster {
     if (probability === 0 || !this.rng.chance(probability)) return false;
     this.note(`crash ${member.id} inside a driver cycle`, [member.id]);
     member.raft = null;
+    member.pending = null;
     return true;
   }
 
   #persist(member: SimMember, raft: RaftNode, ready: Ready): void {
     const before = member.storage.initialState();
     member.storage.persist(ready);
-    if (ready.entries.length > 0) this.checker.onAppend(member.id, ready.entries, raft);
+    const first = ready.entries[0];
+    if (first !== undefined) {
+      // The predecessor on disk, not in memory: inputs stepped while the write was in flight
+      // may have changed the in-memory log since.
+      const storage = member.storage;
+      const prevIndex = first.index - 1;
+      const prevTerm = prevIndex >= storage.snapshot().meta.index && prevIndex <= storage.lastIndex() ? storage.term(prevIndex) : -1;
+      this.checker.onAppend(member.id, ready.entries, prevTerm);
+    }
     const after = ready.hardState;
     if (after !== null && (after.term !== before.term || after.vote !== before.vote)) {
       this.note(`${member.id} persists term=${after.term} vote=${after.vote}`, [member.id]);

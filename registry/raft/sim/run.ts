@@ -4,7 +4,9 @@
  * From the seed it draws a cluster (3 or 5 members, some of them outside the initial
  * configuration), Raft settings (pre-vote, forwarding, lease reads, tiny append and snapshot
  * chunk limits, the core's BUGGIFY sites such as a new leader that sends its snapshot to
- * followers whose logs already match it), and network faults; then it runs two phases:
+ * followers whose logs already match it, and for half the seeds the overlapped driver: early
+ * leader replication over disks whose writes take ticks), and network faults; then it runs two
+ * phases:
  *
  * 1. Safety phase (`safetyTicks`): a client proposes, reads, takes snapshots, changes the
  *    membership and transfers leadership, while a nemesis drops, duplicates, delays and reorders
@@ -30,8 +32,8 @@ export type WorkloadKind = (typeof WORKLOAD_KINDS)[number];
 
 /**
  * Faults of the cluster itself rather than numbered actions: message loss and duplication
- * (`network`), crashes inside a driver cycle, after a vote or after a commit (`driver_crashes`),
- * and the core's BUGGIFY sites (`buggify`).
+ * (`network`), crashes inside a driver cycle, after a vote or after a commit, and disk stalls
+ * (`driver_crashes`), and the core's BUGGIFY sites (`buggify`).
  */
 export const CLUSTER_FAULT_KINDS = ['network', 'driver_crashes', 'buggify'] as const;
 export type SuppressibleKind = WorkloadKind | (typeof CLUSTER_FAULT_KINDS)[number];
@@ -93,6 +95,8 @@ export interface SeedResult {
 export const SAFETY_TICKS_DEFAULT = 300;
 export const LIVENESS_TICKS_DEFAULT = 400;
 const ELECTION_TICKS = 10;
+/** Longest simulated disk stall: within the leader's stall check plus a round trip. */
+const DISK_STALL_TICKS_MAX = 6;
 
 type PartitionShape = 'halves' | 'ring' | 'bridge' | 'isolate_leader' | 'isolate_one' | 'leader_minority';
 
@@ -172,6 +176,12 @@ export function runSeed(seed: number, options: SeedOptions = {}): SeedResult {
           voterTarget: null,
         };
   const messageEntriesMax = churn ? 1 : rng.pick([1, 4, 64]);
+  // Half the seeds run the overlapped driver: early leader replication, disks whose writes take
+  // a tick or two and now and then stall (so followers answer while a leader's write is out).
+  const earlyReplication = rng.chance(0.5);
+  const diskDelayTicksMax = earlyReplication ? rng.pick([1, 2]) : 0;
+  const diskStallProbability = earlyReplication ? rng.pick([0.05, 0.2]) : 0;
+  const crashAfterCommitWhileWritingProbability = earlyReplication ? rng.pick([0.1, 0.3]) : 0;
   const checkQuorum = rng.chance(0.7);
   const leaseReads = checkQuorum && rng.chance(0.3);
   const suppress = options.suppress ?? NO_SUPPRESSION;
@@ -185,6 +195,10 @@ export function runSeed(seed: number, options: SeedOptions = {}): SeedResult {
     rebootAfterVoteProbability: on('driver_crashes', rng.pick([0, 0.1, 0.3])),
     crashAfterCommitProbability: on('driver_crashes', churn ? rng.pick([0.05, 0.15]) : rng.pick([0, 0.02, 0.1])),
     snapshotPaddingBytes: rng.pick([0, 40, 200]),
+    diskDelayTicksMax,
+    diskStallProbability: on('driver_crashes', diskStallProbability),
+    diskStallTicksMax: DISK_STALL_TICKS_MAX,
+    crashAfterCommitWhileWritingProbability: on('driver_crashes', crashAfterCommitWhileWritingProbability),
     raft: {
       electionTicks: ELECTION_TICKS,
       heartbeatTicks: 1,
@@ -192,6 +206,7 @@ export function runSeed(seed: number, options: SeedOptions = {}): SeedResult {
       checkQuorum,
       forwardProposals: rng.chance(0.5),
       readMode: leaseReads ? 'lease' : 'safe',
+      earlyReplication,
       messageEntriesMax,
       // One entry per append with few in flight cannot drain a long backlog within the liveness bound.
       inflightMessagesMax: messageEntriesMax === 1 ? rng.pick([16, 64]) : rng.pick([4, 16, 64]),
@@ -201,7 +216,13 @@ export function runSeed(seed: number, options: SeedOptions = {}): SeedResult {
     },
   });
   const workload = new Workload(cluster, rng, ids, nemesis, suppress);
-  cluster.note(`profile ${profile}: ${size} members, voters [${voters}], learners [${learners}]`);
+  const raft = cluster.options.raft ?? {};
+  cluster.note(
+    `profile ${profile}: ${size} members, voters [${voters}], learners [${learners}]; ` +
+      `network delay ${faults.delayTicksMin}-${faults.delayTicksMax} loss ${faults.lossProbability} dup ${faults.duplicateProbability}; ` +
+      `entries/append ${raft.messageEntriesMax}, appends in flight ${raft.inflightMessagesMax}; ` +
+      `${earlyReplication ? `early replication, disk writes 1-${diskDelayTicksMax} ticks, stalls ${diskStallProbability}` : 'instant disk'}`,
+  );
   const safetyTicks = options.safetyTicks ?? SAFETY_TICKS_DEFAULT;
   const livenessTicks = options.livenessTicks ?? LIVENESS_TICKS_DEFAULT;
   const result = (failure: FailureKind | null, reason: string | null, violation: SafetyViolation | null = null): SeedResult => ({
@@ -239,6 +260,7 @@ export function runSeed(seed: number, options: SeedOptions = {}): SeedResult {
 }
 
 function advanceTick(cluster: SimCluster): void {
+  cluster.completeWrites();
   cluster.deliverDue();
   cluster.tickAll();
   cluster.now++;
@@ -253,6 +275,8 @@ function livenessPhase(cluster: SimCluster, livenessTicks: number, ticksMax: num
   cluster.cycleCrashProbability = 0;
   cluster.rebootAfterVoteProbability = 0;
   cluster.crashAfterCommitProbability = 0;
+  cluster.crashAfterCommitWhileWritingProbability = 0;
+  cluster.diskStallProbability = 0;
   for (const id of cluster.members.keys()) cluster.restart(id);
   cluster.note('liveness phase: healed');
   const start = cluster.now;
