@@ -1,7 +1,7 @@
 /**
  * `npm run bench -- raft [seconds]`: the Raft core alone — a 3-member cluster in memory (no disk,
- * no sockets, no checker), driven by the documented loop (persist to MemoryStorage, then send,
- * then apply, then advance). Prints:
+ * no sockets, no checker), driven by the documented loop (send early messages, persist to
+ * MemoryStorage, then send, then apply, then advance). Prints:
  * - committed entries/s with 1 proposer (each proposal waits for its commit) and with 256
  *   concurrent proposers (the core batches whatever was proposed between two ready() calls);
  * - the largest batch the core sustains (4096 outstanding);
@@ -45,6 +45,7 @@ class BenchCluster {
     const storage = this.storages.get(id) as MemoryStorage;
     while (node.hasReady()) {
       const ready = node.ready();
+      for (const message of ready.earlyMessages) this.queue.push(message);
       storage.persist(ready);
       for (const message of ready.messages) this.queue.push(message);
       if (id === 'a') this.appliedOnLeader += ready.committedEntries.length;

@@ -36,6 +36,23 @@ export interface RaftBugs {
   readonly applyBeyondCommit?: boolean;
   /** A leader appends a configuration change before committing an entry of its own term. */
   readonly skipOwnTermBeforeConfChange?: boolean;
+  /** A leader counts its own log toward commit up to its last index, durable or not. */
+  readonly leaderCountsUnpersisted?: boolean;
+  /**
+   * A follower whose log already matches a snapshot it receives answers with its last index,
+   * vouching for the unchecked entries after the snapshot (a stale suffix, maybe).
+   */
+  readonly snapshotMatchAcksLastIndex?: boolean;
+}
+
+/**
+ * BUGGIFY fault sites inside the core (FoundationDB's idea): behaviour that stays within the
+ * protocol but that ordinary runs almost never produce, so the simulator reaches dangerous
+ * states. Only the simulator sets these; each is a probability in [0, 1], drawn from `rng`.
+ */
+export interface RaftBuggify {
+  /** A new leader starts a follower's progress from its own first index (sends its snapshot). */
+  readonly progressFromFirstIndexProbability?: number;
 }
 
 export type ReadMode = 'safe' | 'lease';
@@ -53,6 +70,14 @@ export interface RaftConfig {
   readonly forwardProposals: boolean;
   readonly readMode: ReadMode;
   readonly leaseDriftTicks: number;
+  /**
+   * A leader's write to its own disk runs in parallel with replication (Raft thesis §10.2.1):
+   * its appends and heartbeats come in `Ready.earlyMessages`, to send before the Ready is
+   * persisted, and the driver may `step()` while that write is in flight. The leader counts
+   * itself toward commit only up to its durable index. Followers are unchanged: they persist
+   * before acknowledging. Off by default: a driver that ignores `earlyMessages` must keep it off.
+   */
+  readonly earlyReplication: boolean;
   /** Flow control per follower: append messages and bytes in flight. */
   readonly inflightMessagesMax: number;
   readonly inflightBytesMax: number;
@@ -73,6 +98,8 @@ export interface RaftConfig {
   readonly applied: number | null;
   /** Test-only. */
   readonly bugs: RaftBugs;
+  /** Simulator-only. */
+  readonly buggify: RaftBuggify;
 }
 
 export const RAFT_DEFAULTS = {
@@ -83,6 +110,7 @@ export const RAFT_DEFAULTS = {
   forwardProposals: false,
   readMode: 'safe',
   leaseDriftTicks: 2,
+  earlyReplication: false,
   inflightMessagesMax: 256,
   inflightBytesMax: 16 * 1024 * 1024,
   messageEntriesMax: 4_096,
@@ -94,6 +122,7 @@ export const RAFT_DEFAULTS = {
   bootstrap: null,
   applied: null,
   bugs: {},
+  buggify: {},
 } as const satisfies Omit<RaftConfig, 'id' | 'rng'>;
 
 export function defaultRaftConfig(id: NodeId, rng: Rng, overrides: Partial<RaftConfig> = {}): RaftConfig {
@@ -120,6 +149,9 @@ export function validateRaftConfig(config: RaftConfig): void {
   for (const key of positive) {
     const value = config[key];
     if (typeof value !== 'number' || !Number.isInteger(value) || value <= 0) fail(`${key} must be a positive integer`);
+  }
+  for (const [key, value] of Object.entries(config.buggify)) {
+    if (typeof value !== 'number' || !(value >= 0 && value <= 1)) fail(`buggify.${key} must be a probability in [0, 1]`);
   }
   if (config.heartbeatTicks >= config.electionTicks) fail('heartbeatTicks must be below electionTicks');
   if (config.readMode === 'lease') {

@@ -8,6 +8,7 @@
  *     node.step(input)                       // any number of times
  *     while (node.hasReady()) {
  *       const ready = node.ready();
+ *       send ready.earlyMessages             // at once (empty unless earlyReplication)
  *       persist ready.snapshot, ready.entries, ready.hardState, ready.compaction   // fsync if mustSync
  *       send ready.messages                  // ONLY AFTER the write above is durable
  *       restore ready.snapshot into the state machine, apply ready.committedEntries in order
@@ -15,7 +16,11 @@
  *       node.advance();
  *     }
  *
- * `step` must not be called between `ready()` and `advance()` (queue inputs meanwhile).
+ * `step` must not be called between `ready()` and `advance()` (queue inputs meanwhile) —
+ * except with `earlyReplication`, where the driver may step inputs (messages, ticks,
+ * proposals) while the write is in flight; their effects go into the next Ready. A leader then
+ * commits as soon as a quorum holds an entry durably, its own disk included only once the
+ * write is done: with fast followers it may commit before its own write completes.
  *
  * Design choices (see the issue and STYLE.md):
  * - Election: randomized timeout in [electionTicks, 2*electionTicks), pre-vote, check-quorum,
@@ -29,7 +34,8 @@
  *   fix that a leader appends a change only once an entry of its own term is committed and no
  *   earlier change is uncommitted. A leader removed from the voters keeps leading (without
  *   counting itself) until the change commits, then hands over with TimeoutNow and steps down.
- * - The leader counts its own log as replicated only up to what the driver made durable.
+ * - The leader counts its own log as replicated only up to what the driver made durable; with
+ *   `earlyReplication` it sends its entries before they are (thesis §10.2.1).
  */
 import { assert, unreachable } from '../../runtime/kernel/assert.js';
 import { fedError } from '../../runtime/kernel/errors.js';
@@ -81,7 +87,9 @@ interface IncomingSnapshot {
 }
 
 interface ReadyInFlight {
+  /** Last entry handed out for persisting, and its term (-1, -1: none). */
   readonly lastEntryIndex: number;
+  readonly lastEntryTerm: number;
   readonly appliedTo: number;
 }
 
@@ -97,6 +105,8 @@ export interface RaftStatus {
   readonly firstIndex: number;
   readonly lastIndex: number;
   readonly lastTerm: number;
+  /** Last log index known durable (persisted and advanced); the leader counts itself up to it. */
+  readonly stableIndex: number;
   readonly snapshotIndex: number;
   readonly conf: ConfState;
   readonly leadTransferee: NodeId | null;
@@ -185,7 +195,7 @@ export class RaftNode {
   // Public surface.
 
   step(input: Input): void {
-    assert(this.#inFlight === null, 'step() between ready() and advance()');
+    assert(this.#inFlight === null || this.config.earlyReplication, 'step() between ready() and advance()');
     switch (input.type) {
       case 'tick':
         return this.#tick();
@@ -239,13 +249,15 @@ export class RaftNode {
       entries.length > 0 ||
       this.#installSnapshot !== null ||
       (hardState !== null && (hardState.term !== this.#persistedHardState.term || hardState.vote !== this.#persistedHardState.vote));
+    const { early, late } = this.#splitMessages();
     const ready: Ready = {
       snapshot: this.#installSnapshot,
       entries,
       hardState,
       compaction: this.#compaction,
       mustSync,
-      messages: this.#messages,
+      earlyMessages: early,
+      messages: late,
       committedEntries,
       readStates: this.#readStates,
       softState,
@@ -256,6 +268,7 @@ export class RaftNode {
     const lastCommitted = committedEntries[committedEntries.length - 1];
     this.#inFlight = {
       lastEntryIndex: entries.length > 0 ? lastIndex : -1,
+      lastEntryTerm: entries.length > 0 ? log.lastTerm() : -1,
       appliedTo: lastCommitted !== undefined ? lastCommitted.index : log.applied,
     };
     log.unstableFrom = lastIndex + 1;
@@ -273,7 +286,13 @@ export class RaftNode {
     assert(inFlight !== null, 'advance() without ready()');
     this.#inFlight = null;
     const log = this.#log;
-    if (inFlight.lastEntryIndex > log.stableIndex) log.stableIndex = inFlight.lastEntryIndex;
+    // The entries handed out are durable now — if the log still holds them. Inputs stepped
+    // while the write was in flight (`earlyReplication`) may have truncated or replaced them;
+    // an unchanged (index, term) of the last one means an unchanged prefix (Log Matching), and
+    // otherwise the log already lowered `stableIndex` to what survived.
+    if (inFlight.lastEntryIndex > log.stableIndex && log.term(inFlight.lastEntryIndex) === inFlight.lastEntryTerm) {
+      log.stableIndex = inFlight.lastEntryIndex;
+    }
     if (inFlight.appliedTo > log.applied) log.applied = inFlight.appliedTo;
     assert(log.applied <= log.committed || this.config.bugs.applyBeyondCommit === true, 'applied <= committed');
     if (this.#role === 'leader') this.#maybeCommit();
@@ -292,6 +311,7 @@ export class RaftNode {
       firstIndex: log.firstIndex(),
       lastIndex: log.lastIndex(),
       lastTerm: log.lastTerm(),
+      stableIndex: log.stableIndex,
       snapshotIndex: log.snapshotIndex,
       conf: log.conf(),
       leadTransferee: this.#leadTransferee,
@@ -309,10 +329,16 @@ export class RaftNode {
   }
 
   /** Progress of a follower as the leader sees it (tests and metrics). */
-  progressOf(id: NodeId): { match: number; next: number; state: string; inflight: number } | null {
+  progressOf(id: NodeId): { match: number; next: number; state: string; inflight: number; inflightBytes: number } | null {
     const progress = this.#progress.get(id);
     if (progress === undefined) return null;
-    return { match: progress.match, next: progress.next, state: progress.state, inflight: progress.inflightLastIndexes.length };
+    return {
+      match: progress.match,
+      next: progress.next,
+      state: progress.state,
+      inflight: progress.inflightLastIndexes.length,
+      inflightBytes: progress.inflightBytes,
+    };
   }
 
   // -------------------------------------------------------------------------------------------
@@ -359,7 +385,23 @@ export class RaftNode {
     this.#readRoundPending = false;
     this.#leaseRoundMin = 0;
     this.#syncProgressWithConf();
+    this.#buggifyProgress();
     this.#log.append({ term: this.#term, index: this.#log.lastIndex() + 1, type: 'noop', data: null });
+  }
+
+  /**
+   * BUGGIFY (simulator only): start some followers' progress from our first index, as a leader
+   * that knows nothing of them may. Legal — `next` may be anything above `match` — but rare:
+   * it makes us send our snapshot to followers whose logs already match it, possibly followed
+   * by a stale suffix of an older term that our noop has not yet overwritten.
+   */
+  #buggifyProgress(): void {
+    const probability = this.config.buggify.progressFromFirstIndexProbability ?? 0;
+    if (probability === 0) return;
+    const first = Math.max(1, this.#log.snapshotIndex);
+    for (const progress of this.#progress.values()) {
+      if (this.config.rng.chance(probability)) progress.next = first;
+    }
   }
 
   #resetTimers(): void {
@@ -691,14 +733,20 @@ export class RaftNode {
     }
     this.#incoming = null;
     this.#restore({ meta, data: concatBytes(incoming.chunks, incoming.totalBytes) });
-    this.#respondAppend(message.from, false, log.lastIndex());
+    // Answer with the snapshot index, never our last index: when our log already matched the
+    // snapshot, the entries after it are unchecked and may be a stale suffix of an older term
+    // (etcd answers with its commit index here for the same reason). The leader probes on from
+    // the snapshot index.
+    const acknowledged = this.config.bugs.snapshotMatchAcksLastIndex === true ? log.lastIndex() : meta.index;
+    this.#respondAppend(message.from, false, acknowledged);
   }
 
   #restore(snapshot: Snapshot): void {
     const log = this.#log;
     const meta = snapshot.meta;
     if (log.matchTerm(meta.index, meta.term)) {
-      // We already hold this prefix: just learn that it is committed.
+      // We already hold this prefix: just learn that it is committed. What follows it in our log
+      // is kept, but not vouched for (see the answer in `#handleSnapshotChunk`).
       log.commitTo(meta.index);
       return;
     }
@@ -713,10 +761,14 @@ export class RaftNode {
 
   #handleAppendResponse(message: AppendResponse, progress: Progress): void {
     if (message.reject) {
-      // Replicate state, and the follower merely lacks entries that are still in flight to it
-      // (the network reordered our appends): wait for those instead of falling back to probe.
-      // If they were lost, the stall check falls back to probe later.
-      if (progress.state === 'replicate' && message.hintIndex >= progress.match && progress.hasInflightBelow(message.index)) return;
+      // Replicate state, and the follower agrees up to `match`: the rejection is stale (for an
+      // append already forgotten), or the follower lacks entries still in flight to it (the
+      // network reordered our appends: wait for them, then resend from the rejected one). Only a
+      // rejection of the oldest append in flight falls back to probe.
+      if (progress.state === 'replicate' && message.hintIndex >= progress.match) {
+        const verdict = progress.rejectedInReplicate(message.index);
+        if (verdict !== 'probe') return;
+      }
       let hint = message.hintIndex;
       if (message.hintTerm > 0) hint = this.#log.findConflictByTerm(message.hintIndex, message.hintTerm);
       if (progress.maybeDecreaseTo(message.index, hint)) {
@@ -786,7 +838,7 @@ export class RaftNode {
     }
     let bytes = 0;
     for (const entry of entries) bytes += entryBytesEstimate(entry);
-    progress.sentEntries(last.index, bytes);
+    progress.sentEntries(prevIndex, last.index, bytes);
   }
 
   #startSnapshot(to: NodeId, progress: Progress): void {
@@ -837,8 +889,11 @@ export class RaftNode {
     const log = this.#log;
     const voters = log.conf().voters;
     if (voters.length === 0) return;
+    // The leader counts its own log only up to what is durable (thesis §10.2.1): with
+    // `earlyReplication` followers may hold and acknowledge entries still in its write.
+    const own = this.config.bugs.leaderCountsUnpersisted === true ? log.lastIndex() : log.stableIndex;
     const matches: number[] = [];
-    for (const id of voters) matches.push(id === this.id ? log.stableIndex : (this.#progress.get(id)?.match ?? 0));
+    for (const id of voters) matches.push(id === this.id ? own : (this.#progress.get(id)?.match ?? 0));
     matches.sort((a, b) => b - a);
     const quorumIndex = matches[majority(voters.length) - 1] as number;
     if (quorumIndex <= log.committed) return;
@@ -1047,6 +1102,28 @@ export class RaftNode {
 
   // -------------------------------------------------------------------------------------------
   // Ready helpers.
+
+  /**
+   * With `earlyReplication`, a leader's appends and heartbeats go out before the Ready's write
+   * (Raft thesis §10.2.1), when they depend on nothing that write makes durable: the leader's
+   * term and vote are already durable (handed out in an earlier Ready, which the driver finished
+   * before calling `ready()` again), its commit index counts its own log only up to its durable
+   * index, and its entries are its to send whether or not its own disk has them yet. Everything
+   * else — every acknowledgement, vote, and any message of a term this Ready makes durable —
+   * waits for the write.
+   */
+  #splitMessages(): { early: Message[]; late: Message[] } {
+    const messages = this.#messages;
+    const termDurable = this.#persistedHardState.term === this.#term && this.#persistedHardState.vote === this.#vote;
+    if (!this.config.earlyReplication || this.#role !== 'leader' || !termDurable) return { early: [], late: messages };
+    const early: Message[] = [];
+    const late: Message[] = [];
+    for (const message of messages) {
+      const replication = (message.type === 'append' || message.type === 'heartbeat') && message.term === this.#term;
+      (replication ? early : late).push(message);
+    }
+    return { early, late };
+  }
 
   #hardStateToPersist(): HardState {
     const vote = this.config.bugs.forgetVote === true ? null : this.#vote;

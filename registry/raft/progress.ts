@@ -6,6 +6,9 @@
  *   answer (or the next heartbeat) before sending another.
  * - `replicate`: the logs agree up to `match`; stream appends optimistically (`next` advances as
  *   we send), up to `inflightMessagesMax` messages and `inflightBytesMax` bytes unacknowledged.
+ *   An append rejected only because earlier ones have not arrived yet (the network reordered
+ *   them) pauses the stream until those are acknowledged, then it resumes from the rejected one
+ *   (`rejectedInReplicate`); if they were lost, the stall check falls back to probe.
  * - `snapshot`: the follower needs entries we compacted; send the snapshot in chunks, one chunk
  *   in flight, and go back to `probe` once it is installed.
  *
@@ -34,7 +37,10 @@ export class Progress {
   stalledTicks = 0;
   /** Highest commit index we told this follower. */
   commitSent = 0;
-  /** Replicate: last index and size of each unacknowledged append, oldest first. */
+  /** Replicate: an append was rejected for a gap that appends still in flight will fill. */
+  gapWait = false;
+  /** Replicate: previous index, last index and size of each unacknowledged append, oldest first. */
+  readonly inflightPrevIndexes: number[] = [];
   readonly inflightLastIndexes: number[] = [];
   readonly inflightSizes: number[] = [];
   inflightBytes = 0;
@@ -106,22 +112,40 @@ export class Progress {
       case 'probe':
         return this.probeSent;
       case 'replicate':
-        return this.inflightLastIndexes.length >= inflightMessagesMax || this.inflightBytes >= inflightBytesMax;
+        return this.gapWait || this.inflightLastIndexes.length >= inflightMessagesMax || this.inflightBytes >= inflightBytesMax;
       case 'snapshot':
         return true;
     }
   }
 
-  /** Is an append ending before `index` still unacknowledged? */
-  hasInflightBelow(index: number): boolean {
-    const oldest = this.inflightLastIndexes[0];
-    return oldest !== undefined && oldest < index;
+  /**
+   * Replicate: the append after `prevIndex` was rejected by a follower that agrees with us up to
+   * `match`. `stale`: no such append is outstanding (it was already answered or forgotten);
+   * ignore it. `gap`: appends before it are still in flight, so the follower only lacks what
+   * they carry (the network reordered them): forget the rejected append and those after it
+   * (they fail for the same gap), send again from `prevIndex + 1`, and nothing until the earlier
+   * ones are acknowledged. `probe`: it was the oldest outstanding append; find where we agree.
+   */
+  rejectedInReplicate(prevIndex: number): 'stale' | 'gap' | 'probe' {
+    assert(this.state === 'replicate', 'progress: replicate state');
+    const position = this.inflightPrevIndexes.indexOf(prevIndex);
+    if (position < 0) return 'stale';
+    if (position === 0) return 'probe';
+    for (let k = position; k < this.inflightSizes.length; k++) this.inflightBytes -= this.inflightSizes[k] as number;
+    this.inflightPrevIndexes.length = position;
+    this.inflightLastIndexes.length = position;
+    this.inflightSizes.length = position;
+    if (this.next > prevIndex + 1) this.next = prevIndex + 1;
+    this.gapWait = true;
+    assert(this.match < this.next, 'progress: match < next');
+    return 'gap';
   }
 
-  /** Record an append sent with entries up to `lastIndex` of `bytes` bytes. */
-  sentEntries(lastIndex: number, bytes: number): void {
+  /** Record an append sent with entries `prevIndex + 1 .. lastIndex` of `bytes` bytes. */
+  sentEntries(prevIndex: number, lastIndex: number, bytes: number): void {
     if (this.state === 'replicate') {
       this.next = lastIndex + 1;
+      this.inflightPrevIndexes.push(prevIndex);
       this.inflightLastIndexes.push(lastIndex);
       this.inflightSizes.push(bytes);
       this.inflightBytes += bytes;
@@ -137,9 +161,11 @@ export class Progress {
       count++;
     }
     if (count > 0) {
+      this.inflightPrevIndexes.splice(0, count);
       this.inflightLastIndexes.splice(0, count);
       this.inflightSizes.splice(0, count);
     }
+    if (this.inflightLastIndexes.length === 0) this.gapWait = false;
   }
 
   /**
@@ -159,8 +185,10 @@ export class Progress {
   }
 
   resetInflights(): void {
+    this.inflightPrevIndexes.length = 0;
     this.inflightLastIndexes.length = 0;
     this.inflightSizes.length = 0;
     this.inflightBytes = 0;
+    this.gapWait = false;
   }
 }

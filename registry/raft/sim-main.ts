@@ -1,10 +1,20 @@
 /**
- * `npm run sim -- --seeds N [--first S] [--size 3|5] [--seed S]`: runs the Raft simulator over
- * many seeds, printing progress and the count run clean. A failing seed prints its reason and
- * last events; `--seed S` re-runs one seed and prints its trace (the run is exactly reproduced).
- * Exit code 1 if any seed failed.
+ * `npm run sim -- --seeds N [--first S] [--size 3|5]`: runs the Raft simulator over many seeds,
+ * printing progress and the count run clean; exit code 1 if any seed failed.
+ *
+ * A failing seed is minimized (sim/minimize.ts: re-runs with parts of its schedule suppressed
+ * while it still fails the same way) and printed with its reason, the commands that replay the
+ * original and the minimized run exactly, and the events of the minimized run that involve the
+ * members the violation names. The first `FAILURES_MINIMIZED_MAX` failures are minimized; the
+ * rest are listed by seed.
+ *
+ * `--seed S [--suppress SPEC] [--no-minimize]` re-runs one seed (with the given suppression:
+ * the `replay` line of a report) and prints its report, or that it ran clean.
  */
-import { formatFailure, runSeed, runSeeds } from './sim/run.js';
+import { formatFailure, minimizeFailure, parseSuppression } from './sim/minimize.js';
+import { type SeedOptions, type SeedResult, type Suppression, runSeed, runSeeds } from './sim/run.js';
+
+const FAILURES_MINIMIZED_MAX = 5;
 
 function argument(name: string): string | undefined {
   const index = process.argv.indexOf(`--${name}`);
@@ -14,11 +24,30 @@ function argument(name: string): string | undefined {
 const single = argument('seed');
 const sizeText = argument('size');
 const size = sizeText === '3' ? 3 : sizeText === '5' ? 5 : undefined;
-const options = size === undefined ? {} : { size: size as 3 | 5 };
+const suppressText = argument('suppress');
+const minimize = !process.argv.includes('--no-minimize');
+
+function suppression(text: string): Suppression {
+  try {
+    return parseSuppression(text);
+  } catch (error) {
+    console.error((error as Error).message);
+    process.exit(2);
+  }
+}
+
+const options: SeedOptions = {
+  ...(size === undefined ? {} : { size }),
+  ...(suppressText === undefined ? {} : { suppress: suppression(suppressText) }),
+};
+
+function report(failure: SeedResult): string {
+  return formatFailure(failure, options, minimize ? minimizeFailure(failure, options) : null);
+}
 
 if (single !== undefined) {
   const result = runSeed(Number(single), options);
-  console.log(result.ok ? `seed ${result.seed} clean (${result.applied} entries applied, ${result.reads} reads checked)` : formatFailure(result));
+  console.log(result.ok ? `seed ${result.seed} clean (${result.applied} entries applied, ${result.reads} reads checked)` : report(result));
   process.exitCode = result.ok ? 0 : 1;
 } else {
   const count = Number(argument('seeds') ?? '1000');
@@ -28,8 +57,8 @@ if (single !== undefined) {
     const seconds = ((performance.now() - started) / 1000).toFixed(1);
     console.log(`${done}/${count} seeds, ${cleanSoFar} clean, ${seconds} s`);
   });
-  for (const failure of failures.slice(0, 5)) console.log(formatFailure(failure));
   const seconds = ((performance.now() - started) / 1000).toFixed(1);
+  for (const failure of failures.slice(0, FAILURES_MINIMIZED_MAX)) console.log(report(failure));
   console.log(`ran ${count} seeds from ${first}: ${clean} clean, ${failures.length} failed, ${seconds} s`);
   if (failures.length > 0) console.log(`failing seeds: ${failures.slice(0, 50).map((f) => f.seed).join(', ')}`);
   process.exitCode = failures.length === 0 ? 0 : 1;

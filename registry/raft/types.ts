@@ -3,12 +3,18 @@
  * inputs a driver feeds to `RaftNode.step`, and the `Ready` record of effects it gets back.
  *
  * Contract of `Ready` (the order is the point — see `RaftNode` for the full driver loop):
+ *   0. `earlyMessages` may be sent at once, before or while step 1 runs: they never depend on
+ *      this Ready's writes (always empty unless `earlyReplication` is configured; then a
+ *      leader's appends and heartbeats of a term already durable — never an acknowledgement or
+ *      a vote, never anything a follower sends);
  *   1. persist `snapshot`, then `entries`, then `hardState`, then `compaction`, durably (fsync)
  *      when `mustSync` is true;
  *   2. only then send `messages` (they may promise what step 1 wrote: a vote, an appended entry);
  *   3. restore the state machine from `snapshot` if present, apply `committedEntries` in order,
  *      serve each of `readStates` once the applied index reaches its `index`;
- *   4. call `advance()`.
+ *   4. call `advance()`. Only then take the next `Ready`.
+ * Between `ready()` and `advance()` the driver may `step()` inputs only with
+ * `earlyReplication` (their effects go into the next Ready); otherwise it queues them.
  *
  * Entries are immutable once created: the core shares entry objects between its log, messages
  * and `Ready` without copying. `data` is opaque to the core except for `conf_change` entries,
@@ -243,6 +249,12 @@ export interface Ready {
   readonly compaction: Snapshot | null;
   /** True when step 1 must be durable (fsync) before step 2. */
   readonly mustSync: boolean;
+  /**
+   * Send (0) at once, in parallel with step 1: a leader's replication that depends on nothing
+   * step 1 writes (its own entries need not be durable yet; it counts itself toward commit only
+   * up to its durable index). Empty unless `earlyReplication` is configured.
+   */
+  readonly earlyMessages: readonly Message[];
   /** Send (2), only after step 1 is durable. */
   readonly messages: readonly Message[];
   /** Apply (3), in order, after restoring `snapshot` if any. */

@@ -6,7 +6,7 @@
 import { describe, expect, it } from 'vitest';
 import { FedError } from '../../runtime/kernel/errors.js';
 import { Rng } from '../../runtime/kernel/rng.js';
-import { MemoryStorage, RaftNode, defaultRaftConfig, type AppendRequest } from '../../registry/raft/index.js';
+import { MemoryStorage, RaftNode, defaultRaftConfig, entryBytesEstimate, type AppendRequest, type Message } from '../../registry/raft/index.js';
 import { SafetyViolation } from '../../registry/raft/sim/checker.js';
 import { appliedData, elect, testCluster, ticks, watchMessages } from '../../registry/raft/sim/harness.js';
 
@@ -232,6 +232,82 @@ describe('raft replication — fast backtracking and flow control', () => {
     expect(appliedData(cluster, 'n2')).toHaveLength(10);
   });
 
+  it('no more than inflightBytesMax bytes of appends are outstanding to a slow follower', () => {
+    // Proves the byte limit of the pipeline, apart from the message limit (256 here, never
+    // reached): with n2's acknowledgements dropped, appends of 100-byte entries stop once 250
+    // bytes are in flight (the message that crosses the limit is the last one sent), while n3
+    // keeps getting everything. Once n2 answers again the bytes are freed and n2 catches up.
+    const entryBytes = 100;
+    const data = (k: number): string => `v${k}`.padEnd(entryBytes - entryBytesEstimate({ term: 0, index: 0, type: 'normal', data: '' }), '.');
+    const cluster = testCluster({ raft: { inflightBytesMax: 250, inflightMessagesMax: 256, messageEntriesMax: 1 } });
+    elect(cluster, 'n1');
+    expect(entryBytesEstimate({ term: 2, index: 3, type: 'normal', data: data(0) })).toBe(entryBytes);
+    const seen = watchMessages(cluster, (m) => m.type === 'append_response' && m.from === 'n2');
+    for (let k = 0; k < 10; k++) {
+      cluster.propose('n1', data(k));
+      cluster.stabilize();
+    }
+    const appendsTo = (id: string) => seen.filter((m): m is AppendRequest => m.type === 'append' && m.to === id && m.entries.length > 0);
+    expect(appendsTo('n2')).toHaveLength(3);
+    expect(cluster.raft('n1').progressOf('n2')).toMatchObject({ state: 'replicate', inflight: 3, inflightBytes: 3 * entryBytes });
+    expect(appendsTo('n3')).toHaveLength(10);
+    expect(cluster.raft('n1').status().commit).toBe(12);
+    watchMessages(cluster);
+    ticks(cluster, 10);
+    expect(appliedData(cluster, 'n2')).toHaveLength(10);
+    expect(cluster.raft('n1').progressOf('n2')).toMatchObject({ match: 12, inflight: 0, inflightBytes: 0 });
+  });
+
+  it('an entry larger than inflightBytesMax still goes out, alone', () => {
+    // Proves the byte limit cannot wedge replication: one message is always allowed in flight,
+    // however large, and nothing follows it until it is acknowledged.
+    const cluster = testCluster({ raft: { inflightBytesMax: 64, messageEntriesMax: 1 } });
+    elect(cluster, 'n1');
+    const seen = watchMessages(cluster, (m) => m.type === 'append_response' && m.from === 'n2');
+    cluster.propose('n1', 'x'.repeat(1_000));
+    cluster.propose('n1', 'small');
+    cluster.stabilize();
+    const toN2 = seen.filter((m): m is AppendRequest => m.type === 'append' && m.to === 'n2' && m.entries.length > 0);
+    expect(toN2.map((m) => m.entries.map((e) => e.index))).toEqual([[3]]);
+    watchMessages(cluster);
+    ticks(cluster, 10);
+    expect(appliedData(cluster, 'n2')).toEqual(['x'.repeat(1_000), 'small']);
+  });
+
+  it('an append that overtook an earlier one is waited out and resent, without probing', () => {
+    // Proves the reorder handling of replicate state: B (entry 4) reaches n2 before A (entry 3)
+    // and is rejected; the leader stays in replicate, sends nothing while A is in flight, and
+    // resends from entry 4 as soon as A is acknowledged. A stale copy of the rejection changes
+    // nothing.
+    const cluster = testCluster({ raft: { messageEntriesMax: 1 } });
+    elect(cluster, 'n1');
+    const held: AppendRequest[] = [];
+    const seen = watchMessages(cluster, (m) => {
+      if (m.type === 'append' && m.to === 'n2' && m.prevIndex === 2 && held.length === 0) {
+        held.push(m);
+        return true;
+      }
+      return false;
+    });
+    cluster.propose('n1', 'a');
+    cluster.propose('n1', 'b');
+    cluster.stabilize();
+    const rejection = seen.find((m) => m.type === 'append_response' && m.from === 'n2' && m.reject);
+    expect(rejection).toMatchObject({ index: 3, hintIndex: 2 });
+    expect(cluster.raft('n1').progressOf('n2')).toMatchObject({ state: 'replicate', match: 2, next: 4, inflight: 1 });
+    const sentBefore = seen.filter((m) => m.type === 'append' && m.to === 'n2').length;
+    cluster.raft('n1').step({ type: 'message', message: rejection as Message });
+    cluster.stabilize();
+    expect(seen.filter((m) => m.type === 'append' && m.to === 'n2')).toHaveLength(sentBefore);
+    cluster.raft('n2').step({ type: 'message', message: held[0] as AppendRequest });
+    cluster.drive(cluster.member('n2'));
+    cluster.stabilize();
+    const resent = seen.filter((m): m is AppendRequest => m.type === 'append' && m.to === 'n2' && m.prevIndex === 3);
+    expect(resent.length).toBeGreaterThanOrEqual(2);
+    expect(cluster.raft('n1').progressOf('n2')).toMatchObject({ state: 'replicate', match: 4, inflight: 0 });
+    expect(appliedData(cluster, 'n2')).toEqual(['a', 'b']);
+  });
+
   it('appends lost in replicate state are resent after a stall', () => {
     const cluster = testCluster();
     elect(cluster, 'n1');
@@ -284,6 +360,9 @@ describe('raft inputs — validation', () => {
       expect.objectContaining({ code: 'config' }),
     );
     expect(() => new RaftNode(defaultRaftConfig('', rng), new MemoryStorage())).toThrow(expect.objectContaining({ code: 'config' }));
+    expect(() =>
+      new RaftNode(defaultRaftConfig('a', rng, { buggify: { progressFromFirstIndexProbability: 2 } }), new MemoryStorage()),
+    ).toThrow(expect.objectContaining({ code: 'config', message: expect.stringContaining('buggify.progressFromFirstIndexProbability') }));
   });
 
   it('refuses a snapshot beyond the applied index and a message for another member', () => {

@@ -62,6 +62,69 @@ describe('raft snapshots — compaction and InstallSnapshot', () => {
   });
 });
 
+describe('raft snapshots — a snapshot that matches a log with a stale suffix', () => {
+  // Proves audit B1: a follower whose log already matches an incoming snapshot answers with the
+  // snapshot index, not its last index, so the leader never counts the follower's unchecked
+  // suffix (here two uncommitted entries of an older term sitting where the new leader's noop
+  // goes). With the old answer (last index 6) the leader took n3 for a holder of its noop at 5
+  // and committed it with only n2 and n4 really holding it.
+  it('the leader counts only the snapshot index and commits its noop once n3 really holds it', () => {
+    const cluster = testCluster({
+      voters: 5,
+      raft: { messageEntriesMax: 1, buggify: { progressFromFirstIndexProbability: 1 } },
+    });
+    elect(cluster, 'n1'); // term 2: 1 bootstrap, 2 noop
+    cluster.propose('n1', 'a');
+    cluster.stabilize(); // 3 committed everywhere
+    // b, x, y go out in one-entry appends carrying commit 3. n3 gets all three and never hears
+    // that 4 committed; the others get only b (4). x and y stay uncommitted on n1 and n3.
+    cluster.messageFilter = (m) => {
+      const commit = m.type === 'append' || m.type === 'heartbeat' ? m.commit : 0;
+      if (m.to === 'n3' && commit > 3) return false;
+      return !(m.type === 'append' && m.to !== 'n3' && m.entries.some((e) => e.index >= 5));
+    };
+    for (const data of ['b', 'x', 'y']) cluster.raft('n1').step({ type: 'propose', data });
+    cluster.stabilize();
+    ticks(cluster, 1); // a heartbeat carries commit 4
+    expect(cluster.raft('n2').status()).toMatchObject({ commit: 4, lastIndex: 4 });
+    expect(cluster.raft('n3').status()).toMatchObject({ commit: 3, lastIndex: 6, lastTerm: 2 });
+    cluster.messageFilter = null;
+    cluster.crash('n1');
+    cluster.isolate('n3');
+    cluster.takeSnapshot('n2');
+    expect(cluster.raft('n2').status()).toMatchObject({ snapshotIndex: 4, lastIndex: 4 });
+    for (const id of ['n2', 'n4', 'n5']) {
+      cluster.crash(id); // a restart clears the vote-refusal lease that n1's heartbeats left
+      cluster.restart(id);
+    }
+    elect(cluster, 'n2'); // term 3, noop at 5; its progress for n3 starts at 4: a snapshot
+    expect(cluster.raft('n2').status()).toMatchObject({ role: 'leader', term: 3, lastIndex: 5 });
+    cluster.cut('n2', 'n5'); // only n4 will hold the noop besides n2: two of five
+    ticks(cluster, 3);
+    expect(cluster.raft('n4').termAt(5)).toBe(3);
+    expect(cluster.raft('n2').status().commit).toBe(4);
+    const seen = watchMessages(cluster);
+    let committedWithoutN3 = false;
+    cluster.messageFilter = (m) => {
+      const n3 = cluster.raft('n3');
+      if (cluster.raft('n2').status().commit >= 5 && n3.termAt(5) !== 3) committedWithoutN3 = true;
+      seen.push(m);
+      return true;
+    };
+    for (const [a, b] of [['n2', 'n3'], ['n3', 'n2']]) cluster.blocked.delete(`${a}>${b}`);
+    ticks(cluster, 5);
+    const snapshotAt = seen.findIndex((m) => m.type === 'snapshot' && m.to === 'n3');
+    expect(snapshotAt).toBeGreaterThanOrEqual(0);
+    const answer = seen.slice(snapshotAt).find((m) => m.type === 'append_response' && m.from === 'n3');
+    expect(answer).toMatchObject({ reject: false, index: 4 });
+    expect(committedWithoutN3).toBe(false);
+    expect(cluster.raft('n2').status().commit).toBe(5);
+    // n3's stale suffix was overwritten by the leader's noop.
+    expect(cluster.raft('n3').status()).toMatchObject({ lastIndex: 5, lastTerm: 3, commit: 5 });
+    expect(cluster.raft('n3').entryAt(5).type).toBe('noop');
+  });
+});
+
 describe('raft learners — receive the log, never vote', () => {
   it('a learner applies the log but does not count for commit or campaign', () => {
     const cluster = testCluster({ voters: 2, learners: ['n3'] });

@@ -1,17 +1,27 @@
 // The Raft simulator against the correct core: a few hundred seeds (3 and 5 members, every fault
 // profile) run clean through the safety checker and reach liveness after healing; a run is a pure
 // function of its seed (same seed, same trace); and a failure report names the seed and carries
-// the last events. Teeth (the simulator catching deliberate bugs) are in raft-sim-teeth.test.ts.
+// a minimized trace. Teeth (the simulator catching deliberate bugs) are in raft-sim-teeth.test.ts.
 import { describe, expect, it } from 'vitest';
-import { TRACE_EVENTS_MAX } from '../../registry/raft/sim/cluster.js';
-import { formatFailure, runSeed, runSeeds } from '../../registry/raft/sim/run.js';
+import {
+  MINIMIZE_TRIALS_MAX,
+  TRACE_WHOLE_EVENTS_MAX,
+  formatEvent,
+  formatFailure,
+  formatSuppression,
+  involvedEvents,
+  minimizeFailure,
+  parseSuppression,
+} from '../../registry/raft/sim/minimize.js';
+import { type SeedResult, runSeed, runSeeds } from '../../registry/raft/sim/run.js';
 
 const CLEAN_SEEDS = 300;
+const SEEDS_SCANNED_MAX = 500;
 
 describe('raft sim — safety and liveness over many seeds', () => {
   it(`runs ${CLEAN_SEEDS} seeds clean`, () => {
     const { clean, failures } = runSeeds(1, CLEAN_SEEDS);
-    expect(failures.map(formatFailure)).toEqual([]);
+    expect(failures.map((failure) => formatFailure(failure))).toEqual([]);
     expect(clean).toBe(CLEAN_SEEDS);
   });
 
@@ -31,23 +41,72 @@ describe('raft sim — safety and liveness over many seeds', () => {
   it('runs clean with 3 and with 5 members forced', () => {
     for (const size of [3, 5] as const) {
       const { failures } = runSeeds(10_000, 40, { size });
-      expect(failures.map(formatFailure)).toEqual([]);
+      expect(failures.map((failure) => formatFailure(failure))).toEqual([]);
     }
   });
 });
 
 describe('raft sim — reproducible failures', () => {
-  it('the same seed gives the same run, and a failure carries seed and trace', () => {
-    const options = { bugs: { skipLogCheckInVote: true } };
-    let seed = 1;
-    while (runSeed(seed, options).ok) seed++;
-    const first = runSeed(seed, options);
-    const second = runSeed(seed, options);
-    expect(first.ok).toBe(false);
+  const options = { bugs: { forgetVote: true } };
+  function firstFailure(): SeedResult {
+    for (let seed = 1; seed <= SEEDS_SCANNED_MAX; seed++) {
+      const result = runSeed(seed, options);
+      if (result.failure === 'safety') return result;
+    }
+    throw new Error(`no failing seed within ${SEEDS_SCANNED_MAX}`);
+  }
+
+  it('the same seed gives the same run: the whole trace, event by event', () => {
+    // Proves a failing seed replays exactly: every event of the run (not only its tail), the
+    // action numbers, the reason and the counters are equal on a second run.
+    const first = firstFailure();
+    const second = runSeed(first.seed, options);
+    expect(first.trace.length).toBeGreaterThan(20);
+    expect(first.traceDropped).toBe(0);
+    expect(second.trace).toEqual(first.trace);
     expect(second).toEqual(first);
-    expect(first.trace.length).toBeGreaterThan(0);
-    expect(first.trace.length).toBeLessThanOrEqual(TRACE_EVENTS_MAX);
-    expect(formatFailure(first)).toContain(`seed ${seed} FAILED`);
-    expect(runSeed(seed + 7)).toEqual(runSeed(seed + 7));
+    expect(runSeed(first.seed + 7)).toEqual(runSeed(first.seed + 7));
+  });
+
+  it('a failure is minimized to a shorter run that fails the same way and replays exactly', () => {
+    // Proves the minimization is real: the minimized run breaks the same invariant with fewer
+    // events and actions, re-running its options reproduces it event for event, and the report
+    // names the seed, the invariant and a replay command whose --suppress parses back.
+    const failure = firstFailure();
+    const minimized = minimizeFailure(failure, options);
+    expect(minimized.trials).toBeLessThanOrEqual(MINIMIZE_TRIALS_MAX);
+    expect(minimized.result.invariant).toBe(failure.invariant);
+    expect(minimized.result.trace.length).toBeLessThan(failure.trace.length);
+    expect(minimized.result.actions.length).toBeLessThan(failure.actions.length);
+    expect(runSeed(failure.seed, minimized.options)).toEqual(minimized.result);
+    const suppress = minimized.options.suppress;
+    expect(suppress).toBeDefined();
+    if (suppress === undefined) return;
+    expect(parseSuppression(formatSuppression(suppress))).toEqual({ ...suppress, keep: suppress.keep === null ? null : [...suppress.keep].sort((a, b) => a - b) });
+    const report = formatFailure(failure, options, minimized);
+    expect(report).toContain(`seed ${failure.seed} FAILED (safety, ${failure.invariant})`);
+    expect(report).toContain(`--seed ${failure.seed} --suppress '${formatSuppression(suppress)}'`);
+    for (const event of minimized.result.trace.slice(-5)) expect(report).toContain(formatEvent(event));
+  });
+
+  it('a long trace is cut to the events of the members involved, and says so', () => {
+    // Proves the report filters honestly: for a run longer than TRACE_WHOLE_EVENTS_MAX it
+    // prints only events tagged with the violating members or with none, and counts the rest.
+    const failure = firstFailure();
+    const events = involvedEvents(failure.trace, failure.nodes);
+    for (const event of events) {
+      expect(event.nodes.length === 0 || event.nodes.some((node) => failure.nodes.includes(node))).toBe(true);
+    }
+    const long = { ...failure, trace: Array.from({ length: 3 }, () => failure.trace).flat() };
+    expect(long.trace.length).toBeGreaterThan(TRACE_WHOLE_EVENTS_MAX);
+    const report = formatFailure(long, options);
+    expect(report).toContain(`involving ${[...new Set(failure.nodes)].join(', ')}`);
+    expect(report).toContain(`${involvedEvents(long.trace, long.nodes).length} of ${long.trace.length}`);
+  });
+
+  it('refuses a malformed --suppress argument with a one-line error', () => {
+    expect(() => parseSuppression('kinds=floods')).toThrow(/unknown kind floods/);
+    expect(() => parseSuppression('keep=9-3')).toThrow(/bad action range/);
+    expect(() => parseSuppression('drop=1')).toThrow(/expected kinds=/);
   });
 });

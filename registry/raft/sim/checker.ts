@@ -16,8 +16,29 @@
  */
 import type { Entry, NodeId, RaftNode } from '../index.js';
 
+/** The properties the checker enforces, by name (a `SafetyViolation` names the one it broke). */
+export const SAFETY_INVARIANTS = [
+  'election_safety',
+  'log_matching',
+  'leader_completeness',
+  'committed_never_lost',
+  'state_machine_safety',
+  'linearizable_reads',
+] as const;
+
+export type SafetyInvariant = (typeof SAFETY_INVARIANTS)[number];
+
 export class SafetyViolation extends Error {
   override readonly name = 'SafetyViolation';
+
+  /** `nodes`: the members whose state conflicts (what a failure report follows). */
+  constructor(
+    readonly invariant: SafetyInvariant,
+    detail: string,
+    readonly nodes: readonly NodeId[],
+  ) {
+    super(`${invariant.replaceAll('_', ' ')}: ${detail}`);
+  }
 }
 
 interface CommittedRecord {
@@ -25,11 +46,13 @@ interface CommittedRecord {
   readonly key: string;
   /** The observer's term when first seen committed (>= the term it was committed in). */
   readonly seenInTerm: number;
+  readonly node: NodeId;
 }
 
 interface PairRecord {
   readonly key: string;
   readonly prevTerm: number;
+  readonly node: NodeId;
 }
 
 export function entryKey(entry: Entry): string {
@@ -42,7 +65,7 @@ export class SafetyChecker {
   readonly #leaders = new Map<number, NodeId>();
   readonly #pairs = new Map<string, PairRecord>();
   readonly #committed: CommittedRecord[] = [];
-  readonly #applied: string[] = [];
+  readonly #applied: { readonly key: string; readonly node: NodeId }[] = [];
   readonly #stateHashes: number[] = [];
   /** Per member: the highest commit index whose prefix was checked. */
   readonly #checkedCommit = new Map<NodeId, number>();
@@ -53,7 +76,7 @@ export class SafetyChecker {
   onLeader(node: NodeId, term: number, raft: RaftNode): void {
     const existing = this.#leaders.get(term);
     if (existing !== undefined && existing !== node) {
-      throw new SafetyViolation(`election safety: ${existing} and ${node} both leaders of term ${term}`);
+      throw new SafetyViolation('election_safety', `${existing} and ${node} both leaders of term ${term}`, [existing, node]);
     }
     this.#leaders.set(term, node);
     const status = raft.status();
@@ -63,28 +86,35 @@ export class SafetyChecker {
       if (index < status.snapshotIndex) continue;
       if (raft.termAt(index) !== record.term) {
         throw new SafetyViolation(
-          `leader completeness: ${node} leads term ${term} without committed entry ${index} (term ${record.term}, ${record.key})`,
+          'leader_completeness',
+          `${node} leads term ${term} without committed entry ${index} (term ${record.term}, ${record.key}, seen committed on ${record.node})`,
+          [node, record.node],
         );
       }
     }
   }
 
-  /** Entries just persisted by `node` (its log already holds them). */
-  onAppend(node: NodeId, entries: readonly Entry[], raft: RaftNode): void {
-    for (const entry of entries) {
-      const prevTerm = raft.termAt(entry.index - 1);
+  /** Entries just persisted by `node`, consecutive; `firstPrevTerm`: the term before the first (-1: unknown). */
+  onAppend(node: NodeId, entries: readonly Entry[], firstPrevTerm: number): void {
+    for (let k = 0; k < entries.length; k++) {
+      const entry = entries[k] as Entry;
+      const prevTerm = k === 0 ? firstPrevTerm : (entries[k - 1] as Entry).term;
       const pair = `${entry.index}/${entry.term}`;
       const key = entryKey(entry);
       const existing = this.#pairs.get(pair);
       if (existing === undefined) {
-        this.#pairs.set(pair, { key, prevTerm });
+        this.#pairs.set(pair, { key, prevTerm, node });
         continue;
       }
       if (existing.key !== key) {
-        throw new SafetyViolation(`log matching: ${node} holds ${key} at ${pair}, another member holds ${existing.key}`);
+        throw new SafetyViolation('log_matching', `${node} holds ${key} at ${pair}, ${existing.node} held ${existing.key}`, [node, existing.node]);
       }
       if (prevTerm !== -1 && existing.prevTerm !== -1 && existing.prevTerm !== prevTerm) {
-        throw new SafetyViolation(`log matching: at ${pair} ${node} follows term ${prevTerm}, another member term ${existing.prevTerm}`);
+        throw new SafetyViolation(
+          'log_matching',
+          `at ${pair} ${node} follows term ${prevTerm}, ${existing.node} term ${existing.prevTerm}`,
+          [node, existing.node],
+        );
       }
     }
   }
@@ -100,11 +130,13 @@ export class SafetyChecker {
       const key = entryKey(entry);
       const record = this.#committed[index];
       if (record === undefined) {
-        this.#committed[index] = { term: entry.term, key, seenInTerm: status.term };
+        this.#committed[index] = { term: entry.term, key, seenInTerm: status.term, node };
         if (index > this.committedMax) this.committedMax = index;
       } else if (record.term !== entry.term || record.key !== key) {
         throw new SafetyViolation(
-          `committed entry lost: ${node} has ${key} (term ${entry.term}) committed at ${index}, earlier ${record.key} (term ${record.term})`,
+          'committed_never_lost',
+          `${node} has ${key} (term ${entry.term}) committed at ${index}, ${record.node} had ${record.key} (term ${record.term})`,
+          [node, record.node],
         );
       }
     }
@@ -115,23 +147,30 @@ export class SafetyChecker {
     const key = entryKey(entry);
     const existing = this.#applied[entry.index];
     if (existing === undefined) {
-      this.#applied[entry.index] = key;
+      this.#applied[entry.index] = { key, node };
       this.#stateHashes[entry.index] = stateHash;
       this.appliedCount++;
       return;
     }
-    if (existing !== key) {
-      throw new SafetyViolation(`state-machine safety: ${node} applied ${key} at ${entry.index}, another member applied ${existing}`);
+    if (existing.key !== key) {
+      throw new SafetyViolation(
+        'state_machine_safety',
+        `${node} applied ${key} at ${entry.index}, ${existing.node} applied ${existing.key}`,
+        [node, existing.node],
+      );
     }
     if (this.#stateHashes[entry.index] !== stateHash) {
-      throw new SafetyViolation(`state-machine safety: ${node} reached a different state at ${entry.index}`);
+      throw new SafetyViolation('state_machine_safety', `${node} reached a different state at ${entry.index} than ${existing.node}`, [
+        node,
+        existing.node,
+      ]);
     }
   }
 
   onSnapshotRestore(node: NodeId, index: number, stateHash: number): void {
     const known = this.#stateHashes[index];
     if (known !== undefined && known !== stateHash) {
-      throw new SafetyViolation(`state-machine safety: ${node} installed a snapshot at ${index} with a different state`);
+      throw new SafetyViolation('state_machine_safety', `${node} installed a snapshot at ${index} with a different state`, [node]);
     }
     if (known === undefined) this.#stateHashes[index] = stateHash;
   }
@@ -140,7 +179,9 @@ export class SafetyChecker {
     this.readsChecked++;
     if (readIndex < committedAtStart) {
       throw new SafetyViolation(
-        `linearizability: read ${requestId} on ${node} served at index ${readIndex}, but ${committedAtStart} was committed before it started`,
+        'linearizable_reads',
+        `read ${requestId} on ${node} served at index ${readIndex}, but ${committedAtStart} was committed before it started`,
+        [node],
       );
     }
   }

@@ -3,14 +3,18 @@
  * `MemoryStorage` that holds exactly what the driver loop persisted) and a toy state machine
  * (a hash chain of applied entries). Everything random comes from one `Rng`.
  *
- * The driver loop here is the reference driver: persist, then send, then apply, then advance.
- * With the test-only bug `sendBeforePersist` it sends first. A member may crash at any point
- * between two steps, or inside a driver cycle (`cycleCrashProbability`): everything not yet
- * persisted is lost, and a restart rebuilds the member from its disk alone.
+ * The driver loop here is the reference driver: send the early messages, persist, then send,
+ * then apply, then advance. With the test-only bug `sendBeforePersist` it sends everything
+ * first. Members configured with `earlyReplication` may get a slow disk (`diskDelayTicksMax`,
+ * stalls): a write then stays in flight for some ticks while the member keeps stepping the
+ * messages and ticks that arrive, as the overlapped driver may. A member may crash at any point
+ * between two steps, with a write in flight, or inside a driver cycle (`cycleCrashProbability`):
+ * everything not yet persisted is lost, and a restart rebuilds the member from its disk alone.
  *
  * Used two ways: by unit tests with instant delivery (`stabilize()`, `isolate()`, `cut()`), and
  * by `runSeed` (sim/run.ts) with delays, loss, duplication and partitions. Every interesting
- * event goes to a bounded trace; the `SafetyChecker` sees every persist, commit, apply and read.
+ * event goes to the trace (bounded by `TRACE_EVENTS_MAX`, tagged with the members involved);
+ * the `SafetyChecker` sees every persist, commit, apply and read.
  */
 import { assert } from '../../../runtime/kernel/assert.js';
 import { Rng } from '../../../runtime/kernel/rng.js';
@@ -28,8 +32,11 @@ import {
 } from '../index.js';
 import { SafetyChecker, entryKey } from './checker.js';
 
-/** Events kept for a failure report. */
-export const TRACE_EVENTS_MAX = 80;
+/**
+ * Events a run keeps for its failure report: every event of a normal run fits many times over;
+ * a longer trace drops its oldest events in blocks of this many and the report says how many.
+ */
+export const TRACE_EVENTS_MAX = 200_000;
 /** Driver cycles per member per step before we call it a livelock. */
 const DRIVE_CYCLES_MAX = 10_000;
 
@@ -59,6 +66,33 @@ export interface SimClusterOptions {
   readonly rebootAfterVoteProbability?: number;
   /** BUGGIFY: chance that a leader crashes right after its commit index advanced. */
   readonly crashAfterCommitProbability?: number;
+  /**
+   * Members configured with `earlyReplication`: a write that must sync completes after a delay
+   * drawn in [1, this] ticks, while the member keeps stepping inputs (0: writes are instant).
+   */
+  readonly diskDelayTicksMax?: number;
+  /**
+   * BUGGIFY: chance that a leader crashes when its commit index advances while its own write is
+   * still in flight (it counted a quorum of followers; its own copy is not durable yet).
+   */
+  readonly crashAfterCommitWhileWritingProbability?: number;
+  /** BUGGIFY: chance that such a write stalls instead, for up to `diskStallTicksMax` ticks. */
+  readonly diskStallProbability?: number;
+  readonly diskStallTicksMax?: number;
+}
+
+/** A Ready whose write is in flight on a member's simulated disk. */
+interface PendingWrite {
+  readonly ready: Ready;
+  readonly doneAt: number;
+  readonly sentFirst: boolean;
+}
+
+/** One line of the trace, with the members it involves (none: it concerns the whole cluster). */
+export interface TraceEvent {
+  readonly tick: number;
+  readonly text: string;
+  readonly nodes: readonly NodeId[];
 }
 
 interface InFlightMessage {
@@ -108,6 +142,10 @@ export class SimMember {
   pendingReads = new Map<string, PendingRead>();
   /** Results of requests seen in Ready (tests inspect them). */
   readonly results: RequestResult[] = [];
+  /** The write in flight (only with `earlyReplication` and a disk delay); lost in a crash. */
+  pending: PendingWrite | null = null;
+  /** The commit index last seen by the driver loop (for the crash-after-commit site). */
+  commitSeen = 0;
   constructor(readonly id: NodeId) {}
 
   get alive(): boolean {
@@ -116,15 +154,23 @@ export class SimMember {
 }
 
 export class SimCluster {
-  readonly rng: Rng;
+  /** Where the cluster's random choices come from now (see `beginTick`). */
+  rng: Rng;
+  readonly #baseRng: Rng;
   readonly members = new Map<NodeId, SimMember>();
   readonly checker = new SafetyChecker();
-  readonly trace: string[] = [];
+  trace: TraceEvent[] = [];
+  /** Events dropped from the front of `trace` because it reached `TRACE_EVENTS_MAX`. */
+  traceDropped = 0;
   readonly options: SimClusterOptions;
   faults: NetworkFaults;
   cycleCrashProbability: number;
   rebootAfterVoteProbability: number;
   crashAfterCommitProbability: number;
+  diskDelayTicksMax: number;
+  diskStallProbability: number;
+  diskStallTicksMax: number;
+  crashAfterCommitWhileWritingProbability: number;
   now = 0;
   #sequence = 0;
   #inFlight: InFlightMessage[] = [];
@@ -137,16 +183,31 @@ export class SimCluster {
 
   constructor(options: SimClusterOptions) {
     this.options = options;
-    this.rng = new Rng(options.seed);
+    this.#baseRng = new Rng(options.seed);
+    this.rng = this.#baseRng;
     this.faults = options.faults ?? PERFECT_NETWORK;
     this.cycleCrashProbability = options.cycleCrashProbability ?? 0;
     this.rebootAfterVoteProbability = options.rebootAfterVoteProbability ?? 0;
     this.crashAfterCommitProbability = options.crashAfterCommitProbability ?? 0;
+    this.diskDelayTicksMax = options.diskDelayTicksMax ?? 0;
+    this.diskStallProbability = options.diskStallProbability ?? 0;
+    this.diskStallTicksMax = options.diskStallTicksMax ?? 0;
+    this.crashAfterCommitWhileWritingProbability = options.crashAfterCommitWhileWritingProbability ?? 0;
     for (const id of options.ids) {
       const member = new SimMember(id);
       this.members.set(id, member);
       this.#start(member);
     }
+  }
+
+  /**
+   * Draw this tick's random choices (delays, loss, crash sites) from a fresh fork of the base
+   * stream, so that what happens in one tick does not shift the choices of later ticks: a re-run
+   * that leaves out one action (failure minimization) stays close to the original. `runSeed`
+   * calls it at every tick; unit tests that never call it draw from the base stream.
+   */
+  beginTick(): void {
+    this.rng = this.#baseRng.fork();
   }
 
   member(id: NodeId): SimMember {
@@ -161,10 +222,14 @@ export class SimCluster {
     return raft;
   }
 
-  note(event: string): void {
-    this.trace.push(`t=${this.now} ${event}`);
-    if (this.trace.length > TRACE_EVENTS_MAX) this.trace.shift();
+  note(text: string, nodes: readonly NodeId[] = []): void {
+    this.trace.push({ tick: this.now, text, nodes });
+    if (this.trace.length >= 2 * TRACE_EVENTS_MAX) {
+      this.traceDropped += TRACE_EVENTS_MAX;
+      this.trace = this.trace.slice(TRACE_EVENTS_MAX);
+    }
   }
+
 
   #raftConfig(id: NodeId): RaftConfig {
     const isBootstrap = this.options.bootstrap.voters.includes(id) || this.options.bootstrap.learners.includes(id);
@@ -181,6 +246,8 @@ export class SimCluster {
       member.machine.hash = state.hash;
     }
     member.pendingReads = new Map();
+    member.pending = null;
+    member.commitSeen = member.raft.status().commit;
     this.checker.onCommitState(member.id, member.raft);
   }
 
@@ -188,7 +255,8 @@ export class SimCluster {
     const member = this.member(id);
     if (member.raft === null) return;
     member.raft = null;
-    this.note(`crash ${id}`);
+    member.pending = null;
+    this.note(`crash ${id}`, [id]);
   }
 
   restart(id: NodeId): void {
@@ -196,7 +264,7 @@ export class SimCluster {
     if (member.raft !== null) return;
     this.#start(member);
     const status = this.raft(id).status();
-    this.note(`restart ${id} term=${status.term} vote=${status.vote} commit=${status.commit} last=${status.lastIndex}`);
+    this.note(`restart ${id} term=${status.term} vote=${status.vote} commit=${status.commit} last=${status.lastIndex}`, [id]);
   }
 
   // --- Network ------------------------------------------------------------------------------
@@ -250,7 +318,7 @@ export class SimCluster {
     if (member === undefined || member.raft === null) return;
     if (this.messageFilter !== null && !this.messageFilter(message)) return;
     this.messagesDelivered++;
-    if (message.type !== 'heartbeat' && message.type !== 'heartbeat_response') this.note(`deliver ${describe(message)}`);
+    if (message.type !== 'heartbeat' && message.type !== 'heartbeat_response') this.note(`deliver ${describe(message)}`, [message.from, message.to]);
     member.raft.step({ type: 'message', message });
     this.drive(member);
   }
@@ -277,51 +345,117 @@ export class SimCluster {
     throw new Error('stabilize: still moving after the round limit');
   }
 
-  /** Run the driver loop of one member until it has nothing to do. */
+  /**
+   * Run the driver loop of one member until it has nothing to do. With `earlyReplication` and a
+   * disk delay, a cycle that must sync sends its early messages, leaves its write in flight and
+   * returns; the member keeps stepping inputs (the checker watches its commit index meanwhile)
+   * and `completeWrites()` finishes the cycle when the write is done.
+   */
   drive(member: SimMember): void {
     for (let cycle = 0; cycle < DRIVE_CYCLES_MAX; cycle++) {
       const raft = member.raft;
-      if (raft === null || !raft.hasReady()) return;
+      if (raft === null) return;
+      if (member.pending !== null) return this.#watchWhileWriting(member, raft);
+      if (!raft.hasReady()) return;
       const ready = raft.ready();
+      for (const message of ready.earlyMessages) this.#send(message);
       const sendFirst = raft.config.bugs.sendBeforePersist === true;
       if (sendFirst) this.#sendAll(ready);
-      // Crash sites inside the cycle, only where something durable was due (a vote, entries):
-      // after sending (with the bug) or before persisting (correct order) — both lose the write.
-      if (ready.mustSync && this.#crashInCycle(member)) return;
-      this.#persist(member, raft, ready);
-      if (!sendFirst) this.#sendAll(ready);
-      this.#applyReady(member, raft, ready);
-      raft.advance();
-      this.checker.onCommitState(member.id, raft);
-      // And right after a cycle that made promises (a vote, acknowledged entries).
-      if (ready.mustSync && ready.messages.length > 0 && this.#crashInCycle(member)) return;
-      if (ready.committedEntries.length > 0 && raft.status().role === 'leader' && this.rng.chance(this.crashAfterCommitProbability)) {
-        this.crash(member.id);
+      if (ready.mustSync && raft.config.earlyReplication && this.diskDelayTicksMax > 0) {
+        member.pending = { ready, doneAt: this.now + this.#diskDelay(member), sentFirst: sendFirst };
         return;
       }
-      if (this.rebootAfterVoteProbability > 0 && grantsVote(ready) && this.rng.chance(this.rebootAfterVoteProbability)) {
-        this.crash(member.id);
-        this.restart(member.id);
-      }
+      if (!this.#finishCycle(member, raft, ready, sendFirst)) return;
     }
     throw new Error(`drive: ${member.id} still has work after ${DRIVE_CYCLES_MAX} cycles`);
+  }
+
+  #diskDelay(member: SimMember): number {
+    const stalls = this.diskStallTicksMax > this.diskDelayTicksMax && this.rng.chance(this.diskStallProbability);
+    if (!stalls) return this.rng.range(1, this.diskDelayTicksMax);
+    const ticks = this.rng.range(this.diskDelayTicksMax + 1, this.diskStallTicksMax);
+    this.note(`${member.id} disk stalls for ${ticks} ticks`, [member.id]);
+    return ticks;
+  }
+
+  /** Finish the cycles whose writes are done (call once per tick), then drive those members. */
+  completeWrites(): void {
+    for (const member of this.members.values()) {
+      const pending = member.pending;
+      const raft = member.raft;
+      if (pending === null || raft === null || pending.doneAt > this.now) continue;
+      member.pending = null;
+      if (this.#finishCycle(member, raft, pending.ready, pending.sentFirst)) this.drive(member);
+    }
+  }
+
+  /**
+   * The rest of a driver cycle once its write may happen: persist (crash sites just before, where
+   * something durable was due), send, apply, advance. Returns false if the member crashed.
+   */
+  #finishCycle(member: SimMember, raft: RaftNode, ready: Ready, sentFirst: boolean): boolean {
+    // Crash sites inside the cycle, only where something durable was due (a vote, entries):
+    // after sending (with the bug) or before persisting (correct order) — both lose the write.
+    if (ready.mustSync && this.#crashInCycle(member)) return false;
+    this.#persist(member, raft, ready);
+    if (!sentFirst) this.#sendAll(ready);
+    this.#applyReady(member, raft, ready);
+    raft.advance();
+    this.checker.onCommitState(member.id, raft);
+    member.commitSeen = raft.status().commit;
+    // And right after a cycle that made promises (a vote, acknowledged entries).
+    if (ready.mustSync && ready.messages.length > 0 && this.#crashInCycle(member)) return false;
+    if (ready.committedEntries.length > 0 && raft.status().role === 'leader' && this.rng.chance(this.crashAfterCommitProbability)) {
+      this.crash(member.id);
+      return false;
+    }
+    if (this.rebootAfterVoteProbability > 0 && grantsVote(ready) && this.rng.chance(this.rebootAfterVoteProbability)) {
+      this.crash(member.id);
+      this.restart(member.id);
+    }
+    return true;
+  }
+
+  /**
+   * Inputs stepped while a write is in flight may move the commit index (a leader counting a
+   * quorum of followers): the checker sees it at once, and a leader may crash right then,
+   * before its own write is done.
+   */
+  #watchWhileWriting(member: SimMember, raft: RaftNode): void {
+    this.checker.onCommitState(member.id, raft);
+    const status = raft.status();
+    if (status.commit <= member.commitSeen) return;
+    member.commitSeen = status.commit;
+    if (status.role === 'leader' && this.rng.chance(this.crashAfterCommitWhileWritingProbability)) {
+      this.note(`crash ${member.id} with a write in flight after its commit advanced to ${status.commit}`, [member.id]);
+      this.crash(member.id);
+    }
   }
 
   #crashInCycle(member: SimMember): boolean {
     const probability = this.cycleCrashProbability;
     if (probability === 0 || !this.rng.chance(probability)) return false;
-    this.note(`crash ${member.id} inside a driver cycle`);
+    this.note(`crash ${member.id} inside a driver cycle`, [member.id]);
     member.raft = null;
+    member.pending = null;
     return true;
   }
 
   #persist(member: SimMember, raft: RaftNode, ready: Ready): void {
     const before = member.storage.initialState();
     member.storage.persist(ready);
-    if (ready.entries.length > 0) this.checker.onAppend(member.id, ready.entries, raft);
+    const first = ready.entries[0];
+    if (first !== undefined) {
+      // The predecessor on disk, not in memory: inputs stepped while the write was in flight
+      // may have changed the in-memory log since.
+      const storage = member.storage;
+      const prevIndex = first.index - 1;
+      const prevTerm = prevIndex >= storage.snapshot().meta.index && prevIndex <= storage.lastIndex() ? storage.term(prevIndex) : -1;
+      this.checker.onAppend(member.id, ready.entries, prevTerm);
+    }
     const after = ready.hardState;
     if (after !== null && (after.term !== before.term || after.vote !== before.vote)) {
-      this.note(`${member.id} persists term=${after.term} vote=${after.vote}`);
+      this.note(`${member.id} persists term=${after.term} vote=${after.vote}`, [member.id]);
     }
   }
 
@@ -332,7 +466,7 @@ export class SimCluster {
   #applyReady(member: SimMember, raft: RaftNode, ready: Ready): void {
     if (ready.softState !== null) {
       const soft = ready.softState;
-      this.note(`${member.id} is ${soft.role} term=${soft.term} leader=${soft.leader}`);
+      this.note(`${member.id} is ${soft.role} term=${soft.term} leader=${soft.leader}`, [member.id]);
       if (soft.role === 'leader') this.checker.onLeader(member.id, soft.term, raft);
     }
     if (ready.snapshot !== null) {
@@ -341,7 +475,7 @@ export class SimCluster {
       member.machine.applied = state.applied;
       member.machine.hash = state.hash;
       this.checker.onSnapshotRestore(member.id, state.applied, state.hash);
-      this.note(`${member.id} installs snapshot ${ready.snapshot.meta.index}`);
+      this.note(`${member.id} installs snapshot ${ready.snapshot.meta.index}`, [member.id]);
     }
     for (const entry of ready.committedEntries) {
       member.machine.apply(entry);
@@ -392,7 +526,7 @@ export class SimCluster {
     if (index <= member.raft.status().snapshotIndex) return;
     member.raft.step({ type: 'snapshot_taken', index, data: member.machine.encode(this.options.snapshotPaddingBytes ?? 0) });
     this.drive(member);
-    this.note(`${id} snapshot at ${index}`);
+    this.note(`${id} snapshot at ${index}`, [id]);
   }
 
   leaders(): NodeId[] {

@@ -3,7 +3,10 @@
  *
  * From the seed it draws a cluster (3 or 5 members, some of them outside the initial
  * configuration), Raft settings (pre-vote, forwarding, lease reads, tiny append and snapshot
- * chunk limits), and network faults; then it runs two phases:
+ * chunk limits, the core's BUGGIFY sites such as a new leader that sends its snapshot to
+ * followers whose logs already match it, and for half the seeds the overlapped driver: early
+ * leader replication over disks whose writes take ticks), and network faults; then it runs two
+ * phases:
  *
  * 1. Safety phase (`safetyTicks`): a client proposes, reads, takes snapshots, changes the
  *    membership and transfers leadership, while a nemesis drops, duplicates, delays and reorders
@@ -12,27 +15,77 @@
  * 2. Liveness phase: every fault heals and every member restarts; within `livenessTicks` a
  *    leader must be elected and a fresh proposal applied by it.
  *
- * A failure returns the seed, the reason and the last events; running the seed again replays
- * exactly the same run.
+ * A failure returns the seed, its kind (safety with the invariant, liveness, error), the reason,
+ * every event of the run and the numbers of the workload actions carried out; running the seed
+ * again replays exactly the same run, and `Suppression` re-runs it with parts of the schedule
+ * left out (sim/minimize.ts shrinks failures that way).
  */
+import { assert } from '../../../runtime/kernel/assert.js';
 import { Rng } from '../../../runtime/kernel/rng.js';
 import type { ConfChange, NodeId, RaftBugs } from '../index.js';
-import { SafetyViolation } from './checker.js';
-import { type NetworkFaults, SimCluster } from './cluster.js';
+import { type SafetyInvariant, SafetyViolation } from './checker.js';
+import { type NetworkFaults, SimCluster, type TraceEvent } from './cluster.js';
+
+/** Kinds of the workload's numbered actions (the client's requests and the nemesis' faults). */
+export const WORKLOAD_KINDS = ['propose', 'read', 'snapshot', 'conf_change', 'transfer', 'crash', 'partition'] as const;
+export type WorkloadKind = (typeof WORKLOAD_KINDS)[number];
+
+/**
+ * Faults of the cluster itself rather than numbered actions: message loss and duplication
+ * (`network`), crashes inside a driver cycle, after a vote or after a commit, and disk stalls
+ * (`driver_crashes`), and the core's BUGGIFY sites (`buggify`).
+ */
+export const CLUSTER_FAULT_KINDS = ['network', 'driver_crashes', 'buggify'] as const;
+export type SuppressibleKind = WorkloadKind | (typeof CLUSTER_FAULT_KINDS)[number];
+
+/**
+ * What a re-run leaves out (failure minimization): whole kinds, and every workload action whose
+ * number is not in `keep` (null: keep them all). Every random choice is still drawn, so the rest
+ * of the schedule keeps its randomness (the run diverges only through what the actions left out
+ * would have done).
+ */
+export interface Suppression {
+  readonly kinds: readonly SuppressibleKind[];
+  readonly keep: readonly number[] | null;
+}
+
+export const NO_SUPPRESSION: Suppression = { kinds: [], keep: null };
 
 export interface SeedOptions {
   readonly bugs?: RaftBugs;
   readonly safetyTicks?: number;
   readonly livenessTicks?: number;
+  /**
+   * Stop after this many ticks and report no failure (minimization's cut-off for re-runs that
+   * cannot beat the best run found; a run that fails earlier is unaffected).
+   */
+  readonly ticksMax?: number;
   /** Force a cluster size (otherwise 3 or 5 from the seed). */
   readonly size?: 3 | 5;
+  readonly suppress?: Suppression;
 }
+
+/**
+ * How a run failed: `safety` — the checker caught a broken invariant (`SafetyViolation`);
+ * `liveness` — no progress within the bound after healing; `error` — anything else thrown
+ * (an assertion inside the core, or a harness error): a failure of the run, but not proof that
+ * the checker caught anything.
+ */
+export type FailureKind = 'safety' | 'liveness' | 'error';
 
 export interface SeedResult {
   readonly seed: number;
   readonly ok: boolean;
+  readonly failure: FailureKind | null;
+  /** For `safety` failures: the invariant broken and the members involved. */
+  readonly invariant: SafetyInvariant | null;
+  readonly nodes: readonly NodeId[];
   readonly reason: string | null;
-  readonly trace: readonly string[];
+  /** Failed runs: every event (oldest dropped past `TRACE_EVENTS_MAX`, counted here). */
+  readonly trace: readonly TraceEvent[];
+  readonly traceDropped: number;
+  /** Failed runs: the numbers of the workload actions carried out. */
+  readonly actions: readonly number[];
   readonly ticks: number;
   readonly applied: number;
   readonly reads: number;
@@ -42,6 +95,8 @@ export interface SeedResult {
 export const SAFETY_TICKS_DEFAULT = 300;
 export const LIVENESS_TICKS_DEFAULT = 400;
 const ELECTION_TICKS = 10;
+/** Longest simulated disk stall: within the leader's stall check plus a round trip. */
+const DISK_STALL_TICKS_MAX = 6;
 
 type PartitionShape = 'halves' | 'ring' | 'bridge' | 'isolate_leader' | 'isolate_one' | 'leader_minority';
 
@@ -121,17 +176,29 @@ export function runSeed(seed: number, options: SeedOptions = {}): SeedResult {
           voterTarget: null,
         };
   const messageEntriesMax = churn ? 1 : rng.pick([1, 4, 64]);
+  // Half the seeds run the overlapped driver: early leader replication, disks whose writes take
+  // a tick or two and now and then stall (so followers answer while a leader's write is out).
+  const earlyReplication = rng.chance(0.5);
+  const diskDelayTicksMax = earlyReplication ? rng.pick([1, 2]) : 0;
+  const diskStallProbability = earlyReplication ? rng.pick([0.05, 0.2]) : 0;
+  const crashAfterCommitWhileWritingProbability = earlyReplication ? rng.pick([0.1, 0.3]) : 0;
   const checkQuorum = rng.chance(0.7);
   const leaseReads = checkQuorum && rng.chance(0.3);
+  const suppress = options.suppress ?? NO_SUPPRESSION;
+  const on = (kind: SuppressibleKind, probability: number): number => (suppress.kinds.includes(kind) ? 0 : probability);
   const cluster = new SimCluster({
     ids,
     bootstrap: { voters, learners },
     seed: rng.nextUint32(),
-    faults,
-    cycleCrashProbability: churn ? rng.pick([0.01, 0.03]) : rng.pick([0, 0.002, 0.01, 0.03]),
-    rebootAfterVoteProbability: rng.pick([0, 0.1, 0.3]),
-    crashAfterCommitProbability: churn ? rng.pick([0.05, 0.15]) : rng.pick([0, 0.02, 0.1]),
+    faults: { ...faults, lossProbability: on('network', faults.lossProbability), duplicateProbability: on('network', faults.duplicateProbability) },
+    cycleCrashProbability: on('driver_crashes', churn ? rng.pick([0.01, 0.03]) : rng.pick([0, 0.002, 0.01, 0.03])),
+    rebootAfterVoteProbability: on('driver_crashes', rng.pick([0, 0.1, 0.3])),
+    crashAfterCommitProbability: on('driver_crashes', churn ? rng.pick([0.05, 0.15]) : rng.pick([0, 0.02, 0.1])),
     snapshotPaddingBytes: rng.pick([0, 40, 200]),
+    diskDelayTicksMax,
+    diskStallProbability: on('driver_crashes', diskStallProbability),
+    diskStallTicksMax: DISK_STALL_TICKS_MAX,
+    crashAfterCommitWhileWritingProbability: on('driver_crashes', crashAfterCommitWhileWritingProbability),
     raft: {
       electionTicks: ELECTION_TICKS,
       heartbeatTicks: 1,
@@ -139,60 +206,85 @@ export function runSeed(seed: number, options: SeedOptions = {}): SeedResult {
       checkQuorum,
       forwardProposals: rng.chance(0.5),
       readMode: leaseReads ? 'lease' : 'safe',
+      earlyReplication,
       messageEntriesMax,
       // One entry per append with few in flight cannot drain a long backlog within the liveness bound.
       inflightMessagesMax: messageEntriesMax === 1 ? rng.pick([16, 64]) : rng.pick([4, 16, 64]),
       snapshotChunkBytes: rng.pick([8, 64, 4096]),
       bugs: options.bugs ?? {},
+      buggify: { progressFromFirstIndexProbability: on('buggify', rng.pick([0, 0.2, 0.5])) },
     },
   });
-  const workload = new Workload(cluster, rng, ids, nemesis);
-  cluster.note(`profile ${profile}: ${size} members, voters [${voters}], learners [${learners}]`);
+  const workload = new Workload(cluster, rng, ids, nemesis, suppress);
+  const raft = cluster.options.raft ?? {};
+  cluster.note(
+    `profile ${profile}: ${size} members, voters [${voters}], learners [${learners}]; ` +
+      `network delay ${faults.delayTicksMin}-${faults.delayTicksMax} loss ${faults.lossProbability} dup ${faults.duplicateProbability}; ` +
+      `entries/append ${raft.messageEntriesMax}, appends in flight ${raft.inflightMessagesMax}; ` +
+      `${earlyReplication ? `early replication, disk writes 1-${diskDelayTicksMax} ticks, stalls ${diskStallProbability}` : 'instant disk'}`,
+  );
   const safetyTicks = options.safetyTicks ?? SAFETY_TICKS_DEFAULT;
   const livenessTicks = options.livenessTicks ?? LIVENESS_TICKS_DEFAULT;
-  const result = (ok: boolean, reason: string | null): SeedResult => ({
+  const result = (failure: FailureKind | null, reason: string | null, violation: SafetyViolation | null = null): SeedResult => ({
     seed,
-    ok,
+    ok: failure === null,
+    failure,
+    invariant: violation?.invariant ?? null,
+    nodes: violation?.nodes ?? [],
     reason,
-    trace: ok ? [] : [...cluster.trace],
+    trace: failure === null ? [] : [...cluster.trace],
+    traceDropped: failure === null ? 0 : cluster.traceDropped,
+    actions: failure === null ? [] : [...workload.executed],
     ticks: cluster.now,
     applied: cluster.checker.appliedCount,
     reads: cluster.checker.readsChecked,
     messages: cluster.messagesDelivered,
   });
+  const ticksMax = options.ticksMax ?? Number.POSITIVE_INFINITY;
   try {
     for (let tick = 0; tick < safetyTicks; tick++) {
+      if (cluster.now >= ticksMax) return result(null, null);
+      cluster.beginTick();
+      workload.beginTick(cluster.now);
       workload.nemesis();
       workload.client();
       advanceTick(cluster);
     }
-    const reason = livenessPhase(cluster, workload, livenessTicks);
-    return result(reason === null, reason);
+    const reason = livenessPhase(cluster, livenessTicks, ticksMax);
+    if (reason === TICKS_MAX_REACHED) return result(null, null);
+    return result(reason === null ? null : 'liveness', reason);
   } catch (error) {
-    const reason = error instanceof SafetyViolation ? error.message : `${(error as Error).name}: ${(error as Error).message}`;
-    return result(false, reason);
+    if (error instanceof SafetyViolation) return result('safety', error.message, error);
+    return result('error', `${(error as Error).name}: ${(error as Error).message}`);
   }
 }
 
 function advanceTick(cluster: SimCluster): void {
+  cluster.completeWrites();
   cluster.deliverDue();
   cluster.tickAll();
   cluster.now++;
 }
 
 /** Heal everything; a leader must emerge and commit a fresh proposal within the bound. */
-function livenessPhase(cluster: SimCluster, workload: Workload, livenessTicks: number): string | null {
+const TICKS_MAX_REACHED = 'ticksMax reached';
+
+function livenessPhase(cluster: SimCluster, livenessTicks: number, ticksMax: number): string | null {
   cluster.heal();
   cluster.faults = { lossProbability: 0, duplicateProbability: 0, delayTicksMin: 0, delayTicksMax: 1 };
   cluster.cycleCrashProbability = 0;
   cluster.rebootAfterVoteProbability = 0;
   cluster.crashAfterCommitProbability = 0;
+  cluster.crashAfterCommitWhileWritingProbability = 0;
+  cluster.diskStallProbability = 0;
   for (const id of cluster.members.keys()) cluster.restart(id);
   cluster.note('liveness phase: healed');
   const start = cluster.now;
   let attempt = 0;
   let pending: { leader: NodeId; data: string; at: number } | null = null;
   while (cluster.now - start < livenessTicks) {
+    if (cluster.now >= ticksMax) return TICKS_MAX_REACHED;
+    cluster.beginTick();
     const leader = cluster.leader();
     if (pending !== null) {
       const member = cluster.member(pending.leader);
@@ -203,7 +295,7 @@ function livenessPhase(cluster: SimCluster, workload: Workload, livenessTicks: n
     if (pending === null && leader !== null) {
       const data = `live-${++attempt}`;
       pending = { leader, data, at: cluster.now };
-      workload.proposedData.add(data);
+      cluster.note(`liveness: propose ${data} on ${leader}`, [leader]);
       cluster.propose(leader, data);
     }
     advanceTick(cluster);
@@ -223,9 +315,11 @@ function appliedData(cluster: SimCluster, id: NodeId, data: string): boolean {
   return false;
 }
 
+/** Bound on the workload's actions in one tick (it draws at most a dozen). */
+const ACTIONS_PER_TICK_MAX = 100;
+
 /** The client and the nemesis of one run. */
 class Workload {
-  readonly proposedData = new Set<string>();
   #proposals = 0;
   #lastLeaderKey: string | null = null;
   readonly #crashProbability: number;
@@ -234,17 +328,58 @@ class Workload {
   readonly #isolateNewLeaderProbability: number;
   #partitionUntil = -1;
   readonly #restartAt = new Map<NodeId, number>();
+  /** This tick's random choices: a fresh fork of the run's stream per tick (see `beginTick`). */
+  rng: Rng;
+  readonly #baseRng: Rng;
+  #tick = 0;
+  #tickActions = 0;
+  readonly #suppressedKinds: ReadonlySet<SuppressibleKind>;
+  readonly #kept: ReadonlySet<number> | null;
+  /** Numbers of the actions this run carried out, in order. */
+  readonly executed: number[] = [];
 
   constructor(
     readonly cluster: SimCluster,
-    readonly rng: Rng,
+    rng: Rng,
     readonly ids: readonly NodeId[],
     readonly settings: NemesisSettings,
+    suppress: Suppression,
   ) {
+    this.#baseRng = rng;
+    this.rng = rng;
     this.#crashProbability = settings.crashProbability;
     this.#partitionProbability = settings.partitionProbability;
     this.#partitionTicksMax = settings.partitionTicksMax;
     this.#isolateNewLeaderProbability = settings.isolateNewLeaderProbability;
+    this.#suppressedKinds = new Set(suppress.kinds);
+    this.#kept = suppress.keep === null ? null : new Set(suppress.keep);
+  }
+
+  /**
+   * Start a tick: its choices come from a fresh fork of the run's stream, so a tick's actions
+   * are drawn the same way whatever happened before it (minimization relies on it).
+   */
+  beginTick(tick: number): void {
+    this.rng = this.#baseRng.fork();
+    this.#tick = tick;
+    this.#tickActions = 0;
+  }
+
+  /**
+   * Carry out an action unless it is suppressed. Its number is `tick * ACTIONS_PER_TICK_MAX + k`
+   * for the k-th action drawn in the tick, and every random choice of an action is drawn before
+   * this call, so suppressing one changes no other action's number or choices (only what they
+   * meet). Returns whether it ran.
+   */
+  #act(kind: WorkloadKind, text: string, nodes: readonly NodeId[], run: () => void): boolean {
+    this.#tickActions++;
+    assert(this.#tickActions < ACTIONS_PER_TICK_MAX, 'workload: too many actions in one tick');
+    const number = this.#tick * ACTIONS_PER_TICK_MAX + this.#tickActions;
+    if (this.#suppressedKinds.has(kind) || (this.#kept !== null && !this.#kept.has(number))) return false;
+    this.executed.push(number);
+    this.cluster.note(`#${number} ${text}`, nodes);
+    run();
+    return true;
   }
 
   client(): void {
@@ -254,11 +389,17 @@ class Workload {
     const proposals = rng.pick([0, 0, 1, 1, 2, 5]);
     for (let k = 0; k < proposals; k++) {
       const data = `p${++this.#proposals}`;
-      this.proposedData.add(data);
-      cluster.propose(rng.pick(alive), data);
+      const target = rng.pick(alive);
+      this.#act('propose', `propose ${data} on ${target}`, [target], () => cluster.propose(target, data));
     }
-    if (rng.chance(0.15)) cluster.read(rng.pick(alive));
-    if (rng.chance(0.03)) cluster.takeSnapshot(rng.pick(alive));
+    if (rng.chance(0.15)) {
+      const target = rng.pick(alive);
+      this.#act('read', `read on ${target}`, [target], () => cluster.read(target));
+    }
+    if (rng.chance(0.03)) {
+      const target = rng.pick(alive);
+      this.#act('snapshot', `snapshot on ${target}`, [target], () => cluster.takeSnapshot(target));
+    }
     const leader = cluster.leader();
     const leaderKey = leader === null ? null : `${leader}@${cluster.raft(leader).status().term}`;
     const newLeader = leaderKey !== null && leaderKey !== this.#lastLeaderKey;
@@ -273,10 +414,12 @@ class Workload {
     // spreads: old-term suffixes then diverge across members (the Figure 8 setting).
     const fresh = cluster.leader();
     if (newLeader && fresh !== null && rng.chance(this.#isolateNewLeaderProbability)) {
-      cluster.heal();
-      cluster.isolate(fresh);
-      cluster.note(`partition isolate new leader ${fresh}`);
-      this.#partitionUntil = cluster.now + rng.range(10, 40);
+      const until = cluster.now + rng.range(10, 40);
+      this.#act('partition', `partition isolate new leader ${fresh}`, [], () => {
+        cluster.heal();
+        cluster.isolate(fresh);
+      });
+      this.#partitionUntil = until;
     }
     const transferFrom = cluster.leader();
     if (transferFrom !== null && rng.chance(0.01)) this.#transfer(transferFrom);
@@ -287,9 +430,10 @@ class Workload {
     const voters = cluster.raft(leader).status().conf.voters.filter((id) => id !== leader);
     if (voters.length === 0) return;
     const to = rng.pick(voters);
-    cluster.note(`transfer ${leader} -> ${to}`);
-    cluster.raft(leader).step({ type: 'transfer_leader', to });
-    cluster.drive(cluster.member(leader));
+    this.#act('transfer', `transfer ${leader} -> ${to}`, [leader, to], () => {
+      cluster.raft(leader).step({ type: 'transfer_leader', to });
+      cluster.drive(cluster.member(leader));
+    });
   }
 
   #changeMembership(leader: NodeId): void {
@@ -322,18 +466,25 @@ class Workload {
 
   #proposeChange(leader: NodeId, change: ConfChange): void {
     const { cluster, rng } = this;
-    cluster.note(`conf change on ${leader}: ${change.type} ${'node' in change ? change.node : ''}`);
     const member = cluster.member(leader);
-    const resultsBefore = member.results.length;
-    cluster.raft(leader).step({ type: 'conf_change', change });
-    cluster.drive(member);
-    const accepted = member.results.slice(resultsBefore).some((r) => r.kind === 'conf_change' && r.outcome === 'appended');
+    const target = 'node' in change ? change.node : '';
+    let accepted = false;
+    this.#act('conf_change', `conf change on ${leader}: ${change.type} ${target}`, target === '' ? [leader] : [leader, target], () => {
+      const resultsBefore = member.results.length;
+      cluster.raft(leader).step({ type: 'conf_change', change });
+      cluster.drive(member);
+      accepted = member.results.slice(resultsBefore).some((r) => r.kind === 'conf_change' && r.outcome === 'appended');
+    });
     // BUGGIFY: often cut the network right after a change is appended, so that it reaches only
     // some members before leadership moves.
     if (accepted && rng.chance(this.settings.partitionAfterConfChangeProbability)) {
-      cluster.heal();
-      this.#partition(rng.pick<PartitionShape>(['leader_minority', 'leader_minority', 'halves']));
-      this.#partitionUntil = cluster.now + rng.range(10, 40);
+      const plan = this.#planPartition(rng.pick<PartitionShape>(['leader_minority', 'leader_minority', 'halves']));
+      const until = cluster.now + rng.range(10, 40);
+      this.#act('partition', plan.text, [], () => {
+        cluster.heal();
+        for (const [a, b] of plan.cuts) cluster.cut(a, b);
+      });
+      this.#partitionUntil = until;
     }
   }
 
@@ -353,7 +504,7 @@ class Workload {
       const alive = this.ids.filter((id) => cluster.member(id).alive);
       const leader = cluster.leader();
       const victim = leader !== null && rng.chance(0.5) ? leader : alive.length > 0 ? rng.pick(alive) : null;
-      if (victim !== null) cluster.crash(victim);
+      if (victim !== null) this.#act('crash', `crash ${victim}`, [victim], () => cluster.crash(victim));
     }
     if (cluster.now >= this.#partitionUntil && this.#partitionUntil >= 0) {
       cluster.heal();
@@ -362,34 +513,43 @@ class Workload {
     }
     if (this.#partitionUntil < 0 && rng.chance(this.#partitionProbability)) {
       const shape = rng.pick<PartitionShape>(['halves', 'ring', 'bridge', 'isolate_leader', 'isolate_leader', 'isolate_one']);
-      this.#partition(shape);
-      this.#partitionUntil = cluster.now + rng.range(this.#partitionTicksMax >> 2, this.#partitionTicksMax);
+      const plan = this.#planPartition(shape);
+      const until = cluster.now + rng.range(this.#partitionTicksMax >> 2, this.#partitionTicksMax);
+      this.#act('partition', plan.text, [], () => {
+        for (const [a, b] of plan.cuts) cluster.cut(a, b);
+      });
+      this.#partitionUntil = until;
     }
   }
 
-  #partition(shape: PartitionShape): void {
+  /** Draw a partition of the given shape: the links to cut and its description. */
+  #planPartition(shape: PartitionShape): { text: string; cuts: [NodeId, NodeId][] } {
     const { cluster, rng } = this;
     const order = rng.shuffle([...this.ids]);
     const n = order.length;
     const split = rng.range(1, n - 1);
-    const left = order.slice(0, split);
-    const right = order.slice(split);
+    const cuts: [NodeId, NodeId][] = [];
+    const between = (sideA: readonly NodeId[], sideB: readonly NodeId[]): void => {
+      for (const a of sideA) for (const b of sideB) cuts.push([a, b]);
+    };
+    const isolated = (id: NodeId): void => between([id], order.filter((other) => other !== id));
     switch (shape) {
-      case 'halves':
-        for (const a of left) for (const b of right) cluster.cut(a, b);
-        cluster.note(`partition halves [${left}] | [${right}]`);
-        return;
+      case 'halves': {
+        const left = order.slice(0, split);
+        const right = order.slice(split);
+        between(left, right);
+        return { text: `partition halves [${left}] | [${right}]`, cuts };
+      }
       case 'ring':
         // Everyone talks only to its two ring neighbours: each member sees a majority of 5
         // (itself and two others) but no two distant members talk.
         for (let i = 0; i < n; i++) {
           for (let j = i + 1; j < n; j++) {
             const distance = Math.min(j - i, n - (j - i));
-            if (distance > 1) cluster.cut(order[i] as NodeId, order[j] as NodeId);
+            if (distance > 1) cuts.push([order[i] as NodeId, order[j] as NodeId]);
           }
         }
-        cluster.note(`partition ring [${order}]`);
-        return;
+        return { text: `partition ring [${order}]`, cuts };
       case 'bridge': {
         // Two sides that only reach each other through one bridge member.
         const bridge = order[0] as NodeId;
@@ -397,15 +557,13 @@ class Workload {
         const half = Math.ceil(rest.length / 2);
         const sideA = rest.slice(0, half);
         const sideB = rest.slice(half);
-        for (const a of sideA) for (const b of sideB) cluster.cut(a, b);
-        cluster.note(`partition bridge ${bridge} between [${sideA}] and [${sideB}]`);
-        return;
+        between(sideA, sideB);
+        return { text: `partition bridge ${bridge} between [${sideA}] and [${sideB}]`, cuts };
       }
       case 'isolate_leader': {
         const leader = cluster.leader() ?? (order[0] as NodeId);
-        cluster.isolate(leader);
-        cluster.note(`partition isolate ${leader}`);
-        return;
+        isolated(leader);
+        return { text: `partition isolate ${leader}`, cuts };
       }
       case 'leader_minority': {
         // The leader with fewer than half of the others: it keeps a minority, loses its quorum.
@@ -413,14 +571,12 @@ class Workload {
         const others = order.filter((id) => id !== leader);
         const withLeader = [leader, ...others.slice(0, rng.int(Math.ceil(n / 2) - 1))];
         const rest = others.filter((id) => !withLeader.includes(id));
-        for (const a of withLeader) for (const b of rest) cluster.cut(a, b);
-        cluster.note(`partition leader minority [${withLeader}] | [${rest}]`);
-        return;
+        between(withLeader, rest);
+        return { text: `partition leader minority [${withLeader}] | [${rest}]`, cuts };
       }
       case 'isolate_one':
-        cluster.isolate(order[0] as NodeId);
-        cluster.note(`partition isolate ${order[0]}`);
-        return;
+        isolated(order[0] as NodeId);
+        return { text: `partition isolate ${order[0]}`, cuts };
     }
   }
 }
@@ -441,8 +597,4 @@ export function runSeeds(
     if (onProgress !== undefined && (k + 1) % 1000 === 0) onProgress(k + 1, clean);
   }
   return { clean, failures };
-}
-
-export function formatFailure(result: SeedResult): string {
-  return [`seed ${result.seed} FAILED: ${result.reason}`, `last ${result.trace.length} events:`, ...result.trace.map((line) => `  ${line}`)].join('\n');
 }
