@@ -15,6 +15,7 @@ import { collect } from './env.js';
 import { CliError, EXIT } from './exit-codes.js';
 import type { GlobalOptions } from './main.js';
 import { emit, formatTable, type Output } from './output.js';
+import type { SingletonRow } from './singletons.js';
 
 type Run = (action: (output: Output) => Promise<number | void>) => Promise<void>;
 
@@ -66,16 +67,9 @@ interface StatusValue {
   singletons: SingletonRow[];
 }
 
-interface SingletonRow {
-  key: string;
-  owner: string | null;
-  token: number | null;
-  running: boolean;
-  phase: string;
-}
 
 function singletonTable(rows: readonly SingletonRow[]): string {
-  return formatTable(['key', 'owner', 'token', 'running here', 'phase'], rows.map((row) => [row.key, row.owner, row.token, row.running ? 'yes' : 'no', row.phase]));
+  return formatTable(['key', 'owner', 'holder', 'token', 'running here', 'phase'], rows.map((row) => [row.key, row.owner, row.holder, row.token, row.running ? 'yes' : 'no', row.phase]));
 }
 
 function renderStatus(value: StatusValue): string {

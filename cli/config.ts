@@ -27,18 +27,6 @@ export function parseAddress(text: string, flag: string, options: { allowAnyPort
   return { host: (match[1] as string).replace(/^\[|\]$/g, ''), port };
 }
 
-const PUBLIC_KEY_HEX = /^[0-9a-f]{64}$/;
-
-/** A seed in the transport's address form: `host:port` for tcp, a 64-hex-digit public key for hyperswarm. */
-export function parseSeed(text: string, transport: 'tcp' | 'hyperswarm', flag: string): string {
-  if (transport === 'hyperswarm') {
-    if (!PUBLIC_KEY_HEX.test(text.trim())) throw fedError('config', `${flag} wants a node's public key (64 hex digits) with --transport hyperswarm, got ${JSON.stringify(text)}`);
-    return text.trim();
-  }
-  parseAddress(text, flag);
-  return text.trim();
-}
-
 export interface CookieSource {
   cookie?: string | undefined;
   cookieFile?: string | undefined;

@@ -23,6 +23,16 @@ import { dirname } from 'node:path';
 import { type DownMessage, type Node, Pid, Ref, fedError, isDownMessage } from '../runtime/index.js';
 import type { SingletonManager, SingletonSpec, SingletonStatus } from '../registry/index.js';
 
+export interface SingletonRow {
+  readonly key: string;
+  readonly owner: string | null;
+  readonly holder: string | null;
+  readonly token: number | null;
+  readonly running: boolean;
+  readonly phase: string;
+  readonly pid: string | null;
+}
+
 export interface SingletonLogLine {
   readonly type: 'start' | 'stop';
   readonly key: string;
@@ -108,17 +118,21 @@ export class ProbeSingletons {
     }
   }
 
-  /** What `fedctl singletons` and `fedctl status` show for each declared key. */
-  status(): Array<{ key: string; owner: string | null; token: number | null; running: boolean; phase: string; claim: { node: string; token: number } | null; pid: string | null }> {
+  /**
+   * What `fedctl singletons` and `fedctl status` show for each declared key: the member that
+   * should run it (`owner`, the ring's choice as this member sees it), the member whose claim
+   * is committed (`holder`) with its fencing `token`, and whether an instance runs here.
+   */
+  status(): SingletonRow[] {
     return this.#manager.status().map((status: SingletonStatus) => {
       const running = this.#manager.running(status.key);
       return {
         key: status.key,
         owner: status.owner ?? null,
-        token: running?.token ?? status.token ?? null,
+        holder: status.claim?.node ?? null,
+        token: running?.token ?? status.claim?.revision ?? null,
         running: running !== undefined,
         phase: status.phase,
-        claim: status.claim === undefined ? null : { node: status.claim.node, token: status.claim.revision },
         pid: running?.pid.toString() ?? null,
       };
     });
