@@ -19,6 +19,11 @@ import type { SingletonRow } from './singletons.js';
 
 type Run = (action: (output: Output) => Promise<number | void>) => Promise<void>;
 
+/**
+ * `join` and `leave` wait for the configuration change (and, leaving, for singletons to be handed
+ * over): at least this long, whatever --timeout says (the group's own join timeout is 15 s).
+ */
+const MEMBERSHIP_TIMEOUT_MS_MIN = 30_000;
 /** How long one watch poll waits on the node for a change before asking again. */
 const WATCH_POLL_WAIT_MS = 1_000;
 
@@ -110,12 +115,12 @@ export function renderGroups(rows: readonly GroupRow[]): string {
 }
 
 export function registerClientCommands(program: Command, run: Run): void {
-  const simple = (request: (command: Command) => AdminRequest, human: (value: never) => string) =>
+  const simple = (request: (command: Command) => AdminRequest, human: (value: never) => string, options: { timeoutMsMin?: number } = {}) =>
     async function (this: Command) {
       const command = this;
       await run(async (output) => {
         const built = request(command);
-        const value = await withClient(command, (client) => client.request(built));
+        const value = await withClient(command, (client, globals) => client.request(built, Math.max(Number(globals.timeout), options.timeoutMsMin ?? 0)));
         emit(output, value, () => human(value as never));
       });
     };
@@ -248,12 +253,12 @@ export function registerClientCommands(program: Command, run: Run): void {
   program
     .command('join <seed>')
     .description('make the node (--node, default the local one) join the group that SEED (host:port) belongs to')
-    .action(simple((command) => ({ op: 'join', seed: command.args[0] as string }), (value: { node: string; group: string }) => `${value.node} joined group ${value.group}`));
+    .action(simple((command) => ({ op: 'join', seed: command.args[0] as string }), (value: { node: string; group: string }) => `${value.node} joined group ${value.group}`, { timeoutMsMin: MEMBERSHIP_TIMEOUT_MS_MIN }));
 
   program
     .command('leave')
     .description('make the node (--node, default the local one) hand over its singletons and leave its group')
-    .action(simple(() => ({ op: 'leave' }), (value: { node: string; group: string }) => `${value.node} left group ${value.group}`));
+    .action(simple(() => ({ op: 'leave' }), (value: { node: string; group: string }) => `${value.node} left group ${value.group}`, { timeoutMsMin: MEMBERSHIP_TIMEOUT_MS_MIN }));
 
   program
     .command('stats')

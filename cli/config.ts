@@ -39,7 +39,8 @@ export function resolveCookie(source: CookieSource): string {
   const env = source.env ?? process.env;
   const direct = source.cookie ?? env.FEDCTL_COOKIE;
   if (direct !== undefined && direct !== '') return checkCookie(direct, 'the --cookie value');
-  const file = source.cookieFile ?? env.FEDCTL_COOKIE_FILE ?? defaultCookieFile();
+  // An empty variable counts as unset, as for FEDCTL_COOKIE.
+  const file = (source.cookieFile || undefined) ?? (env.FEDCTL_COOKIE_FILE || undefined) ?? defaultCookieFile();
   if (!existsSync(file)) {
     if (!source.create) {
       throw fedError('config', `no cookie: ${file} does not exist; pass --cookie, set FEDCTL_COOKIE, or start a node first`);
