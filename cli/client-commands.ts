@@ -24,6 +24,8 @@ type Run = (action: (output: Output) => Promise<number | void>) => Promise<void>
  * over): at least this long, whatever --timeout says (the group's own join timeout is 15 s).
  */
 const MEMBERSHIP_TIMEOUT_MS_MIN = 30_000;
+/** `rebalance` moves slots batch by batch, names included: at least this long. */
+const REBALANCE_TIMEOUT_MS_MIN = 120_000;
 /** How long one watch poll waits on the node for a change before asking again. */
 const WATCH_POLL_WAIT_MS = 1_000;
 
@@ -221,6 +223,7 @@ export function registerClientCommands(program: Command, run: Run): void {
         () => ({ op: 'rebalance' }),
         (value: { moved: number; slots: Record<string, number> }) =>
           `moved ${value.moved} slots; now ${Object.entries(value.slots).map(([group, count]) => `${group} ${count}`).join(', ')}`,
+        { timeoutMsMin: REBALANCE_TIMEOUT_MS_MIN },
       ),
     );
 

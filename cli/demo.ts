@@ -44,6 +44,7 @@ const READY_TIMEOUT_MS = 20_000;
 const STEP_TIMEOUT_MS = 30_000;
 /** One request's timeout; a step retries failed requests until STEP_TIMEOUT_MS. */
 const REQUEST_TIMEOUT_MS = 5_000;
+const REBALANCE_TIMEOUT_MS = 120_000;
 const STOP_TIMEOUT_MS = 5_000;
 const POLL_MS = 100;
 /** Names registered until both groups are home to at least one (two are enough almost always). */
@@ -77,13 +78,13 @@ async function demo(options: { data?: string }, output: Output): Promise<number>
   const nodes: DemoNode[] = [];
   const say = (text = ''): void => output.write(text);
   const clients = new Map<string, AdminClient>();
-  const ask = async (node: DemoNode, request: Parameters<AdminClient['request']>[0]): Promise<unknown> => {
+  const ask = async (node: DemoNode, request: Parameters<AdminClient['request']>[0], timeoutMs = REQUEST_TIMEOUT_MS): Promise<unknown> => {
     let client = clients.get(node.name);
     if (client === undefined) {
       client = await connectAdmin(node.address, cookie, REQUEST_TIMEOUT_MS);
       clients.set(node.name, client);
     }
-    return client.request(request, REQUEST_TIMEOUT_MS);
+    return client.request(request, timeoutMs);
   };
   const forget = async (node: DemoNode): Promise<void> => {
     await clients.get(node.name)?.close().catch(() => undefined);
@@ -123,7 +124,7 @@ async function demo(options: { data?: string }, output: Output): Promise<number>
     say('   A name\'s home group is the owner of its hash slot; blue owns all 4096 slots so far.');
 
     say('\n3. Spreading the slots over both groups (`fedctl rebalance` on a member of the root group) …');
-    const rebalanced = (await ask(blue1, { op: 'rebalance' })) as { moved: number; slots: Record<string, number> };
+    const rebalanced = (await ask(blue1, { op: 'rebalance' }, REBALANCE_TIMEOUT_MS)) as { moved: number; slots: Record<string, number> };
     say(`   moved ${rebalanced.moved} slots: ${Object.entries(rebalanced.slots).map(([group, count]) => `${group} owns ${count}`).join(', ')}.`);
 
     say('\n4. Registering names from both groups (each held by a small process on the node that registers it).');
