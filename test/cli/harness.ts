@@ -28,8 +28,13 @@ export class CliHarness {
 
   /** Run one CLI command to completion. */
   run(args: readonly string[], extraEnv: Record<string, string> = {}, timeoutMs = 20_000): Promise<CliResult> {
+    return this.runCommand(process.execPath, [CLI, ...args], extraEnv, timeoutMs);
+  }
+
+  /** Run any command to completion (with the harness's environment). */
+  runCommand(command: string, args: readonly string[], extraEnv: Record<string, string> = {}, timeoutMs = 20_000): Promise<CliResult> {
     return new Promise((resolvePromise, reject) => {
-      const child = spawn(process.execPath, [CLI, ...args], { env: this.env(extraEnv), stdio: ['ignore', 'pipe', 'pipe'] });
+      const child = spawn(command, [...args], { env: this.env(extraEnv), stdio: ['ignore', 'pipe', 'pipe'] });
       this.#children.add(child);
       let stdout = '';
       let stderr = '';
@@ -37,7 +42,7 @@ export class CliHarness {
       child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
       const timer = setTimeout(() => {
         child.kill('SIGKILL');
-        reject(new Error(`fedctl ${args.join(' ')} did not finish in ${timeoutMs} ms; stderr: ${stderr}`));
+        reject(new Error(`${command} ${args.join(' ')} did not finish in ${timeoutMs} ms; stderr: ${stderr}`));
       }, timeoutMs);
       child.on('close', (code) => {
         clearTimeout(timer);
