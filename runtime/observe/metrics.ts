@@ -127,6 +127,8 @@ export const METRIC_DEFINITIONS: readonly Definition[] = [
     labelNames: ['reason'],
     read: (s) => (s.group === null ? [] : [[{ reason: 'overloaded' }, s.group.admission?.rejectedOverloadedTotal ?? 0]]),
   },
+  // Outside a federation the federation_* gauges below read 0 (prom-client keeps an unlabelled
+  // gauge at 0); federation_member tells the two cases apart.
   { name: 'federation_member', type: 'gauge', help: '1 if this member has a federation role (its group is in a federation), else 0.', read: (s) => one(s.federation === null ? 0 : 1) },
   { name: 'federation_is_root', type: 'gauge', help: '1 if this member\'s group is the federation\'s root group (keeps the directory).', read: (s) => federationValue(s, (f) => (f.root ? 1 : 0)) },
   { name: 'federation_groups', type: 'gauge', help: 'Groups in the federation directory (as last read here).', read: (s) => (s.federation?.groups === null || s.federation === null ? [] : one(s.federation.groups)) },
