@@ -4,13 +4,15 @@
 // node, an unreachable node, a wrong cookie, a taken name, a missing name, an `overloaded`
 // group (a member whose one admitted proposal cannot commit), a compacted watch; --debug's stack
 // trace; FEDCTL_JSON as a real boolean; the cookie from FEDCTL_COOKIE and from the default
-// ~/.fedctl/cookie (created 0600, refused once group/world-readable); repeated --seed and
+// ~/.fedctl/cookie (created 0600, refused once group/world-readable), created once when several
+// processes race to create it; repeated --seed and
 // FEDCTL_SEEDS; the refusals of flag combinations and of hyperswarm.
-import { chmodSync, readFileSync, statSync } from 'node:fs';
+import { chmodSync, readFileSync, readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
+import { pathToFileURL } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { connectAdmin } from '../../cli/admin-client.js';
-import { CliHarness, type StartedNode, eventually } from './harness.js';
+import { CLI, CliHarness, type StartedNode, eventually } from './harness.js';
 
 const harness = new CliHarness();
 let a: StartedNode;
@@ -257,6 +259,21 @@ describe('fedctl errors — cookies', () => {
     }
     chmodSync(file, 0o600);
     expect(await node.stop()).toBe(0);
+  });
+});
+
+describe('fedctl errors — cookie file race', () => {
+  it('processes creating the same cookie file at once all read one complete cookie', async () => {
+    const file = join(harness.root, 'race', 'cookie');
+    const script = `import { resolveCookie } from ${JSON.stringify(pathToFileURL(join(CLI, '..', 'config.js')).href)};` +
+      `process.stdout.write(resolveCookie({ cookieFile: ${JSON.stringify(file)}, create: true }));`;
+    const results = await Promise.all(Array.from({ length: 6 }, () => harness.runCommand(process.execPath, ['--input-type=module', '-e', script])));
+    for (const result of results) expect(result).toMatchObject({ code: 0, stderr: '' });
+    const cookies = new Set(results.map((result) => result.stdout));
+    expect(cookies.size).toBe(1);
+    expect(readFileSync(file, 'utf8').trim()).toBe([...cookies][0]);
+    expect(statSync(file).mode & 0o777).toBe(0o600);
+    expect(readdirSync(join(harness.root, 'race'))).toEqual(['cookie']);
   });
 });
 
