@@ -20,6 +20,7 @@ export {
   RATE_TRACKED_PROCESSES_MAX,
   READERS_MAX,
   KNOWN_PEERS_MAX,
+  DOWN_PEER_FORGET_MS,
   HEARTBEAT_SAMPLE_MS_DEFAULT,
 } from './introspect.js';
 export { NodeMetrics, METRIC_DEFINITIONS, METRICS_PREFIX } from './metrics.js';

@@ -17,7 +17,8 @@
  *   figures. At most `READERS_MAX` readers are remembered (the least recently seen is forgotten).
  * - Peers: every connected peer, and every visible peer seen before or listed as a group member
  *   while it is disconnected (`state: 'down'`, so a dead peer keeps its row and its series).
- *   Hidden peers (CLI clients) are forgotten when they disconnect. At most `KNOWN_PEERS_MAX`.
+ *   Hidden peers (CLI clients) are forgotten when they disconnect, a down peer that is not a
+ *   group member after `DOWN_PEER_FORGET_MS`. At most `KNOWN_PEERS_MAX`.
  * - Heartbeat gaps: every `heartbeatSampleMs` the observer reads each peer's heartbeat counter;
  *   the gap between two heartbeats is measured to within that period (and the event-loop delay,
  *   which delays the failure detector the same way).
@@ -43,6 +44,8 @@ export const RATE_TRACKED_PROCESSES_MAX = 100_000;
 export const READERS_MAX = 64;
 /** Peers kept in the peer list (connected or not). */
 export const KNOWN_PEERS_MAX = 1_024;
+/** A down peer that is not a member of the group is forgotten after this long. */
+export const DOWN_PEER_FORGET_MS = 600_000;
 /** Default period of the heartbeat sampler. */
 export const HEARTBEAT_SAMPLE_MS_DEFAULT = 100;
 /** The reader of `snapshot()` called without one. */
@@ -242,7 +245,7 @@ export class NodeObserver {
   /** Per reader, most recently seen last (Map order). */
   readonly #baselines = new Map<string, Baseline>();
   /** Visible peers ever seen, by name (address); kept while down. */
-  readonly #knownPeers = new Map<string, string>();
+  readonly #knownPeers = new Map<string, { address: string; downSinceMs: number | undefined }>();
   readonly #heartbeats = new Map<string, HeartbeatTrack>();
   #heapUsedBytesPeak = 0;
   #rssBytesPeak = 0;
@@ -383,9 +386,9 @@ export class NodeObserver {
 
   #knowPeer(name: string): void {
     if (name === this.node.name) return;
-    const address = this.distribution?.peerInfo(name)?.address ?? this.#knownPeers.get(name) ?? '';
+    const address = this.distribution?.peerInfo(name)?.address ?? this.#knownPeers.get(name)?.address ?? '';
     this.#knownPeers.delete(name);
-    this.#knownPeers.set(name, address);
+    this.#knownPeers.set(name, { address, downSinceMs: undefined });
     while (this.#knownPeers.size > KNOWN_PEERS_MAX) this.#knownPeers.delete(this.#knownPeers.keys().next().value as string);
   }
 
@@ -440,9 +443,17 @@ export class NodeObserver {
         heartbeatGapMsMax: openGapMs === null ? null : Math.max(openGapMs, closedGapMs ?? 0),
       });
     }
-    for (const member of this.group?.members() ?? []) if (!connected.has(member.node) && member.node !== this.node.name && !this.#knownPeers.has(member.node)) this.#knowPeer(member.node);
-    for (const [name, address] of this.#knownPeers) {
+    const members = new Set((this.group?.members() ?? []).map((member) => member.node));
+    for (const member of members) if (!connected.has(member) && member !== this.node.name && !this.#knownPeers.has(member)) this.#knowPeer(member);
+    for (const [name, known] of this.#knownPeers) {
       if (connected.has(name)) continue;
+      known.downSinceMs ??= nowMs;
+      // A member stays listed while down; a peer that is no member (it left) is forgotten in time.
+      if (!members.has(name) && nowMs - known.downSinceMs > DOWN_PEER_FORGET_MS) {
+        this.#knownPeers.delete(name);
+        continue;
+      }
+      const address = known.address;
       rows.push({
         node: name,
         hidden: false,
