@@ -47,7 +47,7 @@ const REQUEST_TIMEOUT_MS = 5_000;
 const REBALANCE_TIMEOUT_MS = 120_000;
 const STOP_TIMEOUT_MS = 5_000;
 const POLL_MS = 100;
-/** Names registered until both groups are home to at least one (two are enough almost always). */
+/** Names registered until both groups are home to one and one is homed away from the group that registered it. */
 const CANDIDATE_NAMES = ['web', 'db', 'cache', 'queue', 'auth', 'search', 'mail', 'billing'] as const;
 /** Registered after the failover until one is homed in blue (the group that lost its leader). */
 const AFTER_FAILOVER_NAMES = ['post-failover', 'after-failover', 'still-here', 'orders', 'payments', 'sessions', 'reports', 'inventory'] as const;
@@ -132,7 +132,8 @@ async function demo(options: { data?: string }, output: Output): Promise<number>
     const registered: Array<{ name: string; from: DemoNode; home: string }> = [];
     for (const [index, name] of CANDIDATE_NAMES.entries()) {
       const homes = new Set(registered.map((entry) => entry.home));
-      if (index >= 2 && homes.has('blue') && homes.has('green')) break;
+      const homedAway = registered.some((entry) => entry.home !== entry.from.group);
+      if (index >= 2 && homes.has('blue') && homes.has('green') && homedAway) break;
       const from = index % 2 === 0 ? (blue[1] as DemoNode) : (green[2] as DemoNode);
       const result = await waitFor(`register ${name}`, () => ask(from, { op: 'register', name, meta: { demo: 'yes' } }) as Promise<{ group: string; pid: string }>);
       registered.push({ name, from, home: result.group });
