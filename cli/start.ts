@@ -72,7 +72,7 @@ export function registerStartCommand(program: Command, run: (action: (output: Ou
     .addOption(new Option('--transport <kind>', 'link transport (hyperswarm: refused, the CLI reaches nodes over TCP only)').choices(['tcp', 'hyperswarm']).env('FEDCTL_TRANSPORT').default('tcp'))
     .addOption(new Option('--dns-name <name>', 'name to resolve with --discovery dns').env('FEDCTL_DNS_NAME'))
     .addOption(new Option('--bootstrap', 'on a first start with no --seed, create a new group (default with static discovery) [env FEDCTL_BOOTSTRAP]'))
-    .addOption(new Option('--no-bootstrap', 'on a first start with no --seed, wait to be admitted (`fedctl join`, or a peer found by discovery; default with dns/hyperswarm discovery)'))
+    .addOption(new Option('--no-bootstrap', 'on a first start with no --seed, wait to be admitted (`fedctl join`, or a peer found by discovery; default with dns discovery)'))
     .addOption(new Option('--hidden', 'connect only where told; never propagated [env FEDCTL_HIDDEN]'))
     .addOption(new Option('--federation-root', 'this group creates the federation (its root group); give it to every member of that group [env FEDCTL_FEDERATION_ROOT]'))
     .addOption(new Option('--federation-seed <host:port>', 'gateway address of a root-group gateway: this group joins the federation (repeatable) [env FEDCTL_FEDERATION_SEEDS, comma list]').argParser(collect))
