@@ -17,8 +17,20 @@
  *    happens to earlier ones). Reported: accepted ops/s (and as a share of capacity), rejected
  *    ops/s (`overloaded`), other failures, p50/p99/max latency of accepted operations, the
  *    memory high-water mark of each node (RSS and heap, sampled every second from /metrics)
- *    with the heap at the start and end of the run, and whether heartbeats lapsed: any member
- *    logging `nodedown` for another member, or a Raft term change (an election) during the run.
+ *    with the heap at the start and end of the run, and whether heartbeats lapsed: the largest
+ *    gap between two heartbeats any member received from another during the run (each node's
+ *    observer samples its peers' heartbeat counters; the bench reads them as its own reader at
+ *    the start and the end of the phase), any member logging `nodedown` for another member, and
+ *    any Raft term change (an election).
+ * 3. Verdict against the issue's targets, each PASS or FAIL, and overall:
+ *    - accepted throughput within 10% of capacity (accepted ≥ 90% of the calibrated capacity);
+ *    - p99 bounded: the p99 of accepted operations in the last quarter of the run is at most
+ *      `P99_GROWTH_MAX` × the first quarter's (plus `P99_SLACK_MS`), and below the request timeout —
+ *      an unbounded queue would make latency grow with time;
+ *    - memory flat: each node's heap high-water mark in the last fifth of the run is at most
+ *      `HEAP_GROWTH_MAX` × the second fifth's (plus `HEAP_SLACK_BYTES`; the first fifth is warm-up);
+ *    - heartbeats never lapsed: largest gap below the heartbeat timeout, no nodedown, no election;
+ *    - every node up at the end.
  */
 import { type ChildProcess, spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
@@ -27,6 +39,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import hdr from 'hdr-histogram-js';
 import { type AdminClient, connectAdmin } from '../cli/admin-client.js';
+import type { NodeSnapshot } from '../runtime/observe/index.js';
 
 const HOST = '127.0.0.1';
 const COOKIE = 'overload-bench-cookie-0123456789';
@@ -40,6 +53,17 @@ const SCHEDULE_TICK_MS = 5;
 /** The bench never keeps more than this many requests outstanding (protects its own memory). */
 const OUTSTANDING_MAX = 50_000;
 const SAMPLE_INTERVAL_MS = 1_000;
+/** `fedctl start`'s failure detector: a peer silent this long is declared down (node-stack.ts). */
+const HEARTBEAT_TIMEOUT_MS = 3_000;
+/** The observer reader name of this bench (its own baseline for heartbeat gaps). */
+const BENCH_READER = 'bench-overload';
+/** Verdict bounds (see the header). */
+const ACCEPTED_SHARE_MIN = 0.9;
+const P99_GROWTH_MAX = 2;
+const P99_SLACK_MS = 20;
+const HEAP_GROWTH_MAX = 1.25;
+const HEAP_SLACK_BYTES = 16 * 1024 * 1024;
+const LATENCY_QUARTERS = 4;
 
 const DIST_CLI = fileURLToPath(new URL('../dist/cli/main.js', import.meta.url));
 const SOURCE_CLI = fileURLToPath(new URL('../cli/main.ts', import.meta.url));
@@ -152,11 +176,19 @@ interface Tally {
   failed: number;
   shed: number;
   readonly latency: hdr.Histogram;
+  /** Latency of accepted operations by quarter of the phase (by completion time). */
+  readonly quarters: hdr.Histogram[];
   readonly failures: Map<string, number>;
+  /** When the phase started and how long it lasts (to place completions in quarters). */
+  startedMs: number;
+  durationMs: number;
 }
 
-function newTally(): Tally {
-  return { accepted: 0, rejected: 0, failed: 0, shed: 0, latency: histogram(), failures: new Map() };
+function newTally(durationMs = 1): Tally {
+  return {
+    accepted: 0, rejected: 0, failed: 0, shed: 0, latency: histogram(), quarters: Array.from({ length: LATENCY_QUARTERS }, () => histogram()), failures: new Map(),
+    startedMs: performance.now(), durationMs,
+  };
 }
 
 let sequence = 0;
@@ -168,7 +200,11 @@ async function registerOnce(member: Member, admin: AdminClient, tally: Tally): P
   try {
     await admin.requestOnce({ op: 'register', name, pid: member.holder, meta: {} }, ADMIN_TIMEOUT_MS);
     tally.accepted++;
-    tally.latency.recordValue(Math.max(1, Math.round((performance.now() - sent) * 1_000)));
+    const done = performance.now();
+    const microseconds = Math.max(1, Math.round((done - sent) * 1_000));
+    tally.latency.recordValue(microseconds);
+    const quarter = Math.min(LATENCY_QUARTERS - 1, Math.max(0, Math.floor(((done - tally.startedMs) / tally.durationMs) * LATENCY_QUARTERS)));
+    tally.quarters[quarter]?.recordValue(microseconds);
   } catch (error) {
     const code = (error as { code?: string }).code ?? 'error';
     if (code === 'overloaded') tally.rejected++;
@@ -199,9 +235,9 @@ async function calibrate(members: readonly Member[], durationMs: number, clients
 
 async function overload(members: readonly Member[], ratePerSecond: number, durationMs: number): Promise<{ tally: Tally; elapsedMs: number }> {
   const pairs = connections(members);
-  const tally = newTally();
+  const tally = newTally(durationMs);
   const inflight = new Set<Promise<void>>();
-  const started = performance.now();
+  const started = tally.startedMs;
   let issued = 0;
   let nextSample = started + SAMPLE_INTERVAL_MS;
   for (;;) {
@@ -228,18 +264,50 @@ async function overload(members: readonly Member[], ratePerSecond: number, durat
   return { tally, elapsedMs };
 }
 
-/** `nodedown` log events a member wrote about another member (heartbeat lapses). */
+/**
+ * `nodedown` log events a member wrote about another member (heartbeat lapses). Only complete
+ * lines are read (the last one may still be being written), and a line that is not JSON is skipped.
+ */
 function lapses(members: readonly Member[], fromOffsets: readonly number[]): string[] {
   const names = new Set(members.map((member) => member.name));
   const found: string[] = [];
   members.forEach((member, index) => {
-    for (const line of member.log.slice(fromOffsets[index]).split('\n')) {
+    const text = member.log.slice(fromOffsets[index]);
+    const complete = text.slice(0, text.lastIndexOf('\n') + 1);
+    for (const line of complete.split('\n')) {
       if (!line.startsWith('{')) continue;
-      const entry = JSON.parse(line) as { event?: string; peer?: string; msg?: string };
+      let entry: { event?: string; peer?: string; msg?: string };
+      try {
+        entry = JSON.parse(line) as typeof entry;
+      } catch {
+        continue;
+      }
       if (entry.event === 'nodedown' && entry.peer !== undefined && names.has(entry.peer)) found.push(`${member.name}: ${entry.msg}`);
     }
   });
   return found;
+}
+
+/**
+ * The largest heartbeat gap each member saw from each other member since the bench's previous
+ * read (`introspect` as reader BENCH_READER), in ms; null where a peer was down at the read.
+ */
+async function heartbeatGaps(members: readonly Member[]): Promise<Array<{ from: string; peer: string; gapMs: number | null }>> {
+  const names = new Set(members.map((member) => member.name));
+  const rows = await Promise.all(
+    members.map(async (member) => {
+      const snapshot = (await member.admins[0]!.request({ op: 'introspect', top: 0, reader: BENCH_READER }, ADMIN_TIMEOUT_MS)) as NodeSnapshot;
+      return snapshot.peers.filter((peer) => names.has(peer.node)).map((peer) => ({ from: member.name, peer: peer.node, gapMs: peer.heartbeatGapMsMax }));
+    }),
+  );
+  return rows.flat();
+}
+
+/** Max of the samples in [from, to) fractions of the series. */
+function maxOfSpan(samples: readonly number[], from: number, to: number): number {
+  const start = Math.floor(samples.length * from);
+  const end = Math.max(start + 1, Math.floor(samples.length * to));
+  return Math.max(...samples.slice(start, end));
 }
 
 /** The largest sample in each tenth of the series (fewer buckets for short series). */
@@ -297,12 +365,14 @@ export default async function (args: string[]): Promise<void> {
       member.heapSamples.length = 0;
     }
     const offered = capacity * 2;
+    await heartbeatGaps(members); // the bench's baseline: gaps are measured from here
     const cpuOverloadStart = await cpuSeconds(members);
     const { tally, elapsedMs } = await overload(members, offered, seconds * 1_000);
     const cpuOverload = cpuShares(cpuOverloadStart, await cpuSeconds(members), elapsedMs);
     await sampleMemory(members);
     const termsAfter = await termsOf(members);
     const lapsed = lapses(members, logOffsets);
+    const gaps = await heartbeatGaps(members);
     const acceptedRate = (tally.accepted / elapsedMs) * 1_000;
 
     console.log(`overload (${seconds} s, open loop at 2 × capacity = ${offered.toFixed(0)} ops/s offered):`);
@@ -316,11 +386,49 @@ export default async function (args: string[]): Promise<void> {
       console.log(`    heap max per tenth of the run (MiB): ${tenths(member.heapSamples).map((bytes) => (bytes / (1024 * 1024)).toFixed(0)).join(' ')}`);
     }
     const elections = termsAfter.some((term, index) => term !== termsBefore[index]);
-    console.log(`  heartbeats lapsed: ${lapsed.length > 0 ? `YES (${lapsed.length}: ${lapsed.slice(0, 3).join('; ')})` : 'no (no member declared another down)'}`);
+    const measuredGaps = gaps.filter((gap): gap is { from: string; peer: string; gapMs: number } => gap.gapMs !== null);
+    const widest = measuredGaps.reduce<{ from: string; peer: string; gapMs: number } | undefined>((best, gap) => (best === undefined || gap.gapMs > best.gapMs ? gap : best), undefined);
+    const downAtEnd = gaps.filter((gap) => gap.gapMs === null);
+    console.log(`  heartbeat gap, largest during the run: ${widest === undefined ? 'not measured' : `${widest.gapMs.toFixed(0)} ms (${widest.from} from ${widest.peer}), timeout ${HEARTBEAT_TIMEOUT_MS} ms`}` +
+      `${downAtEnd.length > 0 ? `; peers down at the end: ${downAtEnd.map((gap) => `${gap.from}→${gap.peer}`).join(', ')}` : ''}`);
+    console.log(`  nodedown between members: ${lapsed.length > 0 ? `YES (${lapsed.length}: ${lapsed.slice(0, 3).join('; ')})` : 'none'}`);
     console.log(`  raft terms ${termsBefore.join('/')} → ${termsAfter.join('/')}: ${elections ? 'an election happened' : 'no election'}`);
     console.log(`  cpu ${cpuOverload}; machine load average ${loadavg().map((value) => value.toFixed(1)).join(' ')} on ${cpus().length} cores`);
     const alive = members.every((member) => member.child.exitCode === null);
     console.log(`  nodes up at the end: ${alive ? 'all 3' : 'NO'}`);
+
+    const firstQuarterP99Ms = (tally.quarters[0]?.getValueAtPercentile(99) ?? 0) / 1_000;
+    const lastQuarterP99Ms = (tally.quarters[LATENCY_QUARTERS - 1]?.getValueAtPercentile(99) ?? 0) / 1_000;
+    const p99Ms = tally.latency.getValueAtPercentile(99) / 1_000;
+    const heapVerdicts = members.map((member) => {
+      const early = maxOfSpan(member.heapSamples, 0.2, 0.4);
+      const late = maxOfSpan(member.heapSamples, 0.8, 1);
+      return { member, early, late, flat: member.heapSamples.length >= 5 && late <= early * HEAP_GROWTH_MAX + HEAP_SLACK_BYTES };
+    });
+    const verdicts: Array<[string, boolean, string]> = [
+      ['accepted within 10% of capacity', acceptedRate >= capacity * ACCEPTED_SHARE_MIN, `${acceptedRate.toFixed(0)} ops/s accepted = ${((acceptedRate / capacity) * 100).toFixed(0)}% of ${capacity.toFixed(0)} (needs ≥ ${ACCEPTED_SHARE_MIN * 100}%)`],
+      [
+        'p99 bounded',
+        lastQuarterP99Ms <= firstQuarterP99Ms * P99_GROWTH_MAX + P99_SLACK_MS && p99Ms < ADMIN_TIMEOUT_MS,
+        `p99 first quarter ${firstQuarterP99Ms.toFixed(1)} ms, last quarter ${lastQuarterP99Ms.toFixed(1)} ms (needs ≤ ${P99_GROWTH_MAX} × first + ${P99_SLACK_MS} ms), overall ${p99Ms.toFixed(1)} ms (< ${ADMIN_TIMEOUT_MS} ms)`,
+      ],
+      [
+        'memory flat',
+        heapVerdicts.every((verdict) => verdict.flat),
+        heapVerdicts.map((verdict) => `${verdict.member.name} heap ${mib(verdict.early)} → ${mib(verdict.late)}`).join(', ') + ` (last fifth ≤ ${HEAP_GROWTH_MAX} × second fifth + ${mib(HEAP_SLACK_BYTES)})`,
+      ],
+      [
+        'heartbeats never lapsed',
+        widest !== undefined && widest.gapMs < HEARTBEAT_TIMEOUT_MS && downAtEnd.length === 0 && lapsed.length === 0 && !elections,
+        `largest gap ${widest === undefined ? '?' : `${widest.gapMs.toFixed(0)} ms`} < ${HEARTBEAT_TIMEOUT_MS} ms, ${lapsed.length} nodedown, ${elections ? 'an election' : 'no election'}`,
+      ],
+      ['the nodes stayed up', alive, alive ? 'all 3 running' : 'a node exited'],
+    ];
+    console.log('verdict:');
+    for (const [target, pass, detail] of verdicts) console.log(`  ${pass ? 'PASS' : 'FAIL'}  ${target}: ${detail}`);
+    const overall = verdicts.every(([, pass]) => pass);
+    console.log(`  overall: ${overall ? 'PASS' : 'FAIL'}`);
+    if (!overall) process.exitCode = 1;
   } finally {
     for (const member of members) for (const admin of member.admins) await admin.close().catch(() => undefined);
     for (const member of members) {

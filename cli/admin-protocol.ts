@@ -8,6 +8,11 @@ export const ADMIN_SERVER_NAME = 'fedctl_admin';
 
 export type Consistency = 'local' | 'leader' | 'linearizable';
 
+/** Metadata keys under this prefix are fedctl's own; a user's are refused. */
+export const RESERVED_META_PREFIX = 'fedctl:';
+/** Marks a name registered from the CLI without `--pid` (held by a holder process until unregistered). */
+export const SERVICE_ENTRY_META_KEY = `${RESERVED_META_PREFIX}entry`;
+
 export type AdminRequest =
   | { readonly op: 'register'; readonly name: string; readonly pid?: string; readonly meta: Record<string, string> }
   /** With `pid`: only if `pid` holds the name (`not_owner` otherwise). Without: whoever holds it. */
@@ -21,16 +26,26 @@ export type AdminRequest =
    */
   | { readonly op: 'fault'; readonly blocked: readonly string[] }
   | { readonly op: 'whereis'; readonly name: string; readonly consistency: Consistency }
-  | { readonly op: 'names'; readonly prefix: string }
+  /** `all`: in a federation, the names homed in every group (asked through their gateways). */
+  | { readonly op: 'names'; readonly prefix: string; readonly all?: boolean }
+  /** Send `message` (any msgpack-able value) to the process holding `name`. */
+  | { readonly op: 'send'; readonly name: string; readonly message: unknown }
+  /** The probe singletons declared on the node: owner, token, running here. */
+  | { readonly op: 'singletons' }
+  /** The node's group: leader, voters, learners, global names homed there (also served by gateway nodes). */
+  | { readonly op: 'group_info' }
   | { readonly op: 'members' }
   | { readonly op: 'status' }
   | { readonly op: 'ring'; readonly key?: string }
   | { readonly op: 'groups' }
+  /** Even out the hash slots over the federation's groups (on a member of the root group). */
+  | { readonly op: 'rebalance' }
   | { readonly op: 'join'; readonly seed: string }
   | { readonly op: 'leave' }
   | { readonly op: 'stats' }
   /** A `NodeSnapshot` of runtime/observe: processes (top N by mailbox or rate), peers, Raft state. */
-  | { readonly op: 'introspect'; readonly top?: number; readonly sortBy?: 'mailbox' | 'rate' }
+  /** `reader`: whose rate baseline (default: one per asking node); rates are since that reader's previous snapshot. */
+  | { readonly op: 'introspect'; readonly top?: number; readonly sortBy?: 'mailbox' | 'rate'; readonly reader?: string }
   | { readonly op: 'watch_poll'; readonly prefix: string; readonly afterRevision: number; readonly waitMs: number };
 
 export interface NameInfo {
@@ -39,6 +54,26 @@ export interface NameInfo {
   readonly node: string;
   readonly meta: Record<string, unknown>;
   readonly revision: number;
+  /** The group whose registry holds the name (in a federation: its home group). */
+  readonly group: string;
+}
+
+/** One row of `fedctl groups`. */
+export interface GroupRow {
+  readonly group: string;
+  readonly root: boolean;
+  /** `standalone` for a group outside any federation; else the directory's state. */
+  readonly state: 'standalone' | 'active' | 'draining' | 'removed';
+  /** Hash slots the group owns (null outside a federation). */
+  readonly slots: number | null;
+  readonly leader: string | null;
+  readonly voters: readonly string[];
+  readonly learners: readonly string[];
+  /** Names homed in the group (null if it did not answer). */
+  readonly names: number | null;
+  readonly gateways: ReadonlyArray<{ readonly node: string; readonly address: string }>;
+  /** False when none of the group's gateways answered (leader, members and names unknown). */
+  readonly reachable: boolean;
 }
 
 export interface MemberInfo {

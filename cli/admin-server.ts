@@ -3,14 +3,27 @@
  * answers the CLI's requests (see admin-protocol.ts). Each request is served concurrently; a
  * request that throws is answered with its typed error, never crashing the server.
  *
- * Names registered from the CLI without `--pid` are held by a small "service entry" process on
- * this node, which lives until `fedctl unregister` (so the name follows the usual rule: it dies
- * with its process, and with this node).
+ * Namespaces. A node that is not federated serves names from its group's registry. A federated
+ * node serves `register`, `unregister`, `whereis`, `send`, `names` and `watch` from the global
+ * namespace: a name lives in its home group (the owner of its hash slot) whichever member is
+ * asked, and `whereis` answers with that home group. `names` and `watch` cover the names homed
+ * in the node's own group (`names --all` asks every group). The group registry stays what
+ * Raft membership, singletons and the ring use.
+ *
+ * Service entries. A name registered from the CLI without `--pid` is held by a small process
+ * on the node that served the request; its metadata carries `fedctl:entry=service` (keys under
+ * `fedctl:` are reserved: a user's `--meta fedctl:…` is refused, never overwritten). The holder
+ * lives until `fedctl unregister` — sent to any node of any group: whoever serves it tells the
+ * holder to exit once the name is gone — or until its node dies (the name dies with it).
  */
-import { type Distribution, FedError, type Node, Pid, type ProcessContext, Ref, fedError, isFedError } from '../runtime/index.js';
-import type { Group, NameEntry } from '../registry/index.js';
+import { type Distribution, FedError, Node, Pid, type ProcessContext, Ref, fedError, isFedError } from '../runtime/index.js';
+import type { Group, NameEntry, SingletonManager } from '../registry/index.js';
+import type { DirectorySummary, Federation, FederationMachines, GlobalWhereis } from '../federation/index.js';
 import type { NodeObserver } from '../runtime/observe/index.js';
-import { ADMIN_SERVER_NAME, type AdminReply, type AdminRequest, type NameInfo } from './admin-protocol.js';
+import { ADMIN_SERVER_NAME, type AdminReply, type AdminRequest, type Consistency, type GroupRow, type NameInfo, SERVICE_ENTRY_META_KEY, RESERVED_META_PREFIX } from './admin-protocol.js';
+import { connectAdmin } from './admin-client.js';
+import { GlobalWatchFeed } from './global-watch.js';
+import type { ProbeSingletons } from './singletons.js';
 
 export interface AdminEnvelope {
   readonly type: 'fedctl_admin';
@@ -39,167 +52,405 @@ export function isAdminEnvelope(msg: unknown): msg is AdminEnvelope {
 }
 
 const WATCH_WAIT_MS_MAX = 30_000;
+/** How long `groups` / `names --all` wait for each other group's gateway. */
+const REMOTE_GROUP_TIMEOUT_MS = 2_000;
+/** What tells a holder process to exit (`name` must match the one it holds, if any). */
+const RELEASE = 'fedctl_release';
 
 export interface AdminContext {
   readonly node: Node;
   readonly distribution: Distribution;
   readonly group: Group;
+  readonly cookie: string;
+  readonly machines: FederationMachines;
+  /** The member's federation role, once it has one. */
+  readonly federation: () => Federation | undefined;
+  /** The directory as last read (refreshed in the background). */
+  readonly directory: () => DirectorySummary | undefined;
+  readonly singletons: ProbeSingletons;
+  readonly manager: SingletonManager;
   /** Present only when the node runs with fault injection enabled. */
   readonly faults?: ((blocked: readonly string[]) => void) | undefined;
   /** Answers `introspect` (and enriches `stats`) when present. */
   readonly observer?: NodeObserver | undefined;
 }
 
+type Handler = (request: AdminRequest, from: Pid) => Promise<unknown>;
+
 export function startAdminServer(context: AdminContext): { stop(): void } {
-  const pid = context.node.spawn((ctx) => serve(ctx, context), { name: ADMIN_SERVER_NAME });
+  const feed = new GlobalWatchFeed(context.machines.global);
+  const server = new AdminServer(context, feed);
+  const pid = context.node.spawn((ctx) => serve(ctx, (request, from) => server.handle(request, from)), { name: ADMIN_SERVER_NAME });
   return {
     stop: () => {
-      if (context.node.started) context.node.exit(pid, 'kill');
+      feed.close();
+      if (context.node.started && context.node.isAlive(pid)) context.node.exit(pid, 'kill');
     },
   };
 }
 
-async function serve(ctx: ProcessContext, context: AdminContext): Promise<void> {
+/**
+ * The read-only admin server of a gateway node: what members of other groups ask a group about
+ * (`group_info`, `names`) when `fedctl groups` or `names --all` runs there.
+ */
+export function startGatewayAdminServer(gatewayNode: Node, context: { readonly group: Group; readonly machines: FederationMachines }): { stop(): void } {
+  const handler: Handler = async (request) => {
+    switch (request.op) {
+      case 'group_info':
+        return groupInfo(context.group, context.machines);
+      case 'names':
+        return globalNames(context.machines, context.group.id, request.prefix ?? '');
+      default:
+        throw fedError('badarg', `a gateway answers only group_info and names, not ${JSON.stringify((request as { op?: unknown }).op)}`);
+    }
+  };
+  const pid = gatewayNode.spawn((ctx) => serve(ctx, handler), { name: ADMIN_SERVER_NAME });
+  return {
+    stop: () => {
+      if (gatewayNode.started && gatewayNode.isAlive(pid)) gatewayNode.exit(pid, 'kill');
+    },
+  };
+}
+
+async function serve(ctx: ProcessContext, handler: Handler): Promise<void> {
   for (;;) {
     const message = await ctx.receive();
     if (!isAdminEnvelope(message)) continue;
-    handle(context, message.request).then(
-      (value): AdminReply => ({ ok: true, value }),
-      (error: unknown): AdminReply => ({
-        ok: false,
-        code: isFedError(error) ? error.code : 'error',
-        message: error instanceof Error ? error.message : String(error),
-        ...(error instanceof FedError && error.details !== undefined ? { details: { ...error.details } } : {}),
-      }),
-    ).then((reply) => {
-      if (ctx.alive) ctx.send(message.from, { type: 'fedctl_admin_reply', ref: message.ref, reply } satisfies AdminReplyEnvelope);
-    });
+    handler(message.request, message.from)
+      .then(
+        (value): AdminReply => ({ ok: true, value }),
+        (error: unknown): AdminReply => ({
+          ok: false,
+          code: isFedError(error) ? error.code : 'error',
+          message: error instanceof Error ? error.message : String(error),
+          ...(error instanceof FedError && error.details !== undefined ? { details: { ...error.details } } : {}),
+        }),
+      )
+      .then((reply) => {
+        if (ctx.alive) ctx.send(message.from, { type: 'fedctl_admin_reply', ref: message.ref, reply } satisfies AdminReplyEnvelope);
+      });
   }
 }
 
-export function nameInfo(name: string, entry: NameEntry | { pid: Pid; meta: Readonly<Record<string, unknown>>; revision: number }): NameInfo {
-  return { name, pid: entry.pid.toString(), node: entry.pid.node, meta: { ...entry.meta }, revision: entry.revision };
+export function nameInfo(name: string, entry: NameEntry | { pid: Pid; meta: Readonly<Record<string, unknown>>; revision: number }, group: string): NameInfo {
+  return { name, pid: entry.pid.toString(), node: entry.pid.node, meta: { ...entry.meta }, revision: entry.revision, group };
 }
 
-async function handle(context: AdminContext, request: AdminRequest): Promise<unknown> {
-  const { group, node, distribution } = context;
-  switch (request.op) {
-    case 'register': {
-      const meta = request.meta ?? {};
-      if (request.pid !== undefined) {
+function groupInfo(group: Group, machines: FederationMachines): { group: string; leader: string | null; voters: string[]; learners: string[]; names: number } {
+  const status = group.status();
+  return { group: status.group, leader: status.leader, voters: [...status.voters], learners: [...status.learners], names: machines.global.size };
+}
+
+function globalNames(machines: FederationMachines, groupId: string, prefix: string): NameInfo[] {
+  return machines.global.registered(prefix).map(([name, entry]) => nameInfo(name, entry, groupId));
+}
+
+function checkMeta(meta: unknown): Record<string, string> {
+  if (typeof meta !== 'object' || meta === null || Array.isArray(meta)) throw fedError('badarg', 'register: meta must be an object of strings');
+  for (const key of Object.keys(meta)) {
+    if (key.startsWith(RESERVED_META_PREFIX)) throw fedError('badarg', `meta keys starting with ${RESERVED_META_PREFIX} are reserved for fedctl (got ${JSON.stringify(key)})`);
+  }
+  return meta as Record<string, string>;
+}
+
+class AdminServer {
+  readonly #context: AdminContext;
+  readonly #feed: GlobalWatchFeed;
+  /** Holder processes this server spawned, by pid key: the service entry's name, or null (spawn_holder). */
+  readonly #holders = new Map<string, string | null>();
+
+  constructor(context: AdminContext, feed: GlobalWatchFeed) {
+    this.#context = context;
+    this.#feed = feed;
+  }
+
+  async handle(request: AdminRequest, from: Pid): Promise<unknown> {
+    const { group, node, distribution } = this.#context;
+    const federation = this.#context.federation();
+    switch (request.op) {
+      case 'register':
+        return this.#register(request.name, request.pid, checkMeta(request.meta ?? {}), federation);
+      case 'spawn_holder':
+        return { pid: this.#spawnHolder(null).toString() };
+      case 'release_holder': {
         const pid = Pid.parse(request.pid);
-        const { revision } = await group.register(request.name, pid, meta);
-        return { name: request.name, pid: pid.toString(), revision };
+        if (pid.node !== node.name || !this.#holders.has(pid.key)) throw fedError('badarg', `${request.pid} is not a holder process of ${node.name}`);
+        this.#release(pid, this.#holders.get(pid.key) ?? undefined);
+        return { pid: request.pid };
       }
-      const holder = node.spawn(async (ctx) => {
-        await ctx.receive((msg) => msg === 'release');
-      });
-      try {
-        const { revision } = await group.register(request.name, holder, { ...meta, entry: 'service' });
-        return { name: request.name, pid: holder.toString(), revision };
-      } catch (error) {
-        node.send(holder, 'release');
-        throw error;
+      case 'fault': {
+        if (this.#context.faults === undefined) throw fedError('badarg', `fault injection is off on ${node.name} (start it with --fault-injection)`);
+        this.#context.faults(request.blocked);
+        return { node: node.name, blocked: [...request.blocked].sort() };
       }
-    }
-    case 'spawn_holder': {
-      const holder = node.spawn(async (ctx) => {
-        await ctx.receive((msg) => msg === 'release');
-      });
-      return { pid: holder.toString() };
-    }
-    case 'release_holder': {
-      const pid = Pid.parse(request.pid);
-      if (pid.node !== node.name) throw fedError('badarg', `${request.pid} is not a pid of ${node.name}`);
-      node.send(pid, 'release');
-      return { pid: request.pid };
-    }
-    case 'fault': {
-      if (context.faults === undefined) throw fedError('badarg', `fault injection is off on ${node.name} (start it with --fault-injection)`);
-      context.faults(request.blocked);
-      return { node: node.name, blocked: [...request.blocked].sort() };
-    }
-    case 'unregister': {
-      if (request.pid !== undefined) {
-        const { revision } = await group.unregister(request.name, Pid.parse(request.pid));
-        return { name: request.name, revision };
-      }
-      const entry = group.whereisLocal(request.name) ?? (await group.whereis(request.name, { consistency: 'linearizable' }));
-      if (entry === undefined) throw fedError('not_found', `no name ${JSON.stringify(request.name)}`);
-      const { revision } = await group.unregister(request.name, entry.pid);
-      if (entry.pid.node === node.name && entry.meta.entry === 'service') node.send(entry.pid, 'release');
-      return { name: request.name, revision };
-    }
-    case 'whereis': {
-      const entry = await group.whereis(request.name, { consistency: request.consistency });
-      if (entry === undefined) throw fedError('not_found', `no name ${JSON.stringify(request.name)}`, { consistency: request.consistency });
-      return { ...nameInfo(request.name, entry), consistency: request.consistency };
-    }
-    case 'names':
-      return group.registered(request.prefix ?? '').map(([name, entry]) => nameInfo(name, entry));
-    case 'members':
-      return group.members().map((member) => ({
-        node: member.node,
-        address: member.address ?? '',
-        role: member.role,
-        state: member.connected ? 'up' : 'down',
-        leader: member.leader,
-        ...(member.match !== undefined ? { matchIndex: member.match, lag: Math.max(0, group.status().lastIndex - member.match) } : {}),
-      }));
-    case 'status': {
-      const status = group.status();
-      return {
-        ...status,
-        creation: node.creation,
-        address: distribution.address,
-        processes: node.processCount(),
-        peers: distribution.peers(),
-        members: group.members().map((member) => ({
+      case 'unregister':
+        return this.#unregister(request.name, request.pid, federation);
+      case 'whereis':
+        return this.#whereis(request.name, request.consistency, federation);
+      case 'send':
+        return this.#send(request.name, request.message, federation);
+      case 'names':
+        if (federation === undefined) return group.registered(request.prefix ?? '').map(([name, entry]) => nameInfo(name, entry, group.id));
+        if (request.all !== true) return globalNames(this.#context.machines, group.id, request.prefix ?? '');
+        return this.#allNames(request.prefix ?? '');
+      case 'members':
+        return group.members().map((member) => ({
           node: member.node,
+          address: member.address ?? '',
           role: member.role,
           state: member.connected ? 'up' : 'down',
-          ...(member.match !== undefined ? { lag: Math.max(0, status.lastIndex - member.match) } : {}),
-        })),
-        gateways: [],
-      };
+          leader: member.leader,
+          ...(member.match !== undefined ? { matchIndex: member.match, lag: Math.max(0, group.status().lastIndex - member.match) } : {}),
+        }));
+      case 'status':
+        return this.#status(federation);
+      case 'singletons':
+        return this.#context.singletons.status();
+      case 'ring': {
+        const ring = group.ring();
+        if (request.key !== undefined) return { key: request.key, owner: ring.owner(request.key), preference: ring.owners(request.key, 3) };
+        return { members: ring.members };
+      }
+      case 'groups':
+        return this.#groups(federation);
+      case 'group_info':
+        return groupInfo(group, this.#context.machines);
+      case 'rebalance': {
+        if (federation === undefined) throw fedError('badarg', `${node.name} is not in a federation (start it with --federation-root or --federation-seed)`);
+        const moved = await federation.rebalance();
+        const directory = await federation.directory();
+        return { moved, slots: { ...directory.slots } };
+      }
+      case 'join':
+        await group.join(request.seed);
+        return { group: group.id, node: node.name };
+      case 'leave':
+        // Singletons running here are handed over first (planned moves), then the member leaves.
+        await this.#context.manager.leave();
+        return { group: group.id, node: node.name, left: true };
+      case 'stats':
+        return {
+          node: node.name,
+          creation: node.creation,
+          processes: node.processCount(),
+          raft: group.status(),
+          distribution: distribution.stats(),
+          messages: node.messageStats(),
+          federation: this.#federationStatus(federation),
+          singletons: this.#context.singletons.status(),
+          ...(this.#context.observer !== undefined ? { admission: group.admission(), introspection: this.#context.observer.snapshot({ top: 10, reader: `stats:${from.node}` }) } : {}),
+        };
+      case 'introspect': {
+        const observer = this.#context.observer;
+        if (observer === undefined) throw fedError('badarg', `introspection is not available on ${node.name}`);
+        const top = request.top ?? 20;
+        if (!(Number.isInteger(top) && top >= 0)) throw fedError('badarg', `introspect: top must be a non-negative integer, not ${String(top)}`);
+        const sortBy = request.sortBy ?? 'mailbox';
+        if (sortBy !== 'mailbox' && sortBy !== 'rate') throw fedError('badarg', `introspect: sortBy must be mailbox or rate, not ${String(sortBy)}`);
+        return observer.snapshot({ top, sortBy, reader: request.reader ?? `introspect:${from.node}` });
+      }
+      case 'watch_poll': {
+        const waitMs = Math.min(request.waitMs, WATCH_WAIT_MS_MAX);
+        if (federation === undefined) return watchPoll(group, request.prefix, request.afterRevision, waitMs);
+        const { events, revision } = await this.#feed.next(request.prefix, request.afterRevision, waitMs);
+        return {
+          events: events.map((event) =>
+            event.type === 'put'
+              ? { type: 'put', ...nameInfo(event.name, event.entry, group.id), revision: event.revision }
+              : { type: 'delete', name: event.name, pid: event.pid.toString(), revision: event.revision, group: group.id },
+          ),
+          revision,
+        };
+      }
+      default:
+        throw fedError('badarg', `unknown admin request ${JSON.stringify((request as { op?: unknown }).op)}`);
     }
-    case 'ring': {
-      const ring = group.ring();
-      if (request.key !== undefined) return { key: request.key, owner: ring.owner(request.key), preference: ring.owners(request.key, 3) };
-      return { members: ring.members };
+  }
+
+  async #register(name: string, pidText: string | undefined, meta: Record<string, string>, federation: Federation | undefined): Promise<unknown> {
+    const { group } = this.#context;
+    const put = async (pid: Pid, entryMeta: Record<string, unknown>): Promise<{ revision: number; group: string }> =>
+      federation !== undefined ? federation.register(name, pid, entryMeta) : { ...(await group.register(name, pid, entryMeta)), group: group.id };
+    if (pidText !== undefined) {
+      const pid = Pid.parse(pidText);
+      const { revision, group: home } = await put(pid, meta);
+      return { name, pid: pid.toString(), revision, group: home };
     }
-    case 'groups': {
-      const status = group.status();
-      return [{ group: status.group, leader: status.leader, voters: status.voters, learners: status.learners, names: status.names, gateways: [] }];
+    const holder = this.#spawnHolder(name);
+    try {
+      const { revision, group: home } = await put(holder, { ...meta, [SERVICE_ENTRY_META_KEY]: 'service' });
+      return { name, pid: holder.toString(), revision, group: home };
+    } catch (error) {
+      this.#release(holder, name);
+      throw error;
     }
-    case 'join':
-      await group.join(request.seed);
-      return { group: group.id, node: node.name };
-    case 'leave':
-      await group.leave();
-      return { group: group.id, node: node.name, left: true };
-    case 'stats':
-      return {
-        node: node.name,
-        creation: node.creation,
-        processes: node.processCount(),
-        raft: group.status(),
-        distribution: distribution.stats(),
-        messages: node.messageStats(),
-        ...(context.observer !== undefined ? { admission: group.admission(), introspection: context.observer.snapshot({ top: 10 }) } : {}),
-      };
-    case 'introspect': {
-      if (context.observer === undefined) throw fedError('badarg', `introspection is not available on ${node.name}`);
-      const top = request.top ?? 20;
-      if (!(Number.isInteger(top) && top >= 0)) throw fedError('badarg', `introspect: top must be a non-negative integer, not ${String(top)}`);
-      const sortBy = request.sortBy ?? 'mailbox';
-      if (sortBy !== 'mailbox' && sortBy !== 'rate') throw fedError('badarg', `introspect: sortBy must be mailbox or rate, not ${String(sortBy)}`);
-      return context.observer.snapshot({ top, sortBy });
+  }
+
+  async #unregister(name: string, pidText: string | undefined, federation: Federation | undefined): Promise<unknown> {
+    const { group } = this.#context;
+    if (pidText !== undefined) {
+      const pid = Pid.parse(pidText);
+      const { revision } = federation !== undefined ? await federation.unregister(name, pid) : await group.unregister(name, pid);
+      return { name, revision };
     }
-    case 'watch_poll':
-      return watchPoll(group, request.prefix, request.afterRevision, Math.min(request.waitMs, WATCH_WAIT_MS_MAX));
-    default:
-      throw fedError('badarg', `unknown admin request ${JSON.stringify((request as { op?: unknown }).op)}`);
+    if (federation !== undefined) {
+      const found = await federation.whereis(name, { consistency: 'linearizable' });
+      if (found === undefined) throw fedError('not_found', `no name ${JSON.stringify(name)}`);
+      const { revision } = await federation.unregister(name, found.pid);
+      if (found.meta[SERVICE_ENTRY_META_KEY] === 'service') await this.#releaseAnywhere(found, name, federation);
+      return { name, revision, group: found.group };
+    }
+    const entry = group.whereisLocal(name) ?? (await group.whereis(name, { consistency: 'linearizable' }));
+    if (entry === undefined) throw fedError('not_found', `no name ${JSON.stringify(name)}`);
+    const { revision } = await group.unregister(name, entry.pid);
+    if (entry.meta[SERVICE_ENTRY_META_KEY] === 'service') this.#release(entry.pid, name);
+    return { name, revision, group: group.id };
+  }
+
+  async #whereis(name: string, consistency: Consistency, federation: Federation | undefined): Promise<unknown> {
+    const { group } = this.#context;
+    if (federation === undefined) {
+      const entry = await group.whereis(name, { consistency });
+      if (entry === undefined) throw fedError('not_found', `no name ${JSON.stringify(name)}`, { consistency });
+      return { ...nameInfo(name, entry, group.id), holderGroup: group.id, consistency };
+    }
+    // The global namespace reads locally (the home group's replica, or a gateway's cache) or
+    // linearizably at home; `leader` is served as the stronger `linearizable`.
+    const used = consistency === 'local' ? 'local' : 'linearizable';
+    const found = await federation.whereis(name, { consistency: used });
+    if (found === undefined) throw fedError('not_found', `no name ${JSON.stringify(name)}`, { consistency: used });
+    return { ...nameInfo(name, found, found.group), holderGroup: found.holderGroup, consistency: used };
+  }
+
+  async #send(name: string, message: unknown, federation: Federation | undefined): Promise<unknown> {
+    const { group, node } = this.#context;
+    if (federation !== undefined) {
+      const found = await federation.whereis(name);
+      if (found === undefined) throw fedError('not_found', `no name ${JSON.stringify(name)}`);
+      await federation.send(found, message);
+      return { name, pid: found.pid.toString(), group: found.holderGroup ?? found.group };
+    }
+    const entry = group.whereisLocal(name) ?? (await group.whereis(name, { consistency: 'linearizable' }));
+    if (entry === undefined) throw fedError('not_found', `no name ${JSON.stringify(name)}`);
+    node.send(entry.pid, message);
+    return { name, pid: entry.pid.toString(), group: group.id };
+  }
+
+  #status(federation: Federation | undefined): unknown {
+    const { group, node, distribution } = this.#context;
+    const status = group.status();
+    return {
+      ...status,
+      creation: node.creation,
+      address: distribution.address,
+      processes: node.processCount(),
+      peers: distribution.peers(),
+      members: group.members().map((member) => ({
+        node: member.node,
+        role: member.role,
+        state: member.connected ? 'up' : 'down',
+        ...(member.match !== undefined ? { lag: Math.max(0, status.lastIndex - member.match) } : {}),
+      })),
+      gateways: federation === undefined ? [] : this.#context.machines.global.gateways().map((gateway) => ({ member: gateway.member, node: gateway.node, address: gateway.address })),
+      federation: this.#federationStatus(federation),
+      singletons: this.#context.singletons.status(),
+    };
+  }
+
+  #federationStatus(federation: Federation | undefined): unknown {
+    if (federation === undefined) return null;
+    const directory = this.#context.directory();
+    return {
+      ...federation.status(),
+      rootGroup: directory?.rootGroup ?? null,
+      groups: directory?.groups.filter((record) => record.state !== 'removed').length ?? null,
+    };
+  }
+
+  async #groups(federation: Federation | undefined): Promise<GroupRow[]> {
+    const { group, machines } = this.#context;
+    if (federation === undefined) {
+      const info = groupInfo(group, machines);
+      return [{ ...info, names: group.status().names, root: false, state: 'standalone', slots: null, gateways: [], reachable: true }];
+    }
+    const directory = await federation.directory();
+    return Promise.all(
+      directory.groups.map(async (record): Promise<GroupRow> => {
+        const base = {
+          group: record.id,
+          root: record.id === directory.rootGroup,
+          state: record.state,
+          slots: directory.slots[record.id] ?? 0,
+          gateways: record.gateways.map((gateway) => ({ node: gateway.node, address: gateway.address })),
+        };
+        if (record.id === group.id) return { ...base, ...groupInfo(group, machines), reachable: true };
+        const info = (await this.#askGroup(record.gateways, { op: 'group_info' })) as ReturnType<typeof groupInfo> | undefined;
+        if (info === undefined) return { ...base, leader: null, voters: [], learners: [], names: null, reachable: false };
+        return { ...base, leader: info.leader, voters: info.voters, learners: info.learners, names: info.names, reachable: true };
+      }),
+    );
+  }
+
+  async #allNames(prefix: string): Promise<NameInfo[]> {
+    const federation = this.#context.federation();
+    if (federation === undefined) return [];
+    const directory = await federation.directory();
+    const lists = await Promise.all(
+      directory.groups.map(async (record) => {
+        if (record.id === this.#context.group.id) return globalNames(this.#context.machines, record.id, prefix);
+        const names = (await this.#askGroup(record.gateways, { op: 'names', prefix })) as NameInfo[] | undefined;
+        if (names === undefined) throw fedError('unavailable', `group ${record.id} did not answer through any of its gateways`);
+        return names;
+      }),
+    );
+    return lists.flat().sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+  }
+
+  /** Ask another group's gateway nodes in turn (a hidden connection each); undefined if none answers. */
+  async #askGroup(gateways: ReadonlyArray<{ readonly address: string }>, request: AdminRequest): Promise<unknown> {
+    for (const gateway of gateways) {
+      let client;
+      try {
+        client = await connectAdmin(gateway.address, this.#context.cookie, REMOTE_GROUP_TIMEOUT_MS);
+        return await client.requestOnce(request, REMOTE_GROUP_TIMEOUT_MS);
+      } catch {
+        // the next gateway
+      } finally {
+        await client?.close().catch(() => undefined);
+      }
+    }
+    return undefined;
+  }
+
+  #spawnHolder(name: string | null): Pid {
+    const holders = this.#holders;
+    const pid = this.#context.node.spawn(async (ctx) => {
+      try {
+        for (;;) {
+          const msg = (await ctx.receive()) as { type?: unknown; name?: unknown } | null;
+          // Anything else sent to a service entry is dropped: the entry is a name, not a service.
+          if (msg !== null && typeof msg === 'object' && msg.type === RELEASE && (msg.name ?? null) === name) return;
+        }
+      } finally {
+        holders.delete(ctx.self.key);
+      }
+    });
+    holders.set(pid.key, name);
+    return pid;
+  }
+
+  #release(pid: Pid, name: string | undefined): void {
+    this.#context.node.send(pid, { type: RELEASE, name: name ?? null });
+  }
+
+  /** Tell a service entry's holder, in whatever group it lives, that its name is gone. */
+  async #releaseAnywhere(found: GlobalWhereis, name: string, federation: Federation): Promise<void> {
+    const holderGroup = found.holderGroup ?? found.group;
+    if (holderGroup === this.#context.group.id || found.pid.node === this.#context.node.name) {
+      this.#release(found.pid, name);
+      return;
+    }
+    await federation.send({ pid: found.pid, group: holderGroup }, { type: RELEASE, name });
   }
 }
 
@@ -213,8 +464,8 @@ async function watchPoll(group: Group, prefix: string, afterRevision: number, wa
     for await (const event of group.watch(prefix, { ...from, signal: controller.signal })) {
       events.push(
         event.type === 'put'
-          ? { type: 'put', ...nameInfo(event.name, event.entry), revision: event.revision }
-          : { type: 'delete', name: event.name, pid: event.previous.pid.toString(), reason: event.reason, revision: event.revision },
+          ? { type: 'put', ...nameInfo(event.name, event.entry, group.id), revision: event.revision }
+          : { type: 'delete', name: event.name, pid: event.previous.pid.toString(), reason: event.reason, revision: event.revision, group: group.id },
       );
       if (events.length >= 1) break;
     }

@@ -3,13 +3,30 @@
  */
 import { isFedError, type ErrorCode } from '../runtime/index.js';
 
+/**
+ * An error of the CLI itself, with its own stable code (printed as the FedError codes are) and
+ * exit code: `usage` (commander's parse errors), `compacted` (a watch resumed from a revision
+ * the node no longer keeps).
+ */
+export class CliError extends Error {
+  override readonly name = 'CliError';
+  constructor(
+    readonly code: string,
+    message: string,
+    readonly exitCode: number,
+    options?: { cause?: unknown },
+  ) {
+    super(message, options);
+  }
+}
+
 export const EXIT = {
   ok: 0,
   /** Anything not covered below (a bug, an I/O error). */
   error: 1,
   /** Bad flags or arguments. */
   usage: 2,
-  /** The name, member or group does not exist. */
+  /** The name, member or group does not exist (or a watch's revision was compacted). */
   notFound: 3,
   /** Refused or conflicting: name taken, not the owner, overloaded, not the leader. */
   refused: 4,
@@ -21,7 +38,7 @@ export const EXIT_CODES_HELP = `Exit codes:
   0  success
   1  error (unexpected)
   2  usage: bad flags or arguments
-  3  not found: no such name, member or group
+  3  not found: no such name, member or group; a watch's revision was compacted
   4  refused: name taken, not the owner, overloaded, conflict
   5  unreachable: node down, wrong cookie, timeout, no quorum`;
 
@@ -47,6 +64,7 @@ const CODE_TO_EXIT: Partial<Record<ErrorCode, number>> = {
 };
 
 export function exitCodeFor(error: unknown): number {
+  if (error instanceof CliError) return error.exitCode;
   if (isFedError(error)) return CODE_TO_EXIT[error.code] ?? EXIT.error;
   return EXIT.error;
 }

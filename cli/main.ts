@@ -3,20 +3,29 @@
  * `fedctl`: start a node, or speak to one as a hidden node with the cluster cookie.
  * Conventions of etcdctl and consul: table output for people, `--json` for scripts, flags with
  * `FEDCTL_*` environment variables, one-line errors on stderr, documented exit codes.
+ *
+ * Every error, commander's usage errors included, is one line `fedctl: <code>: <message>
+ * (<hint>)` on stderr, or with `--json` one object `{"error": {code, message, hint?}}`.
  */
+import { realpathSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
 import { Command, CommanderError, Option } from 'commander';
-import { EXIT, EXIT_CODES_HELP, exitCodeFor } from './exit-codes.js';
+import { CliError, EXIT, EXIT_CODES_HELP, exitCodeFor } from './exit-codes.js';
 import { consoleOutput, reportError, type Output } from './output.js';
 import { fedError, isFedError } from '../runtime/index.js';
 import { registerClientCommands } from './client-commands.js';
 import { registerStartCommand } from './start.js';
 import { registerDemoCommand } from './demo.js';
 import { registerTopCommand } from './top.js';
+import { envBoolean } from './env.js';
+
+/** Where the CLI looks for a node when neither --node nor FEDCTL_NODE says: `fedctl start`'s default --listen. */
+export const NODE_DEFAULT = '127.0.0.1:4370';
 
 export interface GlobalOptions {
-  json: boolean;
-  debug: boolean;
-  node?: string;
+  json?: boolean;
+  debug?: boolean;
+  node: string;
   cookie?: string;
   cookieFile?: string;
   timeout: string;
@@ -25,16 +34,17 @@ export interface GlobalOptions {
 export function buildProgram(run: (action: (output: Output) => Promise<number | void>) => Promise<void>): Command {
   const program = new Command('fedctl')
     .description('Erlang-style processes and Raft-replicated global names for Node.js services')
-    .addOption(new Option('--json', 'machine-readable JSON output').env('FEDCTL_JSON').default(false))
-    .addOption(new Option('--debug', 'print stack traces with errors').env('FEDCTL_DEBUG').default(false))
-    .addOption(new Option('--node <host:port>', 'the node to talk to').env('FEDCTL_NODE'))
+    .addOption(new Option('--json', 'machine-readable JSON output [env FEDCTL_JSON=1]'))
+    .addOption(new Option('--debug', 'print stack traces with errors [env FEDCTL_DEBUG=1]'))
+    .addOption(new Option('--node <host:port>', 'the node to talk to').env('FEDCTL_NODE').default(NODE_DEFAULT))
     .addOption(new Option('--cookie <cookie>', 'the cluster cookie').env('FEDCTL_COOKIE'))
     .addOption(new Option('--cookie-file <path>', 'file holding the cookie (default ~/.fedctl/cookie)').env('FEDCTL_COOKIE_FILE'))
     .addOption(new Option('--timeout <ms>', 'how long to wait for an answer').env('FEDCTL_TIMEOUT').default('5000'))
     .addHelpText('after', `\n${EXIT_CODES_HELP}`)
     .showSuggestionAfterError(true)
     .exitOverride();
-  program.configureOutput({ writeErr: (text) => process.stderr.write(text) });
+  // Commander's own error lines are replaced by ours (see main); help still goes to stdout.
+  program.configureOutput({ writeErr: (text) => process.stderr.write(text), outputError: () => undefined });
   registerStartCommand(program, run);
   registerClientCommands(program, run);
   registerDemoCommand(program, run);
@@ -42,12 +52,18 @@ export function buildProgram(run: (action: (output: Output) => Promise<number | 
   return program;
 }
 
+/** --json / --debug: the flag, else FEDCTL_JSON / FEDCTL_DEBUG as a boolean (1/0, true/false, …). */
+function outputFlags(globals: GlobalOptions): { json: boolean; debug: boolean } {
+  return { json: globals.json ?? envBoolean('FEDCTL_JSON') ?? false, debug: globals.debug ?? envBoolean('FEDCTL_DEBUG') ?? false };
+}
+
 export async function main(argv: readonly string[]): Promise<number> {
   let exitCode: number = EXIT.ok;
   const program = buildProgram(async (action) => {
-    const globals = program.opts<GlobalOptions>();
-    const output = consoleOutput(Boolean(globals.json), Boolean(globals.debug));
+    let output = consoleOutput(false, false);
     try {
+      const flags = outputFlags(program.opts<GlobalOptions>());
+      output = consoleOutput(flags.json, flags.debug);
       const code = await action(output);
       exitCode = typeof code === 'number' ? code : EXIT.ok;
     } catch (error) {
@@ -60,6 +76,8 @@ export async function main(argv: readonly string[]): Promise<number> {
   } catch (error) {
     if (error instanceof CommanderError) {
       if (error.code === 'commander.helpDisplayed' || error.code === 'commander.version' || error.code === 'commander.help') return EXIT.ok;
+      const usage = new CliError('usage', error.message.replace(/^error: /, '').replace(/\s*\n\s*/g, ' ').trim(), EXIT.usage, { cause: error });
+      reportError(consoleOutput(wantsJson(argv), argv.includes('--debug')), usage, 'see fedctl --help');
       return EXIT.usage;
     }
     throw error;
@@ -67,17 +85,36 @@ export async function main(argv: readonly string[]): Promise<number> {
   return exitCode;
 }
 
+/** For errors commander raises before options are parsed: is JSON wanted? */
+function wantsJson(argv: readonly string[]): boolean {
+  if (argv.includes('--json')) return true;
+  try {
+    return envBoolean('FEDCTL_JSON') ?? false;
+  } catch {
+    return false;
+  }
+}
+
 function hintFor(error: unknown): string | undefined {
+  if (error instanceof CliError) return error.code === 'compacted' ? 're-read with fedctl names, then watch again from now' : undefined;
   if (!isFedError(error)) return undefined;
   switch (error.code) {
     case 'auth_failed':
       return 'check --cookie / FEDCTL_COOKIE / the cookie file';
     case 'nodedown':
     case 'timeout':
-      return 'is the node running? check --node / FEDCTL_NODE';
+      return `is the node running? check --node / FEDCTL_NODE (default ${NODE_DEFAULT})`;
     case 'config':
     case 'badarg':
       return 'see fedctl --help';
+    case 'name_taken':
+      return 'the name is held: unregister it first (fedctl unregister NAME), or pick another name';
+    case 'not_found':
+      return 'list what exists with fedctl names (or members, groups)';
+    case 'overloaded':
+      return 'the group is refusing work for now: fedctl already retried with backoff; retry later or slow down';
+    case 'unavailable':
+      return 'no quorum or no route yet: check fedctl status and fedctl groups';
     default:
       return undefined;
   }
@@ -90,8 +127,20 @@ export function parsePositiveInt(text: string, flag: string): number {
   return value;
 }
 
-const isEntryPoint = process.argv[1] !== undefined && import.meta.url === new URL(`file://${process.argv[1]}`).href;
-if (isEntryPoint || process.argv[1]?.endsWith('/cli/main.js')) {
+/**
+ * True when this file is the program being run. Through npm's `.bin/fedctl` symlink (or any
+ * link), `process.argv[1]` is the link's path, so both sides are compared as real paths.
+ */
+export function isEntryPoint(script: string | undefined, moduleUrl: string): boolean {
+  if (script === undefined) return false;
+  try {
+    return realpathSync(script) === realpathSync(fileURLToPath(moduleUrl));
+  } catch {
+    return false;
+  }
+}
+
+if (isEntryPoint(process.argv[1], import.meta.url)) {
   main(process.argv.slice(2)).then(
     (code) => {
       process.exitCode = code;

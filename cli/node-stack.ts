@@ -1,12 +1,27 @@
 /**
  * One running fedctl node, as `fedctl start` (and the demo, and jepsen-lite through it) runs
- * it: the data directory, the runtime `Node`, its `Distribution`, its `Group` member and the
- * admin server the CLI talks to. `startNodeStack` brings them up in that order and `close`
- * takes them down in reverse; a failure half-way closes what was opened.
+ * it: the data directory, the runtime `Node`, its `Distribution`, its `Group` member (always
+ * opened with the federation state machines, so every replica of a group is the same whatever
+ * flags its members got), the federation role when there is one, the singletons, the observer,
+ * the metrics endpoint and the admin server the CLI talks to. `startNodeStack` brings them up in
+ * that order and `close` takes them down in reverse; a failure half-way closes what was opened.
  *
- * First start with no seed: the node bootstraps a new group as its only voter. With seeds: it
- * joins the group of the first seed that answers. A restart (existing data directory) rejoins
- * its group from its own replica: it redials the member addresses it knows, and the seeds.
+ * Joining a group, on a first start (empty data directory):
+ * - with `seeds`: join the group of the first seed that answers;
+ * - with no seeds and static discovery: bootstrap a new group as its only voter, unless
+ *   `bootstrap: false` (then wait for `fedctl join`);
+ * - with no seeds and dns/hyperswarm discovery: bootstrap only if `bootstrap: true` (exactly one
+ *   node of a new group is started so, as etcd's `--initial-cluster-state new`); every other
+ *   node waits and asks each peer discovery connects it to for admission until one admits it.
+ *   So nodes found by discovery always form one group, never one group per node.
+ * A restart (existing data directory) rejoins its group from its own replica: it redials the
+ * member addresses it knows, and the seeds.
+ *
+ * Federation: with `federation.root` the group creates the federation (its leader writes the
+ * directory into the group's log once); with `federation.seeds` (hidden addresses of root
+ * gateways) the group joins it. A member started without either attaches as soon as its
+ * replica shows that its group is federated (a member added to a federated group later), so a
+ * group never has members that disagree about which namespace the CLI uses.
  */
 import {
   Distribution,
@@ -21,10 +36,26 @@ import {
   fedError,
   type LogEntry,
 } from '../runtime/index.js';
-import { Group, type UnsafeMode, openDataDir } from '../registry/index.js';
-import { startAdminServer } from './admin-server.js';
-import { NodeMetrics, NodeObserver } from '../runtime/observe/index.js';
+import { Group, SingletonManager, type UnsafeMode, openDataDir } from '../registry/index.js';
+import { type DirectorySummary, Federation, type FederationMachines, type FederationSettings, federationMachines } from '../federation/index.js';
+import { startAdminServer, startGatewayAdminServer } from './admin-server.js';
+import { NodeMetrics, NodeObserver, type FederationView } from '../runtime/observe/index.js';
 import { startMetricsServer } from './metrics-server.js';
+import { ProbeSingletons, SingletonLog } from './singletons.js';
+
+export interface FederationStackOptions {
+  /** This group creates the federation (its root group). */
+  readonly root: boolean;
+  /** Hidden gateway addresses (`host:port`) of root-group gateways. */
+  readonly seeds: readonly string[];
+  /** This member may serve as one of its group's gateways (default true). */
+  readonly gatewayEligible?: boolean;
+  /** Where this member's gateway listens when it is one (default: the listen host, any port). */
+  readonly gatewayHost?: string;
+  readonly gatewayPort?: number;
+  /** Timings of the federation layer (tests and the demo shorten them). */
+  readonly settings?: Partial<FederationSettings>;
+}
 
 export interface NodeStackOptions {
   /** `name@host`. */
@@ -41,21 +72,34 @@ export interface NodeStackOptions {
   readonly dhtBootstrap: readonly string[];
   /** For DNS discovery: the name to resolve and the port every node listens on. */
   readonly dnsName?: string;
-  readonly gateway: boolean;
+  /** More discovery sources (library users, tests); counts as non-static discovery. */
+  readonly extraDiscovery?: readonly Discovery[];
+  /** May this member serve as a federation gateway (default true; `federation.gatewayEligible` wins). */
+  readonly gateway?: boolean;
   readonly hidden: boolean;
   readonly tickMs?: number;
-  /** With no seeds on first start: create a new group (default) or wait for `fedctl join`. */
-  readonly bootstrap?: boolean;
+  /**
+   * On a first start with no seeds: create a new group (true), wait to be added (false), or the
+   * default (undefined): create with static discovery, wait with dns/hyperswarm discovery.
+   */
+  readonly bootstrap?: boolean | undefined;
   /** Accept the admin `fault` request (jepsen-lite's partitions). Off by default. */
   readonly faultInjection?: boolean;
   /** TEST-ONLY deliberate unsafety (see registry's `UnsafeMode`). */
   readonly unsafe?: UnsafeMode | undefined;
   readonly heartbeatTickMs?: number;
   readonly heartbeatTimeoutMs?: number;
+  readonly snapshotEveryEntries?: number;
   /** Serve /metrics, /livez and /readyz here (`fedctl start --metrics`); off when absent. */
   readonly metrics?: { readonly host: string; readonly port: number };
   /** Admission control of the group member (see registry GROUP_DEFAULTS). */
   readonly proposalsInFlightMax?: number;
+  /** Run in a federation (see the header); absent: only if the replica says the group is federated. */
+  readonly federation?: FederationStackOptions | undefined;
+  /** Probe singletons declared on this member (every member of the group declares the same). */
+  readonly singletons?: readonly string[];
+  /** Append one JSON line per singleton instance start/stop here (see singletons.ts). */
+  readonly singletonLog?: string | undefined;
   readonly log: (level: 'info' | 'warn' | 'error', msg: string, extra?: Record<string, unknown>) => void;
 }
 
@@ -65,12 +109,31 @@ export interface NodeStack {
   readonly group: Group;
   readonly address: string;
   readonly observer: NodeObserver;
+  readonly singletons: ProbeSingletons;
   /** `host:port` of the metrics endpoint, when `metrics` was asked for. */
   readonly metricsAddress: string | undefined;
+  /** The federation role, once this member has one. */
+  federation(): Federation | undefined;
   close(): Promise<void>;
 }
 
+/** How often a member without a federation role checks its replica for one, and so on. */
+const FEDERATION_CHECK_MS = 500;
+/** How often the cached directory (metrics, `groups`) is refreshed. */
+const DIRECTORY_REFRESH_MS = 2_000;
+/** How often a fresh node waiting for admission asks its discovered peers again. */
+const DISCOVERY_JOIN_RETRY_MS = 500;
+
 export async function startNodeStack(options: NodeStackOptions): Promise<NodeStack> {
+  if (options.federation?.root === true && options.federation.seeds.length > 0) {
+    throw fedError('config', '--federation-root and --federation-seed exclude each other: the root group has no root to join');
+  }
+  if (options.seeds.length > 0 && options.bootstrap === true) {
+    throw fedError('config', '--bootstrap and --seed exclude each other: a node either creates its group or joins one');
+  }
+  if (options.transport === 'hyperswarm' && options.dhtBootstrap.length === 0) {
+    throw fedError('config', '--transport hyperswarm needs --dht-bootstrap host:port (fedctl never uses the public DHT)');
+  }
   const dataDir = openDataDir(options.dataDir, { name: options.name, group: options.group });
   const closers: Array<() => Promise<void>> = [];
   const closeAll = async (): Promise<void> => {
@@ -87,19 +150,23 @@ export async function startNodeStack(options: NodeStackOptions): Promise<NodeSta
     await node.start();
     closers.push(() => node.stop());
     const transport = makeTransport(options);
+    const discovery = makeDiscovery(options, transport);
     const distribution = await Distribution.start({
       node,
       cookie: options.cookie,
       cluster: 'fedctl',
       hidden: options.hidden,
       transport,
-      discovery: makeDiscovery(options, transport),
+      discovery,
       tickMs: options.heartbeatTickMs ?? 500,
       heartbeatTimeoutMs: options.heartbeatTimeoutMs ?? 3_000,
       logger: (entry: LogEntry) => options.log(entry.level, entry.msg, { component: 'dist', event: entry.event, peer: entry.peer, code: entry.code }),
     });
     closers.push(() => distribution.close());
-    const bootstrap = dataDir.fresh && options.seeds.length === 0 && options.bootstrap !== false;
+    const discovers = options.discovery !== 'static' || (options.extraDiscovery?.length ?? 0) > 0;
+    const fresh = dataDir.fresh && options.seeds.length === 0;
+    const bootstrap = fresh && (options.bootstrap ?? !discovers);
+    const machines = federationMachines();
     const group = await Group.open({
       node,
       distribution,
@@ -107,13 +174,39 @@ export async function startNodeStack(options: NodeStackOptions): Promise<NodeSta
       raftPath: dataDir.raftPath,
       bootstrap,
       address: distribution.address,
+      extensions: machines.extensions,
       ...(options.tickMs !== undefined ? { tickMs: options.tickMs } : {}),
       ...(options.unsafe !== undefined ? { unsafe: options.unsafe } : {}),
       ...(options.proposalsInFlightMax !== undefined ? { proposalsInFlightMax: options.proposalsInFlightMax } : {}),
+      ...(options.snapshotEveryEntries !== undefined ? { snapshotEveryEntries: options.snapshotEveryEntries } : {}),
       log: (level, event, msg) => options.log(level, msg, { component: 'group', event }),
     });
     closers.push(() => group.close());
-    const observer = new NodeObserver({ node, distribution, group });
+
+    const role = new FederationRole({
+      node,
+      distribution,
+      group,
+      machines,
+      cookie: options.cookie,
+      listenHost: options.listenHost,
+      config: options.federation,
+      gatewayEligible: options.federation?.gatewayEligible ?? options.gateway ?? true,
+      log: options.log,
+    });
+    closers.push(() => role.close());
+
+    const manager = new SingletonManager(group, { log: (level, event, msg) => options.log(level, msg, { component: 'singleton', event }) });
+    const singletonLog = options.singletonLog === undefined ? undefined : new SingletonLog(options.singletonLog);
+    const singletons = new ProbeSingletons(node, manager, singletonLog);
+    closers.push(async () => {
+      await manager.close();
+      singletons.close();
+      singletonLog?.close();
+    });
+    for (const key of options.singletons ?? []) singletons.declare(key);
+
+    const observer = new NodeObserver({ node, distribution, group, federation: role.view() });
     closers.push(async () => observer.close());
     let metricsAddress: string | undefined;
     if (options.metrics !== undefined) {
@@ -129,7 +222,19 @@ export async function startNodeStack(options: NodeStackOptions): Promise<NodeSta
       options.log('info', `metrics: listening on http://${metricsAddress}/metrics`, { component: 'metrics', address: metricsAddress });
     }
     const faults = options.faultInjection === true ? (blocked: readonly string[]) => distribution.setBlocked(blocked) : undefined;
-    const admin = startAdminServer({ node, distribution, group, faults, observer });
+    const admin = startAdminServer({
+      node,
+      distribution,
+      group,
+      cookie: options.cookie,
+      machines,
+      federation: () => role.federation,
+      directory: () => role.directory,
+      singletons,
+      manager,
+      faults,
+      observer,
+    });
     closers.push(async () => admin.stop());
     if (dataDir.fresh && options.seeds.length > 0) {
       await joinViaSeeds(group, options.seeds, options.log);
@@ -138,11 +243,157 @@ export async function startNodeStack(options: NodeStackOptions): Promise<NodeSta
         if (member !== options.name) distribution.connect(address).catch(() => undefined);
       }
       for (const seed of options.seeds) distribution.connect(seed).catch(() => undefined);
+      if (fresh && !bootstrap && discovers) {
+        options.log('info', `waiting to be admitted to group ${options.group} by a peer that discovery finds (one node of a new group starts with --bootstrap)`, { component: 'group' });
+        const stop = joinThroughDiscoveredPeers(group, distribution);
+        closers.push(async () => stop());
+      }
     }
-    return { node, distribution, group, address: distribution.address, observer, metricsAddress, close: closeAll };
+    return { node, distribution, group, address: distribution.address, observer, singletons, metricsAddress, federation: () => role.federation, close: closeAll };
   } catch (error) {
     await closeAll();
     throw error;
+  }
+}
+
+/** Until this member is admitted, ask every visible peer to admit it (members forward to their leader). */
+function joinThroughDiscoveredPeers(group: Group, distribution: Distribution): () => void {
+  const timer = setInterval(() => {
+    if (group.isMember()) {
+      clearInterval(timer);
+      return;
+    }
+    for (const peer of distribution.peers({ hidden: false })) group.requestJoin(peer);
+  }, DISCOVERY_JOIN_RETRY_MS);
+  timer.unref();
+  return () => clearInterval(timer);
+}
+
+interface FederationRoleOptions {
+  readonly node: Node;
+  readonly distribution: Distribution;
+  readonly group: Group;
+  readonly machines: FederationMachines;
+  readonly cookie: string;
+  readonly listenHost: string;
+  readonly config: FederationStackOptions | undefined;
+  readonly gatewayEligible: boolean;
+  readonly log: NodeStackOptions['log'];
+}
+
+/**
+ * This member's part in the federation: attaches `Federation` (at once when configured, else
+ * when the replica shows the group is federated), keeps the directory summary cached for the
+ * metrics, and serves the read-only admin requests other groups' members send to this member's
+ * gateway node (`fedctl groups` asks each group there for its leader, members and names).
+ */
+class FederationRole {
+  federation: Federation | undefined;
+  directory: DirectorySummary | undefined;
+  readonly #options: FederationRoleOptions;
+  readonly #timer: NodeJS.Timeout;
+  #attaching: Promise<void> | undefined;
+  #lastDirectoryMs = -Infinity;
+  #refreshing = false;
+  #gatewayNode: Node | undefined;
+  #gatewayAdmin: { stop(): void } | undefined;
+  #closed = false;
+
+  constructor(options: FederationRoleOptions) {
+    this.#options = options;
+    if (options.config !== undefined) this.#attach(options.config);
+    this.#timer = setInterval(() => this.#tick(), FEDERATION_CHECK_MS);
+    this.#timer.unref();
+  }
+
+  /** What the observer reads (structural: runtime does not depend on federation). */
+  view(): FederationView {
+    return {
+      status: () => {
+        const federation = this.federation;
+        if (federation === undefined) return undefined;
+        const status = federation.status();
+        const directory = this.directory;
+        return {
+          ...status,
+          groups: directory?.groups.filter((record) => record.state !== 'removed').length ?? null,
+          rootGroup: directory?.rootGroup ?? null,
+        };
+      },
+    };
+  }
+
+  async close(): Promise<void> {
+    this.#closed = true;
+    clearInterval(this.#timer);
+    this.#gatewayAdmin?.stop();
+    await this.#attaching?.catch(() => undefined);
+    await this.federation?.close();
+  }
+
+  #tick(): void {
+    if (this.#closed) return;
+    const { machines, group } = this.#options;
+    if (this.federation === undefined && this.#attaching === undefined) {
+      const federated = machines.global.initialized || machines.global.wantedGateways().length > 0 || machines.directory.rootGroup !== undefined;
+      if (federated) {
+        this.#options.log('info', `group ${group.id} is federated: taking this member's federation role`, { component: 'federation' });
+        this.#attach({ root: machines.directory.rootGroup === group.id, seeds: [] });
+      }
+    }
+    const federation = this.federation;
+    if (federation === undefined) return;
+    this.#keepGatewayAdmin(federation);
+    if (!this.#refreshing && Date.now() - this.#lastDirectoryMs >= DIRECTORY_REFRESH_MS) {
+      this.#refreshing = true;
+      this.#lastDirectoryMs = Date.now();
+      federation
+        .directory()
+        .then((summary) => (this.directory = summary))
+        .catch(() => undefined)
+        .finally(() => (this.#refreshing = false));
+    }
+  }
+
+  #attach(config: FederationStackOptions): void {
+    const { node, distribution, group, machines, cookie, log } = this.#options;
+    this.#attaching = Federation.attach({
+      node,
+      distribution,
+      group,
+      machines,
+      cookie,
+      cluster: distribution.cluster,
+      createRoot: config.root,
+      seeds: config.seeds,
+      gatewayEligible: this.#options.gatewayEligible,
+      gatewayHost: config.gatewayHost ?? this.#options.listenHost,
+      gatewayPort: config.gatewayPort ?? 0,
+      ...config.settings,
+      log: (level, event, msg) => log(level, msg, { component: 'federation', event }),
+      gatewayLogger: (entry: LogEntry) => log(entry.level, entry.msg, { component: 'gateway', event: entry.event, peer: entry.peer, code: entry.code }),
+    }).then(
+      async (federation) => {
+        if (this.#closed) {
+          await federation.close();
+          return;
+        }
+        this.federation = federation;
+        log('info', config.root ? `federation: group ${group.id} is the root group` : `federation: joining through ${config.seeds.join(', ') || 'the group\'s gateways'}`, { component: 'federation' });
+      },
+      (error: unknown) => log('error', `federation: cannot attach: ${(error as Error).message}`, { component: 'federation' }),
+    ).finally(() => (this.#attaching = undefined));
+  }
+
+  /** While this member is a gateway, its gateway node answers `group_info` and `names`. */
+  #keepGatewayAdmin(federation: Federation): void {
+    const gatewayNode = federation.gatewayDistribution()?.node;
+    const current = gatewayNode instanceof Node && gatewayNode.started ? gatewayNode : undefined;
+    if (current === this.#gatewayNode) return;
+    this.#gatewayAdmin?.stop();
+    this.#gatewayAdmin = undefined;
+    this.#gatewayNode = current;
+    if (current !== undefined) this.#gatewayAdmin = startGatewayAdminServer(current, { group: this.#options.group, machines: this.#options.machines });
   }
 }
 
@@ -171,26 +422,24 @@ async function joinViaSeeds(group: Group, seeds: readonly string[], log: NodeSta
 
 function makeTransport(options: NodeStackOptions): Transport {
   if (options.transport === 'hyperswarm') {
-    if (options.dhtBootstrap.length === 0) {
-      throw fedError('config', '--transport hyperswarm needs --dht-bootstrap host:port (fedctl never uses the public DHT)');
-    }
     return new HyperswarmTransport({ bootstrap: options.dhtBootstrap, host: options.listenHost });
   }
   return new TcpTransport({ host: options.listenHost, port: options.listenPort });
 }
 
 function makeDiscovery(options: NodeStackOptions, transport: Transport): Discovery[] {
+  const extra = [...(options.extraDiscovery ?? [])];
   switch (options.discovery) {
     case 'static':
-      return options.seeds.length > 0 ? [new StaticDiscovery(options.seeds)] : [];
+      return [...(options.seeds.length > 0 ? [new StaticDiscovery(options.seeds)] : []), ...extra];
     case 'dns':
       if (options.dnsName === undefined) throw fedError('config', '--discovery dns needs --dns-name NAME');
-      return [new DnsDiscovery({ hostname: options.dnsName, port: options.listenPort })];
+      return [new DnsDiscovery({ hostname: options.dnsName, port: options.listenPort }), ...extra];
     case 'hyperswarm':
       if (!(transport instanceof HyperswarmTransport)) {
         throw fedError('config', '--discovery hyperswarm needs --transport hyperswarm');
       }
-      return [new HyperswarmDiscovery(transport, 'fedctl', options.cookie)];
+      return [new HyperswarmDiscovery(transport, 'fedctl', options.cookie), ...extra];
     default:
       throw fedError('config', `unknown discovery ${String(options.discovery)}`);
   }

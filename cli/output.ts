@@ -3,6 +3,7 @@
  * Errors go to stderr as one line; stack traces only with `--debug`.
  */
 import { isFedError } from '../runtime/index.js';
+import { CliError } from './exit-codes.js';
 
 export interface Output {
   json: boolean;
@@ -56,7 +57,7 @@ function jsonReplacer(_key: string, value: unknown): unknown {
 
 /** One line on stderr: `fedctl: <code>: <message>` plus a hint; the stack only with --debug. */
 export function reportError(output: Output, error: unknown, hint?: string): void {
-  const code = isFedError(error) ? error.code : 'error';
+  const code = isFedError(error) || error instanceof CliError ? error.code : 'error';
   const message = error instanceof Error ? error.message : String(error);
   if (output.json) {
     output.writeError(JSON.stringify({ error: { code, message, ...(hint ? { hint } : {}) } }));

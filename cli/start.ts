@@ -4,6 +4,10 @@
  * json` for machines: pino, see logging.ts; `--log-level`). The line `ready` (with the address)
  * tells a script or test the node serves; with `--metrics host:port` the line
  * `metrics: listening on http://host:port/metrics` gives the bound metrics address.
+ *
+ * Every flag has a `FEDCTL_*` environment variable (repeatable flags: a comma-separated list;
+ * booleans: 1/0, true/false, yes/no, on/off), except the test-only `--unsafe`, which is never
+ * taken from the environment so that it cannot be left switched on by accident.
  */
 import { homedir } from 'node:os';
 import { join } from 'node:path';
@@ -11,34 +15,49 @@ import { type Command, Option } from 'commander';
 import { fedError } from '../runtime/index.js';
 import { UNSAFE_MODES, type UnsafeMode } from '../registry/index.js';
 import { parseAddress, resolveCookie } from './config.js';
+import { collect, envBoolean, flagOrEnvBoolean, flagOrEnvList } from './env.js';
 import type { GlobalOptions } from './main.js';
-import { startNodeStack } from './node-stack.js';
+import { type FederationStackOptions, startNodeStack } from './node-stack.js';
 import type { Output } from './output.js';
 import { LOG_LEVELS, type LogFunction, type LogLevel, createLogger, parseLogLevel } from './logging.js';
+
+/**
+ * Why `fedctl start` refuses hyperswarm: every fedctl client (this CLI, the demo, jepsen-lite)
+ * reaches a node's admin server over TCP, and short-lived admin connections over HyperDHT are not
+ * reliable yet (on a local testnet, connections after the first fail with HOLEPUNCH_ABORTED or
+ * time out), so a node linked only by hyperswarm could not be managed. Programs can still use
+ * the library's HyperswarmTransport and HyperswarmDiscovery (with an explicit DHT bootstrap).
+ */
+const HYPERSWARM_REFUSAL =
+  'fedctl start does not run hyperswarm nodes: fedctl reaches nodes over TCP only, so a hyperswarm node could not be managed; ' +
+  'use --transport tcp with --discovery static or dns (programs can use the library\'s HyperswarmTransport, with an explicit DHT bootstrap list)';
 
 interface StartOptions {
   name: string;
   listen: string;
   group: string;
   data?: string;
-  seed: string[];
+  seed?: string[];
   discovery: 'static' | 'hyperswarm' | 'dns';
   transport: 'tcp' | 'hyperswarm';
-  dhtBootstrap: string[];
   dnsName?: string;
-  gateway: boolean;
-  hidden: boolean;
+  bootstrap?: boolean;
+  hidden?: boolean;
+  federationRoot?: boolean;
+  federationSeed?: string[];
+  gateway?: boolean;
+  gatewayListen?: string;
+  singleton?: string[];
+  singletonLog?: string;
   logFormat: 'text' | 'json';
   logLevel: LogLevel;
   metrics?: string;
   proposalsInFlightMax?: string;
   tickMs?: string;
-  faultInjection: boolean;
+  snapshotEveryEntries?: string;
+  faultInjection?: boolean;
   unsafe?: UnsafeMode;
-  bootstrap: boolean;
 }
-
-const collect = (value: string, previous: string[] = []): string[] => [...previous, value];
 
 export function registerStartCommand(program: Command, run: (action: (output: Output) => Promise<number | void>) => Promise<void>): void {
   program
@@ -48,38 +67,56 @@ export function registerStartCommand(program: Command, run: (action: (output: Ou
     .addOption(new Option('--listen <host:port>', 'address to listen on').env('FEDCTL_LISTEN').default('127.0.0.1:4370'))
     .addOption(new Option('--group <id>', 'group to create or join').env('FEDCTL_GROUP').default('default'))
     .addOption(new Option('--data <dir>', 'data directory (default ~/.fedctl/data/<name>)').env('FEDCTL_DATA'))
-    .addOption(new Option('--seed <host:port>', 'a member to join through (repeatable)').argParser(collect).default([]))
-    .addOption(new Option('--discovery <kind>', 'how to find peers').choices(['static', 'hyperswarm', 'dns']).default('static'))
-    .addOption(new Option('--transport <kind>', 'link transport').choices(['tcp', 'hyperswarm']).default('tcp'))
-    .addOption(new Option('--dht-bootstrap <host:port>', 'DHT bootstrap node for hyperswarm (repeatable; required with hyperswarm)').argParser(collect).default([]))
-    .addOption(new Option('--dns-name <name>', 'name to resolve with --discovery dns'))
-    .addOption(new Option('--gateway', 'offer to act as a federation gateway').default(false))
-    .addOption(new Option('--hidden', 'connect only where told; never propagated').default(false))
+    .addOption(new Option('--seed <host:port>', 'a member to join through (repeatable) [env FEDCTL_SEEDS, comma list]').argParser(collect))
+    .addOption(new Option('--discovery <kind>', 'how to find peers (hyperswarm: refused, see --transport)').choices(['static', 'hyperswarm', 'dns']).env('FEDCTL_DISCOVERY').default('static'))
+    .addOption(new Option('--transport <kind>', 'link transport (hyperswarm: refused, the CLI reaches nodes over TCP only)').choices(['tcp', 'hyperswarm']).env('FEDCTL_TRANSPORT').default('tcp'))
+    .addOption(new Option('--dns-name <name>', 'name to resolve with --discovery dns').env('FEDCTL_DNS_NAME'))
+    .addOption(new Option('--bootstrap', 'on a first start with no --seed, create a new group (default with static discovery) [env FEDCTL_BOOTSTRAP]'))
+    .addOption(new Option('--no-bootstrap', 'on a first start with no --seed, wait to be admitted (`fedctl join`, or a peer found by discovery; default with dns discovery)'))
+    .addOption(new Option('--hidden', 'connect only where told; never propagated [env FEDCTL_HIDDEN]'))
+    .addOption(new Option('--federation-root', 'this group creates the federation (its root group); give it to every member of that group [env FEDCTL_FEDERATION_ROOT]'))
+    .addOption(new Option('--federation-seed <host:port>', 'gateway address of a root-group gateway: this group joins the federation (repeatable) [env FEDCTL_FEDERATION_SEEDS, comma list]').argParser(collect))
+    .addOption(new Option('--gateway', 'in a federation, this member may serve as one of its group\'s gateways (the default) [env FEDCTL_GATEWAY]'))
+    .addOption(new Option('--no-gateway', 'in a federation, this member never serves as a gateway'))
+    .addOption(new Option('--gateway-listen <host:port>', 'where this member\'s gateway listens when it is one (default: the --listen host, any port)').env('FEDCTL_GATEWAY_LISTEN'))
+    .addOption(new Option('--singleton <key>', 'run a built-in probe singleton for KEY in the group (repeatable; every member declares the same) [env FEDCTL_SINGLETONS, comma list]').argParser(collect))
+    .addOption(new Option('--singleton-log <file>', 'append one JSON line per singleton instance start/stop to FILE').env('FEDCTL_SINGLETON_LOG'))
     .addOption(new Option('--log-format <format>', 'log line format').choices(['text', 'json']).env('FEDCTL_LOG_FORMAT').default('text'))
     .addOption(new Option('--log-level <level>', 'lowest level logged').choices([...LOG_LEVELS]).env('FEDCTL_LOG_LEVEL').default('info'))
     .addOption(new Option('--metrics <host:port>', 'serve /metrics, /livez and /readyz on this address (off by default)').env('FEDCTL_METRICS'))
-    .addOption(new Option('--proposals-in-flight-max <n>', 'admission control: client proposals waiting on this member before it answers overloaded (default 256)'))
-    .addOption(new Option('--tick-ms <ms>', 'Raft tick (default 50)'))
-    .addOption(new Option('--no-bootstrap', 'with no --seed, wait to be added by `fedctl join` instead of creating a new group'))
-    .addOption(new Option('--fault-injection', 'accept fault requests from jepsen-lite (cut links); off by default').default(false))
+    .addOption(new Option('--proposals-in-flight-max <n>', 'admission control: client proposals waiting on this member before it answers overloaded (default 256)').env('FEDCTL_PROPOSALS_IN_FLIGHT_MAX'))
+    .addOption(new Option('--tick-ms <ms>', 'Raft tick (default 50)').env('FEDCTL_TICK_MS'))
+    .addOption(new Option('--snapshot-every-entries <n>', 'take a Raft snapshot (and compact the log) every N applied entries (default 10000)').env('FEDCTL_SNAPSHOT_EVERY_ENTRIES'))
+    .addOption(new Option('--fault-injection', 'accept fault requests from jepsen-lite (cut links); off by default [env FEDCTL_FAULT_INJECTION]'))
     .addOption(new Option('--unsafe <mode>', 'TEST ONLY: deliberately break a guarantee').choices([...UNSAFE_MODES]).hideHelp())
     .action(async (options: StartOptions, command: Command) => {
       await run(async (output) => startAction(options, command.optsWithGlobals<GlobalOptions & StartOptions>(), output));
     });
 }
 
+function positiveInt(text: string | undefined, flag: string): number | undefined {
+  if (text === undefined) return undefined;
+  const value = Number(text);
+  if (!(Number.isInteger(value) && value > 0)) throw fedError('config', `${flag} wants a positive integer, got ${JSON.stringify(text)}`);
+  return value;
+}
+
 async function startAction(options: StartOptions, globals: GlobalOptions, output: Output): Promise<number> {
   const listen = parseAddress(options.listen, '--listen', { allowAnyPort: true });
-  for (const seed of options.seed) parseAddress(seed, '--seed');
-  const tickMs = options.tickMs === undefined ? undefined : Number(options.tickMs);
-  if (tickMs !== undefined && !(Number.isInteger(tickMs) && tickMs > 0)) throw fedError('config', `--tick-ms wants a positive integer, got ${options.tickMs}`);
+  if (options.transport === 'hyperswarm' || options.discovery === 'hyperswarm') throw fedError('config', HYPERSWARM_REFUSAL);
+  const seeds = flagOrEnvList(options.seed, 'FEDCTL_SEEDS');
+  for (const seed of seeds) parseAddress(seed, '--seed');
+  const tickMs = positiveInt(options.tickMs, '--tick-ms');
+  const proposalsInFlightMax = positiveInt(options.proposalsInFlightMax, '--proposals-in-flight-max');
+  const snapshotEveryEntries = positiveInt(options.snapshotEveryEntries, '--snapshot-every-entries');
+  const metrics = options.metrics === undefined ? undefined : parseAddress(options.metrics, '--metrics', { allowAnyPort: true });
+  const federation = federationOptions(options, listen.host);
+  const singletons = flagOrEnvList(options.singleton, 'FEDCTL_SINGLETONS');
+  if (new Set(singletons).size !== singletons.length) throw fedError('config', `--singleton: a key is given twice (${singletons.join(', ')})`);
+  // Unset (neither flag nor variable): the default for the discovery kind (see node-stack.ts).
+  const bootstrap = options.bootstrap ?? envBoolean('FEDCTL_BOOTSTRAP');
   const cookie = resolveCookie({ cookie: globals.cookie, cookieFile: globals.cookieFile, create: true });
   const log = createLogger({ node: options.name, group: options.group, format: options.logFormat, level: parseLogLevel(options.logLevel), writeLine: (line) => output.writeError(line) });
-  const metrics = options.metrics === undefined ? undefined : parseAddress(options.metrics, '--metrics', { allowAnyPort: true });
-  const proposalsInFlightMax = options.proposalsInFlightMax === undefined ? undefined : Number(options.proposalsInFlightMax);
-  if (proposalsInFlightMax !== undefined && !(Number.isInteger(proposalsInFlightMax) && proposalsInFlightMax > 0)) {
-    throw fedError('config', `--proposals-in-flight-max wants a positive integer, got ${options.proposalsInFlightMax}`);
-  }
   const stack = await startNodeStack({
     name: options.name,
     listenHost: listen.host,
@@ -87,19 +124,23 @@ async function startAction(options: StartOptions, globals: GlobalOptions, output
     group: options.group,
     dataDir: options.data ?? join(homedir(), '.fedctl', 'data', options.name),
     cookie,
-    seeds: options.seed,
+    seeds,
     discovery: options.discovery,
     transport: options.transport,
-    dhtBootstrap: options.dhtBootstrap,
+    dhtBootstrap: [],
     ...(options.dnsName !== undefined ? { dnsName: options.dnsName } : {}),
-    gateway: options.gateway,
-    hidden: options.hidden,
+    hidden: flagOrEnvBoolean(options.hidden, 'FEDCTL_HIDDEN', false),
+    gateway: federation?.gatewayEligible ?? flagOrEnvBoolean(options.gateway, 'FEDCTL_GATEWAY', true),
     ...(tickMs !== undefined ? { tickMs } : {}),
-    faultInjection: options.faultInjection,
-    bootstrap: options.bootstrap,
+    faultInjection: flagOrEnvBoolean(options.faultInjection, 'FEDCTL_FAULT_INJECTION', false),
+    bootstrap,
     unsafe: options.unsafe,
     ...(metrics !== undefined ? { metrics } : {}),
     ...(proposalsInFlightMax !== undefined ? { proposalsInFlightMax } : {}),
+    ...(snapshotEveryEntries !== undefined ? { snapshotEveryEntries } : {}),
+    federation,
+    singletons,
+    singletonLog: options.singletonLog,
     log,
   });
   if (options.unsafe !== undefined) log('warn', `UNSAFE MODE ${options.unsafe}: this node deliberately breaks a guarantee (testing only)`);
@@ -119,6 +160,21 @@ async function startAction(options: StartOptions, globals: GlobalOptions, output
   await stack.close();
   log('info', 'stopped');
   return 0;
+}
+
+/** The federation flags, or undefined when the node is given none (it is federated only if its group is). */
+function federationOptions(options: StartOptions, listenHost: string): FederationStackOptions | undefined {
+  const root = flagOrEnvBoolean(options.federationRoot, 'FEDCTL_FEDERATION_ROOT', false);
+  const seeds = flagOrEnvList(options.federationSeed, 'FEDCTL_FEDERATION_SEEDS');
+  for (const seed of seeds) parseAddress(seed, '--federation-seed');
+  if (root && seeds.length > 0) throw fedError('config', '--federation-root and --federation-seed exclude each other: the root group has no root to join');
+  const gatewayEligible = flagOrEnvBoolean(options.gateway, 'FEDCTL_GATEWAY', true);
+  const gatewayListen = options.gatewayListen === undefined ? undefined : parseAddress(options.gatewayListen, '--gateway-listen', { allowAnyPort: true });
+  if (!root && seeds.length === 0) {
+    if (gatewayListen !== undefined) throw fedError('config', '--gateway-listen needs --federation-root or --federation-seed');
+    return undefined;
+  }
+  return { root, seeds, gatewayEligible, gatewayHost: gatewayListen?.host ?? listenHost, gatewayPort: gatewayListen?.port ?? 0 };
 }
 
 /** The `fedctl start` logger at level info (see cli/logging.ts for the formats). */

@@ -49,7 +49,6 @@ export function registerTopCommand(program: Command, run: Run): void {
 }
 
 async function topAction(options: GlobalOptions & TopOptions, output: Output): Promise<number> {
-  if (options.node === undefined) throw fedError('config', 'which node? pass --node host:port or set FEDCTL_NODE');
   parseAddress(options.node, '--node');
   const intervalMs = Number(options.interval);
   if (!(Number.isInteger(intervalMs) && intervalMs >= INTERVAL_MS_MIN)) throw fedError('config', `--interval wants an integer ≥ ${INTERVAL_MS_MIN}, got ${options.interval}`);
@@ -152,6 +151,14 @@ export function renderScreen(snapshot: NodeSnapshot, options: { interactive: boo
         (admission === null ? '' : `   in flight ${admission.proposalsInFlight}/${admission.proposalsInFlightMax}   refused ${admission.rejectedOverloadedTotal}`),
     );
   }
+  const federation = snapshot.federation;
+  if (federation !== null) {
+    lines.push(
+      `federation: root ${federation.rootGroup ?? '?'}   groups ${federation.groups ?? '?'}   slots owned ${federation.ownedSlots}   global names ${federation.names}   ` +
+        `gateways ${federation.gateways}${federation.isGateway ? ' (this member is one)' : ''}   cached ${federation.cachedNames}` +
+        (federation.cacheHitRatio === null ? '' : `   cache hits ${(federation.cacheHitRatio * 100).toFixed(0)}%`),
+    );
+  }
   lines.push('');
   lines.push(`PROCESSES (by ${processes.sortedBy === 'rate' ? 'message rate' : 'mailbox length'})`);
   lines.push(
@@ -164,8 +171,18 @@ export function renderScreen(snapshot: NodeSnapshot, options: { interactive: boo
   lines.push('PEERS');
   lines.push(
     formatTable(
-      ['peer', 'kind', 'state', 'queued', 'rtt ms', 'sent', 'received', 'dropped'],
-      snapshot.peers.map((peer) => [peer.node, peer.hidden ? 'hidden' : 'visible', peer.state, formatBytes(peer.outboundBytes), peer.heartbeatRttMs === null ? '-' : peer.heartbeatRttMs.toFixed(2), peer.dataSent, peer.dataReceived, peer.dataDropped]),
+      ['peer', 'kind', 'state', 'queued', 'rtt ms', 'hb gap ms', 'sent', 'received', 'dropped'],
+      snapshot.peers.map((peer) => [
+        peer.node,
+        peer.hidden ? 'hidden' : 'visible',
+        peer.state,
+        formatBytes(peer.outboundBytes),
+        peer.heartbeatRttMs === null ? '-' : peer.heartbeatRttMs.toFixed(2),
+        peer.heartbeatGapMsMax === null ? '-' : peer.heartbeatGapMsMax.toFixed(0),
+        peer.dataSent,
+        peer.dataReceived,
+        peer.dataDropped,
+      ]),
     ),
   );
   if (group !== null) {

@@ -11,10 +11,22 @@
  *   O(processes), a few small objects per process; per-process
  *   message rates are tracked only while the node has at most `RATE_TRACKED_PROCESSES_MAX`
  *   processes (above that `ratePerSecond` is null).
- * - Rates (messages/s, proposals/s) are deltas since the previous snapshot of this observer.
+ * - Rates (messages/s, proposals/s, the federation cache hit ratio) and the largest heartbeat gap
+ *   per peer are measured since the previous snapshot of the same READER (`snapshot({reader})`),
+ *   so a Prometheus scrape, `fedctl stats` and each `fedctl top` do not disturb each other's
+ *   figures. At most `READERS_MAX` readers are remembered (the least recently seen is forgotten).
+ * - Peers: every connected peer, and every visible peer seen before or listed as a group member
+ *   while it is disconnected (`state: 'down'`, so a dead peer keeps its row and its series).
+ *   Hidden peers (CLI clients) are forgotten when they disconnect, a down peer that is not a
+ *   group member after `DOWN_PEER_FORGET_MS`. At most `KNOWN_PEERS_MAX`.
+ * - Heartbeat gaps: every `heartbeatSampleMs` the observer reads each peer's heartbeat counter;
+ *   the gap between two heartbeats is measured to within that period (and the event-loop delay,
+ *   which delays the failure detector the same way).
  * - The group is seen through `GroupView`, the few methods of registry's `Group` it reads, so
  *   runtime does not depend on registry.
- * - `close()` stops the RTT probe, the event-loop histogram and the apply listener.
+ * - The federation (when attached) is seen through `FederationView`, as the group is.
+ * - `close()` stops the RTT probe, the heartbeat sampler, the event-loop histogram and the
+ *   apply listener.
  */
 import { performance } from 'node:perf_hooks';
 import type { Distribution } from '../dist/index.js';
@@ -28,6 +40,16 @@ export const TOP_PROCESSES_DEFAULT = 20;
 export const TOP_PROCESSES_MAX = 1_000;
 /** Above this many processes, per-process message rates are not tracked (memory bound). */
 export const RATE_TRACKED_PROCESSES_MAX = 100_000;
+/** Readers with their own rate baseline (see `snapshot({reader})`). */
+export const READERS_MAX = 64;
+/** Peers kept in the peer list (connected or not). */
+export const KNOWN_PEERS_MAX = 1_024;
+/** A down peer that is not a member of the group is forgotten after this long. */
+export const DOWN_PEER_FORGET_MS = 600_000;
+/** Default period of the heartbeat sampler. */
+export const HEARTBEAT_SAMPLE_MS_DEFAULT = 100;
+/** The reader of `snapshot()` called without one. */
+const DEFAULT_READER = 'default';
 
 export type ProcessSort = 'mailbox' | 'rate';
 
@@ -58,6 +80,51 @@ export interface GroupView {
   };
 }
 
+/** What the observer reads of the federation (structural: runtime does not depend on federation). */
+export interface FederationView {
+  /** Undefined while the member has no federation role. */
+  status(): FederationFigures | undefined;
+}
+
+export interface FederationFigures {
+  readonly group: string;
+  readonly root: boolean;
+  readonly rootGroup: string | null;
+  /** This member's gateway node, when it is one. */
+  readonly gateway: { readonly node: string; readonly address: string } | null;
+  /** Members of this group serving as gateways. */
+  readonly gateways: readonly string[];
+  /** Groups in the directory (null until the directory was read). */
+  readonly groups: number | null;
+  readonly directoryRevision: number;
+  readonly ownedSlots: number;
+  readonly names: number;
+  readonly cachedNames: number;
+  readonly pendingReleases: number;
+  /** Remote whereis answered from this gateway's cache / not (when the federation counts them). */
+  readonly cacheHitsTotal?: number;
+  readonly cacheMissesTotal?: number;
+}
+
+export interface FederationSnapshot {
+  readonly group: string;
+  readonly root: boolean;
+  readonly rootGroup: string | null;
+  readonly isGateway: boolean;
+  readonly gateways: number;
+  readonly groups: number | null;
+  readonly directoryRevision: number;
+  readonly ownedSlots: number;
+  readonly names: number;
+  readonly cachedNames: number;
+  readonly pendingReleases: number;
+  /** Null while the federation does not count cache hits and misses. */
+  readonly cacheHitsTotal: number | null;
+  readonly cacheMissesTotal: number | null;
+  /** Hits / (hits + misses) since this reader's previous snapshot; null with no lookups or no counters. */
+  readonly cacheHitRatio: number | null;
+}
+
 export interface ProcessRow {
   readonly pid: string;
   readonly name: string | null;
@@ -70,7 +137,7 @@ export interface PeerRow {
   readonly node: string;
   readonly hidden: boolean;
   readonly address: string;
-  readonly state: 'up';
+  readonly state: 'up' | 'down';
   readonly outboundBytes: number;
   readonly outboundBytesPeak: number;
   readonly dataSent: number;
@@ -78,6 +145,11 @@ export interface PeerRow {
   readonly dataDropped: number;
   readonly heartbeatsReceived: number;
   readonly heartbeatRttMs: number | null;
+  /**
+   * Largest gap between two heartbeats received from the peer since this reader's previous
+   * snapshot, counting the gap still open now; null for a peer that is down.
+   */
+  readonly heartbeatGapMsMax: number | null;
 }
 
 export interface GroupSnapshot {
@@ -127,27 +199,54 @@ export interface NodeSnapshot {
     readonly rssBytesPeak: number;
   };
   readonly group: GroupSnapshot | null;
+  readonly federation: FederationSnapshot | null;
 }
 
 export interface NodeObserverOptions {
   readonly node: Node;
   readonly distribution?: Distribution;
   readonly group?: GroupView;
+  readonly federation?: FederationView;
+  /** Heartbeat sampler period (default 100 ms); 0 turns it off (gaps are then null). */
+  readonly heartbeatSampleMs?: number;
   /** RTT probe interval (default 1 s); 0 turns the probe off. */
   readonly rttProbeIntervalMs?: number;
   readonly eventLoopWindowMs?: number;
+}
+
+interface Baseline {
+  readonly timeMs: number;
+  readonly delivered: number;
+  readonly applied: number;
+  readonly received: Map<number, number>;
+  readonly cacheHits: number | null;
+  readonly cacheMisses: number | null;
+  /** Largest closed heartbeat gap per peer since this baseline was taken. */
+  readonly gapsMs: Map<string, number>;
+}
+
+interface HeartbeatTrack {
+  count: number;
+  lastChangeMs: number;
 }
 
 export class NodeObserver {
   readonly node: Node;
   readonly distribution: Distribution | undefined;
   readonly group: GroupView | undefined;
+  readonly federation: FederationView | undefined;
   readonly #eventLoop: EventLoopMonitor;
   readonly #rtt: RttProbe | undefined;
   readonly #startedMs = performance.now();
   readonly #stopApply: (() => void) | undefined;
+  readonly #stopNodeEvents: (() => void) | undefined;
+  readonly #sampler: NodeJS.Timeout | undefined;
   #appliedCommandsTotal = 0;
-  #previous: { timeMs: number; delivered: number; applied: number; received: Map<number, number> } | undefined;
+  /** Per reader, most recently seen last (Map order). */
+  readonly #baselines = new Map<string, Baseline>();
+  /** Visible peers ever seen, by name (address); kept while down. */
+  readonly #knownPeers = new Map<string, { address: string; downSinceMs: number | undefined }>();
+  readonly #heartbeats = new Map<string, HeartbeatTrack>();
   #heapUsedBytesPeak = 0;
   #rssBytesPeak = 0;
 
@@ -155,18 +254,30 @@ export class NodeObserver {
     this.node = options.node;
     this.distribution = options.distribution;
     this.group = options.group;
+    this.federation = options.federation;
     this.#eventLoop = new EventLoopMonitor(options.eventLoopWindowMs === undefined ? {} : { windowMs: options.eventLoopWindowMs });
     const intervalMs = options.rttProbeIntervalMs;
     this.#rtt = options.distribution !== undefined && intervalMs !== 0 ? new RttProbe(options.distribution, intervalMs === undefined ? {} : { intervalMs }) : undefined;
     this.#stopApply = options.group?.onApply?.((event) => {
       if (event.type === 'command') this.#appliedCommandsTotal++;
     });
+    this.#stopNodeEvents = options.distribution?.onNodeEvent((event) => {
+      if (event.type === 'nodeup' && !event.hidden) this.#knowPeer(event.node);
+      if (event.type === 'nodedown') this.#heartbeats.delete(event.node);
+    });
+    const sampleMs = options.heartbeatSampleMs ?? HEARTBEAT_SAMPLE_MS_DEFAULT;
+    if (options.distribution !== undefined && sampleMs > 0) {
+      this.#sampler = setInterval(() => this.#sampleHeartbeats(), sampleMs);
+      this.#sampler.unref();
+    }
   }
 
   close(): void {
     this.#rtt?.close();
     this.#eventLoop.close();
     this.#stopApply?.();
+    this.#stopNodeEvents?.();
+    if (this.#sampler !== undefined) clearInterval(this.#sampler);
   }
 
   /** Memory figures, also updating the high-water marks (call it often to catch peaks). */
@@ -183,18 +294,25 @@ export class NodeObserver {
     };
   }
 
-  snapshot(options: { top?: number; sortBy?: ProcessSort } = {}): NodeSnapshot {
+  /**
+   * A snapshot of the node. Rates and heartbeat gaps are since the previous snapshot of the same
+   * `reader` (default: one shared reader); a reader's first snapshot has rates of 0.
+   */
+  snapshot(options: { top?: number; sortBy?: ProcessSort; reader?: string } = {}): NodeSnapshot {
     const timeMs = performance.now();
     const sortBy = options.sortBy ?? 'mailbox';
     const limit = Math.max(0, Math.min(TOP_PROCESSES_MAX, Math.floor(options.top ?? TOP_PROCESSES_DEFAULT)));
-    const elapsedSeconds = this.#previous === undefined ? 0 : (timeMs - this.#previous.timeMs) / 1_000;
-    const processes = this.#processes(sortBy, limit, elapsedSeconds);
+    const reader = options.reader ?? DEFAULT_READER;
+    const previous = this.#baselines.get(reader);
+    const elapsedSeconds = previous === undefined ? 0 : (timeMs - previous.timeMs) / 1_000;
+    const processes = this.#processes(sortBy, limit, elapsedSeconds, previous);
     const messageStats = this.node.messageStats();
     const distributionStats = this.distribution?.stats();
-    const peers = this.#peers();
+    const peers = this.#peers(timeMs, previous);
     const receivedRemote =
       (distributionStats?.closedTotals.dataReceived ?? 0) + peers.reduce((sum, peer) => sum + peer.dataReceived, 0);
-    const group = this.#groupSnapshot(elapsedSeconds);
+    const group = this.#groupSnapshot(elapsedSeconds, previous);
+    const federation = this.#federationSnapshot(previous);
     const snapshot: NodeSnapshot = {
       node: this.node.name,
       creation: this.node.creation,
@@ -204,7 +322,7 @@ export class NodeObserver {
       messages: {
         ...messageStats,
         receivedRemote,
-        deliveredPerSecond: rate(messageStats.delivered, this.#previous?.delivered, elapsedSeconds),
+        deliveredPerSecond: rate(messageStats.delivered, previous?.delivered, elapsedSeconds),
       },
       peers,
       distribution:
@@ -221,16 +339,27 @@ export class NodeObserver {
       eventLoop: this.#eventLoop.read(),
       memory: this.sampleMemory(),
       group,
+      federation,
     };
-    this.#previous = { timeMs, delivered: messageStats.delivered, applied: this.#appliedCommandsTotal, received: processes.received };
+    this.#baselines.delete(reader);
+    this.#baselines.set(reader, {
+      timeMs,
+      delivered: messageStats.delivered,
+      applied: this.#appliedCommandsTotal,
+      received: processes.received,
+      cacheHits: federation?.cacheHitsTotal ?? null,
+      cacheMisses: federation?.cacheMissesTotal ?? null,
+      gapsMs: new Map(),
+    });
+    while (this.#baselines.size > READERS_MAX) this.#baselines.delete(this.#baselines.keys().next().value as string);
     return snapshot;
   }
 
-  #processes(sortBy: ProcessSort, limit: number, elapsedSeconds: number): { summary: NodeSnapshot['processes']; received: Map<number, number> } {
+  #processes(sortBy: ProcessSort, limit: number, elapsedSeconds: number, baseline: Baseline | undefined): { summary: NodeSnapshot['processes']; received: Map<number, number> } {
     const count = this.node.processCount();
     const trackRates = count <= RATE_TRACKED_PROCESSES_MAX;
     const received = new Map<number, number>();
-    const previous = this.#previous?.received;
+    const previous = baseline?.received;
     const top: ProcessRow[] = [];
     let queuedMessages = 0;
     let longestQueue = 0;
@@ -255,16 +384,50 @@ export class NodeObserver {
     return { summary: { count, sortedBy: sortBy, top, queuedMessages, longestQueue }, received };
   }
 
-  #peers(): PeerRow[] {
+  #knowPeer(name: string): void {
+    if (name === this.node.name) return;
+    const address = this.distribution?.peerInfo(name)?.address ?? this.#knownPeers.get(name)?.address ?? '';
+    this.#knownPeers.delete(name);
+    this.#knownPeers.set(name, { address, downSinceMs: undefined });
+    while (this.#knownPeers.size > KNOWN_PEERS_MAX) this.#knownPeers.delete(this.#knownPeers.keys().next().value as string);
+  }
+
+  /** Note each heartbeat counter that moved; the gap it closed goes to every reader's baseline. */
+  #sampleHeartbeats(): void {
+    const distribution = this.distribution;
+    if (distribution === undefined) return;
+    const now = performance.now();
+    const peers = distribution.stats().peers;
+    for (const [name, connection] of Object.entries(peers)) {
+      const track = this.#heartbeats.get(name);
+      if (track === undefined || connection.heartbeatsReceived < track.count) {
+        this.#heartbeats.set(name, { count: connection.heartbeatsReceived, lastChangeMs: now });
+        continue;
+      }
+      if (connection.heartbeatsReceived === track.count) continue;
+      const gapMs = now - track.lastChangeMs;
+      track.count = connection.heartbeatsReceived;
+      track.lastChangeMs = now;
+      for (const baseline of this.#baselines.values()) baseline.gapsMs.set(name, Math.max(baseline.gapsMs.get(name) ?? 0, gapMs));
+    }
+  }
+
+  #peers(nowMs: number, baseline: Baseline | undefined): PeerRow[] {
     const distribution = this.distribution;
     if (distribution === undefined) return [];
     const stats = distribution.stats();
     const rows: PeerRow[] = [];
+    const connected = new Set<string>();
     for (const name of distribution.peers()) {
       const connection = stats.peers[name];
       const info = distribution.peerInfo(name);
       if (connection === undefined || info === undefined) continue;
+      connected.add(name);
+      if (!info.hidden) this.#knowPeer(name);
       const rtt = this.#rtt?.rtt(name);
+      const track = this.#heartbeats.get(name);
+      const openGapMs = track === undefined ? null : nowMs - track.lastChangeMs;
+      const closedGapMs = baseline?.gapsMs.get(name);
       rows.push({
         node: name,
         hidden: info.hidden,
@@ -277,12 +440,39 @@ export class NodeObserver {
         dataDropped: connection.dataDropped,
         heartbeatsReceived: connection.heartbeatsReceived,
         heartbeatRttMs: rtt === undefined ? null : rtt.averageMs,
+        heartbeatGapMsMax: openGapMs === null ? null : Math.max(openGapMs, closedGapMs ?? 0),
+      });
+    }
+    const members = new Set((this.group?.members() ?? []).map((member) => member.node));
+    for (const member of members) if (!connected.has(member) && member !== this.node.name && !this.#knownPeers.has(member)) this.#knowPeer(member);
+    for (const [name, known] of this.#knownPeers) {
+      if (connected.has(name)) continue;
+      known.downSinceMs ??= nowMs;
+      // A member stays listed while down; a peer that is no member (it left) is forgotten in time.
+      if (!members.has(name) && nowMs - known.downSinceMs > DOWN_PEER_FORGET_MS) {
+        this.#knownPeers.delete(name);
+        continue;
+      }
+      const address = known.address;
+      rows.push({
+        node: name,
+        hidden: false,
+        address,
+        state: 'down',
+        outboundBytes: 0,
+        outboundBytesPeak: 0,
+        dataSent: 0,
+        dataReceived: 0,
+        dataDropped: 0,
+        heartbeatsReceived: 0,
+        heartbeatRttMs: null,
+        heartbeatGapMsMax: null,
       });
     }
     return rows;
   }
 
-  #groupSnapshot(elapsedSeconds: number): GroupSnapshot | null {
+  #groupSnapshot(elapsedSeconds: number, baseline: Baseline | undefined): GroupSnapshot | null {
     const group = this.group;
     if (group === undefined) return null;
     const status = group.status();
@@ -296,7 +486,7 @@ export class NodeObserver {
       lastIndex: status.lastIndex,
       names: status.names,
       appliedCommandsTotal: this.#appliedCommandsTotal,
-      proposalsPerSecond: rate(this.#appliedCommandsTotal, this.#previous?.applied, elapsedSeconds),
+      proposalsPerSecond: rate(this.#appliedCommandsTotal, baseline?.applied, elapsedSeconds),
       members: group.members().map((member) => ({
         node: member.node,
         role: member.role,
@@ -305,6 +495,35 @@ export class NodeObserver {
         lag: member.match === undefined ? null : Math.max(0, status.lastIndex - member.match),
       })),
       admission: group.admission?.() ?? null,
+    };
+  }
+
+  #federationSnapshot(baseline: Baseline | undefined): FederationSnapshot | null {
+    const status = this.federation?.status();
+    if (status === undefined) return null;
+    const hits = status.cacheHitsTotal ?? null;
+    const misses = status.cacheMissesTotal ?? null;
+    let cacheHitRatio: number | null = null;
+    if (hits !== null && misses !== null) {
+      const hitsDelta = hits - (baseline?.cacheHits ?? 0);
+      const lookups = hitsDelta + misses - (baseline?.cacheMisses ?? 0);
+      cacheHitRatio = lookups > 0 ? hitsDelta / lookups : null;
+    }
+    return {
+      group: status.group,
+      root: status.root,
+      rootGroup: status.rootGroup,
+      isGateway: status.gateway !== null,
+      gateways: status.gateways.length,
+      groups: status.groups,
+      directoryRevision: status.directoryRevision,
+      ownedSlots: status.ownedSlots,
+      names: status.names,
+      cachedNames: status.cachedNames,
+      pendingReleases: status.pendingReleases,
+      cacheHitsTotal: hits,
+      cacheMissesTotal: misses,
+      cacheHitRatio,
     };
   }
 }

@@ -28,8 +28,13 @@ export class CliHarness {
 
   /** Run one CLI command to completion. */
   run(args: readonly string[], extraEnv: Record<string, string> = {}, timeoutMs = 20_000): Promise<CliResult> {
+    return this.runCommand(process.execPath, [CLI, ...args], extraEnv, timeoutMs);
+  }
+
+  /** Run any command to completion (with the harness's environment). */
+  runCommand(command: string, args: readonly string[], extraEnv: Record<string, string> = {}, timeoutMs = 20_000): Promise<CliResult> {
     return new Promise((resolvePromise, reject) => {
-      const child = spawn(process.execPath, [CLI, ...args], { env: this.env(extraEnv), stdio: ['ignore', 'pipe', 'pipe'] });
+      const child = spawn(command, [...args], { env: this.env(extraEnv), stdio: ['ignore', 'pipe', 'pipe'] });
       this.#children.add(child);
       let stdout = '';
       let stderr = '';
@@ -37,7 +42,7 @@ export class CliHarness {
       child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
       const timer = setTimeout(() => {
         child.kill('SIGKILL');
-        reject(new Error(`fedctl ${args.join(' ')} did not finish in ${timeoutMs} ms; stderr: ${stderr}`));
+        reject(new Error(`${command} ${args.join(' ')} did not finish in ${timeoutMs} ms; stderr: ${stderr}`));
       }, timeoutMs);
       child.on('close', (code) => {
         clearTimeout(timer);
@@ -47,13 +52,23 @@ export class CliHarness {
     });
   }
 
-  /** Start a node with `fedctl start`; resolves with its address once it logs `ready`. */
-  startNode(name: string, args: readonly string[] = [], timeoutMs = 20_000): Promise<StartedNode> {
+  /** Run one CLI command with `--json`; resolves with the parsed stdout (throws on a non-zero exit). */
+  async json<T>(args: readonly string[], extraEnv: Record<string, string> = {}): Promise<T> {
+    const result = await this.run(['--json', ...args], extraEnv);
+    if (result.code !== 0) throw new Error(`fedctl ${args.join(' ')} exited ${result.code}: ${result.stderr}`);
+    return JSON.parse(result.stdout) as T;
+  }
+
+  /**
+   * Start a node with `fedctl start` (group g1 unless `options.group`); resolves with its
+   * address once it logs `ready`.
+   */
+  startNode(name: string, args: readonly string[] = [], timeoutMs = 20_000, options: { group?: string; env?: Record<string, string> } = {}): Promise<StartedNode> {
     const dataDir = join(this.root, 'data', name);
     const child = spawn(
       process.execPath,
-      [CLI, 'start', '--name', `${name}@127.0.0.1`, '--listen', '127.0.0.1:0', '--data', dataDir, '--group', 'g1', ...args],
-      { env: this.env(), stdio: ['ignore', 'pipe', 'pipe'] },
+      [CLI, 'start', '--name', `${name}@127.0.0.1`, '--listen', '127.0.0.1:0', '--data', dataDir, '--group', options.group ?? 'g1', ...args],
+      { env: this.env(options.env), stdio: ['ignore', 'pipe', 'pipe'] },
     );
     this.#children.add(child);
     const node = new StartedNode(name, child, dataDir);
@@ -112,10 +127,17 @@ export class StartedNode {
     });
   }
 
-  /** SIGTERM and wait for the exit code. */
-  async stop(): Promise<number | null> {
-    if (this.child.exitCode === null && this.child.signalCode === null) this.child.kill('SIGTERM');
+  /** SIGTERM (or `signal`) and wait for the exit code. */
+  async stop(signal: NodeJS.Signals = 'SIGTERM'): Promise<number | null> {
+    if (this.child.exitCode === null && this.child.signalCode === null) this.child.kill(signal);
     return this.#exited;
+  }
+
+  /** The `host:port` of its metrics endpoint (started with `--metrics`). */
+  metricsAddress(): string {
+    const match = /metrics: listening on http:\/\/(\S+)\/metrics/.exec(this.stderr);
+    if (match === null) throw new Error(`${this.name} logged no metrics address: ${this.stderr}`);
+    return match[1] as string;
   }
 
   exited(): Promise<number | null> {

@@ -5,7 +5,8 @@
  * values mean what they say: registrations move the names gauge, the applied-commands and
  * admitted-proposals counters and the process count; the leader reports itself and the lag of
  * each member; each node sees its two peers with a heartbeat RTT; message counters grow with
- * traffic. Also proves /livez and /readyz (503 with a reason on a node that is not a member),
+ * traffic; event-loop delay as three gauges; heartbeat counters and gaps per peer; a stopped
+ * member keeps its `peer_up` series at 0. Also proves /livez and /readyz (503 with a reason on a node that is not a member),
  * 404 elsewhere, and JSON logs carrying node, group, pid and component on every line.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -122,8 +123,31 @@ describe('metrics endpoint — meaning on a live group', () => {
     }
     expect(value(body, 'fedctl_peer_outbound_bytes', '{peer="b@127.0.0.1"}')).toBeGreaterThanOrEqual(0);
     expect(value(body, 'fedctl_dist_connections_opened_total')).toBeGreaterThanOrEqual(2);
-    expect(value(body, 'fedctl_event_loop_delay_seconds', '{quantile="0.99"}')).toBeGreaterThanOrEqual(0);
+    expect(value(body, 'fedctl_event_loop_delay_p99_seconds')).toBeGreaterThanOrEqual(value(body, 'fedctl_event_loop_delay_p50_seconds'));
+    expect(value(body, 'fedctl_event_loop_delay_max_seconds')).toBeGreaterThanOrEqual(value(body, 'fedctl_event_loop_delay_p99_seconds'));
+    // Heartbeats arrive every 500 ms; the failure detector's timeout is 3 s.
+    for (const peer of ['b@127.0.0.1', 'c@127.0.0.1']) {
+      expect(value(body, 'fedctl_peer_heartbeats_received_total', `{peer="${peer}"}`)).toBeGreaterThan(0);
+      expect(value(body, 'fedctl_peer_heartbeat_gap_seconds_max', `{peer="${peer}"}`)).toBeLessThan(3);
+    }
+    // Not a member of any federation: federation_member says so, the other figures read 0.
+    expect(value(body, 'fedctl_federation_member')).toBe(0);
+    expect(value(body, 'fedctl_federation_owned_slots')).toBe(0);
     expect(value(body, 'fedctl_heap_used_peak_bytes')).toBeGreaterThanOrEqual(value(body, 'fedctl_heap_used_bytes') * 0.5);
+  });
+});
+
+describe('metrics endpoint — a member that stops', () => {
+  it('stays listed with peer_up 0 (its series does not vanish) and leaves no heartbeat gap series', async () => {
+    const d = await harness.startNode('d', ['--seed', a.address]);
+    await eventually('d up on a', async () => samples((await get(a, '/metrics')).body, 'fedctl_peer_up').get('{peer="d@127.0.0.1"}') === 1);
+    expect(await d.stop()).toBe(0);
+    const body = await eventually('d down on a', async () => {
+      const text = (await get(a, '/metrics')).body;
+      return samples(text, 'fedctl_peer_up').get('{peer="d@127.0.0.1"}') === 0 ? text : undefined;
+    });
+    expect(samples(body, 'fedctl_peer_heartbeat_gap_seconds_max').has('{peer="d@127.0.0.1"}')).toBe(false);
+    expect(value(body, 'fedctl_peer_up', '{peer="b@127.0.0.1"}')).toBe(1);
   });
 });
 

@@ -5,7 +5,10 @@
  * (127.0.0.1); that the RTT probe measures a round trip to a peer that also probes; that
  * mailbox drops, refusals and kills appear in the Prometheus text with their policy labels;
  * and that cli/logging filters by level and writes pino JSON with node, group, pid and
- * component. Also: the event-loop monitor sees a deliberate 60 ms block of the loop.
+ * component. Also: the event-loop monitor sees a deliberate 60 ms block of the loop; each reader
+ * keeps its own rate baseline (a second reader does not reset the first's rates); a visible peer
+ * that disconnects keeps its row (state down) while a hidden one is forgotten; and the heartbeat
+ * gap per peer grows with a blocked event loop, measured since each reader's previous snapshot.
  */
 import { afterEach, describe, expect, it } from 'vitest';
 import { Distribution, Node, type Pid, type ProcessContext } from '../../runtime/index.js';
@@ -75,6 +78,29 @@ describe('NodeObserver — processes', () => {
   });
 });
 
+describe('NodeObserver — readers', () => {
+  it('each reader has its own rate baseline: a second reader does not reset the first', async () => {
+    const node = await newNode('readers');
+    const observer = new NodeObserver({ node });
+    cleanups.push(() => observer.close());
+    const target = node.spawn(sink);
+    await new Promise((resolve) => setImmediate(resolve));
+    observer.snapshot({ reader: 'first', sortBy: 'rate' });
+    await new Promise((resolve) => setTimeout(resolve, 20));
+    for (let index = 0; index < 10; index++) node.send(target, index);
+    const second = observer.snapshot({ reader: 'second', sortBy: 'rate' });
+    // The second reader's first snapshot has no baseline: rates are 0.
+    expect(second.messages.deliveredPerSecond).toBe(0);
+    const first = observer.snapshot({ reader: 'first', sortBy: 'rate' });
+    // Nothing was delivered between the two snapshots above: only the first reader's own
+    // baseline (before the 10 messages) makes its rate positive.
+    expect(first.messages.deliveredPerSecond).toBeGreaterThan(0);
+    expect(first.processes.top[0]).toMatchObject({ pid: target.toString() });
+    expect(first.processes.top[0]?.ratePerSecond).toBeGreaterThan(0);
+    expect(observer.snapshot({ reader: 'second', sortBy: 'rate' }).processes.top[0]?.ratePerSecond).toBe(0);
+  });
+});
+
 describe('NodeObserver — distribution', () => {
   it('counts remote traffic, lists the peer, and measures a heartbeat RTT both ways', async () => {
     const nodeA = await newNode('oa');
@@ -103,6 +129,61 @@ describe('NodeObserver — distribution', () => {
     expect(snapshotB.messages.receivedRemote).toBe(25);
     expect(snapshotB.peers[0]).toMatchObject({ node: 'oa@127.0.0.1', dataReceived: 25 });
     expect(snapshotB.distribution?.connectionsOpened).toBe(1);
+  });
+});
+
+describe('NodeObserver — peers down and heartbeat gaps', () => {
+  it('a visible peer that disconnects keeps its row with state down; a hidden peer is forgotten', async () => {
+    const nodeA = await newNode('pa');
+    const nodeB = await newNode('pb');
+    const nodeH = await newNode('ph');
+    const distA = await Distribution.start({ node: nodeA, cookie: COOKIE, logger: () => undefined });
+    cleanups.push(() => distA.close());
+    const distB = await Distribution.start({ node: nodeB, cookie: COOKIE, logger: () => undefined, reconnect: false });
+    const distH = await Distribution.start({ node: nodeH, cookie: COOKIE, hidden: true, listen: false, logger: () => undefined, reconnect: false });
+    const observer = new NodeObserver({ node: nodeA, distribution: distA, rttProbeIntervalMs: 0 });
+    cleanups.push(() => observer.close());
+    await distB.connect(distA.address);
+    await distH.connect(distA.address);
+    await until('both peers on a', () => distA.peers().length === 2);
+    expect(observer.snapshot().peers.map((peer) => `${peer.node}:${peer.state}`).sort()).toEqual(['pb@127.0.0.1:up', 'ph@127.0.0.1:up']);
+    await distB.close();
+    await distH.close();
+    await until('both gone', () => distA.peers().length === 0);
+    const rows = observer.snapshot().peers;
+    expect(rows).toEqual([expect.objectContaining({ node: 'pb@127.0.0.1', state: 'down', hidden: false, heartbeatRttMs: null, heartbeatGapMsMax: null })]);
+    const text = await new NodeMetrics(observer, { defaultMetrics: false }).render();
+    expect(text).toContain('fedctl_peer_up{peer="pb@127.0.0.1"} 0');
+    expect(text).not.toContain('ph@127.0.0.1');
+  });
+
+  it('the heartbeat gap per peer covers a blocked event loop, since each reader\'s previous snapshot', async () => {
+    const nodeA = await newNode('ga');
+    const nodeB = await newNode('gb');
+    const distA = await Distribution.start({ node: nodeA, cookie: COOKIE, tickMs: 20, heartbeatTimeoutMs: 5_000, logger: () => undefined });
+    cleanups.push(() => distA.close());
+    const distB = await Distribution.start({ node: nodeB, cookie: COOKIE, tickMs: 20, heartbeatTimeoutMs: 5_000, logger: () => undefined });
+    cleanups.push(() => distB.close());
+    const observer = new NodeObserver({ node: nodeA, distribution: distA, rttProbeIntervalMs: 0, heartbeatSampleMs: 5 });
+    cleanups.push(() => observer.close());
+    await distA.connect(distB.address);
+    await until('heartbeats counted', () => (distA.stats().peers['gb@127.0.0.1']?.heartbeatsReceived ?? 0) >= 3);
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    observer.snapshot({ reader: 'r' });
+    const blockMs = 300;
+    const until_ = Date.now() + blockMs;
+    while (Date.now() < until_);
+    await until('heartbeats resume', () => {
+      const row = observer.snapshot({ reader: 'probe' }).peers[0];
+      return row !== undefined && row.heartbeatGapMsMax !== null && row.heartbeatGapMsMax < blockMs;
+    });
+    const afterBlock = observer.snapshot({ reader: 'r' }).peers[0];
+    expect(afterBlock?.heartbeatGapMsMax).toBeGreaterThanOrEqual(blockMs);
+    // The same reader again: the block is behind its new baseline.
+    await until('a short gap for r', () => (observer.snapshot({ reader: 'r' }).peers[0]?.heartbeatGapMsMax ?? Infinity) < blockMs);
+    const text = await new NodeMetrics(observer, { defaultMetrics: false }).render();
+    expect(text).toMatch(/^fedctl_peer_heartbeat_gap_seconds_max\{peer="gb@127\.0\.0\.1"\} [\d.e-]+$/m);
+    expect(text).toMatch(/^fedctl_peer_heartbeats_received_total\{peer="gb@127\.0\.0\.1"\} \d+$/m);
   });
 });
 
