@@ -46,7 +46,7 @@ describe('runner — a correct cluster under partitions and kills', () => {
   it('runner — history.jsonl is in the issue format and pairs into operations', async () => {
     const events = await readHistory(join(run.outcome.outDir, 'history.jsonl'));
     const operations = pairOperations(events);
-    expect(operations.length).toBe(results().operations.client + results().operations.finalReads + results().operations.ownerLoss);
+    expect(operations.length).toBe(results().operations.client + results().operations.finalReads);
     const first = JSON.parse(readFileSync(join(run.outcome.outDir, 'history.jsonl'), 'utf8').split('\n')[0] as string) as Record<string, unknown>;
     expect(Object.keys(first)).toEqual(['process', 'type', 'f', 'name', 'value', 'time']);
   });
