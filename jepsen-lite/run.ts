@@ -296,8 +296,18 @@ async function committedRevision(cluster: Cluster): Promise<number | null> {
   return null;
 }
 
-/** Merges the nodes' singleton logs into singletons.jsonl and checks them. Runs after the cluster stopped (the logs are complete). */
-async function checkSingletonRun(options: RunOptions, cluster: Cluster, clock: RunClock, keys: readonly string[], executed: Executed): Promise<SingletonOutcome> {
+/**
+ * Merges the nodes' singleton logs into singletons.jsonl and checks them, with the kills the
+ * cluster made (instances on a SIGKILLed node end there: it writes no stop line). Runs after
+ * the cluster stopped, when the logs are complete. A bad log line makes the verdict unknown.
+ */
+export async function checkSingletonRun(
+  options: Pick<RunOptions, 'outDir'>,
+  cluster: Pick<Cluster, 'nodes' | 'dirOf' | 'kills'>,
+  clock: { readonly startedAt: Date },
+  keys: readonly string[],
+  executed: Pick<Executed, 'finalHealNs' | 'settledNs' | 'checkNotes'>,
+): Promise<SingletonOutcome> {
   const logs = readSingletonLogs(cluster.nodes().map((node) => join(cluster.dirOf(node), SINGLETON_LOG_FILE)));
   let events: SingletonEvent[];
   try {
