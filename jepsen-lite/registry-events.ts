@@ -17,9 +17,21 @@
  *
  * Contract of `RegistryWatcher`: it polls one running member at a time from the last revision
  * it holds, moves to another member when one stops answering or has been silent for a while,
- * keeps every change exactly once and in revision order (a lagging member may answer changes
- * at or below the asked revision; they are skipped), and `drain(target)` waits until it has
- * seen every change up to `target`. All polling stops at `stop()`.
+ * keeps every change once and in revision order (a lagging member may answer changes at or
+ * below the asked revision; they are skipped), and `drain(target)` waits until it has seen
+ * every change up to `target`. All polling stops at `stop()`.
+ *
+ * Two limits of `watch_poll` it works around (see the notes in the report to fedctl):
+ * - one poll answers ONE change, and resumes strictly after a revision — but one command can
+ *   make several changes at one revision (a node declared down loses all its names at once).
+ *   So after a removal at revision R, the watch asks about each of the run's names on its own
+ *   (the names never prefix one another) for its first change from R on, and keeps those at R.
+ *   Every revision that removes names starts with a removal (a register by a node's new
+ *   incarnation first drops the older pids' names), so no removal is missed; a put at the same
+ *   revision as removals may be (that only loosens the checker's bounds, see removals.ts).
+ * - a long poll that times out as a change lands answers no change but an applied index past
+ *   it. So an empty answer is trusted only after a second poll that does not wait (it answers
+ *   any change applied before it was asked) also comes back empty.
  */
 import type { AdminClient } from '../cli/admin-client.js';
 import { connectAdmin } from '../cli/admin-client.js';
@@ -45,6 +57,10 @@ const EMPTY_POLLS_BEFORE_MOVING = 4;
 const WATCH_CONNECT_TIMEOUT_MS = 2_000;
 const WATCH_ANSWER_MARGIN_MS = 3_000;
 const WATCH_RETRY_MS = 250;
+
+function isRemovalEvent(event: RegistryEvent): boolean {
+  return event.type === 'delete' && event.reason !== 'unregister';
+}
 
 function isRecord(value: unknown): value is Record<string, unknown> {
   return typeof value === 'object' && value !== null && !Array.isArray(value);
@@ -107,9 +123,13 @@ export interface RegistryWatcherOptions {
   readonly cookie: string;
   /** Names under this prefix are watched. */
   readonly prefix: string;
+  /** Every name the run has used so far (none is a prefix of another). */
+  readonly names: () => Iterable<string>;
   readonly running: () => readonly { name: string; address: string }[];
   readonly nowNs: () => number;
   readonly log: (line: string) => void;
+  /** How to reach a member (default: a hidden admin connection, `connectAdmin`). */
+  readonly connect?: (address: string, cookie: string, timeoutMs: number) => Promise<AdminClient>;
 }
 
 export class RegistryWatcher {
@@ -122,6 +142,8 @@ export class RegistryWatcher {
   #member = 0;
   #emptyPolls = 0;
   #stopped = false;
+  /** Changes already kept, as `revision type name` (one revision may be asked about more than once). */
+  readonly #kept = new Set<string>();
   /** Members in a row that no longer had the changes after the covered revision. */
   #compactedAnswers = 0;
   #loop: Promise<void> | undefined;
@@ -177,7 +199,7 @@ export class RegistryWatcher {
     if (running.length === 0) return false;
     const target = running[this.#member++ % running.length] as { name: string; address: string };
     try {
-      this.#connection = await connectAdmin(target.address, this.#options.cookie, WATCH_CONNECT_TIMEOUT_MS);
+      this.#connection = await (this.#options.connect ?? connectAdmin)(target.address, this.#options.cookie, WATCH_CONNECT_TIMEOUT_MS);
       this.#emptyPolls = 0;
       return true;
     } catch {
@@ -185,15 +207,31 @@ export class RegistryWatcher {
     }
   }
 
+  async #watchPoll(connection: AdminClient, prefix: string, afterRevision: number, waitMs: number): Promise<WatchReply> {
+    const reply = (await requestWithin(connection, { op: 'watch_poll', prefix, afterRevision, waitMs }, waitMs + WATCH_ANSWER_MARGIN_MS)) as WatchReply;
+    return { events: reply.events.filter((event) => typeof event.revision === 'number' && event.revision > afterRevision), revision: reply.revision };
+  }
+
   async #poll(connection: AdminClient): Promise<void> {
     const afterRevision = this.#coveredRevision;
-    let reply: WatchReply;
     try {
-      reply = (await requestWithin(
-        connection,
-        { op: 'watch_poll', prefix: this.#options.prefix, afterRevision, waitMs: WATCH_POLL_WAIT_MS },
-        WATCH_POLL_WAIT_MS + WATCH_ANSWER_MARGIN_MS,
-      )) as WatchReply;
+      let reply = await this.#watchPoll(connection, this.#options.prefix, afterRevision, WATCH_POLL_WAIT_MS);
+      if (reply.events.length === 0 && reply.revision > afterRevision) {
+        const confirmed = await this.#watchPoll(connection, this.#options.prefix, afterRevision, 0);
+        if (confirmed.events.length > 0) reply = confirmed;
+      }
+      this.#compactedAnswers = 0;
+      const [first] = reply.events;
+      if (first === undefined) {
+        if (reply.revision > this.#coveredRevision) this.#coveredRevision = reply.revision;
+        this.#emptyPolls++;
+        if (this.#emptyPolls >= EMPTY_POLLS_BEFORE_MOVING) await this.#disconnect();
+        return;
+      }
+      this.#emptyPolls = 0;
+      const event = this.#record(first);
+      if (isRemovalEvent(event)) await this.#sameRevision(connection, event);
+      this.#coveredRevision = event.revision;
     } catch (error) {
       if (isFedError(error, 'badarg') && error.details?.compacted === true) {
         // Another member may still have them (a restarted one restores from a snapshot): ask
@@ -202,26 +240,33 @@ export class RegistryWatcher {
         if (this.#compactedAnswers >= this.#options.running().length) await this.#skipCompacted(connection, afterRevision);
       }
       await this.#disconnect();
-      return;
+      await sleep(WATCH_RETRY_MS);
     }
-    this.#compactedAnswers = 0;
-    const fresh = reply.events.filter((event) => typeof event.revision === 'number' && event.revision > afterRevision);
-    for (const event of fresh) this.#record(event);
-    if (reply.revision > this.#coveredRevision) this.#coveredRevision = reply.revision;
-    this.#emptyPolls = fresh.length === 0 ? this.#emptyPolls + 1 : 0;
-    if (this.#emptyPolls >= EMPTY_POLLS_BEFORE_MOVING) await this.#disconnect();
   }
 
-  #record(raw: Record<string, unknown>): void {
+  /** The other changes at the revision of `removal`: each name's first change from that revision on. */
+  async #sameRevision(connection: AdminClient, removal: RegistryEvent): Promise<void> {
+    for (const name of [...this.#options.names()].sort()) {
+      if (name === (removal as { name: string }).name) continue;
+      const reply = await this.#watchPoll(connection, name, removal.revision - 1, 0);
+      const [first] = reply.events;
+      if (first !== undefined && first.revision === removal.revision && first.name === name) this.#record(first);
+    }
+  }
+
+  #record(raw: Record<string, unknown>): RegistryEvent {
     const time = this.#options.nowNs();
     const revision = raw.revision as number;
     const event: RegistryEvent =
       raw.type === 'put'
         ? { type: 'put', name: String(raw.name), pid: String(raw.pid), revision, time }
         : { type: 'delete', name: String(raw.name), pid: String(raw.pid), reason: raw.reason as DeleteReason, revision, time };
+    const key = `${revision} ${event.type} ${String(raw.name)}`;
+    if (this.#kept.has(key)) return event;
+    this.#kept.add(key);
     this.#writer.append(event);
     this.events.push(event);
-    this.#coveredRevision = revision;
+    return event;
   }
 
   /** The member no longer has the changes after `afterRevision`: record the gap and go on from what it has applied. */

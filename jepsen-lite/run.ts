@@ -185,9 +185,9 @@ async function execute(
 ): Promise<Executed> {
   const recorder = new Recorder(join(options.outDir, 'history.jsonl'), clock);
   const running = (): { name: string; address: string }[] => cluster.running().map((name) => ({ name, address: cluster.addressOf(name) }));
-  const watcher = new RegistryWatcher({ path: join(options.outDir, 'registry-events.jsonl'), cookie, prefix: NAME_PREFIX, running, nowNs: () => clock.nowNs(), log });
-  watcher.start();
   const names = new NameRotation(options.opsPerName);
+  const watcher = new RegistryWatcher({ path: join(options.outDir, 'registry-events.jsonl'), cookie, prefix: NAME_PREFIX, names: () => names.used, running, nowNs: () => clock.nowNs(), log });
+  watcher.start();
   const counts = { invoke: 0, ok: 0, fail: 0, info: 0 };
   const context = {
     recorder,

@@ -36,6 +36,11 @@ const MIX_UNREGISTER = 0.5;
 const MIX_WHEREIS = 0.8;
 /** Every name of the workload starts with this (the registry watch follows it). */
 export const NAME_PREFIX = 'jl-t';
+/**
+ * Every name ends with this, so that no name is a prefix of another (`jl-t0-g1.` is not a
+ * prefix of `jl-t0-g10.`): the registry watch can then ask about exactly one name by prefix.
+ */
+export const NAME_END = '.';
 const CONNECTION_LOST_CODES = new Set(['nodedown', 'noconnection', 'closed', 'noproc', 'shutdown']);
 
 /** Monotonic nanoseconds since the start of the run. */
@@ -126,7 +131,7 @@ export class NameRotation {
   }
 
   #name(team: number, generation: number): string {
-    const name = `${NAME_PREFIX}${team}-g${generation}`;
+    const name = `${NAME_PREFIX}${team}-g${generation}${NAME_END}`;
     this.used.add(name);
     return name;
   }

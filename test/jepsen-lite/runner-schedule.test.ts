@@ -234,8 +234,13 @@ describe('runner workload — outcomes and names', () => {
   it('names — a team moves to a fresh name after its operations per name', () => {
     const rotation = new NameRotation(3);
     const names = Array.from({ length: 7 }, () => rotation.next(0));
-    expect(names).toEqual(['jl-t0-g0', 'jl-t0-g0', 'jl-t0-g0', 'jl-t0-g1', 'jl-t0-g1', 'jl-t0-g1', 'jl-t0-g2']);
-    expect(rotation.next(1)).toBe('jl-t1-g0');
-    expect([...rotation.used].sort()).toEqual(['jl-t0-g0', 'jl-t0-g1', 'jl-t0-g2', 'jl-t1-g0']);
+    expect(names).toEqual(['jl-t0-g0.', 'jl-t0-g0.', 'jl-t0-g0.', 'jl-t0-g1.', 'jl-t0-g1.', 'jl-t0-g1.', 'jl-t0-g2.']);
+    expect(rotation.next(1)).toBe('jl-t1-g0.');
+    expect([...rotation.used].sort()).toEqual(['jl-t0-g0.', 'jl-t0-g1.', 'jl-t0-g2.', 'jl-t1-g0.']);
+    // No name is a prefix of another (the registry watch asks about one name by prefix).
+    const many = new NameRotation(1);
+    for (let index = 0; index < 25; index++) many.next(index % 12);
+    const used = [...many.used];
+    for (const a of used) for (const b of used) if (a !== b) expect(b.startsWith(a)).toBe(false);
   });
 });
