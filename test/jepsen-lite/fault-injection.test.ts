@@ -11,7 +11,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { connectAdmin } from '../../cli/admin-client.js';
 import { Cluster, defaultFedctlCommand } from '../../jepsen-lite/cluster.js';
 import { isFedError } from '../../runtime/index.js';
-import { alive } from './runner-helpers.js';
+import { alive, fedctlForTests } from './runner-helpers.js';
 
 const root = mkdtempSync(join(tmpdir(), 'jepsen-lite-fault-hook-'));
 const started: Cluster[] = [];
@@ -27,7 +27,7 @@ async function oneNode(name: string, faultInjection: boolean): Promise<{ cluster
   const cookieFile = join(root, `${name}.cookie`);
   writeFileSync(cookieFile, `${cookie}\n`, { mode: 0o600 });
   const fedctl = defaultFedctlCommand();
-  const cluster = await Cluster.start({ outDir, nodes: 1, cookie, cookieFile, group: 'hook', fedctlCommand: fedctl.command, faultInjection, log: () => undefined }, fedctl.cwd);
+  const cluster = await Cluster.start({ outDir, nodes: 1, cookie, cookieFile, group: 'hook', fedctlCommand: fedctlForTests() ?? fedctl.command, faultInjection, log: () => undefined }, fedctl.cwd);
   started.push(cluster);
   return { cluster, cookie };
 }

@@ -23,6 +23,15 @@ const SLOT_POLL_MS = 250;
 
 /** The built CLI (`npm run build`; `npm test` builds first). */
 export const JEPSEN_CLI = resolve('dist/jepsen-lite/main.js');
+const FEDCTL_CLI = resolve('dist/cli/main.js');
+
+/**
+ * How the tests start fedctl nodes: the built CLI when it is there (a node starts in about a
+ * second instead of several through tsx), else the runner's default (the sources via tsx).
+ */
+export function fedctlForTests(): string[] | undefined {
+  return existsSync(FEDCTL_CLI) ? [process.execPath, FEDCTL_CLI] : undefined;
+}
 
 export interface SmallRun {
   readonly outcome: RunOutcome;
@@ -73,7 +82,12 @@ export async function withRealRunSlot<T>(work: () => Promise<T>): Promise<T> {
   }
 }
 
-export async function smallRun(overrides: Partial<RunOptions>): Promise<SmallRun> {
+/**
+ * A small real run. `expected` is the verdict the test expects: when the run gives another, its
+ * directory (history, registry events, node logs, report) is kept and its path printed, so the
+ * anomaly can be studied.
+ */
+export async function smallRun(overrides: Partial<RunOptions>, expected: 'pass' | 'fail' = 'pass'): Promise<SmallRun> {
   const dir = mkdtempSync(join(tmpdir(), 'jepsen-lite-test-'));
   const logs: string[] = [];
   const options: RunOptions = {
@@ -91,13 +105,18 @@ export async function smallRun(overrides: Partial<RunOptions>): Promise<SmallRun
     outDir: join(dir, 'run'),
     progress: false,
     nemesis: ['none'],
+    fedctlCommand: fedctlForTests(),
     ...overrides,
   };
   // The unsafe modes are for these tests only; the runner refuses them without this.
   if (options.unsafe !== undefined) process.env[UNSAFE_ENV] = '1';
   try {
     const outcome = await withRealRunSlot(() => runTest(options, { log: (line) => logs.push(line) }));
-    return { outcome, logs, dir, cleanup: () => rmSync(dir, { recursive: true, force: true }) };
+    const cleanup = (): void => {
+      if (outcome.verdict === expected) rmSync(dir, { recursive: true, force: true });
+      else process.stderr.write(`jepsen-lite test run kept (verdict ${outcome.verdict}, expected ${expected}): ${outcome.outDir}\n${outcome.results.notes.join('\n')}\n`);
+    };
+    return { outcome, logs, dir, cleanup };
   } finally {
     delete process.env[UNSAFE_ENV];
   }
@@ -141,3 +160,29 @@ export function runCli(args: readonly string[], options: { script?: string; env?
     });
   });
 }
+
+/** What every passing real run must show: each checker passed, exit 0, every process gone. */
+export function passedChecks(outcome: RunOutcome): Record<string, unknown> {
+  const { results } = outcome;
+  return {
+    notes: results.notes,
+    linearizability: results.checkers.linearizability.verdict,
+    lostRegistrations: results.checkers.lostRegistrations.verdict,
+    healthyAfterHeal: results.checkers.recovery.healthyAfterHeal,
+    registryComplete: results.registry.complete,
+    verdict: outcome.verdict,
+    exitCode: outcome.exitCode,
+    alive: allPids(outcome).filter(alive),
+  };
+}
+
+export const PASSED = {
+  notes: [],
+  linearizability: 'pass',
+  lostRegistrations: 'pass',
+  healthyAfterHeal: true,
+  registryComplete: true,
+  verdict: 'pass',
+  exitCode: 0,
+  alive: [],
+} as const;
