@@ -1,15 +1,20 @@
 // CI's jepsen-lite run (issue 8: "about 30 s of workload, 5 nodes, partition + kill nemeses"),
 // through the built CLI exactly as a user runs it: `jepsen-lite run --nodes 5 --time 30
-// --nemesis partition,kill --seed 4`. Seed 4 kills the leader, isolates the (new) leader while
-// that node is still down, kills a majority, and cuts a majority ring. A correct cluster must
-// pass: exit code 0, "PASS" first on stdout, results.json's verdict and every checker, faults of
-// both kinds, a progress line every 5 s on stderr (elapsed time, ops, current fault), and no
-// process left behind. The run directory is kept (and its path printed) if the run fails.
-// JEPSEN_LITE_CI_SEED=<n> runs another seed.
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+// --nemesis partition,kill --seed 4`. Seed 4 kills the leader, isolates the new leader while
+// that node is still down (the two kinds overlap), kills a majority, and cuts a majority ring.
+// A correct cluster must pass: exit code 0, "PASS" first on stdout, results.json's verdict and
+// every checker, faults of both kinds, a progress line every 5 s on stderr (elapsed time, ops,
+// current fault), and no process left behind. It also proves the run's records: history.jsonl
+// in the issue's format pairing into operations, registry-events.jsonl in revision order,
+// report.html (verdict first, no network resources), schedule.json and singletons.jsonl. The
+// run directory is kept (and its path printed) if the run fails. JEPSEN_LITE_CI_SEED=<n> runs
+// another seed.
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { pairOperations, readHistory } from '../../jepsen-lite/history.js';
+import { parseRegistryEvents } from '../../jepsen-lite/registry-events.js';
 import type { RunResults } from '../../jepsen-lite/results.js';
 import { type CliResult, REAL_RUN_TIMEOUT_MS, alive, runCli, withRealRunSlot } from './runner-helpers.js';
 
@@ -21,7 +26,7 @@ let results: RunResults;
 
 beforeAll(async () => {
   cli = await withRealRunSlot(() =>
-    runCli(['run', '--nodes', '5', '--time', '30', '--nemesis', 'partition,kill', '--seed', String(SEED), '--out', outDir], { timeoutMs: 150_000 }),
+    runCli(['run', '--nodes', '5', '--time', '30', '--nemesis', 'partition,kill', '--seed', String(SEED), '--settle', '2', '--out', outDir], { timeoutMs: 150_000 }),
   );
   results = JSON.parse(readFileSync(join(outDir, 'results.json'), 'utf8')) as RunResults;
 }, REAL_RUN_TIMEOUT_MS);
@@ -49,6 +54,11 @@ describe('CI run — 30 s, 5 nodes, partition + kill, through the CLI', () => {
     }).toEqual({ verdict: 'pass', linearizability: 'pass', lostRegistrations: 'pass', recovery: 'pass', registryComplete: true, notes: [] });
     expect(results.options).toMatchObject({ nodes: 5, timeSeconds: 30, nemesis: ['partition', 'kill'], seed: SEED });
     expect(new Set(results.faults.map((fault) => fault.kind))).toEqual(new Set(['partition', 'kill']));
+    expect(results.faults.every((fault) => fault.endMs !== null && fault.endMs > fault.startMs)).toBe(true);
+    // Faults of the two kinds overlapped at least once (a partition while a node was down).
+    const overlapping = results.faults.some((a) => results.faults.some((b) => a.kind !== b.kind && a.startMs < (b.endMs as number) && b.startMs < (a.endMs as number)));
+    expect(overlapping).toBe(true);
+    expect(results.names.finalReads).toBe(results.names.used);
     expect(results.operations.client).toBeGreaterThan(200);
     expect(results.checkers.linearizability.namesChecked).toBeGreaterThan(1);
   });
@@ -67,6 +77,29 @@ describe('CI run — 30 s, 5 nodes, partition + kill, through the CLI', () => {
     }
     expect(parsed.some((match) => /^(partition|kill): /.test(match[3] as string))).toBe(true);
     expect(parsed.at(-1)?.[3]).toBe('healing');
+  });
+
+  it('ci run — history.jsonl is in the issue format and pairs into operations', async () => {
+    const events = await readHistory(join(outDir, 'history.jsonl'));
+    expect(pairOperations(events).length).toBe(results.operations.client + results.operations.finalReads);
+    const first = JSON.parse(readFileSync(join(outDir, 'history.jsonl'), 'utf8').split('\n')[0] as string) as Record<string, unknown>;
+    expect(Object.keys(first)).toEqual(['process', 'type', 'f', 'name', 'value', 'time']);
+  });
+
+  it('ci run — registry-events.jsonl holds the registry\'s changes in revision order; its removals are counted', () => {
+    const events = parseRegistryEvents(readFileSync(join(outDir, 'registry-events.jsonl'), 'utf8'));
+    expect(events.filter((event) => event.type === 'put').length).toBeGreaterThan(5);
+    expect(results.registry.removals).toBe(events.filter((event) => event.type === 'delete' && event.reason !== 'unregister').length);
+    expect(events.some((event) => event.type === 'gap')).toBe(false);
+  });
+
+  it('ci run — report.html puts the verdict first and loads nothing from the network; schedule and singletons are recorded', () => {
+    const html = readFileSync(join(outDir, 'report.html'), 'utf8');
+    expect(html.indexOf('PASS')).toBeLessThan(html.indexOf('<svg'));
+    expect(html).toContain(`--seed ${SEED}`);
+    expect(html).not.toMatch(/(src|href)="https?:/);
+    expect(existsSync(join(outDir, 'schedule.json'))).toBe(true);
+    expect(existsSync(join(outDir, 'singletons.jsonl'))).toBe(true);
   });
 
   it('ci run — every process it started is gone', () => {

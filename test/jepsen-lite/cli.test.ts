@@ -47,7 +47,7 @@ describe('jepsen-lite CLI — entry point', () => {
 
 describe('jepsen-lite CLI — exit code 2: bad options, nothing started', () => {
   const out = join(root, 'never');
-  it.each([
+  it.for<[string[], RegExp]>([
     [['run', '--nemesis', 'partition,flood', '--out', out], /--nemesis: unknown nemesis "flood"/],
     [['run', '--nodes', '3', '--nemesis', 'partition-ring', '--out', out], /partition-ring needs at least 4 nodes/],
     [['run', '--nodes', '2', '--nemesis', 'partition-bridge', '--out', out], /partition-bridge needs at least 3 nodes/],
@@ -55,25 +55,27 @@ describe('jepsen-lite CLI — exit code 2: bad options, nothing started', () => 
     [['run', '--rate', 'fast', '--out', out], /--rate wants a number/],
     [['run', '--singletons', '-1', '--out', out], /--singletons wants an integer/],
     [['run', '--unsafe', 'early-ack', '--out', out], new RegExp(`set ${UNSAFE_ENV}=1`)],
-  ])('cli — %j exits 2 with one line', async (args, message) => {
+  ])('cli — %j exits 2 with one line', async ([args, message], { expect }) => {
     const result = await runCli(args);
     expect(result.code).toBe(2);
-    expect(oneLine(result.stderr)).toMatch(message);
+    const lines = result.stderr.trim().split('\n');
+    expect(lines).toHaveLength(1);
+    expect(lines[0]).toMatch(message);
   });
 
-  it('cli — an unknown flag exits 2', async () => {
+  it('cli — an unknown flag exits 2', async ({ expect }) => {
     const result = await runCli(['run', '--nodez', '3']);
     expect(result.code).toBe(2);
     expect(result.stderr).toContain("unknown option '--nodez'");
   });
 
-  it('cli — a run directory that is not empty is refused with exit 2', async () => {
+  it('cli — a run directory that is not empty is refused with exit 2', async ({ expect }) => {
     const used = join(root, 'used');
     mkdirSync(used);
     writeFileSync(join(used, 'results.json'), '{}');
     const result = await runCli(['run', '--nemesis', 'none', '--out', used]);
     expect(result.code).toBe(2);
-    expect(oneLine(result.stderr)).toContain('is not empty');
+    expect(result.stderr.trim().split('\n')).toEqual([expect.stringContaining('is not empty')]);
   });
 });
 

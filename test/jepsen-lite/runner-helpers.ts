@@ -105,6 +105,8 @@ export async function smallRun(overrides: Partial<RunOptions>, expected: 'pass' 
     outDir: join(dir, 'run'),
     progress: false,
     nemesis: ['none'],
+    // No singleton workload in these runs (it needs fedctl start --singleton; the CI run turns it on when there).
+    singletonKeys: 0,
     fedctlCommand: fedctlForTests(),
     ...overrides,
   };

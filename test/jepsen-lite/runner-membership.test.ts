@@ -7,7 +7,7 @@ import { PASSED, REAL_RUN_TIMEOUT_MS, type SmallRun, passedChecks, smallRun } fr
 let run: SmallRun;
 
 beforeAll(async () => {
-  run = await smallRun({ nemesis: ['membership'], timeSeconds: 12, nemesisIntervalSeconds: 4, seed: 1 });
+  run = await smallRun({ nemesis: ['membership'], timeSeconds: 10, nemesisIntervalSeconds: 3.5, seed: 1 });
 }, REAL_RUN_TIMEOUT_MS);
 
 afterAll(() => run?.cleanup());
