@@ -139,8 +139,10 @@ export interface Executed {
   readonly healthyAfterHeal: boolean;
   readonly workloadNs: { start: number; end: number };
   readonly finalHealNs: number;
-  /** When the settle time after the final heal ended (the singletons must run by then). */
+  /** When the settle time after the final heal ended. */
   readonly settledNs: number;
+  /** When the run was done with the cluster (final reads read, watch drained): every singleton key must run then. */
+  readonly doneNs: number;
   readonly linearizability: LinearizabilityReport;
   readonly lostRegistrations: LostRegistrationReport;
   readonly checkNotes: string[];
@@ -209,6 +211,7 @@ async function execute(
   let workloadEnd = 0;
   let finalHealNs = 0;
   let settledNs = 0;
+  let doneNs = 0;
   let healthyAfterHeal = false;
   let registryComplete = false;
   try {
@@ -244,6 +247,7 @@ async function execute(
     const target = await committedRevision(cluster);
     registryComplete = target !== null && (await watcher.drain(target, WATCH_DRAIN_TIMEOUT_MS)) && watcher.complete;
     if (!registryComplete) log(`the registry watch did not see every change (up to revision ${target ?? 'unknown'}; it has ${watcher.coveredRevision})`);
+    doneNs = clock.nowNs();
   } finally {
     await watcher.stop();
     await recorder.close();
@@ -276,6 +280,7 @@ async function execute(
     workloadNs: { start: workloadStart, end: workloadEnd || clock.nowNs() },
     finalHealNs,
     settledNs,
+    doneNs,
     linearizability,
     lostRegistrations,
     checkNotes,
@@ -306,7 +311,7 @@ export async function checkSingletonRun(
   cluster: Pick<Cluster, 'nodes' | 'dirOf' | 'kills'>,
   clock: { readonly startedAt: Date },
   keys: readonly string[],
-  executed: Pick<Executed, 'finalHealNs' | 'settledNs' | 'checkNotes'>,
+  executed: Pick<Executed, 'finalHealNs' | 'doneNs' | 'checkNotes'>,
 ): Promise<SingletonOutcome> {
   const logs = readSingletonLogs(cluster.nodes().map((node) => join(cluster.dirOf(node), SINGLETON_LOG_FILE)));
   let events: SingletonEvent[];
@@ -322,7 +327,7 @@ export async function checkSingletonRun(
   const report = checkSingletons(events, {
     expectedKeys: keys,
     finalHealTime: executed.finalHealNs,
-    checkTime: Math.max(executed.settledNs, executed.finalHealNs),
+    checkTime: Math.max(executed.doneNs, executed.finalHealNs),
     nodeKills: cluster.kills().map((kill) => ({ node: kill.node, time: kill.timeNs })),
   });
   if (report.verdict !== 'pass') executed.checkNotes.push(formatSingletonViolations(report));

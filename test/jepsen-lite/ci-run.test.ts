@@ -7,8 +7,9 @@
 // current fault), and no process left behind. It also proves the run's records: history.jsonl
 // in the format pairing into operations, registry-events.jsonl in revision order,
 // report.html (verdict first, no network resources), schedule.json and singletons.jsonl. The
-// run directory is kept (and its path printed) if the run fails. JEPSEN_LITE_CI_SEED=<n> runs
-// another seed.
+// run directory is kept (and its path printed) if the run fails. Once fedctl start runs
+// singletons (--singleton), the same run checks them (3 keys) and must pass that too.
+// JEPSEN_LITE_CI_SEED=<n> runs another seed.
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -16,15 +17,18 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { pairOperations, readHistory } from '../../jepsen-lite/history.js';
 import { parseRegistryEvents } from '../../jepsen-lite/registry-events.js';
 import type { RunResults } from '../../jepsen-lite/results.js';
-import { type CliResult, REAL_RUN_TIMEOUT_MS, alive, runCli, withRealRunSlot } from './runner-helpers.js';
+import { detectSingletonSupport } from '../../jepsen-lite/singletons.js';
+import { type CliResult, REAL_RUN_TIMEOUT_MS, alive, fedctlForTests, runCli, withRealRunSlot } from './runner-helpers.js';
 
 const SEED = Number(process.env.JEPSEN_LITE_CI_SEED ?? 4);
 const root = mkdtempSync(join(tmpdir(), 'jepsen-lite-ci-'));
 const outDir = join(root, 'run');
 let cli: CliResult;
 let results: RunResults;
+let fedctlRunsSingletons = false;
 
 beforeAll(async () => {
+  fedctlRunsSingletons = await detectSingletonSupport(fedctlForTests() ?? [], process.cwd());
   cli = await withRealRunSlot(() =>
     runCli(['run', '--nodes', '5', '--time', '30', '--nemesis', 'partition,kill', '--seed', String(SEED), '--settle', '2', '--out', outDir], { timeoutMs: 150_000 }),
   );
@@ -61,6 +65,15 @@ describe('CI run — 30 s, 5 nodes, partition + kill, through the CLI', () => {
     expect(results.names.finalReads).toBe(results.names.used);
     expect(results.operations.client).toBeGreaterThan(200);
     expect(results.checkers.linearizability.namesChecked).toBeGreaterThan(1);
+  });
+
+  it('ci run — the singleton checker runs (3 keys) once fedctl start has --singleton, and is said not to run before', () => {
+    const { singletons } = results.checkers;
+    if (fedctlRunsSingletons) {
+      expect(singletons).toMatchObject({ verdict: 'pass', keys: ['jl-singleton-1', 'jl-singleton-2', 'jl-singleton-3'] });
+    } else {
+      expect(singletons).toEqual({ verdict: 'not-run', reason: expect.stringContaining('fedctl start has no --singleton') });
+    }
   });
 
   it('ci run — the progress line shows elapsed time, ops done and the current fault, every 5 s', () => {

@@ -45,6 +45,7 @@ function longRun(): { executed: Executed; options: RunOptions } {
     workloadNs: { start: 0, end: time },
     finalHealNs: time,
     settledNs: time,
+    doneNs: time,
     linearizability,
     lostRegistrations,
     checkNotes: [],

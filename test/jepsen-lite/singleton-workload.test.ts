@@ -60,7 +60,7 @@ function runWithLogs(name: string, logs: Record<string, string>): { outDir: stri
   };
 }
 
-const HEALED = { finalHealNs: 6_000 * MS, settledNs: 8_000 * MS };
+const HEALED = { finalHealNs: 6_000 * MS, doneNs: 8_000 * MS };
 
 describe('singleton workload — turning on', () => {
   it('singletons — on only when fedctl start --help offers both flags', async () => {
