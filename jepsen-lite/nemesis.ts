@@ -31,8 +31,8 @@ export interface FaultWindow {
   readonly index: number;
   readonly kind: FaultStep['kind'];
   readonly description: string;
-  /** The nodes the fault acts on: cut off by a partition, killed, paused, joined or leaving. */
-  readonly nodes: readonly string[];
+  /** The nodes the fault acts on: cut off by a partition, killed, paused, joined (known once it started) or leaving. */
+  nodes: readonly string[];
   /** ns since the start of the run. */
   readonly startNs: number;
   endNs: number | null;
@@ -156,7 +156,7 @@ export class Nemesis {
     if (step.action === 'join') {
       const window = await this.#open(step, 'a fresh node joins', [], opened);
       const name = await this.#cluster.join();
-      (window.nodes as string[]).push(name);
+      window.nodes = [name];
       await this.#placeJoined(name);
       this.#hooks.log(`${name} joined`);
       return;
