@@ -239,6 +239,18 @@ export class Cluster {
     return false;
   }
 
+  /** Each running node's view of the group, one line (why `waitHealthy` said no). */
+  async describeViews(): Promise<string> {
+    const { views } = await this.view();
+    return this.running()
+      .map((name) => {
+        const view = views.get(name);
+        if (view === undefined) return `${name}: no answer`;
+        return `${name}: leader ${view.leader ?? 'none'}, voters [${view.voters.join(' ')}], learners [${view.learners.join(' ')}]`;
+      })
+      .join('; ');
+  }
+
   async #healthy(): Promise<boolean> {
     const running = this.running();
     const { views } = await this.view();

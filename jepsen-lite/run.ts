@@ -213,6 +213,7 @@ async function execute(
   let settledNs = 0;
   let doneNs = 0;
   let healthyAfterHeal = false;
+  let unhealthyViews = '';
   let registryComplete = false;
   try {
     const startMs = performance.now();
@@ -238,7 +239,8 @@ async function execute(
     finalHealNs = clock.nowNs();
     log('healed; waiting for the group to be healthy');
     healthyAfterHeal = await cluster.waitHealthy(FINAL_HEALTHY_TIMEOUT_MS);
-    if (!healthyAfterHeal) log(`the group was not healthy ${FINAL_HEALTHY_TIMEOUT_MS} ms after the final heal`);
+    if (!healthyAfterHeal) unhealthyViews = await cluster.describeViews();
+    if (!healthyAfterHeal) log(`the group was not healthy ${FINAL_HEALTHY_TIMEOUT_MS} ms after the final heal: ${unhealthyViews}`);
     await sleep(options.settleSeconds * 1000);
     settledNs = clock.nowNs();
     const namesUsed = [...names.used].sort();
@@ -267,7 +269,7 @@ async function execute(
     if (lostRegistrations.verdict === 'fail') lostRegistrations = { ...lostRegistrations, verdict: 'unknown' };
     checkNotes.push('the registry watch missed changes: failures above may be removals it did not see (verdict unknown)');
   }
-  if (!healthyAfterHeal) checkNotes.push(`the group was not healthy within ${FINAL_HEALTHY_TIMEOUT_MS} ms of the final heal`);
+  if (!healthyAfterHeal) checkNotes.push(`the group was not healthy within ${FINAL_HEALTHY_TIMEOUT_MS} ms of the final heal (${unhealthyViews})`);
   return {
     recorder,
     nemesis,
