@@ -1,15 +1,19 @@
 /**
  * A cluster of real `fedctl start` child processes on 127.0.0.1, each with its own data
  * directory and log file under the run directory (`nodes/<name>/data`, `nodes/<name>/node.log`),
- * started with `--fault-injection`, and the means to hurt it: kill -9 and restart from the data
- * directory, SIGSTOP/SIGCONT, cut links (the nodes' authenticated admin `fault` request), join a
- * fresh node, make a node leave.
+ * started with `--fault-injection` (unless told otherwise), and the means to hurt it: kill -9 and
+ * restart from the data directory, SIGSTOP/SIGCONT, cut links (the nodes' authenticated admin
+ * `fault` request), join a fresh node, make a node leave. Extra `fedctl start` arguments (the
+ * singleton flags) can be given per node.
  *
  * Contract: every process the cluster starts is tracked by pid and `stop()` ends each one
  * (SIGCONT if paused, SIGTERM, then SIGKILL after a grace period) and waits for its exit; a
  * process `exit` hook SIGKILLs whatever is left if the runner itself dies first. A node is
  * "ready" when its log shows `ready: listening on`. Control requests use a fresh hidden admin
  * connection each time (`connectAdmin`), so a dead or paused node only costs that request.
+ * Every SIGKILL the cluster sends is recorded in `kills` with the time the process was gone: a
+ * process killed that way writes nothing more (no singleton stop line), and the checkers must
+ * know when it ended.
  */
 import { type ChildProcess, spawn } from 'node:child_process';
 import { closeSync, mkdirSync, openSync, readFileSync, statSync } from 'node:fs';
@@ -26,10 +30,14 @@ export const NODE_STOP_GRACE_MS = 5_000;
 export const CONTROL_TIMEOUT_MS = 3_000;
 const READY_POLL_MS = 100;
 const HEALTH_POLL_MS = 300;
-const LOG_TAIL_CHARS = 2_000;
+const LOG_LINE_CHARS_MAX = 500;
 const HOST = '127.0.0.1';
 
-export type NodeState = 'running' | 'killed' | 'paused' | 'left';
+/**
+ * starting: launched, not ready yet; running: ready and not paused; killed: no process (killed,
+ * or not started yet); paused: SIGSTOP; leaving: asked to leave, being stopped; left: gone for good.
+ */
+export type NodeState = 'starting' | 'running' | 'killed' | 'paused' | 'leaving' | 'left';
 
 export interface ClusterOptions {
   readonly outDir: string;
@@ -40,7 +48,20 @@ export interface ClusterOptions {
   readonly fedctlCommand: readonly string[];
   readonly tickMs?: number | undefined;
   readonly unsafe?: UnsafeMode | undefined;
+  /** Start nodes with `--fault-injection` (default true; the runner needs it to cut links). */
+  readonly faultInjection?: boolean;
+  /** Extra `fedctl start` arguments for a node, given its name and directory. */
+  readonly extraArgs?: (node: { readonly name: string; readonly dir: string }) => readonly string[];
+  /** The run's clock, for `kills` (default: ms since the cluster was made, in ns). */
+  readonly nowNs?: () => number;
   readonly log: (message: string) => void;
+}
+
+/** A process the cluster ended with SIGKILL, and when it was gone (ns of the run's clock). */
+export interface KillRecord {
+  readonly node: string;
+  readonly pid: number;
+  readonly timeNs: number;
 }
 
 interface ClusterNode {
@@ -48,6 +69,7 @@ interface ClusterNode {
   readonly address: string;
   readonly dataDir: string;
   readonly logPath: string;
+  readonly dir: string;
   /** Started by joining through seeds (every node but the first). */
   readonly joins: boolean;
   child: ChildProcess | undefined;
@@ -97,12 +119,16 @@ export class Cluster {
   readonly #cwd: string;
   readonly #nodes: ClusterNode[] = [];
   readonly #exitHook = (): void => this.#killAllNow();
+  readonly #kills: KillRecord[] = [];
+  readonly #nowNs: () => number;
   #nextIndex = 0;
   #stopped = false;
 
   private constructor(options: ClusterOptions, cwd: string) {
     this.#options = options;
     this.#cwd = cwd;
+    const createdMs = performance.now();
+    this.#nowNs = options.nowNs ?? (() => Math.round((performance.now() - createdMs) * 1e6));
     process.on('exit', this.#exitHook);
   }
 
@@ -122,9 +148,24 @@ export class Cluster {
     }
   }
 
-  /** Members that have not left (running, killed or paused). */
+  /** Members that have not left or begun to leave (running, starting, killed or paused). */
   members(): string[] {
-    return this.#nodes.filter((node) => node.state !== 'left').map((node) => node.name);
+    return this.#nodes.filter((node) => node.state !== 'left' && node.state !== 'leaving').map((node) => node.name);
+  }
+
+  /** Every node ever started, in order. */
+  nodes(): string[] {
+    return this.#nodes.map((node) => node.name);
+  }
+
+  /** Every SIGKILL sent, in order. */
+  kills(): readonly KillRecord[] {
+    return [...this.#kills];
+  }
+
+  /** The directory of a node (its data, log and singleton log live there). */
+  dirOf(name: string): string {
+    return this.#node(name).dir;
   }
 
   /** Members whose process runs and is not paused. */
@@ -198,6 +239,18 @@ export class Cluster {
     return false;
   }
 
+  /** Each running node's view of the group, one line (why `waitHealthy` said no). */
+  async describeViews(): Promise<string> {
+    const { views } = await this.view();
+    return this.running()
+      .map((name) => {
+        const view = views.get(name);
+        if (view === undefined) return `${name}: no answer`;
+        return `${name}: leader ${view.leader ?? 'none'}, voters [${view.voters.join(' ')}], learners [${view.learners.join(' ')}]`;
+      })
+      .join('; ');
+  }
+
   async #healthy(): Promise<boolean> {
     const running = this.running();
     const { views } = await this.view();
@@ -217,10 +270,12 @@ export class Cluster {
     await Promise.all(
       names.map(async (name) => {
         const node = this.#node(name);
-        if (node.child === undefined) return;
-        if (node.state === 'paused') node.child.kill('SIGCONT');
-        node.child.kill('SIGKILL');
+        const child = node.child;
+        if (child === undefined || child.exitCode !== null || child.signalCode !== null) return;
+        if (node.state === 'paused') child.kill('SIGCONT');
+        child.kill('SIGKILL');
         await node.exited;
+        this.#recordKill(node, child);
         node.state = 'killed';
       }),
     );
@@ -232,7 +287,7 @@ export class Cluster {
       names.map(async (name) => {
         const node = this.#node(name);
         if (node.state !== 'killed') return;
-        const seeds = this.#nodes.filter((other) => other !== node && other.state !== 'left').map((other) => other.address);
+        const seeds = this.#nodes.filter((other) => other !== node && other.state !== 'left' && other.state !== 'leaving').map((other) => other.address);
         await this.#launch(node, seeds);
       }),
     );
@@ -272,6 +327,7 @@ export class Cluster {
   /** The node leaves the group (admin `leave`), then its process is stopped. Resolves with whether the leave was acknowledged. */
   async leave(name: string, timeoutMs: number): Promise<boolean> {
     const node = this.#node(name);
+    node.state = 'leaving';
     let acknowledged = false;
     try {
       await this.request(name, { op: 'leave' }, timeoutMs);
@@ -309,6 +365,10 @@ export class Cluster {
     return node;
   }
 
+  #recordKill(node: ClusterNode, child: ChildProcess): void {
+    this.#kills.push({ node: node.name, pid: child.pid ?? -1, timeNs: this.#nowNs() });
+  }
+
   #define(port: number, joins: boolean): ClusterNode {
     const index = this.#nextIndex++;
     const name = `n${index + 1}@${HOST}`;
@@ -319,6 +379,7 @@ export class Cluster {
       address: `${HOST}:${port}`,
       dataDir: join(dir, 'data'),
       logPath: join(dir, 'node.log'),
+      dir,
       joins,
       child: undefined,
       exited: undefined,
@@ -339,10 +400,11 @@ export class Cluster {
       '--listen', node.address,
       '--data', node.dataDir,
       '--group', this.#options.group,
-      '--fault-injection',
+      ...(this.#options.faultInjection === false ? [] : ['--fault-injection']),
       ...seeds.flatMap((seed) => ['--seed', seed]),
       ...(this.#options.tickMs !== undefined ? ['--tick-ms', String(this.#options.tickMs)] : []),
       ...(this.#options.unsafe !== undefined ? ['--unsafe', this.#options.unsafe] : []),
+      ...(this.#options.extraArgs?.({ name: node.name, dir: node.dir }) ?? []),
     ];
     const logOffset = fileSize(node.logPath);
     const fd = openSync(node.logPath, 'a');
@@ -363,8 +425,9 @@ export class Cluster {
     });
     child.once('error', (error) => this.#options.log(`${node.name}: could not start: ${error.message}`));
     if (child.pid !== undefined) node.pids.push(child.pid);
-    node.state = 'running';
+    node.state = 'starting';
     await this.#waitReady(node, child, logOffset);
+    node.state = 'running';
   }
 
   async #waitReady(node: ClusterNode, child: ChildProcess, logOffset: number): Promise<void> {
@@ -374,10 +437,10 @@ export class Cluster {
       if (text.includes('ready: listening on')) return;
       if (child.exitCode !== null || child.signalCode !== null) {
         node.state = 'killed';
-        throw fedError('unavailable', `${node.name} exited before it was ready (${child.exitCode ?? child.signalCode}); log tail:\n${text.slice(-LOG_TAIL_CHARS)}`);
+        throw fedError('unavailable', `${node.name} exited before it was ready (${child.exitCode ?? child.signalCode}): ${lastLine(text)} (log: ${node.logPath})`);
       }
       if (Date.now() > deadline || this.#stopped) {
-        throw fedError('timeout', `${node.name} was not ready in ${NODE_READY_TIMEOUT_MS} ms; log tail:\n${text.slice(-LOG_TAIL_CHARS)}`);
+        throw fedError('timeout', `${node.name} was not ready in ${NODE_READY_TIMEOUT_MS} ms: ${lastLine(text)} (log: ${node.logPath})`);
       }
       await sleep(READY_POLL_MS);
     }
@@ -400,6 +463,7 @@ export class Cluster {
       this.#options.log(`${node.name} (pid ${child.pid}) ignored SIGTERM for ${NODE_STOP_GRACE_MS} ms: SIGKILL`);
       child.kill('SIGKILL');
       await node.exited;
+      this.#recordKill(node, child);
     }
   }
 
@@ -416,6 +480,12 @@ function childEnvironment(cookieFile: string): NodeJS.ProcessEnv {
   const env: NodeJS.ProcessEnv = { ...process.env, FEDCTL_COOKIE_FILE: cookieFile };
   for (const key of ['FEDCTL_COOKIE', 'FEDCTL_NAME', 'FEDCTL_LISTEN', 'FEDCTL_GROUP', 'FEDCTL_DATA', 'FEDCTL_NODE', 'FEDCTL_JSON']) delete env[key];
   return env;
+}
+
+/** The last non-empty line of a log text, cut to a sane length (errors are one line). */
+function lastLine(text: string): string {
+  const line = text.trimEnd().split('\n').at(-1)?.trim() ?? '';
+  return line.length === 0 ? '(empty log)' : line.slice(0, LOG_LINE_CHARS_MAX);
 }
 
 function fileSize(path: string): number {

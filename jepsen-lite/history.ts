@@ -13,7 +13,7 @@
  *   Their `value` is free-form (an error description, the invoke's value…).
  *
  * singletons.jsonl: {"type": "start"|"stop", "key": "...", "node": "...", "token": revision,
- *   "time": ns since start}; lines may come in any order (several nodes report).
+ *   "time": ns since start, "reason"?: "..."}; lines may come in any order (several nodes report).
  *
  * Contract: readers validate every line and refuse bad input with one `FedError('badarg')`
  * whose message and `details.line` name the (1-based) line; blank lines are allowed only at
@@ -51,9 +51,16 @@ export interface SingletonEvent {
   /** The claim's revision: the fencing token of the instance. */
   readonly token: number;
   readonly time: number;
+  /** Why it started or stopped, when the node said. */
+  readonly reason?: string;
 }
 
-/** One operation: an invoke and its completion (if any). Lines are 1-based lines of the file. */
+/**
+ * One operation: an invoke and its completion (if any). Lines are 1-based lines of the file.
+ * An operation with `removal` is not a client's: it is a change the registry itself made (it
+ * removed the name from its holder, see registry-events.ts), placed among the history's lines
+ * by what is known of when it happened (its lines may be fractional: between two lines).
+ */
 export interface Operation {
   readonly process: number;
   readonly f: OperationFunction;
@@ -68,6 +75,8 @@ export interface Operation {
   readonly completeLine: number | null;
   readonly invokeTime: number;
   readonly completeTime: number | null;
+  /** Set on a change the registry made itself: why, and its revision. */
+  readonly removal?: { readonly reason: string; readonly revision: number };
 }
 
 /** Longest line accepted, in characters (a guard against a runaway writer). */
@@ -133,6 +142,7 @@ export function singletonEventProblem(event: unknown): string | undefined {
   if (typeof node !== 'string' || node.length === 0) return '"node" must be a non-empty string';
   if (typeof token !== 'number' || !Number.isSafeInteger(token) || token < 1) return '"token" must be a positive integer';
   if (!isTime(time)) return '"time" must be a non-negative number of nanoseconds';
+  if (event.reason !== undefined && typeof event.reason !== 'string') return '"reason" must be a string when present';
   return undefined;
 }
 
@@ -190,8 +200,8 @@ export function formatHistoryEvent(event: HistoryEvent): string {
 export function formatSingletonEvent(event: SingletonEvent): string {
   const problem = singletonEventProblem(event);
   if (problem !== undefined) throw fedError('badarg', `bad singleton event: ${problem}`, { event });
-  const { type, key, node, token, time } = event;
-  return JSON.stringify({ type, key, node, token, time });
+  const { type, key, node, token, time, reason } = event;
+  return JSON.stringify(reason === undefined ? { type, key, node, token, time } : { type, key, node, token, time, reason });
 }
 
 /**
@@ -204,7 +214,7 @@ export class JsonLinesWriter<T> {
   #closed = false;
   #failure: Error | undefined;
 
-  private constructor(path: string, format: (event: T) => string) {
+  constructor(path: string, format: (event: T) => string) {
     this.#format = format;
     this.#stream = createWriteStream(path, { flags: 'a' });
     this.#stream.on('error', (error) => {
@@ -312,6 +322,10 @@ function pending(started: OpenOperation): Operation {
 
 /** A one-line human description of an operation, for failure reports. */
 export function describeOperation(operation: Operation): string {
+  if (operation.removal !== undefined) {
+    const until = operation.completeLine === null ? 'the end' : `line ${Math.floor(operation.completeLine)}`;
+    return `after line ${Math.floor(operation.invokeLine)}, before ${until}: the registry removed ${JSON.stringify(operation.name)} from ${operation.input} (${operation.removal.reason}, revision ${operation.removal.revision})`;
+  }
   const lines = operation.completeLine === null ? `line ${operation.invokeLine}–` : `lines ${operation.invokeLine}–${operation.completeLine}`;
   const input = operation.input === null ? '' : ` ${operation.input}`;
   const output = operation.type === 'ok' ? JSON.stringify(operation.output) : operation.type;

@@ -8,7 +8,13 @@
  * Exit codes: 0 every checker passed; 1 a checker failed or could not decide; 2 bad options;
  * 3 the run itself could not be carried out (the cluster did not start, …). Errors are one line
  * on stderr.
+ *
+ * `--unsafe MODE` (hidden) starts the nodes in a deliberately unsafe mode, to prove the checkers
+ * catch each anomaly. It is for the project's own tests: it is refused (exit 2) unless the
+ * environment says `JEPSEN_LITE_UNSAFE=1` (see `validateRunOptions`).
  */
+import { realpathSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
 import { Command, CommanderError, Option } from 'commander';
 import { UNSAFE_MODES, type UnsafeMode } from '../registry/index.js';
 import { isFedError, randomSeed } from '../runtime/index.js';
@@ -16,6 +22,9 @@ import { NEMESIS_NAMES, RUN_DEFAULTS, type RunOptions, parseNemesisList } from '
 import { runTest } from './run.js';
 
 export const EXIT_JEPSEN = { pass: 0, checkFailed: 1, usage: 2, runError: 3 } as const;
+
+/** Where runs go without `--out` (listed in .gitignore). */
+export const DEFAULT_RUNS_DIR = 'jepsen-lite-runs';
 
 interface RunFlags {
   nodes: string;
@@ -27,6 +36,7 @@ interface RunFlags {
   opsPerName: string;
   nemesis: string;
   nemesisInterval: string;
+  singletons: string;
   seed?: string;
   out?: string;
   settle: string;
@@ -38,6 +48,11 @@ interface RunFlags {
 
 function number(text: string): number {
   return text.trim() === '' ? NaN : Number(text);
+}
+
+/** A fresh directory under jepsen-lite-runs/ for a run without `--out`. */
+export function defaultOutDir(seed: number, now = new Date()): string {
+  return `${DEFAULT_RUNS_DIR}/${now.toISOString().replaceAll(':', '-')}-seed${seed}`;
 }
 
 export function optionsFromFlags(flags: RunFlags): RunOptions {
@@ -52,8 +67,9 @@ export function optionsFromFlags(flags: RunFlags): RunOptions {
     opsPerName: number(flags.opsPerName),
     nemesis: parseNemesisList(flags.nemesis),
     nemesisIntervalSeconds: number(flags.nemesisInterval),
+    singletonKeys: number(flags.singletons),
     seed,
-    outDir: flags.out ?? `jepsen-lite-runs/${new Date().toISOString().replaceAll(':', '-')}-seed${seed}`,
+    outDir: flags.out ?? defaultOutDir(seed),
     settleSeconds: number(flags.settle),
     operationTimeoutMs: number(flags.opTimeout),
     tickMs: flags.tickMs === undefined ? undefined : number(flags.tickMs),
@@ -62,10 +78,10 @@ export function optionsFromFlags(flags: RunFlags): RunOptions {
   };
 }
 
-export async function main(argv: readonly string[]): Promise<number> {
-  let exitCode: number = EXIT_JEPSEN.pass;
-  const program = new Command('jepsen-lite').description('partition-tolerance test runs against a real fedctl cluster').exitOverride();
-  program
+/** The `jepsen-lite` program; `onRun` gets the flags of `run`. */
+function program(onRun: (flags: RunFlags) => Promise<void>): Command {
+  const root = new Command('jepsen-lite').description('partition-tolerance test runs against a real fedctl cluster').exitOverride();
+  root
     .command('run')
     .description('start a cluster, hurt it, record what clients saw, check it, write report.html and results.json')
     .option('--nodes <n>', 'nodes in the group', String(RUN_DEFAULTS.nodes))
@@ -77,38 +93,57 @@ export async function main(argv: readonly string[]): Promise<number> {
     .option('--ops-per-name <n>', 'operations on a name before moving to a fresh one', String(RUN_DEFAULTS.opsPerName))
     .option('--nemesis <list>', `faults, comma list of: ${NEMESIS_NAMES.join(', ')}`, RUN_DEFAULTS.nemesis.join(','))
     .option('--nemesis-interval <seconds>', 'mean seconds from one fault to the next', String(RUN_DEFAULTS.nemesisIntervalSeconds))
+    .option('--singletons <n>', 'singleton keys the nodes run and the singleton checker checks (0: none; needs fedctl start --singleton)', String(RUN_DEFAULTS.singletonKeys))
     .option('--seed <n>', 'seed of the schedule and the workload (default: random, printed)')
-    .option('--out <dir>', 'run directory (must be new or empty)')
+    .option('--out <dir>', `run directory, new or empty (default: a fresh one under ${DEFAULT_RUNS_DIR}/)`)
     .option('--settle <seconds>', 'seconds to settle after the final heal', String(RUN_DEFAULTS.settleSeconds))
     .option('--op-timeout <ms>', 'client timeout per operation', String(RUN_DEFAULTS.operationTimeoutMs))
     .option('--tick-ms <ms>', 'Raft tick of the nodes')
-    .addOption(new Option('--unsafe <mode>', 'TEST ONLY: run nodes in a deliberately unsafe mode').choices([...UNSAFE_MODES]).hideHelp())
+    .addOption(new Option('--unsafe <mode>', 'TEST ONLY (needs JEPSEN_LITE_UNSAFE=1): run nodes in a deliberately unsafe mode').choices([...UNSAFE_MODES]).hideHelp())
     .option('--no-progress', 'no progress line')
-    .action(async (flags: RunFlags) => {
-      let options: RunOptions;
-      try {
-        options = optionsFromFlags(flags);
-      } catch (error) {
-        process.stderr.write(`jepsen-lite: error: ${(error as Error).message}\n`);
-        exitCode = EXIT_JEPSEN.usage;
-        return;
-      }
-      try {
-        const outcome = await runTest(options);
-        const { results } = outcome;
-        process.stdout.write(
-          `${results.verdict.toUpperCase()}: ${results.operations.client} operations, ${results.faults.length} faults, seed ${results.seed}\n` +
-            `${results.notes.map((note) => `${note}\n`).join('')}` +
-            `report: ${outcome.outDir}/report.html\nre-run: ${results.rerun}\n`,
-        );
-        exitCode = outcome.exitCode;
-      } catch (error) {
-        process.stderr.write(`jepsen-lite: error: ${(error as Error).message}\n`);
-        exitCode = isFedError(error, 'config') ? EXIT_JEPSEN.usage : EXIT_JEPSEN.runError;
-      }
-    });
+    .action(onRun);
+  return root;
+}
+
+/** Parses `run …` arguments into options (without running); throws on bad flags. For tests and re-run commands. */
+export async function parseRunArgs(argv: readonly string[]): Promise<RunOptions> {
+  let parsed: RunOptions | undefined;
+  const root = program(async (flags) => {
+    parsed = optionsFromFlags(flags);
+  });
+  root.configureOutput({ writeErr: () => undefined, writeOut: () => undefined });
+  await root.parseAsync(argv as string[], { from: 'user' });
+  if (parsed === undefined) throw new Error('not a run command');
+  return parsed;
+}
+
+export async function main(argv: readonly string[]): Promise<number> {
+  let exitCode: number = EXIT_JEPSEN.pass;
+  const root = program(async (flags) => {
+    let options: RunOptions;
+    try {
+      options = optionsFromFlags(flags);
+    } catch (error) {
+      process.stderr.write(`jepsen-lite: error: ${(error as Error).message}\n`);
+      exitCode = EXIT_JEPSEN.usage;
+      return;
+    }
+    try {
+      const outcome = await runTest(options);
+      const { results } = outcome;
+      process.stdout.write(
+        `${results.verdict.toUpperCase()}: ${results.operations.client} operations, ${results.faults.length} faults, seed ${results.seed}\n` +
+          `${results.notes.map((note) => `${note}\n`).join('')}` +
+          `report: ${outcome.outDir}/report.html\nre-run: ${results.rerun}\n`,
+      );
+      exitCode = outcome.exitCode;
+    } catch (error) {
+      process.stderr.write(`jepsen-lite: error: ${(error as Error).message}\n`);
+      exitCode = isFedError(error, 'config') ? EXIT_JEPSEN.usage : EXIT_JEPSEN.runError;
+    }
+  });
   try {
-    await program.parseAsync(argv as string[], { from: 'user' });
+    await root.parseAsync(argv as string[], { from: 'user' });
   } catch (error) {
     if (error instanceof CommanderError) {
       return error.code === 'commander.helpDisplayed' || error.code === 'commander.help' || error.code === 'commander.version' ? EXIT_JEPSEN.pass : EXIT_JEPSEN.usage;
@@ -118,8 +153,24 @@ export async function main(argv: readonly string[]): Promise<number> {
   return exitCode;
 }
 
-const entry = process.argv[1];
-if (entry !== undefined && (import.meta.url === new URL(`file://${entry}`).href || entry.endsWith('/jepsen-lite/main.js'))) {
+/**
+ * Whether this module is the program being run. `process.argv[1]` is the path node was given,
+ * which for an installed package is the `node_modules/.bin/jepsen-lite` symlink (or a shim's
+ * target): compare real paths, never the text.
+ */
+export function isEntryPoint(argv1: string | undefined, moduleUrl: string): boolean {
+  if (argv1 === undefined) return false;
+  try {
+    return realpathSync(argv1) === realpathSync(fileURLToPath(moduleUrl));
+  } catch {
+    return false;
+  }
+}
+
+if (isEntryPoint(process.argv[1], import.meta.url)) {
+  // Interrupted: exit through process.exit, whose 'exit' hook in the cluster SIGKILLs every node
+  // the run started (a signal's default action would leave them running).
+  for (const signal of ['SIGINT', 'SIGTERM'] as const) process.once(signal, () => process.exit(signal === 'SIGINT' ? 130 : 143));
   main(process.argv.slice(2)).then(
     (code) => {
       process.exitCode = code;

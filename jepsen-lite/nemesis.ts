@@ -1,40 +1,49 @@
 /**
- * The nemesis: runs a fault schedule (schedule.ts) against a `Cluster`, one fault at a time,
- * and records each fault window (when it was applied, when it was healed, what it did).
+ * The nemesis: runs a fault schedule (schedule.ts) against a `Cluster` and records each fault
+ * window (when it was applied, when it was healed, what it did).
  *
- * Contract: a step starts no earlier than its scheduled offset (later if the previous one ran
- * long); an abort (the end of the workload) cuts the current fault short and heals it.
- * `healAll` resumes paused nodes, restarts killed ones and clears every node's block list —
- * called once at the end, whatever happened. Each fault tells `hooks.faultStart` which nodes it
- * touches before it acts, and `hooks.faultSettled` a grace period after it is healed.
+ * Faults of one kind run one after the other; the kinds run side by side, so a kill may land
+ * during a partition, or a pause during a membership change. The partition in force is kept as
+ * the block list each member should have, over every member (running, killed or paused), and
+ * given again to a node when it comes back (restarted after a kill, resumed after a pause,
+ * joined during the partition — a fresh node takes the leader's side), so that a node that
+ * missed the cut, or the heal, while it was down does not bridge or split the group by mistake.
+ *
+ * Contract: a step starts no earlier than its scheduled offset (later if the previous step of
+ * its kind ran long); an abort (the end of the workload) cuts every current fault short and
+ * heals it, and `run` settles only when every kind has healed its fault. `healAll` resumes
+ * paused nodes, restarts killed ones and clears every node's block list — called once at the
+ * end, whatever happened. The nemesis never tells the checkers what a fault "may have done":
+ * they learn what the cluster did from the cluster (see registry-events.ts).
  */
 import { Rng } from '../runtime/index.js';
 import type { Cluster } from './cluster.js';
 import { sleep } from './cluster.js';
-import { chooseTargets, partitionBlocks, removableNodes, shortName, type FaultStep } from './schedule.js';
+import { type FaultStep, chooseTargets, partitionBlocks, shortName } from './schedule.js';
 
-/**
- * After a heal, names of the nodes a fault touched may still be removed for this long: removals
- * proposed just before the heal commit just after it, and a resumed node's peers may still
- * miss heartbeats for a moment.
- */
-export const FAULT_SETTLE_GRACE_MS = 3_000;
+/** How long, after a paused leader resumes, to wait for the running nodes to agree on a leader. */
+export const LEADER_AFTER_PAUSE_WAIT_MS = 5_000;
+const LEADER_POLL_MS = 200;
+/** Time a membership leave may take before it counts as not acknowledged. */
+export const LEAVE_TIMEOUT_MS = 10_000;
 
 export interface FaultWindow {
   readonly index: number;
   readonly kind: FaultStep['kind'];
   readonly description: string;
-  /** The nodes whose names the fault lets the group remove (or whose processes it ends). */
-  readonly nodes: readonly string[];
+  /** The nodes the fault acts on: cut off by a partition, killed, paused, joined (known once it started) or leaving. */
+  nodes: readonly string[];
   /** ns since the start of the run. */
   readonly startNs: number;
   endNs: number | null;
+  /** The leader the running nodes named when the fault began. */
+  readonly leaderBefore: string | null;
+  /** After a pause: the leader the running nodes agreed on once the paused nodes resumed (null: none agreed in time). */
+  leaderAfter?: string | null;
   problems: string[];
 }
 
 export interface NemesisHooks {
-  faultStart(nodes: readonly string[], why: string, ownersDie: boolean): void;
-  faultSettled(): void;
   nowNs(): number;
   log(message: string): void;
 }
@@ -43,8 +52,9 @@ export class Nemesis {
   readonly windows: FaultWindow[] = [];
   readonly #cluster: Cluster;
   readonly #hooks: NemesisHooks;
-  #current: FaultWindow | undefined;
-  #settleTimer: NodeJS.Timeout | undefined;
+  readonly #active = new Set<FaultWindow>();
+  /** The partition in force: each member's block list (empty map: none). */
+  readonly #blocked = new Map<string, readonly string[]>();
 
   constructor(cluster: Cluster, hooks: NemesisHooks) {
     this.#cluster = cluster;
@@ -53,11 +63,17 @@ export class Nemesis {
 
   /** What is happening now, for the progress line. */
   current(): string {
-    return this.#current === undefined ? 'none' : `${this.#current.kind}: ${this.#current.description}`;
+    if (this.#active.size === 0) return 'none';
+    return [...this.#active].map((window) => `${window.kind}: ${window.description}`).join('; ');
   }
 
-  /** Runs the steps; `startMs` is the performance.now() of the workload start. */
+  /** Runs the steps, each kind in its own sequence; `startMs` is the performance.now() of the workload start. */
   async run(steps: readonly FaultStep[], startMs: number, signal: AbortSignal): Promise<void> {
+    const kinds = [...new Set(steps.map((step) => step.kind))];
+    await Promise.all(kinds.map((kind) => this.#runKind(steps.filter((step) => step.kind === kind), startMs, signal)));
+  }
+
+  async #runKind(steps: readonly FaultStep[], startMs: number, signal: AbortSignal): Promise<void> {
     for (const step of steps) {
       if (signal.aborted) return;
       await abortableSleep(startMs + step.startMs - performance.now(), signal);
@@ -67,111 +83,135 @@ export class Nemesis {
   }
 
   async #execute(step: FaultStep, signal: AbortSignal): Promise<void> {
+    const opened: { window?: FaultWindow } = {};
     try {
       switch (step.kind) {
         case 'partition':
-          return await this.#partition(step, signal);
+          return await this.#partition(step, signal, opened);
         case 'kill':
-          return await this.#kill(step, signal);
+          return await this.#kill(step, signal, opened);
         case 'pause':
-          return await this.#pause(step, signal);
+          return await this.#pause(step, signal, opened);
         case 'membership':
-          return await this.#membership(step);
+          return await this.#membership(step, opened);
       }
     } catch (error) {
       this.#hooks.log(`nemesis step ${step.index} (${step.kind}) failed: ${(error as Error).message}`);
-      this.#current?.problems.push((error as Error).message);
+      opened.window?.problems.push((error as Error).message);
     } finally {
-      this.#close();
+      if (opened.window !== undefined) this.#close(opened.window);
     }
   }
 
-  #open(step: FaultStep, description: string, nodes: readonly string[], ownersDie: boolean): FaultWindow {
-    if (this.#settleTimer !== undefined) clearTimeout(this.#settleTimer);
-    this.#settleTimer = undefined;
-    this.#hooks.faultStart(nodes, `${step.kind} ${description}`, ownersDie);
-    const window: FaultWindow = { index: step.index, kind: step.kind, description, nodes: [...nodes], startNs: this.#hooks.nowNs(), endNs: null, problems: [] };
+  async #open(step: FaultStep, description: string, nodes: readonly string[], opened: { window?: FaultWindow }): Promise<FaultWindow> {
+    const leaderBefore = await this.#cluster.leader();
+    const window: FaultWindow = { index: step.index, kind: step.kind, description, nodes: [...nodes].sort(), startNs: this.#hooks.nowNs(), endNs: null, leaderBefore, problems: [] };
     this.windows.push(window);
-    this.#current = window;
+    this.#active.add(window);
+    opened.window = window;
     this.#hooks.log(`fault ${step.index}: ${step.kind} ${description}`);
     return window;
   }
 
-  #close(): void {
-    const window = this.#current;
-    if (window === undefined) return;
+  #close(window: FaultWindow): void {
     window.endNs = this.#hooks.nowNs();
-    this.#current = undefined;
-    if (this.#settleTimer !== undefined) clearTimeout(this.#settleTimer);
-    this.#settleTimer = setTimeout(() => {
-      this.#settleTimer = undefined;
-      this.#hooks.faultSettled();
-    }, FAULT_SETTLE_GRACE_MS);
+    this.#active.delete(window);
   }
 
-  async #partition(step: FaultStep, signal: AbortSignal): Promise<void> {
-    const running = this.#cluster.running();
-    const leader = await this.#cluster.leader();
-    const partition = partitionBlocks(step.shape ?? 'halves', running, leader, step.pick);
-    const window = this.#open(step, partition.description, removableNodes(partition, running), false);
-    const told = await Promise.all([...partition.blocked].map(([node, blocked]) => this.#cluster.setBlocked(node, blocked)));
+  async #partition(step: FaultStep, signal: AbortSignal, opened: { window?: FaultWindow }): Promise<void> {
+    const members = this.#cluster.members();
+    const partition = partitionBlocks(step.shape ?? 'halves', members, await this.#cluster.leader(), step.pick);
+    const cut = [...partition.blocked].filter(([, blocked]) => blocked.length > 0).map(([node]) => node);
+    const window = await this.#open(step, partition.description, cut, opened);
+    for (const [node, blocked] of partition.blocked) this.#blocked.set(node, blocked);
+    const told = await Promise.all(this.#cluster.running().map((node) => this.#tellLinks(node)));
     if (told.includes(false)) window.problems.push('some nodes could not be told to cut their links');
     await abortableSleep(step.durationMs, signal);
-    await this.#healLinks(running);
+    this.#blocked.clear();
+    await Promise.all(this.#cluster.running().map((node) => this.#tellLinks(node)));
   }
 
-  async #kill(step: FaultStep, signal: AbortSignal): Promise<void> {
-    const running = this.#cluster.running();
-    const targets = chooseTargets(step.role ?? 'minority', running, await this.#cluster.leader(), step.pick);
-    this.#open(step, `kill -9 ${step.role}: ${targets.map(shortName).join(' ')}`, targets, true);
+  async #kill(step: FaultStep, signal: AbortSignal, opened: { window?: FaultWindow }): Promise<void> {
+    const targets = chooseTargets(step.role ?? 'minority', this.#cluster.running(), await this.#cluster.leader(), step.pick);
+    if (targets.length === 0) return;
+    await this.#open(step, `kill -9 ${step.role}: ${targets.map(shortName).join(' ')}`, targets, opened);
     await this.#cluster.kill(targets);
     await abortableSleep(step.durationMs, signal);
-    await this.#cluster.restart(targets);
+    await this.#restart(targets);
   }
 
-  async #pause(step: FaultStep, signal: AbortSignal): Promise<void> {
-    const running = this.#cluster.running();
-    const targets = chooseTargets(step.role ?? 'minority', running, await this.#cluster.leader(), step.pick);
-    this.#open(step, `SIGSTOP ${step.role}: ${targets.map(shortName).join(' ')}`, targets, false);
+  async #pause(step: FaultStep, signal: AbortSignal, opened: { window?: FaultWindow }): Promise<void> {
+    const targets = chooseTargets(step.role ?? 'minority', this.#cluster.running(), await this.#cluster.leader(), step.pick);
+    if (targets.length === 0) return;
+    const window = await this.#open(step, `SIGSTOP ${step.role}: ${targets.map(shortName).join(' ')}`, targets, opened);
     this.#cluster.pause(targets);
     await abortableSleep(step.durationMs, signal);
-    this.#cluster.resume(targets);
+    const resumed = targets.filter((node) => this.#cluster.stateOf(node) === 'paused');
+    this.#cluster.resume(resumed);
+    await Promise.all(resumed.map((node) => this.#tellLinks(node)));
+    if (window.leaderBefore !== null && targets.includes(window.leaderBefore)) window.leaderAfter = await this.#agreedLeader();
   }
 
-  async #membership(step: FaultStep): Promise<void> {
+  async #membership(step: FaultStep, opened: { window?: FaultWindow }): Promise<void> {
     if (step.action === 'join') {
-      this.#open(step, 'a fresh node joins', [], false);
+      const window = await this.#open(step, 'a fresh node joins', [], opened);
       const name = await this.#cluster.join();
+      window.nodes = [name];
+      await this.#placeJoined(name);
       this.#hooks.log(`${name} joined`);
       return;
     }
     const running = this.#cluster.running();
     if (running.length <= 1) return;
     const target = new Rng(step.pick).pick([...running].sort());
-    this.#open(step, `${shortName(target)} leaves`, [target], true);
-    const acknowledged = await this.#cluster.leave(target, 10_000);
-    if (!acknowledged) this.#current?.problems.push(`${target} left without an acknowledged leave`);
+    const window = await this.#open(step, `${shortName(target)} leaves`, [target], opened);
+    this.#blocked.delete(target);
+    const acknowledged = await this.#cluster.leave(target, LEAVE_TIMEOUT_MS);
+    if (!acknowledged) window.problems.push(`${target} left without an acknowledged leave`);
   }
 
-  async #healLinks(nodes: readonly string[]): Promise<void> {
-    await Promise.all(nodes.filter((node) => this.#cluster.stateOf(node) === 'running').map((node) => this.#cluster.setBlocked(node, [])));
+  /** A node that joined during a partition takes the side of the leader (it joined through it). */
+  async #placeJoined(name: string): Promise<void> {
+    if (this.#blocked.size === 0) return;
+    const leader = await this.#cluster.leader();
+    const side = leader === null ? [] : (this.#blocked.get(leader) ?? []);
+    this.#blocked.set(name, side);
+    for (const node of side) this.#blocked.set(node, [...(this.#blocked.get(node) ?? []), name].sort());
+    await Promise.all([name, ...side].filter((node) => this.#cluster.stateOf(node) === 'running').map((node) => this.#tellLinks(node)));
+  }
+
+  async #restart(nodes: readonly string[]): Promise<void> {
+    const killed = nodes.filter((node) => this.#cluster.stateOf(node) === 'killed');
+    await this.#cluster.restart(killed);
+    await Promise.all(killed.filter((node) => this.#cluster.stateOf(node) === 'running').map((node) => this.#tellLinks(node)));
+  }
+
+  /** Gives a running node the block list the partition in force wants for it (empty: none). */
+  async #tellLinks(node: string): Promise<boolean> {
+    if (this.#cluster.stateOf(node) !== 'running') return true;
+    return this.#cluster.setBlocked(node, this.#blocked.get(node) ?? []);
+  }
+
+  async #agreedLeader(): Promise<string | null> {
+    const deadline = performance.now() + LEADER_AFTER_PAUSE_WAIT_MS;
+    for (;;) {
+      const { views, agreed } = await this.#cluster.view();
+      const running = this.#cluster.running();
+      const leader = agreed?.leader ?? null;
+      const named = [...views.values()].filter((view) => view.leader === leader).length;
+      if (leader !== null && running.includes(leader) && named > running.length / 2) return leader;
+      if (performance.now() > deadline) return null;
+      await sleep(LEADER_POLL_MS);
+    }
   }
 
   /** Resume, restart and reconnect everything (the final heal). */
   async healAll(): Promise<void> {
+    this.#blocked.clear();
     const members = this.#cluster.members();
     this.#cluster.resume(members.filter((node) => this.#cluster.stateOf(node) === 'paused'));
     await this.#cluster.restart(members.filter((node) => this.#cluster.stateOf(node) === 'killed'));
-    await this.#healLinks(this.#cluster.running());
-  }
-
-  /** Stops the settle timer (run it now). */
-  finish(): void {
-    if (this.#settleTimer !== undefined) {
-      clearTimeout(this.#settleTimer);
-      this.#settleTimer = undefined;
-    }
-    this.#hooks.faultSettled();
+    await Promise.all(this.#cluster.running().map((node) => this.#tellLinks(node)));
   }
 }
 

@@ -4,7 +4,11 @@
  *
  * Contract: `validateRunOptions` refuses bad input with one `FedError('config')` naming the
  * option; nemesis names are those of issue 8. Shapes that cut a federation (`partition-group`)
- * are accepted as names but refused with "needs federation" while a run has one group.
+ * are accepted as names but refused with "needs federation" while a run has one group. A
+ * partition shape named explicitly is refused on fewer nodes than it needs to cut anything
+ * (`PARTITION_SHAPE_NODES_MIN`); `partition` and `all` draw only from the shapes the run's node
+ * count allows. `unsafe` is refused unless the environment says `JEPSEN_LITE_UNSAFE=1` (only
+ * the project's tests set it).
  */
 import { fedError } from '../runtime/index.js';
 import type { UnsafeMode } from '../registry/index.js';
@@ -28,6 +32,17 @@ export type NemesisName = (typeof NEMESIS_NAMES)[number];
 export const GROUP_PARTITION_SHAPES = ['halves', 'leader', 'ring', 'bridge'] as const;
 export type PartitionShape = (typeof GROUP_PARTITION_SHAPES)[number];
 
+/**
+ * Members a shape needs to cut anything: halves and an isolated leader need two sides; a bridge
+ * needs two sides and the bridge; a majority ring needs each node to miss someone while it still
+ * sees a majority — on 3 nodes every node's two neighbours are everyone, so it cuts nothing; on
+ * 4, each node sees itself and its two neighbours (3 of 4, a majority) and misses the opposite.
+ */
+export const PARTITION_SHAPE_NODES_MIN: Readonly<Record<PartitionShape, number>> = { halves: 2, leader: 2, ring: 4, bridge: 3 };
+
+/** The environment variable that unlocks `--unsafe` (set by the project's tests only). */
+export const UNSAFE_ENV = 'JEPSEN_LITE_UNSAFE';
+
 /** The faults a schedule draws from once `--nemesis` is expanded. */
 export type FaultKind = 'partition' | 'kill' | 'pause' | 'membership';
 
@@ -37,6 +52,7 @@ export const CONCURRENCY_MAX = 200;
 export const CLIENTS_PER_NAME_MAX = 10;
 export const RATE_MAX_PER_SECOND = 5_000;
 export const TIME_MAX_SECONDS = 24 * 3600;
+export const SINGLETON_KEYS_MAX = 64;
 
 export interface RunOptions {
   /** Node processes of the group at the start. */
@@ -56,6 +72,11 @@ export interface RunOptions {
   readonly nemesis: readonly NemesisName[];
   /** Mean seconds between the start of one fault and the next. */
   readonly nemesisIntervalSeconds: number;
+  /**
+   * Singleton keys (`jl-singleton-1` …) the nodes run with `fedctl start --singleton`, checked
+   * by the singleton checker; 0 for none. Used only when `fedctl start` has the flag.
+   */
+  readonly singletonKeys: number;
   readonly seed: number;
   readonly outDir: string;
   /** Seconds to let the cluster settle after the final heal, before the final reads. */
@@ -82,6 +103,7 @@ export const RUN_DEFAULTS = {
   opsPerName: 200,
   nemesis: ['partition', 'kill'] as readonly NemesisName[],
   nemesisIntervalSeconds: 8,
+  singletonKeys: 3,
   settleSeconds: 5,
   operationTimeoutMs: 3_000,
   progress: true,
@@ -114,7 +136,7 @@ export function parseNemesisList(text: string): NemesisName[] {
   return names as NemesisName[];
 }
 
-export function validateRunOptions(options: RunOptions): RunOptions {
+export function validateRunOptions(options: RunOptions, env: NodeJS.ProcessEnv = process.env): RunOptions {
   positiveInteger(options.nodes, '--nodes', NODES_MAX);
   positiveInteger(options.groups, '--groups', 64);
   if (options.groups > 1) {
@@ -126,6 +148,9 @@ export function validateRunOptions(options: RunOptions): RunOptions {
   positiveInteger(options.clientsPerName, '--clients-per-name', CLIENTS_PER_NAME_MAX);
   positiveInteger(options.opsPerName, '--ops-per-name', 100_000);
   positiveNumber(options.nemesisIntervalSeconds, '--nemesis-interval', 3600);
+  if (!(Number.isInteger(options.singletonKeys) && options.singletonKeys >= 0 && options.singletonKeys <= SINGLETON_KEYS_MAX)) {
+    throw fedError('config', `--singletons wants an integer from 0 to ${SINGLETON_KEYS_MAX}, got ${options.singletonKeys}`);
+  }
   if (!(options.settleSeconds >= 0 && options.settleSeconds <= 600)) throw fedError('config', `--settle wants 0 to 600 seconds, got ${options.settleSeconds}`);
   positiveInteger(options.operationTimeoutMs, '--op-timeout', 600_000);
   if (!Number.isInteger(options.seed) || options.seed < 0 || options.seed > 0xffffffff) {
@@ -134,22 +159,40 @@ export function validateRunOptions(options: RunOptions): RunOptions {
   if (options.nemesis.includes('partition-group')) {
     throw fedError('config', '--nemesis partition-group isolates a whole group or its gateways: it needs federation (--groups > 1), which fedctl start does not run yet');
   }
+  for (const name of options.nemesis) {
+    if (!name.startsWith('partition-') || name === 'partition-group') continue;
+    const shape = name.slice('partition-'.length) as PartitionShape;
+    const needed = PARTITION_SHAPE_NODES_MIN[shape];
+    if (options.nodes < needed) {
+      throw fedError('config', `--nemesis ${name} needs at least ${needed} nodes to cut anything, and the run has ${options.nodes} (--nodes)`);
+    }
+  }
+  if (options.nemesis.some((name) => name === 'partition' || name === 'all') && expandNemeses(options.nemesis, options.nodes).shapes.length === 0) {
+    throw fedError('config', `--nemesis partition needs at least ${PARTITION_SHAPE_NODES_MIN.halves} nodes to cut anything, and the run has ${options.nodes} (--nodes)`);
+  }
+  if (options.unsafe !== undefined && env[UNSAFE_ENV] !== '1') {
+    throw fedError('config', `--unsafe ${options.unsafe} deliberately breaks a guarantee and is for jepsen-lite's own tests: set ${UNSAFE_ENV}=1 to use it`);
+  }
   if (options.outDir.length === 0) throw fedError('config', '--out wants a directory');
   return options;
 }
 
-/** The fault kinds and partition shapes a nemesis list stands for. */
-export function expandNemeses(names: readonly NemesisName[]): { kinds: FaultKind[]; shapes: PartitionShape[] } {
+/**
+ * The fault kinds and partition shapes a nemesis list stands for. With `nodes`, `partition` and
+ * `all` keep only the shapes that cut something on that many nodes (and the partition kind only
+ * if some shape is left).
+ */
+export function expandNemeses(names: readonly NemesisName[], nodes = Infinity): { kinds: FaultKind[]; shapes: PartitionShape[] } {
   const kinds = new Set<FaultKind>();
   const shapes = new Set<PartitionShape>();
   for (const name of names) {
     if (name === 'none') continue;
     if (name === 'all') {
       for (const kind of ['partition', 'kill', 'pause', 'membership'] as const) kinds.add(kind);
-      for (const shape of GROUP_PARTITION_SHAPES) shapes.add(shape);
+      for (const shape of GROUP_PARTITION_SHAPES) if (nodes >= PARTITION_SHAPE_NODES_MIN[shape]) shapes.add(shape);
     } else if (name === 'partition') {
       kinds.add('partition');
-      for (const shape of GROUP_PARTITION_SHAPES) shapes.add(shape);
+      for (const shape of GROUP_PARTITION_SHAPES) if (nodes >= PARTITION_SHAPE_NODES_MIN[shape]) shapes.add(shape);
     } else if (name.startsWith('partition-')) {
       kinds.add('partition');
       shapes.add(name.slice('partition-'.length) as PartitionShape);
@@ -157,14 +200,21 @@ export function expandNemeses(names: readonly NemesisName[]): { kinds: FaultKind
       kinds.add(name as FaultKind);
     }
   }
+  if (shapes.size === 0) kinds.delete('partition');
   return { kinds: [...kinds], shapes: GROUP_PARTITION_SHAPES.filter((shape) => shapes.has(shape)) };
 }
 
-/** The command that repeats a run with the same options and seed. */
+/**
+ * The command that repeats a run with the same options and seed. It names no `--out`, so each
+ * time it is run it writes a fresh directory under jepsen-lite-runs/ (a run refuses a non-empty
+ * one). An unsafe run's command carries the environment variable that unlocks `--unsafe`.
+ */
 export function rerunCommand(options: RunOptions): string {
   const parts = [
+    ...(options.unsafe !== undefined ? [`${UNSAFE_ENV}=1`] : []),
     'npx jepsen-lite run',
     `--nodes ${options.nodes}`,
+    ...(options.groups !== 1 ? [`--groups ${options.groups}`] : []),
     `--time ${options.timeSeconds}`,
     `--rate ${options.ratePerSecond}`,
     `--concurrency ${options.concurrency}`,
@@ -172,16 +222,12 @@ export function rerunCommand(options: RunOptions): string {
     `--ops-per-name ${options.opsPerName}`,
     `--nemesis ${options.nemesis.join(',')}`,
     `--nemesis-interval ${options.nemesisIntervalSeconds}`,
+    `--singletons ${options.singletonKeys}`,
     `--settle ${options.settleSeconds}`,
     `--op-timeout ${options.operationTimeoutMs}`,
     ...(options.tickMs !== undefined ? [`--tick-ms ${options.tickMs}`] : []),
     ...(options.unsafe !== undefined ? [`--unsafe ${options.unsafe}`] : []),
     `--seed ${options.seed}`,
-    `--out ${shellQuote(options.outDir)}-rerun`,
   ];
   return parts.join(' ');
-}
-
-function shellQuote(text: string): string {
-  return /^[\w@%+=:,./-]+$/.test(text) ? text : `'${text.replaceAll("'", "'\\''")}'`;
 }

@@ -3,6 +3,8 @@
  * order: the verdict and what failed; the seed and the command to re-run; counts per outcome;
  * a timeline of operations per client with fault windows shaded; latency over time (SVG);
  * local-read staleness; the faults; the nodes. Every text from the run is HTML-escaped.
+ * Charts draw at most `CHART_MARKS_MAX` operations each (an even sample of a longer run, said
+ * so under the chart), so a long run gives a page a browser can open.
  */
 import { writeFileSync } from 'node:fs';
 import { type Operation, pairOperations } from './history.js';
@@ -13,6 +15,8 @@ const CHART_WIDTH = 1000;
 const LABEL_WIDTH = 90;
 const ROW_HEIGHT = 9;
 const LATENCY_HEIGHT = 260;
+/** Most operations one chart draws; a longer run is sampled evenly. */
+export const CHART_MARKS_MAX = 20_000;
 const COLORS = { ok: '#2e7d32', fail: '#ef6c00', info: '#c62828', pending: '#6a1b9a' } as const;
 const FUNCTION_COLORS: Record<string, string> = { register: '#1565c0', unregister: '#6a1b9a', whereis: '#2e7d32', whereis_local: '#9e9d24' };
 
@@ -24,14 +28,36 @@ export function writeReport(path: string, results: RunResults, executed: Execute
   writeFileSync(path, renderReport(results, executed));
 }
 
+/** The largest value, at least `floor` (no argument spreading: a run has millions of values). */
+export function maxOf(values: Iterable<number>, floor: number): number {
+  let max = floor;
+  for (const value of values) if (value > max) max = value;
+  return max;
+}
+
+/** At most `limit` items, evenly spread over the list, in order. */
+export function evenSample<T>(items: readonly T[], limit: number): readonly T[] {
+  if (items.length <= limit) return items;
+  const sampled: T[] = [];
+  for (let index = 0; index < limit; index++) sampled.push(items[Math.floor((index * items.length) / limit)] as T);
+  return sampled;
+}
+
+function sampleNote(total: number): string {
+  return total > CHART_MARKS_MAX ? ` <b>${CHART_MARKS_MAX} of ${total} operations are drawn</b> (an even sample).` : '';
+}
+
 export function renderReport(results: RunResults, executed: Executed): string {
   const operations = pairOperations(executed.recorder.events);
-  const endNs = Math.max(1, ...executed.recorder.events.map((event) => event.time));
+  const endNs = maxOf(
+    executed.recorder.events.map((event) => event.time),
+    1,
+  );
   const sections = [
     verdictSection(results),
     rerunSection(results),
     countsSection(results),
-    `<h2>Timeline per client</h2><p class="muted">Bars run from invoke to completion: <span style="color:${COLORS.ok}">ok</span>, <span style="color:${COLORS.fail}">fail</span>, <span style="color:${COLORS.info}">info</span> (to the end when never completed). Shaded: fault windows. The last row holds the final reads.</p>${timelineSvg(operations, executed, endNs)}`,
+    `<h2>Timeline per client</h2><p class="muted">Bars run from invoke to completion: <span style="color:${COLORS.ok}">ok</span>, <span style="color:${COLORS.fail}">fail</span>, <span style="color:${COLORS.info}">info</span> (to the end when never completed). Shaded: fault windows. The last row holds the final reads.${sampleNote(operations.length)}</p>${timelineSvg(operations, executed, endNs)}`,
     `<h2>Latency over time</h2><p class="muted">Completed ok/fail operations; x = invoke time, y = latency (ms). Colour by function: ${Object.entries(FUNCTION_COLORS).map(([f, color]) => `<span style="color:${color}">${f}</span>`).join(', ')}.</p>${latencySvg(operations, executed, endNs)}`,
     stalenessSection(results),
     faultsSection(results),
@@ -61,13 +87,20 @@ function verdictSection(results: RunResults): string {
   const { checkers } = results;
   const rows = [
     ['linearizability', checkers.linearizability.verdict, `${checkers.linearizability.namesChecked} names, ${checkers.linearizability.operationsChecked} operations${checkers.linearizability.unknownNames.length > 0 ? `; out of budget: ${checkers.linearizability.unknownNames.join(', ')}` : ''}`],
-    ['lost registrations', checkers.lostRegistrations.verdict, `${checkers.lostRegistrations.namesChecked} names checked; excused: ${checkers.lostRegistrations.excused.deadOwner} dead owner, ${checkers.lostRegistrations.excused.ambiguous} ambiguous`],
+    ['lost registrations', checkers.lostRegistrations.verdict, `${checkers.lostRegistrations.namesChecked} names checked; excused: ${checkers.lostRegistrations.excused.removed} removed by the registry, ${checkers.lostRegistrations.excused.ambiguous} ambiguous`],
     ['recovery after the final heal', checkers.recovery.verdict, checkers.recovery.healthyAfterHeal ? 'the group was healthy again' : 'the group was NOT healthy again in time'],
-    ['singletons', checkers.singletons.verdict, checkers.singletons.reason],
+    [
+      'singletons',
+      checkers.singletons.verdict,
+      checkers.singletons.verdict === 'not-run'
+        ? checkers.singletons.reason
+        : `${checkers.singletons.keys.length} keys, ${checkers.singletons.instances} instances; ${checkers.singletons.fencedOverlaps} fenced instances ran beside a newer token (longest ${checkers.singletons.fencedOverlapMsMax} ms)`,
+    ],
   ];
   const failures = [
     ...checkers.linearizability.failures.map((failure) => `<h3>Not linearizable: ${escapeHtml(failure.name)}</h3><pre>${escapeHtml(failure.explanation.join('\n'))}</pre>`),
     ...checkers.lostRegistrations.lost.map((lost) => `<p>Lost registration: ${escapeHtml(lost)}</p>`),
+    ...(checkers.singletons.verdict === 'not-run' ? [] : checkers.singletons.violations.map((violation) => `<p>Singletons: ${escapeHtml(violation)}</p>`)),
     ...(checkers.recovery.healthyAfterHeal ? [] : ['<p>The group did not recover after the final heal.</p>']),
   ];
   return `<div class="verdict ${escapeHtml(results.verdict)}">${results.verdict === 'pass' ? 'PASS' : results.verdict === 'fail' ? 'FAIL' : 'UNKNOWN'} — jepsen-lite, seed ${results.seed}</div>
@@ -88,7 +121,8 @@ function countsSection(results: RunResults): string {
     .sort(([a], [b]) => a.localeCompare(b))
     .map(([f, entry]) => `<tr><td class="l">${escapeHtml(f)}</td><td>${entry.ok}</td><td>${entry.fail}</td><td>${entry.info}</td><td>${entry.pending}</td></tr>`);
   return `<h2>Operations</h2><table><tr><th class="l">function</th><th>ok</th><th>fail</th><th>info</th><th>pending</th></tr>${rows.join('')}</table>
-<p>${results.operations.client} client operations, ${results.operations.finalReads} final reads, ${results.operations.ownerLoss} owner-loss operations (names that a fault let the product remove with their node, recorded as unregisters that may or may not have happened). ${results.names.used} names, ${results.names.owners} owners (${results.names.deadOwners} died with their node).</p>
+<p>${results.operations.client} client operations, ${results.operations.finalReads} final reads. ${results.names.used} names, ${results.names.owners} owners (holder processes, one per client connection).</p>
+<p>The registry removed ${results.registry.removals} names by itself (${escapeHtml(Object.entries(results.registry.removalsByReason).map(([reason, count]) => `${reason}: ${count}`).join(', ') || 'none')}), as its watch reported${results.registry.complete ? '' : ' — <b>the watch missed changes</b>'}; ${results.registry.removalsWithoutFault} of them on a node no fault had touched shortly before.</p>
 <p>Latency of completed operations: p50 ${fmt(latency.p50Ms)} ms, p99 ${fmt(latency.p99Ms)} ms, max ${fmt(latency.maxMs)} ms.</p>`;
 }
 
@@ -104,12 +138,13 @@ function stalenessSection(results: RunResults): string {
 
 function faultsSection(results: RunResults): string {
   if (results.faults.length === 0) return '<h2>Faults</h2><p>None.</p>';
-  const rows = results.faults.map(
-    (fault) =>
-      `<tr><td>${fault.index}</td><td>${(fault.startMs / 1000).toFixed(1)}</td><td>${fault.endMs === null ? '–' : (fault.endMs / 1000).toFixed(1)}</td><td class="l">${escapeHtml(fault.kind)}</td><td class="l">${escapeHtml(fault.description)}${fault.problems.length > 0 ? `<br><span class="muted">${escapeHtml(fault.problems.join('; '))}</span>` : ''}</td></tr>`,
-  );
+  const rows = results.faults.map((fault) => {
+    const leader = fault.leaderAfter !== undefined ? `<br><span class="muted">leader before ${escapeHtml(fault.leaderBefore ?? 'none')}, after the resume ${escapeHtml(fault.leaderAfter ?? 'none agreed')}</span>` : '';
+    const problems = fault.problems.length > 0 ? `<br><span class="muted">${escapeHtml(fault.problems.join('; '))}</span>` : '';
+    return `<tr><td>${fault.index}</td><td>${(fault.startMs / 1000).toFixed(1)}</td><td>${fault.endMs === null ? '–' : (fault.endMs / 1000).toFixed(1)}</td><td class="l">${escapeHtml(fault.kind)}</td><td class="l">${escapeHtml(fault.description)}${leader}${problems}</td></tr>`;
+  });
   return `<h2>Faults</h2><table><tr><th>#</th><th>from (s)</th><th>to (s)</th><th class="l">kind</th><th class="l">what</th></tr>${rows.join('')}</table>
-<p>Workload ${(results.timing.workloadStartMs / 1000).toFixed(1)}–${(results.timing.workloadEndMs / 1000).toFixed(1)} s; final heal at ${(results.timing.finalHealMs / 1000).toFixed(1)} s.</p>`;
+<p>Faults of different kinds may overlap. Workload ${(results.timing.workloadStartMs / 1000).toFixed(1)}–${(results.timing.workloadEndMs / 1000).toFixed(1)} s; final heal at ${(results.timing.finalHealMs / 1000).toFixed(1)} s.</p>`;
 }
 
 function nodesSection(results: RunResults): string {
@@ -129,19 +164,17 @@ function faultRects(executed: Executed, x: (ns: number) => number, height: numbe
 }
 
 function timelineSvg(operations: readonly Operation[], executed: Executed, endNs: number): string {
-  const { processClient, ownerLossProcesses } = executed.recorder;
+  const { processClient } = executed.recorder;
   const clients = [...new Set([...processClient.values()].filter((client) => client >= 0))].sort((a, b) => a - b);
-  const rowOf = (operation: Operation): number | undefined => {
-    if (ownerLossProcesses.has(operation.process)) return undefined;
+  const rowOf = (operation: Operation): number => {
     const client = processClient.get(operation.process) ?? -1;
     return client >= 0 ? clients.indexOf(client) : clients.length;
   };
   const height = (clients.length + 1) * ROW_HEIGHT + 20;
   const x = (ns: number): number => LABEL_WIDTH + (ns / endNs) * (CHART_WIDTH - LABEL_WIDTH - 10);
-  const bars = operations
+  const bars = evenSample(operations, CHART_MARKS_MAX)
     .map((operation) => {
       const row = rowOf(operation);
-      if (row === undefined) return '';
       const from = x(operation.invokeTime);
       const to = x(operation.completeTime ?? endNs);
       const title = `${operation.f} ${operation.name}${operation.input === null ? '' : ` ${operation.input}`} → ${operation.type === 'ok' ? JSON.stringify(operation.output) : operation.type}`;
@@ -165,9 +198,12 @@ function timeAxis(x: (ns: number) => number, endNs: number, y: number): string {
 }
 
 function latencySvg(operations: readonly Operation[], executed: Executed, endNs: number): string {
-  const points = operations.filter((operation) => operation.completeTime !== null && (operation.type === 'ok' || operation.type === 'fail'));
+  const points = evenSample(
+    operations.filter((operation) => operation.completeTime !== null && (operation.type === 'ok' || operation.type === 'fail')),
+    CHART_MARKS_MAX,
+  );
   const latencies = points.map((operation) => ((operation.completeTime as number) - operation.invokeTime) / 1e6);
-  const maxMs = Math.max(1, ...latencies);
+  const maxMs = maxOf(latencies, 1);
   const height = LATENCY_HEIGHT + 20;
   const x = (ns: number): number => LABEL_WIDTH + (ns / endNs) * (CHART_WIDTH - LABEL_WIDTH - 10);
   const y = (latencyMs: number): number => LATENCY_HEIGHT - (latencyMs / maxMs) * (LATENCY_HEIGHT - 10);

@@ -4,15 +4,19 @@
  * their pids, the seed and the command to re-run. report.html shows the same facts.
  *
  * Checkers: linearizability, lost registrations, recovery (the group was healthy again after
- * the final heal), singletons (not run: fedctl has no singletons yet — said so, never counted
- * as a pass). The run's verdict combines those that ran.
+ * the final heal), singletons (when fedctl runs them; otherwise "not-run" with the reason —
+ * said so, never counted as a pass). The run's verdict combines those that ran. The registry's
+ * own removals (from its watch) are counted by reason; a removal on a node no fault touched
+ * around that time is counted apart (allowed — a loaded node can miss heartbeats — but worth a look).
  */
 import { type OutcomeCounts, type LatencySummary, countOutcomes, summarizeLatency } from './analysis.js';
 import { type StalenessReport, type Verdict, combineVerdicts, measureLocalReadStalenessOfOperations } from './checker/index.js';
 import type { Cluster } from './cluster.js';
 import { pairOperations } from './history.js';
+import type { FaultWindow } from './nemesis.js';
 import type { RunOptions } from './options.js';
-import type { Executed } from './run.js';
+import type { Executed, SingletonOutcome } from './run.js';
+import { Pid } from '../runtime/index.js';
 
 export interface FaultSummary {
   readonly index: number;
@@ -21,8 +25,24 @@ export interface FaultSummary {
   readonly nodes: readonly string[];
   readonly startMs: number;
   readonly endMs: number | null;
+  readonly leaderBefore: string | null;
+  /** Pauses of the leader: the leader agreed on after the resume (null: none in time). */
+  readonly leaderAfter?: string | null;
   readonly problems: readonly string[];
 }
+
+export type SingletonResults =
+  | {
+      readonly verdict: Verdict;
+      readonly keys: readonly string[];
+      readonly instances: number;
+      readonly violations: readonly string[];
+      readonly fencedOverlaps: number;
+      readonly fencedOverlapMsMax: number;
+      /** Per key: ms from the final heal to the start of the instance running at the check (0: it ran through). */
+      readonly recoveryMs: Readonly<Record<string, number | null>>;
+    }
+  | { readonly verdict: 'not-run'; readonly reason: string };
 
 export interface RunResults {
   readonly verdict: Verdict;
@@ -42,20 +62,28 @@ export interface RunResults {
       readonly verdict: Verdict;
       readonly namesChecked: number;
       readonly lost: readonly string[];
-      readonly excused: { readonly deadOwner: number; readonly ambiguous: number };
+      readonly excused: { readonly removed: number; readonly ambiguous: number };
     };
     readonly recovery: { readonly verdict: Verdict; readonly healthyAfterHeal: boolean };
-    readonly singletons: { readonly verdict: 'not-run'; readonly reason: string };
+    readonly singletons: SingletonResults;
   };
   readonly operations: {
     readonly client: number;
-    readonly ownerLoss: number;
     readonly finalReads: number;
     readonly counts: OutcomeCounts;
     readonly latency: LatencySummary;
     readonly localReadStaleness: StalenessReport;
   };
-  readonly names: { readonly used: number; readonly finalReads: number; readonly owners: number; readonly deadOwners: number };
+  readonly names: { readonly used: number; readonly finalReads: number; readonly owners: number };
+  /** What the registry removed by itself, as its watch reported. */
+  readonly registry: {
+    /** Whether the watch saw every change up to the leader's commit after the final reads. */
+    readonly complete: boolean;
+    readonly removals: number;
+    readonly removalsByReason: Readonly<Record<string, number>>;
+    /** Removals of names held on a node that no fault window touched within the down-grace of the removal being seen. */
+    readonly removalsWithoutFault: number;
+  };
   readonly faults: readonly FaultSummary[];
   readonly timing: { readonly workloadStartMs: number; readonly workloadEndMs: number; readonly finalHealMs: number };
   readonly nodes: Readonly<Record<string, { readonly pids: readonly number[]; readonly log: string }>>;
@@ -64,13 +92,54 @@ export interface RunResults {
 
 const ms = (ns: number): number => Math.round(ns / 1e5) / 10;
 
-export function resultsOf(options: RunOptions, executed: Executed, cluster: Cluster, rerun: string): RunResults {
+/**
+ * A fault "touched" a node for this long after its window closed, for `removalsWithoutFault`:
+ * a removal is proposed once the leader has missed the node for the down-grace, and seen by the
+ * watch some time after it commits.
+ */
+const FAULT_REACH_AFTER_MS = 10_000;
+
+function singletonResults(outcome: SingletonOutcome): SingletonResults {
+  if (!outcome.ran) return { verdict: 'not-run', reason: outcome.reason };
+  const { report } = outcome;
+  return {
+    verdict: report.verdict,
+    keys: outcome.keys,
+    instances: report.instances.length,
+    violations: report.violations.map((violation) => `${violation.kind}: ${violation.message}`),
+    fencedOverlaps: report.fencedOverlaps,
+    fencedOverlapMsMax: ms(report.fencedOverlapNsMax),
+    recoveryMs: Object.fromEntries(Object.entries(report.recoveryNs).map(([key, ns]) => [key, ns === null ? null : ms(ns)])),
+  };
+}
+
+function nodeOf(pid: string): string | undefined {
+  try {
+    return Pid.parse(pid).node;
+  } catch {
+    return undefined;
+  }
+}
+
+function touched(windows: readonly FaultWindow[], node: string, timeNs: number): boolean {
+  return windows.some((window) => window.nodes.includes(node) && window.startNs <= timeNs && timeNs <= (window.endNs ?? Infinity) + FAULT_REACH_AFTER_MS * 1e6);
+}
+
+export function resultsOf(options: RunOptions, executed: Executed & { readonly singletons: SingletonOutcome }, cluster: Cluster, rerun: string): RunResults {
   const { recorder, linearizability, lostRegistrations } = executed;
   const operations = pairOperations(recorder.events);
   const clientOperations = operations.filter((operation) => (recorder.processClient.get(operation.process) ?? -1) >= 0);
-  const ownerLoss = operations.filter((operation) => recorder.ownerLossProcesses.has(operation.process)).length;
   const recovery: Verdict = executed.healthyAfterHeal ? 'pass' : 'fail';
-  const verdict = combineVerdicts([linearizability.verdict, lostRegistrations.verdict, recovery]);
+  const singletons = singletonResults(executed.singletons);
+  const verdict = combineVerdicts([linearizability.verdict, lostRegistrations.verdict, recovery, ...(singletons.verdict === 'not-run' ? [] : [singletons.verdict])]);
+  const removalsByReason: Record<string, number> = {};
+  let removalsWithoutFault = 0;
+  for (const removal of executed.removals) {
+    const reason = removal.removal?.reason ?? 'unknown';
+    removalsByReason[reason] = (removalsByReason[reason] ?? 0) + 1;
+    const node = nodeOf(removal.input ?? '');
+    if (node === undefined || !touched(executed.nemesis.windows, node, removal.completeTime ?? 0)) removalsWithoutFault++;
+  }
   const { fedctlCommand: _command, ...shownOptions } = options;
   const pids = cluster.pids();
   const logs = cluster.logPaths();
@@ -95,17 +164,17 @@ export function resultsOf(options: RunOptions, executed: Executed, cluster: Clus
         excused: lostRegistrations.excused,
       },
       recovery: { verdict: recovery, healthyAfterHeal: executed.healthyAfterHeal },
-      singletons: { verdict: 'not-run', reason: 'fedctl has no singletons yet: nothing reports to singletons.jsonl' },
+      singletons,
     },
     operations: {
       client: clientOperations.length,
-      ownerLoss,
-      finalReads: operations.length - clientOperations.length - ownerLoss,
+      finalReads: operations.length - clientOperations.length,
       counts: countOutcomes(clientOperations),
       latency: summarizeLatency(clientOperations),
       localReadStaleness: measureLocalReadStalenessOfOperations(clientOperations),
     },
-    names: { used: executed.namesUsed.length, finalReads: executed.finalReads.size, owners: executed.owners.count(), deadOwners: executed.owners.deadOwners().length },
+    names: { used: executed.namesUsed.length, finalReads: executed.finalReads.size, owners: executed.owners.length },
+    registry: { complete: executed.registryComplete, removals: executed.removals.length, removalsByReason, removalsWithoutFault },
     faults: executed.nemesis.windows.map((window) => ({
       index: window.index,
       kind: window.kind,
@@ -113,6 +182,8 @@ export function resultsOf(options: RunOptions, executed: Executed, cluster: Clus
       nodes: window.nodes,
       startMs: ms(window.startNs),
       endMs: window.endNs === null ? null : ms(window.endNs),
+      leaderBefore: window.leaderBefore,
+      ...(window.leaderAfter !== undefined ? { leaderAfter: window.leaderAfter } : {}),
       problems: window.problems,
     })),
     timing: { workloadStartMs: ms(executed.workloadNs.start), workloadEndMs: ms(executed.workloadNs.end), finalHealMs: ms(executed.finalHealNs) },

@@ -2,7 +2,7 @@
  * The fault schedule of a run and the partition shapes, as pure functions of the seed.
  *
  * `makeSchedule` draws, from the seed alone, which fault happens when and for how long, and a
- * `pick` number per step; the runner resolves "which nodes" at run time from `pick`, the live
+ * `pick` number per step (faults of one kind never overlap; faults of different kinds may); the runner resolves "which nodes" at run time from `pick`, the live
  * nodes and the current leader (which node leads is the cluster's doing, not the seed's), with
  * `chooseTargets` / `partitionBlocks` — also pure. So a seed gives the same schedule every time,
  * and the same cluster state gives the same victims.
@@ -11,11 +11,12 @@
  * - halves: a random split into floor(n/2) and ceil(n/2);
  * - leader: the leader alone against the rest;
  * - ring: nodes on a random ring, each sees its nearest neighbours — a majority counting
- *   itself — so every node sees a different majority (Jepsen's majorities-ring);
+ *   itself — so every node sees a different majority (Jepsen's majorities-ring); it needs 4
+ *   nodes (`PARTITION_SHAPE_NODES_MIN`): on 3 the neighbours are everyone;
  * - bridge: two halves that cannot talk, and one node that talks to both.
  */
-import { Rng } from '../runtime/index.js';
-import type { FaultKind, PartitionShape } from './options.js';
+import { Rng, fedError } from '../runtime/index.js';
+import { type FaultKind, PARTITION_SHAPE_NODES_MIN, type PartitionShape } from './options.js';
 
 export type TargetRole = 'leader' | 'minority' | 'majority';
 
@@ -35,28 +36,47 @@ export interface FaultStep {
   readonly pick: number;
 }
 
-/** Quiet time before the first fault, as a fraction of the interval (the cluster warms up). */
-const FIRST_FAULT_INTERVAL_FRACTION = 0.5;
-/** A fault lasts this share of the interval, at random between the two. */
+/**
+ * Each fault kind has its own timeline, drawn from its own stream of the seed: its faults follow
+ * one another (one partition at a time, one kill at a time…), while faults of different kinds
+ * overlap freely (a kill during a partition, a pause during a membership change). Each kind
+ * fires on average every `intervalMs × kinds`, so all kinds together start a fault every
+ * `intervalMs` on average, whatever the mix.
+ */
+/** The first fault of a kind starts at this share of the kind's interval, at random between the two (kinds start apart). */
+const FIRST_FAULT_FRACTION_MIN = 0.2;
+const FIRST_FAULT_FRACTION_MAX = 0.8;
+/** A fault lasts this share of its kind's interval, at random between the two. */
 const FAULT_DURATION_FRACTION_MIN = 0.4;
 const FAULT_DURATION_FRACTION_MAX = 0.65;
+/** Shortest quiet time between two faults of one kind. */
+const FAULT_GAP_MS_MIN = 500;
 /** No fault starts closer than this to the end of the workload. */
 const LAST_FAULT_MARGIN_MS = 1_000;
 export const FAULT_STEPS_MAX = 10_000;
+const KIND_ORDER: readonly FaultKind[] = ['partition', 'kill', 'pause', 'membership'];
 
 export function makeSchedule(seed: number, kinds: readonly FaultKind[], shapes: readonly PartitionShape[], timeMs: number, intervalMs: number): FaultStep[] {
-  if (kinds.length === 0) return [];
-  const rng = new Rng(seed ^ 0x5eed_fa17);
-  const steps: FaultStep[] = [];
+  const used = KIND_ORDER.filter((kind) => kinds.includes(kind) && (kind !== 'partition' || shapes.length > 0));
+  if (used.length === 0) return [];
+  const kindIntervalMs = intervalMs * used.length;
+  const drafts = used.flatMap((kind) => kindTimeline(seed, kind, shapes, timeMs, kindIntervalMs));
+  drafts.sort((a, b) => a.startMs - b.startMs || KIND_ORDER.indexOf(a.kind) - KIND_ORDER.indexOf(b.kind));
+  return drafts.slice(0, FAULT_STEPS_MAX).map((draft, index) => ({ ...draft, index }));
+}
+
+/** One kind's faults, one after the other, from the kind's own stream of the seed. */
+function kindTimeline(seed: number, kind: FaultKind, shapes: readonly PartitionShape[], timeMs: number, intervalMs: number): Omit<FaultStep, 'index'>[] {
+  const rng = new Rng((seed ^ 0x5eed_fa17 ^ Math.imul(KIND_ORDER.indexOf(kind) + 1, 0x9e37_79b1)) >>> 0);
+  const steps: Omit<FaultStep, 'index'>[] = [];
   let membershipJoins = 0;
   let membershipLeaves = 0;
-  let startMs = Math.round(intervalMs * FIRST_FAULT_INTERVAL_FRACTION);
+  let startMs = Math.round(intervalMs * (FIRST_FAULT_FRACTION_MIN + rng.next() * (FIRST_FAULT_FRACTION_MAX - FIRST_FAULT_FRACTION_MIN)));
   while (startMs < timeMs - LAST_FAULT_MARGIN_MS && steps.length < FAULT_STEPS_MAX) {
     const fraction = FAULT_DURATION_FRACTION_MIN + rng.next() * (FAULT_DURATION_FRACTION_MAX - FAULT_DURATION_FRACTION_MIN);
     const durationMs = Math.min(Math.round(intervalMs * fraction), timeMs - startMs);
-    const kind = rng.pick(kinds);
     const pick = rng.nextUint32();
-    const base = { index: steps.length, kind, startMs, durationMs, pick };
+    const base = { kind, startMs, durationMs, pick };
     if (kind === 'partition') {
       steps.push({ ...base, shape: rng.pick(shapes) });
     } else if (kind === 'kill' || kind === 'pause') {
@@ -68,7 +88,7 @@ export function makeSchedule(seed: number, kinds: readonly FaultKind[], shapes: 
       else membershipLeaves++;
       steps.push({ ...base, action });
     }
-    const gapMs = Math.max(intervalMs - durationMs, 500) + Math.round(rng.next() * intervalMs * 0.2);
+    const gapMs = Math.max(intervalMs - durationMs, FAULT_GAP_MS_MIN) + Math.round(rng.next() * intervalMs * 0.2);
     startMs += durationMs + gapMs;
   }
   return steps;
@@ -96,7 +116,14 @@ export interface Partition {
   readonly description: string;
 }
 
+/**
+ * The block lists of `shape` over `nodes`. Refuses (`badarg`) fewer nodes than the shape needs
+ * to cut anything, so that nothing is recorded as a fault that blocked nothing.
+ */
 export function partitionBlocks(shape: PartitionShape, nodes: readonly string[], leader: string | null, pick: number): Partition {
+  if (nodes.length < PARTITION_SHAPE_NODES_MIN[shape]) {
+    throw fedError('badarg', `a ${shape} partition needs at least ${PARTITION_SHAPE_NODES_MIN[shape]} nodes to cut anything, not ${nodes.length}`);
+  }
   const rng = new Rng(pick);
   const sorted = [...nodes].sort();
   const shuffled = rng.shuffle([...sorted]);

@@ -7,24 +7,24 @@
  * Outcomes: a result → `ok` (name_taken and not_owner ARE results: {"taken"}, {"not_owner"});
  * an error with `details.definite === true` (refused before it was proposed) → `fail`;
  * anything else (timeout, lost connection) → `info`, after which the client continues under a
- * fresh process number, as in Jepsen.
+ * fresh process number, as in Jepsen. An operation never outlives `--op-timeout`: an
+ * `overloaded` refusal is retried (with the CLI's backoff) only within what is left of it.
  *
- * Names die with their node (the product's rule: the leader removes the names of a member it
- * cannot reach for a grace period, or that left or died). So that a correct cluster passes,
- * the removals a fault makes possible are recorded as operations that may or may not have
- * happened: when a fault cuts off, kills or pauses a node, each name its owners may hold gets
- * an `unregister` by that owner that ends `info` at once ("owner-loss" operations, listed in
- * results.json); so does each register by such an owner until a grace period after the heal,
- * after which those owners are retired and their clients spawn fresh owners. Owners on a
- * killed or departed node are dead (the lost-registration checker excuses them).
+ * Owners: each client's names are held by a holder process (`spawn_holder`) on the node the
+ * client is connected to; a client that reconnects (to the same node or another) spawns a fresh
+ * holder there. So a name lives and dies with a node the runner knows, by the product's rule —
+ * the holder exits with its node, and the leader removes the names of a node it declares down.
+ * The history records only what clients saw; what the cluster removed, it says itself (the
+ * registry watch, registry-events.ts).
  *
  * Load is spread as Jepsen does: clients form teams of `clientsPerName`; a team works on one
  * name until it has issued `opsPerName` operations on it, then moves to a fresh name.
  */
 import type { AdminClient } from '../cli/admin-client.js';
 import { connectAdmin } from '../cli/admin-client.js';
-import type { NameInfo } from '../cli/admin-protocol.js';
-import { Pid, Rng, isFedError } from '../runtime/index.js';
+import type { AdminRequest, NameInfo } from '../cli/admin-protocol.js';
+import { RETRY_DEFAULTS, backoffDelayMs } from '../cli/retry.js';
+import { Rng, fedError, isFedError } from '../runtime/index.js';
 import { JsonLinesWriter, type HistoryEvent, type OperationFunction } from './history.js';
 import { sleep } from './cluster.js';
 
@@ -34,7 +34,13 @@ const RECONNECT_PAUSE_MS = 250;
 const MIX_REGISTER = 0.3;
 const MIX_UNREGISTER = 0.5;
 const MIX_WHEREIS = 0.8;
-const NAME_PREFIX = 'jl';
+/** Every name of the workload starts with this (the registry watch follows it). */
+export const NAME_PREFIX = 'jl-t';
+/**
+ * Every name ends with this, so that no name is a prefix of another (`jl-t0-g1.` is not a
+ * prefix of `jl-t0-g10.`): the registry watch can then ask about exactly one name by prefix.
+ */
+export const NAME_END = '.';
 const CONNECTION_LOST_CODES = new Set(['nodedown', 'noconnection', 'closed', 'noproc', 'shutdown']);
 
 /** Monotonic nanoseconds since the start of the run. */
@@ -49,8 +55,6 @@ export class RunClock {
 /** Appends events in time order to history.jsonl and keeps them for the checkers. */
 export class Recorder {
   readonly events: HistoryEvent[] = [];
-  /** Process numbers of owner-loss operations (not client operations). */
-  readonly ownerLossProcesses = new Set<number>();
   readonly #writer: JsonLinesWriter<HistoryEvent>;
   readonly #clock: RunClock;
   #nextProcess = 0;
@@ -64,7 +68,7 @@ export class Recorder {
     return this.#clock;
   }
 
-  /** Who used each process number: a client index, or -1 for final reads and owner-loss operations. */
+  /** Who used each process number: a client index, or -1 for the final reads. */
   readonly processClient = new Map<number, number>();
 
   newProcess(client = -1): number {
@@ -80,91 +84,8 @@ export class Recorder {
     return event;
   }
 
-  /** An unregister by `owner` that may or may not happen: the product may remove the name with the owner's node. */
-  recordOwnerLoss(owner: string, name: string, why: string): void {
-    const process = this.newProcess();
-    this.ownerLossProcesses.add(process);
-    this.record(process, 'invoke', 'unregister', name, owner);
-    this.record(process, 'info', 'unregister', name, `owner-loss: ${why}`);
-  }
-
   async close(): Promise<void> {
     await this.#writer.close();
-  }
-}
-
-interface OwnerRecord {
-  readonly node: string;
-  readonly names: Set<string>;
-  /** Its names may be removed from now on: retire it once the current fault's grace ends. */
-  tainted: boolean;
-  retired: boolean;
-  dead: boolean;
-}
-
-/**
- * Owners (holder pids in printed form), the names each may hold, and the fault bookkeeping
- * described in the file comment.
- */
-export class Owners {
-  readonly #owners = new Map<string, OwnerRecord>();
-  readonly #recorder: Recorder;
-  /** Nodes hit by the faults since the last time everything settled. */
-  #affected = new Set<string>();
-  #why = '';
-
-  constructor(recorder: Recorder) {
-    this.#recorder = recorder;
-  }
-
-  add(owner: string): void {
-    this.#owners.set(owner, { node: Pid.parse(owner).node, names: new Set(), tainted: false, retired: false, dead: false });
-  }
-
-  /** Whether a client should stop using this owner (dead, or retired after a fault). */
-  unusable(owner: string): boolean {
-    const record = this.#owners.get(owner);
-    return record === undefined || record.dead || record.retired;
-  }
-
-  /** Before a register by `owner` is invoked. */
-  beforeRegister(owner: string, name: string): void {
-    const record = this.#owners.get(owner);
-    if (record === undefined) return;
-    record.names.add(name);
-    if (this.#affected.has(record.node) && !record.dead) {
-      record.tainted = true;
-      this.#recorder.recordOwnerLoss(owner, name, this.#why);
-    }
-  }
-
-  /** A fault begins on `nodes`; `ownersDie` when their processes end (kill, leave). */
-  faultStart(nodes: readonly string[], why: string, ownersDie: boolean): void {
-    for (const node of nodes) this.#affected.add(node);
-    this.#why = why;
-    for (const [owner, record] of this.#owners) {
-      if (!this.#affected.has(record.node) || record.dead) continue;
-      for (const name of [...record.names].sort()) this.#recorder.recordOwnerLoss(owner, name, why);
-      record.tainted = true;
-      if (ownersDie) record.dead = true;
-    }
-  }
-
-  /** The fault's grace period is over: retire the owners it touched. */
-  faultSettled(): void {
-    this.#affected = new Set();
-    for (const record of this.#owners.values()) {
-      if (record.tainted) record.retired = true;
-    }
-  }
-
-  /** Owners whose processes died (on killed or departed nodes). */
-  deadOwners(): string[] {
-    return [...this.#owners].filter(([, record]) => record.dead).map(([owner]) => owner);
-  }
-
-  count(): number {
-    return this.#owners.size;
   }
 }
 
@@ -210,7 +131,7 @@ export class NameRotation {
   }
 
   #name(team: number, generation: number): string {
-    const name = `${NAME_PREFIX}-t${team}-g${generation}`;
+    const name = `${NAME_PREFIX}${team}-g${generation}${NAME_END}`;
     this.used.add(name);
     return name;
   }
@@ -218,7 +139,6 @@ export class NameRotation {
 
 export interface WorkloadContext {
   readonly recorder: Recorder;
-  readonly owners: Owners;
   readonly limiter: RateLimiter;
   readonly names: NameRotation;
   readonly cookie: string;
@@ -230,7 +150,7 @@ export interface WorkloadContext {
 
 type Outcome = { type: 'ok'; value: unknown } | { type: 'fail' | 'info'; value: unknown; connectionLost: boolean };
 
-/** One client: a hidden node connected to one cluster node, with its own owner pid. */
+/** One client: a hidden node connected to one cluster node, with its own holder (owner pid) there. */
 export class Client {
   readonly index: number;
   readonly team: number;
@@ -238,8 +158,11 @@ export class Client {
   readonly #rng: Rng;
   #process: number;
   #connection: AdminClient | undefined;
+  /** The holder on the connected node; cleared with the connection. */
   #owner: string | undefined;
   #connectAttempt = 0;
+  /** Holders this client spawned, in order (for results.json). */
+  readonly owners: string[] = [];
 
   constructor(index: number, team: number, seed: number, context: WorkloadContext) {
     this.index = index;
@@ -278,11 +201,11 @@ export class Client {
         return false;
       }
     }
-    if (this.#owner === undefined || this.#context.owners.unusable(this.#owner)) {
+    if (this.#owner === undefined) {
       try {
-        const { pid } = (await this.#connection.request({ op: 'spawn_holder' }, CONNECT_TIMEOUT_MS)) as { pid: string };
+        const { pid } = (await requestWithin(this.#connection, { op: 'spawn_holder' }, CONNECT_TIMEOUT_MS)) as { pid: string };
         this.#owner = pid;
-        this.#context.owners.add(pid);
+        this.owners.push(pid);
       } catch {
         await this.#disconnect();
         return false;
@@ -298,7 +221,6 @@ export class Client {
     const roll = this.#rng.next();
     const f: OperationFunction = roll < MIX_REGISTER ? 'register' : roll < MIX_UNREGISTER ? 'unregister' : roll < MIX_WHEREIS ? 'whereis' : 'whereis_local';
     const isWrite = f === 'register' || f === 'unregister';
-    if (f === 'register') this.#context.owners.beforeRegister(owner, name);
     const process = this.#process;
     this.#context.recorder.record(process, 'invoke', f, name, isWrite ? owner : null);
     this.#context.counts.invoke++;
@@ -316,24 +238,60 @@ export class Client {
   async #disconnect(): Promise<void> {
     const connection = this.#connection;
     this.#connection = undefined;
+    this.#owner = undefined;
     if (connection !== undefined) await connection.close().catch(() => undefined);
   }
 }
 
-/** One operation against the node, mapped to its history outcome. */
-export async function perform(connection: AdminClient, f: OperationFunction, name: string, owner: string, timeoutMs: number): Promise<Outcome> {
+/** Time and randomness of `requestWithin` (injected by tests). */
+export interface DeadlineTiming {
+  now(): number;
+  sleep(ms: number): Promise<void>;
+  readonly rng?: Rng;
+}
+
+const REAL_TIMING: DeadlineTiming = { now: () => performance.now(), sleep };
+
+/**
+ * One admin request that settles within `timeoutMs` in all: each attempt gets only what is
+ * left, and an `overloaded` refusal (definite: it was never proposed) is retried with the CLI's
+ * capped, jittered backoff only while a wait and another attempt still fit. When they do not,
+ * the last refusal is thrown as it is, so the operation is recorded as the definite `fail` it
+ * is; an attempt that runs out of time is a `timeout` (unknown).
+ */
+export async function requestWithin(connection: AdminClient, request: AdminRequest, timeoutMs: number, timing: DeadlineTiming = REAL_TIMING): Promise<unknown> {
+  const deadline = timing.now() + timeoutMs;
+  for (let attempt = 0; attempt < RETRY_DEFAULTS.attemptsMax; attempt++) {
+    const remaining = Math.floor(deadline - timing.now());
+    if (remaining <= 0) throw fedError('timeout', `${request.op} did not finish in ${timeoutMs} ms`);
+    try {
+      return await connection.requestOnce(request, remaining);
+    } catch (error) {
+      if (!isFedError(error, 'overloaded')) throw error;
+      const hint = typeof error.details?.retryAfterMs === 'number' ? error.details.retryAfterMs : undefined;
+      const waitMs = backoffDelayMs(attempt, hint, {}, timing.rng);
+      // Another attempt needs time to wait and then time to be answered: stop with the refusal.
+      if (timing.now() + waitMs >= deadline || attempt + 1 >= RETRY_DEFAULTS.attemptsMax) throw error;
+      await timing.sleep(waitMs);
+    }
+  }
+  throw fedError('timeout', `${request.op} did not finish in ${timeoutMs} ms`);
+}
+
+/** One operation against the node, mapped to its history outcome; it settles within `timeoutMs`. */
+export async function perform(connection: AdminClient, f: OperationFunction, name: string, owner: string, timeoutMs: number, timing: DeadlineTiming = REAL_TIMING): Promise<Outcome> {
   try {
     switch (f) {
       case 'register':
-        await connection.request({ op: 'register', name, pid: owner, meta: {} }, timeoutMs);
+        await requestWithin(connection, { op: 'register', name, pid: owner, meta: {} }, timeoutMs, timing);
         return { type: 'ok', value: 'ok' };
       case 'unregister':
-        await connection.request({ op: 'unregister', name, pid: owner }, timeoutMs);
+        await requestWithin(connection, { op: 'unregister', name, pid: owner }, timeoutMs, timing);
         return { type: 'ok', value: 'ok' };
       case 'whereis':
       case 'whereis_local': {
         const consistency = f === 'whereis' ? 'linearizable' : 'local';
-        const info = (await connection.request({ op: 'whereis', name, consistency }, timeoutMs)) as NameInfo;
+        const info = (await requestWithin(connection, { op: 'whereis', name, consistency }, timeoutMs, timing)) as NameInfo;
         return { type: 'ok', value: info.pid };
       }
     }

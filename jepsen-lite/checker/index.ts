@@ -7,6 +7,8 @@
  *   runs after the final heal.
  * - `checkLostRegistrations`: acknowledged registrations survive to the final reads.
  * - `measureLocalReadStaleness`: how stale the (allowed-stale) local reads were; never fails.
+ * - `removalOperations`: the registry's own removals (from its watch) as operations the first
+ *   and third take.
  */
 export { type Verdict, combineVerdicts } from './verdict.js';
 export {
@@ -41,3 +43,4 @@ export {
   measureLocalReadStaleness,
   measureLocalReadStalenessOfOperations,
 } from './staleness.js';
+export { isRemoval, removalOperations } from './removals.js';

@@ -6,6 +6,8 @@
  * - register(o): free or held by o → "ok" and held by o (idempotent); else {taken: holder}.
  * - unregister(o): held by o → "ok" and free; else {not_owner: holder | null}.
  * - whereis: the holder or null. `whereis_local` is stale-allowed and not checked here.
+ * - a removal by the registry itself (its holder's node declared down, …; see removals.ts):
+ *   like an unregister by the holder that succeeded — the holder held the name, now it is free.
  * Completion types: ok results must be explained; `fail` operations had no effect and are
  * dropped; `info` (and invokes never completed) may have taken effect at any point after their
  * invoke or never — their completion is at +infinity and they need not be linearized; info
@@ -54,6 +56,11 @@ export const FAILURE_EXPLANATION_STEPS_MAX = 5_000_000;
 export interface LinearizabilityOptions {
   /** Search budget per name; exceeding it makes that name 'unknown'. */
   readonly stepsMaxPerName?: number;
+  /**
+   * Changes the registry made by itself (see removals.ts `removalOperations`): each must be
+   * linearized, as an unregister by the holder that succeeded, within its bounds.
+   */
+  readonly removals?: readonly Operation[];
 }
 
 export interface LinearizabilityFailure {
@@ -128,7 +135,7 @@ export function checkLinearizableOperations(
 ): LinearizabilityReport {
   const stepsMax = options.stepsMaxPerName ?? LINEARIZABILITY_STEPS_MAX;
   const byName = new Map<string, Operation[]>();
-  for (const operation of operations) {
+  for (const operation of [...operations, ...(options.removals ?? [])]) {
     if (operation.f === 'whereis_local') continue;
     const list = byName.get(operation.name) ?? [];
     list.push(operation);

@@ -1,7 +1,8 @@
 /**
  * The lost-registration checker: every name whose last acknowledged write was a successful
- * register must be found, held by that owner, by the final consistent reads — unless its owner
- * is known dead (names die with processes and nodes).
+ * register must be found, held by that owner, by the final consistent reads — unless the
+ * registry itself removed it from that owner (names die with their processes and nodes: the
+ * cluster reports each such removal, see removals.ts) at a point that may come after the register.
  *
  * "Last acknowledged" is taken conservatively, so that a report is always a real loss: the
  * register R counts only if
@@ -13,18 +14,17 @@
  * - no unregister by R's owner ended as info or never completed (it may have taken effect at
  *   any time after its invoke; counted as `ambiguous`).
  * `fail` operations had no effect and are ignored; reads do not matter here.
- * A dead-owner entry matches an owner equal to it, starting with it (a pid prefix such as
- * `<a@127.0.0.1#`), or whose pid's node it names (`a@127.0.0.1`).
+ * A removal excuses the register if it took the name from the same owner and is not known to
+ * have happened before the register was invoked (counted as `removed`).
  */
-import { Pid } from '../../runtime/index.js';
 import { pairOperations, type HistoryEvent, type Operation, describeOperation } from '../history.js';
 import type { Verdict } from './verdict.js';
 
 export interface LostRegistrationOptions {
   /** Final consistent reads: name → holder (null when free). A name absent here was not read. */
   readonly finalReads: ReadonlyMap<string, string | null> | Readonly<Record<string, string | null>>;
-  /** Owners known dead: exact owners, owner prefixes or node names. */
-  readonly deadOwners?: Iterable<string>;
+  /** Changes the registry made by itself (removals.ts `removalOperations`). */
+  readonly removals?: readonly Operation[];
 }
 
 export interface LostRegistration {
@@ -42,7 +42,7 @@ export interface LostRegistrationReport {
   /** Names whose last acknowledged write was a register by a live owner: the ones checked. */
   readonly namesChecked: number;
   readonly lost: readonly LostRegistration[];
-  readonly excused: { readonly deadOwner: number; readonly ambiguous: number };
+  readonly excused: { readonly removed: number; readonly ambiguous: number };
 }
 
 export function checkLostRegistrations(events: readonly HistoryEvent[], options: LostRegistrationOptions): LostRegistrationReport {
@@ -54,7 +54,12 @@ export function checkLostRegistrationOperations(
   options: LostRegistrationOptions,
 ): LostRegistrationReport {
   const reads = options.finalReads instanceof Map ? options.finalReads : new Map(Object.entries(options.finalReads));
-  const isDead = deadOwnerTest([...(options.deadOwners ?? [])]);
+  const removalsByName = new Map<string, Operation[]>();
+  for (const removal of options.removals ?? []) {
+    const list = removalsByName.get(removal.name) ?? [];
+    list.push(removal);
+    removalsByName.set(removal.name, list);
+  }
   const byName = new Map<string, Operation[]>();
   for (const operation of operations) {
     if (operation.f !== 'register' && operation.f !== 'unregister') continue;
@@ -64,7 +69,7 @@ export function checkLostRegistrationOperations(
   }
   const lost: LostRegistration[] = [];
   let namesChecked = 0;
-  let deadOwner = 0;
+  let removed = 0;
   let ambiguous = 0;
   for (const [name, writes] of byName) {
     const registration = lastAcknowledgedRegister(writes);
@@ -74,8 +79,8 @@ export function checkLostRegistrationOperations(
       ambiguous++;
       continue;
     }
-    if (isDead(owner)) {
-      deadOwner++;
+    if ((removalsByName.get(name) ?? []).some((removal) => removal.input === owner && (removal.completeLine as number) > registration.invokeLine)) {
+      removed++;
       continue;
     }
     namesChecked++;
@@ -90,7 +95,7 @@ export function checkLostRegistrationOperations(
       message: `name ${JSON.stringify(name)} acknowledged to ${owner} (${describeOperation(registration)}) ${found}`,
     });
   }
-  return { verdict: lost.length === 0 ? 'pass' : 'fail', namesChecked, lost, excused: { deadOwner, ambiguous } };
+  return { verdict: lost.length === 0 ? 'pass' : 'fail', namesChecked, lost, excused: { removed, ambiguous } };
 }
 
 function isSuccessfulRegister(operation: Operation): boolean {
@@ -126,17 +131,4 @@ function mayHaveBeenUndone(registration: Operation, writes: readonly Operation[]
     if (operation.f === 'unregister') return operation.output === 'ok';
     return isSuccessfulRegister(operation) && operation.input !== owner;
   });
-}
-
-function deadOwnerTest(dead: readonly string[]): (owner: string) => boolean {
-  return (owner) => {
-    if (dead.length === 0) return false;
-    let node: string | undefined;
-    try {
-      node = Pid.parse(owner).node;
-    } catch {
-      node = undefined;
-    }
-    return dead.some((entry) => owner === entry || owner.startsWith(entry) || node === entry);
-  };
 }

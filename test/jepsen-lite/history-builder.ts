@@ -3,6 +3,7 @@
 // of histories that are linearizable by construction (random concurrent clients against the
 // sequential registry model, with real-time interleavings, fails, infos and pending calls).
 import type { HistoryEvent, OperationFunction } from '../../jepsen-lite/history.js';
+import type { RegistryEvent } from '../../jepsen-lite/registry-events.js';
 import { Rng } from '../../runtime/index.js';
 
 export class HistoryBuilder {
@@ -59,6 +60,8 @@ export interface GeneratedHistory {
   readonly events: HistoryEvent[];
   /** The name → holder after every operation that took effect (the final consistent reads). */
   readonly finalHolders: Map<string, string | null>;
+  /** What a watch on the registry reported: every change, by revision, seen some time after it happened. */
+  readonly registry: RegistryEvent[];
 }
 
 interface Client {
@@ -73,6 +76,8 @@ export interface GeneratorOptions {
   readonly names: readonly string[];
   /** Probability that a completion is info (after or without taking effect). */
   readonly infoRate?: number;
+  /** Probability, per step, that the registry removes a held name by itself (its node declared down). */
+  readonly removalRate?: number;
 }
 
 /** Applies one operation to the sequential model and returns its result. */
@@ -99,12 +104,25 @@ function applyModel(holders: Map<string, string | null>, f: OperationFunction, n
  * Random concurrent clients against the model. Each step picks a client and advances it:
  * idle → invoke; invoked → take effect now (the linearization point), fail, or info without
  * effect; applied → ok with the model's result, or info. Some calls stay open at the end.
+ * With `removalRate`, the registry also removes held names by itself between steps; every
+ * change that took effect gets the next revision and is "seen" by a watch a random while later
+ * (in revision order), as registry-events.jsonl reports it.
  */
 export function generateLinearizableHistory(options: GeneratorOptions): GeneratedHistory {
   const rng = new Rng(options.seed);
   const infoRate = options.infoRate ?? 0.05;
+  const removalRate = options.removalRate ?? 0;
   const holders = new Map<string, string | null>();
   const events: HistoryEvent[] = [];
+  const registry: RegistryEvent[] = [];
+  let revision = 0;
+  let seen = 0;
+  const change = (name: string, before: string | null, after: string | null, reason: 'unregister' | 'node_down'): void => {
+    if (before === after) return;
+    revision++;
+    seen = Math.max(seen, time + rng.int(5_000));
+    registry.push(after === null ? { type: 'delete', name, pid: before as string, reason, revision, time: seen } : { type: 'put', name, pid: after, revision, time: seen });
+  };
   let time = 0;
   let nextProcess = options.clients;
   let invoked = 0;
@@ -115,6 +133,15 @@ export function generateLinearizableHistory(options: GeneratorOptions): Generate
   };
   const stepsMax = options.operations * 8;
   for (let step = 0; step < stepsMax; step++) {
+    if (removalRate > 0 && rng.chance(removalRate)) {
+      const held = [...holders].filter(([, holder]) => holder !== null);
+      if (held.length > 0) {
+        const [name, holder] = rng.pick(held);
+        time += 1 + rng.int(1_000);
+        holders.set(name, null);
+        change(name, holder, null, 'node_down');
+      }
+    }
     const client = rng.pick(clients);
     const open = client.open;
     if (open === undefined) {
@@ -138,14 +165,16 @@ export function generateLinearizableHistory(options: GeneratorOptions): Generate
       else if (roll < 0.05 + infoRate / 2) complete('info', 'timeout');
       else {
         open.applied = true;
+        const before = holders.get(open.name) ?? null;
         open.result = open.f === 'whereis_local' ? rng.pick([null, ...OWNERS]) : applyModel(holders, open.f, open.name, open.owner);
+        change(open.name, before, holders.get(open.name) ?? null, 'unregister');
       }
       continue;
     }
     if (rng.chance(infoRate / 2)) complete('info', 'timeout');
     else complete('ok', open.result);
   }
-  return { events, finalHolders: holders };
+  return { events, finalHolders: holders, registry };
 }
 
 /** The lines (1-based) of ok completions of checked functions: candidates for a flipped result. */

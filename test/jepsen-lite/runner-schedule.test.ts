@@ -1,11 +1,12 @@
 // The runner's pure parts: the fault schedule is a function of the seed (same seed, same
-// schedule; another seed, another), partition shapes cut what they claim (symmetric block
-// lists; halves, isolated leader, majority ring where every node sees a different majority,
-// bridge), the nodes whose names a partition lets the group remove, the choice of kill/pause
-// victims, option validation (federation-only shapes refused with "needs federation"), and how
-// client errors map to history outcomes (results, definite fails, unknown infos). No processes.
+// schedule; another seed, another), faults of one kind never overlap while faults of different
+// kinds do, partition shapes cut what they claim (symmetric block lists; halves, isolated
+// leader, majority ring where every node sees a different majority, bridge) and are refused on
+// too few nodes to cut anything, the choice of kill/pause victims, option validation
+// (federation-only shapes refused with "needs federation"), and how client errors map to
+// history outcomes (results, definite fails, unknown infos). No processes.
 import { describe, expect, it } from 'vitest';
-import { chooseTargets, makeSchedule, partitionBlocks, removableNodes, type Partition } from '../../jepsen-lite/schedule.js';
+import { chooseTargets, makeSchedule, partitionBlocks, type FaultStep, type Partition } from '../../jepsen-lite/schedule.js';
 import { expandNemeses, parseNemesisList, RUN_DEFAULTS, validateRunOptions, type RunOptions } from '../../jepsen-lite/options.js';
 import { classify, NameRotation } from '../../jepsen-lite/workload.js';
 import { fedError, isFedError } from '../../runtime/index.js';
@@ -31,15 +32,42 @@ describe('runner schedule — reproducible from the seed', () => {
     expect(first.length).toBeGreaterThan(5);
   });
 
-  it('schedule — faults do not overlap and start before the end of the workload', () => {
+  it('schedule — faults of one kind follow one another, all start before the end of the workload', () => {
     const { kinds, shapes } = expandNemeses(['partition', 'kill', 'pause']);
     const steps = makeSchedule(7, kinds, shapes, 30_000, 4_000);
-    for (const [index, step] of steps.entries()) {
-      expect(step.startMs).toBeLessThan(30_000);
-      expect(step.durationMs).toBeGreaterThan(0);
-      const next = steps[index + 1];
-      if (next !== undefined) expect(next.startMs).toBeGreaterThanOrEqual(step.startMs + step.durationMs);
+    expect(steps.map((step) => step.index)).toEqual(steps.map((_, index) => index));
+    for (const kind of kinds) {
+      const ofKind = steps.filter((step) => step.kind === kind);
+      expect(ofKind.length).toBeGreaterThan(0);
+      for (const [index, step] of ofKind.entries()) {
+        expect(step.startMs).toBeLessThan(30_000);
+        expect(step.durationMs).toBeGreaterThan(0);
+        const next = ofKind[index + 1];
+        if (next !== undefined) expect(next.startMs).toBeGreaterThanOrEqual(step.startMs + step.durationMs);
+      }
     }
+    for (const [index, step] of steps.entries()) if (index > 0) expect(step.startMs).toBeGreaterThanOrEqual((steps[index - 1] as FaultStep).startMs);
+  });
+
+  it('schedule — with several nemeses, faults of different kinds overlap (a kill during a partition)', () => {
+    const overlaps = (steps: readonly FaultStep[]): [FaultStep, FaultStep][] =>
+      steps.flatMap((a, index) => steps.slice(index + 1).filter((b) => b.kind !== a.kind && b.startMs < a.startMs + a.durationMs).map((b): [FaultStep, FaultStep] => [a, b]));
+    const { kinds, shapes } = expandNemeses(['partition', 'kill']);
+    const seeds = Array.from({ length: 20 }, (_, seed) => seed);
+    const withOverlap = seeds.filter((seed) => overlaps(makeSchedule(seed, kinds, shapes, 30_000, 8_000)).length > 0);
+    // Overlap is the common case, not an accident of one seed.
+    expect(withOverlap.length).toBeGreaterThan(seeds.length / 2);
+    const all = expandNemeses(['all']);
+    const pairs = overlaps(makeSchedule(42, all.kinds, all.shapes, 60_000, 5_000));
+    expect(new Set(pairs.map(([a, b]) => [a.kind, b.kind].sort().join('+'))).size).toBeGreaterThan(2);
+  });
+
+  it('schedule — the mix of kinds does not change the overall fault rate much', () => {
+    const one = makeSchedule(5, ['kill'], [], 600_000, 5_000).length;
+    const { kinds, shapes } = expandNemeses(['all']);
+    const four = makeSchedule(5, kinds, shapes, 600_000, 5_000).length;
+    expect(four / one).toBeGreaterThan(0.75);
+    expect(four / one).toBeLessThan(1.33);
   });
 
   it('schedule — membership alternates join and leave, starting with join', () => {
@@ -90,21 +118,34 @@ describe('runner schedule — partition shapes', () => {
     expect(partitionBlocks('halves', NODES, null, 77)).toEqual(partitionBlocks('halves', NODES, null, 77));
   });
 
-  it('removable nodes — an isolated node loses its names, the majority side keeps them', () => {
-    const partition = partitionBlocks('leader', NODES, 'n2@h', 1);
-    expect(removableNodes(partition, NODES)).toEqual(['n2@h']);
-  });
-
-  it('removable nodes — halves of four with three voters: either side may lead (quorum 2)', () => {
+  it('partition — a majority ring on 4 nodes is still one: each sees 3 of 4, all views differ', () => {
     const four = NODES.slice(0, 4);
-    const partition = partitionBlocks('halves', four, null, 3);
-    expect(removableNodes(partition, four)).toEqual(four);
+    for (let pick = 0; pick < 10; pick++) {
+      const partition = partitionBlocks('ring', four, null, pick);
+      expectSymmetric(partition, four);
+      const views = four.map((node) => four.filter((other) => sees(partition, node, other)).join(','));
+      for (const view of views) expect(view.split(',')).toHaveLength(3);
+      expect(new Set(views).size).toBe(4);
+    }
   });
 
-  it('removable nodes — the bridge is never removable', () => {
-    const partition = partitionBlocks('bridge', NODES, null, 11);
-    const bridge = NODES.find((node) => (partition.blocked.get(node) ?? []).length === 0);
-    expect(removableNodes(partition, NODES)).not.toContain(bridge);
+  it('partition — a shape on fewer nodes than it needs to cut anything is refused, not recorded', () => {
+    expect(() => partitionBlocks('ring', NODES.slice(0, 3), null, 1)).toThrow(/ring partition needs at least 4 nodes/);
+    expect(() => partitionBlocks('bridge', NODES.slice(0, 2), null, 1)).toThrow(/bridge partition needs at least 3 nodes/);
+    expect(() => partitionBlocks('halves', NODES.slice(0, 1), null, 1)).toThrow(/halves partition needs at least 2 nodes/);
+    // Every shape that is accepted cuts something.
+    for (const shape of ['halves', 'leader', 'ring', 'bridge'] as const) {
+      for (let count = 1; count <= 7; count++) {
+        const nodes = Array.from({ length: count }, (_, index) => `n${index}@h`);
+        let partition: Partition;
+        try {
+          partition = partitionBlocks(shape, nodes, nodes[0] as string, 3);
+        } catch {
+          continue;
+        }
+        expect([...partition.blocked.values()].some((blocked) => blocked.length > 0)).toBe(true);
+      }
+    }
   });
 });
 
@@ -152,6 +193,27 @@ describe('runner options', () => {
     expect(shapes).toEqual(['halves', 'leader', 'ring', 'bridge']);
     expect(expandNemeses(['partition-ring']).shapes).toEqual(['ring']);
   });
+
+  it('options — partition and all on a small group draw only from shapes that cut something there', () => {
+    expect(expandNemeses(['partition'], 3).shapes).toEqual(['halves', 'leader', 'bridge']);
+    expect(expandNemeses(['all'], 2).shapes).toEqual(['halves', 'leader']);
+    expect(expandNemeses(['partition', 'kill'], 1)).toEqual({ kinds: ['kill'], shapes: [] });
+  });
+
+  it('options — an explicit shape on too few nodes is refused naming the option (ring below 4, bridge below 3)', () => {
+    expect(() => validateRunOptions({ ...baseOptions, nodes: 3, nemesis: ['partition-ring'] })).toThrow(/--nemesis partition-ring needs at least 4 nodes/);
+    expect(validateRunOptions({ ...baseOptions, nodes: 4, nemesis: ['partition-ring'] }).nodes).toBe(4);
+    expect(() => validateRunOptions({ ...baseOptions, nodes: 2, nemesis: ['partition-bridge'] })).toThrow(/--nemesis partition-bridge needs at least 3/);
+    expect(() => validateRunOptions({ ...baseOptions, nodes: 1, nemesis: ['partition'] })).toThrow(/--nemesis partition needs at least 2/);
+    expect(validateRunOptions({ ...baseOptions, nodes: 3, nemesis: ['partition'] }).nodes).toBe(3);
+  });
+
+  it('options — --unsafe is refused unless the environment unlocks it', () => {
+    const unsafe: RunOptions = { ...baseOptions, unsafe: 'early-ack' };
+    expect(() => validateRunOptions(unsafe, {})).toThrow(/JEPSEN_LITE_UNSAFE=1/);
+    expect(() => validateRunOptions(unsafe, { JEPSEN_LITE_UNSAFE: 'yes' })).toThrow(/JEPSEN_LITE_UNSAFE=1/);
+    expect(validateRunOptions(unsafe, { JEPSEN_LITE_UNSAFE: '1' }).unsafe).toBe('early-ack');
+  });
 });
 
 describe('runner workload — outcomes and names', () => {
@@ -172,8 +234,13 @@ describe('runner workload — outcomes and names', () => {
   it('names — a team moves to a fresh name after its operations per name', () => {
     const rotation = new NameRotation(3);
     const names = Array.from({ length: 7 }, () => rotation.next(0));
-    expect(names).toEqual(['jl-t0-g0', 'jl-t0-g0', 'jl-t0-g0', 'jl-t0-g1', 'jl-t0-g1', 'jl-t0-g1', 'jl-t0-g2']);
-    expect(rotation.next(1)).toBe('jl-t1-g0');
-    expect([...rotation.used].sort()).toEqual(['jl-t0-g0', 'jl-t0-g1', 'jl-t0-g2', 'jl-t1-g0']);
+    expect(names).toEqual(['jl-t0-g0.', 'jl-t0-g0.', 'jl-t0-g0.', 'jl-t0-g1.', 'jl-t0-g1.', 'jl-t0-g1.', 'jl-t0-g2.']);
+    expect(rotation.next(1)).toBe('jl-t1-g0.');
+    expect([...rotation.used].sort()).toEqual(['jl-t0-g0.', 'jl-t0-g1.', 'jl-t0-g2.', 'jl-t1-g0.']);
+    // No name is a prefix of another (the registry watch asks about one name by prefix).
+    const many = new NameRotation(1);
+    for (let index = 0; index < 25; index++) many.next(index % 12);
+    const used = [...many.used];
+    for (const a of used) for (const b of used) if (a !== b) expect(b.startsWith(a)).toBe(false);
   });
 });

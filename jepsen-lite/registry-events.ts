@@ -1,0 +1,294 @@
+/**
+ * What the registry itself did to the run's names, as the runner saw it: `registry-events.jsonl`,
+ * written by a watch on the group (the admin `watch_poll` request, which reads the committed
+ * changes a member has applied). The checkers take the cluster's word for which names it
+ * removed and why (a name dies with its holder's node: when the leader declares the node down
+ * it removes every name the node held; a restarted node's older pids lose theirs), instead of
+ * the runner guessing what a fault "may have" removed.
+ *
+ * registry-events.jsonl, one change per line, in revision order:
+ *   {"type": "put", "name": …, "pid": …, "revision": n, "time": ns}
+ *   {"type": "delete", "name": …, "pid": …, "reason": "unregister"|"process_exit"|"node_down"
+ *    |"stale_incarnation", "revision": n, "time": ns}
+ *   {"type": "gap", "afterRevision": n, "revision": m, "time": ns} — changes in (n, m] were lost
+ *    to the watch (the member had compacted them); the record is incomplete.
+ * `revision` is the Raft index that made the change (one total order over all names); `time`
+ * is when the runner saw it (the change was committed before then).
+ *
+ * Contract of `RegistryWatcher`: it polls one running member at a time from the last revision
+ * it holds, moves to another member when one stops answering or has been silent for a while,
+ * keeps every change once and in revision order (a lagging member may answer changes at or
+ * below the asked revision; they are skipped), and `drain(target)` waits until it has seen
+ * every change up to `target`. All polling stops at `stop()`.
+ *
+ * Two limits of `watch_poll` it works around (see the notes in the report to fedctl):
+ * - one poll answers ONE change, and resumes strictly after a revision — but one command can
+ *   make several changes at one revision (a node declared down loses all its names at once).
+ *   So after a removal at revision R, the watch asks about each of the run's names on its own
+ *   (the names never prefix one another) for its first change from R on, and keeps those at R.
+ *   Every revision that removes names starts with a removal (a register by a node's new
+ *   incarnation first drops the older pids' names), so no removal is missed; a put at the same
+ *   revision as removals may be (that only loosens the checker's bounds, see removals.ts).
+ * - a long poll that times out as a change lands answers no change but an applied index past
+ *   it. So an empty answer is trusted only after a second poll that does not wait (it answers
+ *   any change applied before it was asked) also comes back empty.
+ */
+import type { AdminClient } from '../cli/admin-client.js';
+import { connectAdmin } from '../cli/admin-client.js';
+import { fedError, isFedError } from '../runtime/index.js';
+import { sleep } from './cluster.js';
+import { JsonLinesWriter } from './history.js';
+import { requestWithin } from './workload.js';
+
+export type RemovalReason = 'process_exit' | 'node_down' | 'stale_incarnation';
+export type DeleteReason = 'unregister' | RemovalReason;
+
+export type RegistryEvent =
+  | { readonly type: 'put'; readonly name: string; readonly pid: string; readonly revision: number; readonly time: number }
+  | { readonly type: 'delete'; readonly name: string; readonly pid: string; readonly reason: DeleteReason; readonly revision: number; readonly time: number }
+  | { readonly type: 'gap'; readonly afterRevision: number; readonly revision: number; readonly time: number };
+
+const DELETE_REASONS: readonly string[] = ['unregister', 'process_exit', 'node_down', 'stale_incarnation'];
+
+/** Longest wait of one poll on the member. */
+export const WATCH_POLL_WAIT_MS = 500;
+/** Empty polls in a row after which the watch moves to another member (it may be cut off and lagging). */
+const EMPTY_POLLS_BEFORE_MOVING = 4;
+const WATCH_CONNECT_TIMEOUT_MS = 2_000;
+const WATCH_ANSWER_MARGIN_MS = 3_000;
+const WATCH_RETRY_MS = 250;
+
+function isRemovalEvent(event: RegistryEvent): boolean {
+  return event.type === 'delete' && event.reason !== 'unregister';
+}
+
+function isRecord(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
+
+function isCount(value: unknown): value is number {
+  return typeof value === 'number' && Number.isSafeInteger(value) && value >= 0;
+}
+
+/** Why a parsed line is not a registry event, or undefined. */
+export function registryEventProblem(event: unknown): string | undefined {
+  if (!isRecord(event)) return 'not a JSON object';
+  if (!isCount(event.revision)) return '"revision" must be a non-negative integer';
+  if (typeof event.time !== 'number' || !Number.isFinite(event.time) || event.time < 0) return '"time" must be a non-negative number of nanoseconds';
+  if (event.type === 'gap') return isCount(event.afterRevision) && event.afterRevision <= event.revision ? undefined : '"afterRevision" must be an integer at most "revision"';
+  if (event.type !== 'put' && event.type !== 'delete') return '"type" must be put, delete or gap';
+  if (typeof event.name !== 'string' || event.name.length === 0) return '"name" must be a non-empty string';
+  if (typeof event.pid !== 'string' || event.pid.length === 0) return '"pid" must be a non-empty string';
+  if (event.type === 'delete' && (typeof event.reason !== 'string' || !DELETE_REASONS.includes(event.reason))) {
+    return `"reason" must be one of ${DELETE_REASONS.join(', ')}`;
+  }
+  return undefined;
+}
+
+export function formatRegistryEvent(event: RegistryEvent): string {
+  const problem = registryEventProblem(event);
+  if (problem !== undefined) throw fedError('badarg', `bad registry event: ${problem}`, { event });
+  return JSON.stringify(event);
+}
+
+/** Parses registry-events.jsonl; refuses a bad line, or revisions that go backwards, naming the line. */
+export function parseRegistryEvents(text: string, file = 'registry-events.jsonl'): RegistryEvent[] {
+  const lines = text.split('\n');
+  while (lines.length > 0 && (lines[lines.length - 1] as string).trim() === '') lines.pop();
+  let revision = -1;
+  return lines.map((raw, index) => {
+    const line = index + 1;
+    let event: unknown;
+    try {
+      event = JSON.parse(raw);
+    } catch {
+      throw fedError('badarg', `${file} line ${line}: not valid JSON`, { file, line });
+    }
+    const problem = registryEventProblem(event);
+    if (problem !== undefined) throw fedError('badarg', `${file} line ${line}: ${problem}`, { file, line });
+    const parsed = event as RegistryEvent;
+    if (parsed.revision < revision) throw fedError('badarg', `${file} line ${line}: revision ${parsed.revision} is before the previous line's ${revision}`, { file, line });
+    revision = parsed.revision;
+    return parsed;
+  });
+}
+
+interface WatchReply {
+  readonly events: readonly Record<string, unknown>[];
+  readonly revision: number;
+}
+
+export interface RegistryWatcherOptions {
+  readonly path: string;
+  readonly cookie: string;
+  /** Names under this prefix are watched. */
+  readonly prefix: string;
+  /** Every name the run has used so far (none is a prefix of another). */
+  readonly names: () => Iterable<string>;
+  readonly running: () => readonly { name: string; address: string }[];
+  readonly nowNs: () => number;
+  readonly log: (line: string) => void;
+  /** How to reach a member (default: a hidden admin connection, `connectAdmin`). */
+  readonly connect?: (address: string, cookie: string, timeoutMs: number) => Promise<AdminClient>;
+}
+
+export class RegistryWatcher {
+  readonly events: RegistryEvent[] = [];
+  readonly #options: RegistryWatcherOptions;
+  readonly #writer: JsonLinesWriter<RegistryEvent>;
+  /** Every change with a revision up to this one has been seen (or declared lost in a gap). */
+  #coveredRevision = 0;
+  #connection: AdminClient | undefined;
+  #member = 0;
+  #emptyPolls = 0;
+  #stopped = false;
+  /** Changes already kept, as `revision type name` (one revision may be asked about more than once). */
+  readonly #kept = new Set<string>();
+  /** Members in a row that no longer had the changes after the covered revision. */
+  #compactedAnswers = 0;
+  #loop: Promise<void> | undefined;
+  #gaps = 0;
+
+  constructor(options: RegistryWatcherOptions) {
+    this.#options = options;
+    this.#writer = new JsonLinesWriter(options.path, formatRegistryEvent);
+  }
+
+  /** Whether every change was seen (no gap). */
+  get complete(): boolean {
+    return this.#gaps === 0;
+  }
+
+  get coveredRevision(): number {
+    return this.#coveredRevision;
+  }
+
+  start(): void {
+    this.#loop ??= this.#run();
+  }
+
+  /** Waits until every change up to `revision` was seen; false after `timeoutMs`. */
+  async drain(revision: number, timeoutMs: number): Promise<boolean> {
+    const deadline = performance.now() + timeoutMs;
+    while (this.#coveredRevision < revision) {
+      if (performance.now() > deadline || this.#stopped) return false;
+      await sleep(WATCH_RETRY_MS);
+    }
+    return true;
+  }
+
+  async stop(): Promise<void> {
+    this.#stopped = true;
+    await this.#loop;
+    await this.#disconnect();
+    await this.#writer.close();
+  }
+
+  async #run(): Promise<void> {
+    while (!this.#stopped) {
+      if (this.#connection === undefined && !(await this.#connect())) {
+        await sleep(WATCH_RETRY_MS);
+        continue;
+      }
+      await this.#poll(this.#connection as AdminClient);
+    }
+  }
+
+  async #connect(): Promise<boolean> {
+    const running = this.#options.running();
+    if (running.length === 0) return false;
+    const target = running[this.#member++ % running.length] as { name: string; address: string };
+    try {
+      this.#connection = await (this.#options.connect ?? connectAdmin)(target.address, this.#options.cookie, WATCH_CONNECT_TIMEOUT_MS);
+      this.#emptyPolls = 0;
+      return true;
+    } catch {
+      return false;
+    }
+  }
+
+  async #watchPoll(connection: AdminClient, prefix: string, afterRevision: number, waitMs: number): Promise<WatchReply> {
+    const reply = (await requestWithin(connection, { op: 'watch_poll', prefix, afterRevision, waitMs }, waitMs + WATCH_ANSWER_MARGIN_MS)) as WatchReply;
+    return { events: reply.events.filter((event) => typeof event.revision === 'number' && event.revision > afterRevision), revision: reply.revision };
+  }
+
+  async #poll(connection: AdminClient): Promise<void> {
+    const afterRevision = this.#coveredRevision;
+    try {
+      let reply = await this.#watchPoll(connection, this.#options.prefix, afterRevision, WATCH_POLL_WAIT_MS);
+      if (reply.events.length === 0 && reply.revision > afterRevision) {
+        const confirmed = await this.#watchPoll(connection, this.#options.prefix, afterRevision, 0);
+        if (confirmed.events.length > 0) reply = confirmed;
+      }
+      this.#compactedAnswers = 0;
+      const [first] = reply.events;
+      if (first === undefined) {
+        if (reply.revision > this.#coveredRevision) this.#coveredRevision = reply.revision;
+        this.#emptyPolls++;
+        if (this.#emptyPolls >= EMPTY_POLLS_BEFORE_MOVING) await this.#disconnect();
+        return;
+      }
+      this.#emptyPolls = 0;
+      const event = this.#record(first);
+      if (isRemovalEvent(event)) await this.#sameRevision(connection, event);
+      this.#coveredRevision = event.revision;
+    } catch (error) {
+      if (isFedError(error, 'badarg') && error.details?.compacted === true) {
+        // Another member may still have them (a restarted one restores from a snapshot): ask
+        // each running member before declaring the changes lost.
+        this.#compactedAnswers++;
+        if (this.#compactedAnswers >= this.#options.running().length) await this.#skipCompacted(connection, afterRevision);
+      }
+      await this.#disconnect();
+      await sleep(WATCH_RETRY_MS);
+    }
+  }
+
+  /** The other changes at the revision of `removal`: each name's first change from that revision on. */
+  async #sameRevision(connection: AdminClient, removal: RegistryEvent): Promise<void> {
+    for (const name of [...this.#options.names()].sort()) {
+      if (name === (removal as { name: string }).name) continue;
+      const reply = await this.#watchPoll(connection, name, removal.revision - 1, 0);
+      const [first] = reply.events;
+      if (first !== undefined && first.revision === removal.revision && first.name === name) this.#record(first);
+    }
+  }
+
+  #record(raw: Record<string, unknown>): RegistryEvent {
+    const time = this.#options.nowNs();
+    const revision = raw.revision as number;
+    const event: RegistryEvent =
+      raw.type === 'put'
+        ? { type: 'put', name: String(raw.name), pid: String(raw.pid), revision, time }
+        : { type: 'delete', name: String(raw.name), pid: String(raw.pid), reason: raw.reason as DeleteReason, revision, time };
+    const key = `${revision} ${event.type} ${String(raw.name)}`;
+    if (this.#kept.has(key)) return event;
+    this.#kept.add(key);
+    this.#writer.append(event);
+    this.events.push(event);
+    return event;
+  }
+
+  /** The member no longer has the changes after `afterRevision`: record the gap and go on from what it has applied. */
+  async #skipCompacted(connection: AdminClient, afterRevision: number): Promise<void> {
+    try {
+      const status = (await requestWithin(connection, { op: 'status' }, WATCH_ANSWER_MARGIN_MS)) as { applied: number };
+      if (status.applied <= afterRevision) return;
+      const gap: RegistryEvent = { type: 'gap', afterRevision, revision: status.applied, time: this.#options.nowNs() };
+      this.#writer.append(gap);
+      this.events.push(gap);
+      this.#gaps++;
+      this.#compactedAnswers = 0;
+      this.#coveredRevision = status.applied;
+      this.#options.log(`registry watch: changes after revision ${afterRevision} up to ${status.applied} were compacted before the watch saw them`);
+    } catch {
+      // Try again on the next member.
+    }
+  }
+
+  async #disconnect(): Promise<void> {
+    const connection = this.#connection;
+    this.#connection = undefined;
+    if (connection !== undefined) await connection.close().catch(() => undefined);
+  }
+}

@@ -1,0 +1,101 @@
+// The registry watch against a member that behaves as fedctl's `watch_poll` does — one change
+// per answer, strictly after the asked revision, filtered by prefix, and (the race) a long poll
+// that times out as a change lands answering none with an applied index past it. The watch
+// must still keep every removal: a node declared down loses several names at ONE revision, and
+// all of them are kept; a change hidden by the race is found by the confirming poll; changes
+// come out once each, in revision order; drain() waits until the watch has seen the target
+// revision. A fake member (the watch's own logic is under test), no sockets.
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import type { AdminClient } from '../../cli/admin-client.js';
+import type { AdminRequest } from '../../cli/admin-protocol.js';
+import { parseRegistryEvents } from '../../jepsen-lite/registry-events.js';
+import { RegistryWatcher } from '../../jepsen-lite/registry-events.js';
+
+const root = mkdtempSync(join(tmpdir(), 'jepsen-lite-watch-'));
+afterAll(() => rmSync(root, { recursive: true, force: true }));
+
+interface Change {
+  readonly type: 'put' | 'delete';
+  readonly name: string;
+  readonly pid: string;
+  readonly revision: number;
+  readonly reason?: string;
+}
+
+/** A member with these changes applied (emission order), answering like fedctl's watch_poll. */
+function member(changes: readonly Change[], applied: number, options: { raceOnce?: boolean } = {}): AdminClient {
+  let raced = false;
+  const requestOnce = async (request: AdminRequest): Promise<unknown> => {
+    if (request.op !== 'watch_poll') throw new Error(`unexpected ${request.op}`);
+    const first = changes.find((change) => change.revision > request.afterRevision && change.name.startsWith(request.prefix));
+    // The race: the long poll times out just as the change lands, and answers none.
+    if (first !== undefined && options.raceOnce === true && !raced && request.waitMs > 0) {
+      raced = true;
+      await new Promise((resolve) => setTimeout(resolve, 5));
+      return { events: [], revision: applied };
+    }
+    if (first === undefined) {
+      // A long poll with nothing to answer waits (briefly here) before it answers none.
+      if (request.waitMs > 0) await new Promise((resolve) => setTimeout(resolve, 5));
+      return { events: [], revision: applied };
+    }
+    return { events: [first], revision: first.revision };
+  };
+  return { peer: 'fake@127.0.0.1', requestOnce, request: requestOnce, close: async () => undefined };
+}
+
+const P = '<n2@127.0.0.1#3.1>';
+const Q = '<n3@127.0.0.1#3.1>';
+const CHANGES: Change[] = [
+  { type: 'put', name: 'jl-t0-g0.', pid: P, revision: 4 },
+  { type: 'put', name: 'jl-t1-g0.', pid: P, revision: 6 },
+  { type: 'put', name: 'jl-t2-g0.', pid: Q, revision: 7 },
+  // n2 declared down: both its names go at revision 9.
+  { type: 'delete', name: 'jl-t0-g0.', pid: P, reason: 'node_down', revision: 9 },
+  { type: 'delete', name: 'jl-t1-g0.', pid: P, reason: 'node_down', revision: 9 },
+  { type: 'put', name: 'jl-t0-g0.', pid: Q, revision: 12 },
+];
+const NAMES = ['jl-t0-g0.', 'jl-t1-g0.', 'jl-t2-g0.'];
+
+async function watchAll(name: string, client: AdminClient, target: number, drainMs = 5_000): Promise<{ watcher: RegistryWatcher; drained: boolean; path: string }> {
+  const path = join(root, `${name}.jsonl`);
+  const watcher = new RegistryWatcher({
+    path,
+    cookie: 'x',
+    prefix: 'jl-t',
+    names: () => NAMES,
+    running: () => [{ name: 'n1@127.0.0.1', address: '127.0.0.1:1' }],
+    nowNs: () => 1,
+    log: () => undefined,
+    connect: async () => client,
+  });
+  watcher.start();
+  const drained = await watcher.drain(target, drainMs);
+  await watcher.stop();
+  return { watcher, drained, path };
+}
+
+describe('registry watch — every change, once, in order', () => {
+  it('watch — a node declared down loses two names at one revision: both removals are kept', async () => {
+    const { watcher, drained, path } = await watchAll('down', member(CHANGES, 15), 15);
+    expect(drained).toBe(true);
+    expect(watcher.complete).toBe(true);
+    const kept = watcher.events.map((event) => `${event.revision} ${event.type} ${'name' in event ? event.name : ''}`);
+    expect(kept).toEqual(['4 put jl-t0-g0.', '6 put jl-t1-g0.', '7 put jl-t2-g0.', '9 delete jl-t0-g0.', '9 delete jl-t1-g0.', '12 put jl-t0-g0.']);
+    expect(parseRegistryEvents(readFileSync(path, 'utf8'))).toHaveLength(6);
+  });
+
+  it('watch — a change hidden by a long poll timing out as it lands is found by the confirming poll', async () => {
+    const { watcher } = await watchAll('race', member(CHANGES, 15, { raceOnce: true }), 15);
+    expect(watcher.events.map((event) => event.revision)).toEqual([4, 6, 7, 9, 9, 12]);
+  });
+
+  it('watch — drain gives up (false) when the member never reaches the target', async () => {
+    const { drained, watcher } = await watchAll('short', member(CHANGES.slice(0, 2), 6), 50, 500);
+    expect(drained).toBe(false);
+    expect(watcher.coveredRevision).toBe(6);
+  });
+});
