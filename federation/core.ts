@@ -15,6 +15,7 @@ export {
   isValidGroupId,
   validateGateways,
   refusalError,
+  refusalErrorCode,
   type GroupId,
   type GroupState,
   type Gateway,
@@ -30,6 +31,7 @@ export {
   type DirectorySnapshot,
   type DirectoryView,
 } from './directory.js';
+export { moveOutcome, reconcileSteps, type MoveOutcome, type ReconcileSteps } from './handover.js';
 export { planRebalance, rebalanceTargets, type PlannedMove, type RebalanceOptions } from './rebalance.js';
 export {
   homeGroup,

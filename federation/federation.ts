@@ -31,9 +31,12 @@
  *   partition). `{consistency: 'linearizable'}` skips the cache and reads through ReadIndex at home.
  * - Slot moves (`moveSlots`, `rebalance`, on a root member): begin (directory) → fence at the
  *   source (its log; the fence answers the slot's names) → import at the destination → mark
- *   copied → complete → accept at the destination, drop at the source. Each group's leader also
- *   reconciles its slot states with the directory (guarded by move revisions), so a mover that
- *   dies half-way is finished or undone by the groups themselves.
+ *   copied → complete → accept at the destination, drop at the source. Every step's per-slot
+ *   answer is checked: a slot refused on the way (the root's leader aborted its move as stalled,
+ *   a group did not answer) leaves the batch and is undone as the directory decides
+ *   (`moveOutcome`, handover.ts), never accepted or dropped as if it had moved. Each group also
+ *   reconciles its slot states with the directory (`reconcileSteps`, guarded by move
+ *   revisions), so a mover that dies half-way is finished or undone by the groups themselves.
  * - Names follow processes: a member that registered a local pid monitors it and unregisters
  *   its names when it exits, retrying (a fenced slot answers `wait`; the retry reaches the new
  *   owner after the move) until done.
@@ -48,6 +51,8 @@ import {
   Ref,
   SystemClock,
   TcpTransport,
+  FedError,
+  assert,
   fedError,
   type ExitReason,
   isDownMessage,
@@ -57,14 +62,15 @@ import {
   type ProcessContext,
 } from '../runtime/index.js';
 import type { Group } from '../registry/index.js';
-import type { DirectoryCommand, DirectoryEvent, DirectoryResult, DirectorySnapshot, DirectoryView, Gateway, GroupId, GroupRecord, SlotMove } from './directory.js';
+import type { DirectoryCommand, DirectoryEvent, DirectoryRefusalCode, DirectoryResult, DirectorySnapshot, DirectoryView, Gateway, GroupId, GroupRecord, SlotMove } from './directory.js';
 import { type GlobalCommand, type GlobalEntry, type GlobalResult, GLOBAL_EXTENSION, type GlobalNames, type SlotStep, SLOT_BATCH_MAX } from './global-names.js';
 import { DIRECTORY_EXTENSION, type FederationMachines } from './machines.js';
-import { refusalError } from './directory.js';
+import { isValidGroupId, refusalError, refusalErrorCode } from './directory.js';
+import { moveOutcome, reconcileSteps } from './handover.js';
 import { planRebalance } from './rebalance.js';
 import { DirectoryCache, MOVED_REDIRECTS_MAX, type MovedAnswer, orderGateways, routeSlot } from './routing.js';
 import { Rpc } from './rpc.js';
-import { SLOT_COUNT, slotOf } from './slots.js';
+import { SLOT_COUNT, isSlot, slotOf } from './slots.js';
 
 export const FEDERATION_DEFAULTS = {
   gatewaysWanted: 2,
@@ -133,6 +139,21 @@ export interface DirectorySummary {
   readonly moves: readonly SlotMove[];
 }
 
+/** Why a slot was not moved (see `Federation.moveSlotsReport`). */
+export type SlotMoveRefusalCode = DirectoryRefusalCode | 'move_aborted' | 'unavailable';
+
+export interface SlotMoveRefusal {
+  readonly slot: number;
+  readonly code: SlotMoveRefusalCode;
+  readonly reason: string;
+}
+
+export interface SlotMoveReport {
+  /** Slots now owned by the target group. */
+  readonly moved: number[];
+  readonly refused: SlotMoveRefusal[];
+}
+
 export interface FederationStatus {
   readonly group: GroupId;
   readonly root: boolean;
@@ -186,6 +207,29 @@ const MOVE_BATCH_SLOTS = 256;
 function gatewayNodeName(member: string): string {
   const at = member.indexOf('@');
   return `${member.slice(0, at)}-gw${member.slice(at)}`;
+}
+
+/** The typed error for a move with refused slots: the first refusal's code, all of them in details. */
+function slotMoveError(report: SlotMoveReport, asked: number): FedError {
+  const first = report.refused[0];
+  assert(first !== undefined, 'a move error has a refusal');
+  const code = first.code === 'move_aborted' || first.code === 'unavailable' ? 'unavailable' : refusalErrorCode(first.code);
+  return fedError(code, `${report.refused.length} of ${asked} slots not moved: slot ${first.slot}: ${first.reason}`, {
+    refusal: first.code,
+    refused: report.refused,
+    moved: report.moved,
+  });
+}
+
+function groupBy<T, K>(items: readonly T[], key: (item: T) => K): Map<K, T[]> {
+  const out = new Map<K, T[]>();
+  for (const item of items) {
+    const value = key(item);
+    let list = out.get(value);
+    if (list === undefined) out.set(value, (list = []));
+    list.push(item);
+  }
+  return out;
 }
 
 function refKey(ref: Ref): string {
@@ -469,17 +513,44 @@ export class Federation {
     return [...(await this.directory()).groups];
   }
 
-  /** Move `slots` to group `to` (call on a member of the root group). Resolves with the slots moved. */
+  /**
+   * Move `slots` to group `to` (call on a member of the root group). Resolves with the slots
+   * moved. If any slot is refused, rejects with a typed error for the first refusal
+   * (`details.refusal`: a `SlotMoveRefusalCode`; `details.refused`: every refusal;
+   * `details.moved`: the slots that did move) — `moveSlotsReport` gives the same without throwing.
+   */
   async moveSlots(slots: readonly number[], to: GroupId): Promise<number[]> {
-    this.#assertRoot();
-    const moved: number[] = [];
-    for (let start = 0; start < slots.length; start += MOVE_BATCH_SLOTS) {
-      moved.push(...(await this.#moveBatch(slots.slice(start, start + MOVE_BATCH_SLOTS), to)));
-    }
-    return moved;
+    const report = await this.moveSlotsReport(slots, to);
+    if (report.refused.length > 0) throw slotMoveError(report, slots.length);
+    return report.moved;
   }
 
-  /** Even out the slots over the active groups (`planRebalance`). Resolves with the number moved. */
+  /**
+   * Move `slots` to group `to` (call on a member of the root group) and say what became of each:
+   * `moved`, or `refused` with a typed code — `unknown_group`/`group_removed` (no such target),
+   * `group_not_active` (draining target), `already_owner`, `move_in_progress`, `too_many_moves`,
+   * `move_aborted` (the root's leader aborted the move, e.g. as stalled; it was undone),
+   * `unavailable` (a group could not be reached; the move was aborted and undone). Rejects only
+   * when the whole call is refused (`badarg`: not a root member, or not a list of slots).
+   */
+  async moveSlotsReport(slots: readonly number[], to: GroupId): Promise<SlotMoveReport> {
+    this.#assertRoot();
+    if (!Array.isArray(slots) || !slots.every(isSlot)) throw fedError('badarg', `moveSlots takes a list of slots in [0, ${SLOT_COUNT})`);
+    if (!isValidGroupId(to)) throw fedError('badarg', `invalid group id ${JSON.stringify(to)}`);
+    const report: SlotMoveReport = { moved: [], refused: [] };
+    const unique = [...new Set(slots)];
+    for (let start = 0; start < unique.length; start += MOVE_BATCH_SLOTS) {
+      const batch = await this.#moveBatch(unique.slice(start, start + MOVE_BATCH_SLOTS), to);
+      report.moved.push(...batch.moved);
+      report.refused.push(...batch.refused);
+    }
+    return report;
+  }
+
+  /**
+   * Even out the slots over the active groups (`planRebalance`). Resolves with the number moved;
+   * rejects as `moveSlots` does if a slot was refused (after trying every planned move).
+   */
   async rebalance(): Promise<number> {
     this.#assertRoot();
     const plan = planRebalance(this.#directory);
@@ -489,9 +560,14 @@ export class Federation {
       if (list === undefined) byTarget.set(move.to, (list = []));
       list.push(move.slot);
     }
-    let count = 0;
-    for (const [to, slots] of byTarget) count += (await this.moveSlots(slots, to)).length;
-    return count;
+    const report: SlotMoveReport = { moved: [], refused: [] };
+    for (const [to, slots] of byTarget) {
+      const part = await this.moveSlotsReport(slots, to);
+      report.moved.push(...part.moved);
+      report.refused.push(...part.refused);
+    }
+    if (report.refused.length > 0) throw slotMoveError(report, plan.length);
+    return report.moved.length;
   }
 
   /**
@@ -1085,25 +1161,14 @@ export class Federation {
     return { events };
   }
 
-  /** Leader: bring this group's slot states in line with the directory (guarded by move revisions). */
+  /** Bring this group's slot states in line with the directory (`reconcileSteps`; guarded by move revisions). */
   async #reconcileSlots(): Promise<void> {
     const view = this.#view();
     if (view === undefined || view.rootGroup === undefined) return;
-    const accept: SlotStep[] = [];
-    const unfence: SlotStep[] = [];
-    const drop: SlotStep[] = [];
-    for (const [slot, state, moveRevision] of this.#global.slots()) {
-      if (state === 'owned') continue;
-      const owner = view.ownerOf(slot);
-      const move = view.moveOf(slot);
-      const settled = view.slotRevision(slot) > moveRevision && (move === undefined || move.revision !== moveRevision);
-      if (!settled) continue;
-      const step = { slot, moveRevision };
-      if (owner === this.groupId && move === undefined) (state === 'importing' ? accept : unfence).push(step);
-      else if (owner !== this.groupId) drop.push(step);
-    }
-    for (const [op, steps] of [['accept', accept], ['unfence', unfence], ['drop', drop]] as const) {
-      for (let start = 0; start < steps.length; start += SLOT_BATCH_MAX) await this.#proposeGlobal({ op, steps: steps.slice(start, start + SLOT_BATCH_MAX) });
+    const steps = reconcileSteps(this.#global.slots(), view, this.groupId);
+    for (const op of ['accept', 'unfence', 'drop'] as const) {
+      const list = steps[op];
+      for (let start = 0; start < list.length; start += SLOT_BATCH_MAX) await this.#proposeGlobal({ op, steps: list.slice(start, start + SLOT_BATCH_MAX) });
     }
   }
 
@@ -1127,7 +1192,7 @@ export class Federation {
     await this.#proposeDirectory({ op: 'batch', commands: stalled.slice(0, MOVE_BATCH_SLOTS).map((move) => ({ op: 'abort_move' as const, slot: move.slot, moveRevision: move.revision })) });
   }
 
-  async #moveBatch(slots: readonly number[], to: GroupId): Promise<number[]> {
+  async #moveBatch(slots: readonly number[], to: GroupId): Promise<SlotMoveReport> {
     for (const slot of slots) this.#movesRunning.add(slot);
     try {
       return await this.#runMoveBatch(slots, to);
@@ -1136,46 +1201,111 @@ export class Federation {
     }
   }
 
-  async #runMoveBatch(slots: readonly number[], to: GroupId): Promise<number[]> {
+  /**
+   * One batch of the move protocol (see the file comment), checking every per-slot answer: a
+   * slot whose step is refused or fails leaves the batch, and its move is made to end (aborted)
+   * and undone in both groups (`#undoMoves`). Only slots whose `complete_move` this mover saw
+   * succeed are accepted at the destination and dropped at the source.
+   */
+  async #runMoveBatch(slots: readonly number[], to: GroupId): Promise<SlotMoveReport> {
+    const refused: SlotMoveRefusal[] = [];
     const began = await this.#proposeDirectory({ op: 'batch', commands: slots.map((slot) => ({ op: 'begin_move' as const, slot, to })) });
     if (!began.ok) throw refusalError(began);
-    const moves: SlotMove[] = [];
-    for (const slot of slots) {
+    let live: SlotMove[] = [];
+    slots.forEach((slot, index) => {
+      const result = began.results?.[index];
+      assert(result !== undefined, 'a directory batch answers every command');
+      if (!result.ok) return refused.push({ slot, code: result.code, reason: result.reason });
+      // Entries applied after ours may already have ended the move (the root's leader aborting it).
       const move = this.#directory.moveOf(slot);
-      if (move !== undefined && move.revision === began.revision) moves.push(move);
-    }
-    if (moves.length === 0) return [];
-    const bySource = new Map<GroupId, SlotMove[]>();
-    for (const move of moves) {
-      let list = bySource.get(move.from);
-      if (list === undefined) bySource.set(move.from, (list = []));
-      list.push(move);
-    }
-    try {
-      for (const [source, list] of bySource) {
-        const steps = list.map((move) => ({ slot: move.slot, moveRevision: move.revision }));
-        const fenced = (await this.#callGroup(source, 'slot_step', { cmd: { op: 'fence', steps } })) as GlobalResult;
-        if (!fenced.ok || fenced.entries === undefined) throw fedError('unavailable', `group ${source} did not fence`);
-        const fencedSlots = new Set(fenced.applied ?? []);
-        if (list.some((move) => !fencedSlots.has(move.slot))) throw fedError('unavailable', `group ${source} fenced only some slots`);
-        await Promise.all(
-          fenced.entries.map(([slot, entries]) =>
-            this.#callGroup(to, 'slot_step', { cmd: { op: 'import', slot, moveRevision: began.revision, entries } }),
-          ),
-        );
-      }
-    } catch (error) {
-      await this.#proposeDirectory({ op: 'batch', commands: moves.map((move) => ({ op: 'abort_move' as const, slot: move.slot, moveRevision: move.revision })) });
-      throw error;
-    }
-    await this.#proposeDirectory({ op: 'batch', commands: moves.map((move) => ({ op: 'mark_copied' as const, slot: move.slot, moveRevision: move.revision })) });
-    await this.#proposeDirectory({ op: 'batch', commands: moves.map((move) => ({ op: 'complete_move' as const, slot: move.slot, moveRevision: move.revision })) });
-    const steps = moves.map((move) => ({ slot: move.slot, moveRevision: move.revision }));
-    await this.#callGroup(to, 'slot_step', { cmd: { op: 'accept', steps } }).catch(() => undefined);
+      if (move?.revision !== began.revision) return refused.push({ slot, code: 'move_aborted', reason: `the move of slot ${slot} was aborted as it began` });
+      live.push(move);
+    });
+    // Fence at each source (its log freezes the slot and hands back the names), import at `to`.
+    const bySource = groupBy(live, (move) => move.from);
     for (const [source, list] of bySource) {
-      await this.#callGroup(source, 'slot_step', { cmd: { op: 'drop', steps: list.map((move) => ({ slot: move.slot, moveRevision: move.revision })) } }).catch(() => undefined);
+      const steps = list.map((move) => ({ slot: move.slot, moveRevision: move.revision }));
+      let fenced: GlobalResult;
+      try {
+        fenced = (await this.#callGroup(source, 'slot_step', { cmd: { op: 'fence', steps } })) as GlobalResult;
+      } catch (error) {
+        live = await this.#giveUp(live, list, 'unavailable', `group ${source} did not fence: ${(error as Error).message}`, refused);
+        continue;
+      }
+      const entries = new Map(fenced.ok ? (fenced.entries ?? []) : []);
+      const unfenced = list.filter((move) => !entries.has(move.slot));
+      live = await this.#giveUp(live, unfenced, 'unavailable', `group ${source} did not fence the slot`, refused);
+      const imports = await Promise.all(
+        list
+          .filter((move) => entries.has(move.slot))
+          .map(async (move) => {
+            const cmd = { op: 'import', slot: move.slot, moveRevision: move.revision, entries: entries.get(move.slot) };
+            const imported = (await this.#callGroup(to, 'slot_step', { cmd }).catch(() => undefined)) as GlobalResult | undefined;
+            return { move, ok: imported?.ok === true && imported.applied?.includes(move.slot) === true };
+          }),
+      );
+      live = await this.#giveUp(live, imports.filter((outcome) => !outcome.ok).map((outcome) => outcome.move), 'unavailable', `group ${to} did not import the slot`, refused);
     }
-    return moves.map((move) => move.slot);
+    // Record the copy, then switch ownership; a refusal means the move was ended by someone else.
+    for (const op of ['mark_copied', 'complete_move'] as const) {
+      if (live.length === 0) break;
+      const result = await this.#proposeDirectory({ op: 'batch', commands: live.map((move) => ({ op, slot: move.slot, moveRevision: move.revision })) });
+      if (!result.ok) throw refusalError(result);
+      const failed = live.filter((_move, index) => result.results?.[index]?.ok !== true);
+      live = await this.#giveUp(live, failed, 'move_aborted', `the move was aborted before ${op}`, refused);
+    }
+    await this.#finishMoves(live);
+    return { moved: live.map((move) => move.slot), refused };
+  }
+
+  /** Take `failed` out of the batch: report them, abort their moves, undo them. Returns what stays live. */
+  async #giveUp(live: SlotMove[], failed: readonly SlotMove[], code: SlotMoveRefusalCode, reason: string, refused: SlotMoveRefusal[]): Promise<SlotMove[]> {
+    if (failed.length === 0) return live;
+    const out = new Set(failed);
+    for (const move of failed) refused.push({ slot: move.slot, code, reason });
+    try {
+      // Refused harmlessly (`no_move`/`stale_move`) for moves that already ended.
+      await this.#proposeDirectory({ op: 'batch', commands: failed.map((move) => ({ op: 'abort_move' as const, slot: move.slot, moveRevision: move.revision })) });
+    } catch (error) {
+      // Unknown whether the abort applied: leave it to the root's stall check and the reconcilers.
+      this.#log('warn', 'move_abort_failed', `${failed.length} moves: ${(error as Error).message}`);
+      return live.filter((move) => !out.has(move));
+    }
+    await this.#finishMoves(failed);
+    return live.filter((move) => !out.has(move));
+  }
+
+  /**
+   * Send each ended move's last steps to both groups, as the directory decides them
+   * (`moveOutcome`): completed → accept at `to`, drop at `from`; aborted → unfence at `from`,
+   * drop at `to`; superseded → drop at both. Best effort: the groups' reconcilers do the same.
+   */
+  async #finishMoves(moves: readonly SlotMove[]): Promise<void> {
+    const commands = new Map<GroupId, Map<'accept' | 'unfence' | 'drop', SlotStep[]>>();
+    const add = (group: GroupId, op: 'accept' | 'unfence' | 'drop', move: SlotMove) => {
+      let byOp = commands.get(group);
+      if (byOp === undefined) commands.set(group, (byOp = new Map()));
+      let steps = byOp.get(op);
+      if (steps === undefined) byOp.set(op, (steps = []));
+      steps.push({ slot: move.slot, moveRevision: move.revision });
+    };
+    for (const move of moves) {
+      const outcome = moveOutcome(this.#directory, move);
+      if (outcome === 'completed') (add(move.to, 'accept', move), add(move.from, 'drop', move));
+      else if (outcome === 'aborted') (add(move.from, 'unfence', move), add(move.to, 'drop', move));
+      else if (outcome === 'superseded') (add(move.from, 'drop', move), add(move.to, 'drop', move));
+    }
+    // Accept before drop: the new owner takes writes before the old copy goes.
+    for (const op of ['accept', 'unfence', 'drop'] as const) {
+      for (const [group, byOp] of commands) {
+        const steps = byOp.get(op) ?? [];
+        for (let start = 0; start < steps.length; start += SLOT_BATCH_MAX) {
+          await this.#callGroup(group, 'slot_step', { cmd: { op, steps: steps.slice(start, start + SLOT_BATCH_MAX) } }).catch((error: unknown) =>
+            this.#log('warn', 'move_step_failed', `${op} at ${group}: ${(error as Error).message}`),
+          );
+        }
+      }
+    }
   }
 
   // ---- names follow their processes ----------------------------------------------------------

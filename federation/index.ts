@@ -37,4 +37,7 @@ export {
   type FederationStatus,
   type GlobalWhereis,
   type DirectorySummary,
+  type SlotMoveReport,
+  type SlotMoveRefusal,
+  type SlotMoveRefusalCode,
 } from './federation.js';
