@@ -1022,10 +1022,14 @@ export class Federation {
 
   #maintain(): void {
     this.#keepGatewayRole();
-    if (this.group.status().role === 'leader') {
+    const leader = this.group.status().role === 'leader';
+    // Slot states are reconciled where the directory is known: by the root group's leader (its
+    // replica) and by every gateway of the other groups (their cache), so a group whose leader
+    // is not a gateway heals too. The steps are guarded by move revisions: doing them twice is a no-op.
+    if (this.#view() !== undefined && (leader || (this.#gateway !== undefined && !this.#isRoot()))) this.#once('reconcile', () => this.#reconcileSlots());
+    if (leader) {
       this.#once('choose_gateways', () => this.#chooseGateways());
       this.#once('create_root', () => this.#createRootIfAsked());
-      this.#once('reconcile', () => this.#reconcileSlots());
       if (this.#isRoot()) this.#once('stalled_moves', () => this.#abortStalledMoves());
       if (this.#clock.now() - this.#lastHolderCheckMs >= this.#settings.holderCheckMs) {
         this.#lastHolderCheckMs = this.#clock.now();
