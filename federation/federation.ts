@@ -46,6 +46,7 @@
 import {
   type Clock,
   Distribution,
+  type DistributionOptions,
   Node,
   Pid,
   Ref,
@@ -54,6 +55,7 @@ import {
   FedError,
   assert,
   fedError,
+  type ErrorCode,
   type ExitReason,
   isDownMessage,
   isExitMessage,
@@ -63,7 +65,7 @@ import {
 } from '../runtime/index.js';
 import type { Group } from '../registry/index.js';
 import type { DirectoryCommand, DirectoryEvent, DirectoryRefusalCode, DirectoryResult, DirectorySnapshot, DirectoryView, Gateway, GroupId, GroupRecord, SlotMove } from './directory.js';
-import { type GlobalCommand, type GlobalEntry, type GlobalResult, GLOBAL_EXTENSION, type GlobalNames, type SlotStep, SLOT_BATCH_MAX } from './global-names.js';
+import { type FederationAlarm, type FederationAlarmCode, type GlobalCommand, type GlobalEntry, type GlobalResult, GLOBAL_EXTENSION, type GlobalNames, type SlotStep, IMPORT_NAMES_MAX, SLOT_BATCH_MAX } from './global-names.js';
 import { DIRECTORY_EXTENSION, type FederationMachines } from './machines.js';
 import { isValidGroupId, refusalError, refusalErrorCode } from './directory.js';
 import { moveOutcome, reconcileSteps } from './handover.js';
@@ -74,8 +76,14 @@ import { SLOT_COUNT, isSlot, slotOf } from './slots.js';
 
 export const FEDERATION_DEFAULTS = {
   gatewaysWanted: 2,
-  gatewayTickMs: 1_000,
-  gatewayHeartbeatTimeoutMs: 10_000,
+  /**
+   * The gateway links' own failure detector, WAN-like: five times slower ticks and six times
+   * the silence of an intra-group link (runtime LIMITS: 1 s, 5 s) before a gateway link is
+   * declared down, so a slow inter-group link does not flap; and it never touches the group's
+   * own links or membership (they are another distribution).
+   */
+  gatewayTickMs: 5_000,
+  gatewayHeartbeatTimeoutMs: 30_000,
   requestTimeoutMs: 5_000,
   hopTimeoutMs: 2_000,
   maintenanceIntervalMs: 250,
@@ -84,8 +92,12 @@ export const FEDERATION_DEFAULTS = {
   subscriptionsMax: 100_000,
   releasesPendingMax: 100_000,
   waitRetryMs: 50,
-  /** How often a group's leader checks that the nodes holding its names still live. */
+  /** How often the holder checker looks at its own group's holder nodes, and at a group with a node in its grace period. */
   holderCheckMs: 1_000,
+  /** A holder group is asked again at least this often even without a `nodes_changed` notice from it. */
+  holderResyncMs: 30_000,
+  /** How long a root gateway holds a directory poll open waiting for a change (a watch). */
+  directoryWatchMs: 30_000,
   /** A holder node reported dead for this long loses its names. */
   nameDownGraceMs: 1_000,
   /** A slot move that makes no progress for this long (its mover died) is aborted by the root leader. */
@@ -117,6 +129,12 @@ export interface FederationOptions extends Partial<FederationSettings> {
   readonly log?: (level: 'info' | 'warn', event: string, msg: string) => void;
   /** Logger of the hidden gateway distribution (default: the runtime's stderr JSON lines). */
   readonly gatewayLogger?: Logger;
+  /**
+   * How the hidden gateway distribution is started (default `Distribution.start`). It gets the
+   * options the federation chose (hidden, tcp on `gatewayHost`, the gateway failure detector);
+   * a simulator or a fault-injection test passes its own transport here.
+   */
+  readonly startGatewayDistribution?: (options: DistributionOptions) => Promise<Distribution>;
 }
 
 export interface GlobalWhereis {
@@ -163,7 +181,12 @@ export interface FederationStatus {
   readonly ownedSlots: number;
   readonly names: number;
   readonly cachedNames: number;
+  /** Remote `whereis` answered from this gateway's cache / sent to the home group (local consistency). */
+  readonly cacheHits: number;
+  readonly cacheMisses: number;
   readonly pendingReleases: number;
+  /** Conditions that keep this group out of the federation (recorded in its log; see `ready()`). */
+  readonly alarms: readonly FederationAlarm[];
 }
 
 type ReadRequest = { readonly kind: 'read'; readonly name: string; readonly consistency: FederationConsistency };
@@ -201,12 +224,26 @@ const GATEWAY_CHANNEL = 'fed:gw';
 const INVALIDATE_CHANNEL = 'fed:inval';
 /** A relayed monitor fired (home gateway → caller's gateway → caller). */
 const DOWN_CHANNEL = 'fed:down';
+/** Tells a served link's proxy that the relay ended (`reason` for the linked pid). */
+const UNLINK_MESSAGE = 'fed:unlink';
+/** A holder group's gateway tells the holder checkers subscribed to it that its members changed. */
+const NODES_CHANNEL = 'fed:nodes';
+/** How long `ready()` waits by default. */
+const READY_TIMEOUT_MS_DEFAULT = 30_000;
 /** Slots per directory batch of a move. */
 const MOVE_BATCH_SLOTS = 256;
 
 function gatewayNodeName(member: string): string {
   const at = member.indexOf('@');
   return `${member.slice(0, at)}-gw${member.slice(at)}`;
+}
+
+/** The typed error `ready()` rejects with for an alarm. */
+function alarmError(alarm: FederationAlarm): FedError {
+  const refusal = alarm.details.refusal;
+  const code: ErrorCode =
+    alarm.code === 'two_roots' ? 'config' : alarm.code === 'group_removed' ? 'not_found' : typeof refusal === 'string' ? refusalErrorCode(refusal as DirectoryRefusalCode) : 'config';
+  return fedError(code, alarm.message, { ...alarm.details, alarm: alarm.code });
 }
 
 /** The typed error for a move with refused slots: the first refusal's code, all of them in details. */
@@ -219,6 +256,28 @@ function slotMoveError(report: SlotMoveReport, asked: number): FedError {
     refused: report.refused,
     moved: report.moved,
   });
+}
+
+/**
+ * Split a move batch's imports into chunks of whole slots, each within `IMPORT_NAMES_MAX` names
+ * (a slot with more names than that travels alone: one slot's names are never split).
+ */
+function importChunks<T>(moves: readonly T[], names: (move: T) => number): T[][] {
+  const chunks: T[][] = [];
+  let chunk: T[] = [];
+  let count = 0;
+  for (const move of moves) {
+    const size = names(move);
+    if (chunk.length > 0 && (count + size > IMPORT_NAMES_MAX || chunk.length >= SLOT_BATCH_MAX)) {
+      chunks.push(chunk);
+      chunk = [];
+      count = 0;
+    }
+    chunk.push(move);
+    count += size;
+  }
+  if (chunk.length > 0) chunks.push(chunk);
+  return chunks;
 }
 
 function groupBy<T, K>(items: readonly T[], key: (item: T) => K): Map<K, T[]> {
@@ -257,6 +316,7 @@ export class Federation {
   #closed = false;
   #maintenanceTimer: ReturnType<Clock['setTimeout']> | undefined;
   #lastPollMs = -Infinity;
+  #lastProbeMs = -Infinity;
   #pollInFlight = false;
   #needSnapshot = false;
   readonly #busy = new Set<string>();
@@ -264,6 +324,8 @@ export class Federation {
   /** Remote whereis answers cached at this gateway, and the gateway they came from. */
   readonly #readCache = new Map<string, CachedRead>();
   #invalidations = 0;
+  #cacheHits = 0;
+  #cacheMisses = 0;
   readonly #lastInvalidation = new Map<string, number>();
   /** At this (home) gateway: which remote gateways cache each name. */
   readonly #subscribers = new Map<string, Set<string>>();
@@ -273,13 +335,21 @@ export class Federation {
   /** Names whose holder died and whose unregister has not been acknowledged yet. */
   readonly #releases = new Map<string, Pid>();
   #agentPid: Pid | undefined;
-  #lastHolderCheckMs = -Infinity;
+  /** Holder checker: per holder group, when to ask it next and which of its gateways answered last. */
+  readonly #holderGroups = new Map<GroupId, { nextMs: number; via: string | undefined }>();
+  /** At a gateway: other groups' gateways subscribed to this group's member changes. */
+  readonly #nodeWatchers = new Set<string>();
+  #membersKey: string | undefined;
+  /** At a root member: directory polls held open until the directory changes. */
+  readonly #directoryWaiters = new Set<() => void>();
   /** Relayed monitors this member asked for: by ref key. `via` is the gateway member relaying it. */
   readonly #monitors = new Map<string, { watcher: Pid; ref: Ref; pid: Pid; via: string }>();
   /** At a gateway: monitors relayed for members of its group, and the home gateway serving each. */
   readonly #relayedMonitors = new Map<string, { member: string; ref: Ref; pid: Pid; home: string }>();
   /** At a home gateway: proxy processes watching local pids for other groups' gateways. */
-  readonly #servedMonitors = new Map<string, { proxy: Pid; from: string }>();
+  readonly #servedMonitors = new Map<string, { proxy: Pid; from: string; link: boolean }>();
+  /** Monitors within the group: the proxy process carrying each, by ref key. */
+  readonly #localMonitors = new Map<string, Pid>();
   /** Moves this member is running now (never aborted as stalled here). */
   readonly #movesRunning = new Set<number>();
   /** Root leader: each move in progress, the phase last seen and since when. */
@@ -309,6 +379,9 @@ export class Federation {
     if (options.group.state.extension(GLOBAL_EXTENSION) !== options.machines.global) {
       throw fedError('config', 'the group was not opened with these federation machines (Group.open({extensions: machines.extensions}))');
     }
+    if (!isValidGroupId(options.group.id)) {
+      throw fedError('config', `group id ${JSON.stringify(options.group.id)} cannot join a federation: 1 to 63 letters, digits, '.', '_' or '-', starting with a letter or digit`);
+    }
     const federation = new Federation(options);
     federation.#start();
     return federation;
@@ -326,12 +399,16 @@ export class Federation {
     });
     rpc.handle('directory', async () => this.#summary());
     rpc.handle('monitor', async (from, body) => {
-      const { ref, pid, group } = body as { ref: Ref; pid: Pid; group: GroupId };
-      return this.#relayMonitor(from, ref, pid, group);
+      const { ref, pid, group, link } = body as { ref: Ref; pid: Pid; group: GroupId; link?: boolean };
+      return this.#relayMonitor(from, ref, pid, group, link === true);
     });
-    rpc.handle('demonitor', async (_from, body) => this.#relayDemonitor((body as { ref: Ref }).ref));
+    rpc.handle('demonitor', async (_from, body) => {
+      const { ref, reason } = body as { ref: Ref; reason?: ExitReason };
+      return this.#relayDemonitor(ref, reason ?? 'normal');
+    });
     this.#unsubscribe.push(
       this.#global.onChange((change) => this.#onNameChange(change.name)),
+      this.#directory.onChange(() => this.#wakeDirectoryWaiters()),
       this.distribution.onControl(DOWN_CHANNEL, (from, payload) => this.#onMemberDown(from, payload as { ref: Ref; reason: unknown })),
       this.distribution.onNodeEvent((event) => {
         if (event.type === 'nodedown') this.#onGroupNodeDown(event.node);
@@ -347,8 +424,11 @@ export class Federation {
     this.#closed = true;
     if (this.#maintenanceTimer !== undefined) this.#clock.clearTimeout(this.#maintenanceTimer);
     for (const unsubscribe of this.#unsubscribe) unsubscribe();
+    this.#wakeDirectoryWaiters();
     this.#memberRpc.close();
     if (this.#agentPid !== undefined && this.node.started) this.node.exit(this.#agentPid, 'kill');
+    for (const proxy of this.#localMonitors.values()) if (this.node.started) this.node.exit(proxy, 'kill');
+    this.#localMonitors.clear();
     await this.#gatewayStarting?.catch(() => undefined);
     await this.#stopGateway();
   }
@@ -418,35 +498,28 @@ export class Federation {
    * `{type: 'DOWN', ref, pid, reason}` when the target exits (its reason), or `noconnection`
    * when the relay between the groups is lost (a gateway link or this member's link to its
    * gateway drops) — like any monitor across a lost connection. Within this group it is a plain
-   * monitor through a local proxy. Resolves with the monitor's ref.
+   * monitor through a local proxy. Resolves with the monitor's ref (`demonitor` takes it).
    */
   async monitor(watcher: Pid, target: GlobalWhereis | { readonly pid: Pid; readonly group: GroupId }): Promise<Ref> {
     const pid = target.pid;
     const group = 'holderGroup' in target ? (target.holderGroup ?? target.group) : target.group;
     const ref = this.node.makeRef();
     if (group === this.groupId) {
-      this.#localMonitor(watcher, ref, pid);
+      await this.#localMonitor(watcher, ref, pid);
       return ref;
     }
-    const via = this.#gateway !== undefined ? this.node.name : this.#pickLocalGateway(new Set());
-    if (via === undefined) throw fedError('unavailable', `no gateway of group ${this.groupId} is reachable`);
-    this.#monitors.set(refKey(ref), { watcher, ref, pid, via });
-    try {
-      if (via === this.node.name) await this.#relayMonitor(this.node.name, ref, pid, group);
-      else await this.#memberRpc.call(via, 'monitor', { ref, pid, group }, this.#settings.requestTimeoutMs);
-    } catch (error) {
-      this.#monitors.delete(refKey(ref));
-      throw error;
-    }
+    await this.#relay(watcher, ref, pid, group, false);
     return ref;
   }
 
   /**
-   * Link the local process `local` with `remote` (a pid of any group), as `link/1` does: when
-   * either exits with a reason other than `normal`, the other gets that exit signal; a lost
-   * relay kills `local` with `noconnection`. A proxy process on this node (trapping exits)
-   * carries the link: within the group it links both pids; across groups it holds a relayed
-   * monitor of `remote` and relays `local`'s exit to the remote group.
+   * Link the local process `local` with `remote` (a pid of any group), as `link/1` does, both
+   * ways: when either exits with a reason other than `normal`, the other gets that exit signal;
+   * when the relay between them is lost (a gateway link, a member's link to its gateway, or
+   * `local`'s node itself), both get `noconnection`. Within the group a proxy process links both
+   * pids. Across groups a proxy here (trapping exits) links `local` and holds a relayed link to
+   * `remote`: the home group's gateway runs its twin, linked to `remote`, which exits `remote`
+   * with `local`'s reason, or with `noconnection` when it loses the relay.
    */
   async link(local: Pid, remote: GlobalWhereis | { readonly pid: Pid; readonly group: GroupId }): Promise<void> {
     const group = 'holderGroup' in remote ? (remote.holderGroup ?? remote.group) : remote.group;
@@ -464,14 +537,18 @@ export class Federation {
       );
       return;
     }
-    let ready: (ref: Ref | Error) => void = () => undefined;
+    let ready: (outcome: Ref | Error) => void = () => undefined;
     const started = new Promise<Ref | Error>((resolve) => (ready = resolve));
     const proxy = this.node.spawn(
       async (ctx) => {
         ctx.link(local);
-        const ref = await this.monitor(ctx.self, { pid: target, group }).catch((error: unknown) => error as Error);
-        ready(ref);
-        if (!(ref instanceof Ref)) return;
+        const ref = this.node.makeRef();
+        const linked = await this.#relay(ctx.self, ref, target, group, true).then(
+          () => ref,
+          (error: unknown) => error as Error,
+        );
+        ready(linked);
+        if (!(linked instanceof Ref)) return;
         const message = (await ctx.receive((candidate) => isExitMessage(candidate) || (isDownMessage(candidate) && candidate.ref.equals(ref)))) as
           | { type: 'EXIT'; reason: ExitReason }
           | { type: 'DOWN'; reason: ExitReason };
@@ -479,25 +556,88 @@ export class Federation {
           if (message.reason !== 'normal') ctx.exit(local, message.reason);
           return;
         }
-        await this.demonitor(ref);
-        if (message.reason !== 'normal') await this.#callGroup(group, 'relay_exit', { pid: target, reason: message.reason }).catch(() => undefined);
+        // `local` exited: the twin at the home gateway passes the reason on to `remote`.
+        await this.#unrelay(ref, message.reason);
       },
       { trapExit: true },
     );
     const outcome = await started;
     if (outcome instanceof Error) {
-      this.node.exit(proxy, 'kill');
+      if (this.node.started) this.node.exit(proxy, 'kill');
       throw outcome;
     }
   }
 
-  /** Stop a relayed monitor (best effort; a DOWN already on its way may still arrive). */
+  /**
+   * Stop a monitor (best effort across groups: a DOWN already on its way may still arrive).
+   * Within the group it drops the proxy that carried it.
+   */
   async demonitor(ref: Ref): Promise<void> {
+    const local = this.#localMonitors.get(refKey(ref));
+    if (local !== undefined) {
+      this.#localMonitors.delete(refKey(ref));
+      if (this.node.started) this.node.exit(local, 'kill');
+      return;
+    }
+    await this.#unrelay(ref, 'normal');
+  }
+
+  /** Ask this group's gateway (maybe this member) to relay a monitor or link of `pid` in `group` for `watcher`. */
+  async #relay(watcher: Pid, ref: Ref, pid: Pid, group: GroupId, link: boolean): Promise<void> {
+    const via = this.#gateway !== undefined ? this.node.name : this.#pickLocalGateway(new Set());
+    if (via === undefined) throw fedError('unavailable', `no gateway of group ${this.groupId} is reachable`);
+    this.#monitors.set(refKey(ref), { watcher, ref, pid, via });
+    try {
+      if (via === this.node.name) await this.#relayMonitor(this.node.name, ref, pid, group, link);
+      else await this.#memberRpc.call(via, 'monitor', { ref, pid, group, link }, this.#settings.requestTimeoutMs);
+    } catch (error) {
+      this.#monitors.delete(refKey(ref));
+      throw error;
+    }
+  }
+
+  /** End a relayed monitor or link; `reason` reaches a linked remote pid (unless `normal`). */
+  async #unrelay(ref: Ref, reason: ExitReason): Promise<void> {
     const monitor = this.#monitors.get(refKey(ref));
     this.#monitors.delete(refKey(ref));
     if (monitor === undefined) return;
-    if (monitor.via === this.node.name) await this.#relayDemonitor(ref);
-    else await this.#memberRpc.call(monitor.via, 'demonitor', { ref }, this.#settings.hopTimeoutMs).catch(() => undefined);
+    if (monitor.via === this.node.name) await this.#relayDemonitor(ref, reason);
+    else await this.#memberRpc.call(monitor.via, 'demonitor', { ref, reason }, this.#settings.hopTimeoutMs).catch(() => undefined);
+  }
+
+  /**
+   * Resolves once this group takes part in the federation: the federation created and its slots
+   * claimed (`createRoot`), or this group listed in the directory. Rejects with the typed error
+   * of the alarm that keeps it out (`details.alarm`): `config` for `two_roots`, the refusal's
+   * code for `create_root_refused` / `add_group_refused` (`details.refusal`), `not_found` for
+   * `group_removed`; `timeout` after `timeoutMs` (default 30 s); `shutdown` if closed meanwhile;
+   * `closed` if `signal` aborts.
+   */
+  async ready(options: { timeoutMs?: number; signal?: AbortSignal } = {}): Promise<void> {
+    const deadline = this.#clock.now() + (options.timeoutMs ?? READY_TIMEOUT_MS_DEFAULT);
+    for (;;) {
+      const alarm = this.#global.alarms()[0];
+      if (alarm !== undefined) throw alarmError(alarm);
+      if (await this.#inFederation()) return;
+      if (this.#closed) throw fedError('shutdown', 'the federation member closed before it was ready');
+      if (options.signal?.aborted === true) throw fedError('closed', 'ready: aborted');
+      if (this.#clock.now() >= deadline) throw fedError('timeout', `group ${this.groupId} is not part of the federation yet`, { group: this.groupId });
+      await this.#sleep(this.#settings.maintenanceIntervalMs);
+    }
+  }
+
+  async #inFederation(): Promise<boolean> {
+    if (this.#isRoot()) return this.#global.initialized;
+    const view = this.#view();
+    if (view !== undefined) return (view.group(this.groupId)?.state ?? 'removed') !== 'removed';
+    const gateway = this.#pickLocalGateway(new Set());
+    if (gateway === undefined) return false;
+    try {
+      const summary = (await this.#memberRpc.call(gateway, 'directory', null, this.#settings.hopTimeoutMs)) as DirectorySummary;
+      return (summary.groups.find((record) => record.id === this.groupId)?.state ?? 'removed') !== 'removed';
+    } catch {
+      return false;
+    }
   }
 
   /** The directory as this member sees it (its replica in the root group, else a gateway's cache). */
@@ -577,14 +717,9 @@ export class Federation {
    */
   async removeGroup(id: GroupId): Promise<void> {
     this.#assertRoot();
-    if (id === this.#directory.rootGroup) throw refusalError({ ok: false, code: 'root_group', reason: 'the root group cannot be removed' });
-    const owned = this.#directory.slotCount(id);
-    // Refused before draining, so a refusal changes nothing.
-    if (owned > 0) throw refusalError({ ok: false, code: 'group_not_empty', reason: `group ${id} owns ${owned} slots` });
-    for (const command of [{ op: 'drain_group', group: id }, { op: 'remove_group', group: id }] as const) {
-      const result = await this.#proposeDirectory(command);
-      if (!result.ok) throw refusalError(result);
-    }
+    // One directory command, checked and applied at one log index: a refusal changes nothing.
+    const result = await this.#proposeDirectory({ op: 'remove_group', group: id });
+    if (!result.ok) throw refusalError(result);
   }
 
   /** Stop giving slots to `id` (call on a root member); `rebalance()` then moves its slots away. */
@@ -605,7 +740,10 @@ export class Federation {
       ownedSlots: this.#global.ownedCount(),
       names: this.#global.size,
       cachedNames: this.#readCache.size,
+      cacheHits: this.#cacheHits,
+      cacheMisses: this.#cacheMisses,
       pendingReleases: this.#releases.size,
+      alarms: this.#global.alarms(),
     };
   }
 
@@ -684,7 +822,11 @@ export class Federation {
       else if (decision.action === 'wait' || decision.action === 'unavailable') answer = { type: 'wait', retryAfterMs: this.#settings.waitRetryMs };
       else {
         const cached = this.#cachedRead(request);
-        if (cached !== undefined) return cached;
+        if (cached !== undefined) {
+          this.#cacheHits++;
+          return cached;
+        }
+        if (request.kind === 'read' && request.consistency === 'local') this.#cacheMisses++;
         try {
           answer = await this.#askHome(decision.owner, request, deadline);
           unreachableSince = undefined;
@@ -809,6 +951,11 @@ export class Federation {
 
   async #callGroupAsGateway(group: GroupId, method: string, payload: unknown): Promise<unknown> {
     if (group === this.groupId) return this.#gatewayHandler(method)(this.node.name, payload);
+    return (await this.#callGroupGateways(group, method, payload)).value;
+  }
+
+  /** At a gateway: call `method` on the gateways of another group in turn; the answer and who gave it. */
+  async #callGroupGateways(group: GroupId, method: string, payload: unknown): Promise<{ value: unknown; gateway: string }> {
     const link = this.#gateway;
     if (link === undefined) throw fedError('unavailable', `${this.node.name} is no longer a gateway`);
     const record = this.#view()?.group(group);
@@ -817,7 +964,7 @@ export class Federation {
     let lastError: unknown;
     for (const gateway of gateways) {
       try {
-        return await link.rpc.call(gateway.node, method, payload, this.#settings.hopTimeoutMs);
+        return { value: await link.rpc.call(gateway.node, method, payload, this.#settings.hopTimeoutMs), gateway: gateway.node };
       } catch (error) {
         if (!isFedError(error, 'nodedown') && !isFedError(error, 'timeout')) throw error;
         lastError = error;
@@ -838,7 +985,14 @@ export class Federation {
       case 'serve':
         return async (from, payload) => this.#serveHere((payload as { request: Request }).request, from === this.node.name ? undefined : from);
       case 'dir_since':
-        return async (_from, payload) => this.#directorySince((payload as { revision: number }).revision);
+        return async (from, payload) => {
+          const { revision, waitMs, root } = payload as { revision: number; waitMs?: number; root?: string | null };
+          const known = this.#knownRoot();
+          if (typeof root === 'string' && known !== undefined && root !== known) {
+            await this.#raiseAlarm('two_roots', `a gateway of the federation with root group ${root} reached this one (root ${known})`, { otherRoot: root, via: from });
+          }
+          return this.#directorySinceWatched(revision, typeof waitMs === 'number' ? waitMs : 0);
+        };
       case 'dir_propose':
         return async (_from, payload) => {
           const command = (payload as { command: DirectoryCommand }).command;
@@ -849,20 +1003,20 @@ export class Federation {
       case 'slot_step':
         return async (_from, payload) => {
           const cmd = (payload as { cmd: GlobalCommand }).cmd;
-          if (!['fence', 'import', 'accept', 'unfence', 'drop'].includes(cmd?.op)) throw fedError('badarg', 'slot_step carries a slot command');
+          if (!['fence', 'import', 'import_batch', 'accept', 'unfence', 'drop'].includes(cmd?.op)) throw fedError('badarg', 'slot_step carries a slot command');
           return this.#proposeGlobal(cmd);
         };
       case 'monitor':
         return async (from, payload) => {
-          const { ref, pid } = payload as { ref: Ref; pid: Pid };
+          const { ref, pid, link } = payload as { ref: Ref; pid: Pid; link?: boolean };
           if (!(pid instanceof Pid) || !(ref instanceof Ref)) throw fedError('badarg', 'monitor needs a pid and a ref');
-          this.#serveMonitor(from, ref, pid);
+          await this.#serveMonitor(from, ref, pid, link === true);
           return null;
         };
       case 'demonitor':
         return async (_from, payload) => {
-          const served = this.#servedMonitors.get(refKey((payload as { ref: Ref }).ref));
-          if (served !== undefined) this.node.exit(served.proxy, 'kill');
+          const { ref, reason } = payload as { ref: Ref; reason?: ExitReason };
+          if (ref instanceof Ref) this.#endServed(refKey(ref), reason ?? 'normal');
           return null;
         };
       case 'relay_exit':
@@ -873,7 +1027,11 @@ export class Federation {
           return null;
         };
       case 'nodes_alive':
-        return async (_from, payload) => this.#nodesAlive((payload as { nodes: string[] }).nodes);
+        return async (from, payload) => {
+          const { nodes, watch } = payload as { nodes: string[]; watch?: boolean };
+          if (watch === true && from !== this.node.name && this.#gateway !== undefined && this.#nodeWatchers.size < this.#settings.subscriptionsMax) this.#nodeWatchers.add(from);
+          return this.#nodesAlive(nodes);
+        };
       case 'relay_send':
         return async (_from, payload) => {
           const { pid, msg } = payload as { pid: Pid; msg: unknown };
@@ -947,7 +1105,8 @@ export class Federation {
     await node.start();
     let distribution: Distribution;
     try {
-      distribution = await Distribution.start({
+      const start = this.#options.startGatewayDistribution ?? ((options: DistributionOptions) => Distribution.start(options));
+      distribution = await start({
         node,
         cookie: this.#options.cookie,
         ...(this.#options.cluster !== undefined ? { cluster: this.#options.cluster } : {}),
@@ -971,10 +1130,14 @@ export class Federation {
       if (event.type === 'nodedown') {
         this.#forgetSource(event.node);
         this.#onHiddenNodeDown(event.node);
+        this.#nodeWatchers.delete(event.node);
+        // The subscription through that gateway is gone: ask its group again (through another).
+        for (const state of this.#holderGroups.values()) if (state.via === event.node) state.nextMs = 0;
       }
     });
+    const offNodes = distribution.onControl(NODES_CHANNEL, (_from, payload) => this.#onNodesChanged(payload));
     const offRelayedDown = distribution.onControl(DOWN_CHANNEL, (from, payload) => this.#onRelayedDown(from, payload as { ref: Ref; reason: unknown }));
-    this.#gateway = { node, distribution, rpc, dialed: new Set(), unsubscribe: () => (offInvalidate(), offDown(), offRelayedDown()) };
+    this.#gateway = { node, distribution, rpc, dialed: new Set(), unsubscribe: () => (offInvalidate(), offDown(), offRelayedDown(), offNodes()) };
     if (this.#closed) {
       await this.#stopGateway();
       return;
@@ -991,11 +1154,14 @@ export class Federation {
     link.unsubscribe();
     link.rpc.close();
     for (const home of new Set([...this.#relayedMonitors.values()].map((relayed) => relayed.home))) this.#onHiddenNodeDown(home);
-    for (const served of this.#servedMonitors.values()) if (this.node.started) this.node.exit(served.proxy, 'kill');
-    this.#servedMonitors.clear();
+    // This gateway stops relaying: the links it served lose their other end.
+    for (const key of [...this.#servedMonitors.keys()]) this.#endServed(key, 'noconnection');
     this.#readCache.clear();
     this.#subscribers.clear();
     this.#subscriptionCount = 0;
+    this.#nodeWatchers.clear();
+    this.#membersKey = undefined;
+    this.#holderGroups.clear();
     await link.distribution.close();
     await link.node.stop();
   }
@@ -1027,20 +1193,27 @@ export class Federation {
     // replica) and by every gateway of the other groups (their cache), so a group whose leader
     // is not a gateway heals too. The steps are guarded by move revisions: doing them twice is a no-op.
     if (this.#view() !== undefined && (leader || (this.#gateway !== undefined && !this.#isRoot()))) this.#once('reconcile', () => this.#reconcileSlots());
+    const seeded = (this.#options.seeds ?? []).length > 0;
     if (leader) {
       this.#once('choose_gateways', () => this.#chooseGateways());
       this.#once('create_root', () => this.#createRootIfAsked());
       if (this.#isRoot()) this.#once('stalled_moves', () => this.#abortStalledMoves());
-      if (this.#clock.now() - this.#lastHolderCheckMs >= this.#settings.holderCheckMs) {
-        this.#lastHolderCheckMs = this.#clock.now();
-        this.#once('holders', () => this.#checkHolders());
-      }
     }
+    if (this.#isHolderChecker()) this.#once('holders', () => this.#checkHolders());
+    this.#noticeMemberChanges();
     if (this.#gateway !== undefined) {
       for (const record of this.#view()?.groups() ?? []) for (const gateway of record.gateways) if (record.id !== this.groupId) this.#dial(gateway.address);
       this.#once('publish', () => this.#publishGateways());
-      if (!this.#isRoot() && this.#clock.now() - this.#lastPollMs >= this.#settings.directoryPollMs && !this.#pollInFlight) {
-        this.#lastPollMs = this.#clock.now();
+      const now = this.#clock.now();
+      if (this.#options.createRoot === true) {
+        // A root candidate with seeds asks them first (before creating; then now and again).
+        const periodMs = this.#directory.rootGroup === undefined ? this.#settings.directoryPollMs : this.#settings.directoryWatchMs;
+        if (seeded && now - this.#lastProbeMs >= periodMs) {
+          this.#lastProbeMs = now;
+          this.#once('probe_seeds', () => this.#probeSeeds());
+        }
+      } else if (!this.#isRoot() && now - this.#lastPollMs >= this.#settings.directoryPollMs && !this.#pollInFlight) {
+        this.#lastPollMs = now;
         this.#once('poll', () => this.#pollDirectory());
       }
     }
@@ -1090,10 +1263,64 @@ export class Federation {
     await this.#proposeGlobal({ op: 'want_gateways', members: keep });
   }
 
+  /**
+   * Leader of a group started with `createRoot`: create the federation (without seeds; with
+   * seeds a gateway does it once they said no federation exists there, `#probeSeeds`), then
+   * claim every slot. A refusal is an alarm, not a log line.
+   */
   async #createRootIfAsked(): Promise<void> {
     if (this.#options.createRoot !== true) return;
-    if (this.#directory.rootGroup === undefined) await this.#proposeDirectory({ op: 'create_root', group: this.groupId, gateways: this.#publishedGateways() });
+    if (this.#directory.rootGroup === undefined && (this.#options.seeds ?? []).length === 0) await this.#createRoot();
     if (this.#directory.rootGroup === this.groupId && !this.#global.initialized) await this.#proposeGlobal({ op: 'claim_all' });
+  }
+
+  async #createRoot(): Promise<void> {
+    if (this.#global.alarms().some((alarm) => alarm.code === 'two_roots')) return;
+    const result = await this.#proposeDirectory({ op: 'create_root', group: this.groupId, gateways: this.#publishedGateways() });
+    if (result.ok || this.#directory.rootGroup === this.groupId) return;
+    await this.#raiseAlarm('create_root_refused', `creating the federation was refused: ${result.reason}`, { refusal: result.code });
+  }
+
+  /**
+   * A gateway of a group started with `createRoot` and seeds: ask each connected seed which
+   * root it knows. Another root → the `two_roots` alarm (this group never creates a second
+   * federation, nor joins that one as a root). Before the federation exists here, a seed that
+   * answers without a root lets this gateway create it.
+   */
+  async #probeSeeds(): Promise<void> {
+    const link = this.#gateway;
+    if (link === undefined) return;
+    const ownRoot = this.#directory.rootGroup ?? null;
+    let answered = false;
+    for (const peer of link.distribution.peers({ hidden: true })) {
+      let otherRoot: string | null;
+      try {
+        const reply = (await link.rpc.call(peer, 'dir_since', { revision: 0, waitMs: 0, root: ownRoot }, this.#settings.hopTimeoutMs)) as { snapshot?: DirectorySnapshot };
+        otherRoot = reply.snapshot?.rootGroup ?? null;
+      } catch (error) {
+        if (!isFedError(error, 'moved')) continue;
+        const group = error.details?.group;
+        otherRoot = typeof group === 'string' ? group : null;
+      }
+      answered = true;
+      if (otherRoot !== null && otherRoot !== this.groupId) {
+        await this.#raiseAlarm('two_roots', `a federation with root group ${otherRoot} already exists at the seeds; ${this.groupId} will not create another`, { otherRoot, seed: peer });
+        return;
+      }
+    }
+    if (answered && this.#directory.rootGroup === undefined) await this.#createRoot();
+  }
+
+  /** Record an alarm in this group's log (once per code) so every member reports it. */
+  async #raiseAlarm(code: FederationAlarmCode, message: string, details: Record<string, unknown>): Promise<void> {
+    this.#log('warn', code, message);
+    if (this.#global.alarms().some((alarm) => alarm.code === code)) return;
+    await this.#proposeGlobal({ op: 'alarm', alarm: { code, message, details } });
+  }
+
+  /** The root this member knows (its replica in the root group, else its cache). */
+  #knownRoot(): GroupId | undefined {
+    return this.#directory.rootGroup ?? this.#cache.rootGroup;
   }
 
   #publishedGateways(): Gateway[] {
@@ -1107,11 +1334,22 @@ export class Federation {
     const gateways = this.#publishedGateways();
     if (gateways.length === 0) return;
     const record = view.group(this.groupId);
-    if (record !== undefined && (record.state === 'removed' || sameGateways(record.gateways, gateways))) return;
+    if (record?.state === 'removed') {
+      await this.#raiseAlarm('group_removed', `the directory lists group ${this.groupId} as removed (group ids are never reused)`, { removedAt: record.revision });
+      return;
+    }
+    if (record !== undefined && sameGateways(record.gateways, gateways)) return;
     const command: DirectoryCommand = record === undefined ? { op: 'add_group', group: this.groupId, gateways } : { op: 'set_gateways', group: this.groupId, gateways };
     const result = this.#isRoot() ? await this.#proposeDirectory(command) : ((await this.#callGroupAsGateway(view.rootGroup, 'dir_propose', { command })) as DirectoryResult);
-    if (!result.ok) this.#log('warn', 'publish_refused', `${command.op}: ${result.reason}`);
-    else this.#lastPollMs = -Infinity;
+    this.#lastPollMs = -Infinity;
+    if (result.ok) {
+      if (this.#global.alarms().some((alarm) => alarm.code === 'add_group_refused')) await this.#proposeGlobal({ op: 'clear_alarm', code: 'add_group_refused' });
+      return;
+    }
+    // `group_exists`: this cache had not seen the record yet (the next poll brings it: a removed
+    // tombstone then raises `group_removed`); `not_initialized`: the root is being created.
+    if (result.code === 'group_exists' || result.code === 'not_initialized') this.#log('warn', 'publish_refused', `${command.op}: ${result.reason}`);
+    else await this.#raiseAlarm('add_group_refused', `the root's directory refused group ${this.groupId}: ${result.reason}`, { refusal: result.code, op: command.op });
   }
 
   async #pollDirectory(): Promise<void> {
@@ -1125,8 +1363,15 @@ export class Federation {
       for (const candidate of candidates) {
         try {
           const revision = this.#needSnapshot ? 0 : this.#cache.revision;
-          const reply = (await link.rpc.call(candidate, 'dir_since', { revision }, this.#settings.hopTimeoutMs)) as { events?: DirectoryEvent[]; snapshot?: DirectorySnapshot };
-          this.#applyDirectoryReply(reply);
+          // A root gateway holds the poll open until the directory changes (a watch); others answer at once.
+          const watched = rootGateways.includes(candidate);
+          const waitMs = watched ? this.#settings.directoryWatchMs : 0;
+          const reply = (await link.rpc.call(candidate, 'dir_since', { revision, waitMs, root: this.#cache.rootGroup ?? null }, this.#settings.hopTimeoutMs + waitMs)) as {
+            events?: DirectoryEvent[];
+            snapshot?: DirectorySnapshot;
+          };
+          this.#applyDirectoryReply(reply, candidate);
+          if (watched) this.#lastPollMs = -Infinity;
           return;
         } catch {
           // try the next candidate (a gateway with nothing newer answers `moved`)
@@ -1137,7 +1382,18 @@ export class Federation {
     }
   }
 
-  #applyDirectoryReply(reply: { events?: DirectoryEvent[]; snapshot?: DirectorySnapshot }): void {
+  #wakeDirectoryWaiters(): void {
+    for (const wake of [...this.#directoryWaiters]) wake();
+  }
+
+  #applyDirectoryReply(reply: { events?: DirectoryEvent[]; snapshot?: DirectorySnapshot }, from: string): void {
+    const otherRoot = reply.snapshot?.rootGroup ?? null;
+    const knownRoot = this.#cache.rootGroup;
+    if (otherRoot !== null && knownRoot !== undefined && otherRoot !== knownRoot) {
+      // Seeds (or links) of two different federations: follow neither's news into the other's.
+      void this.#raiseAlarm('two_roots', `gateways reach two federations, with root groups ${knownRoot} and ${otherRoot}`, { roots: [knownRoot, otherRoot], via: from }).catch(() => undefined);
+      return;
+    }
     if (reply.snapshot !== undefined) {
       this.#cache.applySnapshot(reply.snapshot);
       this.#needSnapshot = false;
@@ -1148,6 +1404,27 @@ export class Federation {
         return;
       }
     }
+  }
+
+  /**
+   * `#directorySince`, but a root member with nothing newer than `revision` holds the answer
+   * until the directory changes or `waitMs` (at most `directoryWatchMs`) passes: a watch, so a
+   * quiet directory costs its followers one poll per `directoryWatchMs`, not per `directoryPollMs`.
+   */
+  async #directorySinceWatched(revision: number, waitMs: number): Promise<{ events?: DirectoryEvent[]; snapshot?: DirectorySnapshot }> {
+    const answer = this.#directorySince(revision);
+    const quiet = answer.events !== undefined && answer.events.length === 0;
+    if (!quiet || waitMs <= 0 || this.#closed || this.#directoryWaiters.size >= this.#settings.subscriptionsMax) return answer;
+    await new Promise<void>((resolve) => {
+      const wake = () => {
+        this.#clock.clearTimeout(timer);
+        this.#directoryWaiters.delete(wake);
+        resolve();
+      };
+      const timer = this.#clock.setTimeout(wake, Math.min(waitMs, this.#settings.directoryWatchMs));
+      this.#directoryWaiters.add(wake);
+    });
+    return this.#directorySince(revision);
   }
 
   /**
@@ -1239,16 +1516,17 @@ export class Federation {
       const entries = new Map(fenced.ok ? (fenced.entries ?? []) : []);
       const unfenced = list.filter((move) => !entries.has(move.slot));
       live = await this.#giveUp(live, unfenced, 'unavailable', `group ${source} did not fence the slot`, refused);
-      const imports = await Promise.all(
-        list
-          .filter((move) => entries.has(move.slot))
-          .map(async (move) => {
-            const cmd = { op: 'import', slot: move.slot, moveRevision: move.revision, entries: entries.get(move.slot) };
-            const imported = (await this.#callGroup(to, 'slot_step', { cmd }).catch(() => undefined)) as GlobalResult | undefined;
-            return { move, ok: imported?.ok === true && imported.applied?.includes(move.slot) === true };
-          }),
-      );
-      live = await this.#giveUp(live, imports.filter((outcome) => !outcome.ok).map((outcome) => outcome.move), 'unavailable', `group ${to} did not import the slot`, refused);
+      // Imports travel in batches of whole slots (one destination log entry each), bounded in names.
+      const notImported: SlotMove[] = [];
+      for (const chunk of importChunks(list.filter((move) => entries.has(move.slot)), (move) => entries.get(move.slot)?.length ?? 0)) {
+        const imports = chunk.map((move) => ({ slot: move.slot, moveRevision: move.revision, entries: entries.get(move.slot) ?? [] }));
+        // A slot alone in its chunk may hold more names than a batch carries: it goes as a plain import.
+        const cmd = imports.length === 1 ? { op: 'import', ...(imports[0] as (typeof imports)[number]) } : { op: 'import_batch', imports };
+        const imported = (await this.#callGroup(to, 'slot_step', { cmd }).catch(() => undefined)) as GlobalResult | undefined;
+        const applied = new Set(imported?.ok === true ? (imported.applied ?? []) : []);
+        notImported.push(...chunk.filter((move) => !applied.has(move.slot)));
+      }
+      live = await this.#giveUp(live, notImported, 'unavailable', `group ${to} did not import the slot`, refused);
     }
     // Record the copy, then switch ownership; a refusal means the move was ended by someone else.
     for (const op of ['mark_copied', 'complete_move'] as const) {
@@ -1358,21 +1636,47 @@ export class Federation {
 
   // ---- relayed monitors ----------------------------------------------------------------------
 
-  /** A proxy process here monitors `pid` and tells `deliver` once. */
-  #proxyMonitor(pid: Pid, deliver: (reason: unknown) => void): Pid {
-    return this.node.spawn(async (ctx) => {
-      ctx.monitor(pid);
-      const down = await ctx.receive((message) => isDownMessage(message));
-      deliver((down as { reason: unknown }).reason);
+  /**
+   * A proxy process here monitors (or, `link`, links to — trapping exits) `pid` and tells
+   * `deliver` once it ends; `until` resolves once its monitor or link is set (signals to `pid`
+   * sent from this node afterwards come after it). A `link` proxy also obeys `UNLINK_MESSAGE`.
+   */
+  #proxy(pid: Pid, link: boolean, deliver: (reason: unknown) => void): { proxy: Pid; until: Promise<void> } {
+    let set: () => void = () => undefined;
+    const until = new Promise<void>((resolve) => (set = resolve));
+    const body = async (ctx: ProcessContext): Promise<void> => {
+      if (!link) {
+        ctx.monitor(pid);
+        set();
+        const down = await ctx.receive((message) => isDownMessage(message));
+        deliver((down as { reason: unknown }).reason);
+        return;
+      }
+      ctx.link(pid);
+      set();
+      const message = (await ctx.receive((candidate) => (isExitMessage(candidate) && candidate.from.equals(pid)) || (candidate as { type?: unknown })?.type === UNLINK_MESSAGE)) as {
+        type: string;
+        reason: ExitReason;
+      };
+      if (message.type !== UNLINK_MESSAGE) return deliver(message.reason);
+      if (message.reason !== 'normal') ctx.exit(pid, message.reason);
+    };
+    return { proxy: this.node.spawn(body, link ? { trapExit: true } : {}), until };
+  }
+
+  /** Within the group: a proxy here monitors `pid` for `watcher` (tracked, so `demonitor` can drop it). */
+  async #localMonitor(watcher: Pid, ref: Ref, pid: Pid): Promise<void> {
+    const key = refKey(ref);
+    const { proxy, until } = this.#proxy(pid, false, (reason) => {
+      this.#localMonitors.delete(key);
+      this.node.send(watcher, { type: 'DOWN', ref, pid, reason });
     });
+    this.#localMonitors.set(key, proxy);
+    await until;
   }
 
-  #localMonitor(watcher: Pid, ref: Ref, pid: Pid): void {
-    this.#proxyMonitor(pid, (reason) => this.node.send(watcher, { type: 'DOWN', ref, pid, reason }));
-  }
-
-  /** At the caller's gateway: ask the home group's gateways to watch `pid`, remember the route. */
-  async #relayMonitor(member: string, ref: Ref, pid: Pid, group: GroupId): Promise<null> {
+  /** At the caller's gateway: ask the home group's gateways to watch (or link to) `pid`, remember the route. */
+  async #relayMonitor(member: string, ref: Ref, pid: Pid, group: GroupId, linked: boolean): Promise<null> {
     const link = this.#gateway;
     if (link === undefined) throw fedError('unavailable', `${this.node.name} is not a gateway`);
     const record = this.#view()?.group(group);
@@ -1381,7 +1685,7 @@ export class Federation {
     for (const gateway of gateways) {
       this.#relayedMonitors.set(refKey(ref), { member, ref, pid, home: gateway.node });
       try {
-        await link.rpc.call(gateway.node, 'monitor', { ref, pid }, this.#settings.hopTimeoutMs);
+        await link.rpc.call(gateway.node, 'monitor', { ref, pid, link: linked }, this.#settings.hopTimeoutMs);
         return null;
       } catch (error) {
         this.#relayedMonitors.delete(refKey(ref));
@@ -1391,22 +1695,38 @@ export class Federation {
     throw fedError('unavailable', `group ${group} is unreachable`, { group });
   }
 
-  async #relayDemonitor(ref: Ref): Promise<null> {
+  /** At the caller's gateway: end a relayed monitor or link; a link's `reason` goes on to the remote pid. */
+  async #relayDemonitor(ref: Ref, reason: ExitReason): Promise<null> {
     const relayed = this.#relayedMonitors.get(refKey(ref));
     this.#relayedMonitors.delete(refKey(ref));
-    if (relayed !== undefined) await this.#gateway?.rpc.call(relayed.home, 'demonitor', { ref }, this.#settings.hopTimeoutMs).catch(() => undefined);
+    if (relayed !== undefined) await this.#gateway?.rpc.call(relayed.home, 'demonitor', { ref, reason }, this.#settings.hopTimeoutMs).catch(() => undefined);
     return null;
   }
 
-  /** At the home gateway: watch a local-group pid for gateway `from` of another group. */
-  #serveMonitor(from: string, ref: Ref, pid: Pid): void {
+  /**
+   * At the home gateway: watch a local-group pid for gateway `from` of another group. For a
+   * link, the proxy also links to `pid` (trapping exits): `pid`'s exit goes back as a DOWN, and
+   * the end of the relay (`#endServed`) exits `pid` with the other side's reason.
+   */
+  async #serveMonitor(from: string, ref: Ref, pid: Pid, link: boolean): Promise<void> {
     const key = refKey(ref);
-    const proxy = this.#proxyMonitor(pid, (reason) => {
+    const { proxy, until } = this.#proxy(pid, link, (reason) => {
       if (this.#servedMonitors.get(key)?.proxy.equals(proxy) !== true) return;
       this.#servedMonitors.delete(key);
       this.#gateway?.distribution.sendControl(from, DOWN_CHANNEL, { ref, reason });
     });
-    this.#servedMonitors.set(key, { proxy, from });
+    this.#servedMonitors.set(key, { proxy, from, link });
+    await until;
+  }
+
+  /** At the home gateway: stop serving a monitor (drop its proxy) or a link (exit the pid with `reason` unless normal). */
+  #endServed(key: string, reason: ExitReason): void {
+    const served = this.#servedMonitors.get(key);
+    if (served === undefined) return;
+    this.#servedMonitors.delete(key);
+    if (!this.node.started) return;
+    if (served.link) this.node.send(served.proxy, { type: UNLINK_MESSAGE, reason });
+    else this.node.exit(served.proxy, 'kill');
   }
 
   /** At the caller's gateway: a home gateway reports a DOWN; pass it to the member. */
@@ -1439,11 +1759,7 @@ export class Federation {
       this.#relayedMonitors.delete(key);
       this.#forwardDown(relayed.member, relayed.ref, 'noconnection');
     }
-    for (const [key, served] of this.#servedMonitors) {
-      if (served.from !== node) continue;
-      this.#servedMonitors.delete(key);
-      if (this.node.started) this.node.exit(served.proxy, 'kill');
-    }
+    for (const [key, served] of this.#servedMonitors) if (served.from === node) this.#endServed(key, 'noconnection');
   }
 
   /** A link inside the group dropped: monitors relayed by that gateway fire `noconnection`. */
@@ -1453,38 +1769,60 @@ export class Federation {
       this.#monitors.delete(key);
       this.node.send(monitor.watcher, { type: 'DOWN', ref: monitor.ref, pid: monitor.pid, reason: 'noconnection' });
     }
+    // The caller is gone: its links' remote ends get noconnection, its monitors just stop.
     for (const [key, relayed] of this.#relayedMonitors) {
       if (relayed.member !== node) continue;
       this.#relayedMonitors.delete(key);
-      void this.#gateway?.rpc.call(relayed.home, 'demonitor', { ref: relayed.ref }, this.#settings.hopTimeoutMs).catch(() => undefined);
+      void this.#gateway?.rpc.call(relayed.home, 'demonitor', { ref: relayed.ref, reason: 'noconnection' }, this.#settings.hopTimeoutMs).catch(() => undefined);
     }
   }
 
   /**
-   * Leader of a home group: names die with their holder's node. Each holder node's own group
-   * says whether it is a live member and its creation; a node dead for `nameDownGraceMs` loses
-   * its names, a live node's older incarnations lose theirs. A group that cannot be asked
-   * (partition) keeps its names: nothing is removed on a guess. Names behind a fence stay until
-   * a later check, which then reaches the slot's new owner.
+   * The holder checker of a home group (its first gateway): names die with their holder's node.
+   * Each holder node's own group says whether it is a live member and its creation; a node dead
+   * for `nameDownGraceMs` loses its names, a live node's older incarnations lose theirs. A group
+   * that cannot be asked (partition) keeps its names: nothing is removed on a guess. Names
+   * behind a fence stay until a later check, which then reaches the slot's new owner.
+   *
+   * What it costs: only groups whose pids hold names here are asked, all their nodes in one
+   * call, and the call subscribes (`watch`): the answering gateway sends `nodes_changed` when its
+   * group's members or their incarnations change, and only then is the group asked again —
+   * besides a resync every `holderResyncMs` (a lost notice, a lost subscription) and a recheck
+   * every `holderCheckMs` while one of its nodes is in its grace period. So a quiet federation
+   * spends O(groups² / holderResyncMs) messages per second on this, not O(groups²) per second.
    */
   async #checkHolders(): Promise<void> {
-    const byGroup = new Map<GroupId, Map<string, number>>();
-    for (const [, entry] of this.#global.registered()) {
-      const group = entry.group ?? this.groupId;
-      let nodes = byGroup.get(group);
-      if (nodes === undefined) byGroup.set(group, (nodes = new Map()));
-      nodes.set(entry.pid.node, Math.min(nodes.get(entry.pid.node) ?? Infinity, entry.pid.creation));
-    }
     const now = this.#clock.now();
+    const byGroup = new Map<GroupId, Map<string, number>>();
+    for (const [recorded, nodes] of this.#global.holdersByGroup()) {
+      const group = recorded ?? this.groupId;
+      const merged = byGroup.get(group) ?? new Map<string, number>();
+      for (const [node, creation] of nodes) merged.set(node, Math.min(merged.get(node) ?? Infinity, creation));
+      byGroup.set(group, merged);
+    }
+    for (const group of [...this.#holderGroups.keys()]) if (!byGroup.has(group)) this.#holderGroups.delete(group);
     const seen = new Set<string>();
     for (const [group, nodes] of byGroup) {
-      let alive: Record<string, number | null>;
-      try {
-        alive = group === this.groupId ? this.#nodesAlive([...nodes.keys()]) : ((await this.#callGroup(group, 'nodes_alive', { nodes: [...nodes.keys()] })) as Record<string, number | null>);
-      } catch {
+      let state = this.#holderGroups.get(group);
+      if (state === undefined) this.#holderGroups.set(group, (state = { nextMs: 0, via: undefined }));
+      if (now < state.nextMs) {
         for (const node of nodes.keys()) seen.add(node);
         continue;
       }
+      let alive: Record<string, number | null>;
+      try {
+        if (group === this.groupId) alive = this.#nodesAlive([...nodes.keys()]);
+        else {
+          const answer = await this.#callGroupGateways(group, 'nodes_alive', { nodes: [...nodes.keys()], watch: true });
+          alive = answer.value as Record<string, number | null>;
+          state.via = answer.gateway;
+        }
+      } catch {
+        for (const node of nodes.keys()) seen.add(node);
+        state.nextMs = now + this.#settings.holderCheckMs;
+        continue;
+      }
+      let grace = false;
       for (const [node, oldestCreation] of nodes) {
         seen.add(node);
         const creation = alive[node];
@@ -1496,9 +1834,42 @@ export class Federation {
         const since = this.#deadSince.get(node) ?? now;
         this.#deadSince.set(node, since);
         if (now - since >= this.#settings.nameDownGraceMs) await this.#proposeGlobal({ op: 'release_node', node });
+        else grace = true;
       }
+      const local = group === this.groupId;
+      state.nextMs = now + (local || grace ? this.#settings.holderCheckMs : this.#settings.holderResyncMs);
     }
     for (const node of [...this.#deadSince.keys()]) if (!seen.has(node)) this.#deadSince.delete(node);
+  }
+
+  /** This member checks the holders of its group's names: it is the group's first published gateway. */
+  #isHolderChecker(): boolean {
+    return this.#gateway !== undefined && this.#global.gateways()[0]?.member === this.node.name;
+  }
+
+  /**
+   * At a gateway with subscribers: tell them (`nodes_changed`) when this group's members, their
+   * links to this member or their incarnations change, so they ask about their holders again.
+   */
+  #noticeMemberChanges(): void {
+    const link = this.#gateway;
+    if (link === undefined || this.#nodeWatchers.size === 0) return;
+    const status = this.group.status();
+    const members = [...status.voters, ...status.learners].sort();
+    const key = members.map((member) => `${member}:${member === this.node.name ? this.node.creation : (this.distribution.peerInfo(member)?.creation ?? '-')}`).join(',');
+    if (key === this.#membersKey) return;
+    const first = this.#membersKey === undefined;
+    this.#membersKey = key;
+    if (first) return;
+    for (const watcher of this.#nodeWatchers) link.distribution.sendControl(watcher, NODES_CHANNEL, { group: this.groupId });
+  }
+
+  /** At the holder checker: a holder group's gateway says its members changed. */
+  #onNodesChanged(payload: unknown): void {
+    const group = (payload as { group?: unknown } | null)?.group;
+    if (typeof group !== 'string') return;
+    const state = this.#holderGroups.get(group);
+    if (state !== undefined) state.nextMs = 0;
   }
 
   /** For each node: its creation if it is a live member of this group (as this member sees it), else null. */

@@ -25,6 +25,9 @@ export {
   type GlobalResult,
   type GlobalChange,
   type GlobalSnapshot,
+  type FederationAlarm,
+  type FederationAlarmCode,
+  IMPORT_NAMES_MAX,
 } from './global-names.js';
 export { federationMachines, DIRECTORY_EXTENSION, type FederationMachines } from './machines.js';
 export { Rpc, RPC_PENDING_MAX_DEFAULT, type RpcHandler } from './rpc.js';
