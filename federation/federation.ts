@@ -100,6 +100,8 @@ export const FEDERATION_DEFAULTS = {
   directoryWatchMs: 30_000,
   /** A holder node reported dead for this long loses its names. */
   nameDownGraceMs: 1_000,
+  /** A wanted gateway out of touch with the group's leader this long is replaced. */
+  gatewayDownGraceMs: 3_000,
   /** A slot move that makes no progress for this long (its mover died) is aborted by the root leader. */
   moveStallMs: 10_000,
 } as const;
@@ -354,6 +356,8 @@ export class Federation {
   readonly #movesRunning = new Set<number>();
   /** Root leader: each move in progress, the phase last seen and since when. */
   readonly #movesSeen = new Map<number, { revision: number; phase: string; sinceMs: number }>();
+  /** Leader: wanted gateways it lost touch with, and since when. */
+  readonly #gatewayDownSince = new Map<string, number>();
   /** Holder nodes seen dead, and since when (leader only). */
   readonly #deadSince = new Map<string, number>();
 
@@ -1188,6 +1192,7 @@ export class Federation {
 
   #maintain(): void {
     this.#keepGatewayRole();
+    this.#once('eligibility', () => this.#declareEligibility());
     const leader = this.group.status().role === 'leader';
     // Slot states are reconciled where the directory is known: by the root group's leader (its
     // replica) and by every gateway of the other groups (their cache), so a group whose leader
@@ -1249,18 +1254,40 @@ export class Federation {
   }
 
   /** Leader: keep `gatewaysWanted` live members as gateways, replacing dead ones. */
+  /**
+   * Leader: keep `gatewaysWanted` live, eligible members as gateways. A wanted gateway out of
+   * touch with the leader for less than `gatewayDownGraceMs` is kept (a brief intra-group flap
+   * does not tear down its hidden links); past that, or once it declares itself ineligible
+   * (`gatewayEligible: false`, recorded in the log), it is replaced.
+   */
   async #chooseGateways(): Promise<void> {
     const status = this.group.status();
     const members = [...status.voters, ...status.learners];
-    const alive = (member: string) => members.includes(member) && (member === this.node.name || this.distribution.isConnected(member));
+    const now = this.#clock.now();
+    const connected = (member: string) => member === this.node.name || this.distribution.isConnected(member);
+    for (const member of [...this.#gatewayDownSince.keys()]) if (connected(member) || !members.includes(member)) this.#gatewayDownSince.delete(member);
+    const usable = (member: string) => members.includes(member) && this.#global.gatewayEligible(member);
     const current = this.#global.wantedGateways();
-    const keep = current.filter(alive);
+    const keep = current.filter((member) => {
+      if (!usable(member)) return false;
+      if (connected(member)) return true;
+      const since = this.#gatewayDownSince.get(member) ?? now;
+      this.#gatewayDownSince.set(member, since);
+      return now - since < this.#settings.gatewayDownGraceMs;
+    });
     for (const member of members.sort()) {
       if (keep.length >= this.#settings.gatewaysWanted) break;
-      if (!keep.includes(member) && alive(member)) keep.push(member);
+      if (!keep.includes(member) && usable(member) && connected(member)) keep.push(member);
     }
     if (keep.length === current.length && keep.every((member, index) => member === current[index])) return;
     await this.#proposeGlobal({ op: 'want_gateways', members: keep });
+  }
+
+  /** Record this member's `gatewayEligible` option in the group's log when the log says otherwise. */
+  async #declareEligibility(): Promise<void> {
+    const eligible = this.#options.gatewayEligible !== false;
+    if (this.#global.gatewayEligible(this.node.name) === eligible) return;
+    await this.#proposeGlobal({ op: 'gateway_eligible', member: this.node.name, eligible });
   }
 
   /**

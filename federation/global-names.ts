@@ -103,7 +103,9 @@ export type GlobalCommand =
   /** Record (or replace) an alarm: a condition that keeps this group out of the federation (etcd's alarms). */
   | { readonly op: 'alarm'; readonly alarm: { readonly code: FederationAlarmCode; readonly message: string; readonly details?: Record<string, unknown> } }
   | { readonly op: 'clear_alarm'; readonly code: FederationAlarmCode }
-  | { readonly op: 'gateway_up'; readonly gateway: LocalGateway };
+  | { readonly op: 'gateway_up'; readonly gateway: LocalGateway }
+  /** A member says whether it may serve as a gateway (the leader never chooses one that may not). */
+  | { readonly op: 'gateway_eligible'; readonly member: string; readonly eligible: boolean };
 
 export type GlobalResult =
   | { readonly ok: true; readonly revision: number; readonly blocked?: readonly string[]; readonly applied?: readonly number[]; readonly entries?: ReadonlyArray<readonly [number, ReadonlyArray<readonly [string, GlobalEntry]>]> }
@@ -127,6 +129,8 @@ export interface GlobalSnapshot {
   readonly gateways: readonly LocalGateway[];
   /** Absent in snapshots written before alarms existed. */
   readonly alarms?: readonly FederationAlarm[];
+  /** Members that may not serve as gateways (absent in older snapshots). */
+  readonly ineligible?: readonly string[];
 }
 
 interface SlotRecord {
@@ -166,6 +170,8 @@ export class GlobalNames {
   readonly #listeners = new Set<(change: GlobalChange) => void>();
   readonly #gatewayListeners = new Set<() => void>();
   readonly #alarms = new Map<FederationAlarmCode, FederationAlarm>();
+  /** Members that declared they never serve as gateways. */
+  readonly #ineligible = new Set<string>();
   /** Holder index: holder group ('' if unknown) → node → creation → names held. */
   readonly #holders = new Map<string, Map<string, Map<number, number>>>();
   #lastIndex = 0;
@@ -238,6 +244,11 @@ export class GlobalNames {
     return [...this.#wanted];
   }
 
+  /** Whether `member` may serve as a gateway (it did not declare otherwise). */
+  gatewayEligible(member: string): boolean {
+    return !this.#ineligible.has(member);
+  }
+
   /** The alarms raised and not cleared, by code. */
   alarms(): FederationAlarm[] {
     return [...this.#alarms.values()].sort((a, b) => (a.code < b.code ? -1 : 1));
@@ -300,6 +311,11 @@ export class GlobalNames {
         return this.#wantGateways(index, command.members);
       case 'gateway_up':
         return this.#gatewayUp(index, command.gateway);
+      case 'gateway_eligible':
+        if (typeof command.member !== 'string' || typeof command.eligible !== 'boolean') return badarg('gateway_eligible is {member, eligible}');
+        if (command.eligible) this.#ineligible.delete(command.member);
+        else this.#ineligible.add(command.member);
+        return { ok: true, revision: index };
       case 'alarm': {
         const alarm = command.alarm;
         if (!ALARM_CODES.has(alarm?.code) || typeof alarm.message !== 'string' || alarm.message.length > ALARM_MESSAGE_LENGTH_MAX) return badarg('an alarm is {code, message}');
@@ -545,6 +561,7 @@ export class GlobalNames {
       wanted: [...this.#wanted],
       gateways: [...this.#gateways.values()],
       alarms: this.alarms(),
+      ineligible: [...this.#ineligible].sort(),
     };
   }
 
@@ -576,6 +593,8 @@ export class GlobalNames {
     for (const gateway of state.gateways) this.#gateways.set(gateway.member, gateway);
     this.#alarms.clear();
     for (const alarm of state.alarms ?? []) this.#alarms.set(alarm.code, alarm);
+    this.#ineligible.clear();
+    for (const member of state.ineligible ?? []) this.#ineligible.add(member);
     for (const [name, entry] of state.names) {
       const old = before.get(name);
       before.delete(name);
