@@ -322,6 +322,8 @@ export class Federation {
   #pollInFlight = false;
   #needSnapshot = false;
   readonly #busy = new Set<string>();
+  /** Pending `#sleep`s, cancelled by `close()`. */
+  readonly #sleeps = new Set<{ timer: ReturnType<Clock['setTimeout']>; reject: (error: unknown) => void }>();
   readonly #unsubscribe: Array<() => void> = [];
   /** Remote whereis answers cached at this gateway, and the gateway they came from. */
   readonly #readCache = new Map<string, CachedRead>();
@@ -334,6 +336,8 @@ export class Federation {
   #subscriptionCount = 0;
   /** Names registered through this member for its local pids, by pid key. */
   readonly #localHolders = new Map<string, { pid: Pid; names: Set<string> }>();
+  /** Holders on other members whose monitor fired `noconnection` (watched again at nodeup). */
+  readonly #detached = new Set<string>();
   /** Names whose holder died and whose unregister has not been acknowledged yet. */
   readonly #releases = new Map<string, Pid>();
   #agentPid: Pid | undefined;
@@ -416,6 +420,7 @@ export class Federation {
       this.distribution.onControl(DOWN_CHANNEL, (from, payload) => this.#onMemberDown(from, payload as { ref: Ref; reason: unknown })),
       this.distribution.onNodeEvent((event) => {
         if (event.type === 'nodedown') this.#onGroupNodeDown(event.node);
+        else this.#reattachHolders(event.node);
       }),
     );
     this.#agentPid = this.node.spawn((ctx) => this.#agent(ctx), { trapExit: true });
@@ -429,6 +434,11 @@ export class Federation {
     if (this.#maintenanceTimer !== undefined) this.#clock.clearTimeout(this.#maintenanceTimer);
     for (const unsubscribe of this.#unsubscribe) unsubscribe();
     this.#wakeDirectoryWaiters();
+    for (const sleep of this.#sleeps) {
+      this.#clock.clearTimeout(sleep.timer);
+      sleep.reject(fedError('shutdown', 'the federation member is closing'));
+    }
+    this.#sleeps.clear();
     this.#memberRpc.close();
     if (this.#agentPid !== undefined && this.node.started) this.node.exit(this.#agentPid, 'kill');
     for (const proxy of this.#localMonitors.values()) if (this.node.started) this.node.exit(proxy, 'kill');
@@ -450,9 +460,10 @@ export class Federation {
    */
   async register(name: string, pid: Pid, meta: Record<string, unknown> = {}): Promise<{ revision: number; group: GroupId }> {
     if (!(pid instanceof Pid)) throw fedError('badarg', 'register needs a pid');
+    if (!this.#isGroupNode(pid.node)) throw fedError('badarg', `register takes a pid of group ${this.groupId}: ${pid.node} is not one of its members`, { node: pid.node });
     const cmd: GlobalCommand = { op: 'register', name, pid, meta, group: this.groupId };
     const { result, group } = await this.#write(name, cmd);
-    if (pid.node === this.node.name) this.#holdLocally(name, pid);
+    this.#hold(name, pid);
     return { revision: result.revision, group };
   }
 
@@ -1146,7 +1157,7 @@ export class Federation {
       await this.#stopGateway();
       return;
     }
-    for (const seed of this.#options.seeds ?? []) this.#dial(seed);
+    this.#keepLinks();
     this.#log('info', 'gateway_started', `gateway ${node.name} listens on ${distribution.address}`);
     await this.#proposeGlobal({ op: 'gateway_up', gateway: { member: this.node.name, node: node.name, address: distribution.address } });
   }
@@ -1175,6 +1186,54 @@ export class Federation {
     if (link === undefined || link.dialed.has(address) || address === link.distribution.address) return;
     link.dialed.add(address);
     link.distribution.connect(address).catch(() => undefined);
+  }
+
+  /**
+   * At a gateway: the hidden links it should hold (address → gateway node, `undefined` for a
+   * seed) — every gateway of every other live group in its view, and the seeds until the view
+   * knows the root group (always, for a root candidate, which watches them for a second
+   * federation). None once its own group is removed.
+   */
+  #wantedLinks(): Map<string, string | undefined> {
+    const wanted = new Map<string, string | undefined>();
+    const view = this.#view();
+    if (view?.group(this.groupId)?.state === 'removed') return wanted;
+    const rootKnown = view?.rootGroup !== undefined && view.group(view.rootGroup) !== undefined;
+    if (!rootKnown || this.#options.createRoot === true) for (const seed of this.#options.seeds ?? []) wanted.set(seed, undefined);
+    for (const record of view?.groups() ?? []) {
+      if (record.id === this.groupId || record.state === 'removed') continue;
+      for (const gateway of record.gateways) wanted.set(gateway.address, gateway.node);
+    }
+    return wanted;
+  }
+
+  /**
+   * Hold the wanted links and no others. Of two gateways, the one with the smaller node name
+   * dials (seeds are always dialled): that dial wins any simultaneous connect, so the
+   * distribution learns the peer's name for it and `disconnect` can later drop the target — a
+   * link no longer wanted (a removed group's, a replaced gateway's) is then closed and never
+   * redialled. (A target that never connected cannot be dropped by name: the runtime redials it,
+   * with backoff, until it can forget addresses.)
+   */
+  #keepLinks(): void {
+    const link = this.#gateway;
+    if (link === undefined) return;
+    const wanted = this.#wantedLinks();
+    const connected = new Map<string, string>();
+    for (const peer of link.distribution.peers({ hidden: true })) {
+      const address = link.distribution.peerInfo(peer)?.address;
+      if (address !== undefined) connected.set(address, peer);
+    }
+    for (const [address, node] of wanted) {
+      if (connected.has(address)) continue;
+      if (node === undefined || link.node.name < node) this.#dial(address);
+    }
+    for (const address of [...link.dialed]) {
+      if (wanted.has(address)) continue;
+      link.dialed.delete(address);
+      const peer = connected.get(address);
+      if (peer !== undefined) link.distribution.disconnect(peer);
+    }
   }
 
   // ---- maintenance ---------------------------------------------------------------------------
@@ -1207,7 +1266,7 @@ export class Federation {
     if (this.#isHolderChecker()) this.#once('holders', () => this.#checkHolders());
     this.#noticeMemberChanges();
     if (this.#gateway !== undefined) {
-      for (const record of this.#view()?.groups() ?? []) for (const gateway of record.gateways) if (record.id !== this.groupId) this.#dial(gateway.address);
+      this.#keepLinks();
       this.#once('publish', () => this.#publishGateways());
       const now = this.#clock.now();
       if (this.#options.createRoot === true) {
@@ -1619,7 +1678,11 @@ export class Federation {
 
   // ---- names follow their processes ----------------------------------------------------------
 
-  #holdLocally(name: string, pid: Pid): void {
+  /**
+   * Tie `name` to `pid`'s life: this member's agent monitors the pid (on this node or, over the
+   * group's own link, on another member) and releases the name when it exits.
+   */
+  #hold(name: string, pid: Pid): void {
     let held = this.#localHolders.get(pid.key);
     if (held === undefined) {
       this.#localHolders.set(pid.key, (held = { pid, names: new Set() }));
@@ -1628,12 +1691,41 @@ export class Federation {
     held.names.add(name);
   }
 
+  /**
+   * Monitors every holder. A `noconnection` DOWN says only that the link to the holder's node
+   * dropped, not that the holder exited: its names stay (the home group's holder check releases
+   * them if the node is gone for good) and it is monitored again when its node comes back.
+   */
   async #agent(ctx: ProcessContext): Promise<void> {
     for (;;) {
       const message = await ctx.receive();
       if (message instanceof Pid) ctx.monitor(message);
-      else if (isDownMessage(message) && message.pid instanceof Pid) this.#onHolderDown(message.pid);
+      else if (isDownMessage(message) && message.pid instanceof Pid) {
+        if (message.reason === 'noconnection' && this.#localHolders.has(message.pid.key)) this.#detached.add(message.pid.key);
+        else this.#onHolderDown(message.pid);
+      }
     }
+  }
+
+  /** A member's node is back: monitor its holders again (one that exited meanwhile answers `noproc`). */
+  #reattachHolders(node: string): void {
+    for (const key of [...this.#detached]) {
+      const held = this.#localHolders.get(key);
+      if (held === undefined) {
+        this.#detached.delete(key);
+        continue;
+      }
+      if (held.pid.node !== node) continue;
+      this.#detached.delete(key);
+      if (this.#agentPid !== undefined) this.node.send(this.#agentPid, held.pid);
+    }
+  }
+
+  /** `node` is this member's or a member of this group's (as this member knows the configuration). */
+  #isGroupNode(node: string): boolean {
+    if (node === this.node.name) return true;
+    const status = this.group.status();
+    return status.voters.includes(node) || status.learners.includes(node);
   }
 
   #onHolderDown(pid: Pid): void {
@@ -1946,8 +2038,19 @@ export class Federation {
     return Math.max(1, deadline - this.#clock.now());
   }
 
+  /** Wait `delayMs`; rejects with `shutdown` at once if the federation closes meanwhile. */
   #sleep(delayMs: number): Promise<void> {
-    return new Promise((resolve) => this.#clock.setTimeout(resolve, delayMs));
+    if (this.#closed) return Promise.reject(fedError('shutdown', 'the federation member is closed'));
+    return new Promise((resolve, reject) => {
+      const sleep = {
+        timer: this.#clock.setTimeout(() => {
+          this.#sleeps.delete(sleep);
+          resolve();
+        }, delayMs),
+        reject,
+      };
+      this.#sleeps.add(sleep);
+    });
   }
 
   #log(level: 'info' | 'warn', event: string, msg: string): void {

@@ -53,6 +53,8 @@ describe('federation — the gateway links\' own failure detector', () => {
     const aGateways = a.filter((m) => m.federation.status().gateway !== null).map((m) => m.federation.status().gateway!.node);
     const bGateways = b.filter((m) => m.federation.status().gateway !== null);
     await eventually('gateway links up', () => bGateways.every((gateway) => aGateways.every((node) => gateway.federation.gatewayDistribution()!.isConnected(node))));
+    // Settled first: both groups promoted all three members to voters (a promotion is no flap).
+    await eventually('groups settled', () => [a, b].every((group) => group[0]!.group.status().voters.length === 3 && group.every((m) => m.group.status().leader === group[0]!.group.status().leader)));
     const shapes = [groupShape(a), groupShape(b)];
     expect(meshIntact(a) && meshIntact(b)).toBe(true);
 
@@ -72,7 +74,7 @@ describe('federation — the gateway links\' own failure detector', () => {
     } finally {
       clearInterval(sampler);
     }
-    expect(violations).toEqual([]);
+    expect(violations.slice(0, 3)).toEqual([]);
     // It was the silence timeout that ended them (a closed socket reads differently).
     const downs = logs.filter((entry) => entry.event === 'nodedown' && aGateways.includes(entry.peer ?? '') && entry.node.startsWith('b'));
     expect(downs.length).toBeGreaterThan(0);
