@@ -19,12 +19,21 @@
  *   so a slow inter-group link never flaps group membership. Gateways relay in-process between
  *   the two nodes.
  * - Gateway choice: the group's Raft leader keeps `gatewaysWanted` live members in the group's
- *   log (`want_gateways`), replacing dead ones; each wanted member starts its hidden gateway node
- *   and publishes its address (`gateway_up`); gateways publish the list to the root directory
- *   (`add_group`/`set_gateways`).
+ *   log (`want_gateways`), never one that declared `gatewayEligible: false` (`gateway_eligible`
+ *   in the log), replacing one out of touch for `gatewayDownGraceMs`; each wanted member starts
+ *   its hidden gateway node and publishes its address (`gateway_up`); gateways publish the list
+ *   to the root directory (`add_group`/`set_gateways`).
+ * - Hidden links (`#keepLinks`): a gateway holds one to every gateway of every other live group
+ *   in its view (of a pair, the smaller node name dials) and to its seeds until it knows the
+ *   root; links of removed groups and replaced gateways are closed and not redialled.
  * - Directory: kept by the root group in its Raft log (extension `directory`). Root members read
- *   it from their replica; other groups' gateways follow it by polling a root gateway
- *   (`dir_since`: events, or a snapshot after a gap), and learn from `moved` answers.
+ *   it from their replica; other groups' gateways follow it with a watch on a root gateway
+ *   (`dir_since` held open until a change, up to `directoryWatchMs`: events, or a snapshot
+ *   after a gap), and learn from `moved` answers. A group joins with `seeds`; `createRoot` with
+ *   seeds creates the federation only once a seed says none exists there.
+ * - Alarms: what keeps a group out of the federation (`two_roots`, `create_root_refused`,
+ *   `add_group_refused`, `group_removed`) is recorded in the group's own log, so every member
+ *   reports it (`status().alarms`) and `ready()` rejects with it.
  * - Caching: a gateway caches remote `whereis` answers; the home gateway that served one
  *   remembers the subscriber and sends `invalidate` on the name's next change. Entries learned
  *   through a gateway whose hidden link drops are forgotten (no stale answer across a
@@ -37,9 +46,14 @@
  *   (`moveOutcome`, handover.ts), never accepted or dropped as if it had moved. Each group also
  *   reconciles its slot states with the directory (`reconcileSteps`, guarded by move
  *   revisions), so a mover that dies half-way is finished or undone by the groups themselves.
- * - Names follow processes: a member that registered a local pid monitors it and unregisters
- *   its names when it exits, retrying (a fenced slot answers `wait`; the retry reaches the new
- *   owner after the move) until done.
+ * - Names follow processes: a member that registered a pid of its group (its own or another
+ *   member's) monitors it and unregisters its names when it exits, retrying (a fenced slot
+ *   answers `wait`; the retry reaches the new owner after the move) until done. Names die with
+ *   their holder's node too: the home group's first gateway asks each holder group about its
+ *   nodes, subscribed to its `nodes_changed` notices, with a resync every `holderResyncMs`.
+ * - Relayed monitors and links: the caller's gateway asks a gateway of the pid's group to watch
+ *   (or link to) it through a proxy; a DOWN comes back the same way; a lost relay is
+ *   `noconnection` at both ends of a link.
  *
  * Timers come from the injected `Clock`; randomness is not used.
  */
