@@ -15,6 +15,7 @@ export {
   isValidGroupId,
   validateGateways,
   refusalError,
+  refusalErrorCode,
   type GroupId,
   type GroupState,
   type Gateway,
@@ -30,6 +31,7 @@ export {
   type DirectorySnapshot,
   type DirectoryView,
 } from './directory.js';
+export { moveOutcome, reconcileSteps, type MoveOutcome, type ReconcileSteps } from './handover.js';
 export { planRebalance, rebalanceTargets, type PlannedMove, type RebalanceOptions } from './rebalance.js';
 export {
   homeGroup,
@@ -47,16 +49,16 @@ export {
   type CacheUpdate,
 } from './routing.js';
 export {
-  buildFederation,
-  measureFederation,
-  measureFullMesh,
+  defaultScaleParameters,
+  modelGroupSizes,
+  modelFigures,
+  connectionsOf,
   registrationMessages,
   remoteWhereisMessages,
-  fullMeshRegistrationMessages,
-  votersFor,
-  MODEL_DEFAULTS,
-  type FederationModel,
-  type FederationModelOptions,
-  type Figures,
-  type MeasureOptions,
+  replicationMessages,
+  singleGroupLinearizableRead,
+  type ScaleParameters,
+  type RegistrationCase,
+  type WhereisCase,
+  type ModelFigures,
 } from './scale-model.js';

@@ -196,6 +196,11 @@ const REFUSAL_ERROR_CODES: Readonly<Record<DirectoryRefusalCode, ErrorCode>> = {
   wrong_phase: 'badarg',
 };
 
+/** The `FedError` code a refusal becomes. */
+export function refusalErrorCode(code: DirectoryRefusalCode): ErrorCode {
+  return REFUSAL_ERROR_CODES[code];
+}
+
 /** The one-line typed error for a refusal, for callers that throw. */
 export function refusalError(refusal: DirectoryRefusal): FedError {
   return fedError(REFUSAL_ERROR_CODES[refusal.code], `directory: ${refusal.reason}`, { refusal: refusal.code });

@@ -19,36 +19,57 @@
  *   so a slow inter-group link never flaps group membership. Gateways relay in-process between
  *   the two nodes.
  * - Gateway choice: the group's Raft leader keeps `gatewaysWanted` live members in the group's
- *   log (`want_gateways`), replacing dead ones; each wanted member starts its hidden gateway node
- *   and publishes its address (`gateway_up`); gateways publish the list to the root directory
- *   (`add_group`/`set_gateways`).
+ *   log (`want_gateways`), never one that declared `gatewayEligible: false` (`gateway_eligible`
+ *   in the log), replacing one out of touch for `gatewayDownGraceMs`; each wanted member starts
+ *   its hidden gateway node and publishes its address (`gateway_up`); gateways publish the list
+ *   to the root directory (`add_group`/`set_gateways`).
+ * - Hidden links (`#keepLinks`): a gateway holds one to every gateway of every other live group
+ *   in its view (of a pair, the smaller node name dials) and to its seeds until it knows the
+ *   root; links of removed groups and replaced gateways are closed and not redialled.
  * - Directory: kept by the root group in its Raft log (extension `directory`). Root members read
- *   it from their replica; other groups' gateways follow it by polling a root gateway
- *   (`dir_since`: events, or a snapshot after a gap), and learn from `moved` answers.
+ *   it from their replica; other groups' gateways follow it with a watch on a root gateway
+ *   (`dir_since` held open until a change, up to `directoryWatchMs`: events, or a snapshot
+ *   after a gap), and learn from `moved` answers. A group joins with `seeds`; `createRoot` with
+ *   seeds creates the federation only once a seed says none exists there.
+ * - Alarms: what keeps a group out of the federation (`two_roots`, `create_root_refused`,
+ *   `add_group_refused`, `group_removed`) is recorded in the group's own log, so every member
+ *   reports it (`status().alarms`) and `ready()` rejects with it.
  * - Caching: a gateway caches remote `whereis` answers; the home gateway that served one
  *   remembers the subscriber and sends `invalidate` on the name's next change. Entries learned
  *   through a gateway whose hidden link drops are forgotten (no stale answer across a
  *   partition). `{consistency: 'linearizable'}` skips the cache and reads through ReadIndex at home.
  * - Slot moves (`moveSlots`, `rebalance`, on a root member): begin (directory) → fence at the
  *   source (its log; the fence answers the slot's names) → import at the destination → mark
- *   copied → complete → accept at the destination, drop at the source. Each group's leader also
- *   reconciles its slot states with the directory (guarded by move revisions), so a mover that
- *   dies half-way is finished or undone by the groups themselves.
- * - Names follow processes: a member that registered a local pid monitors it and unregisters
- *   its names when it exits, retrying (a fenced slot answers `wait`; the retry reaches the new
- *   owner after the move) until done.
+ *   copied → complete → accept at the destination, drop at the source. Every step's per-slot
+ *   answer is checked: a slot refused on the way (the root's leader aborted its move as stalled,
+ *   a group did not answer) leaves the batch and is undone as the directory decides
+ *   (`moveOutcome`, handover.ts), never accepted or dropped as if it had moved. Each group also
+ *   reconciles its slot states with the directory (`reconcileSteps`, guarded by move
+ *   revisions), so a mover that dies half-way is finished or undone by the groups themselves.
+ * - Names follow processes: a member that registered a pid of its group (its own or another
+ *   member's) monitors it and unregisters its names when it exits, retrying (a fenced slot
+ *   answers `wait`; the retry reaches the new owner after the move) until done. Names die with
+ *   their holder's node too: the home group's first gateway asks each holder group about its
+ *   nodes, subscribed to its `nodes_changed` notices, with a resync every `holderResyncMs`.
+ * - Relayed monitors and links: the caller's gateway asks a gateway of the pid's group to watch
+ *   (or link to) it through a proxy; a DOWN comes back the same way; a lost relay is
+ *   `noconnection` at both ends of a link.
  *
  * Timers come from the injected `Clock`; randomness is not used.
  */
 import {
   type Clock,
   Distribution,
+  type DistributionOptions,
   Node,
   Pid,
   Ref,
   SystemClock,
   TcpTransport,
+  FedError,
+  assert,
   fedError,
+  type ErrorCode,
   type ExitReason,
   isDownMessage,
   isExitMessage,
@@ -57,19 +78,26 @@ import {
   type ProcessContext,
 } from '../runtime/index.js';
 import type { Group } from '../registry/index.js';
-import type { DirectoryCommand, DirectoryEvent, DirectoryResult, DirectorySnapshot, DirectoryView, Gateway, GroupId, GroupRecord, SlotMove } from './directory.js';
-import { type GlobalCommand, type GlobalEntry, type GlobalResult, GLOBAL_EXTENSION, type GlobalNames, type SlotStep, SLOT_BATCH_MAX } from './global-names.js';
+import type { DirectoryCommand, DirectoryEvent, DirectoryRefusalCode, DirectoryResult, DirectorySnapshot, DirectoryView, Gateway, GroupId, GroupRecord, SlotMove } from './directory.js';
+import { type FederationAlarm, type FederationAlarmCode, type GlobalCommand, type GlobalEntry, type GlobalResult, GLOBAL_EXTENSION, type GlobalNames, type SlotStep, IMPORT_NAMES_MAX, SLOT_BATCH_MAX } from './global-names.js';
 import { DIRECTORY_EXTENSION, type FederationMachines } from './machines.js';
-import { refusalError } from './directory.js';
+import { isValidGroupId, refusalError, refusalErrorCode } from './directory.js';
+import { moveOutcome, reconcileSteps } from './handover.js';
 import { planRebalance } from './rebalance.js';
 import { DirectoryCache, MOVED_REDIRECTS_MAX, type MovedAnswer, orderGateways, routeSlot } from './routing.js';
 import { Rpc } from './rpc.js';
-import { SLOT_COUNT, slotOf } from './slots.js';
+import { SLOT_COUNT, isSlot, slotOf } from './slots.js';
 
 export const FEDERATION_DEFAULTS = {
   gatewaysWanted: 2,
-  gatewayTickMs: 1_000,
-  gatewayHeartbeatTimeoutMs: 10_000,
+  /**
+   * The gateway links' own failure detector, WAN-like: five times slower ticks and six times
+   * the silence of an intra-group link (runtime LIMITS: 1 s, 5 s) before a gateway link is
+   * declared down, so a slow inter-group link does not flap; and it never touches the group's
+   * own links or membership (they are another distribution).
+   */
+  gatewayTickMs: 5_000,
+  gatewayHeartbeatTimeoutMs: 30_000,
   requestTimeoutMs: 5_000,
   hopTimeoutMs: 2_000,
   maintenanceIntervalMs: 250,
@@ -78,10 +106,16 @@ export const FEDERATION_DEFAULTS = {
   subscriptionsMax: 100_000,
   releasesPendingMax: 100_000,
   waitRetryMs: 50,
-  /** How often a group's leader checks that the nodes holding its names still live. */
+  /** How often the holder checker looks at its own group's holder nodes, and at a group with a node in its grace period. */
   holderCheckMs: 1_000,
+  /** A holder group is asked again at least this often even without a `nodes_changed` notice from it. */
+  holderResyncMs: 30_000,
+  /** How long a root gateway holds a directory poll open waiting for a change (a watch). */
+  directoryWatchMs: 30_000,
   /** A holder node reported dead for this long loses its names. */
   nameDownGraceMs: 1_000,
+  /** A wanted gateway out of touch with the group's leader this long is replaced. */
+  gatewayDownGraceMs: 3_000,
   /** A slot move that makes no progress for this long (its mover died) is aborted by the root leader. */
   moveStallMs: 10_000,
 } as const;
@@ -111,6 +145,12 @@ export interface FederationOptions extends Partial<FederationSettings> {
   readonly log?: (level: 'info' | 'warn', event: string, msg: string) => void;
   /** Logger of the hidden gateway distribution (default: the runtime's stderr JSON lines). */
   readonly gatewayLogger?: Logger;
+  /**
+   * How the hidden gateway distribution is started (default `Distribution.start`). It gets the
+   * options the federation chose (hidden, tcp on `gatewayHost`, the gateway failure detector);
+   * a simulator or a fault-injection test passes its own transport here.
+   */
+  readonly startGatewayDistribution?: (options: DistributionOptions) => Promise<Distribution>;
 }
 
 export interface GlobalWhereis {
@@ -133,6 +173,21 @@ export interface DirectorySummary {
   readonly moves: readonly SlotMove[];
 }
 
+/** Why a slot was not moved (see `Federation.moveSlotsReport`). */
+export type SlotMoveRefusalCode = DirectoryRefusalCode | 'move_aborted' | 'unavailable';
+
+export interface SlotMoveRefusal {
+  readonly slot: number;
+  readonly code: SlotMoveRefusalCode;
+  readonly reason: string;
+}
+
+export interface SlotMoveReport {
+  /** Slots now owned by the target group. */
+  readonly moved: number[];
+  readonly refused: SlotMoveRefusal[];
+}
+
 export interface FederationStatus {
   readonly group: GroupId;
   readonly root: boolean;
@@ -142,7 +197,12 @@ export interface FederationStatus {
   readonly ownedSlots: number;
   readonly names: number;
   readonly cachedNames: number;
+  /** Remote `whereis` answered from this gateway's cache / sent to the home group (local consistency). */
+  readonly cacheHits: number;
+  readonly cacheMisses: number;
   readonly pendingReleases: number;
+  /** Conditions that keep this group out of the federation (recorded in its log; see `ready()`). */
+  readonly alarms: readonly FederationAlarm[];
 }
 
 type ReadRequest = { readonly kind: 'read'; readonly name: string; readonly consistency: FederationConsistency };
@@ -180,12 +240,71 @@ const GATEWAY_CHANNEL = 'fed:gw';
 const INVALIDATE_CHANNEL = 'fed:inval';
 /** A relayed monitor fired (home gateway → caller's gateway → caller). */
 const DOWN_CHANNEL = 'fed:down';
+/** Tells a served link's proxy that the relay ended (`reason` for the linked pid). */
+const UNLINK_MESSAGE = 'fed:unlink';
+/** A holder group's gateway tells the holder checkers subscribed to it that its members changed. */
+const NODES_CHANNEL = 'fed:nodes';
+/** How long `ready()` waits by default. */
+const READY_TIMEOUT_MS_DEFAULT = 30_000;
 /** Slots per directory batch of a move. */
 const MOVE_BATCH_SLOTS = 256;
 
 function gatewayNodeName(member: string): string {
   const at = member.indexOf('@');
   return `${member.slice(0, at)}-gw${member.slice(at)}`;
+}
+
+/** The typed error `ready()` rejects with for an alarm. */
+function alarmError(alarm: FederationAlarm): FedError {
+  const refusal = alarm.details.refusal;
+  const code: ErrorCode =
+    alarm.code === 'two_roots' ? 'config' : alarm.code === 'group_removed' ? 'not_found' : typeof refusal === 'string' ? refusalErrorCode(refusal as DirectoryRefusalCode) : 'config';
+  return fedError(code, alarm.message, { ...alarm.details, alarm: alarm.code });
+}
+
+/** The typed error for a move with refused slots: the first refusal's code, all of them in details. */
+function slotMoveError(report: SlotMoveReport, asked: number): FedError {
+  const first = report.refused[0];
+  assert(first !== undefined, 'a move error has a refusal');
+  const code = first.code === 'move_aborted' || first.code === 'unavailable' ? 'unavailable' : refusalErrorCode(first.code);
+  return fedError(code, `${report.refused.length} of ${asked} slots not moved: slot ${first.slot}: ${first.reason}`, {
+    refusal: first.code,
+    refused: report.refused,
+    moved: report.moved,
+  });
+}
+
+/**
+ * Split a move batch's imports into chunks of whole slots, each within `IMPORT_NAMES_MAX` names
+ * (a slot with more names than that travels alone: one slot's names are never split).
+ */
+function importChunks<T>(moves: readonly T[], names: (move: T) => number): T[][] {
+  const chunks: T[][] = [];
+  let chunk: T[] = [];
+  let count = 0;
+  for (const move of moves) {
+    const size = names(move);
+    if (chunk.length > 0 && (count + size > IMPORT_NAMES_MAX || chunk.length >= SLOT_BATCH_MAX)) {
+      chunks.push(chunk);
+      chunk = [];
+      count = 0;
+    }
+    chunk.push(move);
+    count += size;
+  }
+  if (chunk.length > 0) chunks.push(chunk);
+  return chunks;
+}
+
+function groupBy<T, K>(items: readonly T[], key: (item: T) => K): Map<K, T[]> {
+  const out = new Map<K, T[]>();
+  for (const item of items) {
+    const value = key(item);
+    let list = out.get(value);
+    if (list === undefined) out.set(value, (list = []));
+    list.push(item);
+  }
+  return out;
 }
 
 function refKey(ref: Ref): string {
@@ -213,33 +332,50 @@ export class Federation {
   #closed = false;
   #maintenanceTimer: ReturnType<Clock['setTimeout']> | undefined;
   #lastPollMs = -Infinity;
+  #lastProbeMs = -Infinity;
   #pollInFlight = false;
   #needSnapshot = false;
   readonly #busy = new Set<string>();
+  /** Pending `#sleep`s, cancelled by `close()`. */
+  readonly #sleeps = new Set<{ timer: ReturnType<Clock['setTimeout']>; reject: (error: unknown) => void }>();
   readonly #unsubscribe: Array<() => void> = [];
   /** Remote whereis answers cached at this gateway, and the gateway they came from. */
   readonly #readCache = new Map<string, CachedRead>();
   #invalidations = 0;
+  #cacheHits = 0;
+  #cacheMisses = 0;
   readonly #lastInvalidation = new Map<string, number>();
   /** At this (home) gateway: which remote gateways cache each name. */
   readonly #subscribers = new Map<string, Set<string>>();
   #subscriptionCount = 0;
   /** Names registered through this member for its local pids, by pid key. */
   readonly #localHolders = new Map<string, { pid: Pid; names: Set<string> }>();
+  /** Holders on other members whose monitor fired `noconnection` (watched again at nodeup). */
+  readonly #detached = new Set<string>();
   /** Names whose holder died and whose unregister has not been acknowledged yet. */
   readonly #releases = new Map<string, Pid>();
   #agentPid: Pid | undefined;
-  #lastHolderCheckMs = -Infinity;
+  /** Holder checker: per holder group, when to ask it next and which of its gateways answered last. */
+  readonly #holderGroups = new Map<GroupId, { nextMs: number; via: string | undefined }>();
+  /** At a gateway: other groups' gateways subscribed to this group's member changes. */
+  readonly #nodeWatchers = new Set<string>();
+  #membersKey: string | undefined;
+  /** At a root member: directory polls held open until the directory changes. */
+  readonly #directoryWaiters = new Set<() => void>();
   /** Relayed monitors this member asked for: by ref key. `via` is the gateway member relaying it. */
   readonly #monitors = new Map<string, { watcher: Pid; ref: Ref; pid: Pid; via: string }>();
   /** At a gateway: monitors relayed for members of its group, and the home gateway serving each. */
   readonly #relayedMonitors = new Map<string, { member: string; ref: Ref; pid: Pid; home: string }>();
   /** At a home gateway: proxy processes watching local pids for other groups' gateways. */
-  readonly #servedMonitors = new Map<string, { proxy: Pid; from: string }>();
+  readonly #servedMonitors = new Map<string, { proxy: Pid; from: string; link: boolean }>();
+  /** Monitors within the group: the proxy process carrying each, by ref key. */
+  readonly #localMonitors = new Map<string, Pid>();
   /** Moves this member is running now (never aborted as stalled here). */
   readonly #movesRunning = new Set<number>();
   /** Root leader: each move in progress, the phase last seen and since when. */
   readonly #movesSeen = new Map<number, { revision: number; phase: string; sinceMs: number }>();
+  /** Leader: wanted gateways it lost touch with, and since when. */
+  readonly #gatewayDownSince = new Map<string, number>();
   /** Holder nodes seen dead, and since when (leader only). */
   readonly #deadSince = new Map<string, number>();
 
@@ -265,6 +401,9 @@ export class Federation {
     if (options.group.state.extension(GLOBAL_EXTENSION) !== options.machines.global) {
       throw fedError('config', 'the group was not opened with these federation machines (Group.open({extensions: machines.extensions}))');
     }
+    if (!isValidGroupId(options.group.id)) {
+      throw fedError('config', `group id ${JSON.stringify(options.group.id)} cannot join a federation: 1 to 63 letters, digits, '.', '_' or '-', starting with a letter or digit`);
+    }
     const federation = new Federation(options);
     federation.#start();
     return federation;
@@ -282,15 +421,20 @@ export class Federation {
     });
     rpc.handle('directory', async () => this.#summary());
     rpc.handle('monitor', async (from, body) => {
-      const { ref, pid, group } = body as { ref: Ref; pid: Pid; group: GroupId };
-      return this.#relayMonitor(from, ref, pid, group);
+      const { ref, pid, group, link } = body as { ref: Ref; pid: Pid; group: GroupId; link?: boolean };
+      return this.#relayMonitor(from, ref, pid, group, link === true);
     });
-    rpc.handle('demonitor', async (_from, body) => this.#relayDemonitor((body as { ref: Ref }).ref));
+    rpc.handle('demonitor', async (_from, body) => {
+      const { ref, reason } = body as { ref: Ref; reason?: ExitReason };
+      return this.#relayDemonitor(ref, reason ?? 'normal');
+    });
     this.#unsubscribe.push(
       this.#global.onChange((change) => this.#onNameChange(change.name)),
+      this.#directory.onChange(() => this.#wakeDirectoryWaiters()),
       this.distribution.onControl(DOWN_CHANNEL, (from, payload) => this.#onMemberDown(from, payload as { ref: Ref; reason: unknown })),
       this.distribution.onNodeEvent((event) => {
         if (event.type === 'nodedown') this.#onGroupNodeDown(event.node);
+        else this.#reattachHolders(event.node);
       }),
     );
     this.#agentPid = this.node.spawn((ctx) => this.#agent(ctx), { trapExit: true });
@@ -303,8 +447,16 @@ export class Federation {
     this.#closed = true;
     if (this.#maintenanceTimer !== undefined) this.#clock.clearTimeout(this.#maintenanceTimer);
     for (const unsubscribe of this.#unsubscribe) unsubscribe();
+    this.#wakeDirectoryWaiters();
+    for (const sleep of this.#sleeps) {
+      this.#clock.clearTimeout(sleep.timer);
+      sleep.reject(fedError('shutdown', 'the federation member is closing'));
+    }
+    this.#sleeps.clear();
     this.#memberRpc.close();
     if (this.#agentPid !== undefined && this.node.started) this.node.exit(this.#agentPid, 'kill');
+    for (const proxy of this.#localMonitors.values()) if (this.node.started) this.node.exit(proxy, 'kill');
+    this.#localMonitors.clear();
     await this.#gatewayStarting?.catch(() => undefined);
     await this.#stopGateway();
   }
@@ -322,9 +474,10 @@ export class Federation {
    */
   async register(name: string, pid: Pid, meta: Record<string, unknown> = {}): Promise<{ revision: number; group: GroupId }> {
     if (!(pid instanceof Pid)) throw fedError('badarg', 'register needs a pid');
+    if (!this.#isGroupNode(pid.node)) throw fedError('badarg', `register takes a pid of group ${this.groupId}: ${pid.node} is not one of its members`, { node: pid.node });
     const cmd: GlobalCommand = { op: 'register', name, pid, meta, group: this.groupId };
     const { result, group } = await this.#write(name, cmd);
-    if (pid.node === this.node.name) this.#holdLocally(name, pid);
+    this.#hold(name, pid);
     return { revision: result.revision, group };
   }
 
@@ -374,35 +527,28 @@ export class Federation {
    * `{type: 'DOWN', ref, pid, reason}` when the target exits (its reason), or `noconnection`
    * when the relay between the groups is lost (a gateway link or this member's link to its
    * gateway drops) — like any monitor across a lost connection. Within this group it is a plain
-   * monitor through a local proxy. Resolves with the monitor's ref.
+   * monitor through a local proxy. Resolves with the monitor's ref (`demonitor` takes it).
    */
   async monitor(watcher: Pid, target: GlobalWhereis | { readonly pid: Pid; readonly group: GroupId }): Promise<Ref> {
     const pid = target.pid;
     const group = 'holderGroup' in target ? (target.holderGroup ?? target.group) : target.group;
     const ref = this.node.makeRef();
     if (group === this.groupId) {
-      this.#localMonitor(watcher, ref, pid);
+      await this.#localMonitor(watcher, ref, pid);
       return ref;
     }
-    const via = this.#gateway !== undefined ? this.node.name : this.#pickLocalGateway(new Set());
-    if (via === undefined) throw fedError('unavailable', `no gateway of group ${this.groupId} is reachable`);
-    this.#monitors.set(refKey(ref), { watcher, ref, pid, via });
-    try {
-      if (via === this.node.name) await this.#relayMonitor(this.node.name, ref, pid, group);
-      else await this.#memberRpc.call(via, 'monitor', { ref, pid, group }, this.#settings.requestTimeoutMs);
-    } catch (error) {
-      this.#monitors.delete(refKey(ref));
-      throw error;
-    }
+    await this.#relay(watcher, ref, pid, group, false);
     return ref;
   }
 
   /**
-   * Link the local process `local` with `remote` (a pid of any group), as `link/1` does: when
-   * either exits with a reason other than `normal`, the other gets that exit signal; a lost
-   * relay kills `local` with `noconnection`. A proxy process on this node (trapping exits)
-   * carries the link: within the group it links both pids; across groups it holds a relayed
-   * monitor of `remote` and relays `local`'s exit to the remote group.
+   * Link the local process `local` with `remote` (a pid of any group), as `link/1` does, both
+   * ways: when either exits with a reason other than `normal`, the other gets that exit signal;
+   * when the relay between them is lost (a gateway link, a member's link to its gateway, or
+   * `local`'s node itself), both get `noconnection`. Within the group a proxy process links both
+   * pids. Across groups a proxy here (trapping exits) links `local` and holds a relayed link to
+   * `remote`: the home group's gateway runs its twin, linked to `remote`, which exits `remote`
+   * with `local`'s reason, or with `noconnection` when it loses the relay.
    */
   async link(local: Pid, remote: GlobalWhereis | { readonly pid: Pid; readonly group: GroupId }): Promise<void> {
     const group = 'holderGroup' in remote ? (remote.holderGroup ?? remote.group) : remote.group;
@@ -420,14 +566,18 @@ export class Federation {
       );
       return;
     }
-    let ready: (ref: Ref | Error) => void = () => undefined;
+    let ready: (outcome: Ref | Error) => void = () => undefined;
     const started = new Promise<Ref | Error>((resolve) => (ready = resolve));
     const proxy = this.node.spawn(
       async (ctx) => {
         ctx.link(local);
-        const ref = await this.monitor(ctx.self, { pid: target, group }).catch((error: unknown) => error as Error);
-        ready(ref);
-        if (!(ref instanceof Ref)) return;
+        const ref = this.node.makeRef();
+        const linked = await this.#relay(ctx.self, ref, target, group, true).then(
+          () => ref,
+          (error: unknown) => error as Error,
+        );
+        ready(linked);
+        if (!(linked instanceof Ref)) return;
         const message = (await ctx.receive((candidate) => isExitMessage(candidate) || (isDownMessage(candidate) && candidate.ref.equals(ref)))) as
           | { type: 'EXIT'; reason: ExitReason }
           | { type: 'DOWN'; reason: ExitReason };
@@ -435,25 +585,88 @@ export class Federation {
           if (message.reason !== 'normal') ctx.exit(local, message.reason);
           return;
         }
-        await this.demonitor(ref);
-        if (message.reason !== 'normal') await this.#callGroup(group, 'relay_exit', { pid: target, reason: message.reason }).catch(() => undefined);
+        // `local` exited: the twin at the home gateway passes the reason on to `remote`.
+        await this.#unrelay(ref, message.reason);
       },
       { trapExit: true },
     );
     const outcome = await started;
     if (outcome instanceof Error) {
-      this.node.exit(proxy, 'kill');
+      if (this.node.started) this.node.exit(proxy, 'kill');
       throw outcome;
     }
   }
 
-  /** Stop a relayed monitor (best effort; a DOWN already on its way may still arrive). */
+  /**
+   * Stop a monitor (best effort across groups: a DOWN already on its way may still arrive).
+   * Within the group it drops the proxy that carried it.
+   */
   async demonitor(ref: Ref): Promise<void> {
+    const local = this.#localMonitors.get(refKey(ref));
+    if (local !== undefined) {
+      this.#localMonitors.delete(refKey(ref));
+      if (this.node.started) this.node.exit(local, 'kill');
+      return;
+    }
+    await this.#unrelay(ref, 'normal');
+  }
+
+  /** Ask this group's gateway (maybe this member) to relay a monitor or link of `pid` in `group` for `watcher`. */
+  async #relay(watcher: Pid, ref: Ref, pid: Pid, group: GroupId, link: boolean): Promise<void> {
+    const via = this.#gateway !== undefined ? this.node.name : this.#pickLocalGateway(new Set());
+    if (via === undefined) throw fedError('unavailable', `no gateway of group ${this.groupId} is reachable`);
+    this.#monitors.set(refKey(ref), { watcher, ref, pid, via });
+    try {
+      if (via === this.node.name) await this.#relayMonitor(this.node.name, ref, pid, group, link);
+      else await this.#memberRpc.call(via, 'monitor', { ref, pid, group, link }, this.#settings.requestTimeoutMs);
+    } catch (error) {
+      this.#monitors.delete(refKey(ref));
+      throw error;
+    }
+  }
+
+  /** End a relayed monitor or link; `reason` reaches a linked remote pid (unless `normal`). */
+  async #unrelay(ref: Ref, reason: ExitReason): Promise<void> {
     const monitor = this.#monitors.get(refKey(ref));
     this.#monitors.delete(refKey(ref));
     if (monitor === undefined) return;
-    if (monitor.via === this.node.name) await this.#relayDemonitor(ref);
-    else await this.#memberRpc.call(monitor.via, 'demonitor', { ref }, this.#settings.hopTimeoutMs).catch(() => undefined);
+    if (monitor.via === this.node.name) await this.#relayDemonitor(ref, reason);
+    else await this.#memberRpc.call(monitor.via, 'demonitor', { ref, reason }, this.#settings.hopTimeoutMs).catch(() => undefined);
+  }
+
+  /**
+   * Resolves once this group takes part in the federation: the federation created and its slots
+   * claimed (`createRoot`), or this group listed in the directory. Rejects with the typed error
+   * of the alarm that keeps it out (`details.alarm`): `config` for `two_roots`, the refusal's
+   * code for `create_root_refused` / `add_group_refused` (`details.refusal`), `not_found` for
+   * `group_removed`; `timeout` after `timeoutMs` (default 30 s); `shutdown` if closed meanwhile;
+   * `closed` if `signal` aborts.
+   */
+  async ready(options: { timeoutMs?: number; signal?: AbortSignal } = {}): Promise<void> {
+    const deadline = this.#clock.now() + (options.timeoutMs ?? READY_TIMEOUT_MS_DEFAULT);
+    for (;;) {
+      const alarm = this.#global.alarms()[0];
+      if (alarm !== undefined) throw alarmError(alarm);
+      if (await this.#inFederation()) return;
+      if (this.#closed) throw fedError('shutdown', 'the federation member closed before it was ready');
+      if (options.signal?.aborted === true) throw fedError('closed', 'ready: aborted');
+      if (this.#clock.now() >= deadline) throw fedError('timeout', `group ${this.groupId} is not part of the federation yet`, { group: this.groupId });
+      await this.#sleep(this.#settings.maintenanceIntervalMs);
+    }
+  }
+
+  async #inFederation(): Promise<boolean> {
+    if (this.#isRoot()) return this.#global.initialized;
+    const view = this.#view();
+    if (view !== undefined) return (view.group(this.groupId)?.state ?? 'removed') !== 'removed';
+    const gateway = this.#pickLocalGateway(new Set());
+    if (gateway === undefined) return false;
+    try {
+      const summary = (await this.#memberRpc.call(gateway, 'directory', null, this.#settings.hopTimeoutMs)) as DirectorySummary;
+      return (summary.groups.find((record) => record.id === this.groupId)?.state ?? 'removed') !== 'removed';
+    } catch {
+      return false;
+    }
   }
 
   /** The directory as this member sees it (its replica in the root group, else a gateway's cache). */
@@ -469,17 +682,44 @@ export class Federation {
     return [...(await this.directory()).groups];
   }
 
-  /** Move `slots` to group `to` (call on a member of the root group). Resolves with the slots moved. */
+  /**
+   * Move `slots` to group `to` (call on a member of the root group). Resolves with the slots
+   * moved. If any slot is refused, rejects with a typed error for the first refusal
+   * (`details.refusal`: a `SlotMoveRefusalCode`; `details.refused`: every refusal;
+   * `details.moved`: the slots that did move) — `moveSlotsReport` gives the same without throwing.
+   */
   async moveSlots(slots: readonly number[], to: GroupId): Promise<number[]> {
-    this.#assertRoot();
-    const moved: number[] = [];
-    for (let start = 0; start < slots.length; start += MOVE_BATCH_SLOTS) {
-      moved.push(...(await this.#moveBatch(slots.slice(start, start + MOVE_BATCH_SLOTS), to)));
-    }
-    return moved;
+    const report = await this.moveSlotsReport(slots, to);
+    if (report.refused.length > 0) throw slotMoveError(report, slots.length);
+    return report.moved;
   }
 
-  /** Even out the slots over the active groups (`planRebalance`). Resolves with the number moved. */
+  /**
+   * Move `slots` to group `to` (call on a member of the root group) and say what became of each:
+   * `moved`, or `refused` with a typed code — `unknown_group`/`group_removed` (no such target),
+   * `group_not_active` (draining target), `already_owner`, `move_in_progress`, `too_many_moves`,
+   * `move_aborted` (the root's leader aborted the move, e.g. as stalled; it was undone),
+   * `unavailable` (a group could not be reached; the move was aborted and undone). Rejects only
+   * when the whole call is refused (`badarg`: not a root member, or not a list of slots).
+   */
+  async moveSlotsReport(slots: readonly number[], to: GroupId): Promise<SlotMoveReport> {
+    this.#assertRoot();
+    if (!Array.isArray(slots) || !slots.every(isSlot)) throw fedError('badarg', `moveSlots takes a list of slots in [0, ${SLOT_COUNT})`);
+    if (!isValidGroupId(to)) throw fedError('badarg', `invalid group id ${JSON.stringify(to)}`);
+    const report: SlotMoveReport = { moved: [], refused: [] };
+    const unique = [...new Set(slots)];
+    for (let start = 0; start < unique.length; start += MOVE_BATCH_SLOTS) {
+      const batch = await this.#moveBatch(unique.slice(start, start + MOVE_BATCH_SLOTS), to);
+      report.moved.push(...batch.moved);
+      report.refused.push(...batch.refused);
+    }
+    return report;
+  }
+
+  /**
+   * Even out the slots over the active groups (`planRebalance`). Resolves with the number moved;
+   * rejects as `moveSlots` does if a slot was refused (after trying every planned move).
+   */
   async rebalance(): Promise<number> {
     this.#assertRoot();
     const plan = planRebalance(this.#directory);
@@ -489,9 +729,14 @@ export class Federation {
       if (list === undefined) byTarget.set(move.to, (list = []));
       list.push(move.slot);
     }
-    let count = 0;
-    for (const [to, slots] of byTarget) count += (await this.moveSlots(slots, to)).length;
-    return count;
+    const report: SlotMoveReport = { moved: [], refused: [] };
+    for (const [to, slots] of byTarget) {
+      const part = await this.moveSlotsReport(slots, to);
+      report.moved.push(...part.moved);
+      report.refused.push(...part.refused);
+    }
+    if (report.refused.length > 0) throw slotMoveError(report, plan.length);
+    return report.moved.length;
   }
 
   /**
@@ -501,14 +746,9 @@ export class Federation {
    */
   async removeGroup(id: GroupId): Promise<void> {
     this.#assertRoot();
-    if (id === this.#directory.rootGroup) throw refusalError({ ok: false, code: 'root_group', reason: 'the root group cannot be removed' });
-    const owned = this.#directory.slotCount(id);
-    // Refused before draining, so a refusal changes nothing.
-    if (owned > 0) throw refusalError({ ok: false, code: 'group_not_empty', reason: `group ${id} owns ${owned} slots` });
-    for (const command of [{ op: 'drain_group', group: id }, { op: 'remove_group', group: id }] as const) {
-      const result = await this.#proposeDirectory(command);
-      if (!result.ok) throw refusalError(result);
-    }
+    // One directory command, checked and applied at one log index: a refusal changes nothing.
+    const result = await this.#proposeDirectory({ op: 'remove_group', group: id });
+    if (!result.ok) throw refusalError(result);
   }
 
   /** Stop giving slots to `id` (call on a root member); `rebalance()` then moves its slots away. */
@@ -529,7 +769,10 @@ export class Federation {
       ownedSlots: this.#global.ownedCount(),
       names: this.#global.size,
       cachedNames: this.#readCache.size,
+      cacheHits: this.#cacheHits,
+      cacheMisses: this.#cacheMisses,
       pendingReleases: this.#releases.size,
+      alarms: this.#global.alarms(),
     };
   }
 
@@ -608,7 +851,11 @@ export class Federation {
       else if (decision.action === 'wait' || decision.action === 'unavailable') answer = { type: 'wait', retryAfterMs: this.#settings.waitRetryMs };
       else {
         const cached = this.#cachedRead(request);
-        if (cached !== undefined) return cached;
+        if (cached !== undefined) {
+          this.#cacheHits++;
+          return cached;
+        }
+        if (request.kind === 'read' && request.consistency === 'local') this.#cacheMisses++;
         try {
           answer = await this.#askHome(decision.owner, request, deadline);
           unreachableSince = undefined;
@@ -733,6 +980,11 @@ export class Federation {
 
   async #callGroupAsGateway(group: GroupId, method: string, payload: unknown): Promise<unknown> {
     if (group === this.groupId) return this.#gatewayHandler(method)(this.node.name, payload);
+    return (await this.#callGroupGateways(group, method, payload)).value;
+  }
+
+  /** At a gateway: call `method` on the gateways of another group in turn; the answer and who gave it. */
+  async #callGroupGateways(group: GroupId, method: string, payload: unknown): Promise<{ value: unknown; gateway: string }> {
     const link = this.#gateway;
     if (link === undefined) throw fedError('unavailable', `${this.node.name} is no longer a gateway`);
     const record = this.#view()?.group(group);
@@ -741,7 +993,7 @@ export class Federation {
     let lastError: unknown;
     for (const gateway of gateways) {
       try {
-        return await link.rpc.call(gateway.node, method, payload, this.#settings.hopTimeoutMs);
+        return { value: await link.rpc.call(gateway.node, method, payload, this.#settings.hopTimeoutMs), gateway: gateway.node };
       } catch (error) {
         if (!isFedError(error, 'nodedown') && !isFedError(error, 'timeout')) throw error;
         lastError = error;
@@ -762,7 +1014,14 @@ export class Federation {
       case 'serve':
         return async (from, payload) => this.#serveHere((payload as { request: Request }).request, from === this.node.name ? undefined : from);
       case 'dir_since':
-        return async (_from, payload) => this.#directorySince((payload as { revision: number }).revision);
+        return async (from, payload) => {
+          const { revision, waitMs, root } = payload as { revision: number; waitMs?: number; root?: string | null };
+          const known = this.#knownRoot();
+          if (typeof root === 'string' && known !== undefined && root !== known) {
+            await this.#raiseAlarm('two_roots', `a gateway of the federation with root group ${root} reached this one (root ${known})`, { otherRoot: root, via: from });
+          }
+          return this.#directorySinceWatched(revision, typeof waitMs === 'number' ? waitMs : 0);
+        };
       case 'dir_propose':
         return async (_from, payload) => {
           const command = (payload as { command: DirectoryCommand }).command;
@@ -773,20 +1032,20 @@ export class Federation {
       case 'slot_step':
         return async (_from, payload) => {
           const cmd = (payload as { cmd: GlobalCommand }).cmd;
-          if (!['fence', 'import', 'accept', 'unfence', 'drop'].includes(cmd?.op)) throw fedError('badarg', 'slot_step carries a slot command');
+          if (!['fence', 'import', 'import_batch', 'accept', 'unfence', 'drop'].includes(cmd?.op)) throw fedError('badarg', 'slot_step carries a slot command');
           return this.#proposeGlobal(cmd);
         };
       case 'monitor':
         return async (from, payload) => {
-          const { ref, pid } = payload as { ref: Ref; pid: Pid };
+          const { ref, pid, link } = payload as { ref: Ref; pid: Pid; link?: boolean };
           if (!(pid instanceof Pid) || !(ref instanceof Ref)) throw fedError('badarg', 'monitor needs a pid and a ref');
-          this.#serveMonitor(from, ref, pid);
+          await this.#serveMonitor(from, ref, pid, link === true);
           return null;
         };
       case 'demonitor':
         return async (_from, payload) => {
-          const served = this.#servedMonitors.get(refKey((payload as { ref: Ref }).ref));
-          if (served !== undefined) this.node.exit(served.proxy, 'kill');
+          const { ref, reason } = payload as { ref: Ref; reason?: ExitReason };
+          if (ref instanceof Ref) this.#endServed(refKey(ref), reason ?? 'normal');
           return null;
         };
       case 'relay_exit':
@@ -797,7 +1056,11 @@ export class Federation {
           return null;
         };
       case 'nodes_alive':
-        return async (_from, payload) => this.#nodesAlive((payload as { nodes: string[] }).nodes);
+        return async (from, payload) => {
+          const { nodes, watch } = payload as { nodes: string[]; watch?: boolean };
+          if (watch === true && from !== this.node.name && this.#gateway !== undefined && this.#nodeWatchers.size < this.#settings.subscriptionsMax) this.#nodeWatchers.add(from);
+          return this.#nodesAlive(nodes);
+        };
       case 'relay_send':
         return async (_from, payload) => {
           const { pid, msg } = payload as { pid: Pid; msg: unknown };
@@ -871,7 +1134,8 @@ export class Federation {
     await node.start();
     let distribution: Distribution;
     try {
-      distribution = await Distribution.start({
+      const start = this.#options.startGatewayDistribution ?? ((options: DistributionOptions) => Distribution.start(options));
+      distribution = await start({
         node,
         cookie: this.#options.cookie,
         ...(this.#options.cluster !== undefined ? { cluster: this.#options.cluster } : {}),
@@ -895,15 +1159,19 @@ export class Federation {
       if (event.type === 'nodedown') {
         this.#forgetSource(event.node);
         this.#onHiddenNodeDown(event.node);
+        this.#nodeWatchers.delete(event.node);
+        // The subscription through that gateway is gone: ask its group again (through another).
+        for (const state of this.#holderGroups.values()) if (state.via === event.node) state.nextMs = 0;
       }
     });
+    const offNodes = distribution.onControl(NODES_CHANNEL, (_from, payload) => this.#onNodesChanged(payload));
     const offRelayedDown = distribution.onControl(DOWN_CHANNEL, (from, payload) => this.#onRelayedDown(from, payload as { ref: Ref; reason: unknown }));
-    this.#gateway = { node, distribution, rpc, dialed: new Set(), unsubscribe: () => (offInvalidate(), offDown(), offRelayedDown()) };
+    this.#gateway = { node, distribution, rpc, dialed: new Set(), unsubscribe: () => (offInvalidate(), offDown(), offRelayedDown(), offNodes()) };
     if (this.#closed) {
       await this.#stopGateway();
       return;
     }
-    for (const seed of this.#options.seeds ?? []) this.#dial(seed);
+    this.#keepLinks();
     this.#log('info', 'gateway_started', `gateway ${node.name} listens on ${distribution.address}`);
     await this.#proposeGlobal({ op: 'gateway_up', gateway: { member: this.node.name, node: node.name, address: distribution.address } });
   }
@@ -915,11 +1183,14 @@ export class Federation {
     link.unsubscribe();
     link.rpc.close();
     for (const home of new Set([...this.#relayedMonitors.values()].map((relayed) => relayed.home))) this.#onHiddenNodeDown(home);
-    for (const served of this.#servedMonitors.values()) if (this.node.started) this.node.exit(served.proxy, 'kill');
-    this.#servedMonitors.clear();
+    // This gateway stops relaying: the links it served lose their other end.
+    for (const key of [...this.#servedMonitors.keys()]) this.#endServed(key, 'noconnection');
     this.#readCache.clear();
     this.#subscribers.clear();
     this.#subscriptionCount = 0;
+    this.#nodeWatchers.clear();
+    this.#membersKey = undefined;
+    this.#holderGroups.clear();
     await link.distribution.close();
     await link.node.stop();
   }
@@ -929,6 +1200,54 @@ export class Federation {
     if (link === undefined || link.dialed.has(address) || address === link.distribution.address) return;
     link.dialed.add(address);
     link.distribution.connect(address).catch(() => undefined);
+  }
+
+  /**
+   * At a gateway: the hidden links it should hold (address → gateway node, `undefined` for a
+   * seed) — every gateway of every other live group in its view, and the seeds until the view
+   * knows the root group (always, for a root candidate, which watches them for a second
+   * federation). None once its own group is removed.
+   */
+  #wantedLinks(): Map<string, string | undefined> {
+    const wanted = new Map<string, string | undefined>();
+    const view = this.#view();
+    if (view?.group(this.groupId)?.state === 'removed') return wanted;
+    const rootKnown = view?.rootGroup !== undefined && view.group(view.rootGroup) !== undefined;
+    if (!rootKnown || this.#options.createRoot === true) for (const seed of this.#options.seeds ?? []) wanted.set(seed, undefined);
+    for (const record of view?.groups() ?? []) {
+      if (record.id === this.groupId || record.state === 'removed') continue;
+      for (const gateway of record.gateways) wanted.set(gateway.address, gateway.node);
+    }
+    return wanted;
+  }
+
+  /**
+   * Hold the wanted links and no others. Of two gateways, the one with the smaller node name
+   * dials (seeds are always dialled): that dial wins any simultaneous connect, so the
+   * distribution learns the peer's name for it and `disconnect` can later drop the target — a
+   * link no longer wanted (a removed group's, a replaced gateway's) is then closed and never
+   * redialled. (A target that never connected cannot be dropped by name: the runtime redials it,
+   * with backoff, until it can forget addresses.)
+   */
+  #keepLinks(): void {
+    const link = this.#gateway;
+    if (link === undefined) return;
+    const wanted = this.#wantedLinks();
+    const connected = new Map<string, string>();
+    for (const peer of link.distribution.peers({ hidden: true })) {
+      const address = link.distribution.peerInfo(peer)?.address;
+      if (address !== undefined) connected.set(address, peer);
+    }
+    for (const [address, node] of wanted) {
+      if (connected.has(address)) continue;
+      if (node === undefined || link.node.name < node) this.#dial(address);
+    }
+    for (const address of [...link.dialed]) {
+      if (wanted.has(address)) continue;
+      link.dialed.delete(address);
+      const peer = connected.get(address);
+      if (peer !== undefined) link.distribution.disconnect(peer);
+    }
   }
 
   // ---- maintenance ---------------------------------------------------------------------------
@@ -946,21 +1265,33 @@ export class Federation {
 
   #maintain(): void {
     this.#keepGatewayRole();
-    if (this.group.status().role === 'leader') {
+    this.#once('eligibility', () => this.#declareEligibility());
+    const leader = this.group.status().role === 'leader';
+    // Slot states are reconciled where the directory is known: by the root group's leader (its
+    // replica) and by every gateway of the other groups (their cache), so a group whose leader
+    // is not a gateway heals too. The steps are guarded by move revisions: doing them twice is a no-op.
+    if (this.#view() !== undefined && (leader || (this.#gateway !== undefined && !this.#isRoot()))) this.#once('reconcile', () => this.#reconcileSlots());
+    const seeded = (this.#options.seeds ?? []).length > 0;
+    if (leader) {
       this.#once('choose_gateways', () => this.#chooseGateways());
       this.#once('create_root', () => this.#createRootIfAsked());
-      this.#once('reconcile', () => this.#reconcileSlots());
       if (this.#isRoot()) this.#once('stalled_moves', () => this.#abortStalledMoves());
-      if (this.#clock.now() - this.#lastHolderCheckMs >= this.#settings.holderCheckMs) {
-        this.#lastHolderCheckMs = this.#clock.now();
-        this.#once('holders', () => this.#checkHolders());
-      }
     }
+    if (this.#isHolderChecker()) this.#once('holders', () => this.#checkHolders());
+    this.#noticeMemberChanges();
     if (this.#gateway !== undefined) {
-      for (const record of this.#view()?.groups() ?? []) for (const gateway of record.gateways) if (record.id !== this.groupId) this.#dial(gateway.address);
+      this.#keepLinks();
       this.#once('publish', () => this.#publishGateways());
-      if (!this.#isRoot() && this.#clock.now() - this.#lastPollMs >= this.#settings.directoryPollMs && !this.#pollInFlight) {
-        this.#lastPollMs = this.#clock.now();
+      const now = this.#clock.now();
+      if (this.#options.createRoot === true) {
+        // A root candidate with seeds asks them first (before creating; then now and again).
+        const periodMs = this.#directory.rootGroup === undefined ? this.#settings.directoryPollMs : this.#settings.directoryWatchMs;
+        if (seeded && now - this.#lastProbeMs >= periodMs) {
+          this.#lastProbeMs = now;
+          this.#once('probe_seeds', () => this.#probeSeeds());
+        }
+      } else if (!this.#isRoot() && now - this.#lastPollMs >= this.#settings.directoryPollMs && !this.#pollInFlight) {
+        this.#lastPollMs = now;
         this.#once('poll', () => this.#pollDirectory());
       }
     }
@@ -996,24 +1327,100 @@ export class Federation {
   }
 
   /** Leader: keep `gatewaysWanted` live members as gateways, replacing dead ones. */
+  /**
+   * Leader: keep `gatewaysWanted` live, eligible members as gateways. A wanted gateway out of
+   * touch with the leader for less than `gatewayDownGraceMs` is kept (a brief intra-group flap
+   * does not tear down its hidden links); past that, or once it declares itself ineligible
+   * (`gatewayEligible: false`, recorded in the log), it is replaced.
+   */
   async #chooseGateways(): Promise<void> {
     const status = this.group.status();
     const members = [...status.voters, ...status.learners];
-    const alive = (member: string) => members.includes(member) && (member === this.node.name || this.distribution.isConnected(member));
+    const now = this.#clock.now();
+    const connected = (member: string) => member === this.node.name || this.distribution.isConnected(member);
+    for (const member of [...this.#gatewayDownSince.keys()]) if (connected(member) || !members.includes(member)) this.#gatewayDownSince.delete(member);
+    const usable = (member: string) => members.includes(member) && this.#global.gatewayEligible(member);
     const current = this.#global.wantedGateways();
-    const keep = current.filter(alive);
+    const keep = current.filter((member) => {
+      if (!usable(member)) return false;
+      if (connected(member)) return true;
+      const since = this.#gatewayDownSince.get(member) ?? now;
+      this.#gatewayDownSince.set(member, since);
+      return now - since < this.#settings.gatewayDownGraceMs;
+    });
     for (const member of members.sort()) {
       if (keep.length >= this.#settings.gatewaysWanted) break;
-      if (!keep.includes(member) && alive(member)) keep.push(member);
+      if (!keep.includes(member) && usable(member) && connected(member)) keep.push(member);
     }
     if (keep.length === current.length && keep.every((member, index) => member === current[index])) return;
     await this.#proposeGlobal({ op: 'want_gateways', members: keep });
   }
 
+  /** Record this member's `gatewayEligible` option in the group's log when the log says otherwise. */
+  async #declareEligibility(): Promise<void> {
+    const eligible = this.#options.gatewayEligible !== false;
+    if (this.#global.gatewayEligible(this.node.name) === eligible) return;
+    await this.#proposeGlobal({ op: 'gateway_eligible', member: this.node.name, eligible });
+  }
+
+  /**
+   * Leader of a group started with `createRoot`: create the federation (without seeds; with
+   * seeds a gateway does it once they said no federation exists there, `#probeSeeds`), then
+   * claim every slot. A refusal is an alarm, not a log line.
+   */
   async #createRootIfAsked(): Promise<void> {
     if (this.#options.createRoot !== true) return;
-    if (this.#directory.rootGroup === undefined) await this.#proposeDirectory({ op: 'create_root', group: this.groupId, gateways: this.#publishedGateways() });
+    if (this.#directory.rootGroup === undefined && (this.#options.seeds ?? []).length === 0) await this.#createRoot();
     if (this.#directory.rootGroup === this.groupId && !this.#global.initialized) await this.#proposeGlobal({ op: 'claim_all' });
+  }
+
+  async #createRoot(): Promise<void> {
+    if (this.#global.alarms().some((alarm) => alarm.code === 'two_roots')) return;
+    const result = await this.#proposeDirectory({ op: 'create_root', group: this.groupId, gateways: this.#publishedGateways() });
+    if (result.ok || this.#directory.rootGroup === this.groupId) return;
+    await this.#raiseAlarm('create_root_refused', `creating the federation was refused: ${result.reason}`, { refusal: result.code });
+  }
+
+  /**
+   * A gateway of a group started with `createRoot` and seeds: ask each connected seed which
+   * root it knows. Another root → the `two_roots` alarm (this group never creates a second
+   * federation, nor joins that one as a root). Before the federation exists here, a seed that
+   * answers without a root lets this gateway create it.
+   */
+  async #probeSeeds(): Promise<void> {
+    const link = this.#gateway;
+    if (link === undefined) return;
+    const ownRoot = this.#directory.rootGroup ?? null;
+    let answered = false;
+    for (const peer of link.distribution.peers({ hidden: true })) {
+      let otherRoot: string | null;
+      try {
+        const reply = (await link.rpc.call(peer, 'dir_since', { revision: 0, waitMs: 0, root: ownRoot }, this.#settings.hopTimeoutMs)) as { snapshot?: DirectorySnapshot };
+        otherRoot = reply.snapshot?.rootGroup ?? null;
+      } catch (error) {
+        if (!isFedError(error, 'moved')) continue;
+        const group = error.details?.group;
+        otherRoot = typeof group === 'string' ? group : null;
+      }
+      answered = true;
+      if (otherRoot !== null && otherRoot !== this.groupId) {
+        await this.#raiseAlarm('two_roots', `a federation with root group ${otherRoot} already exists at the seeds; ${this.groupId} will not create another`, { otherRoot, seed: peer });
+        return;
+      }
+    }
+    if (answered && this.#directory.rootGroup === undefined) await this.#createRoot();
+  }
+
+  /** Record an alarm in this group's log (once per code) so every member reports it. */
+  async #raiseAlarm(code: FederationAlarmCode, message: string, details: Record<string, unknown>): Promise<void> {
+    this.#log('warn', code, message);
+    if (this.#global.alarms().some((alarm) => alarm.code === code)) return;
+    await this.#proposeGlobal({ op: 'alarm', alarm: { code, message, details } });
+  }
+
+  /** The root this member knows (its replica in the root group, else its cache). */
+  #knownRoot(): GroupId | undefined {
+    return this.#directory.rootGroup ?? this.#cache.rootGroup;
   }
 
   #publishedGateways(): Gateway[] {
@@ -1027,11 +1434,22 @@ export class Federation {
     const gateways = this.#publishedGateways();
     if (gateways.length === 0) return;
     const record = view.group(this.groupId);
-    if (record !== undefined && (record.state === 'removed' || sameGateways(record.gateways, gateways))) return;
+    if (record?.state === 'removed') {
+      await this.#raiseAlarm('group_removed', `the directory lists group ${this.groupId} as removed (group ids are never reused)`, { removedAt: record.revision });
+      return;
+    }
+    if (record !== undefined && sameGateways(record.gateways, gateways)) return;
     const command: DirectoryCommand = record === undefined ? { op: 'add_group', group: this.groupId, gateways } : { op: 'set_gateways', group: this.groupId, gateways };
     const result = this.#isRoot() ? await this.#proposeDirectory(command) : ((await this.#callGroupAsGateway(view.rootGroup, 'dir_propose', { command })) as DirectoryResult);
-    if (!result.ok) this.#log('warn', 'publish_refused', `${command.op}: ${result.reason}`);
-    else this.#lastPollMs = -Infinity;
+    this.#lastPollMs = -Infinity;
+    if (result.ok) {
+      if (this.#global.alarms().some((alarm) => alarm.code === 'add_group_refused')) await this.#proposeGlobal({ op: 'clear_alarm', code: 'add_group_refused' });
+      return;
+    }
+    // `group_exists`: this cache had not seen the record yet (the next poll brings it: a removed
+    // tombstone then raises `group_removed`); `not_initialized`: the root is being created.
+    if (result.code === 'group_exists' || result.code === 'not_initialized') this.#log('warn', 'publish_refused', `${command.op}: ${result.reason}`);
+    else await this.#raiseAlarm('add_group_refused', `the root's directory refused group ${this.groupId}: ${result.reason}`, { refusal: result.code, op: command.op });
   }
 
   async #pollDirectory(): Promise<void> {
@@ -1045,8 +1463,15 @@ export class Federation {
       for (const candidate of candidates) {
         try {
           const revision = this.#needSnapshot ? 0 : this.#cache.revision;
-          const reply = (await link.rpc.call(candidate, 'dir_since', { revision }, this.#settings.hopTimeoutMs)) as { events?: DirectoryEvent[]; snapshot?: DirectorySnapshot };
-          this.#applyDirectoryReply(reply);
+          // A root gateway holds the poll open until the directory changes (a watch); others answer at once.
+          const watched = rootGateways.includes(candidate);
+          const waitMs = watched ? this.#settings.directoryWatchMs : 0;
+          const reply = (await link.rpc.call(candidate, 'dir_since', { revision, waitMs, root: this.#cache.rootGroup ?? null }, this.#settings.hopTimeoutMs + waitMs)) as {
+            events?: DirectoryEvent[];
+            snapshot?: DirectorySnapshot;
+          };
+          this.#applyDirectoryReply(reply, candidate);
+          if (watched) this.#lastPollMs = -Infinity;
           return;
         } catch {
           // try the next candidate (a gateway with nothing newer answers `moved`)
@@ -1057,7 +1482,18 @@ export class Federation {
     }
   }
 
-  #applyDirectoryReply(reply: { events?: DirectoryEvent[]; snapshot?: DirectorySnapshot }): void {
+  #wakeDirectoryWaiters(): void {
+    for (const wake of [...this.#directoryWaiters]) wake();
+  }
+
+  #applyDirectoryReply(reply: { events?: DirectoryEvent[]; snapshot?: DirectorySnapshot }, from: string): void {
+    const otherRoot = reply.snapshot?.rootGroup ?? null;
+    const knownRoot = this.#cache.rootGroup;
+    if (otherRoot !== null && knownRoot !== undefined && otherRoot !== knownRoot) {
+      // Seeds (or links) of two different federations: follow neither's news into the other's.
+      void this.#raiseAlarm('two_roots', `gateways reach two federations, with root groups ${knownRoot} and ${otherRoot}`, { roots: [knownRoot, otherRoot], via: from }).catch(() => undefined);
+      return;
+    }
     if (reply.snapshot !== undefined) {
       this.#cache.applySnapshot(reply.snapshot);
       this.#needSnapshot = false;
@@ -1068,6 +1504,27 @@ export class Federation {
         return;
       }
     }
+  }
+
+  /**
+   * `#directorySince`, but a root member with nothing newer than `revision` holds the answer
+   * until the directory changes or `waitMs` (at most `directoryWatchMs`) passes: a watch, so a
+   * quiet directory costs its followers one poll per `directoryWatchMs`, not per `directoryPollMs`.
+   */
+  async #directorySinceWatched(revision: number, waitMs: number): Promise<{ events?: DirectoryEvent[]; snapshot?: DirectorySnapshot }> {
+    const answer = this.#directorySince(revision);
+    const quiet = answer.events !== undefined && answer.events.length === 0;
+    if (!quiet || waitMs <= 0 || this.#closed || this.#directoryWaiters.size >= this.#settings.subscriptionsMax) return answer;
+    await new Promise<void>((resolve) => {
+      const wake = () => {
+        this.#clock.clearTimeout(timer);
+        this.#directoryWaiters.delete(wake);
+        resolve();
+      };
+      const timer = this.#clock.setTimeout(wake, Math.min(waitMs, this.#settings.directoryWatchMs));
+      this.#directoryWaiters.add(wake);
+    });
+    return this.#directorySince(revision);
   }
 
   /**
@@ -1085,25 +1542,14 @@ export class Federation {
     return { events };
   }
 
-  /** Leader: bring this group's slot states in line with the directory (guarded by move revisions). */
+  /** Bring this group's slot states in line with the directory (`reconcileSteps`; guarded by move revisions). */
   async #reconcileSlots(): Promise<void> {
     const view = this.#view();
     if (view === undefined || view.rootGroup === undefined) return;
-    const accept: SlotStep[] = [];
-    const unfence: SlotStep[] = [];
-    const drop: SlotStep[] = [];
-    for (const [slot, state, moveRevision] of this.#global.slots()) {
-      if (state === 'owned') continue;
-      const owner = view.ownerOf(slot);
-      const move = view.moveOf(slot);
-      const settled = view.slotRevision(slot) > moveRevision && (move === undefined || move.revision !== moveRevision);
-      if (!settled) continue;
-      const step = { slot, moveRevision };
-      if (owner === this.groupId && move === undefined) (state === 'importing' ? accept : unfence).push(step);
-      else if (owner !== this.groupId) drop.push(step);
-    }
-    for (const [op, steps] of [['accept', accept], ['unfence', unfence], ['drop', drop]] as const) {
-      for (let start = 0; start < steps.length; start += SLOT_BATCH_MAX) await this.#proposeGlobal({ op, steps: steps.slice(start, start + SLOT_BATCH_MAX) });
+    const steps = reconcileSteps(this.#global.slots(), view, this.groupId);
+    for (const op of ['accept', 'unfence', 'drop'] as const) {
+      const list = steps[op];
+      for (let start = 0; start < list.length; start += SLOT_BATCH_MAX) await this.#proposeGlobal({ op, steps: list.slice(start, start + SLOT_BATCH_MAX) });
     }
   }
 
@@ -1127,7 +1573,7 @@ export class Federation {
     await this.#proposeDirectory({ op: 'batch', commands: stalled.slice(0, MOVE_BATCH_SLOTS).map((move) => ({ op: 'abort_move' as const, slot: move.slot, moveRevision: move.revision })) });
   }
 
-  async #moveBatch(slots: readonly number[], to: GroupId): Promise<number[]> {
+  async #moveBatch(slots: readonly number[], to: GroupId): Promise<SlotMoveReport> {
     for (const slot of slots) this.#movesRunning.add(slot);
     try {
       return await this.#runMoveBatch(slots, to);
@@ -1136,51 +1582,121 @@ export class Federation {
     }
   }
 
-  async #runMoveBatch(slots: readonly number[], to: GroupId): Promise<number[]> {
+  /**
+   * One batch of the move protocol (see the file comment), checking every per-slot answer: a
+   * slot whose step is refused or fails leaves the batch, and its move is made to end (aborted)
+   * and undone in both groups (`#undoMoves`). Only slots whose `complete_move` this mover saw
+   * succeed are accepted at the destination and dropped at the source.
+   */
+  async #runMoveBatch(slots: readonly number[], to: GroupId): Promise<SlotMoveReport> {
+    const refused: SlotMoveRefusal[] = [];
     const began = await this.#proposeDirectory({ op: 'batch', commands: slots.map((slot) => ({ op: 'begin_move' as const, slot, to })) });
     if (!began.ok) throw refusalError(began);
-    const moves: SlotMove[] = [];
-    for (const slot of slots) {
+    let live: SlotMove[] = [];
+    slots.forEach((slot, index) => {
+      const result = began.results?.[index];
+      assert(result !== undefined, 'a directory batch answers every command');
+      if (!result.ok) return refused.push({ slot, code: result.code, reason: result.reason });
+      // Entries applied after ours may already have ended the move (the root's leader aborting it).
       const move = this.#directory.moveOf(slot);
-      if (move !== undefined && move.revision === began.revision) moves.push(move);
-    }
-    if (moves.length === 0) return [];
-    const bySource = new Map<GroupId, SlotMove[]>();
-    for (const move of moves) {
-      let list = bySource.get(move.from);
-      if (list === undefined) bySource.set(move.from, (list = []));
-      list.push(move);
-    }
-    try {
-      for (const [source, list] of bySource) {
-        const steps = list.map((move) => ({ slot: move.slot, moveRevision: move.revision }));
-        const fenced = (await this.#callGroup(source, 'slot_step', { cmd: { op: 'fence', steps } })) as GlobalResult;
-        if (!fenced.ok || fenced.entries === undefined) throw fedError('unavailable', `group ${source} did not fence`);
-        const fencedSlots = new Set(fenced.applied ?? []);
-        if (list.some((move) => !fencedSlots.has(move.slot))) throw fedError('unavailable', `group ${source} fenced only some slots`);
-        await Promise.all(
-          fenced.entries.map(([slot, entries]) =>
-            this.#callGroup(to, 'slot_step', { cmd: { op: 'import', slot, moveRevision: began.revision, entries } }),
-          ),
-        );
-      }
-    } catch (error) {
-      await this.#proposeDirectory({ op: 'batch', commands: moves.map((move) => ({ op: 'abort_move' as const, slot: move.slot, moveRevision: move.revision })) });
-      throw error;
-    }
-    await this.#proposeDirectory({ op: 'batch', commands: moves.map((move) => ({ op: 'mark_copied' as const, slot: move.slot, moveRevision: move.revision })) });
-    await this.#proposeDirectory({ op: 'batch', commands: moves.map((move) => ({ op: 'complete_move' as const, slot: move.slot, moveRevision: move.revision })) });
-    const steps = moves.map((move) => ({ slot: move.slot, moveRevision: move.revision }));
-    await this.#callGroup(to, 'slot_step', { cmd: { op: 'accept', steps } }).catch(() => undefined);
+      if (move?.revision !== began.revision) return refused.push({ slot, code: 'move_aborted', reason: `the move of slot ${slot} was aborted as it began` });
+      live.push(move);
+    });
+    // Fence at each source (its log freezes the slot and hands back the names), import at `to`.
+    const bySource = groupBy(live, (move) => move.from);
     for (const [source, list] of bySource) {
-      await this.#callGroup(source, 'slot_step', { cmd: { op: 'drop', steps: list.map((move) => ({ slot: move.slot, moveRevision: move.revision })) } }).catch(() => undefined);
+      const steps = list.map((move) => ({ slot: move.slot, moveRevision: move.revision }));
+      let fenced: GlobalResult;
+      try {
+        fenced = (await this.#callGroup(source, 'slot_step', { cmd: { op: 'fence', steps } })) as GlobalResult;
+      } catch (error) {
+        live = await this.#giveUp(live, list, 'unavailable', `group ${source} did not fence: ${(error as Error).message}`, refused);
+        continue;
+      }
+      const entries = new Map(fenced.ok ? (fenced.entries ?? []) : []);
+      const unfenced = list.filter((move) => !entries.has(move.slot));
+      live = await this.#giveUp(live, unfenced, 'unavailable', `group ${source} did not fence the slot`, refused);
+      // Imports travel in batches of whole slots (one destination log entry each), bounded in names.
+      const notImported: SlotMove[] = [];
+      for (const chunk of importChunks(list.filter((move) => entries.has(move.slot)), (move) => entries.get(move.slot)?.length ?? 0)) {
+        const imports = chunk.map((move) => ({ slot: move.slot, moveRevision: move.revision, entries: entries.get(move.slot) ?? [] }));
+        // A slot alone in its chunk may hold more names than a batch carries: it goes as a plain import.
+        const cmd = imports.length === 1 ? { op: 'import', ...(imports[0] as (typeof imports)[number]) } : { op: 'import_batch', imports };
+        const imported = (await this.#callGroup(to, 'slot_step', { cmd }).catch(() => undefined)) as GlobalResult | undefined;
+        const applied = new Set(imported?.ok === true ? (imported.applied ?? []) : []);
+        notImported.push(...chunk.filter((move) => !applied.has(move.slot)));
+      }
+      live = await this.#giveUp(live, notImported, 'unavailable', `group ${to} did not import the slot`, refused);
     }
-    return moves.map((move) => move.slot);
+    // Record the copy, then switch ownership; a refusal means the move was ended by someone else.
+    for (const op of ['mark_copied', 'complete_move'] as const) {
+      if (live.length === 0) break;
+      const result = await this.#proposeDirectory({ op: 'batch', commands: live.map((move) => ({ op, slot: move.slot, moveRevision: move.revision })) });
+      if (!result.ok) throw refusalError(result);
+      const failed = live.filter((_move, index) => result.results?.[index]?.ok !== true);
+      live = await this.#giveUp(live, failed, 'move_aborted', `the move was aborted before ${op}`, refused);
+    }
+    await this.#finishMoves(live);
+    return { moved: live.map((move) => move.slot), refused };
+  }
+
+  /** Take `failed` out of the batch: report them, abort their moves, undo them. Returns what stays live. */
+  async #giveUp(live: SlotMove[], failed: readonly SlotMove[], code: SlotMoveRefusalCode, reason: string, refused: SlotMoveRefusal[]): Promise<SlotMove[]> {
+    if (failed.length === 0) return live;
+    const out = new Set(failed);
+    for (const move of failed) refused.push({ slot: move.slot, code, reason });
+    try {
+      // Refused harmlessly (`no_move`/`stale_move`) for moves that already ended.
+      await this.#proposeDirectory({ op: 'batch', commands: failed.map((move) => ({ op: 'abort_move' as const, slot: move.slot, moveRevision: move.revision })) });
+    } catch (error) {
+      // Unknown whether the abort applied: leave it to the root's stall check and the reconcilers.
+      this.#log('warn', 'move_abort_failed', `${failed.length} moves: ${(error as Error).message}`);
+      return live.filter((move) => !out.has(move));
+    }
+    await this.#finishMoves(failed);
+    return live.filter((move) => !out.has(move));
+  }
+
+  /**
+   * Send each ended move's last steps to both groups, as the directory decides them
+   * (`moveOutcome`): completed → accept at `to`, drop at `from`; aborted → unfence at `from`,
+   * drop at `to`; superseded → drop at both. Best effort: the groups' reconcilers do the same.
+   */
+  async #finishMoves(moves: readonly SlotMove[]): Promise<void> {
+    const commands = new Map<GroupId, Map<'accept' | 'unfence' | 'drop', SlotStep[]>>();
+    const add = (group: GroupId, op: 'accept' | 'unfence' | 'drop', move: SlotMove) => {
+      let byOp = commands.get(group);
+      if (byOp === undefined) commands.set(group, (byOp = new Map()));
+      let steps = byOp.get(op);
+      if (steps === undefined) byOp.set(op, (steps = []));
+      steps.push({ slot: move.slot, moveRevision: move.revision });
+    };
+    for (const move of moves) {
+      const outcome = moveOutcome(this.#directory, move);
+      if (outcome === 'completed') (add(move.to, 'accept', move), add(move.from, 'drop', move));
+      else if (outcome === 'aborted') (add(move.from, 'unfence', move), add(move.to, 'drop', move));
+      else if (outcome === 'superseded') (add(move.from, 'drop', move), add(move.to, 'drop', move));
+    }
+    // Accept before drop: the new owner takes writes before the old copy goes.
+    for (const op of ['accept', 'unfence', 'drop'] as const) {
+      for (const [group, byOp] of commands) {
+        const steps = byOp.get(op) ?? [];
+        for (let start = 0; start < steps.length; start += SLOT_BATCH_MAX) {
+          await this.#callGroup(group, 'slot_step', { cmd: { op, steps: steps.slice(start, start + SLOT_BATCH_MAX) } }).catch((error: unknown) =>
+            this.#log('warn', 'move_step_failed', `${op} at ${group}: ${(error as Error).message}`),
+          );
+        }
+      }
+    }
   }
 
   // ---- names follow their processes ----------------------------------------------------------
 
-  #holdLocally(name: string, pid: Pid): void {
+  /**
+   * Tie `name` to `pid`'s life: this member's agent monitors the pid (on this node or, over the
+   * group's own link, on another member) and releases the name when it exits.
+   */
+  #hold(name: string, pid: Pid): void {
     let held = this.#localHolders.get(pid.key);
     if (held === undefined) {
       this.#localHolders.set(pid.key, (held = { pid, names: new Set() }));
@@ -1189,12 +1705,41 @@ export class Federation {
     held.names.add(name);
   }
 
+  /**
+   * Monitors every holder. A `noconnection` DOWN says only that the link to the holder's node
+   * dropped, not that the holder exited: its names stay (the home group's holder check releases
+   * them if the node is gone for good) and it is monitored again when its node comes back.
+   */
   async #agent(ctx: ProcessContext): Promise<void> {
     for (;;) {
       const message = await ctx.receive();
       if (message instanceof Pid) ctx.monitor(message);
-      else if (isDownMessage(message) && message.pid instanceof Pid) this.#onHolderDown(message.pid);
+      else if (isDownMessage(message) && message.pid instanceof Pid) {
+        if (message.reason === 'noconnection' && this.#localHolders.has(message.pid.key)) this.#detached.add(message.pid.key);
+        else this.#onHolderDown(message.pid);
+      }
     }
+  }
+
+  /** A member's node is back: monitor its holders again (one that exited meanwhile answers `noproc`). */
+  #reattachHolders(node: string): void {
+    for (const key of [...this.#detached]) {
+      const held = this.#localHolders.get(key);
+      if (held === undefined) {
+        this.#detached.delete(key);
+        continue;
+      }
+      if (held.pid.node !== node) continue;
+      this.#detached.delete(key);
+      if (this.#agentPid !== undefined) this.node.send(this.#agentPid, held.pid);
+    }
+  }
+
+  /** `node` is this member's or a member of this group's (as this member knows the configuration). */
+  #isGroupNode(node: string): boolean {
+    if (node === this.node.name) return true;
+    const status = this.group.status();
+    return status.voters.includes(node) || status.learners.includes(node);
   }
 
   #onHolderDown(pid: Pid): void {
@@ -1224,21 +1769,47 @@ export class Federation {
 
   // ---- relayed monitors ----------------------------------------------------------------------
 
-  /** A proxy process here monitors `pid` and tells `deliver` once. */
-  #proxyMonitor(pid: Pid, deliver: (reason: unknown) => void): Pid {
-    return this.node.spawn(async (ctx) => {
-      ctx.monitor(pid);
-      const down = await ctx.receive((message) => isDownMessage(message));
-      deliver((down as { reason: unknown }).reason);
+  /**
+   * A proxy process here monitors (or, `link`, links to — trapping exits) `pid` and tells
+   * `deliver` once it ends; `until` resolves once its monitor or link is set (signals to `pid`
+   * sent from this node afterwards come after it). A `link` proxy also obeys `UNLINK_MESSAGE`.
+   */
+  #proxy(pid: Pid, link: boolean, deliver: (reason: unknown) => void): { proxy: Pid; until: Promise<void> } {
+    let set: () => void = () => undefined;
+    const until = new Promise<void>((resolve) => (set = resolve));
+    const body = async (ctx: ProcessContext): Promise<void> => {
+      if (!link) {
+        ctx.monitor(pid);
+        set();
+        const down = await ctx.receive((message) => isDownMessage(message));
+        deliver((down as { reason: unknown }).reason);
+        return;
+      }
+      ctx.link(pid);
+      set();
+      const message = (await ctx.receive((candidate) => (isExitMessage(candidate) && candidate.from.equals(pid)) || (candidate as { type?: unknown })?.type === UNLINK_MESSAGE)) as {
+        type: string;
+        reason: ExitReason;
+      };
+      if (message.type !== UNLINK_MESSAGE) return deliver(message.reason);
+      if (message.reason !== 'normal') ctx.exit(pid, message.reason);
+    };
+    return { proxy: this.node.spawn(body, link ? { trapExit: true } : {}), until };
+  }
+
+  /** Within the group: a proxy here monitors `pid` for `watcher` (tracked, so `demonitor` can drop it). */
+  async #localMonitor(watcher: Pid, ref: Ref, pid: Pid): Promise<void> {
+    const key = refKey(ref);
+    const { proxy, until } = this.#proxy(pid, false, (reason) => {
+      this.#localMonitors.delete(key);
+      this.node.send(watcher, { type: 'DOWN', ref, pid, reason });
     });
+    this.#localMonitors.set(key, proxy);
+    await until;
   }
 
-  #localMonitor(watcher: Pid, ref: Ref, pid: Pid): void {
-    this.#proxyMonitor(pid, (reason) => this.node.send(watcher, { type: 'DOWN', ref, pid, reason }));
-  }
-
-  /** At the caller's gateway: ask the home group's gateways to watch `pid`, remember the route. */
-  async #relayMonitor(member: string, ref: Ref, pid: Pid, group: GroupId): Promise<null> {
+  /** At the caller's gateway: ask the home group's gateways to watch (or link to) `pid`, remember the route. */
+  async #relayMonitor(member: string, ref: Ref, pid: Pid, group: GroupId, linked: boolean): Promise<null> {
     const link = this.#gateway;
     if (link === undefined) throw fedError('unavailable', `${this.node.name} is not a gateway`);
     const record = this.#view()?.group(group);
@@ -1247,7 +1818,7 @@ export class Federation {
     for (const gateway of gateways) {
       this.#relayedMonitors.set(refKey(ref), { member, ref, pid, home: gateway.node });
       try {
-        await link.rpc.call(gateway.node, 'monitor', { ref, pid }, this.#settings.hopTimeoutMs);
+        await link.rpc.call(gateway.node, 'monitor', { ref, pid, link: linked }, this.#settings.hopTimeoutMs);
         return null;
       } catch (error) {
         this.#relayedMonitors.delete(refKey(ref));
@@ -1257,22 +1828,38 @@ export class Federation {
     throw fedError('unavailable', `group ${group} is unreachable`, { group });
   }
 
-  async #relayDemonitor(ref: Ref): Promise<null> {
+  /** At the caller's gateway: end a relayed monitor or link; a link's `reason` goes on to the remote pid. */
+  async #relayDemonitor(ref: Ref, reason: ExitReason): Promise<null> {
     const relayed = this.#relayedMonitors.get(refKey(ref));
     this.#relayedMonitors.delete(refKey(ref));
-    if (relayed !== undefined) await this.#gateway?.rpc.call(relayed.home, 'demonitor', { ref }, this.#settings.hopTimeoutMs).catch(() => undefined);
+    if (relayed !== undefined) await this.#gateway?.rpc.call(relayed.home, 'demonitor', { ref, reason }, this.#settings.hopTimeoutMs).catch(() => undefined);
     return null;
   }
 
-  /** At the home gateway: watch a local-group pid for gateway `from` of another group. */
-  #serveMonitor(from: string, ref: Ref, pid: Pid): void {
+  /**
+   * At the home gateway: watch a local-group pid for gateway `from` of another group. For a
+   * link, the proxy also links to `pid` (trapping exits): `pid`'s exit goes back as a DOWN, and
+   * the end of the relay (`#endServed`) exits `pid` with the other side's reason.
+   */
+  async #serveMonitor(from: string, ref: Ref, pid: Pid, link: boolean): Promise<void> {
     const key = refKey(ref);
-    const proxy = this.#proxyMonitor(pid, (reason) => {
+    const { proxy, until } = this.#proxy(pid, link, (reason) => {
       if (this.#servedMonitors.get(key)?.proxy.equals(proxy) !== true) return;
       this.#servedMonitors.delete(key);
       this.#gateway?.distribution.sendControl(from, DOWN_CHANNEL, { ref, reason });
     });
-    this.#servedMonitors.set(key, { proxy, from });
+    this.#servedMonitors.set(key, { proxy, from, link });
+    await until;
+  }
+
+  /** At the home gateway: stop serving a monitor (drop its proxy) or a link (exit the pid with `reason` unless normal). */
+  #endServed(key: string, reason: ExitReason): void {
+    const served = this.#servedMonitors.get(key);
+    if (served === undefined) return;
+    this.#servedMonitors.delete(key);
+    if (!this.node.started) return;
+    if (served.link) this.node.send(served.proxy, { type: UNLINK_MESSAGE, reason });
+    else this.node.exit(served.proxy, 'kill');
   }
 
   /** At the caller's gateway: a home gateway reports a DOWN; pass it to the member. */
@@ -1305,11 +1892,7 @@ export class Federation {
       this.#relayedMonitors.delete(key);
       this.#forwardDown(relayed.member, relayed.ref, 'noconnection');
     }
-    for (const [key, served] of this.#servedMonitors) {
-      if (served.from !== node) continue;
-      this.#servedMonitors.delete(key);
-      if (this.node.started) this.node.exit(served.proxy, 'kill');
-    }
+    for (const [key, served] of this.#servedMonitors) if (served.from === node) this.#endServed(key, 'noconnection');
   }
 
   /** A link inside the group dropped: monitors relayed by that gateway fire `noconnection`. */
@@ -1319,38 +1902,60 @@ export class Federation {
       this.#monitors.delete(key);
       this.node.send(monitor.watcher, { type: 'DOWN', ref: monitor.ref, pid: monitor.pid, reason: 'noconnection' });
     }
+    // The caller is gone: its links' remote ends get noconnection, its monitors just stop.
     for (const [key, relayed] of this.#relayedMonitors) {
       if (relayed.member !== node) continue;
       this.#relayedMonitors.delete(key);
-      void this.#gateway?.rpc.call(relayed.home, 'demonitor', { ref: relayed.ref }, this.#settings.hopTimeoutMs).catch(() => undefined);
+      void this.#gateway?.rpc.call(relayed.home, 'demonitor', { ref: relayed.ref, reason: 'noconnection' }, this.#settings.hopTimeoutMs).catch(() => undefined);
     }
   }
 
   /**
-   * Leader of a home group: names die with their holder's node. Each holder node's own group
-   * says whether it is a live member and its creation; a node dead for `nameDownGraceMs` loses
-   * its names, a live node's older incarnations lose theirs. A group that cannot be asked
-   * (partition) keeps its names: nothing is removed on a guess. Names behind a fence stay until
-   * a later check, which then reaches the slot's new owner.
+   * The holder checker of a home group (its first gateway): names die with their holder's node.
+   * Each holder node's own group says whether it is a live member and its creation; a node dead
+   * for `nameDownGraceMs` loses its names, a live node's older incarnations lose theirs. A group
+   * that cannot be asked (partition) keeps its names: nothing is removed on a guess. Names
+   * behind a fence stay until a later check, which then reaches the slot's new owner.
+   *
+   * What it costs: only groups whose pids hold names here are asked, all their nodes in one
+   * call, and the call subscribes (`watch`): the answering gateway sends `nodes_changed` when its
+   * group's members or their incarnations change, and only then is the group asked again —
+   * besides a resync every `holderResyncMs` (a lost notice, a lost subscription) and a recheck
+   * every `holderCheckMs` while one of its nodes is in its grace period. So a quiet federation
+   * spends O(groups² / holderResyncMs) messages per second on this, not O(groups²) per second.
    */
   async #checkHolders(): Promise<void> {
-    const byGroup = new Map<GroupId, Map<string, number>>();
-    for (const [, entry] of this.#global.registered()) {
-      const group = entry.group ?? this.groupId;
-      let nodes = byGroup.get(group);
-      if (nodes === undefined) byGroup.set(group, (nodes = new Map()));
-      nodes.set(entry.pid.node, Math.min(nodes.get(entry.pid.node) ?? Infinity, entry.pid.creation));
-    }
     const now = this.#clock.now();
+    const byGroup = new Map<GroupId, Map<string, number>>();
+    for (const [recorded, nodes] of this.#global.holdersByGroup()) {
+      const group = recorded ?? this.groupId;
+      const merged = byGroup.get(group) ?? new Map<string, number>();
+      for (const [node, creation] of nodes) merged.set(node, Math.min(merged.get(node) ?? Infinity, creation));
+      byGroup.set(group, merged);
+    }
+    for (const group of [...this.#holderGroups.keys()]) if (!byGroup.has(group)) this.#holderGroups.delete(group);
     const seen = new Set<string>();
     for (const [group, nodes] of byGroup) {
-      let alive: Record<string, number | null>;
-      try {
-        alive = group === this.groupId ? this.#nodesAlive([...nodes.keys()]) : ((await this.#callGroup(group, 'nodes_alive', { nodes: [...nodes.keys()] })) as Record<string, number | null>);
-      } catch {
+      let state = this.#holderGroups.get(group);
+      if (state === undefined) this.#holderGroups.set(group, (state = { nextMs: 0, via: undefined }));
+      if (now < state.nextMs) {
         for (const node of nodes.keys()) seen.add(node);
         continue;
       }
+      let alive: Record<string, number | null>;
+      try {
+        if (group === this.groupId) alive = this.#nodesAlive([...nodes.keys()]);
+        else {
+          const answer = await this.#callGroupGateways(group, 'nodes_alive', { nodes: [...nodes.keys()], watch: true });
+          alive = answer.value as Record<string, number | null>;
+          state.via = answer.gateway;
+        }
+      } catch {
+        for (const node of nodes.keys()) seen.add(node);
+        state.nextMs = now + this.#settings.holderCheckMs;
+        continue;
+      }
+      let grace = false;
       for (const [node, oldestCreation] of nodes) {
         seen.add(node);
         const creation = alive[node];
@@ -1362,9 +1967,42 @@ export class Federation {
         const since = this.#deadSince.get(node) ?? now;
         this.#deadSince.set(node, since);
         if (now - since >= this.#settings.nameDownGraceMs) await this.#proposeGlobal({ op: 'release_node', node });
+        else grace = true;
       }
+      const local = group === this.groupId;
+      state.nextMs = now + (local || grace ? this.#settings.holderCheckMs : this.#settings.holderResyncMs);
     }
     for (const node of [...this.#deadSince.keys()]) if (!seen.has(node)) this.#deadSince.delete(node);
+  }
+
+  /** This member checks the holders of its group's names: it is the group's first published gateway. */
+  #isHolderChecker(): boolean {
+    return this.#gateway !== undefined && this.#global.gateways()[0]?.member === this.node.name;
+  }
+
+  /**
+   * At a gateway with subscribers: tell them (`nodes_changed`) when this group's members, their
+   * links to this member or their incarnations change, so they ask about their holders again.
+   */
+  #noticeMemberChanges(): void {
+    const link = this.#gateway;
+    if (link === undefined || this.#nodeWatchers.size === 0) return;
+    const status = this.group.status();
+    const members = [...status.voters, ...status.learners].sort();
+    const key = members.map((member) => `${member}:${member === this.node.name ? this.node.creation : (this.distribution.peerInfo(member)?.creation ?? '-')}`).join(',');
+    if (key === this.#membersKey) return;
+    const first = this.#membersKey === undefined;
+    this.#membersKey = key;
+    if (first) return;
+    for (const watcher of this.#nodeWatchers) link.distribution.sendControl(watcher, NODES_CHANNEL, { group: this.groupId });
+  }
+
+  /** At the holder checker: a holder group's gateway says its members changed. */
+  #onNodesChanged(payload: unknown): void {
+    const group = (payload as { group?: unknown } | null)?.group;
+    if (typeof group !== 'string') return;
+    const state = this.#holderGroups.get(group);
+    if (state !== undefined) state.nextMs = 0;
   }
 
   /** For each node: its creation if it is a live member of this group (as this member sees it), else null. */
@@ -1414,8 +2052,19 @@ export class Federation {
     return Math.max(1, deadline - this.#clock.now());
   }
 
+  /** Wait `delayMs`; rejects with `shutdown` at once if the federation closes meanwhile. */
   #sleep(delayMs: number): Promise<void> {
-    return new Promise((resolve) => this.#clock.setTimeout(resolve, delayMs));
+    if (this.#closed) return Promise.reject(fedError('shutdown', 'the federation member is closed'));
+    return new Promise((resolve, reject) => {
+      const sleep = {
+        timer: this.#clock.setTimeout(() => {
+          this.#sleeps.delete(sleep);
+          resolve();
+        }, delayMs),
+        reject,
+      };
+      this.#sleeps.add(sleep);
+    });
   }
 
   #log(level: 'info' | 'warn', event: string, msg: string): void {

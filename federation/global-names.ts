@@ -36,8 +36,31 @@ export const GLOBAL_EVENTS_MAX = 10_000;
 export const RELEASE_NAMES_MAX = 1_024;
 /** Most slots one batch command carries. */
 export const SLOT_BATCH_MAX = 512;
+/** Most names one `import_batch` carries (the mover splits bigger batches; bounds the entry's size). */
+export const IMPORT_NAMES_MAX = 4_096;
 
 export type SlotState = 'owned' | 'fenced' | 'importing';
+
+/**
+ * Why a group is not (or no longer) part of the federation, as recorded in its own log so that
+ * every member reports it: `two_roots` (a federation already exists at the seeds, or the
+ * gateways reach two directories with different roots), `create_root_refused`,
+ * `add_group_refused` (the root's directory refused this group), `group_removed` (the directory
+ * lists this group as removed: ids are never reused).
+ */
+export type FederationAlarmCode = 'two_roots' | 'create_root_refused' | 'add_group_refused' | 'group_removed';
+
+export interface FederationAlarm {
+  readonly code: FederationAlarmCode;
+  readonly message: string;
+  readonly details: Readonly<Record<string, unknown>>;
+  /** Index of the entry that raised it. */
+  readonly revision: number;
+}
+
+const ALARM_CODES: ReadonlySet<string> = new Set<FederationAlarmCode>(['two_roots', 'create_root_refused', 'add_group_refused', 'group_removed']);
+/** Longest alarm message, in characters. */
+const ALARM_MESSAGE_LENGTH_MAX = 1_024;
 
 export interface GlobalEntry {
   readonly pid: Pid;
@@ -71,11 +94,18 @@ export type GlobalCommand =
   | { readonly op: 'claim_all' }
   | { readonly op: 'fence'; readonly steps: readonly SlotStep[] }
   | { readonly op: 'import'; readonly slot: number; readonly moveRevision: number; readonly entries: ReadonlyArray<readonly [string, GlobalEntry]> }
+  /** Several slots' imports in one entry (a mover's batch): each applies as `import` would. */
+  | { readonly op: 'import_batch'; readonly imports: ReadonlyArray<{ readonly slot: number; readonly moveRevision: number; readonly entries: ReadonlyArray<readonly [string, GlobalEntry]> }> }
   | { readonly op: 'accept'; readonly steps: readonly SlotStep[] }
   | { readonly op: 'unfence'; readonly steps: readonly SlotStep[] }
   | { readonly op: 'drop'; readonly steps: readonly SlotStep[] }
   | { readonly op: 'want_gateways'; readonly members: readonly string[] }
-  | { readonly op: 'gateway_up'; readonly gateway: LocalGateway };
+  /** Record (or replace) an alarm: a condition that keeps this group out of the federation (etcd's alarms). */
+  | { readonly op: 'alarm'; readonly alarm: { readonly code: FederationAlarmCode; readonly message: string; readonly details?: Record<string, unknown> } }
+  | { readonly op: 'clear_alarm'; readonly code: FederationAlarmCode }
+  | { readonly op: 'gateway_up'; readonly gateway: LocalGateway }
+  /** A member says whether it may serve as a gateway (the leader never chooses one that may not). */
+  | { readonly op: 'gateway_eligible'; readonly member: string; readonly eligible: boolean };
 
 export type GlobalResult =
   | { readonly ok: true; readonly revision: number; readonly blocked?: readonly string[]; readonly applied?: readonly number[]; readonly entries?: ReadonlyArray<readonly [number, ReadonlyArray<readonly [string, GlobalEntry]>]> }
@@ -90,16 +120,26 @@ export type GlobalChange =
 
 export interface GlobalSnapshot {
   readonly version: 1;
+  /** Index of the last command applied (absent in snapshots written before it was recorded). */
+  readonly lastIndex?: number;
   readonly initialized: boolean;
   readonly slots: ReadonlyArray<readonly [number, SlotState, number]>;
   readonly names: ReadonlyArray<readonly [string, GlobalEntry]>;
   readonly wanted: readonly string[];
   readonly gateways: readonly LocalGateway[];
+  /** Absent in snapshots written before alarms existed. */
+  readonly alarms?: readonly FederationAlarm[];
+  /** Members that may not serve as gateways (absent in older snapshots). */
+  readonly ineligible?: readonly string[];
 }
 
 interface SlotRecord {
   state: SlotState;
   moveRevision: number;
+}
+
+function sameEntry(a: GlobalEntry, b: GlobalEntry): boolean {
+  return a.revision === b.revision && a.createRevision === b.createRevision && a.pid.equals(b.pid) && a.group === b.group;
 }
 
 function badarg(reason: string): GlobalResult {
@@ -129,6 +169,11 @@ export class GlobalNames {
   readonly #gateways = new Map<string, LocalGateway>();
   readonly #listeners = new Set<(change: GlobalChange) => void>();
   readonly #gatewayListeners = new Set<() => void>();
+  readonly #alarms = new Map<FederationAlarmCode, FederationAlarm>();
+  /** Members that declared they never serve as gateways. */
+  readonly #ineligible = new Set<string>();
+  /** Holder index: holder group ('' if unknown) → node → creation → names held. */
+  readonly #holders = new Map<string, Map<string, Map<number, number>>>();
   #lastIndex = 0;
 
   // ---- reads -------------------------------------------------------------------------------
@@ -180,8 +225,33 @@ export class GlobalNames {
     return [...nodes].sort();
   }
 
+  /**
+   * For each holder group (`null`: not recorded), the nodes whose pids hold names here and the
+   * oldest creation among each node's holders. Built from an index kept in step with every
+   * change, so it costs the number of holder nodes, not the number of names.
+   */
+  holdersByGroup(): Map<string | null, Map<string, number>> {
+    const out = new Map<string | null, Map<string, number>>();
+    for (const [group, nodes] of this.#holders) {
+      const oldest = new Map<string, number>();
+      for (const [node, creations] of nodes) oldest.set(node, Math.min(...creations.keys()));
+      out.set(group === '' ? null : group, oldest);
+    }
+    return out;
+  }
+
   wantedGateways(): string[] {
     return [...this.#wanted];
+  }
+
+  /** Whether `member` may serve as a gateway (it did not declare otherwise). */
+  gatewayEligible(member: string): boolean {
+    return !this.#ineligible.has(member);
+  }
+
+  /** The alarms raised and not cleared, by code. */
+  alarms(): FederationAlarm[] {
+    return [...this.#alarms.values()].sort((a, b) => (a.code < b.code ? -1 : 1));
   }
 
   /** Wanted gateways that have published their hidden address, in wanted order. */
@@ -229,6 +299,8 @@ export class GlobalNames {
         return this.#fence(index, command.steps);
       case 'import':
         return this.#import(index, command.slot, command.moveRevision, command.entries);
+      case 'import_batch':
+        return this.#importBatch(index, command.imports);
       case 'accept':
         return this.#transition(index, command.steps, 'importing', 'owned');
       case 'unfence':
@@ -239,6 +311,22 @@ export class GlobalNames {
         return this.#wantGateways(index, command.members);
       case 'gateway_up':
         return this.#gatewayUp(index, command.gateway);
+      case 'gateway_eligible':
+        if (typeof command.member !== 'string' || typeof command.eligible !== 'boolean') return badarg('gateway_eligible is {member, eligible}');
+        if (command.eligible) this.#ineligible.delete(command.member);
+        else this.#ineligible.add(command.member);
+        return { ok: true, revision: index };
+      case 'alarm': {
+        const alarm = command.alarm;
+        if (!ALARM_CODES.has(alarm?.code) || typeof alarm.message !== 'string' || alarm.message.length > ALARM_MESSAGE_LENGTH_MAX) return badarg('an alarm is {code, message}');
+        if (alarm.details !== undefined && (typeof alarm.details !== 'object' || alarm.details === null)) return badarg('alarm details are an object');
+        this.#alarms.set(alarm.code, { code: alarm.code, message: alarm.message, details: { ...(alarm.details ?? {}) }, revision: index });
+        return { ok: true, revision: index };
+      }
+      case 'clear_alarm':
+        if (!ALARM_CODES.has(command.code)) return badarg(`unknown alarm ${JSON.stringify(command.code)}`);
+        this.#alarms.delete(command.code);
+        return { ok: true, revision: index };
       default:
         return badarg(`unknown global names command ${JSON.stringify((command as { op?: unknown }).op)}`);
     }
@@ -348,6 +436,22 @@ export class GlobalNames {
     return { ok: true, revision: index, applied: [slot] };
   }
 
+  #importBatch(index: number, imports: ReadonlyArray<{ slot: number; moveRevision: number; entries: ReadonlyArray<readonly [string, GlobalEntry]> }>): GlobalResult {
+    if (!Array.isArray(imports) || imports.length === 0 || imports.length > SLOT_BATCH_MAX) return badarg(`an import batch lists 1 to ${SLOT_BATCH_MAX} slots`);
+    let names = 0;
+    for (const item of imports) {
+      if (!isSlot(item?.slot) || typeof item.moveRevision !== 'number' || !Array.isArray(item.entries)) return badarg('an import is {slot, moveRevision, entries}');
+      names += item.entries.length;
+    }
+    if (names > IMPORT_NAMES_MAX) return badarg(`an import batch carries at most ${IMPORT_NAMES_MAX} names`);
+    const applied: number[] = [];
+    for (const item of imports) {
+      const result = this.#import(index, item.slot, item.moveRevision, item.entries);
+      if (result.ok && result.applied?.includes(item.slot) === true) applied.push(item.slot);
+    }
+    return { ok: true, revision: index, applied };
+  }
+
   #transition(index: number, steps: readonly SlotStep[], from: SlotState, to: SlotState): GlobalResult {
     const invalid = validSteps(steps);
     if (invalid !== undefined) return badarg(invalid);
@@ -399,8 +503,27 @@ export class GlobalNames {
     const slot = slotOf(name);
     let names = this.#names.get(slot);
     if (names === undefined) this.#names.set(slot, (names = new Map()));
+    const previous = names.get(name);
+    if (previous !== undefined) this.#indexHolder(previous, -1);
     names.set(name, entry);
+    this.#indexHolder(entry, 1);
     this.#emit({ type: 'put', name, entry, revision: entry.revision });
+  }
+
+  #indexHolder(entry: GlobalEntry, delta: 1 | -1): void {
+    const group = entry.group ?? '';
+    let nodes = this.#holders.get(group);
+    if (nodes === undefined) this.#holders.set(group, (nodes = new Map()));
+    let creations = nodes.get(entry.pid.node);
+    if (creations === undefined) nodes.set(entry.pid.node, (creations = new Map()));
+    const count = (creations.get(entry.pid.creation) ?? 0) + delta;
+    assert(count >= 0, 'the holder index never goes negative');
+    if (count > 0) creations.set(entry.pid.creation, count);
+    else {
+      creations.delete(entry.pid.creation);
+      if (creations.size === 0) nodes.delete(entry.pid.node);
+      if (nodes.size === 0) this.#holders.delete(group);
+    }
   }
 
   #delete(name: string, index: number): void {
@@ -409,6 +532,7 @@ export class GlobalNames {
     const entry = names?.get(name);
     if (names === undefined || entry === undefined) return;
     names.delete(name);
+    this.#indexHolder(entry, -1);
     if (names.size === 0) this.#names.delete(slot);
     this.#emit({ type: 'delete', name, pid: entry.pid, revision: index });
   }
@@ -430,31 +554,53 @@ export class GlobalNames {
   snapshot(): GlobalSnapshot {
     return {
       version: 1,
+      lastIndex: this.#lastIndex,
       initialized: this.#initialized,
       slots: this.slots(),
       names: this.registered(),
       wanted: [...this.#wanted],
       gateways: [...this.#gateways.values()],
+      alarms: this.alarms(),
+      ineligible: [...this.#ineligible].sort(),
     };
   }
 
+  /**
+   * Replace the whole state with a snapshot's (a member catching up by InstallSnapshot). The
+   * difference is reported to `onChange` listeners like applied changes — a `put` for every name
+   * added or changed, a `delete` for every name gone — so watchers (cache invalidation at a home
+   * gateway) never miss a change that arrived inside a snapshot.
+   */
   restore(snapshot: unknown): void {
     const state = snapshot as GlobalSnapshot;
     assert(state !== null && typeof state === 'object' && state.version === 1, 'unknown global names snapshot');
-    this.#lastIndex = 0;
+    const before = new Map(this.registered());
+    this.#lastIndex = state.lastIndex ?? 0;
     this.#initialized = state.initialized;
     this.#slots.clear();
     for (const [slot, slotState, moveRevision] of state.slots) this.#slots.set(slot, { state: slotState, moveRevision });
     this.#names.clear();
+    this.#holders.clear();
     for (const [name, entry] of state.names) {
       const slot = slotOf(name);
       let names = this.#names.get(slot);
       if (names === undefined) this.#names.set(slot, (names = new Map()));
       names.set(name, entry);
+      this.#indexHolder(entry, 1);
     }
     this.#wanted = [...state.wanted];
     this.#gateways.clear();
     for (const gateway of state.gateways) this.#gateways.set(gateway.member, gateway);
+    this.#alarms.clear();
+    for (const alarm of state.alarms ?? []) this.#alarms.set(alarm.code, alarm);
+    this.#ineligible.clear();
+    for (const member of state.ineligible ?? []) this.#ineligible.add(member);
+    for (const [name, entry] of state.names) {
+      const old = before.get(name);
+      before.delete(name);
+      if (old === undefined || !sameEntry(old, entry)) this.#emit({ type: 'put', name, entry, revision: entry.revision });
+    }
+    for (const [name, old] of before) this.#emit({ type: 'delete', name, pid: old.pid, revision: this.#lastIndex });
     this.#emitGateways();
   }
 }

@@ -5,6 +5,7 @@
 //   const federation = await Federation.attach({ node, distribution, group, machines, cookie,
 //     createRoot: true,                 // only in the group that creates the federation
 //     seeds: ['127.0.0.1:4380'] });     // other groups: hidden addresses of root gateways
+//   await federation.ready();                                    // joined, or a typed alarm (two_roots, group_removed…)
 //   await federation.register('svc:orders', pid);                // linearizable in the home group
 //   await federation.whereis('svc:orders', { consistency: 'linearizable' });
 //   await federation.send('svc:orders', msg);   await federation.monitor(watcher, found);
@@ -25,6 +26,9 @@ export {
   type GlobalResult,
   type GlobalChange,
   type GlobalSnapshot,
+  type FederationAlarm,
+  type FederationAlarmCode,
+  IMPORT_NAMES_MAX,
 } from './global-names.js';
 export { federationMachines, DIRECTORY_EXTENSION, type FederationMachines } from './machines.js';
 export { Rpc, RPC_PENDING_MAX_DEFAULT, type RpcHandler } from './rpc.js';
@@ -37,4 +41,7 @@ export {
   type FederationStatus,
   type GlobalWhereis,
   type DirectorySummary,
+  type SlotMoveReport,
+  type SlotMoveRefusal,
+  type SlotMoveRefusalCode,
 } from './federation.js';

@@ -1,366 +1,247 @@
 /**
- * Scale model: what federation costs as a cluster grows, side by side with an Erlang-style
- * full mesh. A model, not a network: nodes are names, connections are an adjacency graph, and
- * a request is a walk over that graph. Nothing here opens a socket or reads a clock; all
- * choices (leaders, gateways, names, clients) come from one seeded `Rng`.
+ * Scale model: what a federation costs, computed from the code's own topology and message
+ * patterns, for cluster sizes too large to simulate (the simulator, federation/sim/, runs the
+ * real code; `test/federation/scale-model.test.ts` checks every formula here against counts the
+ * simulator measures, so the model says what the code does, not what it should do).
+ * Pure: no I/O, clocks or randomness.
  *
- * Federation topology built by `buildFederation`:
- * - ⌈n / groupSizeMax⌉ groups of as-equal-as-possible size; each group is a full mesh.
- * - `gatewaysPerGroup` members of each group are gateways; the i-th gateway of every group
- *   holds a hidden link to the i-th gateway of every other group (modulo that group's count),
- *   so each pair of groups has `gatewaysPerGroup` independent links.
- * - The directory is the real `Directory`, grown by the real commands: create the root, then
- *   add each group and run `planRebalance` and the move protocol after each addition.
+ * Topology (federation.ts):
+ * - ⌈n / groupSizeMax⌉ groups of as-equal-as-possible size; each group is a full mesh of
+ *   visible links (the distribution makes them transitive).
+ * - `gatewaysWanted` members of each group run a hidden gateway node; every gateway dials every
+ *   gateway of every other group (`#maintain`), so a gateway holds Σ(other groups' gateways)
+ *   hidden links and a pair of groups k_a · k_b of them.
  *
- * Message accounting (every message is one `send` along an existing connection; the walk
- * fails if a hop has no connection, so the figures come from routing, not from a formula):
- * - Global registration, federation: client → a gateway of its group (picked by
- *   `pickGateway`) → a linked gateway of the home group (from `homeGroup` on the directory) →
- *   that group's leader; the home gateway checks `routeRequest` says `serve`. Raft: the
- *   leader sends AppendEntries to every other member (voters and learners: every member keeps
- *   a replica) and each answers: 2 per follower; the commit index rides on the next append
- *   (0 extra). Reply: the same path back. A client in the home group sends straight to its
- *   leader. A hop from a node to itself costs nothing.
- * - Uncached remote `whereis` (home ≠ client's group): client → own gateway → home gateway,
- *   which answers from its local replica (`routeRequest(…, 'read')` = serve) → back. A
- *   linearizable variant adds gateway → leader, a ReadIndex heartbeat round to the other
- *   voters (2 each) and leader → gateway.
- * - Full mesh (Erlang `global`): registration = `set_lock` multi_call to every other node
- *   (request + reply each), the `register` multi_call (request + reply each), and the
- *   `del_lock` abcast (one each): 5(n − 1). `whereis` reads the local table: 0.
- * - Heartbeats: every connection ticks once per second in each direction, intra-group and
- *   gateway links alike, so heartbeats/s = the sum of all nodes' connection counts.
- *   Raft's own heartbeats are not counted (they can carry the node heartbeat).
+ * Messages per operation (every message one `sendControl` on an existing link; s = the home
+ * group's size; the home group's Raft leader is assumed to be one of its gateways, as the
+ * group's first member both leads and is chosen first):
+ * - registration: a client that is not a gateway hands it to a gateway of its group (`route` +
+ *   reply: 2); the gateway asks a gateway of the home group (`serve` + reply: 2); that gateway
+ *   proposes in its group — forwarded to the leader if it is not the leader (`propose`: 1) —
+ *   and the leader replicates: an append with the entry to every other member (voters and
+ *   learners alike: s − 1), their answers (s − 1), then, once committed, an append carrying the
+ *   commit index to each (s − 1) and their answers (s − 1): 4(s − 1). A client in the home group
+ *   proposes itself (1 unless it leads) and no gateway is involved.
+ * - uncached remote `whereis`: `route` + reply (2, unless the client is a gateway) and `serve` +
+ *   reply (2); the home gateway answers from its replica. Linearizable: the home gateway first
+ *   runs ReadIndex — forwarded to the leader if it is not the leader (`read_index` + response: 2)
+ *   — and the leader confirms its leadership with a heartbeat round to every other member
+ *   (heartbeat + response: 2(s − 1)).
+ * - idle, per second: link heartbeats — each visible link carries one each way per
+ *   `heartbeatTickMs`, each hidden link one each way per `gatewayTickMs`; Raft heartbeats — each
+ *   leader sends one to every other member (and gets an answer) per `tickMs · heartbeatTicks`;
+ *   the directory watch — each gateway outside the root group holds a poll open at a root
+ *   gateway, answered after `directoryWatchMs` when nothing changes (2 messages); holder
+ *   resyncs — each (home group, holder group) pair with names asks once per `holderResyncMs`
+ *   (2 messages). Nothing else is sent while nothing changes.
+ * - a full mesh of n nodes is one group of n: the same formulas with one group and no gateways.
  */
-import { Rng, assert } from '../runtime/index.js';
-import { Directory, type DirectoryCommand, type Gateway, type GroupId } from './directory.js';
-import { planRebalance } from './rebalance.js';
-import { homeGroup, pickGateway, routeRequest, type GatewayHealth } from './routing.js';
+import { LIMITS } from '../runtime/index.js';
+import { GROUP_DEFAULTS } from '../registry/index.js';
+import { FEDERATION_DEFAULTS } from './federation.js';
 
-export const MODEL_DEFAULTS = {
-  groupSizeMax: 50,
-  gatewaysPerGroup: 2,
-  registrationSamples: 1_000,
-  whereisSamples: 1_000,
-  fullMeshRegistrationSamples: 20,
-  seed: 1,
-} as const;
-
-/** Draws tried to find a (client, name) pair whose name lives in another group. */
-const REMOTE_SAMPLE_ATTEMPTS_MAX = 1_000;
-
-/** Voters per group (the rest are learners), as the registry keeps them. */
-export function votersFor(groupSize: number): number {
-  return groupSize >= 5 ? 5 : groupSize >= 3 ? 3 : 1;
-}
-
-export interface FederationModelOptions {
+export interface ScaleParameters {
   readonly nodes: number;
-  readonly groupSizeMax?: number;
-  readonly gatewaysPerGroup?: number;
-  readonly seed?: number;
-}
-
-export interface FederationModel {
   readonly groupSizeMax: number;
-  readonly directory: Directory;
-  readonly groupIds: readonly GroupId[];
-  readonly members: ReadonlyMap<GroupId, readonly string[]>;
-  readonly groupOf: ReadonlyMap<string, GroupId>;
-  readonly leaders: ReadonlyMap<GroupId, string>;
-  readonly gateways: ReadonlyMap<GroupId, readonly Gateway[]>;
-  readonly connections: ReadonlyMap<string, ReadonlySet<string>>;
-  /** Slots moved while the federation grew, one group at a time. */
-  readonly slotsMoved: number;
+  readonly gatewaysPerGroup: number;
+  /** Visible (intra-group) link heartbeat tick. */
+  readonly linkTickMs: number;
+  /** Hidden (gateway) link heartbeat tick. */
+  readonly gatewayTickMs: number;
+  /** A Raft leader's heartbeat period (`tickMs · heartbeatTicks`). */
+  readonly raftHeartbeatMs: number;
+  readonly directoryWatchMs: number;
+  readonly holderResyncMs: number;
+  /** The maintenance period: a poll or resync is re-armed at the next maintenance tick. */
+  readonly maintenanceIntervalMs: number;
 }
 
-/** Counts messages along existing connections; a hop without a connection is a model bug. */
-class MessageCounter {
-  count = 0;
-  constructor(private readonly connected: (from: string, to: string) => boolean) {}
-
-  send(from: string, to: string): void {
-    if (from === to) return;
-    assert(this.connected(from, to), `no connection ${from} → ${to}`);
-    this.count++;
-  }
-}
-
-function nodeName(index: number): string {
-  return `n${index}@10.0.${Math.floor(index / 250)}.${index % 250}`;
-}
-
-function groupId(index: number): GroupId {
-  return `g${String(index).padStart(4, '0')}`;
-}
-
-function splitIntoGroups(nodes: number, groupSizeMax: number): string[][] {
-  const groupCount = Math.ceil(nodes / groupSizeMax);
-  const groups: string[][] = [];
-  let next = 0;
-  for (let group = 0; group < groupCount; group++) {
-    const size = Math.floor(nodes / groupCount) + (group < nodes % groupCount ? 1 : 0);
-    groups.push(Array.from({ length: size }, () => nodeName(next++)));
-  }
-  return groups;
-}
-
-function applyOrThrow(directory: Directory, command: DirectoryCommand): number {
-  const result = directory.apply(directory.appliedIndex + 1, command);
-  assert(result.ok, `${command.op} refused: ${result.ok ? '' : result.code}`);
-  return result.revision;
-}
-
-/** Adds groups one by one, rebalancing after each through the real move protocol. Returns slots moved. */
-function growDirectory(directory: Directory, groupIds: readonly GroupId[], gateways: ReadonlyMap<GroupId, readonly Gateway[]>): number {
-  let moved = 0;
-  groupIds.forEach((id, index) => {
-    const list = gateways.get(id) ?? [];
-    applyOrThrow(directory, index === 0 ? { op: 'create_root', group: id, gateways: list } : { op: 'add_group', group: id, gateways: list });
-    for (const move of planRebalance(directory)) {
-      const moveRevision = applyOrThrow(directory, { op: 'begin_move', slot: move.slot, to: move.to, expectedFrom: move.from });
-      applyOrThrow(directory, { op: 'mark_copied', slot: move.slot, moveRevision });
-      applyOrThrow(directory, { op: 'complete_move', slot: move.slot, moveRevision });
-      moved++;
-    }
-  });
-  return moved;
-}
-
-function connect(connections: Map<string, Set<string>>, a: string, b: string): void {
-  if (a === b) return;
-  (connections.get(a) as Set<string>).add(b);
-  (connections.get(b) as Set<string>).add(a);
-}
-
-export function buildFederation(options: FederationModelOptions): FederationModel {
-  const groupSizeMax = options.groupSizeMax ?? MODEL_DEFAULTS.groupSizeMax;
-  const gatewaysPerGroup = options.gatewaysPerGroup ?? MODEL_DEFAULTS.gatewaysPerGroup;
-  assert(options.nodes >= 1 && groupSizeMax >= 1 && gatewaysPerGroup >= 1, 'a model needs nodes, groups and gateways');
-  const rng = new Rng(options.seed ?? MODEL_DEFAULTS.seed);
-  const split = splitIntoGroups(options.nodes, groupSizeMax);
-  const groupIds = split.map((_, index) => groupId(index));
-  const members = new Map<GroupId, string[]>();
-  const groupOf = new Map<string, GroupId>();
-  const leaders = new Map<GroupId, string>();
-  const gateways = new Map<GroupId, Gateway[]>();
-  const connections = new Map<string, Set<string>>();
-  split.forEach((nodes, index) => {
-    const id = groupIds[index] as GroupId;
-    members.set(id, nodes);
-    for (const node of nodes) {
-      groupOf.set(node, id);
-      connections.set(node, new Set());
-    }
-    for (const a of nodes) for (const b of nodes) if (a < b) connect(connections, a, b);
-    leaders.set(id, rng.pick(nodes));
-    const chosen = rng.shuffle([...nodes]).slice(0, gatewaysPerGroup);
-    gateways.set(id, chosen.map((node) => ({ node, address: `${node.split('@')[1] as string}:4370` })));
-  });
-  for (const a of groupIds) {
-    for (const b of groupIds) {
-      if (a >= b) continue;
-      const left = gateways.get(a) as Gateway[];
-      const right = gateways.get(b) as Gateway[];
-      for (let index = 0; index < Math.max(left.length, right.length); index++) {
-        connect(connections, (left[index % left.length] as Gateway).node, (right[index % right.length] as Gateway).node);
-      }
-    }
-  }
-  const directory = new Directory();
-  const slotsMoved = growDirectory(directory, groupIds, gateways);
-  return { groupSizeMax, directory, groupIds, members, groupOf, leaders, gateways, connections, slotsMoved };
-}
-
-function healthFrom(model: FederationModel, from: string): (node: string) => GatewayHealth {
-  const links = model.connections.get(from);
-  return (node) => (node === from || links?.has(node) === true ? 'connected' : 'alive');
-}
-
-/** Own gateway and the home group's gateway it is linked to. */
-function gatewayPath(model: FederationModel, client: string, home: GroupId): [string, string] {
-  const own = model.groupOf.get(client) as GroupId;
-  const ownGateways = model.gateways.get(own) ?? [];
-  // A gateway is its own way out; other members pick one by `pickGateway`.
-  const ownGateway = ownGateways.find((gateway) => gateway.node === client) ?? pickGateway(ownGateways, client, healthFrom(model, client));
-  assert(ownGateway !== undefined, `group ${own} has no gateway`);
-  const homeGateways = model.directory.group(home)?.gateways ?? [];
-  const homeGateway = pickGateway(homeGateways, ownGateway.node, healthFrom(model, ownGateway.node));
-  assert(homeGateway !== undefined, `group ${home} has no gateway`);
-  return [ownGateway.node, homeGateway.node];
-}
-
-function counterFor(model: FederationModel): MessageCounter {
-  return new MessageCounter((from, to) => model.connections.get(from)?.has(to) === true);
-}
-
-function replicate(model: FederationModel, home: GroupId, counter: MessageCounter): void {
-  const leader = model.leaders.get(home) as string;
-  for (const member of model.members.get(home) ?? []) {
-    if (member === leader) continue;
-    counter.send(leader, member);
-    counter.send(member, leader);
-  }
-}
-
-/** Messages for one global registration of `name` by a process on `client`. */
-export function registrationMessages(model: FederationModel, client: string, name: string): number {
-  const counter = counterFor(model);
-  const own = model.groupOf.get(client) as GroupId;
-  const home = homeGroup(model.directory, name);
-  assert(home !== undefined, 'every slot has an owner');
-  const leader = model.leaders.get(home) as string;
-  if (home === own) {
-    assert(routeRequest(model.directory, home, name, 'write').action === 'serve', 'the home group serves its names');
-    counter.send(client, leader);
-    replicate(model, home, counter);
-    counter.send(leader, client);
-    return counter.count;
-  }
-  const [ownGateway, homeGateway] = gatewayPath(model, client, home);
-  const path = [client, ownGateway, homeGateway, leader];
-  for (let hop = 1; hop < path.length; hop++) counter.send(path[hop - 1] as string, path[hop] as string);
-  assert(routeRequest(model.directory, home, name, 'write').action === 'serve', 'the home group serves its names');
-  replicate(model, home, counter);
-  for (let hop = path.length - 1; hop > 0; hop--) counter.send(path[hop] as string, path[hop - 1] as string);
-  return counter.count;
-}
-
-/** Messages for an uncached `whereis` of a name homed in another group. */
-export function remoteWhereisMessages(model: FederationModel, client: string, name: string, linearizable = false): number {
-  const counter = counterFor(model);
-  const home = homeGroup(model.directory, name) as GroupId;
-  assert(home !== model.groupOf.get(client), 'a remote whereis is for a name of another group');
-  const [ownGateway, homeGateway] = gatewayPath(model, client, home);
-  counter.send(client, ownGateway);
-  counter.send(ownGateway, homeGateway);
-  assert(routeRequest(model.directory, home, name, 'read').action === 'serve', 'the home gateway serves reads');
-  if (linearizable) {
-    const leader = model.leaders.get(home) as string;
-    counter.send(homeGateway, leader);
-    const voters = (model.members.get(home) ?? []).filter((member) => member !== leader).slice(0, votersFor(model.members.get(home)?.length ?? 1) - 1);
-    for (const voter of voters) {
-      counter.send(leader, voter);
-      counter.send(voter, leader);
-    }
-    counter.send(leader, homeGateway);
-  }
-  counter.send(homeGateway, ownGateway);
-  counter.send(ownGateway, client);
-  return counter.count;
-}
-
-/** Messages for one Erlang `global:register_name` in a full mesh of `nodes` nodes. */
-export function fullMeshRegistrationMessages(nodes: number, client: number): number {
-  const counter = new MessageCounter(() => true);
-  const self = nodeName(client);
-  // set_lock, then register: a gen_server multi_call each (request and reply per node).
-  for (let phase = 0; phase < 2; phase++) {
-    for (let other = 0; other < nodes; other++) {
-      const peer = nodeName(other);
-      counter.send(self, peer);
-      counter.send(peer, self);
-    }
-  }
-  for (let other = 0; other < nodes; other++) counter.send(self, nodeName(other)); // del_lock abcast
-  return counter.count;
-}
-
-export interface Figures {
-  readonly nodes: number;
-  readonly topology: 'federation' | 'full mesh';
-  readonly groups: number;
-  readonly connectionsMax: number;
-  readonly connectionsMean: number;
-  /** Most connections held by a node that is not a gateway. */
-  readonly memberConnectionsMax: number;
-  readonly registrationMessagesMean: number;
-  readonly registrationMessagesMax: number;
-  readonly remoteWhereisMessagesMean: number;
-  /** NaN where the topology has no such read (Erlang `global` has no linearizable whereis). */
-  readonly linearizableWhereisMessagesMean: number;
-  readonly heartbeatsPerSecond: number;
-  /** The target: (group size max − 1) + (groups − 1) gateway links. */
-  readonly connectionsBound: number;
-  readonly slotsMoved: number;
-}
-
-export interface MeasureOptions {
-  readonly registrationSamples?: number;
-  readonly whereisSamples?: number;
-  readonly seed?: number;
-}
-
-function mean(values: readonly number[]): number {
-  return values.length === 0 ? 0 : values.reduce((sum, value) => sum + value, 0) / values.length;
-}
-
-function sampleRemote(model: FederationModel, rng: Rng, nodes: readonly string[]): [string, string] | undefined {
-  if (model.groupIds.length < 2) return undefined;
-  // With two groups or more, at least half of the draws are remote: the bound is never reached.
-  for (let attempt = 0; attempt < REMOTE_SAMPLE_ATTEMPTS_MAX; attempt++) {
-    const client = rng.pick(nodes);
-    const name = `svc-${rng.nextUint32()}`;
-    if (homeGroup(model.directory, name) !== model.groupOf.get(client)) return [client, name];
-  }
-  assert(false, 'no remote name found within the sampling bound');
-}
-
-export function measureFederation(model: FederationModel, options: MeasureOptions = {}): Figures {
-  const rng = new Rng(options.seed ?? MODEL_DEFAULTS.seed);
-  const nodes = [...model.connections.keys()];
-  const isGateway = new Set([...model.gateways.values()].flat().map((gateway) => gateway.node));
-  const degrees = nodes.map((node) => model.connections.get(node)?.size ?? 0);
-  const memberDegrees = nodes.filter((node) => !isGateway.has(node)).map((node) => model.connections.get(node)?.size ?? 0);
-  const registrations: number[] = [];
-  for (let sample = 0; sample < (options.registrationSamples ?? MODEL_DEFAULTS.registrationSamples); sample++) {
-    registrations.push(registrationMessages(model, rng.pick(nodes), `svc-${rng.nextUint32()}`));
-  }
-  const whereis: number[] = [];
-  const linearizable: number[] = [];
-  for (let sample = 0; sample < (options.whereisSamples ?? MODEL_DEFAULTS.whereisSamples); sample++) {
-    const picked = sampleRemote(model, rng, nodes);
-    if (picked === undefined) break;
-    whereis.push(remoteWhereisMessages(model, picked[0], picked[1]));
-    linearizable.push(remoteWhereisMessages(model, picked[0], picked[1], true));
-  }
+/** The parameters the code runs with by default, for `nodes` in groups of up to `groupSizeMax`. */
+export function defaultScaleParameters(nodes: number, groupSizeMax: number, overrides: Partial<ScaleParameters> = {}): ScaleParameters {
   return {
-    nodes: nodes.length,
-    topology: 'federation',
-    groups: model.groupIds.length,
-    connectionsMax: Math.max(...degrees),
-    connectionsMean: mean(degrees),
-    memberConnectionsMax: memberDegrees.length === 0 ? 0 : Math.max(...memberDegrees),
-    registrationMessagesMean: mean(registrations),
-    registrationMessagesMax: Math.max(...registrations),
-    remoteWhereisMessagesMean: mean(whereis),
-    linearizableWhereisMessagesMean: mean(linearizable),
-    heartbeatsPerSecond: degrees.reduce((sum, degree) => sum + degree, 0),
-    connectionsBound: model.groupSizeMax - 1 + (model.groupIds.length - 1),
-    slotsMoved: model.slotsMoved,
+    nodes,
+    groupSizeMax,
+    gatewaysPerGroup: FEDERATION_DEFAULTS.gatewaysWanted,
+    linkTickMs: LIMITS.heartbeatTickMs,
+    gatewayTickMs: FEDERATION_DEFAULTS.gatewayTickMs,
+    raftHeartbeatMs: GROUP_DEFAULTS.tickMs * GROUP_DEFAULTS.heartbeatTicks,
+    directoryWatchMs: FEDERATION_DEFAULTS.directoryWatchMs,
+    holderResyncMs: FEDERATION_DEFAULTS.holderResyncMs,
+    maintenanceIntervalMs: FEDERATION_DEFAULTS.maintenanceIntervalMs,
+    ...overrides,
   };
 }
 
-/** The same figures for one Erlang-style full mesh of `nodes` nodes (connections are implicit). */
-export function measureFullMesh(nodes: number, options: { samples?: number; seed?: number } = {}): Figures {
-  const rng = new Rng(options.seed ?? MODEL_DEFAULTS.seed);
-  const registrations: number[] = [];
-  for (let sample = 0; sample < (options.samples ?? MODEL_DEFAULTS.fullMeshRegistrationSamples); sample++) {
-    registrations.push(fullMeshRegistrationMessages(nodes, rng.int(nodes)));
-  }
+/** Group sizes for `nodes` in groups of at most `groupSizeMax`, as equal as possible (as the simulator builds them). */
+export function modelGroupSizes(nodes: number, groupSizeMax: number): number[] {
+  const groups = Math.ceil(nodes / groupSizeMax);
+  return Array.from({ length: groups }, (_, group) => Math.floor(nodes / groups) + (group < nodes % groups ? 1 : 0));
+}
+
+// ---- per case ----------------------------------------------------------------------------------
+
+/** Connections of one node: its group's mesh, plus, for a gateway, a hidden link to every gateway of every other group. */
+export function connectionsOf(groupSize: number, gateway: boolean, otherGroupsGateways: number): number {
+  return groupSize - 1 + (gateway ? otherGroupsGateways : 0);
+}
+
+export interface RegistrationCase {
+  /** The client's group is the name's home group. */
+  readonly sameGroup: boolean;
+  readonly clientIsGateway: boolean;
+  readonly clientIsLeader: boolean;
+  /** The home group's gateway that serves the request leads its group (remote case). */
+  readonly servingGatewayIsLeader: boolean;
+  readonly homeGroupSize: number;
+}
+
+/** Raft messages for one committed entry in a group of `size`: entry out and back, commit out and back. */
+export function replicationMessages(size: number): number {
+  return 4 * (size - 1);
+}
+
+export function registrationMessages(c: RegistrationCase): number {
+  if (c.sameGroup) return (c.clientIsLeader ? 0 : 1) + replicationMessages(c.homeGroupSize);
+  return (c.clientIsGateway ? 0 : 2) + 2 + (c.servingGatewayIsLeader ? 0 : 1) + replicationMessages(c.homeGroupSize);
+}
+
+export interface WhereisCase {
+  readonly clientIsGateway: boolean;
+  readonly servingGatewayIsLeader: boolean;
+  readonly homeGroupSize: number;
+  readonly linearizable: boolean;
+}
+
+/** An uncached `whereis` of a name homed in another group. */
+export function remoteWhereisMessages(c: WhereisCase): number {
+  const hops = (c.clientIsGateway ? 0 : 2) + 2;
+  if (!c.linearizable) return hops;
+  return hops + (c.servingGatewayIsLeader ? 0 : 2) + 2 * (c.homeGroupSize - 1);
+}
+
+/** A linearizable `whereis` inside one group of `size`, from a uniformly chosen member. */
+export function singleGroupLinearizableRead(size: number): number {
+  const round = 2 * (size - 1);
+  return round + ((size - 1) / size) * 2;
+}
+
+// ---- whole clusters ----------------------------------------------------------------------------
+
+export interface ModelFigures {
+  readonly nodes: number;
+  readonly groups: number;
+  readonly connectionsMax: number;
+  readonly connectionsMean: number;
+  readonly memberConnectionsMax: number;
+  /** Expected messages per registration: client uniform over nodes, home uniform over groups (slots are balanced). */
+  readonly registrationMessagesMean: number;
+  readonly registrationMessagesMax: number;
+  /** Expected messages per uncached remote `whereis` (client uniform over nodes; 0 in one group: a local read). */
+  readonly remoteWhereisMessagesMean: number;
+  readonly linearizableWhereisMessagesMean: number;
+  readonly linkHeartbeatsPerSecond: number;
+  readonly gatewayLinkHeartbeatsPerSecond: number;
+  readonly raftHeartbeatsPerSecond: number;
+  /** Directory watch and holder resyncs (with `holderPairs` home/holder group pairs holding names). */
+  readonly federationIdleMessagesPerSecond: number;
+  /** Every message of an idle cluster per second, link heartbeats included. */
+  readonly idleMessagesPerSecond: number;
+}
+
+/**
+ * The figures of a federation (a single group when `groupSizeMax >= nodes`: the full mesh).
+ * `holderPairs`: (home, holder) group pairs with names; default every ordered pair (names
+ * registered from everywhere, homed everywhere).
+ */
+export function modelFigures(params: ScaleParameters, holderPairs?: number): ModelFigures {
+  const sizes = modelGroupSizes(params.nodes, params.groupSizeMax);
+  const groups = sizes.length;
+  const gatewaysOf = sizes.map((size) => (groups === 1 ? 0 : Math.min(params.gatewaysPerGroup, size)));
+  const totalGateways = gatewaysOf.reduce((sum, count) => sum + count, 0);
+  let connectionsMax = 0;
+  let connectionsSum = 0;
+  let memberMax = 0;
+  sizes.forEach((size, group) => {
+    const gateways = gatewaysOf[group] as number;
+    const others = totalGateways - gateways;
+    const member = connectionsOf(size, false, others);
+    const gateway = connectionsOf(size, true, others);
+    if (size > gateways) memberMax = Math.max(memberMax, member);
+    connectionsMax = Math.max(connectionsMax, gateways > 0 ? gateway : member);
+    connectionsSum += gateways * gateway + (size - gateways) * member;
+  });
+
+  // Registration: client uniform over nodes; home uniform over groups.
+  let registration = 0;
+  let registrationMax = 0;
+  let whereis = 0;
+  let linearizable = 0;
+  sizes.forEach((clientSize, clientGroup) => {
+    const clientGateways = gatewaysOf[clientGroup] as number;
+    const weight = clientSize / params.nodes;
+    sizes.forEach((homeSize, homeGroup) => {
+      const homeGateways = Math.max(1, gatewaysOf[homeGroup] as number);
+      let cost: number;
+      if (homeGroup === clientGroup) {
+        const leader = registrationMessages({ sameGroup: true, clientIsGateway: false, clientIsLeader: true, servingGatewayIsLeader: true, homeGroupSize: homeSize });
+        const follower = registrationMessages({ sameGroup: true, clientIsGateway: false, clientIsLeader: false, servingGatewayIsLeader: true, homeGroupSize: homeSize });
+        cost = (leader + (clientSize - 1) * follower) / clientSize;
+        registrationMax = Math.max(registrationMax, clientSize > 1 ? follower : leader);
+      } else {
+        cost = 0;
+        for (const clientIsGateway of [true, false]) {
+          const clientShare = clientIsGateway ? clientGateways / clientSize : 1 - clientGateways / clientSize;
+          for (const servingGatewayIsLeader of [true, false]) {
+            const servingShare = servingGatewayIsLeader ? 1 / homeGateways : 1 - 1 / homeGateways;
+            const c = { sameGroup: false, clientIsGateway, clientIsLeader: false, servingGatewayIsLeader, homeGroupSize: homeSize };
+            cost += clientShare * servingShare * registrationMessages(c);
+            if (clientShare > 0 && servingShare > 0) registrationMax = Math.max(registrationMax, registrationMessages(c));
+          }
+        }
+        let read = 0;
+        let strong = 0;
+        for (const clientIsGateway of [true, false]) {
+          const clientShare = clientIsGateway ? clientGateways / clientSize : 1 - clientGateways / clientSize;
+          for (const servingGatewayIsLeader of [true, false]) {
+            const servingShare = servingGatewayIsLeader ? 1 / homeGateways : 1 - 1 / homeGateways;
+            read += clientShare * servingShare * remoteWhereisMessages({ clientIsGateway, servingGatewayIsLeader, homeGroupSize: homeSize, linearizable: false });
+            strong += clientShare * servingShare * remoteWhereisMessages({ clientIsGateway, servingGatewayIsLeader, homeGroupSize: homeSize, linearizable: true });
+          }
+        }
+        whereis += (weight * read) / (groups - 1);
+        linearizable += (weight * strong) / (groups - 1);
+      }
+      registration += (weight * cost) / groups;
+    });
+  });
+
+  const perSecond = (periodMs: number) => 1_000 / periodMs;
+  let visibleLinks = 0;
+  for (const size of sizes) visibleLinks += (size * (size - 1)) / 2;
+  let hiddenLinks = 0;
+  for (let a = 0; a < groups; a++) for (let b = a + 1; b < groups; b++) hiddenLinks += (gatewaysOf[a] as number) * (gatewaysOf[b] as number);
+  const gatewayLinkHeartbeats = 2 * hiddenLinks * perSecond(params.gatewayTickMs);
+  const linkHeartbeats = 2 * visibleLinks * perSecond(params.linkTickMs) + gatewayLinkHeartbeats;
+  const raftHeartbeats = sizes.reduce((sum, size) => sum + 2 * (size - 1), 0) * perSecond(params.raftHeartbeatMs);
+  const watchers = totalGateways - (gatewaysOf[0] ?? 0);
+  const pairs = holderPairs ?? groups * (groups - 1);
+  const federationIdle = 2 * watchers * perSecond(params.directoryWatchMs) + 2 * pairs * perSecond(params.holderResyncMs);
   return {
-    nodes,
-    topology: 'full mesh',
-    groups: 1,
-    connectionsMax: nodes - 1,
-    connectionsMean: nodes - 1,
-    memberConnectionsMax: nodes - 1,
-    registrationMessagesMean: mean(registrations),
-    registrationMessagesMax: Math.max(...registrations),
-    remoteWhereisMessagesMean: 0,
-    linearizableWhereisMessagesMean: Number.NaN,
-    heartbeatsPerSecond: nodes * (nodes - 1),
-    connectionsBound: nodes - 1,
-    slotsMoved: 0,
+    nodes: params.nodes,
+    groups,
+    connectionsMax,
+    connectionsMean: connectionsSum / params.nodes,
+    memberConnectionsMax: memberMax,
+    registrationMessagesMean: registration,
+    registrationMessagesMax: registrationMax,
+    // One group: every name is local; a `whereis` reads the replica (no message) and a
+    // linearizable one runs ReadIndex from the client's member (forwarded unless it leads).
+    remoteWhereisMessagesMean: groups > 1 ? whereis : 0,
+    linearizableWhereisMessagesMean: groups > 1 ? linearizable : singleGroupLinearizableRead(sizes[0] ?? 1),
+    linkHeartbeatsPerSecond: linkHeartbeats,
+    gatewayLinkHeartbeatsPerSecond: gatewayLinkHeartbeats,
+    raftHeartbeatsPerSecond: raftHeartbeats,
+    federationIdleMessagesPerSecond: federationIdle,
+    idleMessagesPerSecond: linkHeartbeats + raftHeartbeats + federationIdle,
   };
 }

@@ -3,7 +3,8 @@
 // their gateways' hidden links. It proves that a name registered from any group lives in its
 // home group and is found from every group, that a message to it arrives across groups, that
 // a taken name is refused with a typed error whatever group asks, that a holder's exit
-// removes its global name, that the death of a holder's node does too, and that gateways
+// removes its global name (also when the holder lives on another member than the one that
+// registered it; a pid of another group is refused), that the death of a holder's node does too, and that gateways
 // cache remote answers until the home group invalidates them.
 import { afterEach, describe, expect, it } from 'vitest';
 import { isFedError } from '../../runtime/index.js';
@@ -70,6 +71,23 @@ describe('federation — cross-group names', () => {
     expect((await a1.federation.whereis('doomed', { consistency: 'linearizable' }))?.pid.equals(doomed)).toBe(true);
     await b[0]!.close();
     await eventually('names of a dead node released', async () => (await a1.federation.whereis('doomed', { consistency: 'linearizable' })) === undefined);
+  });
+
+  it('a name registered for a pid on another member of the group dies with that pid; a pid of another group is refused', async () => {
+    cluster = createCluster();
+    const a = await cluster.startGroup('ga', ['a1', 'a2', 'a3'], { root: true });
+    const b = await cluster.startGroup('gb', ['b1', 'b2', 'b3'], { seeds: cluster.rootGatewayAddresses() });
+    // b1 registers a process that lives on b3.
+    const elsewhere = idleProcess(b[2]!.node);
+    await b[0]!.federation.register('on-b3', elsewhere);
+    expect((await a[1]!.federation.whereis('on-b3', { consistency: 'linearizable' }))?.pid.equals(elsewhere)).toBe(true);
+    b[2]!.node.send(elsewhere, 'stop');
+    await eventually('released with its process', async () => (await a[1]!.federation.whereis('on-b3', { consistency: 'linearizable' })) === undefined);
+    // A pid of group A registered through group B: refused, nothing registered.
+    const foreign = idleProcess(a[2]!.node);
+    const error = await b[0]!.federation.register('foreign', foreign).catch((caught: unknown) => caught);
+    expect(isFedError(error, 'badarg')).toBe(true);
+    expect(await a[1]!.federation.whereis('foreign', { consistency: 'linearizable' })).toBeUndefined();
   });
 
   it('remote whereis is cached at the gateway and invalidated by the home group; linearizable skips the cache', async () => {

@@ -2,8 +2,9 @@
 // process). It proves: (1) killing one gateway of a group keeps cross-group traffic flowing
 // through the other, and the group elects a replacement that the directory lists; (2) a
 // partition that isolates a group makes the names homed there unreachable from the other
-// groups with a typed `unavailable` error (never a stale or wrong answer, even for names that
-// were cached), while names homed elsewhere keep working; after healing every name answers
+// groups with a typed `unavailable` error (never a stale or wrong answer, even for names the
+// asking gateway had cached: its cache hits are counted before the cut), while names homed
+// elsewhere keep working; after healing every name answers
 // again and each lives in exactly one group; (3) a group cut off from the root still learns
 // directory changes (a slot moved elsewhere) from the gateways of the groups it can reach.
 import { afterEach, describe, expect, it } from 'vitest';
@@ -88,13 +89,21 @@ describe('federation — partitions', () => {
     // refreshed from the root group, which the partition isolates).
     const rootRevision = a[0]!.federation.status().directoryRevision;
     await eventually('caches current', () => [...b, ...c].every((member) => member.federation.status().directoryRevision >= rootRevision));
-    // Warm B's gateway caches with A's names.
-    for (const name of homedInA) expect((await b[0]!.federation.whereis(name))?.pid.equals(holder)).toBe(true);
+    // Warm B's gateway caches with A's names: read twice, the second read is a cache hit.
+    const warmed = b[0]!;
+    for (const name of homedInA) expect((await warmed.federation.whereis(name))?.pid.equals(holder)).toBe(true);
+    const hitsBefore = warmed.federation.status().cacheHits;
+    for (const name of homedInA) expect((await warmed.federation.whereis(name))?.pid.equals(holder)).toBe(true);
+    expect(warmed.federation.status().cacheHits - hitsBefore).toBe(homedInA.length);
+    expect(warmed.federation.status().cachedNames).toBeGreaterThanOrEqual(homedInA.length);
 
     setPartition(a, [...b, ...c], true);
+    // The warmed gateway notices its links to A are gone, and with them what it cached from A.
+    const aGateways = gatewayMembers(a).map((member) => member.federation.status().gateway!.node);
+    await eventually('B sees A unreachable', () => aGateways.every((node) => warmed.federation.gatewayDistribution()?.isConnected(node) === false));
     // (Each refusal takes one hop timeout: the gateway first waits for a link to come back.)
     for (const name of homedInA.slice(0, 3)) {
-      const error = await b[1]!.federation.whereis(name).then(
+      const error = await warmed.federation.whereis(name).then(
         (value) => value,
         (caught: unknown) => caught,
       );

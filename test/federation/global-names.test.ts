@@ -3,13 +3,20 @@
 // owns; a fence freezes a slot (reads still answer, writes refused) and hands back its names;
 // import/accept/unfence/drop only act for the move revision they name, so a late step of an
 // old move or a stale reconciler changes nothing; a release blocked by a fence is reported;
-// snapshots round-trip; gateway records follow the wanted list.
+// snapshots round-trip, and restoring one reports the difference as changes (so cache
+// invalidation never misses a change that arrived inside a snapshot); gateway records follow
+// the wanted list; import batches, the holder index, alarms and gateway eligibility.
 import { describe, expect, it } from 'vitest';
-import { Pid } from '../../runtime/index.js';
-import { GlobalNames, slotOf, type GlobalCommand, type GlobalResult } from '../../federation/index.js';
+import { Pid, decode, encode } from '../../runtime/index.js';
+import { GlobalNames, IMPORT_NAMES_MAX, slotOf, type GlobalChange, type GlobalCommand, type GlobalResult } from '../../federation/index.js';
 
 const P1 = new Pid('a1@127.0.0.1', 1, 1);
 const P2 = new Pid('b1@127.0.0.1', 2, 1);
+
+/** Through the wire codec, as a Raft snapshot travels (pids stay pids). */
+function roundTrip<T>(value: T): T {
+  return decode(encode(value)) as T;
+}
 
 function machine(): { names: GlobalNames; run: (cmd: GlobalCommand) => GlobalResult } {
   const names = new GlobalNames();
@@ -122,5 +129,94 @@ describe('global names — snapshots and gateways', () => {
     run({ op: 'want_gateways', members: ['a2@127.0.0.1', 'a3@127.0.0.1'] });
     expect(names.gateways()).toEqual([]);
     expect(names.wantedGateways()).toEqual(['a2@127.0.0.1', 'a3@127.0.0.1']);
+  });
+});
+
+describe('global names — restoring a snapshot', () => {
+  it('reports the difference as changes: a put for each added or changed name, a delete for each name gone', () => {
+    const { names, run } = machine();
+    run({ op: 'claim_all' });
+    run({ op: 'register', name: 'kept', pid: P1 });
+    run({ op: 'register', name: 'changed', pid: P1 });
+    run({ op: 'register', name: 'gone', pid: P1 });
+    // A replica that then moves ahead (what the snapshot a lagging member installs holds).
+    const ahead = new GlobalNames();
+    ahead.restore(roundTrip(names.snapshot()));
+    let index = 10;
+    const runAhead = (cmd: GlobalCommand) => ahead.apply(++index, cmd).value as GlobalResult;
+    runAhead({ op: 'unregister', name: 'changed', pid: P1 });
+    runAhead({ op: 'register', name: 'changed', pid: P2 });
+    runAhead({ op: 'unregister', name: 'gone', pid: P1 });
+    runAhead({ op: 'register', name: 'added', pid: P2 });
+    const changes: GlobalChange[] = [];
+    names.onChange((change) => changes.push(change));
+    names.restore(roundTrip(ahead.snapshot()));
+    const summary = changes.map((change) => `${change.type} ${change.name} ${change.type === 'put' ? change.entry.pid.toString() : change.pid.toString()}`).sort();
+    expect(summary).toEqual([`delete gone ${P1.toString()}`, `put added ${P2.toString()}`, `put changed ${P2.toString()}`]);
+    expect(names.snapshot()).toEqual(ahead.snapshot());
+    // Applying goes on after the snapshot's last index.
+    expect(() => names.apply(index, { op: 'register', name: 'late', pid: P1 })).toThrow();
+    expect(names.apply(index + 1, { op: 'register', name: 'late', pid: P1 }).value).toMatchObject({ ok: true });
+  });
+});
+
+describe('global names — batches, holders, alarms, eligibility', () => {
+  it('import_batch imports whole slots for their own moves only, within its bounds', () => {
+    const { names, run } = machine();
+    const [x, y] = [slotOf('x'), slotOf('y')];
+    const entry = (pid: Pid) => ({ pid, meta: {}, revision: 1, createRevision: 1, group: 'gb' });
+    const result = run({ op: 'import_batch', imports: [{ slot: x, moveRevision: 5, entries: [['x', entry(P1)]] }, { slot: y, moveRevision: 5, entries: [['y', entry(P2)], ['not-y', entry(P2)]] }] });
+    expect(result).toMatchObject({ ok: true, applied: [x, y] });
+    expect([names.slotState(x), names.slotState(y)]).toEqual(['importing', 'importing']);
+    expect(names.whereis('y')?.pid.equals(P2)).toBe(true);
+    expect(names.whereis('not-y')).toBeUndefined();
+    expect(run({ op: 'import_batch', imports: [] })).toMatchObject({ ok: false, code: 'badarg' });
+    const tooMany = Array.from({ length: IMPORT_NAMES_MAX + 1 }, (_, index) => [`n${index}`, entry(P1)] as const);
+    expect(run({ op: 'import_batch', imports: [{ slot: x, moveRevision: 6, entries: tooMany }] })).toMatchObject({ ok: false, code: 'badarg' });
+    expect(names.slotMoveRevision(x)).toBe(5);
+  });
+
+  it('holdersByGroup follows registrations, releases and restores by holder group, node and oldest creation', () => {
+    const { names, run } = machine();
+    run({ op: 'claim_all' });
+    const old = new Pid('b1@127.0.0.1', 7, 1);
+    const young = new Pid('b1@127.0.0.1', 8, 2);
+    run({ op: 'register', name: 'p', pid: young, group: 'gb' });
+    run({ op: 'register', name: 'q', pid: old, group: 'gb' });
+    run({ op: 'register', name: 'r', pid: P1 });
+    expect(names.holdersByGroup()).toEqual(new Map<string | null, Map<string, number>>([['gb', new Map([['b1@127.0.0.1', 1]])], [null, new Map([[P1.node, 1]])]]));
+    run({ op: 'release_node', node: 'b1@127.0.0.1', creationBelow: 2 });
+    expect(names.holdersByGroup().get('gb')).toEqual(new Map([['b1@127.0.0.1', 2]]));
+    const copy = new GlobalNames();
+    copy.restore(roundTrip(names.snapshot()));
+    expect(copy.holdersByGroup()).toEqual(names.holdersByGroup());
+    run({ op: 'unregister', name: 'p', pid: young });
+    expect(names.holdersByGroup().has('gb')).toBe(false);
+  });
+
+  it('alarms are recorded by code, replaced, cleared, kept in snapshots; malformed ones refused', () => {
+    const { names, run } = machine();
+    expect(run({ op: 'alarm', alarm: { code: 'two_roots', message: 'seeds belong to gx', details: { otherRoot: 'gx' } } })).toMatchObject({ ok: true });
+    run({ op: 'alarm', alarm: { code: 'two_roots', message: 'again', details: { otherRoot: 'gy' } } });
+    expect(names.alarms()).toMatchObject([{ code: 'two_roots', message: 'again', details: { otherRoot: 'gy' } }]);
+    expect(run({ op: 'alarm', alarm: { code: 'nonsense' as 'two_roots', message: 'x' } })).toMatchObject({ ok: false, code: 'badarg' });
+    const copy = new GlobalNames();
+    copy.restore(roundTrip(names.snapshot()));
+    expect(copy.alarms()).toEqual(names.alarms());
+    run({ op: 'clear_alarm', code: 'two_roots' });
+    expect(names.alarms()).toEqual([]);
+  });
+
+  it('gateway eligibility is declared per member and survives snapshots', () => {
+    const { names, run } = machine();
+    expect(names.gatewayEligible('a1@127.0.0.1')).toBe(true);
+    run({ op: 'gateway_eligible', member: 'a1@127.0.0.1', eligible: false });
+    expect(names.gatewayEligible('a1@127.0.0.1')).toBe(false);
+    const copy = new GlobalNames();
+    copy.restore(roundTrip(names.snapshot()));
+    expect(copy.gatewayEligible('a1@127.0.0.1')).toBe(false);
+    run({ op: 'gateway_eligible', member: 'a1@127.0.0.1', eligible: true });
+    expect(names.gatewayEligible('a1@127.0.0.1')).toBe(true);
+    expect(run({ op: 'gateway_eligible', member: 'a1@127.0.0.1' } as unknown as GlobalCommand)).toMatchObject({ ok: false, code: 'badarg' });
   });
 });

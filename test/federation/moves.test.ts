@@ -94,15 +94,20 @@ describe('federation — slot moves under concurrent registrations', () => {
     const reads = reader([a[2]!, b[1]!, a[1]!, b[0]!], () => done, outcome, violations);
     const mover = a[0]!.federation;
     const moveIntervals: Array<[number, number]> = [];
-    for (const to of ['gb', 'ga', 'gb', 'ga', 'gb']) {
+    try {
+      for (const to of ['gb', 'ga', 'gb', 'ga', 'gb']) {
+        await new Promise((resolve) => setTimeout(resolve, 60));
+        const started = performance.now();
+        expect(await mover.moveSlots([HOT_SLOT], to)).toEqual([HOT_SLOT]);
+        moveIntervals.push([started, performance.now()]);
+        expect((await mover.directory()).moves).toEqual([]);
+      }
       await new Promise((resolve) => setTimeout(resolve, 60));
-      const started = performance.now();
-      expect(await mover.moveSlots([HOT_SLOT], to)).toEqual([HOT_SLOT]);
-      moveIntervals.push([started, performance.now()]);
-      expect((await mover.directory()).moves).toEqual([]);
+    } finally {
+      // Stop the workers and the reader whatever happened above (they loop until told).
+      done = true;
+      await Promise.allSettled([...workers, reads]);
     }
-    await new Promise((resolve) => setTimeout(resolve, 60));
-    done = true;
     await Promise.all(workers);
     expect(await reads).toBeGreaterThan(0);
     expect(violations).toEqual([]);

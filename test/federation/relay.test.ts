@@ -4,7 +4,9 @@
 // to a pid of another group arrives; a monitor across groups gets the target's real exit
 // reason; a demonitored monitor stays silent; and losing the relay (the groups' gateway links
 // cut) is a `noconnection` DOWN, like any monitor across a lost connection. Links across
-// groups carry exit reasons both ways, and a lost relay kills the local side with noconnection.
+// groups carry exit reasons both ways and are two-sided on loss: a lost relay kills both ends
+// with noconnection, the death of either end's node kills the other end with noconnection.
+// Within a group, demonitor silences the monitor and leaves no proxy process behind.
 import { afterEach, describe, expect, it } from 'vitest';
 import { type Node, type Pid, type Ref } from '../../runtime/index.js';
 import { collector, createCluster, eventually, type Cluster, type Member } from './fixtures/cluster.js';
@@ -106,16 +108,72 @@ describe('federation — relayed sends and monitors', () => {
     await eventually('remote died', () => observeA.length === 1);
     expect(downReason(observeA)).toBe('boom');
 
-    // relay lost → local dies with noconnection
+    // relay lost → both ends die with noconnection
+    observeA.length = 0;
     observeB.length = 0;
     const local3 = exitingProcess(b[2]!.node);
     const remote3 = exitingProcess(a[2]!.node);
     await b[2]!.federation.link(local3, { pid: remote3, group: 'ga' });
     watch(b[2]!, local3, observeB);
+    watch(a[2]!, remote3, observeA);
     cut(a, b, true);
     await eventually('local died of noconnection', () => observeB.length === 1);
     expect(downReason(observeB)).toBe('noconnection');
+    await eventually('remote died of noconnection', () => observeA.length === 1);
+    expect(downReason(observeA)).toBe('noconnection');
     cut(a, b, false);
-    a[2]!.node.send(remote3, 'done');
+  });
+
+  it("the death of either end's node kills the other end of a cross-group link with noconnection", async () => {
+    cluster = createCluster();
+    const a = await cluster.startGroup('ga', ['a1', 'a2', 'a3'], { root: true });
+    const b = await cluster.startGroup('gb', ['b1', 'b2', 'b3'], { seeds: cluster.rootGatewayAddresses() });
+    const watch = (member: Member, pid: Pid, inbox: unknown[]) =>
+      member.node.spawn(async (ctx) => {
+        ctx.monitor(pid);
+        inbox.push(await ctx.receive((message) => (message as { type?: string }).type === 'DOWN'));
+      });
+    const reasonOf = (inbox: unknown[]) => (inbox[0] as { reason?: unknown } | undefined)?.reason;
+    // The local end's node (a member of B that is not a gateway) dies: the remote end in A gets noconnection.
+    const remote = exitingProcess(a[2]!.node);
+    const remoteDown: unknown[] = [];
+    await b[2]!.federation.link(exitingProcess(b[2]!.node), { pid: remote, group: 'ga' });
+    watch(a[2]!, remote, remoteDown);
+    await b[2]!.close();
+    await eventually('remote end died', () => remoteDown.length === 1);
+    expect(reasonOf(remoteDown)).toBe('noconnection');
+    // The remote end's node (a member of A that is not a gateway) dies: the local end in B gets noconnection.
+    const local = exitingProcess(b[0]!.node);
+    const localDown: unknown[] = [];
+    await b[0]!.federation.link(local, { pid: exitingProcess(a[2]!.node), group: 'ga' });
+    watch(b[0]!, local, localDown);
+    await a[2]!.close();
+    await eventually('local end died', () => localDown.length === 1);
+    expect(reasonOf(localDown)).toBe('noconnection');
   });
 });
+
+describe('federation — monitors within a group', () => {
+  it('demonitor silences a same-group monitor and removes its proxy process', async () => {
+    cluster = createCluster();
+    const a = await cluster.startGroup('ga', ['a1', 'a2', 'a3'], { root: true });
+    const inbox: unknown[] = [];
+    const watcher = collector(a[2]!.node, inbox);
+    const target = exitingProcess(a[1]!.node);
+    const before = a[2]!.node.processCount();
+    const ref = await a[2]!.federation.monitor(watcher, { pid: target, group: 'ga' });
+    expect(a[2]!.node.processCount()).toBe(before + 1);
+    await a[2]!.federation.demonitor(ref);
+    await eventually('proxy gone', () => a[2]!.node.processCount() === before);
+    a[1]!.node.send(target, 'bye');
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    expect(downFor(inbox, ref)).toBeUndefined();
+    // A monitor left in place still fires, and its proxy is gone afterwards too.
+    const other = exitingProcess(a[1]!.node);
+    const kept = await a[2]!.federation.monitor(watcher, { pid: other, group: 'ga' });
+    a[2]!.node.send(other, 'later');
+    expect((await eventually('DOWN', () => downFor(inbox, kept))).reason).toBe('later');
+    await eventually('proxy gone after DOWN', () => a[2]!.node.processCount() === before);
+  });
+});
+

@@ -1,0 +1,78 @@
+// The gateway's cache of remote whereis answers, on real nodes over 127.0.0.1 (one process). The
+// home gateway that served a name is cut off from its own group (its Raft log stops) while the
+// name changes and the group's log is compacted past it; its hidden link to the caching gateway
+// stays up, so the invalidation simply cannot be sent yet. It proves: a linearizable read from
+// the caching group returns the new holder (the home group answers through its other gateway)
+// while a local read still returns the cached, stale one — the counters say it was a cache hit;
+// and once the home gateway is back it catches up by installing a Raft snapshot (not by
+// replaying entries), and that snapshot invalidates the cached entry, so local reads return
+// the new holder again.
+import { afterEach, describe, expect, it } from 'vitest';
+import { orderGateways } from '../../federation/index.js';
+import { createCluster, eventually, idleProcess, type Cluster, type Member } from './fixtures/cluster.js';
+
+let cluster: Cluster;
+
+afterEach(async () => {
+  await cluster.closeAll();
+});
+
+function isolate(member: Member, group: readonly Member[], on: boolean): void {
+  const others = group.filter((other) => other !== member);
+  member.distribution.setBlocked(on ? others.map((other) => other.node.name) : []);
+  for (const other of others) other.distribution.setBlocked(on ? [member.node.name] : []);
+}
+
+describe('federation — the whereis cache', () => {
+  it('a linearizable read sees the change the cache has not; a snapshot at the home gateway invalidates it', async () => {
+    // Small snapshots so the home group's log is compacted while its gateway is away; a long
+    // gateway grace so the away gateway stays a gateway (its hidden links stay up).
+    cluster = createCluster({ snapshotEveryEntries: 20, federation: { gatewayDownGraceMs: 60_000 } });
+    const a = await cluster.startGroup('ga', ['a1', 'a2', 'a3'], { root: true });
+    const b = await cluster.startGroup('gb', ['b1', 'b2'], { seeds: cluster.rootGatewayAddresses() });
+    const first = idleProcess(b[1]!.node);
+    const second = idleProcess(b[1]!.node);
+    await b[1]!.federation.register('cached', first);
+    const caching = b[0]!;
+    expect((await caching.federation.whereis('cached'))?.pid.equals(first)).toBe(true);
+    expect((await caching.federation.whereis('cached'))?.pid.equals(first)).toBe(true);
+    expect(caching.federation.status()).toMatchObject({ cachedNames: 1, cacheMisses: 1, cacheHits: 1 });
+
+    // The home gateway that answered (the caching gateway's first choice) must not lead its group.
+    const record = (await a[0]!.federation.directory()).groups.find((group) => group.id === 'ga')!;
+    const servingNode = orderGateways(record.gateways, caching.federation.status().gateway!.node, () => 'connected')[0]!.node;
+    const home = a.find((member) => member.federation.status().gateway?.node === servingNode)!;
+    const third = a.find((member) => member.federation.status().gateway === null)!;
+    if (home.group.status().role === 'leader') {
+      await eventually('the home gateway hands over leadership', () => {
+        if (home.group.status().role === 'leader') home.group.transferLeadership(third.node.name);
+        return a.every((member) => member.group.status().leader !== null && member.group.status().leader !== home.node.name);
+      });
+    }
+    let restored = false;
+    const off = home.group.onApply((event) => {
+      if (event.type === 'restore') restored = true;
+    });
+    try {
+      isolate(home, a, true);
+      // The name changes, and enough else is written that the group's log is compacted past `home`.
+      await b[1]!.federation.unregister('cached', first);
+      await b[1]!.federation.register('cached', second);
+      const writer = a.find((member) => member !== home && member.group.status().role === 'leader')!;
+      for (let index = 0; index < 30; index++) await writer.federation.register(`filler:${index}`, idleProcess(writer.node));
+
+      const strong = await caching.federation.whereis('cached', { consistency: 'linearizable' });
+      expect(strong?.pid.equals(second)).toBe(true);
+      const stale = await caching.federation.whereis('cached');
+      expect(stale?.pid.equals(first)).toBe(true);
+      expect(caching.federation.status()).toMatchObject({ cachedNames: 1, cacheHits: 2 });
+
+      isolate(home, a, false);
+      await eventually('home gateway caught up', () => home.federation.registeredHere('cached').some(([, entry]) => entry.pid.equals(second)));
+      expect(restored).toBe(true);
+      await eventually('cache invalidated', async () => (await caching.federation.whereis('cached'))?.pid.equals(second) === true);
+    } finally {
+      off();
+    }
+  });
+});
