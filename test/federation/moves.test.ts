@@ -151,6 +151,10 @@ describe('federation — slot moves under concurrent registrations', () => {
     expect((await a[2]!.federation.whereis('{hot}before', { consistency: 'linearizable' }))?.pid.equals(holder)).toBe(true);
     expect((await a[2]!.federation.whereis('{hot}after', { consistency: 'linearizable' }))?.pid.equals(holder)).toBe(true);
     for (const member of [...a, ...b]) member.federation.gatewayDistribution()?.setBlocked([]);
+    // Healed: the gateways redial with backoff; the move is tried once the links are back.
+    await eventually('gateway links between the groups again', () =>
+      a.every((member) => bGateways.every((node) => member.federation.gatewayDistribution()?.isConnected(node) !== false)),
+    );
     expect(await a[0]!.federation.moveSlots([HOT_SLOT], 'gb')).toEqual([HOT_SLOT]);
     expect((await b[1]!.federation.whereis('{hot}after', { consistency: 'linearizable' }))?.group).toBe('gb');
   });
