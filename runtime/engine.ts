@@ -15,6 +15,9 @@
  *   has its pending receive rejected with `PROCESS_EXITED`, then its links get exit signals and
  *   its watchers DOWN messages (links first, then monitors, so a supervisor sees EXIT then DOWN).
  * - Processes start in a microtask after `spawn` returns, all pending starts in one batch.
+ * - A call's alias (its tag, server.ts) is active from `activateAlias` until the first reply
+ *   with it is delivered, the receive waiting for it times out, `deactivateAlias`, or death;
+ *   a reply to an inactive alias is dropped, so a late reply never reaches a mailbox.
  * - Nothing a process does (throwing, a throwing receive predicate) escapes as an unhandled
  *   rejection or crashes the node: it ends that process with a reason.
  * - Fairness: processes resume in microtasks, which would starve the event loop (timers,
@@ -429,10 +432,11 @@ export class Engine implements ProcessHost {
     else this.dispatch({ kind: 'send', from: undefined, to, msg });
   }
 
+  /** Deliver a reply if its alias is active; the first reply ends the alias (one reply per call). */
   #deliverReply(to: Pid, msg: ReplyMessage): void {
     const proc = this.localProcess(to);
     if (proc === undefined || !this.#isLocalRef(msg.tag)) return;
-    if (proc.aliases?.has(msg.tag.id) === true) this.deliver(proc, msg);
+    if (proc.aliases?.delete(msg.tag.id) === true) this.deliver(proc, msg);
   }
 
   activateAlias(proc: Process, tag: Ref): void {
@@ -447,6 +451,10 @@ export class Engine implements ProcessHost {
     proc.waitTimer = null;
     const resolve = proc.waitResolve;
     if (resolve === null) return;
+    // Aliases are active only while a call waits for its reply in this very receive: once it
+    // has timed out, a reply must not be queued in the gap before the caller resumes (which
+    // can be a whole event-loop turn when this wake-up is deferred).
+    proc.aliases?.clear();
     proc.waitResolve = null;
     proc.waitPromise = null;
     proc.waitMatch = undefined;

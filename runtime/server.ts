@@ -8,7 +8,9 @@
  *   killed) and the server exits with the error as reason. A taken `name` rejects `name_taken`.
  * - `call(…, target, request, timeoutMs)` monitors the target and uses the monitor ref as the
  *   call tag (an alias, as in OTP 24+): the reply is delivered only while the caller still
- *   waits, so a late reply never lands in its mailbox. Rejects with FedError `timeout`,
+ *   waits — the alias ends with the first reply, at the timeout itself (even when the caller
+ *   resumes a turn later) and when the call returns, which also drops a reply queued after the
+ *   DOWN — so no late or second reply ever stays in its mailbox. Rejects with FedError `timeout`,
  *   `noproc` (no such process or name), `nodedown` (the connection to its node was lost) or
  *   `exited` (it died before replying; details.reason).
  * - A handler that throws ends the server (after `terminate`) with the error as reason. An
@@ -21,6 +23,7 @@
 import { fedError } from './kernel/errors.js';
 import { LIMITS } from './kernel/limits.js';
 import { isReplyMessage } from './engine.js';
+import { NO_MESSAGE } from './mailbox.js';
 import { Node } from './node.js';
 import { Pid, Ref } from './pid.js';
 import {
@@ -302,8 +305,21 @@ async function callWith<Reply>(
     if (ctx.alive) {
       ctx.host.deactivateAlias(ctx, tag);
       ctx.demonitor(tag, { flush: true });
+      flushReplies(ctx, tag);
     }
   }
+}
+
+/**
+ * Drop every queued reply to `tag`. With its alias inactive none can arrive any more; one is
+ * queued when it arrived after the call's receive had settled with the DOWN but before the
+ * caller resumed (a `From` handed to another process that replies after the server died, or a
+ * remote server's DOWN overtaking its reply on the control lane).
+ */
+function flushReplies(ctx: Process, tag: Ref): void {
+  const mailbox = ctx.mailbox;
+  if (mailbox === null) return;
+  while (mailbox.take((msg) => isReplyMessage(msg) && msg.tag.equals(tag)) !== NO_MESSAGE);
 }
 
 function errorFromDown(reason: ExitReason, target: Pid | NameAtNode): Error {
