@@ -86,17 +86,29 @@ export interface MessageStats {
   sentLocal: number;
   /** Sends from this node handed to the distribution for another node. */
   sentRemote: number;
-  /** Messages handed to a local process (from any node), including those later dropped. */
+  /**
+   * Messages a local process accepted (from any node): handed to its waiting receive or queued.
+   * A message dropped or refused on arrival is not counted; one queued and later pushed out by
+   * `drop_oldest` was (and is counted again in `droppedOldest`).
+   */
   delivered: number;
   /** Arriving messages dropped by `drop_newest` mailboxes. */
   droppedNewest: number;
   /** Queued messages dropped by `drop_oldest` mailboxes to make room. */
   droppedOldest: number;
-  /** `trySend`s refused with `mailbox_full`. */
+  /** Messages refused by a full mailbox: every `trySend` answered `mailbox_full`, and every arrival at a `reject` mailbox. */
   rejected: number;
-  /** Processes killed with `mailbox_full` (policy `kill`). */
+  /** Processes killed with `mailbox_full` (policy `kill`); the message that overflowed is not delivered. */
   killedMailboxFull: number;
 }
+
+/** What `deliver` did with a message: accepted (handed to the waiting receive, or queued) … */
+export const ACCEPTED = 0;
+/** … dropped (dead target, `drop_newest`, `kill`, a throwing receive predicate) … */
+export const DROPPED = 1;
+/** … or refused by a full mailbox (policy `reject`, or any policy for `trySend`). */
+export const REFUSED = 2;
+export type DeliverOutcome = typeof ACCEPTED | typeof DROPPED | typeof REFUSED;
 
 export class Engine implements ProcessHost {
   readonly facade: Node;
@@ -319,11 +331,13 @@ export class Engine implements ProcessHost {
 
   // ---- messages ----------------------------------------------------------------------------
 
-  /** Hand `msg` to `proc`: to its waiting receive if that accepts it, else to its mailbox. */
-  deliver(proc: Process, msg: unknown): void {
-    if (!proc.isAlive) return;
-    proc.messagesReceived++;
-    this.messageStats.delivered++;
+  /**
+   * Hand `msg` to `proc`: to its waiting receive if that accepts it, else to its mailbox, where
+   * a full mailbox applies its overflow policy (with `refuseWhenFull`, as for `trySend`, any
+   * full mailbox refuses). Only an accepted message counts as delivered.
+   */
+  deliver(proc: Process, msg: unknown, refuseWhenFull = false): DeliverOutcome {
+    if (!proc.isAlive) return DROPPED;
     const resolve = proc.waitResolve;
     if (resolve !== null) {
       const match = proc.waitMatch;
@@ -333,10 +347,12 @@ export class Engine implements ProcessHost {
           accepted = match(msg);
         } catch (error) {
           this.matchFailed(proc, error);
-          return;
+          return DROPPED;
         }
       }
       if (accepted) {
+        proc.messagesReceived++;
+        this.messageStats.delivered++;
         proc.waitResolve = null;
         proc.waitPromise = null;
         proc.waitMatch = undefined;
@@ -346,46 +362,53 @@ export class Engine implements ProcessHost {
         }
         if (--this.#wakeupsLeft >= 0) resolve(msg);
         else this.#defer(proc, resolve, msg);
-        return;
+        return ACCEPTED;
       }
     }
     let mailbox = proc.mailbox;
     if (mailbox === null) mailbox = proc.mailbox = new Mailbox();
     const extra = proc.extra;
     const bound = extra !== null && extra.mailboxMessagesMax !== undefined ? extra.mailboxMessagesMax : this.mailboxMessagesMax;
-    if (mailbox.size >= bound && !this.#makeRoom(proc, mailbox)) return;
+    if (mailbox.size >= bound) {
+      const outcome = this.#overflow(proc, mailbox, refuseWhenFull);
+      if (outcome !== ACCEPTED) return outcome;
+    }
+    proc.messagesReceived++;
+    this.messageStats.delivered++;
     mailbox.push(msg);
+    return ACCEPTED;
   }
 
-  /** A message arrives at a full mailbox: apply the overflow policy; true when it may be queued. */
-  #makeRoom(proc: Process, mailbox: Mailbox): boolean {
-    switch (proc.extra?.mailboxOverflow ?? 'kill') {
+  /** A message arrives at a full mailbox: apply the overflow policy; ACCEPTED when it may be queued. */
+  #overflow(proc: Process, mailbox: Mailbox, refuseWhenFull: boolean): DeliverOutcome {
+    const policy = refuseWhenFull ? 'reject' : (proc.extra?.mailboxOverflow ?? 'kill');
+    switch (policy) {
       case 'drop_newest':
         this.messageStats.droppedNewest++;
-        return false;
+        return DROPPED;
       case 'drop_oldest':
         this.messageStats.droppedOldest++;
         mailbox.take(undefined);
-        return true;
-      default:
+        return ACCEPTED;
+      case 'reject':
+        this.messageStats.rejected++;
+        return REFUSED;
+      case 'kill':
         this.messageStats.killedMailboxFull++;
         this.terminate(proc, MAILBOX_FULL);
-        return false;
+        return DROPPED;
     }
   }
 
-  /** `send`, but a full local mailbox refuses instead of applying its overflow policy. */
+  /** `send`, but a full local mailbox (of any policy) refuses, answered instead of thrown. */
   trySend(from: Process | undefined, to: SendTarget, msg: unknown): TrySendResult {
     const target = this.#localTarget(to);
-    if (target !== undefined && target.mailbox !== null) {
-      const bound = target.extra?.mailboxMessagesMax ?? this.mailboxMessagesMax;
-      if (target.mailbox.size >= bound) {
-        this.messageStats.rejected++;
-        return MAILBOX_FULL_RESULT;
-      }
+    if (target === undefined) {
+      this.send(from, to, msg);
+      return SENT_RESULT;
     }
-    this.send(from, to, msg);
-    return SENT_RESULT;
+    this.messageStats.sentLocal++;
+    return this.deliver(target, msg, true) === REFUSED ? MAILBOX_FULL_RESULT : SENT_RESULT;
   }
 
   #localTarget(to: SendTarget): Process | undefined {
@@ -394,35 +417,38 @@ export class Engine implements ProcessHost {
     return isNameAtNode(to) && to.node === this.name ? this.#names.get(to.name) : undefined;
   }
 
-  send(from: Process | undefined, to: SendTarget, msg: unknown): void {
+  /**
+   * Send `msg` (never blocks; throws only for a bad target). False when a local mailbox of
+   * policy `reject` refused it — `send` itself ignores that (Erlang semantics), `call` turns
+   * it into `mailbox_full`.
+   */
+  send(from: Process | undefined, to: SendTarget, msg: unknown): boolean {
     if (to instanceof Pid) {
       if (to.node === this.name) {
         this.messageStats.sentLocal++;
-        if (to.creation !== this.creation) return;
+        if (to.creation !== this.creation) return true;
         const proc = this.#processes.get(to.id);
-        if (proc !== undefined) this.deliver(proc, msg);
-        return;
+        return proc === undefined || this.deliver(proc, msg) !== REFUSED;
       }
       this.messageStats.sentRemote++;
       this.dispatch({ kind: 'send', from: from?.self, to, msg });
-      return;
+      return true;
     }
     if (typeof to === 'string') {
       this.messageStats.sentLocal++;
       const proc = this.#names.get(to);
       if (proc === undefined) throw fedError('badarg', `no process is registered as ${JSON.stringify(to)}`, { name: to });
-      this.deliver(proc, msg);
-      return;
+      return this.deliver(proc, msg) !== REFUSED;
     }
     if (!isNameAtNode(to)) throw fedError('badarg', 'send target must be a pid, a name or {name, node}');
     if (to.node === this.name) {
       this.messageStats.sentLocal++;
       const proc = this.#names.get(to.name);
-      if (proc !== undefined) this.deliver(proc, msg);
-      return;
+      return proc === undefined || this.deliver(proc, msg) !== REFUSED;
     }
     this.messageStats.sentRemote++;
     this.dispatch({ kind: 'reg_send', from: from?.self, to: { name: to.name, node: to.node }, msg });
+    return true;
   }
 
   /** Send a call reply; dropped unless the caller still waits for this tag. */
@@ -819,11 +845,11 @@ export const MAILBOX_FULL: ExitReason = Object.freeze({ error: 'mailbox full', c
 
 const SENT_RESULT: TrySendResult = Object.freeze({ ok: true });
 const MAILBOX_FULL_RESULT: TrySendResult = Object.freeze({ ok: false, code: 'mailbox_full' });
-const MAILBOX_OVERFLOWS: ReadonlySet<string> = new Set(['kill', 'drop_newest', 'drop_oldest']);
+const MAILBOX_OVERFLOWS: ReadonlySet<string> = new Set(['kill', 'drop_newest', 'drop_oldest', 'reject']);
 
 export function checkMailboxOverflow(policy: unknown): void {
   if (typeof policy !== 'string' || !MAILBOX_OVERFLOWS.has(policy)) {
-    throw fedError('badarg', `mailboxOverflow must be kill, drop_newest or drop_oldest, not ${String(policy)}`);
+    throw fedError('badarg', `mailboxOverflow must be kill, drop_newest, drop_oldest or reject, not ${String(policy)}`);
   }
 }
 

@@ -8,7 +8,9 @@
  *   `stopTimeoutMs`, kills what is left and clears every timer it owns; afterwards `spawn`
  *   throws `shutdown`. A stopped node cannot be started again (`closed`).
  * - `send` never throws for a dead pid or a pid on another node; to a local name nobody holds
- *   it throws `badarg` (as Erlang's `Name ! Msg`); to `{name, node}` it never throws.
+ *   it throws `badarg` (as Erlang's `Name ! Msg`); to `{name, node}` it never throws. A full
+ *   mailbox applies its policy (SpawnOptions.mailboxOverflow); `trySend` answers `{ ok: false,
+ *   code: 'mailbox_full' }` for a full local mailbox of any policy, without queueing.
  * - `exit(pid, reason)` from outside any process comes from `outsidePid` (`<node#0.creation>`).
  * - Distribution: signals to other nodes go to the `SignalRouter` (see signals.ts); signals
  *   from other nodes come in through `deliverSignal`; `nodeDown(node)` ends every link and

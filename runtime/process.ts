@@ -79,24 +79,33 @@ export interface SpawnOptions {
   /** Start with exits trapped. */
   readonly trapExit?: boolean;
   /**
-   * Most messages the mailbox may hold. What a plain `send` to a full mailbox does is
-   * `mailboxOverflow`; senders are never blocked and `send` never throws. A sender that wants
-   * to know uses `trySend`, which refuses with `mailbox_full` instead. Default: the node's
-   * `mailboxMessagesMax`.
+   * Most messages the mailbox may hold (a message handed straight to a waiting receive is never
+   * queued, so it always gets through). What a plain `send` to a full mailbox does is
+   * `mailboxOverflow`; senders are never blocked. A sender that wants to know, whatever the
+   * policy, uses `trySend`, which answers `{ ok: false, code: 'mailbox_full' }` instead.
+   * Default: the node's `mailboxMessagesMax`.
    */
   readonly mailboxMessagesMax?: number;
   /**
    * The policy for a message arriving at a full mailbox: `kill` (default) ends the process with
    * reason `{ error, code: 'mailbox_full' }` (as Erlang's max_heap_size); `drop_newest` drops the
-   * arriving message; `drop_oldest` drops the oldest queued message to make room. Every drop
-   * and kill is counted in `Node.messageStats()`.
+   * arriving message; `drop_oldest` drops the oldest queued message to make room; `reject`
+   * refuses the arriving message and tells a sender that can be told: a `call` (server.ts) from
+   * this node rejects at once with FedError `mailbox_full` instead of waiting for its timeout,
+   * and `trySend` answers `mailbox_full`; a plain `send` still never throws (Erlang semantics,
+   * which the runtime's own notifications rely on), so its message is refused silently.
+   * Every drop, refusal and kill is counted in `Node.messageStats()`.
    */
   readonly mailboxOverflow?: MailboxOverflow;
 }
 
-export type MailboxOverflow = 'kill' | 'drop_newest' | 'drop_oldest';
+export type MailboxOverflow = 'kill' | 'drop_newest' | 'drop_oldest' | 'reject';
 
-/** What `trySend` answers: delivered (or handed to the distribution), or refused because the local target's mailbox is full. */
+/**
+ * What `trySend` answers: `{ ok: true }` when delivered (or handed to the distribution, or
+ * dropped for a dead pid, as `send` would), `{ ok: false, code: 'mailbox_full' }` when the
+ * local target's mailbox is full and nothing was queued.
+ */
 export type TrySendResult = { readonly ok: true } | { readonly ok: false; readonly code: 'mailbox_full' };
 
 export type SendTarget = Pid | string | NameAtNode;
@@ -114,11 +123,17 @@ export interface ProcessContext {
   receive<T = unknown>(match: MessageMatch | undefined, timeoutMs: number): Promise<T | Timeout>;
   /** Wait `delayMs` without taking any message (Erlang's `receive after`). */
   sleep(delayMs: number): Promise<void>;
+  /**
+   * Never blocks, and never throws for a dead pid, a pid on another node or a full mailbox (what
+   * happens to the message is the target's `mailboxOverflow`). Throws `badarg` for a local
+   * name nobody holds (as Erlang's `Name ! Msg`).
+   */
   send(to: SendTarget, msg: unknown): void;
   /**
-   * `send` for senders that ask: to a local process whose mailbox is full it delivers nothing
-   * and answers `{ ok: false, code: 'mailbox_full' }` (counted as rejected). Remote targets and
-   * dead pids answer `{ ok: true }`, as `send` would silently carry or drop them.
+   * `send` for senders that ask: to a local process whose mailbox is full (whatever its
+   * policy) it delivers nothing and answers `{ ok: false, code: 'mailbox_full' }` (counted as
+   * rejected). Remote targets and dead pids answer `{ ok: true }`, as `send` would silently
+   * carry or drop them. Throws only what `send` throws for a bad target.
    */
   trySend(to: SendTarget, msg: unknown): TrySendResult;
   spawn(fn: ProcessFn, options?: SpawnOptions): Pid;
@@ -147,7 +162,8 @@ export interface ProcessContext {
 export interface ProcessHost {
   readonly facade: Node;
   readonly clock: Clock;
-  send(from: Process, to: SendTarget, msg: unknown): void;
+  /** False when a local mailbox of policy `reject` refused the message. */
+  send(from: Process, to: SendTarget, msg: unknown): boolean;
   trySend(from: Process, to: SendTarget, msg: unknown): TrySendResult;
   spawn(fn: ProcessFn, options: SpawnOptions | undefined, parent: Process | undefined): Process;
   link(proc: Process, pid: Pid): void;

@@ -9,6 +9,8 @@ export {
   type ProcessContext,
   type ProcessFn,
   type SpawnOptions,
+  type MailboxOverflow,
+  type TrySendResult,
   type SendTarget,
   type ExitMessage,
   type DownMessage,
