@@ -82,7 +82,7 @@ export function isNameAtNode(value: unknown): value is NameAtNode {
 
 /** Message counters of one node (see `Node.messageStats()`); only ever increase. */
 export interface MessageStats {
-  /** Sends from this node to a process (pid or name) of this node. */
+  /** Sends from this node to a process (pid or name) of this node, except those a full mailbox refused (counted in `rejected`). */
   sentLocal: number;
   /** Sends from this node handed to the distribution for another node. */
   sentRemote: number;
@@ -407,8 +407,14 @@ export class Engine implements ProcessHost {
       this.send(from, to, msg);
       return SENT_RESULT;
     }
+    return this.#sendLocal(target, msg, true) ? SENT_RESULT : MAILBOX_FULL_RESULT;
+  }
+
+  /** A send to a live local process; false (and not counted as sent) when its full mailbox refused it. */
+  #sendLocal(proc: Process, msg: unknown, refuseWhenFull: boolean): boolean {
+    if (this.deliver(proc, msg, refuseWhenFull) === REFUSED) return false;
     this.messageStats.sentLocal++;
-    return this.deliver(target, msg, true) === REFUSED ? MAILBOX_FULL_RESULT : SENT_RESULT;
+    return true;
   }
 
   #localTarget(to: SendTarget): Process | undefined {
@@ -425,26 +431,26 @@ export class Engine implements ProcessHost {
   send(from: Process | undefined, to: SendTarget, msg: unknown): boolean {
     if (to instanceof Pid) {
       if (to.node === this.name) {
+        const proc = to.creation === this.creation ? this.#processes.get(to.id) : undefined;
+        if (proc !== undefined) return this.#sendLocal(proc, msg, false);
         this.messageStats.sentLocal++;
-        if (to.creation !== this.creation) return true;
-        const proc = this.#processes.get(to.id);
-        return proc === undefined || this.deliver(proc, msg) !== REFUSED;
+        return true;
       }
       this.messageStats.sentRemote++;
       this.dispatch({ kind: 'send', from: from?.self, to, msg });
       return true;
     }
     if (typeof to === 'string') {
-      this.messageStats.sentLocal++;
       const proc = this.#names.get(to);
       if (proc === undefined) throw fedError('badarg', `no process is registered as ${JSON.stringify(to)}`, { name: to });
-      return this.deliver(proc, msg) !== REFUSED;
+      return this.#sendLocal(proc, msg, false);
     }
     if (!isNameAtNode(to)) throw fedError('badarg', 'send target must be a pid, a name or {name, node}');
     if (to.node === this.name) {
-      this.messageStats.sentLocal++;
       const proc = this.#names.get(to.name);
-      return proc === undefined || this.deliver(proc, msg) !== REFUSED;
+      if (proc !== undefined) return this.#sendLocal(proc, msg, false);
+      this.messageStats.sentLocal++;
+      return true;
     }
     this.messageStats.sentRemote++;
     this.dispatch({ kind: 'reg_send', from: from?.self, to: { name: to.name, node: to.node }, msg });
