@@ -29,6 +29,7 @@ import type { Clock } from './kernel/clock.js';
 import { fedError } from './kernel/errors.js';
 import { LIMITS } from './kernel/limits.js';
 import { Mailbox } from './mailbox.js';
+import { ProcessTable } from './process-table.js';
 import type { Node } from './node.js';
 import { Pid, Ref } from './pid.js';
 import {
@@ -129,11 +130,10 @@ export class Engine implements ProcessHost {
     rejected: 0,
     killedMailboxFull: 0,
   };
-  readonly #processes = new Map<number, Process>();
+  readonly #processes = new ProcessTable<Process>(OUTSIDE_PID_ID + 1);
   readonly #names = new Map<string, Process>();
   /** Local processes with links or monitors involving each remote node. */
   readonly #remoteInterest = new Map<string, Set<Process>>();
-  #nextPidId = OUTSIDE_PID_ID + 1;
   #nextRefId = 1;
   /** Processes to start and their functions, in pairs. */
   #runQueue: Array<Process | ProcessFn | undefined> = [];
@@ -169,9 +169,8 @@ export class Engine implements ProcessHost {
     if (name !== undefined) this.#checkNameFree(name);
     if (options?.mailboxMessagesMax !== undefined) checkMailboxBound(options.mailboxMessagesMax);
     if (options?.mailboxOverflow !== undefined) checkMailboxOverflow(options.mailboxOverflow);
-    const pid = new Pid(this.name, this.#nextPidId++, this.creation);
-    const proc = new Process(this, pid);
-    this.#processes.set(pid.id, proc);
+    const proc = new Process(this, this.#processes.nextId);
+    this.#processes.add(proc);
     if (name !== undefined) {
       this.#names.set(name, proc);
       proc.registeredName = name;
@@ -182,7 +181,7 @@ export class Engine implements ProcessHost {
     }
     if (options?.mailboxOverflow !== undefined) (proc.extra ??= new ProcessExtra()).mailboxOverflow = options.mailboxOverflow;
     if (parent !== undefined) {
-      this.#addLink(parent, pid);
+      this.#addLink(parent, proc.self);
       this.#addLink(proc, parent.self);
     }
     this.#runQueue.push(proc, fn);
@@ -200,7 +199,7 @@ export class Engine implements ProcessHost {
 
   /** Every live process, oldest first. */
   processes(): Process[] {
-    return [...this.#processes.values()];
+    return this.#processes.values();
   }
 
   #runPending(): void {
@@ -244,7 +243,7 @@ export class Engine implements ProcessHost {
     if (!proc.isAlive) return;
     proc.isAlive = false;
     proc.exitReason = reason;
-    this.#processes.delete(proc.self.id);
+    this.#processes.delete(proc);
     if (proc.registeredName !== undefined) {
       this.#names.delete(proc.registeredName);
       proc.registeredName = undefined;
@@ -308,7 +307,7 @@ export class Engine implements ProcessHost {
       for (const pid of links.values()) {
         const other = this.localProcess(pid);
         if (other !== undefined) {
-          other.links?.delete(proc.self.id);
+          other.links?.delete(proc.id);
           this.#applyExit(other, proc.self, reason, false);
         } else if (pid.node !== this.name) {
           this.dispatch({ kind: 'exit', from: proc.self, to: pid, reason });
@@ -825,7 +824,7 @@ export class Engine implements ProcessHost {
     const links = proc.links;
     if (links === null) return true;
     for (const key of links.keys()) {
-      if (typeof key === 'number' && key < proc.self.id) return false;
+      if (typeof key === 'number' && key < proc.id) return false;
     }
     return true;
   }

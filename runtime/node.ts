@@ -192,7 +192,7 @@ export class Node {
   }
 
   spawn(fn: ProcessFn, options?: SpawnOptions): Pid {
-    return this.#engine.spawn(fn, options, undefined).self;
+    return this.#engine.spawn(fn, options, undefined).pid();
   }
 
   send(to: SendTarget, msg: unknown): void {

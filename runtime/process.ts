@@ -26,7 +26,7 @@
  */
 import type { Clock, TimerHandle } from './kernel/clock.js';
 import { fedError } from './kernel/errors.js';
-import type { Pid, Ref } from './pid.js';
+import { Pid, type Ref } from './pid.js';
 import type { ExitReason, NameAtNode } from './signals.js';
 import { type Mailbox, type MessageMatch, NO_MESSAGE } from './mailbox.js';
 import type { Node } from './node.js';
@@ -162,6 +162,9 @@ export interface ProcessContext {
 export interface ProcessHost {
   readonly facade: Node;
   readonly clock: Clock;
+  /** The node's name and creation, for the pids of its processes. */
+  readonly name: string;
+  readonly creation: number;
   /** False when a local mailbox of policy `reject` refused the message. */
   send(from: Process, to: SendTarget, msg: unknown): boolean;
   trySend(from: Process, to: SendTarget, msg: unknown): TrySendResult;
@@ -225,7 +228,9 @@ export class ProcessExtra {
 
 export class Process implements ProcessContext {
   readonly host: ProcessHost;
-  readonly self: Pid;
+  /** The id of this process on its node; its pid (`self`) is made on first use. */
+  readonly id: number;
+  #self: Pid | null = null;
   mailbox: Mailbox | null = null;
   /** Resolves the pending receive; at death it is resolved with a rejected promise. */
   waitResolve: ((value: unknown) => void) | null = null;
@@ -294,9 +299,22 @@ export class Process implements ProcessContext {
     if (value !== null || this.extra !== null) (this.extra ??= new ProcessExtra()).onExit = value;
   }
 
-  constructor(host: ProcessHost, self: Pid) {
+  constructor(host: ProcessHost, id: number) {
     this.host = host;
-    this.self = self;
+    this.id = id;
+  }
+
+  get self(): Pid {
+    return (this.#self ??= new Pid(this.host.name, this.id, this.host.creation));
+  }
+
+  /**
+   * This process's pid for a caller that hands it out (`spawn`): `self` if already made, else a
+   * fresh equal value that the process does not keep — a process that never needs its own pid
+   * (an idle one) never holds one.
+   */
+  pid(): Pid {
+    return this.#self ?? new Pid(this.host.name, this.id, this.host.creation);
   }
 
   get node(): Node {
@@ -362,7 +380,7 @@ export class Process implements ProcessContext {
 
   spawn(fn: ProcessFn, options?: SpawnOptions): Pid {
     if (!this.isAlive) throw PROCESS_EXITED;
-    return this.host.spawn(fn, options, undefined).self;
+    return this.host.spawn(fn, options, undefined).pid();
   }
 
   spawnLink(fn: ProcessFn, options?: SpawnOptions): Pid {
@@ -372,7 +390,7 @@ export class Process implements ProcessContext {
 
   spawnMonitor(fn: ProcessFn, options?: SpawnOptions): { pid: Pid; ref: Ref } {
     if (!this.isAlive) throw PROCESS_EXITED;
-    const pid = this.host.spawn(fn, options, undefined).self;
+    const pid = this.host.spawn(fn, options, undefined).pid();
     return { pid, ref: this.host.monitor(this, pid) };
   }
 
