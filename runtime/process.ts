@@ -224,6 +224,10 @@ export class ProcessExtra {
   mailboxMessagesMax: number | undefined = undefined;
   /** What a message arriving at a full mailbox does (default `kill`). */
   mailboxOverflow: MailboxOverflow | undefined = undefined;
+  /** The timer of a receive with a timeout (processes that use timeouts also call, link or monitor, so they have an extra anyway). */
+  waitTimer: TimerHandle | null = null;
+  /** Exit signals become EXIT messages. */
+  trapping = false;
 }
 
 export class Process implements ProcessContext {
@@ -237,13 +241,23 @@ export class Process implements ProcessContext {
   /** The pending receive's promise, marked handled before it is rejected at death. */
   waitPromise: Promise<unknown> | null = null;
   waitMatch: MessageMatch | undefined = undefined;
-  waitTimer: TimerHandle | null = null;
-  trapping = false;
   isAlive = true;
   /** Messages handed to this process so far (introspection: message rate per process). */
   messagesReceived = 0;
   extra: ProcessExtra | null = null;
 
+  get waitTimer(): TimerHandle | null {
+    return this.extra === null ? null : this.extra.waitTimer;
+  }
+  set waitTimer(value: TimerHandle | null) {
+    if (value !== null || this.extra !== null) (this.extra ??= new ProcessExtra()).waitTimer = value;
+  }
+  get trapping(): boolean {
+    return this.extra === null ? false : this.extra.trapping;
+  }
+  set trapping(value: boolean) {
+    if (value || this.extra !== null) (this.extra ??= new ProcessExtra()).trapping = value;
+  }
   get links(): Map<number | string, Pid> | null {
     return this.extra === null ? null : this.extra.links;
   }
