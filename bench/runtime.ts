@@ -15,7 +15,9 @@
  * - ping-pong: two processes exchange a message and its answer N times (a round trip = two
  *   sends, two receives, two wake-ups).
  * Each figure is the best and the median of RUNS runs (the first also warms the JIT). The
- * machine's load average is printed too: on a shared machine, wall times grow with it.
+ * machine's load average is printed too: on a shared machine, wall times grow with it, so each
+ * figure also comes per cpu-second (process cpu time, all threads, GC helpers included), which
+ * other load on the machine disturbs much less.
  */
 import { cpus, loadavg } from 'node:os';
 import { Node } from '../runtime/node.js';
@@ -113,7 +115,17 @@ async function plainAsyncFloor(count: number): Promise<number> {
 /** A credit grant: the consumer has taken one more batch. */
 const CREDIT = Symbol('credit');
 
-async function oneWay(count: number): Promise<number> {
+/** Operations per wall second and per cpu-second since `started`. */
+interface Rate {
+  perSecond: number;
+  perCpuSecond: number;
+}
+
+function measured(operations: number, started: number, cpuStarted: NodeJS.CpuUsage): Rate {
+  return { perSecond: operations / ((performance.now() - started) / 1000), perCpuSecond: operations / cpuSecondsSince(cpuStarted) };
+}
+
+async function oneWay(count: number): Promise<Rate> {
   const node = new Node({ name: 'bench@127.0.0.1' });
   let finish!: () => void;
   const done = new Promise<void>((resolve) => {
@@ -129,6 +141,7 @@ async function oneWay(count: number): Promise<number> {
   });
   await nextTurn();
   const started = performance.now();
+  const cpuStarted = process.cpuUsage();
   sender = node.spawn(async (ctx) => {
     let credits = ONE_WAY_WINDOW_BATCHES;
     for (let sent = 0; sent < count; ) {
@@ -142,12 +155,12 @@ async function oneWay(count: number): Promise<number> {
     }
   });
   await done;
-  const seconds = (performance.now() - started) / 1000;
+  const rate = measured(count, started, cpuStarted);
   await node.stop();
-  return count / seconds;
+  return rate;
 }
 
-async function oneWayBulk(count: number): Promise<number> {
+async function oneWayBulk(count: number): Promise<Rate> {
   const node = new Node({ name: 'bench@127.0.0.1' });
   let finish!: () => void;
   const done = new Promise<void>((resolve) => {
@@ -159,14 +172,15 @@ async function oneWayBulk(count: number): Promise<number> {
   });
   await nextTurn();
   const started = performance.now();
+  const cpuStarted = process.cpuUsage();
   for (let index = 0; index < count; index++) node.send(consumer, index);
   await done;
-  const seconds = (performance.now() - started) / 1000;
+  const rate = measured(count, started, cpuStarted);
   await node.stop();
-  return count / seconds;
+  return rate;
 }
 
-async function pingPong(roundTrips: number): Promise<number> {
+async function pingPong(roundTrips: number): Promise<Rate> {
   const node = new Node({ name: 'bench@127.0.0.1' });
   let finish!: () => void;
   const done = new Promise<void>((resolve) => {
@@ -180,6 +194,7 @@ async function pingPong(roundTrips: number): Promise<number> {
   });
   await nextTurn();
   const started = performance.now();
+  const cpuStarted = process.cpuUsage();
   node.spawn(async (ctx) => {
     for (let index = 0; index < roundTrips; index++) {
       ctx.send(pong, ctx.self);
@@ -188,9 +203,9 @@ async function pingPong(roundTrips: number): Promise<number> {
     finish();
   });
   await done;
-  const seconds = (performance.now() - started) / 1000;
+  const rate = measured(roundTrips, started, cpuStarted);
   await node.stop();
-  return roundTrips / seconds;
+  return rate;
 }
 
 function millions(value: number): string {
@@ -203,11 +218,16 @@ function median(values: number[]): number {
   return sorted.length % 2 === 1 ? (sorted[middle] as number) : ((sorted[middle - 1] as number) + (sorted[middle] as number)) / 2;
 }
 
-/** Run `measure` RUNS times; the best (highest) and median figures. */
-async function rates(measure: () => Promise<number>): Promise<{ best: number; median: number }> {
-  const figures: number[] = [];
+/** Run `measure` RUNS times; the best (highest) and median rates, per second and per cpu-second. */
+async function rates(measure: () => Promise<Rate>): Promise<string> {
+  const figures: Rate[] = [];
   for (let run = 0; run < RUNS; run++) figures.push(await measure());
-  return { best: Math.max(...figures), median: median(figures) };
+  const wall = figures.map((rate) => rate.perSecond);
+  const cpu = figures.map((rate) => rate.perCpuSecond);
+  return (
+    `best ${millions(Math.max(...wall))}/s, median ${millions(median(wall))}/s ` +
+    `(per cpu-second: best ${millions(Math.max(...cpu))}, median ${millions(median(cpu))})`
+  );
 }
 
 export default async function (args: string[]): Promise<void> {
@@ -220,10 +240,11 @@ export default async function (args: string[]): Promise<void> {
   const spawns: SpawnResult[] = [];
   for (let run = 0; run < RUNS; run++) spawns.push(await spawnWaiting(spawnCount));
   const bestSpawn = spawns.reduce((best, result) => (result.seconds < best.seconds ? result : best));
+  const spawnCpu = spawns.map((result) => result.cpuSeconds);
   console.log(
     `spawn ${spawnCount} waiting processes: best ${bestSpawn.seconds.toFixed(2)} s, ` +
       `median ${median(spawns.map((result) => result.seconds)).toFixed(2)} s ` +
-      `(best: ${bestSpawn.cpuSeconds.toFixed(2)} s cpu, all threads), ` +
+      `(cpu, all threads: best ${Math.min(...spawnCpu).toFixed(2)} s, median ${median(spawnCpu).toFixed(2)} s), ` +
       `${Math.round(bestSpawn.bytesPerProcess)} heap bytes/process, stop() ${bestSpawn.stopSeconds.toFixed(2)} s`,
   );
 
@@ -234,20 +255,7 @@ export default async function (args: string[]): Promise<void> {
       `best ${Math.min(...floors).toFixed(2)} s, median ${median(floors).toFixed(2)} s`,
   );
 
-  const oneWayRates = await rates(() => oneWay(messages));
-  console.log(
-    `one-way send ${messages} messages, sender process, batches of ${ONE_WAY_BATCH_MESSAGES} with credit: ` +
-      `best ${millions(oneWayRates.best)} msgs/s, median ${millions(oneWayRates.median)} msgs/s`,
-  );
-  const bulkRates = await rates(() => oneWayBulk(messages));
-  console.log(
-    `one-way bulk ${messages} messages queued from outside, then consumed: ` +
-      `best ${millions(bulkRates.best)} msgs/s, median ${millions(bulkRates.median)} msgs/s`,
-  );
-
-  const pingPongRates = await rates(() => pingPong(roundTrips));
-  console.log(
-    `ping-pong ${roundTrips} round trips: best ${millions(pingPongRates.best)} round trips/s, ` +
-      `median ${millions(pingPongRates.median)} round trips/s`,
-  );
+  console.log(`one-way send ${messages} messages, sender process, batches of ${ONE_WAY_BATCH_MESSAGES} with credit: ${await rates(() => oneWay(messages))}`);
+  console.log(`one-way bulk ${messages} messages queued from outside, then consumed: ${await rates(() => oneWayBulk(messages))}`);
+  console.log(`ping-pong ${roundTrips} round trips: ${await rates(() => pingPong(roundTrips))}`);
 }
