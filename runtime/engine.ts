@@ -241,8 +241,7 @@ export class Engine implements ProcessHost {
   /** End `proc` with `reason` (no-op if already dead); notifications follow iteratively. */
   terminate(proc: Process, reason: ExitReason): void {
     if (!proc.isAlive) return;
-    proc.isAlive = false;
-    proc.exitReason = reason;
+    proc.markExited(reason);
     this.#processes.delete(proc);
     if (proc.registeredName !== undefined) {
       this.#names.delete(proc.registeredName);

@@ -216,7 +216,6 @@ export class ProcessExtra {
   /** Nodes this process has links or monitors with (for `nodeDown`). */
   remoteNodes: Set<string> | null = null;
   registeredName: string | undefined = undefined;
-  exitReason: ExitReason | undefined = undefined;
   abortController: AbortController | null = null;
   /** Called once, at death (used by `Node.run`). */
   onExit: ((reason: ExitReason) => void) | null = null;
@@ -230,6 +229,9 @@ export class ProcessExtra {
   trapping = false;
 }
 
+/** The exit state of a live process (no exit reason can be this object). */
+const ALIVE: unique symbol = Symbol('fedctl.alive');
+
 export class Process implements ProcessContext {
   readonly host: ProcessHost;
   /** The id of this process on its node; its pid (`self`) is made on first use. */
@@ -241,7 +243,8 @@ export class Process implements ProcessContext {
   /** The pending receive's promise, marked handled before it is rejected at death. */
   waitPromise: Promise<unknown> | null = null;
   waitMatch: MessageMatch | undefined = undefined;
-  isAlive = true;
+  /** ALIVE until the process dies, then its exit reason (held here, so dying allocates nothing). */
+  #exit: ExitReason | typeof ALIVE = ALIVE;
   /** Messages handed to this process so far (introspection: message rate per process). */
   messagesReceived = 0;
   extra: ProcessExtra | null = null;
@@ -294,11 +297,17 @@ export class Process implements ProcessContext {
   set registeredName(value: string | undefined) {
     if (value !== undefined || this.extra !== null) (this.extra ??= new ProcessExtra()).registeredName = value;
   }
-  get exitReason(): ExitReason | undefined {
-    return this.extra === null ? undefined : this.extra.exitReason;
+  get isAlive(): boolean {
+    return this.#exit === ALIVE;
   }
-  set exitReason(value: ExitReason | undefined) {
-    (this.extra ??= new ProcessExtra()).exitReason = value;
+  /** Undefined while alive. */
+  get exitReason(): ExitReason | undefined {
+    const exit = this.#exit;
+    return exit === ALIVE ? undefined : exit;
+  }
+  /** Mark the process dead with `reason` (once; the engine's `terminate` does the rest). */
+  markExited(reason: ExitReason): void {
+    this.#exit = reason;
   }
   get abortController(): AbortController | null {
     return this.extra === null ? null : this.extra.abortController;
