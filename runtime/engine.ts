@@ -15,6 +15,9 @@
  *   has its pending receive rejected with `PROCESS_EXITED`, then its links get exit signals and
  *   its watchers DOWN messages (links first, then monitors, so a supervisor sees EXIT then DOWN).
  * - Processes start in a microtask after `spawn` returns, all pending starts in one batch.
+ * - A call's alias (its tag, server.ts) is active from `activateAlias` until the first reply
+ *   with it is delivered, the receive waiting for it times out, `deactivateAlias`, or death;
+ *   a reply to an inactive alias is dropped, so a late reply never reaches a mailbox.
  * - Nothing a process does (throwing, a throwing receive predicate) escapes as an unhandled
  *   rejection or crashes the node: it ends that process with a reason.
  * - Fairness: processes resume in microtasks, which would starve the event loop (timers,
@@ -26,6 +29,7 @@ import type { Clock } from './kernel/clock.js';
 import { fedError } from './kernel/errors.js';
 import { LIMITS } from './kernel/limits.js';
 import { Mailbox } from './mailbox.js';
+import { ProcessTable } from './process-table.js';
 import type { Node } from './node.js';
 import { Pid, Ref } from './pid.js';
 import {
@@ -79,21 +83,33 @@ export function isNameAtNode(value: unknown): value is NameAtNode {
 
 /** Message counters of one node (see `Node.messageStats()`); only ever increase. */
 export interface MessageStats {
-  /** Sends from this node to a process (pid or name) of this node. */
+  /** Sends from this node to a process (pid or name) of this node, except those a full mailbox refused (counted in `rejected`). */
   sentLocal: number;
   /** Sends from this node handed to the distribution for another node. */
   sentRemote: number;
-  /** Messages handed to a local process (from any node), including those later dropped. */
+  /**
+   * Messages a local process accepted (from any node): handed to its waiting receive or queued.
+   * A message dropped or refused on arrival is not counted; one queued and later pushed out by
+   * `drop_oldest` was (and is counted again in `droppedOldest`).
+   */
   delivered: number;
   /** Arriving messages dropped by `drop_newest` mailboxes. */
   droppedNewest: number;
   /** Queued messages dropped by `drop_oldest` mailboxes to make room. */
   droppedOldest: number;
-  /** `trySend`s refused with `mailbox_full`. */
+  /** Messages refused by a full mailbox: every `trySend` answered `mailbox_full`, and every arrival at a `reject` mailbox. */
   rejected: number;
-  /** Processes killed with `mailbox_full` (policy `kill`). */
+  /** Processes killed with `mailbox_full` (policy `kill`); the message that overflowed is not delivered. */
   killedMailboxFull: number;
 }
+
+/** What `deliver` did with a message: accepted (handed to the waiting receive, or queued) … */
+export const ACCEPTED = 0;
+/** … dropped (dead target, `drop_newest`, `kill`, a throwing receive predicate) … */
+export const DROPPED = 1;
+/** … or refused by a full mailbox (policy `reject`, or any policy for `trySend`). */
+export const REFUSED = 2;
+export type DeliverOutcome = typeof ACCEPTED | typeof DROPPED | typeof REFUSED;
 
 export class Engine implements ProcessHost {
   readonly facade: Node;
@@ -114,11 +130,10 @@ export class Engine implements ProcessHost {
     rejected: 0,
     killedMailboxFull: 0,
   };
-  readonly #processes = new Map<number, Process>();
+  readonly #processes = new ProcessTable<Process>(OUTSIDE_PID_ID + 1);
   readonly #names = new Map<string, Process>();
   /** Local processes with links or monitors involving each remote node. */
   readonly #remoteInterest = new Map<string, Set<Process>>();
-  #nextPidId = OUTSIDE_PID_ID + 1;
   #nextRefId = 1;
   /** Processes to start and their functions, in pairs. */
   #runQueue: Array<Process | ProcessFn | undefined> = [];
@@ -154,9 +169,8 @@ export class Engine implements ProcessHost {
     if (name !== undefined) this.#checkNameFree(name);
     if (options?.mailboxMessagesMax !== undefined) checkMailboxBound(options.mailboxMessagesMax);
     if (options?.mailboxOverflow !== undefined) checkMailboxOverflow(options.mailboxOverflow);
-    const pid = new Pid(this.name, this.#nextPidId++, this.creation);
-    const proc = new Process(this, pid);
-    this.#processes.set(pid.id, proc);
+    const proc = new Process(this, this.#processes.nextId);
+    this.#processes.add(proc);
     if (name !== undefined) {
       this.#names.set(name, proc);
       proc.registeredName = name;
@@ -167,7 +181,7 @@ export class Engine implements ProcessHost {
     }
     if (options?.mailboxOverflow !== undefined) (proc.extra ??= new ProcessExtra()).mailboxOverflow = options.mailboxOverflow;
     if (parent !== undefined) {
-      this.#addLink(parent, pid);
+      this.#addLink(parent, proc.self);
       this.#addLink(proc, parent.self);
     }
     this.#runQueue.push(proc, fn);
@@ -185,7 +199,7 @@ export class Engine implements ProcessHost {
 
   /** Every live process, oldest first. */
   processes(): Process[] {
-    return [...this.#processes.values()];
+    return this.#processes.values();
   }
 
   #runPending(): void {
@@ -227,9 +241,8 @@ export class Engine implements ProcessHost {
   /** End `proc` with `reason` (no-op if already dead); notifications follow iteratively. */
   terminate(proc: Process, reason: ExitReason): void {
     if (!proc.isAlive) return;
-    proc.isAlive = false;
-    proc.exitReason = reason;
-    this.#processes.delete(proc.self.id);
+    proc.markExited(reason);
+    this.#processes.delete(proc);
     if (proc.registeredName !== undefined) {
       this.#names.delete(proc.registeredName);
       proc.registeredName = undefined;
@@ -293,7 +306,7 @@ export class Engine implements ProcessHost {
       for (const pid of links.values()) {
         const other = this.localProcess(pid);
         if (other !== undefined) {
-          other.links?.delete(proc.self.id);
+          other.links?.delete(proc.id);
           this.#applyExit(other, proc.self, reason, false);
         } else if (pid.node !== this.name) {
           this.dispatch({ kind: 'exit', from: proc.self, to: pid, reason });
@@ -316,11 +329,13 @@ export class Engine implements ProcessHost {
 
   // ---- messages ----------------------------------------------------------------------------
 
-  /** Hand `msg` to `proc`: to its waiting receive if that accepts it, else to its mailbox. */
-  deliver(proc: Process, msg: unknown): void {
-    if (!proc.isAlive) return;
-    proc.messagesReceived++;
-    this.messageStats.delivered++;
+  /**
+   * Hand `msg` to `proc`: to its waiting receive if that accepts it, else to its mailbox, where
+   * a full mailbox applies its overflow policy (with `refuseWhenFull`, as for `trySend`, any
+   * full mailbox refuses). Only an accepted message counts as delivered.
+   */
+  deliver(proc: Process, msg: unknown, refuseWhenFull = false): DeliverOutcome {
+    if (!proc.isAlive) return DROPPED;
     const resolve = proc.waitResolve;
     if (resolve !== null) {
       const match = proc.waitMatch;
@@ -330,10 +345,12 @@ export class Engine implements ProcessHost {
           accepted = match(msg);
         } catch (error) {
           this.matchFailed(proc, error);
-          return;
+          return DROPPED;
         }
       }
       if (accepted) {
+        proc.messagesReceived++;
+        this.messageStats.delivered++;
         proc.waitResolve = null;
         proc.waitPromise = null;
         proc.waitMatch = undefined;
@@ -343,46 +360,59 @@ export class Engine implements ProcessHost {
         }
         if (--this.#wakeupsLeft >= 0) resolve(msg);
         else this.#defer(proc, resolve, msg);
-        return;
+        return ACCEPTED;
       }
     }
     let mailbox = proc.mailbox;
     if (mailbox === null) mailbox = proc.mailbox = new Mailbox();
     const extra = proc.extra;
     const bound = extra !== null && extra.mailboxMessagesMax !== undefined ? extra.mailboxMessagesMax : this.mailboxMessagesMax;
-    if (mailbox.size >= bound && !this.#makeRoom(proc, mailbox)) return;
+    if (mailbox.size >= bound) {
+      const outcome = this.#overflow(proc, mailbox, refuseWhenFull);
+      if (outcome !== ACCEPTED) return outcome;
+    }
+    proc.messagesReceived++;
+    this.messageStats.delivered++;
     mailbox.push(msg);
+    return ACCEPTED;
   }
 
-  /** A message arrives at a full mailbox: apply the overflow policy; true when it may be queued. */
-  #makeRoom(proc: Process, mailbox: Mailbox): boolean {
-    switch (proc.extra?.mailboxOverflow ?? 'kill') {
+  /** A message arrives at a full mailbox: apply the overflow policy; ACCEPTED when it may be queued. */
+  #overflow(proc: Process, mailbox: Mailbox, refuseWhenFull: boolean): DeliverOutcome {
+    const policy = refuseWhenFull ? 'reject' : (proc.extra?.mailboxOverflow ?? 'kill');
+    switch (policy) {
       case 'drop_newest':
         this.messageStats.droppedNewest++;
-        return false;
+        return DROPPED;
       case 'drop_oldest':
         this.messageStats.droppedOldest++;
         mailbox.take(undefined);
-        return true;
-      default:
+        return ACCEPTED;
+      case 'reject':
+        this.messageStats.rejected++;
+        return REFUSED;
+      case 'kill':
         this.messageStats.killedMailboxFull++;
         this.terminate(proc, MAILBOX_FULL);
-        return false;
+        return DROPPED;
     }
   }
 
-  /** `send`, but a full local mailbox refuses instead of applying its overflow policy. */
+  /** `send`, but a full local mailbox (of any policy) refuses, answered instead of thrown. */
   trySend(from: Process | undefined, to: SendTarget, msg: unknown): TrySendResult {
     const target = this.#localTarget(to);
-    if (target !== undefined && target.mailbox !== null) {
-      const bound = target.extra?.mailboxMessagesMax ?? this.mailboxMessagesMax;
-      if (target.mailbox.size >= bound) {
-        this.messageStats.rejected++;
-        return MAILBOX_FULL_RESULT;
-      }
+    if (target === undefined) {
+      this.send(from, to, msg);
+      return SENT_RESULT;
     }
-    this.send(from, to, msg);
-    return SENT_RESULT;
+    return this.#sendLocal(target, msg, true) ? SENT_RESULT : MAILBOX_FULL_RESULT;
+  }
+
+  /** A send to a live local process; false (and not counted as sent) when its full mailbox refused it. */
+  #sendLocal(proc: Process, msg: unknown, refuseWhenFull: boolean): boolean {
+    if (this.deliver(proc, msg, refuseWhenFull) === REFUSED) return false;
+    this.messageStats.sentLocal++;
+    return true;
   }
 
   #localTarget(to: SendTarget): Process | undefined {
@@ -391,35 +421,38 @@ export class Engine implements ProcessHost {
     return isNameAtNode(to) && to.node === this.name ? this.#names.get(to.name) : undefined;
   }
 
-  send(from: Process | undefined, to: SendTarget, msg: unknown): void {
+  /**
+   * Send `msg` (never blocks; throws only for a bad target). False when a local mailbox of
+   * policy `reject` refused it — `send` itself ignores that (Erlang semantics), `call` turns
+   * it into `mailbox_full`.
+   */
+  send(from: Process | undefined, to: SendTarget, msg: unknown): boolean {
     if (to instanceof Pid) {
       if (to.node === this.name) {
+        const proc = to.creation === this.creation ? this.#processes.get(to.id) : undefined;
+        if (proc !== undefined) return this.#sendLocal(proc, msg, false);
         this.messageStats.sentLocal++;
-        if (to.creation !== this.creation) return;
-        const proc = this.#processes.get(to.id);
-        if (proc !== undefined) this.deliver(proc, msg);
-        return;
+        return true;
       }
       this.messageStats.sentRemote++;
       this.dispatch({ kind: 'send', from: from?.self, to, msg });
-      return;
+      return true;
     }
     if (typeof to === 'string') {
-      this.messageStats.sentLocal++;
       const proc = this.#names.get(to);
       if (proc === undefined) throw fedError('badarg', `no process is registered as ${JSON.stringify(to)}`, { name: to });
-      this.deliver(proc, msg);
-      return;
+      return this.#sendLocal(proc, msg, false);
     }
     if (!isNameAtNode(to)) throw fedError('badarg', 'send target must be a pid, a name or {name, node}');
     if (to.node === this.name) {
-      this.messageStats.sentLocal++;
       const proc = this.#names.get(to.name);
-      if (proc !== undefined) this.deliver(proc, msg);
-      return;
+      if (proc !== undefined) return this.#sendLocal(proc, msg, false);
+      this.messageStats.sentLocal++;
+      return true;
     }
     this.messageStats.sentRemote++;
     this.dispatch({ kind: 'reg_send', from: from?.self, to: { name: to.name, node: to.node }, msg });
+    return true;
   }
 
   /** Send a call reply; dropped unless the caller still waits for this tag. */
@@ -429,10 +462,11 @@ export class Engine implements ProcessHost {
     else this.dispatch({ kind: 'send', from: undefined, to, msg });
   }
 
+  /** Deliver a reply if its alias is active; the first reply ends the alias (one reply per call). */
   #deliverReply(to: Pid, msg: ReplyMessage): void {
     const proc = this.localProcess(to);
     if (proc === undefined || !this.#isLocalRef(msg.tag)) return;
-    if (proc.aliases?.has(msg.tag.id) === true) this.deliver(proc, msg);
+    if (proc.aliases?.delete(msg.tag.id) === true) this.deliver(proc, msg);
   }
 
   activateAlias(proc: Process, tag: Ref): void {
@@ -447,6 +481,10 @@ export class Engine implements ProcessHost {
     proc.waitTimer = null;
     const resolve = proc.waitResolve;
     if (resolve === null) return;
+    // Aliases are active only while a call waits for its reply in this very receive: once it
+    // has timed out, a reply must not be queued in the gap before the caller resumes (which
+    // can be a whole event-loop turn when this wake-up is deferred).
+    proc.aliases?.clear();
     proc.waitResolve = null;
     proc.waitPromise = null;
     proc.waitMatch = undefined;
@@ -785,7 +823,7 @@ export class Engine implements ProcessHost {
     const links = proc.links;
     if (links === null) return true;
     for (const key of links.keys()) {
-      if (typeof key === 'number' && key < proc.self.id) return false;
+      if (typeof key === 'number' && key < proc.id) return false;
     }
     return true;
   }
@@ -811,11 +849,11 @@ export const MAILBOX_FULL: ExitReason = Object.freeze({ error: 'mailbox full', c
 
 const SENT_RESULT: TrySendResult = Object.freeze({ ok: true });
 const MAILBOX_FULL_RESULT: TrySendResult = Object.freeze({ ok: false, code: 'mailbox_full' });
-const MAILBOX_OVERFLOWS: ReadonlySet<string> = new Set(['kill', 'drop_newest', 'drop_oldest']);
+const MAILBOX_OVERFLOWS: ReadonlySet<string> = new Set(['kill', 'drop_newest', 'drop_oldest', 'reject']);
 
 export function checkMailboxOverflow(policy: unknown): void {
   if (typeof policy !== 'string' || !MAILBOX_OVERFLOWS.has(policy)) {
-    throw fedError('badarg', `mailboxOverflow must be kill, drop_newest or drop_oldest, not ${String(policy)}`);
+    throw fedError('badarg', `mailboxOverflow must be kill, drop_newest, drop_oldest or reject, not ${String(policy)}`);
   }
 }
 

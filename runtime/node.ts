@@ -7,8 +7,15 @@
  *   first (a supervisor, older than its children, stops them in its own order), waits up to
  *   `stopTimeoutMs`, kills what is left and clears every timer it owns; afterwards `spawn`
  *   throws `shutdown`. A stopped node cannot be started again (`closed`).
+ * - Then `stop()` closes every attachment (the distribution, an endpoint, a store: whatever
+ *   registered with `onStop`), last attached first, after the processes have ended (they may
+ *   still talk to other nodes while they stop). Each hook gets `stopTimeoutMs`; one that throws
+ *   or times out does not keep the others from running, and `stop()` rejects with its error
+ *   (an AggregateError for several) once the node is stopped.
  * - `send` never throws for a dead pid or a pid on another node; to a local name nobody holds
- *   it throws `badarg` (as Erlang's `Name ! Msg`); to `{name, node}` it never throws.
+ *   it throws `badarg` (as Erlang's `Name ! Msg`); to `{name, node}` it never throws. A full
+ *   mailbox applies its policy (SpawnOptions.mailboxOverflow); `trySend` answers `{ ok: false,
+ *   code: 'mailbox_full' }` for a full local mailbox of any policy, without queueing.
  * - `exit(pid, reason)` from outside any process comes from `outsidePid` (`<node#0.creation>`).
  * - Distribution: signals to other nodes go to the `SignalRouter` (see signals.ts); signals
  *   from other nodes come in through `deliverSignal`; `nodeDown(node)` ends every link and
@@ -30,8 +37,13 @@ import {
 } from './process.js';
 import type { ExitReason, Signal, SignalRouter } from './signals.js';
 
-/** How long `stop()` waits for processes to finish after `shutdown` before killing them. */
+/** How long `stop()` waits for processes to finish after `shutdown` before killing them (and for each stop hook). */
 export const STOP_TIMEOUT_MS_DEFAULT = 5_000;
+/** Most stop hooks a node holds at once (one per attachment; more is a leak). */
+export const STOP_HOOKS_MAX = 1_024;
+
+/** Closes an attachment when its node stops (see `Node.onStop`). */
+export type StopHook = () => void | Promise<void>;
 
 export interface NodeOptions {
   /** `name@host`. */
@@ -70,6 +82,9 @@ export class Node {
   readonly #stopTimeoutMs: number;
   #state: NodeState = 'new';
   #stopping: Promise<void> | undefined;
+  /** Registered stop hooks, oldest first; each wrapped so that one function may be registered twice. */
+  readonly #stopHooks = new Set<{ readonly hook: StopHook }>();
+  #stopHooksRan = false;
 
   constructor(options: NodeOptions) {
     assertNodeName(options.name);
@@ -107,11 +122,69 @@ export class Node {
   stop(): Promise<void> {
     if (this.#stopping === undefined) {
       this.#state = 'stopping';
-      this.#stopping = this.#engine.stop(this.#stopTimeoutMs).then(() => {
-        this.#state = 'stopped';
-      });
+      this.#stopping = this.#engine
+        .stop(this.#stopTimeoutMs)
+        .then(() => this.#runStopHooks())
+        .finally(() => {
+          this.#state = 'stopped';
+        });
     }
     return this.#stopping;
+  }
+
+  /**
+   * Run `hook` when the node stops, after its processes have ended: how an attachment (the
+   * distribution, a metrics endpoint, a store) closes its sockets, timers and files with the
+   * node. Hooks run one at a time, last registered first. Returns a function that unregisters
+   * the hook (idempotent). Throws `closed` once the stop hooks have run, `badarg` for a
+   * non-function or past STOP_HOOKS_MAX hooks.
+   */
+  onStop(hook: StopHook): () => void {
+    if (typeof hook !== 'function') throw fedError('badarg', 'onStop needs a function');
+    if (this.#stopHooksRan) throw fedError('closed', `node ${this.name} was stopped`);
+    if (this.#stopHooks.size >= STOP_HOOKS_MAX) {
+      throw fedError('badarg', `node ${this.name} already has ${STOP_HOOKS_MAX} stop hooks (are they ever unregistered?)`);
+    }
+    const entry = { hook };
+    this.#stopHooks.add(entry);
+    return () => {
+      this.#stopHooks.delete(entry);
+    };
+  }
+
+  async #runStopHooks(): Promise<void> {
+    this.#stopHooksRan = true;
+    const hooks = [...this.#stopHooks].reverse();
+    this.#stopHooks.clear();
+    const failures: unknown[] = [];
+    for (const { hook } of hooks) {
+      try {
+        await this.#runWithinStopTimeout(hook);
+      } catch (error) {
+        failures.push(error);
+      }
+    }
+    if (failures.length === 1) throw failures[0];
+    if (failures.length > 1) throw new AggregateError(failures, `${failures.length} stop hooks of node ${this.name} failed`);
+  }
+
+  #runWithinStopTimeout(hook: StopHook): Promise<void> {
+    const timeoutMs = this.#stopTimeoutMs;
+    return new Promise<void>((resolve, reject) => {
+      const timer = this.clock.setTimeout(() => {
+        reject(fedError('timeout', `a stop hook of node ${this.name} did not finish within ${timeoutMs} ms`, { timeoutMs }));
+      }, timeoutMs);
+      const settle = (error?: unknown): void => {
+        this.clock.clearTimeout(timer);
+        if (error === undefined) resolve();
+        else reject(error);
+      };
+      try {
+        Promise.resolve(hook()).then(() => settle(), (error: unknown) => settle(error ?? new Error('a stop hook rejected')));
+      } catch (error) {
+        settle(error ?? new Error('a stop hook threw'));
+      }
+    });
   }
 
   [Symbol.asyncDispose](): Promise<void> {
@@ -119,7 +192,7 @@ export class Node {
   }
 
   spawn(fn: ProcessFn, options?: SpawnOptions): Pid {
-    return this.#engine.spawn(fn, options, undefined).self;
+    return this.#engine.spawn(fn, options, undefined).pid();
   }
 
   send(to: SendTarget, msg: unknown): void {

@@ -6,8 +6,12 @@
  * - `checkout(ctx, {timeoutMs})` resolves with an idle worker's pid, lent to the calling
  *   process until `checkin(ctx, worker)`. With no idle worker the caller waits in a FIFO queue
  *   of at most `waitersMax`; a full queue refuses at once with `overloaded`
- *   (`details.retryAfterMs`), and a wait longer than `timeoutMs` rejects with `timeout` — the
- *   pool forgets the waiter, and a worker granted in the race is checked back in, never lost.
+ *   (`details.retryAfterMs`), and a wait longer than `timeoutMs` rejects with `timeout`. On a
+ *   timeout the caller cancels and waits for the pool to acknowledge: the pool forgets the
+ *   waiter or, if it lent the waiter a worker in the meantime (a checkin processed before the
+ *   cancel), takes that worker back itself, as poolboy's `cancel_waiting` does. The grant that
+ *   crossed the cancel arrives before the acknowledgement and is dropped, so a worker is never
+ *   left lent to a caller that gave up and no late grant stays in its mailbox.
  * - A borrower that dies returns its workers (the pool monitors it). A worker that dies is
  *   replaced by a fresh one (the pool links to and traps exits of its workers). Stopping the
  *   pool (`stop`, or its own death) ends every worker.
@@ -67,6 +71,8 @@ interface PoolAnswer {
   readonly ref: Ref;
   readonly worker?: Pid;
   readonly refused?: boolean;
+  /** The pool has handled the cancel of checkout `ref`: nothing more about it will follow. */
+  readonly cancelled?: boolean;
   readonly status?: PoolStatus;
 }
 
@@ -92,8 +98,7 @@ export class Pool {
       ctx.send(this.pid, { type: '$pool_checkout', from: ctx.self, ref } satisfies PoolRequest);
       const answer = await ctx.receive((msg) => isAnswerTo(ref)(msg) || (isDownMessage(msg) && msg.ref.equals(monitor)), timeoutMs);
       if (answer === TIMEOUT) {
-        ctx.send(this.pid, { type: '$pool_cancel', from: ctx.self, ref } satisfies PoolRequest);
-        await this.#returnLateGrant(ctx, ref);
+        await this.#cancel(ctx, ref, monitor);
         throw fedError('timeout', `no worker of pool ${this.pid.key} was free within ${timeoutMs} ms`, { timeoutMs });
       }
       if (isDownMessage(answer)) throw fedError('noproc', `pool ${this.pid.key} is not running`);
@@ -149,10 +154,19 @@ export class Pool {
     return answer as PoolAnswer;
   }
 
-  /** After a cancel: a grant that crossed it is already queued (signals keep their order). */
-  async #returnLateGrant(ctx: ProcessContext, ref: Ref): Promise<void> {
-    const late = await ctx.receive(isAnswerTo(ref), 0);
-    if (late !== TIMEOUT && (late as PoolAnswer).worker !== undefined) this.checkin(ctx, (late as PoolAnswer).worker as Pid);
+  /**
+   * Cancel checkout `ref` and wait until the pool has acknowledged it (or is gone). The pool
+   * takes back a worker it lent in the race, and its grant, sent before the acknowledgement,
+   * is already queued by then (signals from one process keep their order): drop it.
+   */
+  async #cancel(ctx: ProcessContext, ref: Ref, monitor: Ref): Promise<void> {
+    ctx.send(this.pid, { type: '$pool_cancel', from: ctx.self, ref } satisfies PoolRequest);
+    const answered = isAnswerTo(ref);
+    await ctx.receive(
+      (msg) => (answered(msg) && (msg as PoolAnswer).cancelled === true) || (isDownMessage(msg) && msg.ref.equals(monitor)),
+      POOL_ADMIN_TIMEOUT_MS,
+    );
+    while ((await ctx.receive(answered, 0)) !== TIMEOUT);
   }
 }
 
@@ -177,6 +191,8 @@ function checkPoolOptions(options: PoolOptions): void {
 interface Loan {
   readonly worker: Pid;
   readonly borrower: Pid;
+  /** The checkout it answered. */
+  readonly ref: Ref;
   readonly monitor: Ref;
 }
 
@@ -237,12 +253,9 @@ function onRequest(state: PoolState, request: PoolRequest): boolean {
     case '$pool_checkout':
       onCheckout(state, request.from, request.ref);
       return true;
-    case '$pool_cancel': {
-      const index = state.waiters.findIndex((waiter) => waiter.ref.equals(request.ref));
-      if (index >= 0) state.waiters.splice(index, 1);
-      state.timeoutsTotal++;
+    case '$pool_cancel':
+      onCancel(state, request.from, request.ref);
       return true;
-    }
     case '$pool_checkin':
       onCheckin(state, request.from, request.worker);
       return true;
@@ -271,9 +284,30 @@ function onCheckout(state: PoolState, from: Pid, ref: Ref): void {
 }
 
 function lend(state: PoolState, worker: Pid, borrower: Pid, ref: Ref): void {
-  state.loans.set(worker.key, { worker, borrower, monitor: state.ctx.monitor(borrower) });
+  state.loans.set(worker.key, { worker, borrower, ref, monitor: state.ctx.monitor(borrower) });
   state.checkoutsTotal++;
   state.ctx.send(borrower, { type: '$pool_answer', ref, worker } satisfies PoolAnswer);
+}
+
+/**
+ * A waiter gave up on checkout `ref`: forget it or, if it was lent a worker after it timed out
+ * (the grant crossed the cancel), take that worker back. Always acknowledged.
+ */
+function onCancel(state: PoolState, from: Pid, ref: Ref): void {
+  state.timeoutsTotal++;
+  const index = state.waiters.findIndex((waiter) => waiter.ref.equals(ref));
+  if (index >= 0) {
+    state.waiters.splice(index, 1);
+  } else {
+    for (const [key, loan] of state.loans) {
+      if (!loan.ref.equals(ref) || !loan.borrower.equals(from)) continue;
+      state.loans.delete(key);
+      state.ctx.demonitor(loan.monitor, { flush: true });
+      release(state, loan.worker);
+      break;
+    }
+  }
+  state.ctx.send(from, { type: '$pool_answer', ref, cancelled: true } satisfies PoolAnswer);
 }
 
 function onCheckin(state: PoolState, from: Pid, worker: Pid): void {

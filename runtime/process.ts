@@ -26,7 +26,7 @@
  */
 import type { Clock, TimerHandle } from './kernel/clock.js';
 import { fedError } from './kernel/errors.js';
-import type { Pid, Ref } from './pid.js';
+import { Pid, type Ref } from './pid.js';
 import type { ExitReason, NameAtNode } from './signals.js';
 import { type Mailbox, type MessageMatch, NO_MESSAGE } from './mailbox.js';
 import type { Node } from './node.js';
@@ -79,24 +79,33 @@ export interface SpawnOptions {
   /** Start with exits trapped. */
   readonly trapExit?: boolean;
   /**
-   * Most messages the mailbox may hold. What a plain `send` to a full mailbox does is
-   * `mailboxOverflow`; senders are never blocked and `send` never throws. A sender that wants
-   * to know uses `trySend`, which refuses with `mailbox_full` instead. Default: the node's
-   * `mailboxMessagesMax`.
+   * Most messages the mailbox may hold (a message handed straight to a waiting receive is never
+   * queued, so it always gets through). What a plain `send` to a full mailbox does is
+   * `mailboxOverflow`; senders are never blocked. A sender that wants to know, whatever the
+   * policy, uses `trySend`, which answers `{ ok: false, code: 'mailbox_full' }` instead.
+   * Default: the node's `mailboxMessagesMax`.
    */
   readonly mailboxMessagesMax?: number;
   /**
    * The policy for a message arriving at a full mailbox: `kill` (default) ends the process with
    * reason `{ error, code: 'mailbox_full' }` (as Erlang's max_heap_size); `drop_newest` drops the
-   * arriving message; `drop_oldest` drops the oldest queued message to make room. Every drop
-   * and kill is counted in `Node.messageStats()`.
+   * arriving message; `drop_oldest` drops the oldest queued message to make room; `reject`
+   * refuses the arriving message and tells a sender that can be told: a `call` (server.ts) from
+   * this node rejects at once with FedError `mailbox_full` instead of waiting for its timeout,
+   * and `trySend` answers `mailbox_full`; a plain `send` still never throws (Erlang semantics,
+   * which the runtime's own notifications rely on), so its message is refused silently.
+   * Every drop, refusal and kill is counted in `Node.messageStats()`.
    */
   readonly mailboxOverflow?: MailboxOverflow;
 }
 
-export type MailboxOverflow = 'kill' | 'drop_newest' | 'drop_oldest';
+export type MailboxOverflow = 'kill' | 'drop_newest' | 'drop_oldest' | 'reject';
 
-/** What `trySend` answers: delivered (or handed to the distribution), or refused because the local target's mailbox is full. */
+/**
+ * What `trySend` answers: `{ ok: true }` when delivered (or handed to the distribution, or
+ * dropped for a dead pid, as `send` would), `{ ok: false, code: 'mailbox_full' }` when the
+ * local target's mailbox is full and nothing was queued.
+ */
 export type TrySendResult = { readonly ok: true } | { readonly ok: false; readonly code: 'mailbox_full' };
 
 export type SendTarget = Pid | string | NameAtNode;
@@ -114,11 +123,17 @@ export interface ProcessContext {
   receive<T = unknown>(match: MessageMatch | undefined, timeoutMs: number): Promise<T | Timeout>;
   /** Wait `delayMs` without taking any message (Erlang's `receive after`). */
   sleep(delayMs: number): Promise<void>;
+  /**
+   * Never blocks, and never throws for a dead pid, a pid on another node or a full mailbox (what
+   * happens to the message is the target's `mailboxOverflow`). Throws `badarg` for a local
+   * name nobody holds (as Erlang's `Name ! Msg`).
+   */
   send(to: SendTarget, msg: unknown): void;
   /**
-   * `send` for senders that ask: to a local process whose mailbox is full it delivers nothing
-   * and answers `{ ok: false, code: 'mailbox_full' }` (counted as rejected). Remote targets and
-   * dead pids answer `{ ok: true }`, as `send` would silently carry or drop them.
+   * `send` for senders that ask: to a local process whose mailbox is full (whatever its
+   * policy) it delivers nothing and answers `{ ok: false, code: 'mailbox_full' }` (counted as
+   * rejected). Remote targets and dead pids answer `{ ok: true }`, as `send` would silently
+   * carry or drop them. Throws only what `send` throws for a bad target.
    */
   trySend(to: SendTarget, msg: unknown): TrySendResult;
   spawn(fn: ProcessFn, options?: SpawnOptions): Pid;
@@ -147,7 +162,11 @@ export interface ProcessContext {
 export interface ProcessHost {
   readonly facade: Node;
   readonly clock: Clock;
-  send(from: Process, to: SendTarget, msg: unknown): void;
+  /** The node's name and creation, for the pids of its processes. */
+  readonly name: string;
+  readonly creation: number;
+  /** False when a local mailbox of policy `reject` refused the message. */
+  send(from: Process, to: SendTarget, msg: unknown): boolean;
   trySend(from: Process, to: SendTarget, msg: unknown): TrySendResult;
   spawn(fn: ProcessFn, options: SpawnOptions | undefined, parent: Process | undefined): Process;
   link(proc: Process, pid: Pid): void;
@@ -197,7 +216,6 @@ export class ProcessExtra {
   /** Nodes this process has links or monitors with (for `nodeDown`). */
   remoteNodes: Set<string> | null = null;
   registeredName: string | undefined = undefined;
-  exitReason: ExitReason | undefined = undefined;
   abortController: AbortController | null = null;
   /** Called once, at death (used by `Node.run`). */
   onExit: ((reason: ExitReason) => void) | null = null;
@@ -205,24 +223,44 @@ export class ProcessExtra {
   mailboxMessagesMax: number | undefined = undefined;
   /** What a message arriving at a full mailbox does (default `kill`). */
   mailboxOverflow: MailboxOverflow | undefined = undefined;
+  /** The timer of a receive with a timeout (processes that use timeouts also call, link or monitor, so they have an extra anyway). */
+  waitTimer: TimerHandle | null = null;
+  /** Exit signals become EXIT messages. */
+  trapping = false;
 }
+
+/** The exit state of a live process (no exit reason can be this object). */
+const ALIVE: unique symbol = Symbol('fedctl.alive');
 
 export class Process implements ProcessContext {
   readonly host: ProcessHost;
-  readonly self: Pid;
+  /** The id of this process on its node; its pid (`self`) is made on first use. */
+  readonly id: number;
+  #self: Pid | null = null;
   mailbox: Mailbox | null = null;
   /** Resolves the pending receive; at death it is resolved with a rejected promise. */
   waitResolve: ((value: unknown) => void) | null = null;
   /** The pending receive's promise, marked handled before it is rejected at death. */
   waitPromise: Promise<unknown> | null = null;
   waitMatch: MessageMatch | undefined = undefined;
-  waitTimer: TimerHandle | null = null;
-  trapping = false;
-  isAlive = true;
+  /** ALIVE until the process dies, then its exit reason (held here, so dying allocates nothing). */
+  #exit: ExitReason | typeof ALIVE = ALIVE;
   /** Messages handed to this process so far (introspection: message rate per process). */
   messagesReceived = 0;
   extra: ProcessExtra | null = null;
 
+  get waitTimer(): TimerHandle | null {
+    return this.extra === null ? null : this.extra.waitTimer;
+  }
+  set waitTimer(value: TimerHandle | null) {
+    if (value !== null || this.extra !== null) (this.extra ??= new ProcessExtra()).waitTimer = value;
+  }
+  get trapping(): boolean {
+    return this.extra === null ? false : this.extra.trapping;
+  }
+  set trapping(value: boolean) {
+    if (value || this.extra !== null) (this.extra ??= new ProcessExtra()).trapping = value;
+  }
   get links(): Map<number | string, Pid> | null {
     return this.extra === null ? null : this.extra.links;
   }
@@ -259,11 +297,17 @@ export class Process implements ProcessContext {
   set registeredName(value: string | undefined) {
     if (value !== undefined || this.extra !== null) (this.extra ??= new ProcessExtra()).registeredName = value;
   }
-  get exitReason(): ExitReason | undefined {
-    return this.extra === null ? undefined : this.extra.exitReason;
+  get isAlive(): boolean {
+    return this.#exit === ALIVE;
   }
-  set exitReason(value: ExitReason | undefined) {
-    (this.extra ??= new ProcessExtra()).exitReason = value;
+  /** Undefined while alive. */
+  get exitReason(): ExitReason | undefined {
+    const exit = this.#exit;
+    return exit === ALIVE ? undefined : exit;
+  }
+  /** Mark the process dead with `reason` (once; the engine's `terminate` does the rest). */
+  markExited(reason: ExitReason): void {
+    this.#exit = reason;
   }
   get abortController(): AbortController | null {
     return this.extra === null ? null : this.extra.abortController;
@@ -278,9 +322,22 @@ export class Process implements ProcessContext {
     if (value !== null || this.extra !== null) (this.extra ??= new ProcessExtra()).onExit = value;
   }
 
-  constructor(host: ProcessHost, self: Pid) {
+  constructor(host: ProcessHost, id: number) {
     this.host = host;
-    this.self = self;
+    this.id = id;
+  }
+
+  get self(): Pid {
+    return (this.#self ??= new Pid(this.host.name, this.id, this.host.creation));
+  }
+
+  /**
+   * This process's pid for a caller that hands it out (`spawn`): `self` if already made, else a
+   * fresh equal value that the process does not keep — a process that never needs its own pid
+   * (an idle one) never holds one.
+   */
+  pid(): Pid {
+    return this.#self ?? new Pid(this.host.name, this.id, this.host.creation);
   }
 
   get node(): Node {
@@ -346,7 +403,7 @@ export class Process implements ProcessContext {
 
   spawn(fn: ProcessFn, options?: SpawnOptions): Pid {
     if (!this.isAlive) throw PROCESS_EXITED;
-    return this.host.spawn(fn, options, undefined).self;
+    return this.host.spawn(fn, options, undefined).pid();
   }
 
   spawnLink(fn: ProcessFn, options?: SpawnOptions): Pid {
@@ -356,7 +413,7 @@ export class Process implements ProcessContext {
 
   spawnMonitor(fn: ProcessFn, options?: SpawnOptions): { pid: Pid; ref: Ref } {
     if (!this.isAlive) throw PROCESS_EXITED;
-    const pid = this.host.spawn(fn, options, undefined).self;
+    const pid = this.host.spawn(fn, options, undefined).pid();
     return { pid, ref: this.host.monitor(this, pid) };
   }
 

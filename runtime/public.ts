@@ -2,13 +2,15 @@
  * The public API of the single-node runtime (processes, servers, supervisors), re-exported by
  * `runtime/index.ts`. Everything else in these files is internal.
  */
-export { Node, type NodeOptions, STOP_TIMEOUT_MS_DEFAULT } from './node.js';
+export { Node, type NodeOptions, type StopHook, STOP_TIMEOUT_MS_DEFAULT, STOP_HOOKS_MAX } from './node.js';
 export {
   TIMEOUT,
   type Timeout,
   type ProcessContext,
   type ProcessFn,
   type SpawnOptions,
+  type MailboxOverflow,
+  type TrySendResult,
   type SendTarget,
   type ExitMessage,
   type DownMessage,

@@ -8,9 +8,12 @@
  *   killed) and the server exits with the error as reason. A taken `name` rejects `name_taken`.
  * - `call(…, target, request, timeoutMs)` monitors the target and uses the monitor ref as the
  *   call tag (an alias, as in OTP 24+): the reply is delivered only while the caller still
- *   waits, so a late reply never lands in its mailbox. Rejects with FedError `timeout`,
- *   `noproc` (no such process or name), `nodedown` (the connection to its node was lost) or
- *   `exited` (it died before replying; details.reason).
+ *   waits — the alias ends with the first reply, at the timeout itself (even when the caller
+ *   resumes a turn later) and when the call returns, which also drops a reply queued after the
+ *   DOWN — so no late or second reply ever stays in its mailbox. Rejects with FedError `timeout`,
+ *   `noproc` (no such process or name), `nodedown` (the connection to its node was lost),
+ *   `exited` (it died before replying; details.reason) or, at once, `mailbox_full` (a target on
+ *   this node whose mailbox is full and has policy `reject`).
  * - A handler that throws ends the server (after `terminate`) with the error as reason. An
  *   `EXIT` from the parent (the linked starter, or `node.outsidePid` from `node.stop()`) is a
  *   shutdown request when the server traps exits: `terminate` runs, then the server exits with
@@ -21,13 +24,17 @@
 import { fedError } from './kernel/errors.js';
 import { LIMITS } from './kernel/limits.js';
 import { isReplyMessage } from './engine.js';
+import { NO_MESSAGE } from './mailbox.js';
 import { Node } from './node.js';
 import { Pid, Ref } from './pid.js';
 import {
   type DownMessage,
+  type MailboxOverflow,
+  PROCESS_EXITED,
   Process,
   type ProcessContext,
   type SendTarget,
+  type SpawnOptions,
   TIMEOUT,
   isDownMessage,
   isExitMessage,
@@ -81,6 +88,10 @@ export interface StartServerOptions {
   readonly link?: boolean;
   /** How long `init` may take (default: no limit); on expiry the server is killed. */
   readonly initTimeoutMs?: number;
+  /** Bound the server's mailbox (SpawnOptions.mailboxMessagesMax; default: the node's). */
+  readonly mailboxMessagesMax?: number;
+  /** What a message arriving at its full mailbox does (SpawnOptions.mailboxOverflow). */
+  readonly mailboxOverflow?: MailboxOverflow;
 }
 
 interface StartedMessage {
@@ -149,7 +160,11 @@ async function startIn<State, Args>(
   const linked = options.link === true;
   const start: StartInfo = { starter: ctx.self, tag, linked, parent: linked ? ctx.self : ctx.node.outsidePid };
   const body = (server: ProcessContext): Promise<void> => serve(asProcess(server), behaviour, args, start);
-  const spawnOptions = options.name === undefined ? undefined : { name: options.name };
+  const spawnOptions: SpawnOptions = {
+    ...(options.name === undefined ? {} : { name: options.name }),
+    ...(options.mailboxMessagesMax === undefined ? {} : { mailboxMessagesMax: options.mailboxMessagesMax }),
+    ...(options.mailboxOverflow === undefined ? {} : { mailboxOverflow: options.mailboxOverflow }),
+  };
   const pid = linked ? ctx.spawnLink(body, spawnOptions) : ctx.spawn(body, spawnOptions);
   const monitorRef = ctx.monitor(pid);
   const answer = await ctx.receive<StartedMessage | DownMessage>(
@@ -290,7 +305,7 @@ async function callWith<Reply>(
   const tag = ctx.monitor(to);
   ctx.host.activateAlias(ctx, tag);
   try {
-    ctx.send(to, build({ pid: ctx.self, tag }));
+    sendRequest(ctx, to, build({ pid: ctx.self, tag }));
     const answer = await ctx.receive(
       (msg) => (isReplyMessage(msg) && msg.tag.equals(tag)) || (isDownMessage(msg) && msg.ref.equals(tag)),
       timeoutMs,
@@ -302,8 +317,29 @@ async function callWith<Reply>(
     if (ctx.alive) {
       ctx.host.deactivateAlias(ctx, tag);
       ctx.demonitor(tag, { flush: true });
+      flushReplies(ctx, tag);
     }
   }
+}
+
+/**
+ * Drop every queued reply to `tag`. With its alias inactive none can arrive any more; one is
+ * queued when it arrived after the call's receive had settled with the DOWN but before the
+ * caller resumed (a `From` handed to another process that replies after the server died, or a
+ * remote server's DOWN overtaking its reply on the control lane).
+ */
+function flushReplies(ctx: Process, tag: Ref): void {
+  const mailbox = ctx.mailbox;
+  if (mailbox === null) return;
+  while (mailbox.take((msg) => isReplyMessage(msg) && msg.tag.equals(tag)) !== NO_MESSAGE);
+}
+
+/** Send a request; a local target whose full mailbox has policy `reject` refuses it at once. */
+function sendRequest(ctx: Process, to: Pid | NameAtNode, request: unknown): void {
+  if (!ctx.alive) throw PROCESS_EXITED;
+  if (ctx.host.send(ctx, to, request)) return;
+  const printed = to instanceof Pid ? to.key : `${to.name}@{${to.node}}`;
+  throw fedError('mailbox_full', `the mailbox of ${printed} is full and rejects the request`, { target: printed });
 }
 
 function errorFromDown(reason: ExitReason, target: Pid | NameAtNode): Error {

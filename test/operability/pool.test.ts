@@ -1,13 +1,14 @@
 /**
  * The worker pool (runtime/pool.ts): proves that checkout lends distinct workers up to the pool
  * size, that a checkout with every worker busy waits and times out with a typed `timeout` (and
- * the pool forgets the waiter), that a full wait queue refuses at once with `overloaded` and a
+ * the pool forgets the waiter), that a timeout racing a checkin never leaves the worker lent to
+ * the caller that gave up (simulated clock), that a full wait queue refuses at once with `overloaded` and a
  * retry hint, that a waiting borrower gets the worker checked in, that a dead borrower's worker
  * returns to the pool, that a dead worker is replaced, and that `transaction` always checks in.
  * Everything runs on one in-memory node with short timeouts (a few ms).
  */
 import { afterEach, describe, expect, it } from 'vitest';
-import { FedError, Node, Pid, type ProcessContext } from '../../runtime/index.js';
+import { FedError, Node, Pid, type ProcessContext, SimulatedClock } from '../../runtime/index.js';
 import { startPool } from '../../runtime/pool.js';
 
 let node: Node;
@@ -53,6 +54,54 @@ describe('worker pool', () => {
       pool.checkin(ctx, first);
       expect((await pool.status(ctx)).idle).toBe(1);
     });
+    await pool.stop(node);
+  });
+
+  it('checkout timeout — a checkin processed before the cancel never leaves the worker lent to the timed-out caller', async () => {
+    // Proves cancel and lend cannot race: the waiter's timeout fires (simulated clock), then a
+    // checkin reaches the pool before the waiter's cancel does, so the pool lends the worker to
+    // the waiter after the waiter has given up. The worker must come back to the pool, and the
+    // waiter's mailbox must hold no late grant.
+    const clock = new SimulatedClock();
+    node = new Node({ name: 'pool@127.0.0.1', stopTimeoutMs: 500, clock });
+    await node.start();
+    const pool = startPool(node, { size: 1, worker: idleWorker });
+    let holder: ProcessContext | undefined;
+    let held: Pid | undefined;
+    let releaseHolder!: () => void;
+    const holderDone = new Promise<void>((resolve) => {
+      releaseHolder = resolve;
+    });
+    const holding = node.run(async (ctx) => {
+      held = await pool.checkout(ctx);
+      holder = ctx;
+      await holderDone;
+    });
+    for (let attempt = 0; held === undefined; attempt++) {
+      if (attempt === 100) throw new Error('the holder never got its worker');
+      await new Promise((resolve) => setImmediate(resolve));
+    }
+    const waiting = node.run(async (ctx) => {
+      const failure = await codeOf(pool.checkout(ctx, { timeoutMs: 10 }));
+      return { code: failure.code, queued: ctx.messageCount() };
+    });
+    for (let attempt = 0; (await pool.status(node)).waiting !== 1; attempt++) {
+      if (attempt === 100) throw new Error('the waiter never queued');
+    }
+    clock.advance(10); // the waiter's wake-up is queued first …
+    pool.checkin(holder as ProcessContext, held); // … then the pool's, with the checkin
+    const outcome = await waiting;
+    releaseHolder();
+    await holding;
+    expect(outcome).toEqual({ code: 'timeout', queued: 0 });
+    const status = await pool.status(node);
+    expect(status).toMatchObject({ idle: 1, busy: 0, waiting: 0, timeoutsTotal: 1 });
+    const again = await node.run(async (ctx) => {
+      const worker = await pool.checkout(ctx);
+      pool.checkin(ctx, worker);
+      return worker;
+    });
+    expect(again.equals(held)).toBe(true);
     await pool.stop(node);
   });
 

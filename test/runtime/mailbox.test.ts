@@ -1,5 +1,6 @@
 // The mailbox keeps arrival order, takes selectively without disturbing the rest, and stays
-// correct across its compaction; checked directly and against a plain-array model.
+// correct across slot reuse, compaction and release of a drained burst's array; checked
+// directly and against a plain-array model.
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { Mailbox, NO_MESSAGE } from '../../runtime/mailbox.js';
@@ -66,6 +67,50 @@ describe('mailbox — order and selection', () => {
         },
       ),
       { numRuns: 50 },
+    );
+  });
+
+  it('behaves as a plain array under bursts that fill, drain and refill it (slot reuse, compaction, release)', () => {
+    // Bursts of thousands of messages drive the paths small random sequences rarely reach: an
+    // emptied mailbox reusing its slots, the consumed prefix compacted while messages remain,
+    // and a big array given back when a burst has drained.
+    fc.assert(
+      fc.property(
+        fc.array(
+          fc.oneof(
+            fc.integer({ min: 1, max: 6_000 }).map((count) => ({ push: count })),
+            fc.integer({ min: 1, max: 6_000 }).map((count) => ({ take: count })),
+            fc.integer({ min: 0, max: 9 }).map((digit) => ({ takeEndingIn: digit })),
+          ),
+          { maxLength: 40 },
+        ),
+        (ops) => {
+          const mailbox = new Mailbox();
+          const model: number[] = [];
+          let next = 0;
+          for (const op of ops) {
+            if ('push' in op) {
+              for (let index = 0; index < op.push; index++) {
+                mailbox.push(next);
+                model.push(next++);
+              }
+            } else if ('take' in op) {
+              const taken: unknown[] = [];
+              for (let index = 0; index < op.take; index++) taken.push(mailbox.take(undefined));
+              const expected: unknown[] = model.splice(0, op.take);
+              while (expected.length < op.take) expected.push(NO_MESSAGE);
+              expect(taken).toEqual(expected);
+            } else {
+              const match = (msg: unknown): boolean => (msg as number) % 10 === op.takeEndingIn;
+              const index = model.findIndex(match);
+              expect(mailbox.take(match)).toBe(index < 0 ? NO_MESSAGE : model.splice(index, 1)[0]);
+            }
+            expect(mailbox.size).toBe(model.length);
+          }
+          expect(mailbox.peekAll()).toEqual(model);
+        },
+      ),
+      { numRuns: 20, seed: 7 },
     );
   });
 

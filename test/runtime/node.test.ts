@@ -1,12 +1,42 @@
 // A node's lifecycle: stop() ends every process (shutdown, then kill after the timeout), is
-// idempotent, clears every timer, refuses later spawns; bad options are typed errors; a dying
-// process never leaks an unhandled rejection. test/setup.ts fails this file on leaked handles.
+// idempotent, clears every timer, refuses later spawns, then closes its attachments (onStop
+// hooks, last attached first, each bounded by stopTimeoutMs, failures reported after all ran);
+// bad options are typed errors; a dying process never leaks an unhandled rejection.
+// test/setup.ts fails this file on leaked handles.
 import { describe, expect, it } from 'vitest';
 import { SystemClock } from '../../runtime/kernel/clock.js';
 import { isFedError } from '../../runtime/kernel/errors.js';
 import { Node } from '../../runtime/node.js';
 import type { Pid } from '../../runtime/pid.js';
 import { settle } from './runtime-helpers.js';
+
+/**
+ * A stand-in for an attachment such as the distribution: it holds a real handle (a heartbeat
+ * interval on the real clock) and registers itself with the node, as Distribution.start does.
+ */
+class FakeAttachment {
+  readonly #heartbeat: NodeJS.Timeout;
+  closed = false;
+  processesAtClose: number | undefined;
+
+  constructor(
+    readonly node: Node,
+    readonly name: string,
+    readonly events: string[],
+  ) {
+    this.#heartbeat = setInterval(() => undefined, 1_000);
+    node.onStop(() => this.close());
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.processesAtClose = this.node.processCount();
+    await new Promise((resolve) => setTimeout(resolve, 1)); // an asynchronous close, like a socket's
+    clearInterval(this.#heartbeat);
+    this.closed = true;
+    this.events.push(`closed ${this.name}`);
+  }
+}
 
 function codeOf(fn: () => unknown): string | undefined {
   try {
@@ -70,6 +100,74 @@ describe('node — lifecycle', () => {
     }
     expect(escaped.processCount()).toBe(0);
     expect(codeOf(() => escaped?.spawn(() => undefined))).toBe('shutdown');
+  });
+
+  it('stop() closes every attachment after the processes have ended, last attached first', async () => {
+    const node = new Node({ name: 'attached@127.0.0.1' });
+    await node.start();
+    const events: string[] = [];
+    node.spawn(async (ctx) => {
+      try {
+        await ctx.receive();
+      } finally {
+        events.push('process ended');
+      }
+    });
+    const first = new FakeAttachment(node, 'first', events);
+    const second = new FakeAttachment(node, 'second', events);
+    await settle();
+    await node.stop();
+    expect(events).toEqual(['process ended', 'closed second', 'closed first']);
+    expect([first.closed, second.closed]).toEqual([true, true]);
+    expect([first.processesAtClose, second.processesAtClose]).toEqual([0, 0]);
+    // A second stop() does not run the hooks again.
+    await node.stop();
+    expect(events.length).toBe(3);
+  });
+
+  it('onStop — an unregistered hook does not run; a failing hook does not keep the others from running', async () => {
+    const node = new Node({ name: 'hooks@127.0.0.1' });
+    const events: string[] = [];
+    node.onStop(() => {
+      events.push('oldest');
+    });
+    const unregister = node.onStop(() => {
+      events.push('unregistered');
+    });
+    node.onStop(() => {
+      throw new Error('cannot close');
+    });
+    node.onStop(async () => {
+      events.push('newest');
+    });
+    unregister();
+    unregister(); // idempotent
+    let failure: unknown;
+    try {
+      await node.stop();
+    } catch (error) {
+      failure = error;
+    }
+    expect((failure as Error | undefined)?.message).toBe('cannot close');
+    expect(events).toEqual(['newest', 'oldest']);
+    expect(codeOf(() => node.spawn(() => undefined))).toBe('shutdown');
+    expect(codeOf(() => node.onStop(() => undefined))).toBe('closed');
+  });
+
+  it('onStop — a hook that never finishes is abandoned after stopTimeoutMs with a typed timeout', async () => {
+    const node = new Node({ name: 'hung@127.0.0.1', stopTimeoutMs: 20 });
+    const events: string[] = [];
+    node.onStop(() => {
+      events.push('after the hung one');
+    });
+    node.onStop(() => new Promise<void>(() => undefined));
+    await expect(node.stop()).rejects.toMatchObject({ code: 'timeout' });
+    expect(events).toEqual(['after the hung one']);
+  });
+
+  it('onStop — a hook that is not a function is a badarg', () => {
+    const node = new Node({ name: 'bad@127.0.0.1' });
+    expect(codeOf(() => node.onStop(undefined as never))).toBe('badarg');
   });
 
   it('rejects a bad node name or creation with badarg', () => {

@@ -2,7 +2,10 @@
 // (timeout, noproc, exited), deferred replies, and the guarantee that a late reply never lands
 // in the caller's mailbox. Real servers on a real node.
 import { describe, expect, it } from 'vitest';
+import { WAKEUPS_PER_TURN_MAX } from '../../runtime/engine.js';
+import { SimulatedClock } from '../../runtime/kernel/clock.js';
 import { isFedError } from '../../runtime/kernel/errors.js';
+import type { Node } from '../../runtime/node.js';
 import type { Pid } from '../../runtime/pid.js';
 import { TIMEOUT } from '../../runtime/process.js';
 import { type From, type ServerBehaviour, call, cast, reply, startServer, stopServer } from '../../runtime/server.js';
@@ -33,6 +36,10 @@ const counter: ServerBehaviour<CounterState, { start: number; log: string[] }> =
     state.log.push(`terminate:${typeof reason === 'string' ? reason : JSON.stringify(reason)}`);
   },
 };
+
+function queueLength(node: Node, pid: Pid): number | undefined {
+  return [...node.processInfo()].find((info) => info.pid.equals(pid))?.messageQueueLength;
+}
 
 async function codeOf(promise: Promise<unknown>): Promise<string> {
   try {
@@ -160,6 +167,101 @@ describe('server — call errors', () => {
         return { code, afterwards, queued: ctx.messageCount() };
       });
       expect(outcome).toEqual({ code: 'timeout', afterwards: TIMEOUT, queued: 0 });
+    });
+  });
+
+  it('timeout whose wake-up is deferred past a busy turn; a reply sent before the caller resumes never lands in its mailbox', async () => {
+    // Proves the call's alias ends at the timeout itself, not when the caller resumes: the
+    // turn's wake-up budget is spent first (a busy process), so the timeout's wake-up waits for
+    // the engine's next turn, and the server replies in that gap. The simulated clock fires the
+    // timeout exactly there; an immediate queued before the budget runs out runs before the
+    // engine's flush of deferred wake-ups.
+    const clock = new SimulatedClock();
+    await withNode(
+      async (node) => {
+        let parked: From | undefined;
+        let callArrived!: () => void;
+        const arrived = new Promise<void>((resolve) => {
+          callArrived = resolve;
+        });
+        const holding: ServerBehaviour<null> = {
+          init: () => null,
+          handleCall(_request, from, state) {
+            parked = from;
+            callArrived();
+            return { noreply: true, state };
+          },
+        };
+        const server = await startServer(node, holding, undefined);
+        const busy = node.spawn(async (ctx) => {
+          for (;;) await ctx.receive();
+        });
+        let caller: Pid | undefined;
+        const outcome = node.run(async (ctx) => {
+          caller = ctx.self;
+          const code = await codeOf(call(ctx, server, 'hold', 10));
+          return { code, queued: ctx.messageCount() };
+        });
+        await arrived;
+        const beforeFlush = new Promise((resolve) => setImmediate(resolve));
+        for (let index = 0; index <= 2 * WAKEUPS_PER_TURN_MAX; index++) node.send(busy, index);
+        await beforeFlush;
+        expect(queueLength(node, busy)).toBeGreaterThan(0); // the budget is spent: wake-ups are deferred
+        clock.advance(10);
+        reply(parked as From, 'too late');
+        expect(queueLength(node, caller as Pid)).toBe(0); // dropped at once, not queued
+        expect(await outcome).toEqual({ code: 'timeout', queued: 0 });
+      },
+      { clock },
+    );
+  });
+
+  it('a second reply to the same call never lands in the caller mailbox', async () => {
+    // Proves the alias ends with the first reply: a handler that replies twice in a row sends
+    // both before the caller resumes.
+    await withNode(async (node) => {
+      let queuedAfterSecond: number | undefined;
+      const twice: ServerBehaviour<null> = {
+        init: () => null,
+        handleCall(_request, from, state) {
+          reply(from, 'first');
+          reply(from, 'second');
+          queuedAfterSecond = queueLength(node, from.pid); // dropped at once, not queued
+          return { noreply: true, state };
+        },
+      };
+      const server = await startServer(node, twice, undefined);
+      const outcome = await node.run(async (ctx) => {
+        const value = await call(ctx, server, 'twice');
+        return { value, queued: ctx.messageCount() };
+      });
+      expect(queuedAfterSecond).toBe(0);
+      expect(outcome).toEqual({ value: 'first', queued: 0 });
+    });
+  });
+
+  it('a reply that follows the DOWN before the caller resumes never lands in the caller mailbox', async () => {
+    // Proves the call drops replies queued after its DOWN: the server hands the caller's From to
+    // a helper and dies; the helper (woken first) replies before the caller resumes with exited.
+    await withNode(async (node) => {
+      const helper = node.spawn(async (ctx) => {
+        const from = await ctx.receive<From>();
+        reply(from, 'from the helper');
+      });
+      const delegating: ServerBehaviour<null> = {
+        init: () => null,
+        handleCall(_request, from, _state, ctx) {
+          ctx.send(helper, from);
+          return ctx.exitSelf('gone');
+        },
+      };
+      const server = await startServer(node, delegating, undefined);
+      const outcome = await node.run(async (ctx) => {
+        const code = await codeOf(call(ctx, server, 'delegate'));
+        return { code, queued: ctx.messageCount() };
+      });
+      expect(outcome).toEqual({ code: 'exited', queued: 0 });
+      expect(node.isAlive(helper)).toBe(false); // it did reply
     });
   });
 
