@@ -54,6 +54,8 @@ export interface DistributionHost {
   deliverSignal(signal: Signal): void;
   nodeDown(nodeName: string): void;
   isAlive?(pid: Pid): boolean;
+  /** Runs the hook when the node stops (after its processes): the distribution closes with it. */
+  onStop?(hook: () => Promise<void>): () => void;
 }
 
 export interface LogEntry {
@@ -174,6 +176,8 @@ export class Distribution implements SignalRouter {
     closedTotals: { dataDropped: 0, dataSent: 0, dataReceived: 0 },
   };
   #state: 'new' | 'starting' | 'started' | 'closed' = 'new';
+  /** Unregisters the node's stop hook (closing us first, then stopping the node, runs it once). */
+  #unhookStop: (() => void) | undefined;
   #starting: Promise<void> | undefined;
   #address = '';
   #discoveryTimer: NodeJS.Timeout | undefined;
@@ -239,6 +243,7 @@ export class Distribution implements SignalRouter {
     if (this.#state !== 'starting') return;
     this.#state = 'started';
     this.node.setSignalRouter(this);
+    this.#unhookStop = this.node.onStop?.(() => this.close());
     for (const discovery of this.#options.discovery ?? []) await discovery.start?.(this.#address);
     if ((this.#options.discovery ?? []).length > 0) void this.#discover();
   }
@@ -435,6 +440,7 @@ export class Distribution implements SignalRouter {
     if (this.#state === 'closed') return;
     const starting = this.#starting;
     this.#state = 'closed';
+    this.#unhookStop?.();
     await starting?.catch(() => undefined);
     clearTimeout(this.#discoveryTimer);
     for (const address of [...this.#targets.keys()]) this.#dropTarget(address);

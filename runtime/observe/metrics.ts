@@ -42,7 +42,7 @@ export const METRIC_DEFINITIONS: readonly Definition[] = [
       [{ destination: 'remote' }, s.messages.sentRemote],
     ],
   },
-  { name: 'messages_delivered_total', type: 'counter', help: 'Messages handed to local processes (from any node).', read: (s) => one(s.messages.delivered) },
+  { name: 'messages_delivered_total', type: 'counter', help: 'Messages accepted by local processes (handed to a receive or queued), from any node; drops and refusals are not counted.', read: (s) => one(s.messages.delivered) },
   { name: 'messages_received_remote_total', type: 'counter', help: 'Data messages received from other nodes.', read: (s) => one(s.messages.receivedRemote) },
   {
     name: 'mailbox_messages_dropped_total',
@@ -54,7 +54,7 @@ export const METRIC_DEFINITIONS: readonly Definition[] = [
       [{ policy: 'drop_oldest' }, s.messages.droppedOldest],
     ],
   },
-  { name: 'mailbox_sends_rejected_total', type: 'counter', help: 'trySend calls refused with mailbox_full.', read: (s) => one(s.messages.rejected) },
+  { name: 'mailbox_sends_rejected_total', type: 'counter', help: 'Messages refused by a full mailbox: trySend answered mailbox_full, or an arrival at a mailbox with the reject policy.', read: (s) => one(s.messages.rejected) },
   { name: 'mailbox_full_kills_total', type: 'counter', help: 'Processes killed for a full mailbox (policy kill).', read: (s) => one(s.messages.killedMailboxFull) },
   { name: 'peers', type: 'gauge', help: 'Connected nodes, by kind.', labelNames: ['kind'], read: (s) => [
       [{ kind: 'visible' }, s.peers.filter((peer) => !peer.hidden).length],

@@ -548,4 +548,15 @@ describe('mesh', () => {
     await waitFor(() => !b.dist.isConnected(a.node.name));
     await expect(a.dist.connect(b.dist.address)).rejects.toMatchObject({ code: 'closed' });
   });
+  it('mesh — node.stop() alone closes the distribution: the peer sees nodedown, the listener is gone', async () => {
+    // Proves the distribution is an attachment of its node: stopping the node closes its sockets
+    // and heartbeat timer (test/setup.ts fails this file if any handle were left open).
+    const a = await member('a');
+    const b = await member('b');
+    await a.dist.connect(b.dist.address);
+    await a.node.stop();
+    await waitFor(() => !b.dist.isConnected(a.node.name));
+    await expect(a.dist.connect(b.dist.address)).rejects.toMatchObject({ code: 'closed' });
+    await expect(b.dist.connect(a.dist.address)).rejects.toMatchObject({ code: expect.stringMatching(/nodedown|timeout/) });
+  });
 });
