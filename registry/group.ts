@@ -50,7 +50,7 @@ import {
   type Snapshot,
   defaultRaftConfig,
 } from './raft/index.js';
-import { RaftStore } from './raft-store.js';
+import { type GroupRaftStore, RaftStore, type StoredGroupSnapshot } from './raft-store.js';
 import { type ExtensionStateMachine, type GroupCommand, type GroupEntryData, type GroupResult, GroupState } from './group-state.js';
 import type { NameEntry, WatchEvent } from './names.js';
 import { HashRing } from './ring.js';
@@ -201,7 +201,7 @@ export class Group {
   readonly #clock: Clock;
   readonly #options: GroupOptions;
   readonly #storage: MemoryStorage;
-  readonly #store: RaftStore<Entry, HardState, { index: number; term: number; snapshot: Snapshot }>;
+  readonly #store: GroupRaftStore;
   readonly #raft: RaftNode;
   readonly #settings: typeof GROUP_DEFAULTS;
   #inputs: Input[] = [];
@@ -238,7 +238,7 @@ export class Group {
   private constructor(
     options: GroupOptions,
     storage: MemoryStorage,
-    store: RaftStore<Entry, HardState, { index: number; term: number; snapshot: Snapshot }>,
+    store: GroupRaftStore,
     raft: RaftNode,
   ) {
     this.id = options.group;
@@ -643,16 +643,22 @@ export class Group {
     }
   }
 
+  /**
+   * Step 1 of the loop: the Ready's installed snapshot, entries, hard state and compaction in
+   * ONE atomic batch (so a crash never leaves a snapshot without the log truncation or the hard
+   * state that go with it), synced when the core says `mustSync`.
+   */
   async #persist(ready: Ready): Promise<void> {
     this.#storage.persist(ready);
-    const hasEntries = ready.entries.length > 0;
-    if (ready.snapshot !== null) {
-      await this.#store.persist({ snapshot: wrapSnapshot(ready.snapshot), hardState: ready.hardState ?? undefined });
-    }
-    if (hasEntries || (ready.snapshot === null && ready.hardState !== null)) {
-      await this.#store.persist({ entries: ready.entries, hardState: ready.hardState ?? undefined });
-    }
-    if (ready.compaction !== null) await this.#store.persist({ snapshot: wrapSnapshot(ready.compaction) });
+    await this.#store.persist(
+      {
+        snapshot: ready.snapshot !== null ? wrapSnapshot(ready.snapshot) : undefined,
+        entries: ready.entries,
+        hardState: ready.hardState ?? undefined,
+        compaction: ready.compaction !== null ? wrapSnapshot(ready.compaction) : undefined,
+      },
+      { sync: ready.mustSync },
+    );
   }
 
   #send(messages: readonly Message[]): void {
@@ -983,7 +989,7 @@ export class Group {
   }
 }
 
-function wrapSnapshot(snapshot: Snapshot): { index: number; term: number; snapshot: Snapshot } {
+function wrapSnapshot(snapshot: Snapshot): StoredGroupSnapshot {
   return { index: snapshot.meta.index, term: snapshot.meta.term, snapshot };
 }
 
