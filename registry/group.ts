@@ -160,6 +160,11 @@ export interface GroupStatus {
   readonly commit: number;
   readonly applied: number;
   readonly lastIndex: number;
+  readonly lastTerm: number;
+  /** Index of the newest snapshot this member holds (taken, installed or loaded); 0 if none. */
+  readonly snapshotIndex: number;
+  /** Snapshots installed from a leader since this member opened. */
+  readonly snapshotsInstalled: number;
   readonly voters: readonly string[];
   readonly learners: readonly string[];
   readonly names: number;
@@ -234,6 +239,7 @@ export class Group {
   #admittedTotal = 0;
   #rejectedOverloadedTotal = 0;
   #proposalLatencyMsAverage = 0;
+  #snapshotsInstalled = 0;
 
   private constructor(
     options: GroupOptions,
@@ -261,8 +267,8 @@ export class Group {
   static async open(options: GroupOptions): Promise<Group> {
     const store =
       options.raftPath === undefined
-        ? await RaftStore.openMemory<Entry, HardState, { index: number; term: number; snapshot: Snapshot }>()
-        : await RaftStore.openDisk<Entry, HardState, { index: number; term: number; snapshot: Snapshot }>(options.raftPath);
+        ? await RaftStore.openMemory<Entry, HardState, StoredGroupSnapshot>()
+        : await RaftStore.openDisk<Entry, HardState, StoredGroupSnapshot>(options.raftPath);
     let loaded;
     try {
       loaded = await store.load();
@@ -291,6 +297,9 @@ export class Group {
       storage,
     );
     const group = new Group(options, storage, store, raft);
+    group.#listen();
+    // After #listen: the names in the snapshot reach #onNameChange (local holders monitored,
+    // names of this node's older incarnations released).
     if (loaded.snapshot !== undefined) group.state.restore(loaded.snapshot.snapshot.data);
     group.#start();
     return group;
@@ -298,7 +307,8 @@ export class Group {
 
   // ---- lifecycle ---------------------------------------------------------------------------
 
-  #start(): void {
+  /** Subscribe to Raft and group messages, node events and name changes; spawn the agent. */
+  #listen(): void {
     const channel = `group:${this.id}`;
     this.#unsubscribe.push(
       this.distribution.onControl(`raft:${this.id}`, (from, payload) => {
@@ -317,6 +327,10 @@ export class Group {
       this.state.names.onChange((event) => this.#onNameChange(event)),
     );
     this.#agentPid = this.node.spawn((ctx) => this.#agent(ctx), { trapExit: true });
+  }
+
+  /** Start ticking and the driver loop. */
+  #start(): void {
     this.#scheduleTick();
     this.#scheduleMaintenance();
     this.#kick();
@@ -553,6 +567,9 @@ export class Group {
       commit: status.commit,
       applied: this.state.appliedIndex,
       lastIndex: status.lastIndex,
+      lastTerm: status.lastTerm,
+      snapshotIndex: status.snapshotIndex,
+      snapshotsInstalled: this.#snapshotsInstalled,
       voters: [...status.conf.voters].sort(),
       learners: [...status.conf.learners].sort(),
       names: this.state.names.size,
@@ -667,7 +684,10 @@ export class Group {
 
   #applyReady(ready: Ready): void {
     if (ready.snapshot !== null) {
+      // Restoring tells the name listeners what changed (#onNameChange: monitor local holders,
+      // release stale incarnations, name_lost to live processes; watchers see it too).
       this.state.restore(ready.snapshot.data);
+      this.#snapshotsInstalled++;
       this.#appliedSinceSnapshot = 0;
       for (const listener of this.#applyListeners) listener({ type: 'restore', index: this.state.appliedIndex });
     }
