@@ -50,7 +50,7 @@ import {
   type Snapshot,
   defaultRaftConfig,
 } from './raft/index.js';
-import { type GroupRaftStore, RaftStore, type StoredGroupSnapshot } from './raft-store.js';
+import { type GroupRaftStore, RAFT_STORE_FORMAT, RaftStore, type StoredGroupSnapshot, verifyStoreMeta } from './raft-store.js';
 import { type ExtensionStateMachine, type GroupCommand, type GroupEntryData, type GroupResult, GroupState } from './group-state.js';
 import type { NameEntry, WatchEvent } from './names.js';
 import { HashRing } from './ring.js';
@@ -105,8 +105,13 @@ export interface GroupOptions {
   readonly distribution: Distribution;
   /** The group's id: members of other groups never exchange Raft messages with this one. */
   readonly group: string;
-  /** Where the Raft store lives (classic-level); omit for memory (unit tests only). */
+  /** Where the Raft store lives (classic-level); omit (and `store`) for memory (unit tests only). */
   readonly raftPath?: string;
+  /**
+   * An open Raft store to use instead of opening one (`openDataDirVerified` hands over the store
+   * it checked). The group owns it from then on and closes it; not together with `raftPath`.
+   */
+  readonly store?: GroupRaftStore;
   /** Create a new group with this member as its only voter (first start, no seeds). */
   readonly bootstrap?: boolean;
   /** This member's listen address, published in the member directory. */
@@ -265,17 +270,20 @@ export class Group {
 
   /** Open the store, rebuild the replica from it, and start ticking. */
   static async open(options: GroupOptions): Promise<Group> {
+    if (options.store !== undefined && options.raftPath !== undefined) {
+      await options.store.close();
+      throw fedError('config', 'Group.open: give either store or raftPath, not both');
+    }
     const store =
-      options.raftPath === undefined
+      options.store ??
+      (options.raftPath === undefined
         ? await RaftStore.openMemory<Entry, HardState, StoredGroupSnapshot>()
-        : await RaftStore.openDisk<Entry, HardState, StoredGroupSnapshot>(options.raftPath);
+        : await RaftStore.openDisk<Entry, HardState, StoredGroupSnapshot>(options.raftPath));
     let loaded;
     try {
       loaded = await store.load();
-      if (loaded.meta !== undefined && (loaded.meta.group !== options.group || loaded.meta.node !== options.node.name)) {
-        throw fedError('wrong_data_dir', `the Raft store belongs to ${loaded.meta.node} in group ${loaded.meta.group}`);
-      }
-      if (loaded.meta === undefined) await store.writeMeta({ format: 1, group: options.group, node: options.node.name });
+      verifyStoreMeta(options.raftPath ?? 'memory', loaded, { group: options.group, node: options.node.name });
+      if (loaded.meta === undefined) await store.writeMeta({ format: RAFT_STORE_FORMAT, group: options.group, node: options.node.name });
     } catch (error) {
       await store.close();
       throw error;
