@@ -52,7 +52,7 @@ import {
 } from './raft/index.js';
 import { type GroupRaftStore, RAFT_STORE_FORMAT, RaftStore, type StoredGroupSnapshot, verifyStoreMeta } from './raft-store.js';
 import { type ExtensionStateMachine, type GroupCommand, type GroupEntryData, type GroupResult, GroupState } from './group-state.js';
-import type { NameEntry, WatchEvent } from './names.js';
+import { type NameEntry, type WatchEvent, validateName } from './names.js';
 import { HashRing } from './ring.js';
 
 export const GROUP_DEFAULTS = {
@@ -396,6 +396,24 @@ export class Group {
       return this.whereisLocal(name);
     }
     return this.#leaderWhereis(name);
+  }
+
+  /**
+   * Send `msg` to the process registered as `name` (Erlang's `global:send/2`): the name is
+   * resolved through the registry — the local replica by default, or per `consistency` as
+   * `whereis` — and the message sent as any other (asynchronous, unconfirmed, dropped if the
+   * process has died meanwhile, as in Erlang). Resolves with the pid it was sent to. Rejects
+   * with `not_found` (details.name) when no process holds the name, `badarg` for a name that
+   * cannot be one.
+   */
+  async send(name: string, msg: unknown, options: { consistency?: Consistency } = {}): Promise<Pid> {
+    this.#assertOpen();
+    const invalid = validateName(name);
+    if (invalid !== undefined) throw fedError('badarg', `send: ${invalid}`);
+    const found = await this.whereis(name, options);
+    if (found === undefined) throw fedError('not_found', `send: no process is registered as ${JSON.stringify(name)} in group ${this.id}`, { name, definite: true });
+    this.node.send(found.pid, msg);
+    return found.pid;
   }
 
   registered(prefix = ''): Array<[string, NameEntry]> {
