@@ -39,6 +39,8 @@ import {
 } from '../runtime/index.js';
 import {
   type ConfChange,
+  type ConfState,
+  EMPTY_CONF,
   type Entry,
   type HardState,
   MemoryStorage,
@@ -48,12 +50,13 @@ import {
   type Ready,
   type RequestResult,
   type Snapshot,
+  applyConfChange,
   defaultRaftConfig,
 } from './raft/index.js';
 import { type GroupRaftStore, RAFT_STORE_FORMAT, RaftStore, type StoredGroupSnapshot, verifyStoreMeta } from './raft-store.js';
-import { type ExtensionStateMachine, type GroupCommand, type GroupEntryData, type GroupResult, GroupState } from './group-state.js';
+import { type ExtensionStateMachine, type GroupCommand, type GroupEntryData, type GroupResult, GroupState, isRingWeight } from './group-state.js';
 import { type NameEntry, type WatchEvent, validateName } from './names.js';
-import { HashRing } from './ring.js';
+import { HashRing, RING_WEIGHT_MAX } from './ring.js';
 
 export const GROUP_DEFAULTS = {
   tickMs: 50,
@@ -116,6 +119,11 @@ export interface GroupOptions {
   readonly bootstrap?: boolean;
   /** This member's listen address, published in the member directory. */
   readonly address: string;
+  /**
+   * This member's share of the ring's keys (an integer in [1, RING_WEIGHT_MAX], default 1),
+   * published in the member directory beside its address so every member builds the same ring.
+   */
+  readonly weight?: number;
   readonly clock?: Clock;
   readonly rng?: Rng;
   readonly tickMs?: number;
@@ -182,7 +190,7 @@ export type AppliedEvent =
 
 /** Control-lane messages of the group protocol (channel `group:<id>`). */
 type GroupMessage =
-  | { readonly type: 'join'; readonly node: string; readonly address: string }
+  | { readonly type: 'join'; readonly node: string; readonly address: string; readonly weight?: number }
   | { readonly type: 'leave'; readonly node: string }
   /** From the leader to a member whose removal has been applied (it gets no more appends to learn it). */
   | { readonly type: 'removed'; readonly node: string }
@@ -228,6 +236,11 @@ export class Group {
   readonly #leaderReads = new Map<string, Pending<NameEntry | null>>();
   #ring: HashRing;
   #ringKey = '';
+  /**
+   * The configuration as of the last applied entry (or restored snapshot): the COMMITTED
+   * membership. The core's `status().conf` is the newest one in the log, possibly uncommitted.
+   */
+  #committedConf: ConfState = EMPTY_CONF;
   /** When the leader first saw each node disconnected (cleanup of names and voters). */
   readonly #downSince = new Map<string, number>();
   #appliedSinceSnapshot = 0;
@@ -245,6 +258,7 @@ export class Group {
   #rejectedOverloadedTotal = 0;
   #proposalLatencyMsAverage = 0;
   #snapshotsInstalled = 0;
+  readonly #weight: number;
 
   private constructor(
     options: GroupOptions,
@@ -266,13 +280,20 @@ export class Group {
       ...Object.fromEntries(Object.entries(options).filter(([key, value]) => key in GROUP_DEFAULTS && value !== undefined)),
     } as typeof GROUP_DEFAULTS;
     this.#ring = HashRing.from([]);
+    this.#weight = options.weight ?? 1;
   }
 
   /** Open the store, rebuild the replica from it, and start ticking. */
   static async open(options: GroupOptions): Promise<Group> {
-    if (options.store !== undefined && options.raftPath !== undefined) {
-      await options.store.close();
-      throw fedError('config', 'Group.open: give either store or raftPath, not both');
+    const misconfigured =
+      options.store !== undefined && options.raftPath !== undefined
+        ? 'give either store or raftPath, not both'
+        : options.weight !== undefined && !isRingWeight(options.weight)
+          ? `weight must be an integer in [1, ${RING_WEIGHT_MAX}], got ${String(options.weight)}`
+          : undefined;
+    if (misconfigured !== undefined) {
+      await options.store?.close();
+      throw fedError('config', `Group.open: ${misconfigured}`);
     }
     const store =
       options.store ??
@@ -305,6 +326,7 @@ export class Group {
       storage,
     );
     const group = new Group(options, storage, store, raft);
+    group.#committedConf = loaded.snapshot?.snapshot.meta.conf ?? EMPTY_CONF;
     group.#listen();
     // After #listen: the names in the snapshot reach #onNameChange (local holders monitored,
     // names of this node's older incarnations released).
@@ -530,6 +552,7 @@ export class Group {
       type: 'join',
       node: this.node.name,
       address: this.#options.address,
+      weight: this.#weight,
     } satisfies GroupMessage);
   }
 
@@ -561,10 +584,10 @@ export class Group {
     return () => this.#applyListeners.delete(listener);
   }
 
-  /** True once this member appears in the committed configuration. */
+  /** True once this member appears in the committed configuration (and was not told it was removed since). */
   isMember(): boolean {
     if (this.#removed) return false;
-    const conf = this.#raft.status().conf;
+    const conf = this.#committedConf;
     return conf.voters.includes(this.node.name) || conf.learners.includes(this.node.name);
   }
 
@@ -619,15 +642,25 @@ export class Group {
     }));
   }
 
-  /** The consistent-hash ring over the committed membership. */
+  /**
+   * The consistent-hash ring over the COMMITTED membership (voters and learners of the
+   * configuration this replica has applied), each member with the weight it published: every
+   * member that applied the same entries computes the same ring.
+   */
   ring(): HashRing {
-    const conf = this.#raft.status().conf;
-    const key = [...conf.voters, '|', ...conf.learners].join(',');
+    const conf = this.#committedConf;
+    const members = [...conf.voters, ...conf.learners].map((name) => ({ name, weight: this.state.weightOf(name) }));
+    const key = members.map((member) => `${member.name}=${member.weight}`).sort().join(',');
     if (key !== this.#ringKey) {
       this.#ringKey = key;
-      this.#ring = HashRing.from([...conf.voters, ...conf.learners].map((name) => ({ name })));
+      this.#ring = HashRing.from(members);
     }
     return this.#ring;
+  }
+
+  /** The committed configuration (see `ring()`); `status()` shows the newest one in the log. */
+  committedConf(): ConfState {
+    return this.#committedConf;
   }
 
   /** Ask the leader to hand leadership to `to`, or (this node leading) do it. */
@@ -713,6 +746,7 @@ export class Group {
       // Restoring tells the name listeners what changed (#onNameChange: monitor local holders,
       // release stale incarnations, name_lost to live processes; watchers see it too).
       this.state.restore(ready.snapshot.data);
+      this.#committedConf = ready.snapshot.meta.conf;
       this.#snapshotsInstalled++;
       this.#appliedSinceSnapshot = 0;
       for (const listener of this.#applyListeners) listener({ type: 'restore', index: this.state.appliedIndex });
@@ -732,7 +766,10 @@ export class Group {
     this.#appliedSinceSnapshot++;
     if (entry.type !== 'normal') {
       this.state.skip(entry.index);
-      if (entry.type === 'conf_change') this.#onConfApplied(entry.data as ConfChange);
+      if (entry.type === 'conf_change') {
+        this.#committedConf = applyConfChange(this.#committedConf, entry.data as ConfChange);
+        this.#onConfApplied(entry.data as ConfChange);
+      }
       return;
     }
     const data = entry.data as GroupEntryData;
@@ -856,9 +893,10 @@ export class Group {
   #publishAddress(status: RaftStatus): void {
     const me = this.node.name;
     const known = status.conf.voters.includes(me) || status.conf.learners.includes(me);
-    if (!known || status.leader === null || this.state.addressOf(me) === this.#options.address || this.#releasing.has('address')) return;
+    const published = this.state.addressOf(me) === this.#options.address && this.state.weightOf(me) === this.#weight;
+    if (!known || status.leader === null || published || this.#releasing.has('address')) return;
     this.#releasing.add('address');
-    this.propose({ op: 'member', node: me, address: this.#options.address })
+    this.propose({ op: 'member', node: me, address: this.#options.address, weight: this.#weight })
       .catch(() => undefined)
       .finally(() => this.#releasing.delete('address'));
   }
@@ -897,7 +935,7 @@ export class Group {
           if (status.leader !== null && status.leader !== from) this.distribution.sendControl(status.leader, `group:${this.id}`, message);
           return;
         }
-        if (message.type === 'join') this.#admit(message.node, message.address, status);
+        if (message.type === 'join') this.#admit(message.node, message.address, isRingWeight(message.weight) ? message.weight : 1, status);
         else this.#changeConf({ type: 'remove', node: message.node });
         return;
       }
@@ -926,9 +964,10 @@ export class Group {
     }
   }
 
-  #admit(node: string, address: string, status: RaftStatus): void {
-    if (this.state.addressOf(node) !== address) {
-      this.propose({ op: 'member', node, address }).catch(() => undefined);
+  #admit(node: string, address: string, weight: number, status: RaftStatus): void {
+    if (typeof address !== 'string') return;
+    if (this.state.addressOf(node) !== address || this.state.weightOf(node) !== weight) {
+      this.propose({ op: 'member', node, address, weight }).catch(() => undefined);
     }
     if (!status.conf.voters.includes(node) && !status.conf.learners.includes(node)) {
       this.#changeConf({ type: 'add_learner', node });
