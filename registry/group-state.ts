@@ -17,6 +17,12 @@ export type GroupCommand =
   /** A member's listen address and (optional, default 1) ring weight. */
   | { readonly op: 'member'; readonly node: string; readonly address: string; readonly weight?: number }
   | { readonly op: 'forget_member'; readonly node: string }
+  /**
+   * The leader is demoting voter `node` to learner (`on`), or is done (`!on`). The core moves a
+   * voter to learner in two configuration changes (remove, then add as learner); while the mark
+   * is on, the member stays on the ring, so its singletons do not move away and back.
+   */
+  | { readonly op: 'demoting'; readonly node: string; readonly on: boolean }
   /** A command for an extension state machine (e.g. federation's directory in the root group). */
   | { readonly op: 'ext'; readonly ext: string; readonly cmd: unknown };
 
@@ -46,6 +52,8 @@ interface GroupSnapshot {
   readonly members: ReadonlyArray<readonly [string, string]>;
   /** Ring weights other than 1 (absent in snapshots from before weights). */
   readonly weights?: ReadonlyArray<readonly [string, number]>;
+  /** Members being demoted from voter to learner (absent in older snapshots). */
+  readonly demoting?: readonly string[];
   readonly extensions?: ReadonlyArray<readonly [string, unknown]>;
 }
 
@@ -53,6 +61,7 @@ export class GroupState {
   readonly names = new NameRegistry();
   readonly #addresses = new Map<string, string>();
   readonly #weights = new Map<string, number>();
+  readonly #demoting = new Set<string>();
   readonly #extensions = new Map<string, ExtensionStateMachine>();
 
   constructor(extensions: Readonly<Record<string, ExtensionStateMachine>> = {}) {
@@ -74,6 +83,11 @@ export class GroupState {
   /** The member's ring weight (1 unless it published another). */
   weightOf(node: string): number {
     return this.#weights.get(node) ?? 1;
+  }
+
+  /** Members being demoted from voter to learner (see the `demoting` command), sorted. */
+  demoting(): string[] {
+    return [...this.#demoting].sort();
   }
 
   addresses(): Array<[string, string]> {
@@ -98,6 +112,11 @@ export class GroupState {
         this.#addresses.delete(command.node);
         this.#weights.delete(command.node);
         return { ok: true, revision: index };
+      case 'demoting':
+        this.names.skip(index);
+        if (command.on) this.#demoting.add(command.node);
+        else this.#demoting.delete(command.node);
+        return { ok: true, revision: index };
       case 'ext': {
         this.names.skip(index);
         const machine = this.#extensions.get(command.ext);
@@ -118,7 +137,7 @@ export class GroupState {
   snapshot(): Uint8Array {
     const extensions = [...this.#extensions.entries()].map(([name, machine]) => [name, machine.snapshot()] as const);
     const weights = [...this.#weights.entries()].sort((a, b) => (a[0] < b[0] ? -1 : 1));
-    const snapshot: GroupSnapshot = { version: 1, registry: this.names.snapshot(), members: this.addresses(), weights, extensions };
+    const snapshot: GroupSnapshot = { version: 1, registry: this.names.snapshot(), members: this.addresses(), weights, demoting: this.demoting(), extensions };
     return encode(snapshot);
   }
 
@@ -130,6 +149,8 @@ export class GroupState {
     for (const [node, address] of snapshot.members) this.#addresses.set(node, address);
     this.#weights.clear();
     for (const [node, weight] of snapshot.weights ?? []) this.#weights.set(node, weight);
+    this.#demoting.clear();
+    for (const node of snapshot.demoting ?? []) this.#demoting.add(node);
     for (const [name, state] of snapshot.extensions ?? []) this.#extensions.get(name)?.restore(state);
   }
 }

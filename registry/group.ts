@@ -102,6 +102,12 @@ export type UnsafeMode = (typeof UNSAFE_MODES)[number];
 
 export const JOIN_TIMEOUT_MS_DEFAULT = 15_000;
 const JOIN_RETRY_MS = 200;
+/** A learner at most this many entries behind the commit index may be promoted to voter. */
+const LEARNER_CAUGHT_UP_ENTRIES = 16;
+/** The leader tells a campaigning non-member it is not in the configuration at most this often. */
+const REMOVED_NOTICE_MS = 1_000;
+/** Non-members remembered for that (a bound on the map). */
+const REMOVED_NOTICES_MAX = 1_024;
 
 export interface GroupOptions {
   readonly node: Node;
@@ -183,17 +189,22 @@ export interface GroupStatus {
   readonly names: number;
 }
 
-/** What `onApply` listeners see: one applied command, or the state replaced by a snapshot. */
+/** What `onApply` listeners see: one applied command or configuration change, or the state replaced by a snapshot. */
 export type AppliedEvent =
   | { readonly type: 'command'; readonly index: number; readonly command: GroupCommand; readonly result: GroupResult }
+  | { readonly type: 'conf_change'; readonly index: number; readonly change: ConfChange }
   | { readonly type: 'restore'; readonly index: number };
 
 /** Control-lane messages of the group protocol (channel `group:<id>`). */
 type GroupMessage =
   | { readonly type: 'join'; readonly node: string; readonly address: string; readonly weight?: number }
   | { readonly type: 'leave'; readonly node: string }
-  /** From the leader to a member whose removal has been applied (it gets no more appends to learn it). */
-  | { readonly type: 'removed'; readonly node: string }
+  /**
+   * From the leader to a member whose removal has been applied (it gets no more appends to learn
+   * it), or to a node that talks Raft to it without being in its configuration (a replaced voter
+   * restarted from its directory). `term` is the leader's.
+   */
+  | { readonly type: 'removed'; readonly node: string; readonly term: number }
   | { readonly type: 'read'; readonly requestId: string; readonly name: string }
   | { readonly type: 'read_reply'; readonly requestId: string; readonly entry: NameEntry | null; readonly error?: string };
 
@@ -253,6 +264,12 @@ export class Group {
   readonly #dialed = new Set<string>();
   /** Set once this member learns its own removal was applied (it then is no member). */
   #removed = false;
+  /** Who told us we were removed (where the rejoin request goes first). */
+  #removedBy: string | undefined;
+  /** Set by `leave()`: a member that left does not ask to be re-admitted. */
+  #left = false;
+  /** When the leader last told each non-member that it is not in the configuration. */
+  readonly #toldRemovedAt = new Map<string, number>();
   #clientProposals = 0;
   #admittedTotal = 0;
   #rejectedOverloadedTotal = 0;
@@ -346,6 +363,7 @@ export class Group {
           this.#log('warn', 'raft_message_rejected', `malformed Raft message from ${from}`);
           return;
         }
+        this.#noteMembership(payload);
         this.#push({ type: 'message', message: payload });
       }),
       this.distribution.onControl(channel, (from, payload) => this.#onGroupMessage(from, payload as GroupMessage)),
@@ -564,6 +582,7 @@ export class Group {
     this.#assertOpen();
     const seed = await this.distribution.connect(seedAddress);
     this.#removed = false;
+    this.#left = false;
     const deadline = this.#clock.now() + (options.timeoutMs ?? JOIN_TIMEOUT_MS_DEFAULT);
     while (!this.isMember()) {
       if (this.#closed) throw fedError('shutdown', 'closed while joining');
@@ -593,6 +612,7 @@ export class Group {
 
   /** Leave the group gracefully: release this node's names, then be removed from the configuration. */
   async leave(): Promise<void> {
+    this.#left = true;
     await this.propose({ op: 'node_down', node: this.node.name });
     const leader = this.#raft.status().leader;
     if (leader === this.node.name) this.#changeConf({ type: 'remove', node: this.node.name });
@@ -644,12 +664,15 @@ export class Group {
 
   /**
    * The consistent-hash ring over the COMMITTED membership (voters and learners of the
-   * configuration this replica has applied), each member with the weight it published: every
-   * member that applied the same entries computes the same ring.
+   * configuration this replica has applied, and a voter being demoted to learner), each member
+   * with the weight it published: every member that applied the same entries computes the same
+   * ring.
    */
   ring(): HashRing {
     const conf = this.#committedConf;
-    const members = [...conf.voters, ...conf.learners].map((name) => ({ name, weight: this.state.weightOf(name) }));
+    // A member being demoted is out of the configuration between its two changes: it stays on.
+    const names = new Set([...conf.voters, ...conf.learners, ...this.state.demoting()]);
+    const members = [...names].map((name) => ({ name, weight: this.state.weightOf(name) }));
     const key = members.map((member) => `${member.name}=${member.weight}`).sort().join(',');
     if (key !== this.#ringKey) {
       this.#ringKey = key;
@@ -767,8 +790,10 @@ export class Group {
     if (entry.type !== 'normal') {
       this.state.skip(entry.index);
       if (entry.type === 'conf_change') {
-        this.#committedConf = applyConfChange(this.#committedConf, entry.data as ConfChange);
-        this.#onConfApplied(entry.data as ConfChange);
+        const change = entry.data as ConfChange;
+        this.#committedConf = applyConfChange(this.#committedConf, change);
+        this.#onConfApplied(change);
+        for (const listener of this.#applyListeners) listener({ type: 'conf_change', index: entry.index, change });
       }
       return;
     }
@@ -784,11 +809,39 @@ export class Group {
   }
 
   #onConfApplied(change: ConfChange): void {
-    if (change.type !== 'remove') return;
-    if (change.node === this.node.name) this.#removed = true;
-    else if (this.#raft.status().role === 'leader') {
-      this.distribution.sendControl(change.node, `group:${this.id}`, { type: 'removed', node: change.node } satisfies GroupMessage);
+    if (change.type === 'bootstrap') return;
+    if (change.type !== 'remove') {
+      if (change.node === this.node.name) this.#removed = false;
+      return;
     }
+    if (change.node === this.node.name) this.#removed = true;
+    else if (this.#raft.status().role === 'leader') this.#tellRemoved(change.node);
+  }
+
+  #tellRemoved(node: string): void {
+    this.#toldRemovedAt.set(node, this.#clock.now());
+    this.distribution.sendControl(node, `group:${this.id}`, { type: 'removed', node, term: this.#raft.status().term } satisfies GroupMessage);
+  }
+
+  /**
+   * What an incoming Raft message says about membership. Replication from a leader (append,
+   * heartbeat, snapshot) means we are in its configuration: whatever told us we were removed is
+   * outdated. A campaign (pre-vote, vote) reaching the leader from a node outside its
+   * configuration comes from a member removed while it was away (a dead voter replaced, then
+   * restarted): the leader tells it, at most once per `REMOVED_NOTICE_MS`, so it asks to rejoin.
+   */
+  #noteMembership(message: Message): void {
+    if (message.type === 'append' || message.type === 'heartbeat' || message.type === 'snapshot') {
+      if (this.#removed && !this.#left) this.#removed = false;
+      return;
+    }
+    if (message.type !== 'pre_vote' && message.type !== 'vote') return;
+    const status = this.#raft.status();
+    if (status.role !== 'leader' || status.conf.voters.includes(message.from) || status.conf.learners.includes(message.from)) return;
+    const toldAt = this.#toldRemovedAt.get(message.from);
+    if (toldAt !== undefined && this.#clock.now() - toldAt < REMOVED_NOTICE_MS) return;
+    trimOldest(this.#toldRemovedAt, REMOVED_NOTICES_MAX);
+    this.#tellRemoved(message.from);
   }
 
   #onRequestResult(request: RequestResult): void {
@@ -857,6 +910,7 @@ export class Group {
     const status = this.#raft.status();
     this.#publishAddress(status);
     this.#dialMembers(status);
+    this.#rejoinIfRemoved(status);
     if (status.role !== 'leader') return;
     const now = this.#clock.now();
     const unreachableFor = (node: string): number => {
@@ -901,21 +955,74 @@ export class Group {
       .finally(() => this.#releasing.delete('address'));
   }
 
+  /**
+   * A member the group removed while it lived on (a voter replaced after the grace period, then
+   * back) asks to be admitted again, as a learner; one that left with `leave()` does not.
+   */
+  #rejoinIfRemoved(status: RaftStatus): void {
+    if (!this.#removed || this.#left) return;
+    const via = [this.#removedBy, status.leader, ...this.distribution.peers({ hidden: false })].find(
+      (node): node is string => node !== undefined && node !== null && node !== this.node.name && this.distribution.isConnected(node),
+    );
+    if (via !== undefined) this.requestJoin(via);
+  }
+
+  /**
+   * As leader: keep 3 voters (5 once the group has 5 members). In order: finish a demotion in
+   * progress; replace a voter unreachable for `voterDownGraceMs` by a caught-up learner (or drop
+   * it when there are more voters than the target); promote a caught-up learner while below the
+   * target; demote a live surplus voter (after a leave from 5 voters the group goes back to 3,
+   * never runs with an even count that tolerates no more failures than the odd one below it).
+   * One configuration change at a time: the core refuses another while one is uncommitted, and
+   * the next maintenance round tries again.
+   */
   #balanceVoters(status: RaftStatus, unreachableFor: (node: string) => number): void {
     const { voters, learners } = status.conf;
+    const demoting = this.state.demoting();
+    if (demoting.length > 0) return this.#continueDemotion(demoting[0] as string, status, unreachableFor);
     const members = voters.length + learners.length;
     const target = members >= 5 ? 5 : Math.min(3, members);
     const deadVoter = voters.find((voter) => unreachableFor(voter) >= this.#settings.voterDownGraceMs);
     const healthyLearner = learners.find((learner) => {
       if (unreachableFor(learner) > 0) return false;
       const match = this.#raft.progressOf(learner)?.match ?? 0;
-      return status.commit - match <= 16;
+      return status.commit - match <= LEARNER_CAUGHT_UP_ENTRIES;
     });
     if (deadVoter !== undefined && (healthyLearner !== undefined || voters.length > target)) {
       this.#changeConf({ type: 'remove', node: deadVoter });
     } else if (voters.length < target && healthyLearner !== undefined) {
       this.#changeConf({ type: 'promote', node: healthyLearner });
+    } else if (voters.length > target && deadVoter === undefined) {
+      // The most lagging live voter other than ourselves goes back to learner.
+      const surplus = voters
+        .filter((voter) => voter !== this.node.name)
+        .sort((x, y) => (this.#raft.progressOf(x)?.match ?? 0) - (this.#raft.progressOf(y)?.match ?? 0) || (x < y ? -1 : 1))[0];
+      if (surplus !== undefined) this.#proposeOnce(`demoting:${surplus}`, { op: 'demoting', node: surplus, on: true });
     }
+  }
+
+  /** A demotion is: mark (committed), remove from the voters, add back as a learner, unmark. */
+  #continueDemotion(node: string, status: RaftStatus, unreachableFor: (node: string) => number): void {
+    const { voters, learners } = status.conf;
+    if (voters.includes(node)) {
+      if (node !== this.node.name) this.#changeConf({ type: 'remove', node });
+      return;
+    }
+    const gone = unreachableFor(node) >= this.#settings.voterDownGraceMs;
+    if (!learners.includes(node) && !gone) {
+      this.#changeConf({ type: 'add_learner', node });
+      return;
+    }
+    this.#proposeOnce(`demoting:${node}`, { op: 'demoting', node, on: false });
+  }
+
+  /** Propose an upkeep command unless the same one (by `key`) is still in flight. */
+  #proposeOnce(key: string, command: GroupCommand): void {
+    if (this.#releasing.has(key)) return;
+    this.#releasing.add(key);
+    this.propose(command)
+      .catch(() => undefined)
+      .finally(() => this.#releasing.delete(key));
   }
 
   #changeConf(change: ConfChange): void {
@@ -936,11 +1043,20 @@ export class Group {
           return;
         }
         if (message.type === 'join') this.#admit(message.node, message.address, isRingWeight(message.weight) ? message.weight : 1, status);
-        else this.#changeConf({ type: 'remove', node: message.node });
+        else {
+          if (this.state.demoting().includes(message.node)) this.#proposeOnce(`demoting:${message.node}`, { op: 'demoting', node: message.node, on: false });
+          this.#changeConf({ type: 'remove', node: message.node });
+        }
         return;
       }
       case 'removed':
-        if (message.node === this.node.name && from === status.leader) this.#removed = true;
+        // From our leader, from a leader of a term at least ours that does not know us, or when we
+        // know no leader. A notice that is outdated costs little: the next append or heartbeat from
+        // a leader clears it, and the rejoin request it causes is idempotent.
+        if (message.node !== this.node.name) return;
+        if (from !== status.leader && status.leader !== null && !(Number.isInteger(message.term) && message.term >= status.term)) return;
+        this.#removed = true;
+        this.#removedBy = from;
         return;
       case 'read': {
         const reply: GroupMessage =
@@ -1072,6 +1188,10 @@ export class Group {
   #log(level: 'info' | 'warn', event: string, msg: string, extra?: Record<string, unknown>): void {
     this.#options.log?.(level, event, msg, extra);
   }
+}
+
+function trimOldest<K, V>(map: Map<K, V>, max: number): void {
+  while (map.size >= max) map.delete(map.keys().next().value as K);
 }
 
 function wrapSnapshot(snapshot: Snapshot): StoredGroupSnapshot {

@@ -337,6 +337,10 @@ export class SingletonManager {
       this.#onRestore();
       return;
     }
+    if (event.type === 'conf_change') {
+      this.#reconcileAll(); // the ring may have changed
+      return;
+    }
     const command = event.command;
     if (command.op !== 'claim' && command.op !== 'release_claim' && command.op !== 'node_down') return;
     const keys =
