@@ -257,7 +257,9 @@ export class Group {
   #appliedSinceSnapshot = 0;
   readonly #unsubscribe: Array<() => void> = [];
   #agentPid: Pid | undefined;
+  /** Upkeep proposals in flight, by key (so each is proposed once at a time). */
   readonly #releasing = new Set<string>();
+  readonly #retryTimers = new Set<ReturnType<Clock['setTimeout']>>();
   readonly #changeListeners = new Set<() => void>();
   readonly #applyListeners = new Set<(event: AppliedEvent) => void>();
   /** Members whose address was handed to `distribution.connect` (which then redials on its own). */
@@ -370,7 +372,10 @@ export class Group {
       this.distribution.onNodeEvent((event) => {
         if (event.type === 'nodedown') {
           if (!this.#downSince.has(event.node)) this.#downSince.set(event.node, this.#clock.now());
-        } else this.#downSince.delete(event.node);
+        } else {
+          this.#downSince.delete(event.node);
+          this.#releaseOlderIncarnations(event.node);
+        }
       }),
       this.state.names.onChange((event) => this.#onNameChange(event)),
     );
@@ -390,6 +395,8 @@ export class Group {
     this.#closed = true;
     if (this.#tickTimer !== undefined) this.#clock.clearTimeout(this.#tickTimer);
     if (this.#maintenanceTimer !== undefined) this.#clock.clearTimeout(this.#maintenanceTimer);
+    for (const timer of this.#retryTimers) this.#clock.clearTimeout(timer);
+    this.#retryTimers.clear();
     for (const unsubscribe of this.#unsubscribe) unsubscribe();
     if (this.#agentPid !== undefined && this.node.started) this.node.exit(this.#agentPid, 'kill');
     const shutdown = fedError('shutdown', `group member ${this.node.name} is closing`);
@@ -923,12 +930,8 @@ export class Group {
       return now - since;
     };
     for (const holder of this.state.names.nodesWithNames()) {
-      if (unreachableFor(holder) >= this.#settings.nameDownGraceMs && !this.#releasing.has(`node:${holder}`)) {
-        this.#releasing.add(`node:${holder}`);
-        this.propose({ op: 'node_down', node: holder })
-          .catch(() => undefined)
-          .finally(() => this.#releasing.delete(`node:${holder}`));
-      }
+      this.#releaseOlderIncarnations(holder);
+      if (unreachableFor(holder) >= this.#settings.nameDownGraceMs) this.#proposeOnce(`node:${holder}`, { op: 'node_down', node: holder });
     }
     this.#balanceVoters(status, unreachableFor);
   }
@@ -1131,11 +1134,16 @@ export class Group {
   #onNameChange(event: WatchEvent): void {
     if (event.type === 'put') {
       const pid = event.entry.pid;
-      if (pid.node !== this.node.name) return;
-      if (pid.creation !== this.node.creation) {
-        this.#release(pid);
+      if (pid.node !== this.node.name) {
+        // A name for a pid of a node whose newer incarnation is connected (registered late, or learned late).
+        this.#releaseOlderIncarnations(pid.node);
         return;
       }
+      if (pid.creation < this.node.creation) {
+        this.#releaseOwnOlderIncarnations();
+        return;
+      }
+      if (pid.creation !== this.node.creation) return; // a pid of a newer incarnation than ours: not ours to watch
       if (this.#agentPid !== undefined) this.node.send(this.#agentPid, pid);
       return;
     }
@@ -1146,23 +1154,64 @@ export class Group {
     }
   }
 
+  /**
+   * No name may point to a pid of an older incarnation of a node. As leader, once a newer
+   * incarnation of `node` is connected (its creation is in the handshake), release at once every
+   * name held by pids of its older creations — not when they next register, not after a grace.
+   */
+  #releaseOlderIncarnations(node: string): void {
+    if (this.#closed || node === this.node.name) return;
+    const oldest = this.state.names.oldestCreationHolding(node);
+    if (oldest === undefined) return;
+    const creation = this.distribution.peerInfo(node)?.creation;
+    if (creation === undefined || oldest >= creation || this.#raft.status().role !== 'leader') return;
+    this.#proposeOnce(`incarnation:${node}:${creation}`, { op: 'node_down', node, creationBelow: creation });
+  }
+
+  /**
+   * This member restarted (a new creation) and its replica — a loaded snapshot or replayed
+   * entries — holds names of its earlier incarnations: their processes are dead, so release
+   * them all with one command; retried until none is left (the names must not outlive them).
+   */
+  #releaseOwnOlderIncarnations(): void {
+    const key = `incarnation:${this.node.name}`;
+    if (this.#releasing.has(key) || this.#closed) return;
+    this.#releasing.add(key);
+    const me = this.node.name;
+    const stale = (): boolean => (this.state.names.oldestCreationHolding(me) ?? this.node.creation) < this.node.creation;
+    this.#retryUntil(key, () => this.propose({ op: 'node_down', node: me, creationBelow: this.node.creation }), () => !stale());
+  }
+
   /** Release every name of a dead local pid; retried until it commits (the names must not outlive it). */
   #release(pid: Pid): void {
     if (this.#releasing.has(pid.key) || this.#closed) return;
     this.#releasing.add(pid.key);
-    const attempt = (): void => {
+    this.#retryUntil(pid.key, () => this.propose({ op: 'release_pid', pid }), () => this.state.names.namesOf(pid).length === 0);
+  }
+
+  /**
+   * Run `attempt` until it succeeds or `done()` holds, pausing one election timeout between
+   * tries (a failed proposal means no leader for now); ends with the member. Clears `key` from
+   * the in-flight set when finished.
+   */
+  #retryUntil(key: string, attempt: () => Promise<unknown>, done: () => boolean): void {
+    const once = (): void => {
       if (this.#closed) return;
-      this.propose({ op: 'release_pid', pid })
-        .then(() => this.#releasing.delete(pid.key))
+      attempt()
+        .then(() => this.#releasing.delete(key))
         .catch(() => {
-          if (this.state.names.namesOf(pid).length === 0) {
-            this.#releasing.delete(pid.key);
+          if (this.#closed || done()) {
+            this.#releasing.delete(key);
             return;
           }
-          this.#clock.setTimeout(attempt, this.#settings.tickMs * this.#settings.electionTicks);
+          const timer = this.#clock.setTimeout(() => {
+            this.#retryTimers.delete(timer);
+            once();
+          }, this.#settings.tickMs * this.#settings.electionTicks);
+          this.#retryTimers.add(timer);
         });
     };
-    attempt();
+    once();
   }
 
   // ---- helpers -----------------------------------------------------------------------------

@@ -122,6 +122,29 @@ describe('names — names die with processes, nodes and incarnations', () => {
   });
 });
 
+describe('names — a newer incarnation announced by node_down with creationBelow', () => {
+  it('drops the older creations\' names, keeps newer ones and the node\'s claims, refuses older pids after', () => {
+    const registry = new NameRegistry();
+    const a3 = new Pid('a@127.0.0.1', 1, 3);
+    applyAll(registry, [
+      { op: 'register', name: 'old', pid: a1 },
+      { op: 'claim', key: 'k', node: 'a@127.0.0.1' },
+    ]);
+    expect(registry.oldestCreationHolding('a@127.0.0.1')).toBe(1);
+    const [result, refused, accepted] = applyAll(registry, [
+      { op: 'node_down', node: 'a@127.0.0.1', creationBelow: 2 },
+      { op: 'register', name: 'late', pid: new Pid('a@127.0.0.1', 5, 1) },
+      { op: 'register', name: 'newer', pid: a3 },
+    ]);
+    expect(result).toEqual({ ok: true, revision: 3, released: ['old'] });
+    expect(refused).toMatchObject({ ok: false, code: 'noproc' });
+    expect(accepted).toEqual({ ok: true, revision: 5 });
+    expect(registry.claim('k')?.node).toBe('a@127.0.0.1');
+    expect(registry.newestCreation('a@127.0.0.1')).toBe(3);
+    expect(registry.oldestCreationHolding('a@127.0.0.1')).toBe(3);
+  });
+});
+
 describe('names — claims (singleton fencing tokens)', () => {
   it('a claim is exclusive per key until released, handed over or its node is down', () => {
     const registry = new NameRegistry();
