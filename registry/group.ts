@@ -27,6 +27,7 @@
 import {
   type Clock,
   type Distribution,
+  type ErrorCode,
   FedError,
   type Node,
   Pid,
@@ -55,7 +56,7 @@ import {
 } from './raft/index.js';
 import { type GroupRaftStore, RAFT_STORE_FORMAT, RaftStore, type StoredGroupSnapshot, verifyStoreMeta } from './raft-store.js';
 import { type ExtensionStateMachine, type GroupCommand, type GroupEntryData, type GroupResult, GroupState, isRingWeight } from './group-state.js';
-import { type NameEntry, type WatchEvent, validateName } from './names.js';
+import { type NameEntry, WATCH_EVENTS_MAX, type WatchEvent, validateName } from './names.js';
 import { HashRing, RING_WEIGHT_MAX } from './ring.js';
 
 export const GROUP_DEFAULTS = {
@@ -73,6 +74,12 @@ export const GROUP_DEFAULTS = {
   /** Admission control: as leader, appended but uncommitted entries beyond which client proposals are refused. */
   uncommittedEntriesMax: 8_192,
 } as const;
+
+/**
+ * The error code of a watch asked to resume from compacted revisions. Not yet in the kernel's
+ * ERROR_CODES (runtime/kernel/errors.ts, another engineer's file): until it is, it is cast here.
+ */
+const COMPACTED = 'compacted' as ErrorCode;
 
 /** Bounds of the `retryAfterMs` hint sent with `overloaded` (it follows the recent proposal latency). */
 const RETRY_AFTER_MS_MIN = 5;
@@ -468,27 +475,40 @@ export class Group {
   }
 
   /**
-   * Changes to names starting with `prefix`, as an async iterator. With `afterRevision`, replays
-   * the kept changes after it first (a `compacted` error if they were dropped).
+   * Changes to names starting with `prefix`, as an async iterator; every event carries the
+   * revision to resume from. With `afterRevision`, replays the kept changes after it first, then
+   * follows live ones, with neither gap nor repeat. If the changes after `afterRevision` are no
+   * longer kept (more than WATCH_EVENTS_MAX since, or before a snapshot this replica restored)
+   * it throws `compacted` (details.oldestRevision: the oldest revision one may resume after;
+   * re-read with `registered()` and watch from `state.appliedIndex`), as etcd does.
    */
   async *watch(prefix = '', options: { afterRevision?: number; signal?: AbortSignal } = {}): AsyncGenerator<WatchEvent> {
+    const after = options.afterRevision;
+    if (after !== undefined && !(Number.isSafeInteger(after) && after >= 0)) throw fedError('badarg', `watch: afterRevision must be a non-negative integer, not ${String(after)}`);
     const queue: WatchEvent[] = [];
+    let overflowedAfter: number | undefined;
     let wake: (() => void) | undefined;
     const stop = this.state.names.onChange((event) => {
-      if (!event.name.startsWith(prefix)) return;
-      queue.push(event);
+      if (!event.name.startsWith(prefix) || overflowedAfter !== undefined) return;
+      if (queue.length >= WATCH_EVENTS_MAX) {
+        // A consumer this far behind is cut off (bounded memory); it may resume where it was.
+        overflowedAfter = queue[0]!.revision - 1;
+        queue.length = 0;
+      } else queue.push(event);
       wake?.();
     });
     const onClose = () => wake?.();
     this.#changeListeners.add(onClose);
     options.signal?.addEventListener('abort', onClose);
     try {
-      if (options.afterRevision !== undefined) {
-        const past = this.state.names.eventsSince(options.afterRevision);
-        if (past === undefined) throw fedError('badarg', `watch: revisions after ${options.afterRevision} were compacted; re-read`, { compacted: true });
-        for (const event of past) if (event.name.startsWith(prefix) && !queue.includes(event)) yield event;
+      if (after !== undefined) {
+        // Computed right after subscribing, synchronously: no event is both here and in `queue`.
+        const past = this.state.names.eventsSince(after);
+        if (past === undefined) throw this.#compacted(after);
+        for (const event of past) if (event.name.startsWith(prefix)) yield event;
       }
       while (!this.#closed && options.signal?.aborted !== true) {
+        if (overflowedAfter !== undefined) throw this.#compacted(overflowedAfter, 'the watcher fell too far behind');
         const event = queue.shift();
         if (event !== undefined) {
           yield event;
@@ -503,6 +523,15 @@ export class Group {
       options.signal?.removeEventListener('abort', onClose);
     }
   }
+
+  #compacted(afterRevision: number, why = 'they were compacted'): FedError {
+    const oldestRevision = this.state.names.oldestResumableRevision;
+    return fedError(COMPACTED, `watch: the changes after revision ${afterRevision} are no longer kept (${why}); re-read and resume after ${oldestRevision} or later`, {
+      afterRevision,
+      oldestRevision,
+    });
+  }
+
 
   /** Propose a command; resolves once it is applied here with an `ok` result, else rejects typed. */
   async propose(command: GroupCommand): Promise<GroupResult & { ok: true }> {
