@@ -243,6 +243,7 @@ export class Group {
   #inputs: Input[] = [];
   #running = false;
   #closed = false;
+  #closing: Promise<void> | undefined;
   #loopIdle: Promise<void> = Promise.resolve();
   #tickTimer: ReturnType<Clock['setTimeout']> | undefined;
   #maintenanceTimer: ReturnType<Clock['setTimeout']> | undefined;
@@ -396,9 +397,21 @@ export class Group {
     this.#kick();
   }
 
-  /** Stop ticking, fail waiting requests with `shutdown`, close the store. Idempotent. */
-  async close(): Promise<void> {
-    if (this.#closed) return;
+  /**
+   * Stop ticking, fail waiting requests with `shutdown`, close the store. Idempotent: every call
+   * returns the same promise, also after the member stopped itself on a disk failure.
+   */
+  close(): Promise<void> {
+    this.#closing ??= this.#shutdown(fedError('shutdown', `group member ${this.node.name} is closing`));
+    return this.#closing;
+  }
+
+  /** True once the member is closed or closing (by `close()`, or by itself after a disk failure). */
+  get closed(): boolean {
+    return this.#closed;
+  }
+
+  async #shutdown(reason: FedError): Promise<void> {
     this.#closed = true;
     if (this.#tickTimer !== undefined) this.#clock.clearTimeout(this.#tickTimer);
     if (this.#maintenanceTimer !== undefined) this.#clock.clearTimeout(this.#maintenanceTimer);
@@ -406,10 +419,9 @@ export class Group {
     this.#retryTimers.clear();
     for (const unsubscribe of this.#unsubscribe) unsubscribe();
     if (this.#agentPid !== undefined && this.node.started) this.node.exit(this.#agentPid, 'kill');
-    const shutdown = fedError('shutdown', `group member ${this.node.name} is closing`);
     for (const pending of [...this.#proposals.values(), ...this.#reads.values(), ...this.#leaderReads.values()]) {
       this.#clock.clearTimeout(pending.timer);
-      pending.reject(shutdown);
+      pending.reject(reason);
     }
     this.#proposals.clear();
     this.#reads.clear();
@@ -754,9 +766,13 @@ export class Group {
       try {
         await this.#persist(ready);
       } catch (error) {
-        // A disk that cannot persist must not send promises it cannot keep: stop this member.
+        // A disk that cannot persist must not send promises it cannot keep: stop this member
+        // entirely (timers, agent, waiting requests, the store), as close() does. Not awaited:
+        // the shutdown waits for this loop to end.
         this.#log('warn', 'persist_failed', `cannot persist Raft state: ${(error as Error).message}; stopping this member`);
-        this.#closed = true;
+        const failure = fedError('unavailable', `group member ${this.node.name} stopped: cannot persist Raft state (${(error as Error).message})`, { reason: 'persist_failed', definite: false }, error);
+        this.#closing ??= this.#shutdown(failure);
+        this.#closing.catch((closeError: unknown) => this.#log('warn', 'close_failed', `closing after the disk failure: ${(closeError as Error).message}`));
         return;
       }
       if (this.#closed) return;
