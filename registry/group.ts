@@ -152,7 +152,12 @@ export interface GroupOptions {
   /**
    * TEST-ONLY deliberate unsafety, so jepsen-lite can prove it catches each one. Never in
    * production: `stale-reads` answers linearizable reads from the local replica; `early-ack`
-   * acknowledges a proposal once appended or forwarded, before it commits; `no-quorum-check`
+   * acknowledges a proposal as soon as its entry is appended to this member's log (persisted,
+   * before it commits), with the result the state machine gives it at that point of the log
+   * (a speculative replica that applies every appended entry, uncommitted ones included) — so
+   * without faults its answers are the committed ones, and only a fault (the leader deposed or
+   * cut off, its uncommitted suffix overwritten) makes it acknowledge what never commits;
+   * `no-quorum-check`
    * turns off check-quorum and lets whoever believes it leads serve leader and linearizable
    * reads alone.
    */
@@ -285,6 +290,8 @@ export class Group {
   #rejectedOverloadedTotal = 0;
   #proposalLatencyMsAverage = 0;
   #snapshotsInstalled = 0;
+  /** Unsafe `early-ack` only: the registry as of the last appended entry, committed or not. */
+  #speculative: GroupState | undefined;
   readonly #weight: number;
 
   private constructor(
@@ -777,6 +784,7 @@ export class Group {
       }
       if (this.#closed) return;
       this.#send(ready.messages);
+      if (this.#options.unsafe === 'early-ack') this.#ackEarly(ready);
       this.#applyReady(ready);
       this.#raft.advance();
     }
@@ -896,17 +904,47 @@ export class Group {
     this.#tellRemoved(message.from);
   }
 
-  #onRequestResult(request: RequestResult): void {
-    if (request.outcome !== 'rejected') {
-      if (this.#options.unsafe === 'early-ack' && request.kind === 'propose') {
-        const pending = this.#proposals.get(request.id);
-        if (pending === undefined) return;
-        this.#proposals.delete(request.id);
-        this.#clock.clearTimeout(pending.timer);
-        pending.resolve({ ok: true, revision: request.outcome === 'appended' ? request.index : 0 });
-      }
-      return;
+  /**
+   * Unsafe `early-ack` only: apply the entries this Ready appended (now persisted) to the
+   * speculative replica, and answer the proposals waiting here with its results. The replica is
+   * rebuilt from the committed state plus the log whenever the log did not simply grow (a
+   * suffix overwritten, a snapshot installed). Extension commands are not answered early (the
+   * speculative replica has no extension state machines).
+   */
+  #ackEarly(ready: Ready): void {
+    if (ready.snapshot !== null) {
+      this.#speculative = new GroupState();
+      this.#speculative.restore(ready.snapshot.data);
     }
+    if (ready.entries.length === 0) return;
+    let speculative = this.#speculative;
+    let from = (ready.entries[0] as Entry).index;
+    if (speculative === undefined || from !== speculative.appliedIndex + 1) {
+      speculative = new GroupState();
+      speculative.restore(this.state.snapshot());
+      from = this.state.appliedIndex + 1;
+      this.#speculative = speculative;
+    }
+    const last = this.#storage.lastIndex();
+    if (from > last) return;
+    for (const entry of this.#storage.entries(from, last + 1)) {
+      if (entry.type !== 'normal') {
+        speculative.skip(entry.index);
+        continue;
+      }
+      const data = entry.data as GroupEntryData;
+      const result = speculative.apply(entry.index, data.cmd);
+      if (data.id === null || data.cmd.op === 'ext') continue;
+      const pending = this.#proposals.get(data.id);
+      if (pending === undefined) continue;
+      this.#proposals.delete(data.id);
+      this.#clock.clearTimeout(pending.timer);
+      pending.resolve(result);
+    }
+  }
+
+  #onRequestResult(request: RequestResult): void {
+    if (request.outcome !== 'rejected') return;
     const waiting = request.kind === 'read_index' ? this.#reads : request.kind === 'propose' ? this.#proposals : undefined;
     const pending = waiting?.get(request.id);
     if (waiting === undefined || pending === undefined) return;
