@@ -168,6 +168,8 @@ interface Predecessor {
 
 interface Handoff {
   readonly revision: number;
+  /** The member that sent it: it counts only if that member held the claim at `revision`. */
+  readonly from: string;
   /** True from a planned move (the state, if any, is the instance's); false: only proof it stopped. */
   readonly planned: boolean;
   readonly state: unknown;
@@ -407,16 +409,38 @@ export class SingletonManager {
       return;
     }
     if (message.type === 'handoff' && typeof message.key === 'string' && Number.isInteger(message.revision) && message.revision > 0) {
+      // Only the holder of the claim at `revision` may hand it off: a handoff is proof that the
+      // instance of that token stopped, and only its member can give that proof.
+      const known = this.#claimAt(message.key, message.revision);
+      if (known !== undefined && known.node !== from) {
+        this.#log?.('warn', 'singleton_handoff_rejected', `handoff of ${message.key}@${message.revision} from ${from}, but ${known.node} held that claim`);
+        return;
+      }
       const held = this.#handoffs.get(message.key);
       if (held !== undefined && held.revision >= message.revision) return;
       const last = this.#history(message.key).last;
       if (last !== undefined && last.revision > message.revision) return; // already superseded
-      this.#handoffs.set(message.key, { revision: message.revision, planned: message.planned === true, state: message.planned === true ? message.state : undefined });
+      this.#handoffs.set(message.key, { revision: message.revision, from, planned: message.planned === true, state: message.planned === true ? message.state : undefined });
       trimOldest(this.#handoffs, HANDOFFS_MAX);
       this.#reconcileSoon(message.key);
       return;
     }
     this.#log?.('warn', 'singleton_message_rejected', `malformed singleton message from ${from}`);
+  }
+
+  /** The claim of `key` at `revision`, if this replica knows it (current, or the last one applied). */
+  #claimAt(key: string, revision: number): ClaimEntry | undefined {
+    const current = this.group.state.names.claim(key);
+    if (current?.revision === revision) return current;
+    const last = this.#history(key).last;
+    return last?.revision === revision ? last : undefined;
+  }
+
+  /** A handoff we hold that proves the instance of `claim` stopped: same token, sent by its holder. */
+  #handoffFor(key: string, claim: ClaimEntry | undefined): Handoff | undefined {
+    const handoff = this.#handoffs.get(key);
+    if (claim === undefined || handoff === undefined) return undefined;
+    return handoff.revision === claim.revision && handoff.from === claim.node ? handoff : undefined;
   }
 
   // ---- deciding what to do -----------------------------------------------------------------
@@ -451,8 +475,7 @@ export class SingletonManager {
     if (owner !== this.#me) return;
     const history = this.#history(slot.key);
     const previous = claim ?? history.last;
-    const handoff = this.#handoffs.get(slot.key);
-    const handedOver = previous !== undefined && handoff?.revision === previous.revision;
+    const handedOver = this.#handoffFor(slot.key, previous) !== undefined;
     if (claim !== undefined) {
       // Held by another member: take it over only with its handoff (proof it stopped).
       if (handedOver) this.#background(this.#claim(slot, claim.revision));
@@ -472,8 +495,8 @@ export class SingletonManager {
       return { safeAt: this.#safeAt(now, predecessor), reason: predecessor.known ? 'first' : 'owner_lost', handoff: undefined };
     }
     if (previous.node === this.#me) return { safeAt: now, reason: 'restarted', handoff: undefined };
-    const handoff = this.#handoffs.get(slot.key);
-    if (handoff !== undefined && handoff.revision === previous.revision) return { safeAt: now, reason: handoff.planned ? 'handoff' : 'owner_lost', handoff };
+    const handoff = this.#handoffFor(slot.key, previous);
+    if (handoff !== undefined) return { safeAt: now, reason: handoff.planned ? 'handoff' : 'owner_lost', handoff };
     return { safeAt: this.#safeAt(now, predecessor), reason: 'owner_lost', handoff: undefined };
   }
 

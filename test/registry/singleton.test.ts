@@ -125,6 +125,23 @@ describe('singleton — unplanned moves', () => {
     expect(overlaps(cluster.records)).toEqual([]);
   });
 
+  it('a handoff sent by a member that did not hold the claim is ignored', async () => {
+    // A third member sends the next owner a handoff with the CURRENT token (b's), claiming b's
+    // instance stopped and carrying made-up state. Only b may say that: once b dies, the next
+    // owner starts without that state, as owner_lost (and after the wait that implies).
+    const key = keyOwnedBy('b', ['a', 'b', 'c']);
+    const [a] = await cluster.three([key]);
+    const before = await cluster.settled(key, 'instance on b', (record) => record.node === 'b@127.0.0.1');
+    const next = a!.group.ring().owners(key, 3).find((name) => name !== 'b@127.0.0.1')!;
+    const forger = cluster.members.find((member) => member.name !== next && member.name !== 'b@127.0.0.1')!;
+    forger.distribution.sendControl(next, 'singleton:g1', { type: 'handoff', key, revision: before.token, planned: true, state: { count: 999 } });
+    await cluster.kill(cluster.member('b'));
+    const after = await cluster.settled(key, 'instance after b died', (record) => record.node === next);
+    expect(after.reason).toBe('owner_lost');
+    expect(after.handoff).toBeUndefined();
+    expect(overlaps(cluster.records)).toEqual([]);
+  });
+
   it('moves when the leader that runs it dies', async () => {
     const key = keyOwnedBy('a', ['a', 'b', 'c']);
     const [a] = await cluster.three([key]);
