@@ -107,7 +107,7 @@ export async function settled(members: readonly Member[], voters: number): Promi
     const leader = members.find((member) => member.group.status().role === 'leader');
     if (leader === undefined) return false;
     const { commit, lastIndex } = leader.group.status();
-    return commit === lastIndex && members.every((member) => member.group.status().voters.length === voters && member.group.status().applied === commit);
+    return commit === lastIndex && members.every((member) => member.group.committedConf().voters.length === voters && member.group.status().applied === commit);
   });
 }
 

@@ -74,7 +74,12 @@ export class Cluster {
     await eventually('a leads', () => a.group.status().role === 'leader');
     const b = await this.start('b', { seed: a.distribution.address, keys });
     const c = await this.start('c', { seed: a.distribution.address, keys });
-    await eventually('3 voters', () => a.group.status().voters.length === 3);
+    // Every member must have applied the configuration with 3 voters (the leader appending it is
+    // not enough: killed right after, it would leave b and c believing a is needed for a quorum).
+    await eventually('3 voters everywhere', () => {
+      const { commit, lastIndex } = a.group.status();
+      return commit === lastIndex && [a, b, c].every((member) => member.group.committedConf().voters.length === 3 && member.group.status().applied === commit);
+    });
     return [a, b, c];
   }
 
