@@ -54,7 +54,7 @@ import {
   applyConfChange,
   defaultRaftConfig,
 } from './raft/index.js';
-import { type GroupRaftStore, RAFT_STORE_FORMAT, RaftStore, type StoredGroupSnapshot, verifyStoreMeta } from './raft-store.js';
+import { type GroupRaftStore, RAFT_STORE_FORMAT, RaftStore, type RaftStoreStats, type StoredGroupSnapshot, verifyStoreMeta } from './raft-store.js';
 import { type ExtensionStateMachine, type GroupCommand, type GroupEntryData, type GroupResult, GroupState, isRingWeight } from './group-state.js';
 import { type NameEntry, WATCH_EVENTS_MAX, type WatchEvent, validateName } from './names.js';
 import { HashRing, RING_WEIGHT_MAX } from './ring.js';
@@ -100,6 +100,12 @@ export interface AdmissionStats {
   readonly rejectedOverloadedTotal: number;
   /** Moving average of the time from propose to applied here, in ms. */
   readonly proposalLatencyMsAverage: number;
+}
+
+/** See `Group.driverStats()`. */
+export interface DriverStats extends RaftStoreStats {
+  readonly readies: number;
+  readonly appendsWithEntriesSent: number;
 }
 
 export type Consistency = 'local' | 'leader' | 'linearizable';
@@ -290,6 +296,8 @@ export class Group {
   #rejectedOverloadedTotal = 0;
   #proposalLatencyMsAverage = 0;
   #snapshotsInstalled = 0;
+  #readies = 0;
+  #appendsWithEntriesSent = 0;
   /** Unsafe `early-ack` only: the registry as of the last appended entry, committed or not. */
   #speculative: GroupState | undefined;
   readonly #weight: number;
@@ -599,6 +607,15 @@ export class Group {
     return status.role === 'leader' ? Math.max(0, status.lastIndex - status.commit) : 0;
   }
 
+  /**
+   * Counters of the driver loop (for metrics and the group-commit test): Readies handled, what
+   * the store wrote (batches, of which synced, of which carrying entries; entries), and append
+   * messages with entries sent. Group commit shows as many entries per batch and per append.
+   */
+  driverStats(): DriverStats {
+    return { readies: this.#readies, ...this.#store.stats(), appendsWithEntriesSent: this.#appendsWithEntriesSent };
+  }
+
   /** Admission control counters (for metrics and `fedctl top`). */
   admission(): AdmissionStats {
     return {
@@ -764,12 +781,16 @@ export class Group {
   }
 
   async #run(): Promise<void> {
+    // Start on the next microtask: every input pushed in the same turn (a burst of proposals
+    // from many callers) goes into the first Ready together — one write, one append round.
+    await Promise.resolve();
     while (!this.#closed) {
       const inputs = this.#inputs;
       this.#inputs = [];
       for (const input of inputs) this.#stepSafely(input);
       if (!this.#raft.hasReady()) return;
       const ready = this.#raft.ready();
+      this.#readies++;
       try {
         await this.#persist(ready);
       } catch (error) {
@@ -821,7 +842,10 @@ export class Group {
   }
 
   #send(messages: readonly Message[]): void {
-    for (const message of messages) this.distribution.sendControl(message.to, `raft:${this.id}`, message);
+    for (const message of messages) {
+      if (message.type === 'append' && message.entries.length > 0) this.#appendsWithEntriesSent++;
+      this.distribution.sendControl(message.to, `raft:${this.id}`, message);
+    }
   }
 
   #applyReady(ready: Ready): void {

@@ -56,6 +56,8 @@ export interface RaftStoreStats {
   readonly batches: number;
   /** Of those, batches written with fsync. */
   readonly syncedBatches: number;
+  /** Of those, batches that carried log entries. */
+  readonly batchesWithEntries: number;
   readonly entriesWritten: number;
 }
 
@@ -134,6 +136,7 @@ export class RaftStore<E extends StoredEntry, H, S extends StoredSnapshot> {
   #closed = false;
   #batches = 0;
   #syncedBatches = 0;
+  #batchesWithEntries = 0;
   #entriesWritten = 0;
 
   private constructor(db: Db) {
@@ -244,6 +247,7 @@ export class RaftStore<E extends StoredEntry, H, S extends StoredSnapshot> {
     await this.#db.batch(operations, sync ? SYNC : NO_SYNC);
     this.#batches++;
     if (sync) this.#syncedBatches++;
+    if (entries.length > 0) this.#batchesWithEntries++;
     this.#entriesWritten += entries.length;
     this.#firstIndex = firstIndex;
     this.#lastIndex = lastIndex;
@@ -255,7 +259,7 @@ export class RaftStore<E extends StoredEntry, H, S extends StoredSnapshot> {
   }
 
   stats(): RaftStoreStats {
-    return { batches: this.#batches, syncedBatches: this.#syncedBatches, entriesWritten: this.#entriesWritten };
+    return { batches: this.#batches, syncedBatches: this.#syncedBatches, batchesWithEntries: this.#batchesWithEntries, entriesWritten: this.#entriesWritten };
   }
 
   get closed(): boolean {

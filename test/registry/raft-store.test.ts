@@ -135,17 +135,17 @@ for (const backend of backends) {
     it('one persist is one batch: installed snapshot, entries, hard state and compaction together', async () => {
       const { store, reopen } = await backend.open();
       await store.persist({ entries: entries(1, 4, 1) });
-      expect(store.stats()).toEqual({ batches: 1, syncedBatches: 1, entriesWritten: 4 });
+      expect(store.stats()).toEqual({ batches: 1, syncedBatches: 1, batchesWithEntries: 1, entriesWritten: 4 });
       await store.persist({
         snapshot: { index: 10, term: 3, data: 'installed' },
         entries: entries(11, 14, 3),
         hardState: { term: 3, vote: 'b', commit: 12 },
         compaction: { index: 12, term: 3, data: 'taken' },
       });
-      expect(store.stats()).toEqual({ batches: 2, syncedBatches: 2, entriesWritten: 8 });
+      expect(store.stats()).toEqual({ batches: 2, syncedBatches: 2, batchesWithEntries: 2, entriesWritten: 8 });
       // A batch that needs no fsync (only the commit moved) is written without one.
       await store.persist({ hardState: { term: 3, vote: 'b', commit: 13 } }, { sync: false });
-      expect(store.stats()).toEqual({ batches: 3, syncedBatches: 2, entriesWritten: 8 });
+      expect(store.stats()).toEqual({ batches: 3, syncedBatches: 2, batchesWithEntries: 2, entriesWritten: 8 });
       const again = await reopen();
       const loaded = await again.load();
       expect(loaded.snapshot).toEqual({ index: 12, term: 3, data: 'taken' });
