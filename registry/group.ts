@@ -4,11 +4,14 @@
  *
  * The driver loop (the order is the point; see registry/raft/types.ts `Ready`):
  *   1. feed queued inputs (ticks, messages, proposals, reads) to the core;
- *   2. take a `Ready`; persist its snapshot, entries and hard state in ONE batch (synced when
- *      `mustSync`) — in memory first (the core's `MemoryStorage` mirror), then on disk;
- *   3. only then send its messages on the control lane;
- *   4. restore/apply committed entries, answer the proposals and reads waiting on them;
- *   5. `advance()`; repeat while there is more. Inputs that arrive while step 2 awaits the disk
+ *   2. take a `Ready`; restore/apply its committed entries and answer the proposals and reads
+ *      waiting on them — committed entries are durable on a quorum already (the leader counts
+ *      its own log only up to what it made durable), so applying them need not wait for this
+ *      Ready's own write, and the callers get their answers one disk write sooner;
+ *   3. persist its snapshot, entries and hard state in ONE batch (synced when `mustSync`) — in
+ *      memory first (the core's `MemoryStorage` mirror), then on disk;
+ *   4. only then send its messages on the control lane (they may promise what step 3 wrote);
+ *   5. `advance()`; repeat while there is more. Inputs that arrive while step 3 awaits the disk
  *      are queued and go into the next `Ready` together: that is the group commit (many
  *      proposals share one sync and one AppendEntries round).
  *
@@ -791,6 +794,7 @@ export class Group {
       if (!this.#raft.hasReady()) return;
       const ready = this.#raft.ready();
       this.#readies++;
+      this.#applyReady(ready);
       try {
         await this.#persist(ready);
       } catch (error) {
@@ -806,7 +810,6 @@ export class Group {
       if (this.#closed) return;
       this.#send(ready.messages);
       if (this.#options.unsafe === 'early-ack') this.#ackEarly(ready);
-      this.#applyReady(ready);
       this.#raft.advance();
     }
   }
