@@ -300,6 +300,8 @@ export class Group {
   #proposalLatencyMsAverage = 0;
   #snapshotsInstalled = 0;
   #readies = 0;
+  /** The role as of the last Ready (cheap to read on hot paths; `#raft.status()` allocates). */
+  #leading = false;
   #appendsWithEntriesSent = 0;
   /** Unsafe `early-ack` only: the registry as of the last appended entry, committed or not. */
   #speculative: GroupState | undefined;
@@ -794,6 +796,7 @@ export class Group {
       if (!this.#raft.hasReady()) return;
       const ready = this.#raft.ready();
       this.#readies++;
+      if (ready.softState !== null) this.#leading = ready.softState.role === 'leader';
       this.#applyReady(ready);
       try {
         await this.#persist(ready);
@@ -1270,7 +1273,7 @@ export class Group {
    * name held by pids of its older creations — not when they next register, not after a grace.
    */
   #releaseOlderIncarnations(node: string): void {
-    if (this.#closed || node === this.node.name) return;
+    if (!this.#leading || this.#closed || node === this.node.name) return;
     const oldest = this.state.names.oldestCreationHolding(node);
     if (oldest === undefined) return;
     const creation = this.distribution.peerInfo(node)?.creation;

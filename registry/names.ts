@@ -65,8 +65,10 @@ export type WatchEvent =
   | { readonly type: 'put'; readonly name: string; readonly entry: NameEntry; readonly revision: number }
   | { readonly type: 'delete'; readonly name: string; readonly previous: NameEntry; readonly revision: number; readonly reason: DeleteReason };
 
-/** How many change events are kept for watchers to resume from. */
+/** How many change events are kept for watchers to resume from (at least; up to WATCH_EVENTS_TRIM more). */
 export const WATCH_EVENTS_MAX = 10_000;
+/** Events dropped at once when the buffer is full. */
+const WATCH_EVENTS_TRIM = 1_000;
 
 export interface RegistrySnapshot {
   readonly version: 1;
@@ -305,7 +307,8 @@ export class NameRegistry {
 
   #emit(event: WatchEvent): void {
     this.#events.push(event);
-    if (this.#events.length > WATCH_EVENTS_MAX) {
+    // Trimmed in chunks (amortized O(1) per event; a splice per event would shift 10,000 every time).
+    if (this.#events.length >= WATCH_EVENTS_MAX + WATCH_EVENTS_TRIM) {
       const dropped = this.#events.splice(0, this.#events.length - WATCH_EVENTS_MAX);
       this.#eventsFloorRevision = (dropped[dropped.length - 1] as WatchEvent).revision;
     }

@@ -15,7 +15,13 @@
  *   diverge from the leader's log and must not come back at restart;
  * - a COMPACTION drops only the entries it covers and keeps the rest.
  *
- * Keys: `h` hard state; `s` snapshot; `m` meta; `e` + 8-byte big-endian index → entry.
+ * Keys: `h` hard state; `s` snapshot; `m` meta; `e` + 8-byte big-endian index of its first entry
+ * → a SEGMENT: the entries one `persist` appended, as one array (one LevelDB write per Ready
+ * instead of one per entry: LevelDB's per-operation cost, not the bytes, dominated the write
+ * path). A value holding a single entry object (the layout of format 1 before segments) reads
+ * as a segment of one, so older stores open unchanged. Overwriting a conflicting suffix that
+ * starts inside a segment rewrites that segment's head; a compaction drops the segments it
+ * covers whole and leaves the one it cuts (its covered head is skipped when loading).
  * Values: the wire codec (msgpackr), so pids inside entries survive. A value that does not decode,
  * or a log with a hole, is `corrupt_data`: the store refuses to open rather than guess.
  */
@@ -129,10 +135,18 @@ export function entryKey(index: number): Buffer {
   return key;
 }
 
+/** Where one segment of the log is stored: its key is `entryKey(first)`. */
+interface Segment {
+  readonly first: number;
+  readonly last: number;
+}
+
 export class RaftStore<E extends StoredEntry, H, S extends StoredSnapshot> {
   readonly #db: Db;
   #lastIndex = 0;
   #firstIndex = 1;
+  /** The stored segments in index order; together they hold firstIndex..lastIndex (and perhaps a compacted head). */
+  #segments: Segment[] = [];
   #closed = false;
   #batches = 0;
   #syncedBatches = 0;
@@ -184,22 +198,34 @@ export class RaftStore<E extends StoredEntry, H, S extends StoredSnapshot> {
     const hardState = await this.#read<H>(KEY_HARD_STATE, 'hard state');
     const snapshot = await this.#read<S>(KEY_SNAPSHOT, 'snapshot');
     const entries: E[] = [];
+    const segments: Segment[] = [];
     for await (const [key, value] of this.#db.iterator({ gte: entryKey(0), lte: entryKey(Number.MAX_SAFE_INTEGER) })) {
       const index = Number(Buffer.from(key).readBigUInt64BE(1));
-      const entry = this.#decodeValue<E>(value, `entry ${index}`);
-      if (entry.index !== index) throw fedError('corrupt_data', `entry stored at ${index} says index ${entry.index}`);
+      const decoded = this.#decodeValue<E | E[]>(value, `entry ${index}`);
+      const segment = Array.isArray(decoded) ? decoded : [decoded];
+      if (segment.length === 0) throw fedError('corrupt_data', `the log segment stored at ${index} is empty`);
+      segment.forEach((entry, offset) => {
+        if (typeof entry !== 'object' || entry === null || entry.index !== index + offset) {
+          throw fedError('corrupt_data', `entry ${index + offset} of the segment stored at ${index} says index ${String((entry as E | null)?.index)}`);
+        }
+      });
       const expected = entries.length === 0 ? undefined : (entries[entries.length - 1] as E).index + 1;
       if (expected !== undefined && index !== expected) {
         throw fedError('corrupt_data', `the Raft log has a hole: entry ${expected - 1} is followed by ${index}`);
       }
-      entries.push(entry);
+      for (const entry of segment) entries.push(entry);
+      segments.push({ first: index, last: index + segment.length - 1 });
     }
-    if (snapshot !== undefined && entries.length > 0 && (entries[0] as E).index !== snapshot.index + 1) {
-      throw fedError('corrupt_data', `the Raft log starts at ${(entries[0] as E).index} but the snapshot ends at ${snapshot.index}`);
+    // A compaction leaves the segment it cuts: its head (covered by the snapshot) is not log.
+    const live = snapshot === undefined ? entries : entries.filter((entry) => entry.index > snapshot.index);
+    if (snapshot !== undefined && live.length > 0 && (live[0] as E).index !== snapshot.index + 1) {
+      throw fedError('corrupt_data', `the Raft log starts at ${(live[0] as E).index} but the snapshot ends at ${snapshot.index}`);
     }
-    this.#firstIndex = snapshot === undefined ? (entries[0]?.index ?? 1) : snapshot.index + 1;
-    this.#lastIndex = entries.length > 0 ? (entries[entries.length - 1] as E).index : this.#firstIndex - 1;
-    return { meta, hardState, snapshot, entries };
+    this.#firstIndex = snapshot === undefined ? (live[0]?.index ?? 1) : snapshot.index + 1;
+    this.#lastIndex = live.length > 0 ? (live[live.length - 1] as E).index : this.#firstIndex - 1;
+    // All of them, also any wholly below the snapshot: the next compaction deletes those.
+    this.#segments = segments;
+    return { meta, hardState, snapshot, entries: live };
   }
 
   async writeMeta(meta: StoreMeta): Promise<void> {
@@ -215,9 +241,11 @@ export class RaftStore<E extends StoredEntry, H, S extends StoredSnapshot> {
     const operations: Array<{ type: 'put'; key: Bytes; value: Bytes } | { type: 'del'; key: Bytes }> = [];
     let firstIndex = this.#firstIndex;
     let lastIndex = this.#lastIndex;
+    let segments = this.#segments;
     if (batch.snapshot !== undefined) {
       // Installed: the whole log goes, in the same atomic batch as the snapshot.
-      for (let index = firstIndex; index <= lastIndex; index++) operations.push({ type: 'del', key: entryKey(index) });
+      for (const segment of segments) operations.push({ type: 'del', key: entryKey(segment.first) });
+      segments = [];
       operations.push({ type: 'put', key: KEY_SNAPSHOT, value: encode(batch.snapshot) });
       firstIndex = batch.snapshot.index + 1;
       lastIndex = batch.snapshot.index;
@@ -228,10 +256,19 @@ export class RaftStore<E extends StoredEntry, H, S extends StoredSnapshot> {
       assert(first >= firstIndex, `entries start at ${first}, below the log start ${firstIndex}`);
       assert(first <= lastIndex + 1, `entries start at ${first} beyond the log end ${lastIndex}`);
       entries.forEach((entry, offset) => assert(entry.index === first + offset, 'entries must be contiguous'));
+      // A conflicting suffix from `first` on goes: whole segments, and the tail of one cut in two.
+      segments = [...segments];
+      while (segments.length > 0 && (segments[segments.length - 1] as Segment).last >= first) {
+        const cut = segments.pop() as Segment;
+        if (cut.first < first) {
+          const head = (await this.#readSegment(cut)).filter((entry) => entry.index < first);
+          operations.push({ type: 'put', key: entryKey(cut.first), value: encode(head) });
+          segments.push({ first: cut.first, last: first - 1 });
+        } else operations.push({ type: 'del', key: entryKey(cut.first) });
+      }
       const last = (entries[entries.length - 1] as E).index;
-      // A conflicting suffix beyond the new entries goes; the new entries overwrite the rest.
-      for (let index = last + 1; index <= lastIndex; index++) operations.push({ type: 'del', key: entryKey(index) });
-      for (const entry of entries) operations.push({ type: 'put', key: entryKey(entry.index), value: encode(entry) });
+      operations.push({ type: 'put', key: entryKey(first), value: encode(entries) });
+      segments.push({ first, last });
       lastIndex = last;
     }
     if (batch.hardState !== undefined) operations.push({ type: 'put', key: KEY_HARD_STATE, value: encode(batch.hardState) });
@@ -239,7 +276,13 @@ export class RaftStore<E extends StoredEntry, H, S extends StoredSnapshot> {
       const index = batch.compaction.index;
       assert(index <= lastIndex, `compaction at ${index} beyond the log end ${lastIndex}`);
       operations.push({ type: 'put', key: KEY_SNAPSHOT, value: encode(batch.compaction) });
-      for (let covered = firstIndex; covered <= index; covered++) operations.push({ type: 'del', key: entryKey(covered) });
+      // Segments wholly covered go; the one the snapshot cuts stays (its head is skipped at load).
+      let covered = 0;
+      while (covered < segments.length && (segments[covered] as Segment).last <= index) {
+        operations.push({ type: 'del', key: entryKey((segments[covered] as Segment).first) });
+        covered++;
+      }
+      if (covered > 0) segments = segments.slice(covered);
       firstIndex = index + 1;
     }
     if (operations.length === 0) return;
@@ -251,6 +294,7 @@ export class RaftStore<E extends StoredEntry, H, S extends StoredSnapshot> {
     this.#entriesWritten += entries.length;
     this.#firstIndex = firstIndex;
     this.#lastIndex = lastIndex;
+    this.#segments = segments;
   }
 
   /** Drop entries up to the snapshot's index (inclusive) after the application took it. */
@@ -270,6 +314,12 @@ export class RaftStore<E extends StoredEntry, H, S extends StoredSnapshot> {
     if (this.#closed) return;
     this.#closed = true;
     await this.#db.close();
+  }
+
+  async #readSegment(segment: Segment): Promise<E[]> {
+    const decoded = await this.#read<E | E[]>(entryKey(segment.first), `entry ${segment.first}`);
+    assert(decoded !== undefined, `segment ${segment.first}..${segment.last} missing from the store`);
+    return Array.isArray(decoded) ? decoded : [decoded];
   }
 
   async #read<T>(key: Bytes, what: string): Promise<T | undefined> {

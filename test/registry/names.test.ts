@@ -181,10 +181,14 @@ describe('names — watch events', () => {
   it('says compacted (undefined) when the events to resume from were dropped', () => {
     const registry = new NameRegistry();
     const commands: RegistryCommand[] = [];
-    for (let i = 0; i < WATCH_EVENTS_MAX + 10; i++) commands.push({ op: 'register', name: `n${i}`, pid: a1 });
+    const total = WATCH_EVENTS_MAX * 2;
+    for (let i = 0; i < total; i++) commands.push({ op: 'register', name: `n${i}`, pid: a1 });
     applyAll(registry, commands);
     expect(registry.eventsSince(0)).toBeUndefined();
-    expect(registry.eventsSince(WATCH_EVENTS_MAX + 5)?.length).toBe(5);
+    expect(registry.eventsSince(total - 5)?.length).toBe(5);
+    // At least the last WATCH_EVENTS_MAX are always kept.
+    expect(registry.eventsSince(total - WATCH_EVENTS_MAX)?.length).toBe(WATCH_EVENTS_MAX);
+    expect(registry.oldestResumableRevision).toBeLessThanOrEqual(total - WATCH_EVENTS_MAX);
   });
 });
 

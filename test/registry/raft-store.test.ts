@@ -10,7 +10,8 @@ import { join } from 'node:path';
 import { ClassicLevel } from 'classic-level';
 import { afterEach, describe, expect, it } from 'vitest';
 import { RaftStore, entryKey } from '../../registry/raft-store.js';
-import { Pid, isFedError } from '../../runtime/index.js';
+import { Pid, encode, isFedError } from '../../runtime/index.js';
+import fc from 'fast-check';
 
 interface Entry { index: number; term: number; data: unknown }
 interface Hard { term: number; vote: string | null; commit: number }
@@ -157,6 +158,70 @@ for (const backend of backends) {
 }
 
 
+/** One persist of the model run: what the driver may hand the store in one Ready. */
+type Step =
+  | { readonly kind: 'append'; readonly back: number; readonly count: number; readonly term: number }
+  | { readonly kind: 'compact'; readonly back: number }
+  | { readonly kind: 'install'; readonly ahead: number; readonly term: number };
+
+const stepArbitrary: fc.Arbitrary<Step> = fc.oneof(
+  { weight: 5, arbitrary: fc.record({ kind: fc.constant('append' as const), back: fc.nat(6), count: fc.integer({ min: 1, max: 6 }), term: fc.integer({ min: 1, max: 4 }) }) },
+  { weight: 2, arbitrary: fc.record({ kind: fc.constant('compact' as const), back: fc.nat(8) }) },
+  { weight: 1, arbitrary: fc.record({ kind: fc.constant('install' as const), ahead: fc.nat(5), term: fc.integer({ min: 1, max: 4 }) }) },
+);
+
+describe('raft store — model check against the in-memory log', () => {
+  it('after any sequence of appends (with overwrites), compactions and installs, a reopen loads exactly the model', async () => {
+    // The model is what the core keeps in memory (MemoryStorage): snapshot index, then entries.
+    await fc.assert(
+      fc.asyncProperty(fc.array(stepArbitrary, { minLength: 1, maxLength: 25 }), async (steps) => {
+        const dir = mkdtempSync(join(tmpdir(), 'fedctl-raftstore-model-'));
+        try {
+          let store = await RaftStore.openDisk<Entry, Hard, Snap>(dir);
+          let snapshotIndex = 0;
+          let log: Entry[] = [];
+          const last = (): number => snapshotIndex + log.length;
+          for (const step of steps) {
+            if (step.kind === 'append') {
+              const first = Math.max(snapshotIndex + 1, last() + 1 - step.back);
+              const appended = entries(first, first + step.count - 1, step.term);
+              log = [...log.slice(0, first - snapshotIndex - 1), ...appended];
+              await store.persist({ entries: appended });
+            } else if (step.kind === 'compact') {
+              const index = last() - step.back;
+              if (index <= snapshotIndex) continue;
+              const term = log[index - snapshotIndex - 1]!.term;
+              log = log.slice(index - snapshotIndex);
+              snapshotIndex = index;
+              await store.persist({ compaction: { index, term, data: null } });
+            } else {
+              const index = last() + step.ahead;
+              if (index <= snapshotIndex) continue;
+              snapshotIndex = index;
+              log = [];
+              await store.persist({ snapshot: { index, term: step.term, data: null } });
+            }
+            if (steps.indexOf(step) % 5 === 4) {
+              await store.close();
+              store = await RaftStore.openDisk<Entry, Hard, Snap>(dir);
+              await store.load();
+            }
+          }
+          await store.close();
+          store = await RaftStore.openDisk<Entry, Hard, Snap>(dir);
+          const loaded = await store.load();
+          await store.close();
+          expect(loaded.entries.map((entry) => [entry.index, entry.term])).toEqual(log.map((entry) => [entry.index, entry.term]));
+          expect(loaded.snapshot?.index ?? 0).toBe(snapshotIndex);
+        } finally {
+          rmSync(dir, { recursive: true, force: true });
+        }
+      }),
+      { numRuns: 60, seed: 11 },
+    );
+  });
+});
+
 describe('raft store (classic-level) — refuses corrupt data', () => {
   async function corruptWith(mutate: (db: ClassicLevel<Uint8Array, Uint8Array>) => Promise<void>): Promise<unknown> {
     const dir = mkdtempSync(join(tmpdir(), 'fedctl-raftstore-'));
@@ -184,8 +249,33 @@ describe('raft store (classic-level) — refuses corrupt data', () => {
   });
 
   it('a hole in the log', async () => {
-    const error = await corruptWith((db) => db.del(entryKey(3)));
+    // Entries 1..5 were written as one segment (key of entry 1); a later segment after a gap is a hole.
+    const error = await corruptWith((db) => db.put(entryKey(7), encode([{ index: 7, term: 1, data: null }])));
     expect(isFedError(error, 'corrupt_data')).toBe(true);
+  });
+
+  it('a segment whose entries do not follow its key', async () => {
+    const error = await corruptWith((db) => db.put(entryKey(1), encode([{ index: 1, term: 1 }, { index: 3, term: 1 }])));
+    expect(isFedError(error, 'corrupt_data')).toBe(true);
+  });
+
+  it('reads a store in the one-key-per-entry layout (format 1 before segments) unchanged', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'fedctl-raftstore-'));
+    dirs.push(dir);
+    const raw = new ClassicLevel<Uint8Array, Uint8Array>(dir, { keyEncoding: 'view', valueEncoding: 'view' });
+    for (const entry of entries(4, 8, 2)) await raw.put(entryKey(entry.index), encode(entry));
+    await raw.put(Buffer.from('s'), encode({ index: 3, term: 1, data: 'old' }));
+    await raw.close();
+    const store = await RaftStore.openDisk<Entry, Hard, Snap>(dir);
+    const loaded = await store.load();
+    expect(loaded.entries.map((entry) => entry.index)).toEqual([4, 5, 6, 7, 8]);
+    // And it keeps working on it: overwrite inside, compact.
+    await store.persist({ entries: entries(6, 6, 3) });
+    await store.persist({ compaction: { index: 5, term: 2, data: 'new' } });
+    await store.close();
+    const again = await RaftStore.openDisk<Entry, Hard, Snap>(dir);
+    expect((await again.load()).entries.map((entry) => [entry.index, entry.term])).toEqual([[6, 3]]);
+    await again.close();
   });
 
   it('a missing store is refused, not created, when it must exist', async () => {
