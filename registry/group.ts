@@ -850,7 +850,25 @@ export class Group {
   #send(messages: readonly Message[]): void {
     for (const message of messages) {
       if (message.type === 'append' && message.entries.length > 0) this.#appendsWithEntriesSent++;
-      this.distribution.sendControl(message.to, `raft:${this.id}`, message);
+      const sent = this.distribution.sendControl(message.to, `raft:${this.id}`, message);
+      if (!sent && message.type === 'propose') this.#forwardFailed(message.to, message.data);
+    }
+  }
+
+  /**
+   * Proposals forwarded to a leader we are not connected to (it died, or the link is cut) were
+   * dropped, never proposed: fail them now — definite, so the caller may retry at once — instead
+   * of letting them wait for the request timeout.
+   */
+  #forwardFailed(leader: string, data: readonly unknown[]): void {
+    for (const item of data) {
+      const id = (item as GroupEntryData | null)?.id;
+      if (typeof id !== 'string') continue;
+      const pending = this.#proposals.get(id);
+      if (pending === undefined) continue;
+      this.#proposals.delete(id);
+      this.#clock.clearTimeout(pending.timer);
+      pending.reject(fedError('unavailable', `the leader ${leader} is not connected; nothing was proposed`, { leaderHint: leader, definite: true }));
     }
   }
 
