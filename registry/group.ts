@@ -302,6 +302,9 @@ export class Group {
   #readies = 0;
   /** The role as of the last Ready (cheap to read on hot paths; `#raft.status()` allocates). */
   #leading = false;
+  #knownLeader: string | null = null;
+  /** Proposals waiting here that were forwarded, and to which leader. */
+  readonly #forwardedTo = new Map<string, string>();
   #appendsWithEntriesSent = 0;
   /** Unsafe `early-ack` only: the registry as of the last appended entry, committed or not. */
   #speculative: GroupState | undefined;
@@ -400,6 +403,7 @@ export class Group {
       this.distribution.onNodeEvent((event) => {
         if (event.type === 'nodedown') {
           if (!this.#downSince.has(event.node)) this.#downSince.set(event.node, this.#clock.now());
+          this.#leaderLost(event.node, `the link to ${event.node} went down`);
         } else {
           this.#downSince.delete(event.node);
           this.#releaseOlderIncarnations(event.node);
@@ -444,6 +448,7 @@ export class Group {
       pending.reject(reason);
     }
     this.#proposals.clear();
+    this.#forwardedTo.clear();
     this.#reads.clear();
     this.#leaderReads.clear();
     for (const listener of this.#changeListeners) listener();
@@ -581,6 +586,7 @@ export class Group {
       result = await this.#await(this.#proposals, id, `proposal ${command.op}`, () => this.#push({ type: 'propose', data, id }));
     } finally {
       if (admitted) this.#clientProposals--;
+      this.#forwardedTo.delete(id);
     }
     const latencyMs = this.#clock.now() - startedMs;
     this.#proposalLatencyMsAverage += (latencyMs - this.#proposalLatencyMsAverage) * LATENCY_AVERAGE_WEIGHT;
@@ -796,7 +802,11 @@ export class Group {
       if (!this.#raft.hasReady()) return;
       const ready = this.#raft.ready();
       this.#readies++;
-      if (ready.softState !== null) this.#leading = ready.softState.role === 'leader';
+      if (ready.softState !== null) {
+        this.#leading = ready.softState.role === 'leader';
+        if (this.#knownLeader !== null && ready.softState.leader !== this.#knownLeader) this.#leaderLost(this.#knownLeader, 'the leader changed');
+        this.#knownLeader = ready.softState.leader;
+      }
       this.#applyReady(ready);
       try {
         await this.#persist(ready);
@@ -852,6 +862,25 @@ export class Group {
       if (message.type === 'append' && message.entries.length > 0) this.#appendsWithEntriesSent++;
       const sent = this.distribution.sendControl(message.to, `raft:${this.id}`, message);
       if (!sent && message.type === 'propose') this.#forwardFailed(message.to, message.data);
+    }
+  }
+
+  /**
+   * Proposals forwarded to `leader` that are still waiting, once it is no longer the leader or
+   * its link went down: they may have been lost with it, or appended and still commit — so the
+   * callers get `unavailable` with `definite: false` (as etcd's "leader changed") at once, and
+   * may retry an idempotent request, instead of waiting out the request timeout.
+   */
+  #leaderLost(leader: string, why: string): void {
+    if (this.#forwardedTo.size === 0) return;
+    for (const [id, to] of [...this.#forwardedTo]) {
+      if (to !== leader) continue;
+      this.#forwardedTo.delete(id);
+      const pending = this.#proposals.get(id);
+      if (pending === undefined) continue;
+      this.#proposals.delete(id);
+      this.#clock.clearTimeout(pending.timer);
+      pending.reject(fedError('unavailable', `${why} while a proposal forwarded to it was pending; it may or may not commit`, { leaderHint: leader, definite: false }));
     }
   }
 
@@ -992,6 +1021,10 @@ export class Group {
   }
 
   #onRequestResult(request: RequestResult): void {
+    if (request.outcome === 'forwarded') {
+      if (request.kind === 'propose' && this.#proposals.has(request.id)) this.#forwardedTo.set(request.id, request.to);
+      return;
+    }
     if (request.outcome !== 'rejected') return;
     const waiting = request.kind === 'read_index' ? this.#reads : request.kind === 'propose' ? this.#proposals : undefined;
     const pending = waiting?.get(request.id);
