@@ -300,6 +300,8 @@ export class Group {
   #proposalLatencyMsAverage = 0;
   #snapshotsInstalled = 0;
   #readies = 0;
+  /** A hard state that differs from the written one by its commit index only (see #persist). */
+  #hardStateUnwritten: HardState | undefined;
   /** The role as of the last Ready (cheap to read on hot paths; `#raft.status()` allocates). */
   #leading = false;
   #knownLeader: string | null = null;
@@ -840,17 +842,27 @@ export class Group {
   }
 
   /**
-   * Step 1 of the loop: the Ready's installed snapshot, entries, hard state and compaction in
+   * Step 3 of the loop: the Ready's installed snapshot, entries, hard state and compaction in
    * ONE atomic batch (so a crash never leaves a snapshot without the log truncation or the hard
-   * state that go with it), synced when the core says `mustSync`.
+   * state that go with it), synced when the core says `mustSync`. A Ready whose only change is
+   * the commit index writes nothing: the commit index on disk is only where a restart resumes
+   * applying (a lower one is safe — the leader tells the commit again), so it rides along with
+   * the next write that has to happen anyway. That saves a write per commit round.
    */
   async #persist(ready: Ready): Promise<void> {
     this.#storage.persist(ready);
+    const commitOnly = !ready.mustSync && ready.snapshot === null && ready.entries.length === 0 && ready.compaction === null;
+    if (commitOnly) {
+      if (ready.hardState !== null) this.#hardStateUnwritten = ready.hardState;
+      return;
+    }
+    const hardState = ready.hardState ?? this.#hardStateUnwritten;
+    this.#hardStateUnwritten = undefined;
     await this.#store.persist(
       {
         snapshot: ready.snapshot !== null ? wrapSnapshot(ready.snapshot) : undefined,
         entries: ready.entries,
-        hardState: ready.hardState ?? undefined,
+        hardState,
         compaction: ready.compaction !== null ? wrapSnapshot(ready.compaction) : undefined,
       },
       { sync: ready.mustSync },

@@ -1,6 +1,6 @@
 // Group commit (in-process members on real TCP, every member on a real classic-level store):
 // many proposals made at once share one synced store write and one AppendEntries round — on the
-// leader, and on every follower — whether they are made on the leader or on a follower (whose
+// leader, and on every follower; the commit that follows costs no write of its own — whether they are made on the leader or on a follower (whose
 // proposals travel to the leader together). Measured by counting the store's writes and by
 // recording the append messages the leader hands to its distribution: the first append that
 // carries any of the burst to a follower carries all of it (a resend after a stall, which a
@@ -88,6 +88,9 @@ describe('group commit — many proposals, one sync and one append round', () =>
       const counted = result.stats.get(member)!;
       expect(counted.entriesWritten, member.name).toBe(BURST);
       expect(counted.batchesWithEntries, member.name).toBe(1);
+      // And no write at all when only the commit index moved afterwards: one batch in all.
+      expect(counted.batches, member.name).toBe(1);
+      expect(counted.syncedBatches, member.name).toBe(1);
     }
     expectOneAppendRound(result, followers);
     expect(result.stats.get(leader)!.appendsWithEntriesSent).toBe([...result.appends.values()].flat().length);
