@@ -222,8 +222,8 @@ type GroupMessage =
   | { readonly type: 'leave'; readonly node: string }
   /**
    * From the leader to a member whose removal has been applied (it gets no more appends to learn
-   * it), or to a node that talks Raft to it without being in its configuration (a replaced voter
-   * restarted from its directory). `term` is the leader's.
+   * it), or from any member to a node that campaigns without being in its configuration (a
+   * replaced voter restarted from its directory). `term` is the sender's.
    */
   | { readonly type: 'removed'; readonly node: string; readonly term: number }
   | { readonly type: 'read'; readonly requestId: string; readonly name: string }
@@ -968,6 +968,7 @@ export class Group {
   }
 
   #tellRemoved(node: string): void {
+    this.#toldRemovedAt.delete(node);
     this.#toldRemovedAt.set(node, this.#clock.now());
     this.distribution.sendControl(node, `group:${this.id}`, { type: 'removed', node, term: this.#raft.status().term } satisfies GroupMessage);
   }
@@ -975,9 +976,9 @@ export class Group {
   /**
    * What an incoming Raft message says about membership. Replication from a leader (append,
    * heartbeat, snapshot) means we are in its configuration: whatever told us we were removed is
-   * outdated. A campaign (pre-vote, vote) reaching the leader from a node outside its
-   * configuration comes from a member removed while it was away (a dead voter replaced, then
-   * restarted): the leader tells it, at most once per `REMOVED_NOTICE_MS`, so it asks to rejoin.
+   * outdated. A campaign (pre-vote, vote) from a node outside our configuration comes from a
+   * member removed while it was away (a dead voter replaced, then restarted): we tell it, at
+   * most once per `REMOVED_NOTICE_MS`, so it asks to rejoin.
    */
   #noteMembership(message: Message): void {
     if (message.type === 'append' || message.type === 'heartbeat' || message.type === 'snapshot') {
@@ -986,7 +987,10 @@ export class Group {
     }
     if (message.type !== 'pre_vote' && message.type !== 'vote') return;
     const status = this.#raft.status();
-    if (status.role !== 'leader' || status.conf.voters.includes(message.from) || status.conf.learners.includes(message.from)) return;
+    // Any member that knows a leader tells it (the campaigner may not know the current leader:
+    // it was promoted after the campaigner went away); a join sent back to a follower is
+    // forwarded to the leader.
+    if (status.leader === null || status.conf.voters.includes(message.from) || status.conf.learners.includes(message.from)) return;
     const toldAt = this.#toldRemovedAt.get(message.from);
     if (toldAt !== undefined && this.#clock.now() - toldAt < REMOVED_NOTICE_MS) return;
     trimOldest(this.#toldRemovedAt, REMOVED_NOTICES_MAX);
