@@ -94,6 +94,9 @@ export class NameRegistry {
   /** The newest creation seen per node. */
   readonly #creations = new Map<string, number>();
   #appliedIndex = 0;
+  /** Claims made or removed so far, and whether the state came from a snapshot (see claimHistoryEmpty). */
+  #claimChanges = 0;
+  #restored = false;
   readonly #events: WatchEvent[] = [];
   /** Revision of the oldest event still kept (events before it were dropped). */
   #eventsFloorRevision = 0;
@@ -142,6 +145,15 @@ export class NameRegistry {
 
   claim(key: string): ClaimEntry | undefined {
     return this.#claims.get(key);
+  }
+
+  /**
+   * True when this replica knows that no claim was ever made: it applied the log from its start
+   * (never restored a snapshot) and no entry so far made or removed a claim. The singleton
+   * manager then knows every key's whole history (none), whenever it attaches.
+   */
+  get claimHistoryEmpty(): boolean {
+    return !this.#restored && this.#claimChanges === 0;
   }
 
   claims(): ClaimEntry[] {
@@ -239,7 +251,9 @@ export class NameRegistry {
     }
     for (const [, pid] of this.#pidsOnNode(node)) released.push(...this.#releasePid(index, pid, 'node_down'));
     for (const claim of [...this.#claims.values()]) {
-      if (claim.node === node) this.#claims.delete(claim.key);
+      if (claim.node !== node) continue;
+      this.#claims.delete(claim.key);
+      this.#claimChanges++;
     }
     return released.sort();
   }
@@ -268,6 +282,7 @@ export class NameRegistry {
       return { ok: false, code: 'claim_held', holder: current };
     }
     this.#claims.set(key, { key, node, revision: index });
+    this.#claimChanges++;
     return { ok: true, revision: index };
   }
 
@@ -277,6 +292,7 @@ export class NameRegistry {
       return { ok: false, code: 'badarg', reason: `claim ${key} at revision ${revision} is not current` };
     }
     this.#claims.delete(key);
+    this.#claimChanges++;
     return { ok: true, revision: index };
   }
 
@@ -373,6 +389,7 @@ export class NameRegistry {
     for (const claim of snapshot.claims) this.#claims.set(claim.key, claim);
     for (const [node, creation] of snapshot.creations) this.#creations.set(node, creation);
     this.#appliedIndex = snapshot.appliedIndex;
+    this.#restored = true;
     this.#events.length = 0;
     this.#eventsFloorRevision = snapshot.appliedIndex;
     const revision = snapshot.appliedIndex;

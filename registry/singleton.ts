@@ -220,7 +220,9 @@ export class SingletonManager {
     this.#log = options.log;
     validateSettings(this.#settings);
     this.#unknownBefore = this.#clock.now();
-    this.#historyComplete = group.state.appliedIndex === 0;
+    // Complete only if this replica knows no claim ever existed (not merely "nothing applied
+    // yet": the driver may have applied the first entries before this manager attached).
+    this.#historyComplete = group.state.names.claimHistoryEmpty;
     for (const claim of group.state.names.claims()) {
       this.#histories.set(claim.key, { current: claim, last: claim, removedAt: undefined, known: this.#historyComplete });
     }

@@ -146,6 +146,17 @@ describe('names — a newer incarnation announced by node_down with creationBelo
 });
 
 describe('names — claims (singleton fencing tokens)', () => {
+  it('knows when no claim ever existed: not after a claim, a release, or a restored snapshot', () => {
+    const registry = new NameRegistry();
+    applyAll(registry, [{ op: 'register', name: 'x', pid: a1 }, { op: 'noop' }]);
+    expect(registry.claimHistoryEmpty).toBe(true);
+    applyAll(registry, [{ op: 'claim', key: 'k', node: 'a@h' }]);
+    expect(registry.claimHistoryEmpty).toBe(false);
+    const restored = new NameRegistry();
+    restored.restore(new NameRegistry().snapshot());
+    expect(restored.claimHistoryEmpty).toBe(false);
+  });
+
   it('a claim is exclusive per key until released, handed over or its node is down', () => {
     const registry = new NameRegistry();
     const [first, refused, handover] = applyAll(registry, [
