@@ -279,6 +279,8 @@ export class Group {
   #appliedSinceSnapshot = 0;
   readonly #unsubscribe: Array<() => void> = [];
   #agentPid: Pid | undefined;
+  /** Local pids holding names that the agent monitors (their names go when they exit). */
+  readonly #monitoredPids = new Set<string>();
   /** Upkeep proposals in flight, by key (so each is proposed once at a time). */
   readonly #releasing = new Set<string>();
   readonly #retryTimers = new Set<ReturnType<Clock['setTimeout']>>();
@@ -1296,16 +1298,11 @@ export class Group {
 
   /** The agent process: monitors local pids that hold names and releases their names on exit. */
   async #agent(ctx: import('../runtime/index.js').ProcessContext): Promise<void> {
-    const monitored = new Map<string, Pid>();
     for (;;) {
       const message = await ctx.receive();
-      if (message instanceof Pid) {
-        if (!monitored.has(message.key)) {
-          monitored.set(message.key, message);
-          ctx.monitor(message);
-        }
-      } else if (isDownMessage(message) && message.pid instanceof Pid) {
-        monitored.delete(message.pid.key);
+      if (message instanceof Pid) ctx.monitor(message);
+      else if (isDownMessage(message) && message.pid instanceof Pid) {
+        this.#monitoredPids.delete(message.pid.key);
         this.#release(message.pid);
       }
     }
@@ -1324,7 +1321,11 @@ export class Group {
         return;
       }
       if (pid.creation !== this.node.creation) return; // a pid of a newer incarnation than ours: not ours to watch
-      if (this.#agentPid !== undefined) this.node.send(this.#agentPid, pid);
+      // Once per pid (checked here, not in the agent's mailbox: a holder of many names registers often).
+      if (this.#agentPid !== undefined && !this.#monitoredPids.has(pid.key)) {
+        this.#monitoredPids.add(pid.key);
+        this.node.send(this.#agentPid, pid);
+      }
       return;
     }
     const pid = event.previous.pid;
