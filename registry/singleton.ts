@@ -3,7 +3,9 @@
  * to every member's `Group`, and every member declares the same keys (`declare(key, spec)`).
  *
  * Placement. The owner of a key is the first member of the ring's preference list for it (the
- * ring over the committed membership, `group.ring()`) that this member can reach and that is not
+ * ring over the committed membership, `group.ring()`) that this member can reach, whose manager
+ * has said it is up (a `present` notice, exchanged whenever a link comes up: a restarted member
+ * links before its manager runs, and a handoff sent to it then would be lost), and that is not
  * draining. The owner claims the key through the registry (`claim` command); the claim's Raft
  * index is the instance's fencing token, and the instance (a process, `spec.start`) runs only
  * after that claim has committed.
@@ -177,7 +179,9 @@ interface Handoff {
 
 type SingletonMessage =
   | { readonly type: 'handoff'; readonly key: string; readonly revision: number; readonly planned: boolean; readonly state: unknown }
-  | { readonly type: 'draining'; readonly node: string };
+  | { readonly type: 'draining'; readonly node: string }
+  /** "My singleton manager is up": sent to every peer at start and to each peer that connects. */
+  | { readonly type: 'present'; readonly node: string };
 
 export class SingletonManager {
   readonly group: Group;
@@ -206,6 +210,8 @@ export class SingletonManager {
   #leaderTerm = 0;
   #leaderSince = 0;
   readonly #lastSeen = new Map<string, number>();
+  /** Peers whose singleton manager told us it is up (since their link last came up). */
+  readonly #present = new Set<string>();
   readonly #releasing = new Set<string>();
 
   constructor(group: Group, options: SingletonManagerOptions = {}) {
@@ -230,10 +236,14 @@ export class SingletonManager {
       group.onApply((event) => this.#onApply(event)),
       group.distribution.onControl(`singleton:${group.id}`, (from, payload) => this.#onMessage(from, payload)),
       group.distribution.onNodeEvent((event) => {
-        if (event.type === 'nodedown') this.#lastSeen.set(event.node, this.#clock.now());
+        if (event.type === 'nodedown') {
+          this.#lastSeen.set(event.node, this.#clock.now());
+          this.#present.delete(event.node);
+        } else this.#announce(event.node);
         this.#reconcileAll();
       }),
     );
+    for (const peer of group.distribution.peers({ hidden: false })) this.#announce(peer);
     this.#scheduleCheck();
     this.#scheduleRenew();
   }
@@ -268,7 +278,9 @@ export class SingletonManager {
       }
       const drainingUntil = this.#draining.get(member);
       if (drainingUntil !== undefined && drainingUntil > now) continue;
-      if (this.group.distribution.isConnected(member)) return member;
+      // Connected AND its manager is up: a planned move to a member whose manager has not started
+      // yet (a restarted node links before its group and manager are open) would lose the handoff.
+      if (this.#present.has(member) && this.group.distribution.isConnected(member)) return member;
     }
     return undefined;
   }
@@ -404,6 +416,14 @@ export class SingletonManager {
   #onMessage(from: string, payload: unknown): void {
     const message = payload as SingletonMessage | null;
     if (typeof message !== 'object' || message === null) return;
+    if (message.type === 'present') {
+      if (message.node !== from || this.#present.has(from)) return;
+      this.#present.add(from);
+      // Our own notice may have reached it before its manager was up: answer once.
+      this.#announce(from);
+      this.#reconcileAll();
+      return;
+    }
     if (message.type === 'draining') {
       if (message.node !== from) return;
       this.#draining.set(from, this.#clock.now() + this.#settings.drainExclusionMs);
@@ -443,6 +463,11 @@ export class SingletonManager {
     const handoff = this.#handoffs.get(key);
     if (claim === undefined || handoff === undefined) return undefined;
     return handoff.revision === claim.revision && handoff.from === claim.node ? handoff : undefined;
+  }
+
+  #announce(peer: string): void {
+    if (this.#closed) return;
+    this.group.distribution.sendControl(peer, `singleton:${this.group.id}`, { type: 'present', node: this.#me } satisfies SingletonMessage);
   }
 
   // ---- deciding what to do -----------------------------------------------------------------

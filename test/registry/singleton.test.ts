@@ -81,6 +81,25 @@ describe('singleton — planned moves carry state', () => {
     expect(overlaps(cluster.records)).toEqual([]);
   });
 
+  it('waits for a new member\'s manager before moving to it, so the state is not lost', async () => {
+    // d joins (its node and group run) but its singleton manager starts only later, as on a
+    // restarted node that links before its manager is up. Nobody may pick d as owner before
+    // its manager says it is up: the state must reach d's instance.
+    const key = keyOwnedBy('d', ['a', 'b', 'c', 'd']);
+    const [a] = await cluster.three([key]);
+    const before = await cluster.settled(key, 'instance among three');
+    sendTicks(cluster.member(before.node), before.pid, 4);
+    const d = await cluster.start('d', { seed: a!.distribution.address, managerLater: true });
+    await eventually('d on every ring', () => cluster.members.every((member) => member.group.ring().members.some((ringMember) => ringMember.name === d.name)));
+    for (const member of cluster.members.filter((candidate) => candidate !== d)) expect(member.singletons.ownerOf(key)).not.toBe(d.name);
+    expect(cluster.running(key).map((record) => record.token)).toEqual([before.token]);
+    cluster.attach(d, [key]);
+    const after = await cluster.settled(key, 'instance on d', (record) => record.node === d.name);
+    expect(after.reason).toBe('handoff');
+    expect(stateOf(after)).toBe(4);
+    expect(overlaps(cluster.records)).toEqual([]);
+  });
+
   it('moves off a member that leaves, with its state', async () => {
     const key = keyOwnedBy('c', ['a', 'b', 'c']);
     const [a, , c] = await cluster.three([key]);
