@@ -7,14 +7,15 @@
  *     network hop and an admin process per request);
  *   - from inside the leader's process (`group.register`/`whereis` called directly), which is
  *     what a service running on a member sees.
- * Figures: registrations/s and latency p50/p99 with 1 and 64 concurrent clients; local `whereis`
+ * Figures: registrations/s and latency p50/p99 with 1 and 64 concurrent clients (and the leader
+ * process's CPU time per registration, which the machine's other load hardly skews); local `whereis`
  * ns/op; linearizable `whereis` p50/p99 (on the leader and on a follower); and, three times, the
  * time from kill -9 of the leader to the first successful registration on a survivor (the killed
  * member is restarted from its data directory between rounds).
  */
 import { type ChildProcess, spawn } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { cpus, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
@@ -202,12 +203,14 @@ export default async function (args: string[]): Promise<void> {
     const leader = await leaderOf(members);
     const follower = members.find((member) => member !== leader) as Member;
     const leaderAddress = `${HOST}:${leader.port}`;
-    console.log(`registry: 3 voters in 3 processes on ${HOST}, classic-level with sync; leader ${leader.name}; ${seconds} s per load run`);
+    console.log(`registry: 3 voters in 3 processes on ${HOST}, classic-level with sync; leader ${leader.name}; ${seconds} s per load run; load average ${loadavg().map((load) => load.toFixed(1)).join(' ')} on ${cpus().length} cores`);
 
     console.log('\nfrom inside the leader process (group.register / group.whereis):');
     for (const clients of [1, CONCURRENT_CLIENTS]) {
-      const result = await inside<{ perSecond: number; p50Us: number; p99Us: number; errors: number }>(leader, { cmd: 'register', clients, durationMs, prefix: `in-${clients}` });
-      console.log(`  register, ${String(clients).padStart(2)} client(s): ${rate(result.perSecond).padStart(7)} regs/s  p50 ${us(result.p50Us)}  p99 ${us(result.p99Us)}  errors ${result.errors}`);
+      const result = await inside<{ perSecond: number; p50Us: number; p99Us: number; errors: number; cpuUsPerRegistration: number }>(leader, { cmd: 'register', clients, durationMs, prefix: `in-${clients}` });
+      console.log(
+        `  register, ${String(clients).padStart(2)} client(s): ${rate(result.perSecond).padStart(7)} regs/s  p50 ${us(result.p50Us)}  p99 ${us(result.p99Us)}  errors ${result.errors}  leader CPU ${result.cpuUsPerRegistration.toFixed(0)} µs/registration`,
+      );
     }
     const local = await inside<{ nsPerOp: number; names: number }>(follower, { cmd: 'whereis_local', count: LOCAL_READS });
     console.log(`  whereis (local replica, on a follower, ${local.names} names): ${local.nsPerOp.toFixed(0)} ns/op`);

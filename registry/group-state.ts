@@ -1,15 +1,28 @@
 /**
  * The replicated state of a group: the name registry plus the group's member directory (each
- * member's listen address, so a restarted member can find the others from its own replica).
+ * member's listen address, so a restarted member can find the others from its own replica, and
+ * its ring weight, so every member builds the same ring).
  * Like `NameRegistry`, pure and deterministic: every member applies the same committed entries.
  */
 import { assert, decode, encode } from '../runtime/index.js';
 import { NameRegistry, type RegistryCommand, type RegistryResult, type RegistrySnapshot } from './names.js';
+import { RING_WEIGHT_MAX } from './ring.js';
+
+export function isRingWeight(weight: unknown): weight is number {
+  return typeof weight === 'number' && Number.isInteger(weight) && weight >= 1 && weight <= RING_WEIGHT_MAX;
+}
 
 export type GroupCommand =
   | RegistryCommand
-  | { readonly op: 'member'; readonly node: string; readonly address: string }
+  /** A member's listen address and (optional, default 1) ring weight. */
+  | { readonly op: 'member'; readonly node: string; readonly address: string; readonly weight?: number }
   | { readonly op: 'forget_member'; readonly node: string }
+  /**
+   * The leader is demoting voter `node` to learner (`on`), or is done (`!on`). The core moves a
+   * voter to learner in two configuration changes (remove, then add as learner); while the mark
+   * is on, the member stays on the ring, so its singletons do not move away and back.
+   */
+  | { readonly op: 'demoting'; readonly node: string; readonly on: boolean }
   /** A command for an extension state machine (e.g. federation's directory in the root group). */
   | { readonly op: 'ext'; readonly ext: string; readonly cmd: unknown };
 
@@ -37,12 +50,18 @@ interface GroupSnapshot {
   readonly version: 1;
   readonly registry: RegistrySnapshot;
   readonly members: ReadonlyArray<readonly [string, string]>;
+  /** Ring weights other than 1 (absent in snapshots from before weights). */
+  readonly weights?: ReadonlyArray<readonly [string, number]>;
+  /** Members being demoted from voter to learner (absent in older snapshots). */
+  readonly demoting?: readonly string[];
   readonly extensions?: ReadonlyArray<readonly [string, unknown]>;
 }
 
 export class GroupState {
   readonly names = new NameRegistry();
   readonly #addresses = new Map<string, string>();
+  readonly #weights = new Map<string, number>();
+  readonly #demoting = new Set<string>();
   readonly #extensions = new Map<string, ExtensionStateMachine>();
 
   constructor(extensions: Readonly<Record<string, ExtensionStateMachine>> = {}) {
@@ -61,19 +80,42 @@ export class GroupState {
     return this.#addresses.get(node);
   }
 
+  /** The member's ring weight (1 unless it published another). */
+  weightOf(node: string): number {
+    return this.#weights.get(node) ?? 1;
+  }
+
+  /** Members being demoted from voter to learner (see the `demoting` command), sorted. */
+  demoting(): string[] {
+    return [...this.#demoting].sort();
+  }
+
   addresses(): Array<[string, string]> {
     return [...this.#addresses.entries()].sort((a, b) => (a[0] < b[0] ? -1 : 1));
   }
 
   apply(index: number, command: GroupCommand): GroupResult {
     switch (command.op) {
-      case 'member':
+      case 'member': {
         this.names.skip(index);
+        const weight = command.weight ?? 1;
+        if (!isRingWeight(weight)) {
+          return { ok: false, code: 'badarg', reason: `member weight must be an integer in [1, ${RING_WEIGHT_MAX}], got ${String(weight)}` };
+        }
         this.#addresses.set(command.node, command.address);
+        if (weight === 1) this.#weights.delete(command.node);
+        else this.#weights.set(command.node, weight);
         return { ok: true, revision: index };
+      }
       case 'forget_member':
         this.names.skip(index);
         this.#addresses.delete(command.node);
+        this.#weights.delete(command.node);
+        return { ok: true, revision: index };
+      case 'demoting':
+        this.names.skip(index);
+        if (command.on) this.#demoting.add(command.node);
+        else this.#demoting.delete(command.node);
         return { ok: true, revision: index };
       case 'ext': {
         this.names.skip(index);
@@ -94,7 +136,8 @@ export class GroupState {
 
   snapshot(): Uint8Array {
     const extensions = [...this.#extensions.entries()].map(([name, machine]) => [name, machine.snapshot()] as const);
-    const snapshot: GroupSnapshot = { version: 1, registry: this.names.snapshot(), members: this.addresses(), extensions };
+    const weights = [...this.#weights.entries()].sort((a, b) => (a[0] < b[0] ? -1 : 1));
+    const snapshot: GroupSnapshot = { version: 1, registry: this.names.snapshot(), members: this.addresses(), weights, demoting: this.demoting(), extensions };
     return encode(snapshot);
   }
 
@@ -104,6 +147,10 @@ export class GroupState {
     this.names.restore(snapshot.registry);
     this.#addresses.clear();
     for (const [node, address] of snapshot.members) this.#addresses.set(node, address);
+    this.#weights.clear();
+    for (const [node, weight] of snapshot.weights ?? []) this.#weights.set(node, weight);
+    this.#demoting.clear();
+    for (const node of snapshot.demoting ?? []) this.#demoting.add(node);
     for (const [name, state] of snapshot.extensions ?? []) this.#extensions.get(name)?.restore(state);
   }
 }

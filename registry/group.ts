@@ -4,11 +4,14 @@
  *
  * The driver loop (the order is the point; see registry/raft/types.ts `Ready`):
  *   1. feed queued inputs (ticks, messages, proposals, reads) to the core;
- *   2. take a `Ready`; persist its snapshot, entries and hard state in ONE batch (synced when
- *      `mustSync`) — in memory first (the core's `MemoryStorage` mirror), then on disk;
- *   3. only then send its messages on the control lane;
- *   4. restore/apply committed entries, answer the proposals and reads waiting on them;
- *   5. `advance()`; repeat while there is more. Inputs that arrive while step 2 awaits the disk
+ *   2. take a `Ready`; restore/apply its committed entries and answer the proposals and reads
+ *      waiting on them — committed entries are durable on a quorum already (the leader counts
+ *      its own log only up to what it made durable), so applying them need not wait for this
+ *      Ready's own write, and the callers get their answers one disk write sooner;
+ *   3. persist its snapshot, entries and hard state in ONE batch (synced when `mustSync`) — in
+ *      memory first (the core's `MemoryStorage` mirror), then on disk;
+ *   4. only then send its messages on the control lane (they may promise what step 3 wrote);
+ *   5. `advance()`; repeat while there is more. Inputs that arrive while step 3 awaits the disk
  *      are queued and go into the next `Ready` together: that is the group commit (many
  *      proposals share one sync and one AppendEntries round).
  *
@@ -27,6 +30,7 @@
 import {
   type Clock,
   type Distribution,
+  type ErrorCode,
   FedError,
   type Node,
   Pid,
@@ -39,6 +43,8 @@ import {
 } from '../runtime/index.js';
 import {
   type ConfChange,
+  type ConfState,
+  EMPTY_CONF,
   type Entry,
   type HardState,
   MemoryStorage,
@@ -48,12 +54,13 @@ import {
   type Ready,
   type RequestResult,
   type Snapshot,
+  applyConfChange,
   defaultRaftConfig,
 } from './raft/index.js';
-import { RaftStore } from './raft-store.js';
-import { type ExtensionStateMachine, type GroupCommand, type GroupEntryData, type GroupResult, GroupState } from './group-state.js';
-import type { NameEntry, WatchEvent } from './names.js';
-import { HashRing } from './ring.js';
+import { type GroupRaftStore, RAFT_STORE_FORMAT, RaftStore, type RaftStoreStats, type StoredGroupSnapshot, verifyStoreMeta } from './raft-store.js';
+import { type ExtensionStateMachine, type GroupCommand, type GroupEntryData, type GroupResult, GroupState, isRingWeight } from './group-state.js';
+import { type NameEntry, WATCH_EVENTS_MAX, type WatchEvent, validateName } from './names.js';
+import { HashRing, RING_WEIGHT_MAX } from './ring.js';
 
 export const GROUP_DEFAULTS = {
   tickMs: 50,
@@ -70,6 +77,12 @@ export const GROUP_DEFAULTS = {
   /** Admission control: as leader, appended but uncommitted entries beyond which client proposals are refused. */
   uncommittedEntriesMax: 8_192,
 } as const;
+
+/**
+ * The error code of a watch asked to resume from compacted revisions. Not yet in the kernel's
+ * ERROR_CODES (runtime/kernel/errors.ts, another engineer's file): until it is, it is cast here.
+ */
+const COMPACTED = 'compacted' as ErrorCode;
 
 /** Bounds of the `retryAfterMs` hint sent with `overloaded` (it follows the recent proposal latency). */
 const RETRY_AFTER_MS_MIN = 5;
@@ -92,6 +105,12 @@ export interface AdmissionStats {
   readonly proposalLatencyMsAverage: number;
 }
 
+/** See `Group.driverStats()`. */
+export interface DriverStats extends RaftStoreStats {
+  readonly readies: number;
+  readonly appendsWithEntriesSent: number;
+}
+
 export type Consistency = 'local' | 'leader' | 'linearizable';
 
 export const UNSAFE_MODES = ['stale-reads', 'early-ack', 'no-quorum-check'] as const;
@@ -99,18 +118,34 @@ export type UnsafeMode = (typeof UNSAFE_MODES)[number];
 
 export const JOIN_TIMEOUT_MS_DEFAULT = 15_000;
 const JOIN_RETRY_MS = 200;
+/** A learner at most this many entries behind the commit index may be promoted to voter. */
+const LEARNER_CAUGHT_UP_ENTRIES = 16;
+/** The leader tells a campaigning non-member it is not in the configuration at most this often. */
+const REMOVED_NOTICE_MS = 1_000;
+/** Non-members remembered for that (a bound on the map). */
+const REMOVED_NOTICES_MAX = 1_024;
 
 export interface GroupOptions {
   readonly node: Node;
   readonly distribution: Distribution;
   /** The group's id: members of other groups never exchange Raft messages with this one. */
   readonly group: string;
-  /** Where the Raft store lives (classic-level); omit for memory (unit tests only). */
+  /** Where the Raft store lives (classic-level); omit (and `store`) for memory (unit tests only). */
   readonly raftPath?: string;
+  /**
+   * An open Raft store to use instead of opening one (`openDataDirVerified` hands over the store
+   * it checked). The group owns it from then on and closes it; not together with `raftPath`.
+   */
+  readonly store?: GroupRaftStore;
   /** Create a new group with this member as its only voter (first start, no seeds). */
   readonly bootstrap?: boolean;
   /** This member's listen address, published in the member directory. */
   readonly address: string;
+  /**
+   * This member's share of the ring's keys (an integer in [1, RING_WEIGHT_MAX], default 1),
+   * published in the member directory beside its address so every member builds the same ring.
+   */
+  readonly weight?: number;
   readonly clock?: Clock;
   readonly rng?: Rng;
   readonly tickMs?: number;
@@ -126,7 +161,12 @@ export interface GroupOptions {
   /**
    * TEST-ONLY deliberate unsafety, so jepsen-lite can prove it catches each one. Never in
    * production: `stale-reads` answers linearizable reads from the local replica; `early-ack`
-   * acknowledges a proposal once appended or forwarded, before it commits; `no-quorum-check`
+   * acknowledges a proposal as soon as its entry is appended to this member's log (persisted,
+   * before it commits), with the result the state machine gives it at that point of the log
+   * (a speculative replica that applies every appended entry, uncommitted ones included) — so
+   * without faults its answers are the committed ones, and only a fault (the leader deposed or
+   * cut off, its uncommitted suffix overwritten) makes it acknowledge what never commits;
+   * `no-quorum-check`
    * turns off check-quorum and lets whoever believes it leads serve leader and linearizable
    * reads alone.
    */
@@ -160,22 +200,32 @@ export interface GroupStatus {
   readonly commit: number;
   readonly applied: number;
   readonly lastIndex: number;
+  readonly lastTerm: number;
+  /** Index of the newest snapshot this member holds (taken, installed or loaded); 0 if none. */
+  readonly snapshotIndex: number;
+  /** Snapshots installed from a leader since this member opened. */
+  readonly snapshotsInstalled: number;
   readonly voters: readonly string[];
   readonly learners: readonly string[];
   readonly names: number;
 }
 
-/** What `onApply` listeners see: one applied command, or the state replaced by a snapshot. */
+/** What `onApply` listeners see: one applied command or configuration change, or the state replaced by a snapshot. */
 export type AppliedEvent =
   | { readonly type: 'command'; readonly index: number; readonly command: GroupCommand; readonly result: GroupResult }
+  | { readonly type: 'conf_change'; readonly index: number; readonly change: ConfChange }
   | { readonly type: 'restore'; readonly index: number };
 
 /** Control-lane messages of the group protocol (channel `group:<id>`). */
 type GroupMessage =
-  | { readonly type: 'join'; readonly node: string; readonly address: string }
+  | { readonly type: 'join'; readonly node: string; readonly address: string; readonly weight?: number }
   | { readonly type: 'leave'; readonly node: string }
-  /** From the leader to a member whose removal has been applied (it gets no more appends to learn it). */
-  | { readonly type: 'removed'; readonly node: string }
+  /**
+   * From the leader to a member whose removal has been applied (it gets no more appends to learn
+   * it), or from any member to a node that campaigns without being in its configuration (a
+   * replaced voter restarted from its directory). `term` is the sender's.
+   */
+  | { readonly type: 'removed'; readonly node: string; readonly term: number }
   | { readonly type: 'read'; readonly requestId: string; readonly name: string }
   | { readonly type: 'read_reply'; readonly requestId: string; readonly entry: NameEntry | null; readonly error?: string };
 
@@ -201,12 +251,13 @@ export class Group {
   readonly #clock: Clock;
   readonly #options: GroupOptions;
   readonly #storage: MemoryStorage;
-  readonly #store: RaftStore<Entry, HardState, { index: number; term: number; snapshot: Snapshot }>;
+  readonly #store: GroupRaftStore;
   readonly #raft: RaftNode;
   readonly #settings: typeof GROUP_DEFAULTS;
   #inputs: Input[] = [];
   #running = false;
   #closed = false;
+  #closing: Promise<void> | undefined;
   #loopIdle: Promise<void> = Promise.resolve();
   #tickTimer: ReturnType<Clock['setTimeout']> | undefined;
   #maintenanceTimer: ReturnType<Clock['setTimeout']> | undefined;
@@ -218,27 +269,55 @@ export class Group {
   readonly #leaderReads = new Map<string, Pending<NameEntry | null>>();
   #ring: HashRing;
   #ringKey = '';
+  /**
+   * The configuration as of the last applied entry (or restored snapshot): the COMMITTED
+   * membership. The core's `status().conf` is the newest one in the log, possibly uncommitted.
+   */
+  #committedConf: ConfState = EMPTY_CONF;
   /** When the leader first saw each node disconnected (cleanup of names and voters). */
   readonly #downSince = new Map<string, number>();
   #appliedSinceSnapshot = 0;
   readonly #unsubscribe: Array<() => void> = [];
   #agentPid: Pid | undefined;
+  /** Local pids holding names that the agent monitors (their names go when they exit). */
+  readonly #monitoredPids = new Set<string>();
+  /** Upkeep proposals in flight, by key (so each is proposed once at a time). */
   readonly #releasing = new Set<string>();
+  readonly #retryTimers = new Set<ReturnType<Clock['setTimeout']>>();
   readonly #changeListeners = new Set<() => void>();
   readonly #applyListeners = new Set<(event: AppliedEvent) => void>();
   /** Members whose address was handed to `distribution.connect` (which then redials on its own). */
   readonly #dialed = new Set<string>();
   /** Set once this member learns its own removal was applied (it then is no member). */
   #removed = false;
+  /** Who told us we were removed (where the rejoin request goes first). */
+  #removedBy: string | undefined;
+  /** Set by `leave()`: a member that left does not ask to be re-admitted. */
+  #left = false;
+  /** When the leader last told each non-member that it is not in the configuration. */
+  readonly #toldRemovedAt = new Map<string, number>();
   #clientProposals = 0;
   #admittedTotal = 0;
   #rejectedOverloadedTotal = 0;
   #proposalLatencyMsAverage = 0;
+  #snapshotsInstalled = 0;
+  #readies = 0;
+  /** A hard state that differs from the written one by its commit index only (see #persist). */
+  #hardStateUnwritten: HardState | undefined;
+  /** The role as of the last Ready (cheap to read on hot paths; `#raft.status()` allocates). */
+  #leading = false;
+  #knownLeader: string | null = null;
+  /** Proposals waiting here that were forwarded, and to which leader. */
+  readonly #forwardedTo = new Map<string, string>();
+  #appendsWithEntriesSent = 0;
+  /** Unsafe `early-ack` only: the registry as of the last appended entry, committed or not. */
+  #speculative: GroupState | undefined;
+  readonly #weight: number;
 
   private constructor(
     options: GroupOptions,
     storage: MemoryStorage,
-    store: RaftStore<Entry, HardState, { index: number; term: number; snapshot: Snapshot }>,
+    store: GroupRaftStore,
     raft: RaftNode,
   ) {
     this.id = options.group;
@@ -255,21 +334,31 @@ export class Group {
       ...Object.fromEntries(Object.entries(options).filter(([key, value]) => key in GROUP_DEFAULTS && value !== undefined)),
     } as typeof GROUP_DEFAULTS;
     this.#ring = HashRing.from([]);
+    this.#weight = options.weight ?? 1;
   }
 
   /** Open the store, rebuild the replica from it, and start ticking. */
   static async open(options: GroupOptions): Promise<Group> {
+    const misconfigured =
+      options.store !== undefined && options.raftPath !== undefined
+        ? 'give either store or raftPath, not both'
+        : options.weight !== undefined && !isRingWeight(options.weight)
+          ? `weight must be an integer in [1, ${RING_WEIGHT_MAX}], got ${String(options.weight)}`
+          : undefined;
+    if (misconfigured !== undefined) {
+      await options.store?.close();
+      throw fedError('config', `Group.open: ${misconfigured}`);
+    }
     const store =
-      options.raftPath === undefined
-        ? await RaftStore.openMemory<Entry, HardState, { index: number; term: number; snapshot: Snapshot }>()
-        : await RaftStore.openDisk<Entry, HardState, { index: number; term: number; snapshot: Snapshot }>(options.raftPath);
+      options.store ??
+      (options.raftPath === undefined
+        ? await RaftStore.openMemory<Entry, HardState, StoredGroupSnapshot>()
+        : await RaftStore.openDisk<Entry, HardState, StoredGroupSnapshot>(options.raftPath));
     let loaded;
     try {
       loaded = await store.load();
-      if (loaded.meta !== undefined && (loaded.meta.group !== options.group || loaded.meta.node !== options.node.name)) {
-        throw fedError('wrong_data_dir', `the Raft store belongs to ${loaded.meta.node} in group ${loaded.meta.group}`);
-      }
-      if (loaded.meta === undefined) await store.writeMeta({ format: 1, group: options.group, node: options.node.name });
+      verifyStoreMeta(options.raftPath ?? 'memory', loaded, { group: options.group, node: options.node.name });
+      if (loaded.meta === undefined) await store.writeMeta({ format: RAFT_STORE_FORMAT, group: options.group, node: options.node.name });
     } catch (error) {
       await store.close();
       throw error;
@@ -291,6 +380,10 @@ export class Group {
       storage,
     );
     const group = new Group(options, storage, store, raft);
+    group.#committedConf = loaded.snapshot?.snapshot.meta.conf ?? EMPTY_CONF;
+    group.#listen();
+    // After #listen: the names in the snapshot reach #onNameChange (local holders monitored,
+    // names of this node's older incarnations released).
     if (loaded.snapshot !== undefined) group.state.restore(loaded.snapshot.snapshot.data);
     group.#start();
     return group;
@@ -298,7 +391,8 @@ export class Group {
 
   // ---- lifecycle ---------------------------------------------------------------------------
 
-  #start(): void {
+  /** Subscribe to Raft and group messages, node events and name changes; spawn the agent. */
+  #listen(): void {
     const channel = `group:${this.id}`;
     this.#unsubscribe.push(
       this.distribution.onControl(`raft:${this.id}`, (from, payload) => {
@@ -306,36 +400,59 @@ export class Group {
           this.#log('warn', 'raft_message_rejected', `malformed Raft message from ${from}`);
           return;
         }
+        this.#noteMembership(payload);
         this.#push({ type: 'message', message: payload });
       }),
       this.distribution.onControl(channel, (from, payload) => this.#onGroupMessage(from, payload as GroupMessage)),
       this.distribution.onNodeEvent((event) => {
         if (event.type === 'nodedown') {
           if (!this.#downSince.has(event.node)) this.#downSince.set(event.node, this.#clock.now());
-        } else this.#downSince.delete(event.node);
+          this.#leaderLost(event.node, `the link to ${event.node} went down`);
+        } else {
+          this.#downSince.delete(event.node);
+          this.#releaseOlderIncarnations(event.node);
+        }
       }),
       this.state.names.onChange((event) => this.#onNameChange(event)),
     );
     this.#agentPid = this.node.spawn((ctx) => this.#agent(ctx), { trapExit: true });
+  }
+
+  /** Start ticking and the driver loop. */
+  #start(): void {
     this.#scheduleTick();
     this.#scheduleMaintenance();
     this.#kick();
   }
 
-  /** Stop ticking, fail waiting requests with `shutdown`, close the store. Idempotent. */
-  async close(): Promise<void> {
-    if (this.#closed) return;
+  /**
+   * Stop ticking, fail waiting requests with `shutdown`, close the store. Idempotent: every call
+   * returns the same promise, also after the member stopped itself on a disk failure.
+   */
+  close(): Promise<void> {
+    this.#closing ??= this.#shutdown(fedError('shutdown', `group member ${this.node.name} is closing`));
+    return this.#closing;
+  }
+
+  /** True once the member is closed or closing (by `close()`, or by itself after a disk failure). */
+  get closed(): boolean {
+    return this.#closed;
+  }
+
+  async #shutdown(reason: FedError): Promise<void> {
     this.#closed = true;
     if (this.#tickTimer !== undefined) this.#clock.clearTimeout(this.#tickTimer);
     if (this.#maintenanceTimer !== undefined) this.#clock.clearTimeout(this.#maintenanceTimer);
+    for (const timer of this.#retryTimers) this.#clock.clearTimeout(timer);
+    this.#retryTimers.clear();
     for (const unsubscribe of this.#unsubscribe) unsubscribe();
     if (this.#agentPid !== undefined && this.node.started) this.node.exit(this.#agentPid, 'kill');
-    const shutdown = fedError('shutdown', `group member ${this.node.name} is closing`);
     for (const pending of [...this.#proposals.values(), ...this.#reads.values(), ...this.#leaderReads.values()]) {
       this.#clock.clearTimeout(pending.timer);
-      pending.reject(shutdown);
+      pending.reject(reason);
     }
     this.#proposals.clear();
+    this.#forwardedTo.clear();
     this.#reads.clear();
     this.#leaderReads.clear();
     for (const listener of this.#changeListeners) listener();
@@ -376,32 +493,63 @@ export class Group {
     return this.#leaderWhereis(name);
   }
 
+  /**
+   * Send `msg` to the process registered as `name` (Erlang's `global:send/2`): the name is
+   * resolved through the registry — the local replica by default, or per `consistency` as
+   * `whereis` — and the message sent as any other (asynchronous, unconfirmed, dropped if the
+   * process has died meanwhile, as in Erlang). Resolves with the pid it was sent to. Rejects
+   * with `not_found` (details.name) when no process holds the name, `badarg` for a name that
+   * cannot be one.
+   */
+  async send(name: string, msg: unknown, options: { consistency?: Consistency } = {}): Promise<Pid> {
+    this.#assertOpen();
+    const invalid = validateName(name);
+    if (invalid !== undefined) throw fedError('badarg', `send: ${invalid}`);
+    const found = await this.whereis(name, options);
+    if (found === undefined) throw fedError('not_found', `send: no process is registered as ${JSON.stringify(name)} in group ${this.id}`, { name, definite: true });
+    this.node.send(found.pid, msg);
+    return found.pid;
+  }
+
   registered(prefix = ''): Array<[string, NameEntry]> {
     return this.state.names.registered(prefix);
   }
 
   /**
-   * Changes to names starting with `prefix`, as an async iterator. With `afterRevision`, replays
-   * the kept changes after it first (a `compacted` error if they were dropped).
+   * Changes to names starting with `prefix`, as an async iterator; every event carries the
+   * revision to resume from. With `afterRevision`, replays the kept changes after it first, then
+   * follows live ones, with neither gap nor repeat. If the changes after `afterRevision` are no
+   * longer kept (more than WATCH_EVENTS_MAX since, or before a snapshot this replica restored)
+   * it throws `compacted` (details.oldestRevision: the oldest revision one may resume after;
+   * re-read with `registered()` and watch from `state.appliedIndex`), as etcd does.
    */
   async *watch(prefix = '', options: { afterRevision?: number; signal?: AbortSignal } = {}): AsyncGenerator<WatchEvent> {
+    const after = options.afterRevision;
+    if (after !== undefined && !(Number.isSafeInteger(after) && after >= 0)) throw fedError('badarg', `watch: afterRevision must be a non-negative integer, not ${String(after)}`);
     const queue: WatchEvent[] = [];
+    let overflowedAfter: number | undefined;
     let wake: (() => void) | undefined;
     const stop = this.state.names.onChange((event) => {
-      if (!event.name.startsWith(prefix)) return;
-      queue.push(event);
+      if (!event.name.startsWith(prefix) || overflowedAfter !== undefined) return;
+      if (queue.length >= WATCH_EVENTS_MAX) {
+        // A consumer this far behind is cut off (bounded memory); it may resume where it was.
+        overflowedAfter = queue[0]!.revision - 1;
+        queue.length = 0;
+      } else queue.push(event);
       wake?.();
     });
     const onClose = () => wake?.();
     this.#changeListeners.add(onClose);
     options.signal?.addEventListener('abort', onClose);
     try {
-      if (options.afterRevision !== undefined) {
-        const past = this.state.names.eventsSince(options.afterRevision);
-        if (past === undefined) throw fedError('badarg', `watch: revisions after ${options.afterRevision} were compacted; re-read`, { compacted: true });
-        for (const event of past) if (event.name.startsWith(prefix) && !queue.includes(event)) yield event;
+      if (after !== undefined) {
+        // Computed right after subscribing, synchronously: no event is both here and in `queue`.
+        const past = this.state.names.eventsSince(after);
+        if (past === undefined) throw this.#compacted(after);
+        for (const event of past) if (event.name.startsWith(prefix)) yield event;
       }
       while (!this.#closed && options.signal?.aborted !== true) {
+        if (overflowedAfter !== undefined) throw this.#compacted(overflowedAfter, 'the watcher fell too far behind');
         const event = queue.shift();
         if (event !== undefined) {
           yield event;
@@ -416,6 +564,15 @@ export class Group {
       options.signal?.removeEventListener('abort', onClose);
     }
   }
+
+  #compacted(afterRevision: number, why = 'they were compacted'): FedError {
+    const oldestRevision = this.state.names.oldestResumableRevision;
+    return fedError(COMPACTED, `watch: the changes after revision ${afterRevision} are no longer kept (${why}); re-read and resume after ${oldestRevision} or later`, {
+      afterRevision,
+      oldestRevision,
+    });
+  }
+
 
   /** Propose a command; resolves once it is applied here with an `ok` result, else rejects typed. */
   async propose(command: GroupCommand): Promise<GroupResult & { ok: true }> {
@@ -433,6 +590,7 @@ export class Group {
       result = await this.#await(this.#proposals, id, `proposal ${command.op}`, () => this.#push({ type: 'propose', data, id }));
     } finally {
       if (admitted) this.#clientProposals--;
+      this.#forwardedTo.delete(id);
     }
     const latencyMs = this.#clock.now() - startedMs;
     this.#proposalLatencyMsAverage += (latencyMs - this.#proposalLatencyMsAverage) * LATENCY_AVERAGE_WEIGHT;
@@ -464,6 +622,15 @@ export class Group {
     return status.role === 'leader' ? Math.max(0, status.lastIndex - status.commit) : 0;
   }
 
+  /**
+   * Counters of the driver loop (for metrics and the group-commit test): Readies handled, what
+   * the store wrote (batches, of which synced, of which carrying entries; entries), and append
+   * messages with entries sent. Group commit shows as many entries per batch and per append.
+   */
+  driverStats(): DriverStats {
+    return { readies: this.#readies, ...this.#store.stats(), appendsWithEntriesSent: this.#appendsWithEntriesSent };
+  }
+
   /** Admission control counters (for metrics and `fedctl top`). */
   admission(): AdmissionStats {
     return {
@@ -490,6 +657,7 @@ export class Group {
       type: 'join',
       node: this.node.name,
       address: this.#options.address,
+      weight: this.#weight,
     } satisfies GroupMessage);
   }
 
@@ -501,6 +669,7 @@ export class Group {
     this.#assertOpen();
     const seed = await this.distribution.connect(seedAddress);
     this.#removed = false;
+    this.#left = false;
     const deadline = this.#clock.now() + (options.timeoutMs ?? JOIN_TIMEOUT_MS_DEFAULT);
     while (!this.isMember()) {
       if (this.#closed) throw fedError('shutdown', 'closed while joining');
@@ -521,15 +690,16 @@ export class Group {
     return () => this.#applyListeners.delete(listener);
   }
 
-  /** True once this member appears in the committed configuration. */
+  /** True once this member appears in the committed configuration (and was not told it was removed since). */
   isMember(): boolean {
     if (this.#removed) return false;
-    const conf = this.#raft.status().conf;
+    const conf = this.#committedConf;
     return conf.voters.includes(this.node.name) || conf.learners.includes(this.node.name);
   }
 
   /** Leave the group gracefully: release this node's names, then be removed from the configuration. */
   async leave(): Promise<void> {
+    this.#left = true;
     await this.propose({ op: 'node_down', node: this.node.name });
     const leader = this.#raft.status().leader;
     if (leader === this.node.name) this.#changeConf({ type: 'remove', node: this.node.name });
@@ -553,6 +723,9 @@ export class Group {
       commit: status.commit,
       applied: this.state.appliedIndex,
       lastIndex: status.lastIndex,
+      lastTerm: status.lastTerm,
+      snapshotIndex: status.snapshotIndex,
+      snapshotsInstalled: this.#snapshotsInstalled,
       voters: [...status.conf.voters].sort(),
       learners: [...status.conf.learners].sort(),
       names: this.state.names.size,
@@ -576,15 +749,28 @@ export class Group {
     }));
   }
 
-  /** The consistent-hash ring over the committed membership. */
+  /**
+   * The consistent-hash ring over the COMMITTED membership (voters and learners of the
+   * configuration this replica has applied, and a voter being demoted to learner), each member
+   * with the weight it published: every member that applied the same entries computes the same
+   * ring.
+   */
   ring(): HashRing {
-    const conf = this.#raft.status().conf;
-    const key = [...conf.voters, '|', ...conf.learners].join(',');
+    const conf = this.#committedConf;
+    // A member being demoted is out of the configuration between its two changes: it stays on.
+    const names = new Set([...conf.voters, ...conf.learners, ...this.state.demoting()]);
+    const members = [...names].map((name) => ({ name, weight: this.state.weightOf(name) }));
+    const key = members.map((member) => `${member.name}=${member.weight}`).sort().join(',');
     if (key !== this.#ringKey) {
       this.#ringKey = key;
-      this.#ring = HashRing.from([...conf.voters, ...conf.learners].map((name) => ({ name })));
+      this.#ring = HashRing.from(members);
     }
     return this.#ring;
+  }
+
+  /** The committed configuration (see `ring()`); `status()` shows the newest one in the log. */
+  committedConf(): ConfState {
+    return this.#committedConf;
   }
 
   /** Ask the leader to hand leadership to `to`, or (this node leading) do it. */
@@ -610,23 +796,37 @@ export class Group {
   }
 
   async #run(): Promise<void> {
+    // Start on the next microtask: every input pushed in the same turn (a burst of proposals
+    // from many callers) goes into the first Ready together — one write, one append round.
+    await Promise.resolve();
     while (!this.#closed) {
       const inputs = this.#inputs;
       this.#inputs = [];
       for (const input of inputs) this.#stepSafely(input);
       if (!this.#raft.hasReady()) return;
       const ready = this.#raft.ready();
+      this.#readies++;
+      if (ready.softState !== null) {
+        this.#leading = ready.softState.role === 'leader';
+        if (this.#knownLeader !== null && ready.softState.leader !== this.#knownLeader) this.#leaderLost(this.#knownLeader, 'the leader changed');
+        this.#knownLeader = ready.softState.leader;
+      }
+      this.#applyReady(ready);
       try {
         await this.#persist(ready);
       } catch (error) {
-        // A disk that cannot persist must not send promises it cannot keep: stop this member.
+        // A disk that cannot persist must not send promises it cannot keep: stop this member
+        // entirely (timers, agent, waiting requests, the store), as close() does. Not awaited:
+        // the shutdown waits for this loop to end.
         this.#log('warn', 'persist_failed', `cannot persist Raft state: ${(error as Error).message}; stopping this member`);
-        this.#closed = true;
+        const failure = fedError('unavailable', `group member ${this.node.name} stopped: cannot persist Raft state (${(error as Error).message})`, { reason: 'persist_failed', definite: false }, error);
+        this.#closing ??= this.#shutdown(failure);
+        this.#closing.catch((closeError: unknown) => this.#log('warn', 'close_failed', `closing after the disk failure: ${(closeError as Error).message}`));
         return;
       }
       if (this.#closed) return;
       this.#send(ready.messages);
-      this.#applyReady(ready);
+      if (this.#options.unsafe === 'early-ack') this.#ackEarly(ready);
       this.#raft.advance();
     }
   }
@@ -643,25 +843,85 @@ export class Group {
     }
   }
 
+  /**
+   * Step 3 of the loop: the Ready's installed snapshot, entries, hard state and compaction in
+   * ONE atomic batch (so a crash never leaves a snapshot without the log truncation or the hard
+   * state that go with it), synced when the core says `mustSync`. A Ready whose only change is
+   * the commit index writes nothing: the commit index on disk is only where a restart resumes
+   * applying (a lower one is safe — the leader tells the commit again), so it rides along with
+   * the next write that has to happen anyway. That saves a write per commit round.
+   */
   async #persist(ready: Ready): Promise<void> {
     this.#storage.persist(ready);
-    const hasEntries = ready.entries.length > 0;
-    if (ready.snapshot !== null) {
-      await this.#store.persist({ snapshot: wrapSnapshot(ready.snapshot), hardState: ready.hardState ?? undefined });
+    const commitOnly = !ready.mustSync && ready.snapshot === null && ready.entries.length === 0 && ready.compaction === null;
+    if (commitOnly) {
+      if (ready.hardState !== null) this.#hardStateUnwritten = ready.hardState;
+      return;
     }
-    if (hasEntries || (ready.snapshot === null && ready.hardState !== null)) {
-      await this.#store.persist({ entries: ready.entries, hardState: ready.hardState ?? undefined });
-    }
-    if (ready.compaction !== null) await this.#store.persist({ snapshot: wrapSnapshot(ready.compaction) });
+    const hardState = ready.hardState ?? this.#hardStateUnwritten;
+    this.#hardStateUnwritten = undefined;
+    await this.#store.persist(
+      {
+        snapshot: ready.snapshot !== null ? wrapSnapshot(ready.snapshot) : undefined,
+        entries: ready.entries,
+        hardState,
+        compaction: ready.compaction !== null ? wrapSnapshot(ready.compaction) : undefined,
+      },
+      { sync: ready.mustSync },
+    );
   }
 
   #send(messages: readonly Message[]): void {
-    for (const message of messages) this.distribution.sendControl(message.to, `raft:${this.id}`, message);
+    for (const message of messages) {
+      if (message.type === 'append' && message.entries.length > 0) this.#appendsWithEntriesSent++;
+      const sent = this.distribution.sendControl(message.to, `raft:${this.id}`, message);
+      if (!sent && message.type === 'propose') this.#forwardFailed(message.to, message.data);
+    }
+  }
+
+  /**
+   * Proposals forwarded to `leader` that are still waiting, once it is no longer the leader or
+   * its link went down: they may have been lost with it, or appended and still commit — so the
+   * callers get `unavailable` with `definite: false` (as etcd's "leader changed") at once, and
+   * may retry an idempotent request, instead of waiting out the request timeout.
+   */
+  #leaderLost(leader: string, why: string): void {
+    if (this.#forwardedTo.size === 0) return;
+    for (const [id, to] of [...this.#forwardedTo]) {
+      if (to !== leader) continue;
+      this.#forwardedTo.delete(id);
+      const pending = this.#proposals.get(id);
+      if (pending === undefined) continue;
+      this.#proposals.delete(id);
+      this.#clock.clearTimeout(pending.timer);
+      pending.reject(fedError('unavailable', `${why} while a proposal forwarded to it was pending; it may or may not commit`, { leaderHint: leader, definite: false }));
+    }
+  }
+
+  /**
+   * Proposals forwarded to a leader we are not connected to (it died, or the link is cut) were
+   * dropped, never proposed: fail them now — definite, so the caller may retry at once — instead
+   * of letting them wait for the request timeout.
+   */
+  #forwardFailed(leader: string, data: readonly unknown[]): void {
+    for (const item of data) {
+      const id = (item as GroupEntryData | null)?.id;
+      if (typeof id !== 'string') continue;
+      const pending = this.#proposals.get(id);
+      if (pending === undefined) continue;
+      this.#proposals.delete(id);
+      this.#clock.clearTimeout(pending.timer);
+      pending.reject(fedError('unavailable', `the leader ${leader} is not connected; nothing was proposed`, { leaderHint: leader, definite: true }));
+    }
   }
 
   #applyReady(ready: Ready): void {
     if (ready.snapshot !== null) {
+      // Restoring tells the name listeners what changed (#onNameChange: monitor local holders,
+      // release stale incarnations, name_lost to live processes; watchers see it too).
       this.state.restore(ready.snapshot.data);
+      this.#committedConf = ready.snapshot.meta.conf;
+      this.#snapshotsInstalled++;
       this.#appliedSinceSnapshot = 0;
       for (const listener of this.#applyListeners) listener({ type: 'restore', index: this.state.appliedIndex });
     }
@@ -680,7 +940,12 @@ export class Group {
     this.#appliedSinceSnapshot++;
     if (entry.type !== 'normal') {
       this.state.skip(entry.index);
-      if (entry.type === 'conf_change') this.#onConfApplied(entry.data as ConfChange);
+      if (entry.type === 'conf_change') {
+        const change = entry.data as ConfChange;
+        this.#committedConf = applyConfChange(this.#committedConf, change);
+        this.#onConfApplied(change);
+        for (const listener of this.#applyListeners) listener({ type: 'conf_change', index: entry.index, change });
+      }
       return;
     }
     const data = entry.data as GroupEntryData;
@@ -695,24 +960,90 @@ export class Group {
   }
 
   #onConfApplied(change: ConfChange): void {
-    if (change.type !== 'remove') return;
+    if (change.type === 'bootstrap') return;
+    if (change.type !== 'remove') {
+      if (change.node === this.node.name) this.#removed = false;
+      return;
+    }
     if (change.node === this.node.name) this.#removed = true;
-    else if (this.#raft.status().role === 'leader') {
-      this.distribution.sendControl(change.node, `group:${this.id}`, { type: 'removed', node: change.node } satisfies GroupMessage);
+    else if (this.#raft.status().role === 'leader') this.#tellRemoved(change.node);
+  }
+
+  #tellRemoved(node: string): void {
+    this.#toldRemovedAt.delete(node);
+    this.#toldRemovedAt.set(node, this.#clock.now());
+    this.distribution.sendControl(node, `group:${this.id}`, { type: 'removed', node, term: this.#raft.status().term } satisfies GroupMessage);
+  }
+
+  /**
+   * What an incoming Raft message says about membership. Replication from a leader (append,
+   * heartbeat, snapshot) means we are in its configuration: whatever told us we were removed is
+   * outdated. A campaign (pre-vote, vote) from a node outside our configuration comes from a
+   * member removed while it was away (a dead voter replaced, then restarted): we tell it, at
+   * most once per `REMOVED_NOTICE_MS`, so it asks to rejoin.
+   */
+  #noteMembership(message: Message): void {
+    if (message.type === 'append' || message.type === 'heartbeat' || message.type === 'snapshot') {
+      if (this.#removed && !this.#left) this.#removed = false;
+      return;
+    }
+    if (message.type !== 'pre_vote' && message.type !== 'vote') return;
+    const status = this.#raft.status();
+    // Any member that knows a leader tells it (the campaigner may not know the current leader:
+    // it was promoted after the campaigner went away); a join sent back to a follower is
+    // forwarded to the leader.
+    if (status.leader === null || status.conf.voters.includes(message.from) || status.conf.learners.includes(message.from)) return;
+    const toldAt = this.#toldRemovedAt.get(message.from);
+    if (toldAt !== undefined && this.#clock.now() - toldAt < REMOVED_NOTICE_MS) return;
+    trimOldest(this.#toldRemovedAt, REMOVED_NOTICES_MAX);
+    this.#tellRemoved(message.from);
+  }
+
+  /**
+   * Unsafe `early-ack` only: apply the entries this Ready appended (now persisted) to the
+   * speculative replica, and answer the proposals waiting here with its results. The replica is
+   * rebuilt from the committed state plus the log whenever the log did not simply grow (a
+   * suffix overwritten, a snapshot installed). Extension commands are not answered early (the
+   * speculative replica has no extension state machines).
+   */
+  #ackEarly(ready: Ready): void {
+    if (ready.snapshot !== null) {
+      this.#speculative = new GroupState();
+      this.#speculative.restore(ready.snapshot.data);
+    }
+    if (ready.entries.length === 0) return;
+    let speculative = this.#speculative;
+    let from = (ready.entries[0] as Entry).index;
+    if (speculative === undefined || from !== speculative.appliedIndex + 1) {
+      speculative = new GroupState();
+      speculative.restore(this.state.snapshot());
+      from = this.state.appliedIndex + 1;
+      this.#speculative = speculative;
+    }
+    const last = this.#storage.lastIndex();
+    if (from > last) return;
+    for (const entry of this.#storage.entries(from, last + 1)) {
+      if (entry.type !== 'normal') {
+        speculative.skip(entry.index);
+        continue;
+      }
+      const data = entry.data as GroupEntryData;
+      const result = speculative.apply(entry.index, data.cmd);
+      if (data.id === null || data.cmd.op === 'ext') continue;
+      const pending = this.#proposals.get(data.id);
+      if (pending === undefined) continue;
+      this.#proposals.delete(data.id);
+      this.#clock.clearTimeout(pending.timer);
+      pending.resolve(result);
     }
   }
 
   #onRequestResult(request: RequestResult): void {
-    if (request.outcome !== 'rejected') {
-      if (this.#options.unsafe === 'early-ack' && request.kind === 'propose') {
-        const pending = this.#proposals.get(request.id);
-        if (pending === undefined) return;
-        this.#proposals.delete(request.id);
-        this.#clock.clearTimeout(pending.timer);
-        pending.resolve({ ok: true, revision: request.outcome === 'appended' ? request.index : 0 });
-      }
+    if (request.outcome === 'forwarded') {
+      if (request.kind === 'propose' && this.#proposals.has(request.id)) this.#forwardedTo.set(request.id, request.to);
       return;
     }
+    if (request.outcome !== 'rejected') return;
     const waiting = request.kind === 'read_index' ? this.#reads : request.kind === 'propose' ? this.#proposals : undefined;
     const pending = waiting?.get(request.id);
     if (waiting === undefined || pending === undefined) return;
@@ -768,6 +1099,7 @@ export class Group {
     const status = this.#raft.status();
     this.#publishAddress(status);
     this.#dialMembers(status);
+    this.#rejoinIfRemoved(status);
     if (status.role !== 'leader') return;
     const now = this.#clock.now();
     const unreachableFor = (node: string): number => {
@@ -780,12 +1112,8 @@ export class Group {
       return now - since;
     };
     for (const holder of this.state.names.nodesWithNames()) {
-      if (unreachableFor(holder) >= this.#settings.nameDownGraceMs && !this.#releasing.has(`node:${holder}`)) {
-        this.#releasing.add(`node:${holder}`);
-        this.propose({ op: 'node_down', node: holder })
-          .catch(() => undefined)
-          .finally(() => this.#releasing.delete(`node:${holder}`));
-      }
+      this.#releaseOlderIncarnations(holder);
+      if (unreachableFor(holder) >= this.#settings.nameDownGraceMs) this.#proposeOnce(`node:${holder}`, { op: 'node_down', node: holder });
     }
     this.#balanceVoters(status, unreachableFor);
   }
@@ -804,28 +1132,82 @@ export class Group {
   #publishAddress(status: RaftStatus): void {
     const me = this.node.name;
     const known = status.conf.voters.includes(me) || status.conf.learners.includes(me);
-    if (!known || status.leader === null || this.state.addressOf(me) === this.#options.address || this.#releasing.has('address')) return;
+    const published = this.state.addressOf(me) === this.#options.address && this.state.weightOf(me) === this.#weight;
+    if (!known || status.leader === null || published || this.#releasing.has('address')) return;
     this.#releasing.add('address');
-    this.propose({ op: 'member', node: me, address: this.#options.address })
+    this.propose({ op: 'member', node: me, address: this.#options.address, weight: this.#weight })
       .catch(() => undefined)
       .finally(() => this.#releasing.delete('address'));
   }
 
+  /**
+   * A member the group removed while it lived on (a voter replaced after the grace period, then
+   * back) asks to be admitted again, as a learner; one that left with `leave()` does not.
+   */
+  #rejoinIfRemoved(status: RaftStatus): void {
+    if (!this.#removed || this.#left) return;
+    const via = [this.#removedBy, status.leader, ...this.distribution.peers({ hidden: false })].find(
+      (node): node is string => node !== undefined && node !== null && node !== this.node.name && this.distribution.isConnected(node),
+    );
+    if (via !== undefined) this.requestJoin(via);
+  }
+
+  /**
+   * As leader: keep 3 voters (5 once the group has 5 members). In order: finish a demotion in
+   * progress; replace a voter unreachable for `voterDownGraceMs` by a caught-up learner (or drop
+   * it when there are more voters than the target); promote a caught-up learner while below the
+   * target; demote a live surplus voter (after a leave from 5 voters the group goes back to 3,
+   * never runs with an even count that tolerates no more failures than the odd one below it).
+   * One configuration change at a time: the core refuses another while one is uncommitted, and
+   * the next maintenance round tries again.
+   */
   #balanceVoters(status: RaftStatus, unreachableFor: (node: string) => number): void {
     const { voters, learners } = status.conf;
+    const demoting = this.state.demoting();
+    if (demoting.length > 0) return this.#continueDemotion(demoting[0] as string, status, unreachableFor);
     const members = voters.length + learners.length;
     const target = members >= 5 ? 5 : Math.min(3, members);
     const deadVoter = voters.find((voter) => unreachableFor(voter) >= this.#settings.voterDownGraceMs);
     const healthyLearner = learners.find((learner) => {
       if (unreachableFor(learner) > 0) return false;
       const match = this.#raft.progressOf(learner)?.match ?? 0;
-      return status.commit - match <= 16;
+      return status.commit - match <= LEARNER_CAUGHT_UP_ENTRIES;
     });
     if (deadVoter !== undefined && (healthyLearner !== undefined || voters.length > target)) {
       this.#changeConf({ type: 'remove', node: deadVoter });
     } else if (voters.length < target && healthyLearner !== undefined) {
       this.#changeConf({ type: 'promote', node: healthyLearner });
+    } else if (voters.length > target && deadVoter === undefined) {
+      // The most lagging live voter other than ourselves goes back to learner.
+      const surplus = voters
+        .filter((voter) => voter !== this.node.name)
+        .sort((x, y) => (this.#raft.progressOf(x)?.match ?? 0) - (this.#raft.progressOf(y)?.match ?? 0) || (x < y ? -1 : 1))[0];
+      if (surplus !== undefined) this.#proposeOnce(`demoting:${surplus}`, { op: 'demoting', node: surplus, on: true });
     }
+  }
+
+  /** A demotion is: mark (committed), remove from the voters, add back as a learner, unmark. */
+  #continueDemotion(node: string, status: RaftStatus, unreachableFor: (node: string) => number): void {
+    const { voters, learners } = status.conf;
+    if (voters.includes(node)) {
+      if (node !== this.node.name) this.#changeConf({ type: 'remove', node });
+      return;
+    }
+    const gone = unreachableFor(node) >= this.#settings.voterDownGraceMs;
+    if (!learners.includes(node) && !gone) {
+      this.#changeConf({ type: 'add_learner', node });
+      return;
+    }
+    this.#proposeOnce(`demoting:${node}`, { op: 'demoting', node, on: false });
+  }
+
+  /** Propose an upkeep command unless the same one (by `key`) is still in flight. */
+  #proposeOnce(key: string, command: GroupCommand): void {
+    if (this.#releasing.has(key)) return;
+    this.#releasing.add(key);
+    this.propose(command)
+      .catch(() => undefined)
+      .finally(() => this.#releasing.delete(key));
   }
 
   #changeConf(change: ConfChange): void {
@@ -845,12 +1227,21 @@ export class Group {
           if (status.leader !== null && status.leader !== from) this.distribution.sendControl(status.leader, `group:${this.id}`, message);
           return;
         }
-        if (message.type === 'join') this.#admit(message.node, message.address, status);
-        else this.#changeConf({ type: 'remove', node: message.node });
+        if (message.type === 'join') this.#admit(message.node, message.address, isRingWeight(message.weight) ? message.weight : 1, status);
+        else {
+          if (this.state.demoting().includes(message.node)) this.#proposeOnce(`demoting:${message.node}`, { op: 'demoting', node: message.node, on: false });
+          this.#changeConf({ type: 'remove', node: message.node });
+        }
         return;
       }
       case 'removed':
-        if (message.node === this.node.name && from === status.leader) this.#removed = true;
+        // From our leader, from a leader of a term at least ours that does not know us, or when we
+        // know no leader. A notice that is outdated costs little: the next append or heartbeat from
+        // a leader clears it, and the rejoin request it causes is idempotent.
+        if (message.node !== this.node.name) return;
+        if (from !== status.leader && status.leader !== null && !(Number.isInteger(message.term) && message.term >= status.term)) return;
+        this.#removed = true;
+        this.#removedBy = from;
         return;
       case 'read': {
         const reply: GroupMessage =
@@ -874,9 +1265,10 @@ export class Group {
     }
   }
 
-  #admit(node: string, address: string, status: RaftStatus): void {
-    if (this.state.addressOf(node) !== address) {
-      this.propose({ op: 'member', node, address }).catch(() => undefined);
+  #admit(node: string, address: string, weight: number, status: RaftStatus): void {
+    if (typeof address !== 'string') return;
+    if (this.state.addressOf(node) !== address || this.state.weightOf(node) !== weight) {
+      this.propose({ op: 'member', node, address, weight }).catch(() => undefined);
     }
     if (!status.conf.voters.includes(node) && !status.conf.learners.includes(node)) {
       this.#changeConf({ type: 'add_learner', node });
@@ -906,16 +1298,11 @@ export class Group {
 
   /** The agent process: monitors local pids that hold names and releases their names on exit. */
   async #agent(ctx: import('../runtime/index.js').ProcessContext): Promise<void> {
-    const monitored = new Map<string, Pid>();
     for (;;) {
       const message = await ctx.receive();
-      if (message instanceof Pid) {
-        if (!monitored.has(message.key)) {
-          monitored.set(message.key, message);
-          ctx.monitor(message);
-        }
-      } else if (isDownMessage(message) && message.pid instanceof Pid) {
-        monitored.delete(message.pid.key);
+      if (message instanceof Pid) ctx.monitor(message);
+      else if (isDownMessage(message) && message.pid instanceof Pid) {
+        this.#monitoredPids.delete(message.pid.key);
         this.#release(message.pid);
       }
     }
@@ -924,12 +1311,21 @@ export class Group {
   #onNameChange(event: WatchEvent): void {
     if (event.type === 'put') {
       const pid = event.entry.pid;
-      if (pid.node !== this.node.name) return;
-      if (pid.creation !== this.node.creation) {
-        this.#release(pid);
+      if (pid.node !== this.node.name) {
+        // A name for a pid of a node whose newer incarnation is connected (registered late, or learned late).
+        this.#releaseOlderIncarnations(pid.node);
         return;
       }
-      if (this.#agentPid !== undefined) this.node.send(this.#agentPid, pid);
+      if (pid.creation < this.node.creation) {
+        this.#releaseOwnOlderIncarnations();
+        return;
+      }
+      if (pid.creation !== this.node.creation) return; // a pid of a newer incarnation than ours: not ours to watch
+      // Once per pid (checked here, not in the agent's mailbox: a holder of many names registers often).
+      if (this.#agentPid !== undefined && !this.#monitoredPids.has(pid.key)) {
+        this.#monitoredPids.add(pid.key);
+        this.node.send(this.#agentPid, pid);
+      }
       return;
     }
     const pid = event.previous.pid;
@@ -939,23 +1335,64 @@ export class Group {
     }
   }
 
+  /**
+   * No name may point to a pid of an older incarnation of a node. As leader, once a newer
+   * incarnation of `node` is connected (its creation is in the handshake), release at once every
+   * name held by pids of its older creations — not when they next register, not after a grace.
+   */
+  #releaseOlderIncarnations(node: string): void {
+    if (!this.#leading || this.#closed || node === this.node.name) return;
+    const oldest = this.state.names.oldestCreationHolding(node);
+    if (oldest === undefined) return;
+    const creation = this.distribution.peerInfo(node)?.creation;
+    if (creation === undefined || oldest >= creation || this.#raft.status().role !== 'leader') return;
+    this.#proposeOnce(`incarnation:${node}:${creation}`, { op: 'node_down', node, creationBelow: creation });
+  }
+
+  /**
+   * This member restarted (a new creation) and its replica — a loaded snapshot or replayed
+   * entries — holds names of its earlier incarnations: their processes are dead, so release
+   * them all with one command; retried until none is left (the names must not outlive them).
+   */
+  #releaseOwnOlderIncarnations(): void {
+    const key = `incarnation:${this.node.name}`;
+    if (this.#releasing.has(key) || this.#closed) return;
+    this.#releasing.add(key);
+    const me = this.node.name;
+    const stale = (): boolean => (this.state.names.oldestCreationHolding(me) ?? this.node.creation) < this.node.creation;
+    this.#retryUntil(key, () => this.propose({ op: 'node_down', node: me, creationBelow: this.node.creation }), () => !stale());
+  }
+
   /** Release every name of a dead local pid; retried until it commits (the names must not outlive it). */
   #release(pid: Pid): void {
     if (this.#releasing.has(pid.key) || this.#closed) return;
     this.#releasing.add(pid.key);
-    const attempt = (): void => {
+    this.#retryUntil(pid.key, () => this.propose({ op: 'release_pid', pid }), () => this.state.names.namesOf(pid).length === 0);
+  }
+
+  /**
+   * Run `attempt` until it succeeds or `done()` holds, pausing one election timeout between
+   * tries (a failed proposal means no leader for now); ends with the member. Clears `key` from
+   * the in-flight set when finished.
+   */
+  #retryUntil(key: string, attempt: () => Promise<unknown>, done: () => boolean): void {
+    const once = (): void => {
       if (this.#closed) return;
-      this.propose({ op: 'release_pid', pid })
-        .then(() => this.#releasing.delete(pid.key))
+      attempt()
+        .then(() => this.#releasing.delete(key))
         .catch(() => {
-          if (this.state.names.namesOf(pid).length === 0) {
-            this.#releasing.delete(pid.key);
+          if (this.#closed || done()) {
+            this.#releasing.delete(key);
             return;
           }
-          this.#clock.setTimeout(attempt, this.#settings.tickMs * this.#settings.electionTicks);
+          const timer = this.#clock.setTimeout(() => {
+            this.#retryTimers.delete(timer);
+            once();
+          }, this.#settings.tickMs * this.#settings.electionTicks);
+          this.#retryTimers.add(timer);
         });
     };
-    attempt();
+    once();
   }
 
   // ---- helpers -----------------------------------------------------------------------------
@@ -983,7 +1420,11 @@ export class Group {
   }
 }
 
-function wrapSnapshot(snapshot: Snapshot): { index: number; term: number; snapshot: Snapshot } {
+function trimOldest<K, V>(map: Map<K, V>, max: number): void {
+  while (map.size >= max) map.delete(map.keys().next().value as K);
+}
+
+function wrapSnapshot(snapshot: Snapshot): StoredGroupSnapshot {
   return { index: snapshot.meta.index, term: snapshot.meta.term, snapshot };
 }
 

@@ -14,6 +14,12 @@
  *   fencing token given to the singleton instance.
  * - Watchers read changes from a bounded event log; a watcher that falls behind its start gets
  *   `compacted` and must re-read.
+ * - Restoring a snapshot replaces the state and tells listeners what changed (a `delete` for
+ *   every name that went or changed, then a `put` for every name that came or changed, all at
+ *   the snapshot's revision, reason `snapshot`): a replica that catches up by InstallSnapshot
+ *   must still monitor its local holders, tell processes that lost their names, and keep its
+ *   watchers current. The replay buffer restarts at the snapshot (resuming before it is
+ *   `compacted`).
  */
 import { LIMITS, Pid, assert } from '../runtime/index.js';
 
@@ -48,12 +54,21 @@ export type RegistryResult =
   | { readonly ok: false; readonly code: 'badarg'; readonly reason: string }
   | { readonly ok: false; readonly code: 'claim_held'; readonly holder: ClaimEntry };
 
+/**
+ * Why a name went: its holder unregistered it, its process exited, its node was declared down or
+ * restarted (a newer incarnation appeared), or this replica learned it from a snapshot (the
+ * entries that removed it were compacted before this replica saw them).
+ */
+export type DeleteReason = 'unregister' | 'process_exit' | 'node_down' | 'stale_incarnation' | 'snapshot';
+
 export type WatchEvent =
   | { readonly type: 'put'; readonly name: string; readonly entry: NameEntry; readonly revision: number }
-  | { readonly type: 'delete'; readonly name: string; readonly previous: NameEntry; readonly revision: number; readonly reason: 'unregister' | 'process_exit' | 'node_down' | 'stale_incarnation' };
+  | { readonly type: 'delete'; readonly name: string; readonly previous: NameEntry; readonly revision: number; readonly reason: DeleteReason };
 
-/** How many change events are kept for watchers to resume from. */
+/** How many change events are kept for watchers to resume from (at least; up to WATCH_EVENTS_TRIM more). */
 export const WATCH_EVENTS_MAX = 10_000;
+/** Events dropped at once when the buffer is full. */
+const WATCH_EVENTS_TRIM = 1_000;
 
 export interface RegistrySnapshot {
   readonly version: 1;
@@ -74,11 +89,14 @@ export class NameRegistry {
   /** Names held per pid key, so a process exit releases its names without a scan. */
   readonly #namesByPid = new Map<string, Set<string>>();
   readonly #claims = new Map<string, ClaimEntry>();
-  /** How many names each node's pids hold (for the leader's cleanup of down nodes). */
-  readonly #namesPerNode = new Map<string, number>();
+  /** How many names each node's pids hold, per creation (the leader's cleanup of down and restarted nodes). */
+  readonly #namesPerNode = new Map<string, Map<number, number>>();
   /** The newest creation seen per node. */
   readonly #creations = new Map<string, number>();
   #appliedIndex = 0;
+  /** Claims made or removed so far, and whether the state came from a snapshot (see claimHistoryEmpty). */
+  #claimChanges = 0;
+  #restored = false;
   readonly #events: WatchEvent[] = [];
   /** Revision of the oldest event still kept (events before it were dropped). */
   #eventsFloorRevision = 0;
@@ -109,12 +127,33 @@ export class NameRegistry {
     return [...this.#namesPerNode.keys()].sort();
   }
 
+  /** The oldest creation of `node` among the pids holding names (undefined: none). */
+  oldestCreationHolding(node: string): number | undefined {
+    const perCreation = this.#namesPerNode.get(node);
+    if (perCreation === undefined) return undefined;
+    return Math.min(...perCreation.keys());
+  }
+
+  /** The newest creation of `node` this registry has seen (names of older ones are gone). */
+  newestCreation(node: string): number | undefined {
+    return this.#creations.get(node);
+  }
+
   namesOf(pid: Pid): string[] {
     return [...(this.#namesByPid.get(pid.key) ?? [])];
   }
 
   claim(key: string): ClaimEntry | undefined {
     return this.#claims.get(key);
+  }
+
+  /**
+   * True when this replica knows that no claim was ever made: it applied the log from its start
+   * (never restored a snapshot) and no entry so far made or removed a claim. The singleton
+   * manager then knows every key's whole history (none), whenever it attaches.
+   */
+  get claimHistoryEmpty(): boolean {
+    return !this.#restored && this.#claimChanges === 0;
   }
 
   claims(): ClaimEntry[] {
@@ -167,10 +206,7 @@ export class NameRegistry {
     }
     const entry: NameEntry = { pid, meta, revision: index, createRevision: index };
     this.#names.set(name, entry);
-    let held = this.#namesByPid.get(pid.key);
-    if (held === undefined) this.#namesByPid.set(pid.key, (held = new Set()));
-    held.add(name);
-    this.#namesPerNode.set(pid.node, (this.#namesPerNode.get(pid.node) ?? 0) + 1);
+    this.#index(name, entry);
     this.#emit({ type: 'put', name, entry, revision: index });
     return { ok: true, revision: index };
   }
@@ -183,7 +219,7 @@ export class NameRegistry {
     return { ok: true, revision: index };
   }
 
-  #releasePid(index: number, pid: Pid, reason: 'process_exit' | 'node_down' | 'stale_incarnation'): string[] {
+  #releasePid(index: number, pid: Pid, reason: DeleteReason): string[] {
     const held = this.#namesByPid.get(pid.key);
     if (held === undefined) return [];
     const released = [...held].sort();
@@ -195,14 +231,29 @@ export class NameRegistry {
     return released;
   }
 
+  /**
+   * Without `creationBelow`: the node is down — every name and claim it held goes. With it: an
+   * incarnation `creationBelow` of the node exists, so every older one is dead — their names go
+   * (reason `stale_incarnation`) and pids older than it are refused from now on; the node's
+   * claims stay (they name the node, not an incarnation; the singleton manager of the new
+   * incarnation takes them over).
+   */
   #nodeDown(index: number, node: string, creationBelow: number | undefined): string[] {
     const released: string[] = [];
-    for (const [, pid] of this.#pidsOnNode(node)) {
-      if (creationBelow !== undefined && pid.creation >= creationBelow) continue;
-      released.push(...this.#releasePid(index, pid, 'node_down'));
+    if (creationBelow !== undefined) {
+      if (!Number.isInteger(creationBelow) || creationBelow < 1) return released;
+      const newest = this.#creations.get(node);
+      if (newest === undefined || newest < creationBelow) this.#creations.set(node, creationBelow);
+      for (const [, pid] of this.#pidsOnNode(node)) {
+        if (pid.creation < creationBelow) released.push(...this.#releasePid(index, pid, 'stale_incarnation'));
+      }
+      return released.sort();
     }
+    for (const [, pid] of this.#pidsOnNode(node)) released.push(...this.#releasePid(index, pid, 'node_down'));
     for (const claim of [...this.#claims.values()]) {
-      if (claim.node === node) this.#claims.delete(claim.key);
+      if (claim.node !== node) continue;
+      this.#claims.delete(claim.key);
+      this.#claimChanges++;
     }
     return released.sort();
   }
@@ -231,6 +282,7 @@ export class NameRegistry {
       return { ok: false, code: 'claim_held', holder: current };
     }
     this.#claims.set(key, { key, node, revision: index });
+    this.#claimChanges++;
     return { ok: true, revision: index };
   }
 
@@ -240,27 +292,52 @@ export class NameRegistry {
       return { ok: false, code: 'badarg', reason: `claim ${key} at revision ${revision} is not current` };
     }
     this.#claims.delete(key);
+    this.#claimChanges++;
     return { ok: true, revision: index };
   }
 
-  #delete(index: number, name: string, previous: NameEntry, reason: 'unregister' | 'process_exit' | 'node_down' | 'stale_incarnation'): void {
+  #delete(index: number, name: string, previous: NameEntry, reason: DeleteReason): void {
     this.#names.delete(name);
     const held = this.#namesByPid.get(previous.pid.key);
     held?.delete(name);
     if (held !== undefined && held.size === 0) this.#namesByPid.delete(previous.pid.key);
-    const count = (this.#namesPerNode.get(previous.pid.node) ?? 0) - 1;
-    if (count > 0) this.#namesPerNode.set(previous.pid.node, count);
-    else this.#namesPerNode.delete(previous.pid.node);
+    const perCreation = this.#namesPerNode.get(previous.pid.node);
+    assert(perCreation !== undefined, 'namesPerNode lost a node that holds names');
+    const count = (perCreation.get(previous.pid.creation) ?? 0) - 1;
+    if (count > 0) perCreation.set(previous.pid.creation, count);
+    else perCreation.delete(previous.pid.creation);
+    if (perCreation.size === 0) this.#namesPerNode.delete(previous.pid.node);
     this.#emit({ type: 'delete', name, previous, revision: index, reason });
+  }
+
+  /** Add a name to the secondary indexes (by pid, by node and creation). */
+  #index(name: string, entry: NameEntry): void {
+    this.#names.set(name, entry);
+    let held = this.#namesByPid.get(entry.pid.key);
+    if (held === undefined) this.#namesByPid.set(entry.pid.key, (held = new Set()));
+    held.add(name);
+    let perCreation = this.#namesPerNode.get(entry.pid.node);
+    if (perCreation === undefined) this.#namesPerNode.set(entry.pid.node, (perCreation = new Map()));
+    perCreation.set(entry.pid.creation, (perCreation.get(entry.pid.creation) ?? 0) + 1);
   }
 
   #emit(event: WatchEvent): void {
     this.#events.push(event);
-    if (this.#events.length > WATCH_EVENTS_MAX) {
+    // Trimmed in chunks (amortized O(1) per event; a splice per event would shift 10,000 every time).
+    if (this.#events.length >= WATCH_EVENTS_MAX + WATCH_EVENTS_TRIM) {
       const dropped = this.#events.splice(0, this.#events.length - WATCH_EVENTS_MAX);
       this.#eventsFloorRevision = (dropped[dropped.length - 1] as WatchEvent).revision;
     }
+    this.#notify(event);
+  }
+
+  #notify(event: WatchEvent): void {
     for (const listener of this.#listeners) listener(event);
+  }
+
+  /** The oldest revision a watcher may resume after (`eventsSince` of anything older is `undefined`). */
+  get oldestResumableRevision(): number {
+    return this.#eventsFloorRevision;
   }
 
   /**
@@ -295,25 +372,40 @@ export class NameRegistry {
     };
   }
 
-  /** Replace the whole state with a snapshot's. Watchers see no events; resuming before it is `compacted`. */
+  /**
+   * Replace the whole state with a snapshot's, then tell listeners what changed (see the header):
+   * deletes of names that went or changed, then puts of names that came or changed, all at the
+   * snapshot's revision. The replay buffer restarts there.
+   */
   restore(snapshot: RegistrySnapshot): void {
     assert(snapshot.version === 1, `unknown registry snapshot version ${String(snapshot.version)}`);
+    const before = new Map(this.#names);
     this.#names.clear();
     this.#namesByPid.clear();
     this.#namesPerNode.clear();
     this.#claims.clear();
     this.#creations.clear();
-    for (const [name, entry] of snapshot.names) {
-      this.#names.set(name, entry);
-      let held = this.#namesByPid.get(entry.pid.key);
-      if (held === undefined) this.#namesByPid.set(entry.pid.key, (held = new Set()));
-      held.add(name);
-      this.#namesPerNode.set(entry.pid.node, (this.#namesPerNode.get(entry.pid.node) ?? 0) + 1);
-    }
+    for (const [name, entry] of snapshot.names) this.#index(name, entry);
     for (const claim of snapshot.claims) this.#claims.set(claim.key, claim);
     for (const [node, creation] of snapshot.creations) this.#creations.set(node, creation);
     this.#appliedIndex = snapshot.appliedIndex;
+    this.#restored = true;
     this.#events.length = 0;
     this.#eventsFloorRevision = snapshot.appliedIndex;
+    const revision = snapshot.appliedIndex;
+    const changed: WatchEvent[] = [];
+    for (const [name, previous] of before) {
+      const now = this.#names.get(name);
+      if (now === undefined || !sameEntry(previous, now)) changed.push({ type: 'delete', name, previous, revision, reason: 'snapshot' });
+    }
+    for (const [name, entry] of this.#names) {
+      const previous = before.get(name);
+      if (previous === undefined || !sameEntry(previous, entry)) changed.push({ type: 'put', name, entry, revision });
+    }
+    for (const event of changed) this.#notify(event);
   }
+}
+
+function sameEntry(a: NameEntry, b: NameEntry): boolean {
+  return a.revision === b.revision && a.pid.equals(b.pid);
 }

@@ -3,7 +3,9 @@
  * to every member's `Group`, and every member declares the same keys (`declare(key, spec)`).
  *
  * Placement. The owner of a key is the first member of the ring's preference list for it (the
- * ring over the committed membership, `group.ring()`) that this member can reach and that is not
+ * ring over the committed membership, `group.ring()`) that this member can reach, whose manager
+ * has said it is up (a `present` notice, exchanged whenever a link comes up: a restarted member
+ * links before its manager runs, and a handoff sent to it then would be lost), and that is not
  * draining. The owner claims the key through the registry (`claim` command); the claim's Raft
  * index is the instance's fencing token, and the instance (a process, `spec.start`) runs only
  * after that claim has committed.
@@ -168,6 +170,8 @@ interface Predecessor {
 
 interface Handoff {
   readonly revision: number;
+  /** The member that sent it: it counts only if that member held the claim at `revision`. */
+  readonly from: string;
   /** True from a planned move (the state, if any, is the instance's); false: only proof it stopped. */
   readonly planned: boolean;
   readonly state: unknown;
@@ -175,7 +179,9 @@ interface Handoff {
 
 type SingletonMessage =
   | { readonly type: 'handoff'; readonly key: string; readonly revision: number; readonly planned: boolean; readonly state: unknown }
-  | { readonly type: 'draining'; readonly node: string };
+  | { readonly type: 'draining'; readonly node: string }
+  /** "My singleton manager is up": sent to every peer at start and to each peer that connects. */
+  | { readonly type: 'present'; readonly node: string };
 
 export class SingletonManager {
   readonly group: Group;
@@ -204,6 +210,8 @@ export class SingletonManager {
   #leaderTerm = 0;
   #leaderSince = 0;
   readonly #lastSeen = new Map<string, number>();
+  /** Peers whose singleton manager told us it is up (since their link last came up). */
+  readonly #present = new Set<string>();
   readonly #releasing = new Set<string>();
 
   constructor(group: Group, options: SingletonManagerOptions = {}) {
@@ -218,7 +226,9 @@ export class SingletonManager {
     this.#log = options.log;
     validateSettings(this.#settings);
     this.#unknownBefore = this.#clock.now();
-    this.#historyComplete = group.state.appliedIndex === 0;
+    // Complete only if this replica knows no claim ever existed (not merely "nothing applied
+    // yet": the driver may have applied the first entries before this manager attached).
+    this.#historyComplete = group.state.names.claimHistoryEmpty;
     for (const claim of group.state.names.claims()) {
       this.#histories.set(claim.key, { current: claim, last: claim, removedAt: undefined, known: this.#historyComplete });
     }
@@ -226,10 +236,14 @@ export class SingletonManager {
       group.onApply((event) => this.#onApply(event)),
       group.distribution.onControl(`singleton:${group.id}`, (from, payload) => this.#onMessage(from, payload)),
       group.distribution.onNodeEvent((event) => {
-        if (event.type === 'nodedown') this.#lastSeen.set(event.node, this.#clock.now());
+        if (event.type === 'nodedown') {
+          this.#lastSeen.set(event.node, this.#clock.now());
+          this.#present.delete(event.node);
+        } else this.#announce(event.node);
         this.#reconcileAll();
       }),
     );
+    for (const peer of group.distribution.peers({ hidden: false })) this.#announce(peer);
     this.#scheduleCheck();
     this.#scheduleRenew();
   }
@@ -264,7 +278,9 @@ export class SingletonManager {
       }
       const drainingUntil = this.#draining.get(member);
       if (drainingUntil !== undefined && drainingUntil > now) continue;
-      if (this.group.distribution.isConnected(member)) return member;
+      // Connected AND its manager is up: a planned move to a member whose manager has not started
+      // yet (a restarted node links before its group and manager are open) would lose the handoff.
+      if (this.#present.has(member) && this.group.distribution.isConnected(member)) return member;
     }
     return undefined;
   }
@@ -337,6 +353,10 @@ export class SingletonManager {
       this.#onRestore();
       return;
     }
+    if (event.type === 'conf_change') {
+      this.#reconcileAll(); // the ring may have changed
+      return;
+    }
     const command = event.command;
     if (command.op !== 'claim' && command.op !== 'release_claim' && command.op !== 'node_down') return;
     const keys =
@@ -396,6 +416,14 @@ export class SingletonManager {
   #onMessage(from: string, payload: unknown): void {
     const message = payload as SingletonMessage | null;
     if (typeof message !== 'object' || message === null) return;
+    if (message.type === 'present') {
+      if (message.node !== from || this.#present.has(from)) return;
+      this.#present.add(from);
+      // Our own notice may have reached it before its manager was up: answer once.
+      this.#announce(from);
+      this.#reconcileAll();
+      return;
+    }
     if (message.type === 'draining') {
       if (message.node !== from) return;
       this.#draining.set(from, this.#clock.now() + this.#settings.drainExclusionMs);
@@ -403,16 +431,43 @@ export class SingletonManager {
       return;
     }
     if (message.type === 'handoff' && typeof message.key === 'string' && Number.isInteger(message.revision) && message.revision > 0) {
+      // Only the holder of the claim at `revision` may hand it off: a handoff is proof that the
+      // instance of that token stopped, and only its member can give that proof.
+      const known = this.#claimAt(message.key, message.revision);
+      if (known !== undefined && known.node !== from) {
+        this.#log?.('warn', 'singleton_handoff_rejected', `handoff of ${message.key}@${message.revision} from ${from}, but ${known.node} held that claim`);
+        return;
+      }
       const held = this.#handoffs.get(message.key);
       if (held !== undefined && held.revision >= message.revision) return;
       const last = this.#history(message.key).last;
       if (last !== undefined && last.revision > message.revision) return; // already superseded
-      this.#handoffs.set(message.key, { revision: message.revision, planned: message.planned === true, state: message.planned === true ? message.state : undefined });
+      this.#handoffs.set(message.key, { revision: message.revision, from, planned: message.planned === true, state: message.planned === true ? message.state : undefined });
       trimOldest(this.#handoffs, HANDOFFS_MAX);
       this.#reconcileSoon(message.key);
       return;
     }
     this.#log?.('warn', 'singleton_message_rejected', `malformed singleton message from ${from}`);
+  }
+
+  /** The claim of `key` at `revision`, if this replica knows it (current, or the last one applied). */
+  #claimAt(key: string, revision: number): ClaimEntry | undefined {
+    const current = this.group.state.names.claim(key);
+    if (current?.revision === revision) return current;
+    const last = this.#history(key).last;
+    return last?.revision === revision ? last : undefined;
+  }
+
+  /** A handoff we hold that proves the instance of `claim` stopped: same token, sent by its holder. */
+  #handoffFor(key: string, claim: ClaimEntry | undefined): Handoff | undefined {
+    const handoff = this.#handoffs.get(key);
+    if (claim === undefined || handoff === undefined) return undefined;
+    return handoff.revision === claim.revision && handoff.from === claim.node ? handoff : undefined;
+  }
+
+  #announce(peer: string): void {
+    if (this.#closed) return;
+    this.group.distribution.sendControl(peer, `singleton:${this.group.id}`, { type: 'present', node: this.#me } satisfies SingletonMessage);
   }
 
   // ---- deciding what to do -----------------------------------------------------------------
@@ -447,8 +502,7 @@ export class SingletonManager {
     if (owner !== this.#me) return;
     const history = this.#history(slot.key);
     const previous = claim ?? history.last;
-    const handoff = this.#handoffs.get(slot.key);
-    const handedOver = previous !== undefined && handoff?.revision === previous.revision;
+    const handedOver = this.#handoffFor(slot.key, previous) !== undefined;
     if (claim !== undefined) {
       // Held by another member: take it over only with its handoff (proof it stopped).
       if (handedOver) this.#background(this.#claim(slot, claim.revision));
@@ -468,8 +522,8 @@ export class SingletonManager {
       return { safeAt: this.#safeAt(now, predecessor), reason: predecessor.known ? 'first' : 'owner_lost', handoff: undefined };
     }
     if (previous.node === this.#me) return { safeAt: now, reason: 'restarted', handoff: undefined };
-    const handoff = this.#handoffs.get(slot.key);
-    if (handoff !== undefined && handoff.revision === previous.revision) return { safeAt: now, reason: handoff.planned ? 'handoff' : 'owner_lost', handoff };
+    const handoff = this.#handoffFor(slot.key, previous);
+    if (handoff !== undefined) return { safeAt: now, reason: handoff.planned ? 'handoff' : 'owner_lost', handoff };
     return { safeAt: this.#safeAt(now, predecessor), reason: 'owner_lost', handoff: undefined };
   }
 

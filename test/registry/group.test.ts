@@ -59,7 +59,11 @@ async function threeMembers(): Promise<Member[]> {
   await eventually('a leads', () => a.group.status().role === 'leader');
   const b = await startMember('b', { seed: a.distribution.address });
   const c = await startMember('c', { seed: a.distribution.address });
-  await eventually('3 voters', () => a.group.status().voters.length === 3);
+  // Applied by every member (the leader merely appending it is not enough for a quorum without it).
+  await eventually('3 voters everywhere', () => {
+    const { commit, lastIndex } = a.group.status();
+    return commit === lastIndex && [a, b, c].every((member) => member.group.committedConf().voters.length === 3 && member.group.status().applied === commit);
+  });
   return [a, b, c];
 }
 

@@ -1,6 +1,7 @@
 // The name-registry state machine: register/unregister semantics, names dying with processes,
-// nodes and old incarnations, claims, watch events, and determinism (replicas applying the same
-// log agree; restoring a snapshot equals replaying the log).
+// nodes and old incarnations, claims, watch events (a restored snapshot tells listeners what
+// changed), and determinism (replicas applying the same log agree; restoring a snapshot equals
+// replaying the log).
 import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
 import { NameRegistry, WATCH_EVENTS_MAX, type RegistryCommand } from '../../registry/names.js';
@@ -10,6 +11,20 @@ import { decode, encode } from '../../runtime/codec.js';
 const a1 = new Pid('a@127.0.0.1', 1, 1);
 const a2 = new Pid('a@127.0.0.1', 2, 1);
 const b1 = new Pid('b@127.0.0.1', 1, 1);
+
+/** Random registry commands over a few names, pids (two incarnations of one node) and claims. */
+function commandArbitrary(): fc.Arbitrary<RegistryCommand> {
+  const pids = [a1, a2, b1, new Pid('a@127.0.0.1', 1, 2)];
+  const names = ['n0', 'n1', 'n2', 'n3'];
+  return fc.oneof(
+    fc.record({ op: fc.constant('register' as const), name: fc.constantFrom(...names), pid: fc.constantFrom(...pids) }),
+    fc.record({ op: fc.constant('unregister' as const), name: fc.constantFrom(...names), pid: fc.constantFrom(...pids) }),
+    fc.record({ op: fc.constant('release_pid' as const), pid: fc.constantFrom(...pids) }),
+    fc.record({ op: fc.constant('node_down' as const), node: fc.constantFrom('a@127.0.0.1', 'b@127.0.0.1') }),
+    fc.record({ op: fc.constant('node_down' as const), node: fc.constant('a@127.0.0.1'), creationBelow: fc.constantFrom(2, 3) }),
+    fc.record({ op: fc.constant('claim' as const), key: fc.constantFrom('k1', 'k2'), node: fc.constantFrom('a@h', 'b@h') }),
+  );
+}
 
 function applyAll(registry: NameRegistry, commands: RegistryCommand[], startIndex = registry.appliedIndex + 1) {
   return commands.map((command, offset) => registry.apply(startIndex + offset, command));
@@ -107,7 +122,41 @@ describe('names — names die with processes, nodes and incarnations', () => {
   });
 });
 
+describe('names — a newer incarnation announced by node_down with creationBelow', () => {
+  it('drops the older creations\' names, keeps newer ones and the node\'s claims, refuses older pids after', () => {
+    const registry = new NameRegistry();
+    const a3 = new Pid('a@127.0.0.1', 1, 3);
+    applyAll(registry, [
+      { op: 'register', name: 'old', pid: a1 },
+      { op: 'claim', key: 'k', node: 'a@127.0.0.1' },
+    ]);
+    expect(registry.oldestCreationHolding('a@127.0.0.1')).toBe(1);
+    const [result, refused, accepted] = applyAll(registry, [
+      { op: 'node_down', node: 'a@127.0.0.1', creationBelow: 2 },
+      { op: 'register', name: 'late', pid: new Pid('a@127.0.0.1', 5, 1) },
+      { op: 'register', name: 'newer', pid: a3 },
+    ]);
+    expect(result).toEqual({ ok: true, revision: 3, released: ['old'] });
+    expect(refused).toMatchObject({ ok: false, code: 'noproc' });
+    expect(accepted).toEqual({ ok: true, revision: 5 });
+    expect(registry.claim('k')?.node).toBe('a@127.0.0.1');
+    expect(registry.newestCreation('a@127.0.0.1')).toBe(3);
+    expect(registry.oldestCreationHolding('a@127.0.0.1')).toBe(3);
+  });
+});
+
 describe('names — claims (singleton fencing tokens)', () => {
+  it('knows when no claim ever existed: not after a claim, a release, or a restored snapshot', () => {
+    const registry = new NameRegistry();
+    applyAll(registry, [{ op: 'register', name: 'x', pid: a1 }, { op: 'noop' }]);
+    expect(registry.claimHistoryEmpty).toBe(true);
+    applyAll(registry, [{ op: 'claim', key: 'k', node: 'a@h' }]);
+    expect(registry.claimHistoryEmpty).toBe(false);
+    const restored = new NameRegistry();
+    restored.restore(new NameRegistry().snapshot());
+    expect(restored.claimHistoryEmpty).toBe(false);
+  });
+
   it('a claim is exclusive per key until released, handed over or its node is down', () => {
     const registry = new NameRegistry();
     const [first, refused, handover] = applyAll(registry, [
@@ -143,27 +192,71 @@ describe('names — watch events', () => {
   it('says compacted (undefined) when the events to resume from were dropped', () => {
     const registry = new NameRegistry();
     const commands: RegistryCommand[] = [];
-    for (let i = 0; i < WATCH_EVENTS_MAX + 10; i++) commands.push({ op: 'register', name: `n${i}`, pid: a1 });
+    const total = WATCH_EVENTS_MAX * 2;
+    for (let i = 0; i < total; i++) commands.push({ op: 'register', name: `n${i}`, pid: a1 });
     applyAll(registry, commands);
     expect(registry.eventsSince(0)).toBeUndefined();
-    expect(registry.eventsSince(WATCH_EVENTS_MAX + 5)?.length).toBe(5);
+    expect(registry.eventsSince(total - 5)?.length).toBe(5);
+    // At least the last WATCH_EVENTS_MAX are always kept.
+    expect(registry.eventsSince(total - WATCH_EVENTS_MAX)?.length).toBe(WATCH_EVENTS_MAX);
+    expect(registry.oldestResumableRevision).toBeLessThanOrEqual(total - WATCH_EVENTS_MAX);
+  });
+});
+
+describe('names — restoring a snapshot tells listeners what changed', () => {
+  it('emits a delete for each name that went, a put for each that came, at the snapshot revision', () => {
+    // A replica that saw only the first two entries restores the snapshot taken after four.
+    const source = new NameRegistry();
+    applyAll(source, [
+      { op: 'register', name: 'x', pid: a1 },
+      { op: 'register', name: 'y', pid: b1 },
+      { op: 'unregister', name: 'x', pid: a1 },
+      { op: 'register', name: 'z', pid: a2 },
+    ]);
+    const lagging = new NameRegistry();
+    applyAll(lagging, [
+      { op: 'register', name: 'x', pid: a1 },
+      { op: 'register', name: 'y', pid: b1 },
+    ]);
+    const seen: string[] = [];
+    lagging.onChange((event) => seen.push(`${event.type}:${event.name}@${event.revision}${event.type === 'delete' ? `:${event.reason}` : ''}`));
+    lagging.restore(source.snapshot());
+    expect(seen).toEqual(['delete:x@4:snapshot', 'put:z@4']);
+    expect(lagging.whereis('z')?.revision).toBe(4);
+    // Resuming before the snapshot is compacted; from it, nothing is missed.
+    expect(lagging.eventsSince(3)).toBeUndefined();
+    expect(lagging.eventsSince(4)).toEqual([]);
+    expect(lagging.oldestResumableRevision).toBe(4);
+  });
+
+  it('a listener that mirrors the events always agrees with the replica, restores included', () => {
+    fc.assert(
+      fc.property(fc.array(commandArbitrary(), { maxLength: 40 }), fc.nat(40), fc.nat(40), (commands, seenByReplica, snapshotAt) => {
+        const replica = new NameRegistry();
+        const mirror = new Map<string, string>();
+        replica.onChange((event) => {
+          if (event.type === 'put') mirror.set(event.name, event.entry.pid.key);
+          else mirror.delete(event.name);
+        });
+        const known = Math.min(seenByReplica, commands.length);
+        applyAll(replica, commands.slice(0, known));
+        const source = new NameRegistry();
+        const cut = Math.min(commands.length, Math.max(known + 1, snapshotAt));
+        applyAll(source, commands.slice(0, cut));
+        if (cut > known) replica.restore(source.snapshot());
+        applyAll(replica, commands.slice(cut), cut + 1);
+        const actual = new Map(replica.registered().map(([name, entry]) => [name, entry.pid.key]));
+        expect(mirror).toEqual(actual);
+      }),
+      { numRuns: 300, seed: 7 },
+    );
   });
 });
 
 describe('names — determinism and snapshots', () => {
-  const pids = [a1, a2, b1, new Pid('a@127.0.0.1', 1, 2)];
-  const names = ['n0', 'n1', 'n2', 'n3'];
-  const commandArbitrary: fc.Arbitrary<RegistryCommand> = fc.oneof(
-    fc.record({ op: fc.constant('register' as const), name: fc.constantFrom(...names), pid: fc.constantFrom(...pids) }),
-    fc.record({ op: fc.constant('unregister' as const), name: fc.constantFrom(...names), pid: fc.constantFrom(...pids) }),
-    fc.record({ op: fc.constant('release_pid' as const), pid: fc.constantFrom(...pids) }),
-    fc.record({ op: fc.constant('node_down' as const), node: fc.constantFrom('a@127.0.0.1', 'b@127.0.0.1') }),
-    fc.record({ op: fc.constant('claim' as const), key: fc.constantFrom('k1', 'k2'), node: fc.constantFrom('a@h', 'b@h') }),
-  );
-
   it('two replicas applying the same log agree; a snapshot through the codec equals replay', () => {
     fc.assert(
-      fc.property(fc.array(commandArbitrary, { maxLength: 60 }), fc.nat(60), (commands, cut) => {
+      fc.property(fc.array(commandArbitrary(), { maxLength: 60 }), fc.nat(60), (commands, cut) => {
         const left = new NameRegistry();
         const right = new NameRegistry();
         const leftResults = applyAll(left, commands);

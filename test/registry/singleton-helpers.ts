@@ -25,7 +25,8 @@ export interface Member {
   readonly node: Node;
   readonly distribution: Distribution;
   readonly group: Group;
-  readonly singletons: SingletonManager;
+  /** Undefined until attached, for a member started with `managerLater`. */
+  singletons: SingletonManager;
   closed: boolean;
 }
 
@@ -45,7 +46,8 @@ export class Cluster {
   readonly members: Member[] = [];
   readonly records: InstanceRecord[] = [];
 
-  async start(name: string, options: { bootstrap?: boolean; seed?: string; keys?: readonly string[] } = {}): Promise<Member> {
+  /** `managerLater`: the member runs its group but no singleton manager until `attach()`. */
+  async start(name: string, options: { bootstrap?: boolean; seed?: string; keys?: readonly string[]; managerLater?: boolean } = {}): Promise<Member> {
     const node = new Node({ name: `${name}@127.0.0.1`, stopTimeoutMs: 200 });
     await node.start();
     const distribution = await Distribution.start({ node, cookie: COOKIE, tickMs: 100, heartbeatTimeoutMs: 1_000 });
@@ -60,12 +62,18 @@ export class Cluster {
       voterDownGraceMs: 600,
       requestTimeoutMs: 1_000,
     });
-    const singletons = new SingletonManager(group, { ...FAST_SINGLETONS, ...(process.env.SINGLETON_DEBUG ? { log: (level: string, event: string, msg: string) => console.log(node.name, level, event, msg) } : {}) });
-    const member: Member = { name: node.name, node, distribution, group, singletons, closed: false };
+    const member: Member = { name: node.name, node, distribution, group, singletons: undefined as unknown as SingletonManager, closed: false };
     this.members.push(member);
-    for (const key of options.keys ?? []) singletons.declare(key, this.counterSpec(key));
+    if (options.managerLater !== true) this.attach(member, options.keys ?? []);
     if (options.seed !== undefined) await group.join(options.seed);
     return member;
+  }
+
+  /** Start the member's singleton manager and declare `keys` on it. */
+  attach(member: Member, keys: readonly string[]): void {
+    const debug = process.env.SINGLETON_DEBUG ? { log: (level: string, event: string, msg: string) => console.log(member.name, level, event, msg) } : {};
+    member.singletons = new SingletonManager(member.group, { ...FAST_SINGLETONS, ...debug });
+    for (const key of keys) member.singletons.declare(key, this.counterSpec(key));
   }
 
   /** Bootstrap `a`, then `b` and `c` join: three voters, each declaring `keys`. */
@@ -74,7 +82,12 @@ export class Cluster {
     await eventually('a leads', () => a.group.status().role === 'leader');
     const b = await this.start('b', { seed: a.distribution.address, keys });
     const c = await this.start('c', { seed: a.distribution.address, keys });
-    await eventually('3 voters', () => a.group.status().voters.length === 3);
+    // Every member must have applied the configuration with 3 voters (the leader appending it is
+    // not enough: killed right after, it would leave b and c believing a is needed for a quorum).
+    await eventually('3 voters everywhere', () => {
+      const { commit, lastIndex } = a.group.status();
+      return commit === lastIndex && [a, b, c].every((member) => member.group.committedConf().voters.length === 3 && member.group.status().applied === commit);
+    });
     return [a, b, c];
   }
 
@@ -150,7 +163,7 @@ export class Cluster {
     member.closed = true;
     await member.distribution.close();
     await member.group.close();
-    await member.singletons.close();
+    await member.singletons?.close();
     await member.node.stop();
   }
 
@@ -158,7 +171,7 @@ export class Cluster {
     for (const member of this.members.splice(0).reverse()) {
       if (member.closed) continue;
       member.closed = true;
-      await member.singletons.close();
+      await member.singletons?.close();
       await member.group.close();
       await member.distribution.close();
       await member.node.stop();

@@ -81,6 +81,25 @@ describe('singleton — planned moves carry state', () => {
     expect(overlaps(cluster.records)).toEqual([]);
   });
 
+  it('waits for a new member\'s manager before moving to it, so the state is not lost', async () => {
+    // d joins (its node and group run) but its singleton manager starts only later, as on a
+    // restarted node that links before its manager is up. Nobody may pick d as owner before
+    // its manager says it is up: the state must reach d's instance.
+    const key = keyOwnedBy('d', ['a', 'b', 'c', 'd']);
+    const [a] = await cluster.three([key]);
+    const before = await cluster.settled(key, 'instance among three');
+    sendTicks(cluster.member(before.node), before.pid, 4);
+    const d = await cluster.start('d', { seed: a!.distribution.address, managerLater: true });
+    await eventually('d on every ring', () => cluster.members.every((member) => member.group.ring().members.some((ringMember) => ringMember.name === d.name)));
+    for (const member of cluster.members.filter((candidate) => candidate !== d)) expect(member.singletons.ownerOf(key)).not.toBe(d.name);
+    expect(cluster.running(key).map((record) => record.token)).toEqual([before.token]);
+    cluster.attach(d, [key]);
+    const after = await cluster.settled(key, 'instance on d', (record) => record.node === d.name);
+    expect(after.reason).toBe('handoff');
+    expect(stateOf(after)).toBe(4);
+    expect(overlaps(cluster.records)).toEqual([]);
+  });
+
   it('moves off a member that leaves, with its state', async () => {
     const key = keyOwnedBy('c', ['a', 'b', 'c']);
     const [a, , c] = await cluster.three([key]);
@@ -118,6 +137,23 @@ describe('singleton — unplanned moves', () => {
     // State claiming to come from an older instance (token below the current claim's).
     const forger = cluster.members.find((member) => member.name !== next && member.name !== 'b@127.0.0.1')!;
     forger.distribution.sendControl(next, 'singleton:g1', { type: 'handoff', key, revision: before.token - 1, planned: true, state: { count: 999 } });
+    await cluster.kill(cluster.member('b'));
+    const after = await cluster.settled(key, 'instance after b died', (record) => record.node === next);
+    expect(after.reason).toBe('owner_lost');
+    expect(after.handoff).toBeUndefined();
+    expect(overlaps(cluster.records)).toEqual([]);
+  });
+
+  it('a handoff sent by a member that did not hold the claim is ignored', async () => {
+    // A third member sends the next owner a handoff with the CURRENT token (b's), claiming b's
+    // instance stopped and carrying made-up state. Only b may say that: once b dies, the next
+    // owner starts without that state, as owner_lost (and after the wait that implies).
+    const key = keyOwnedBy('b', ['a', 'b', 'c']);
+    const [a] = await cluster.three([key]);
+    const before = await cluster.settled(key, 'instance on b', (record) => record.node === 'b@127.0.0.1');
+    const next = a!.group.ring().owners(key, 3).find((name) => name !== 'b@127.0.0.1')!;
+    const forger = cluster.members.find((member) => member.name !== next && member.name !== 'b@127.0.0.1')!;
+    forger.distribution.sendControl(next, 'singleton:g1', { type: 'handoff', key, revision: before.token, planned: true, state: { count: 999 } });
     await cluster.kill(cluster.member('b'));
     const after = await cluster.settled(key, 'instance after b died', (record) => record.node === next);
     expect(after.reason).toBe('owner_lost');

@@ -1,0 +1,139 @@
+// Membership of a group over real links (in-process members on TCP on 127.0.0.1): the group
+// keeps 3 voters — a 4th member stays a learner that holds a full replica — and 5 once it has 5
+// members; a voter unreachable for longer than the grace period is replaced by a learner; a live
+// surplus voter is demoted (after a leave from 5 voters the group goes back to 3, and the demoted
+// member never drops off the ring); and a replaced voter restarted from its own directory is
+// re-admitted as a learner and catches up.
+import { afterEach, describe, expect, it } from 'vitest';
+import { GroupCluster, type Member, type MemberOptions, eventually, idleProcess } from './group-helpers.js';
+
+let cluster = new GroupCluster();
+
+afterEach(async () => {
+  await cluster.close();
+  cluster = new GroupCluster();
+});
+
+/** Bootstrap `a`, the others join through it, one at a time. */
+async function group(shorts: readonly string[], options: MemberOptions = {}, perMember: Record<string, MemberOptions> = {}): Promise<Member[]> {
+  const [first, ...rest] = shorts;
+  const a = await cluster.start(first as string, { ...options, ...perMember[first as string], bootstrap: true });
+  await eventually('the first member leads', () => a.group.status().role === 'leader');
+  const members = [a];
+  for (const short of rest) members.push(await cluster.start(short, { ...options, ...perMember[short], seed: a.distribution.address }));
+  return members;
+}
+
+/** The leader's configuration once it holds `voters` voters and `learners` learners, all applied by every live member. */
+async function configuration(voters: number, learners: number, timeoutMs = 15_000): Promise<{ voters: readonly string[]; learners: readonly string[] }> {
+  return eventually(
+    `${voters} voters and ${learners} learners`,
+    () => {
+      const live = cluster.members.filter((member) => !member.closed);
+      const leader = live.find((member) => member.group.status().role === 'leader');
+      if (leader === undefined) return undefined;
+      const status = leader.group.status();
+      if (status.voters.length !== voters || status.learners.length !== learners || status.commit !== status.lastIndex) return undefined;
+      const committed = leader.group.committedConf();
+      if (committed.voters.length !== voters || committed.learners.length !== learners) return undefined;
+      return { voters: status.voters, learners: status.learners };
+    },
+    timeoutMs,
+  );
+}
+
+/** Let the leader's maintenance run `rounds` more times (it runs every 250 ms by default). */
+async function maintenanceRounds(rounds: number): Promise<void> {
+  const leader = await cluster.leader();
+  const until = leader.group.status().term;
+  for (let round = 0; round < rounds; round++) {
+    await new Promise((resolve) => setTimeout(resolve, 260));
+    expect(leader.group.status().term).toBe(until);
+  }
+}
+
+describe('group membership — voters and learners', () => {
+  it('a 4th member stays a learner, with a full replica of the registry', async () => {
+    const [a, , , d] = await group(['a', 'b', 'c', 'd']);
+    const conf = await configuration(3, 1);
+    expect(conf.learners).toEqual([d!.name]);
+    await maintenanceRounds(4);
+    expect(await configuration(3, 1)).toEqual(conf);
+    // Full replica: names written anywhere, before and after, are in the learner's local replica.
+    await a!.group.register('before', idleProcess(a!.node));
+    await d!.group.register('from-the-learner', idleProcess(d!.node));
+    for (let index = 0; index < 20; index++) await cluster.members[index % 3]!.group.register(`n${index}`, idleProcess(cluster.members[index % 3]!.node));
+    for (const name of ['before', 'from-the-learner', ...Array.from({ length: 20 }, (_, index) => `n${index}`)]) {
+      await eventually(`${name} on the learner`, () => d!.group.whereisLocal(name));
+    }
+    expect(d!.group.registered().map(([name]) => name)).toEqual(a!.group.registered().map(([name]) => name));
+    expect(d!.group.isMember()).toBe(true);
+  });
+
+  it('5 voters once the group has 5 members', async () => {
+    await group(['a', 'b', 'c', 'd', 'e']);
+    const conf = await configuration(5, 0);
+    expect(conf.voters).toHaveLength(5);
+    await cluster.start('f', { seed: cluster.member('a').distribution.address });
+    expect((await configuration(5, 1)).learners).toEqual(['f@127.0.0.1']);
+  });
+
+  it('a voter unreachable for longer than the grace period is replaced by a learner', async () => {
+    await group(['a', 'b', 'c', 'd'], { voterDownGraceMs: 600, nameDownGraceMs: 300 });
+    const before = await configuration(3, 1);
+    const learner = before.learners[0]!;
+    const leader = await cluster.leader();
+    const victim = cluster.members.find((member) => member !== leader && before.voters.includes(member.name))!;
+    await cluster.stop(victim);
+    const after = await configuration(3, 0);
+    expect(after.voters).toContain(learner);
+    expect(after.voters).not.toContain(victim.name);
+  });
+});
+
+describe('group membership — the voter count is kept odd', () => {
+  it('after a leave from 5 voters the group demotes one and runs with 3; the demoted member stays on the ring', async () => {
+    const members = await group(['a', 'b', 'c', 'd', 'e']);
+    await configuration(5, 0);
+    // Every ring every member computes after an applied entry, from here on.
+    const rings: string[][] = [];
+    for (const member of members) {
+      member.group.onApply(() => rings.push(member.group.ring().members.map((ringMember) => ringMember.name)));
+    }
+    const leaving = members.find((member) => member.group.status().role !== 'leader')!;
+    await leaving.group.leave();
+    const conf = await configuration(3, 1);
+    const demoted = conf.learners[0]!;
+    expect(demoted).not.toBe(leaving.name);
+    expect(cluster.member('a').group.status().learners).toEqual([demoted]);
+    const remaining = members.filter((member) => member !== leaving).map((member) => member.name).sort();
+    // The demoted member went out of the configuration and back in as a learner; no ring lost it.
+    for (const ring of rings.filter((candidate) => !candidate.includes(leaving.name))) expect(ring.sort()).toEqual(remaining);
+    expect(rings.some((ring) => !ring.includes(leaving.name))).toBe(true);
+    for (const member of members.filter((candidate) => candidate !== leaving)) {
+      await eventually(`${member.name} sees the demotion done`, () => member.group.state.demoting().length === 0 && member.group.committedConf().learners.includes(demoted));
+      expect(member.group.isMember()).toBe(true);
+    }
+  });
+});
+
+describe('group membership — a replaced voter comes back', () => {
+  it('restarted from its directory after being replaced, it is re-admitted as a learner and catches up', async () => {
+    const raftPath = cluster.dir('b-raft');
+    await group(['a', 'b', 'c', 'd'], { voterDownGraceMs: 600, nameDownGraceMs: 300 }, { b: { raftPath } });
+    const before = await configuration(3, 1);
+    expect(before.voters).toContain('b@127.0.0.1');
+    await cluster.stop(cluster.member('b'));
+    const replaced = await configuration(3, 0);
+    expect(replaced.voters).not.toContain('b@127.0.0.1');
+    const leader = await cluster.leader();
+    await leader.group.register('while-b-was-away', idleProcess(leader.node));
+    // Its own log still says it is a voter; the group says it is not a member.
+    const b = await cluster.start('b', { raftPath, creation: 2, voterDownGraceMs: 600, nameDownGraceMs: 300 });
+    await b.distribution.connect(leader.distribution.address);
+    const back = await configuration(3, 1);
+    expect(back.learners).toEqual(['b@127.0.0.1']);
+    await eventually('b caught up', () => b.group.whereisLocal('while-b-was-away'));
+    await eventually('b knows it is a member', () => b.group.isMember());
+  });
+});
