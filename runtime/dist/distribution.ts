@@ -271,6 +271,20 @@ export class Distribution implements SignalRouter {
   }
 
   /**
+   * Stop dialling `address` (given to `connect` or found by discovery), whether or not a peer
+   * ever answered there, and close the connection to the node last seen at it. Returns whether
+   * anything was dropped.
+   */
+  forgetAddress(address: string): boolean {
+    const target = this.#targets.get(address);
+    if (target === undefined) return false;
+    this.#dropTarget(address);
+    const connection = target.name === undefined ? undefined : this.#connections.get(target.name);
+    connection?.close(fedError('closed', `stopped dialling ${address} on request`, { peer: target.name, address }));
+    return true;
+  }
+
+  /**
    * Fault injection (jepsen-lite; off unless the node was started with it): cut the links to
    * `nodes` and refuse them, both ways, until a later call leaves them out. Targets are kept, so
    * healing redials at once. Replaces the previous block list.
@@ -679,8 +693,12 @@ export class Distribution implements SignalRouter {
     totals.dataDropped += connection.stats.dataDropped;
     totals.dataSent += connection.stats.dataSent;
     totals.dataReceived += connection.stats.dataReceived;
+    // A hidden peer that dialled us (the CLI, a test client) going away is routine; a peer we
+    // dial ourselves, or any visible one, going away is worth a warning.
+    const dialledByUs = [...this.#targets.values()].some((target) => target.name === name);
+    const routine = reason?.code === 'shutdown' || (connection.peer.hidden && !dialledByUs);
     this.#log({
-      level: reason?.code === 'shutdown' ? 'info' : 'warn',
+      level: routine ? 'info' : 'warn',
       event: 'nodedown',
       node: this.node.name,
       peer: name,

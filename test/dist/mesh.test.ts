@@ -271,6 +271,52 @@ describe('mesh', () => {
     expect(dials).toBeLessThanOrEqual(14);
   });
 
+  it('mesh — forgetAddress stops redialling an address where no peer ever answered, and closes a named one', async () => {
+    // disconnect(name) cannot reach a target whose peer name was never learned; forgetAddress can.
+    let dials = 0;
+    class CountingTransport extends TcpTransport {
+      override connect(address: string, options?: { timeoutMs?: number }) {
+        dials++;
+        return super.connect(address, options);
+      }
+    }
+    const a = await member('a', { transport: new CountingTransport(), backoffMinMs: 20, backoffMaxMs: 40 });
+    const closed = net.createServer();
+    await new Promise<void>((resolve) => closed.listen(0, '127.0.0.1', () => resolve()));
+    const deadAddress = `127.0.0.1:${(closed.address() as net.AddressInfo).port}`;
+    await new Promise<void>((resolve) => closed.close(() => resolve()));
+    await expect(a.dist.connect(deadAddress)).rejects.toMatchObject({ code: 'nodedown' });
+    await waitFor(() => dials >= 3);
+    expect(a.dist.forgetAddress(deadAddress)).toBe(true);
+    const dialsWhenForgotten = dials;
+    await sleep(300);
+    expect(dials).toBeLessThanOrEqual(dialsWhenForgotten + 1);
+    expect(a.dist.forgetAddress(deadAddress)).toBe(false);
+
+    const b = await member('b');
+    await a.dist.connect(b.dist.address);
+    expect(a.dist.forgetAddress(b.dist.address)).toBe(true);
+    await waitFor(() => !a.dist.isConnected(b.node.name) && !b.dist.isConnected(a.node.name));
+    const dialsAfterClose = dials;
+    await sleep(300);
+    expect(dials).toBe(dialsAfterClose);
+  });
+
+  it('mesh — a hidden client that dialled us and leaves is logged at info; a lost visible peer is a warning', async () => {
+    // `fedctl` calls connect as hidden nodes and leave: routine, not a warning on every call.
+    const a = await member('a');
+    const client = await member('client', { hidden: true });
+    await client.dist.connect(a.dist.address);
+    await client.dist.close();
+    await waitFor(() => a.logs.some((entry) => entry.event === 'nodedown' && entry.peer === client.node.name));
+    expect(a.logs.find((entry) => entry.event === 'nodedown' && entry.peer === client.node.name)?.level).toBe('info');
+    const b = await member('b');
+    await a.dist.connect(b.dist.address);
+    await b.dist.close();
+    await waitFor(() => a.logs.some((entry) => entry.event === 'nodedown' && entry.peer === b.node.name));
+    expect(a.logs.find((entry) => entry.event === 'nodedown' && entry.peer === b.node.name)?.level).toBe('warn');
+  });
+
   it('mesh — linking or monitoring a dead remote pid gives noproc', async () => {
     const a = await member('a');
     const b = await member('b');
