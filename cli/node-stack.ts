@@ -318,6 +318,8 @@ class FederationRole {
           ...status,
           groups: directory?.groups.filter((record) => record.state !== 'removed').length ?? null,
           rootGroup: directory?.rootGroup ?? null,
+          cacheHitsTotal: status.cacheHits,
+          cacheMissesTotal: status.cacheMisses,
         };
       },
     };

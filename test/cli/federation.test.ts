@@ -213,7 +213,37 @@ describe('fedctl federation — figures', () => {
     const stats = await json<{ federation: Record<string, unknown>; introspection: { federation: Record<string, unknown> } }>(green[0] as StartedNode, 'stats');
     expect(stats.federation).toMatchObject({ group: 'green', root: false, rootGroup: 'blue', groups: 2, ownedSlots: 2048 });
     expect(stats.federation.gateways).toHaveLength(2);
-    expect(stats.introspection.federation).toMatchObject({ group: 'green', root: false, rootGroup: 'blue', gateways: 2, groups: 2, ownedSlots: 2048, cacheHitsTotal: null, cacheHitRatio: null });
+    expect(stats.introspection.federation).toMatchObject({ group: 'green', root: false, rootGroup: 'blue', gateways: 2, groups: 2, ownedSlots: 2048 });
+    expect(typeof stats.introspection.federation.cacheHitsTotal).toBe('number');
+    expect(typeof stats.introspection.federation.cacheMissesTotal).toBe('number');
+  });
+
+  it('stats and /metrics count remote lookups answered from the cache: a first local whereis misses, the next hits', async () => {
+    // A name homed in blue, looked up twice from green at local consistency: green's gateway
+    // asks blue once and then answers from its cache (until blue's watch invalidates it).
+    let name = '';
+    for (let index = 0; name === ''; index++) {
+      const registered = await json<{ group: string }>(blue[0] as StartedNode, 'register', `cached.${index}`);
+      if (registered.group === 'blue') name = `cached.${index}`;
+    }
+    type Counters = { cacheHitsTotal: number; cacheMissesTotal: number };
+    const counters = async (): Promise<Counters> => {
+      const all = await Promise.all(green.map((node) => json<{ introspection: { federation: Counters } }>(node, 'stats')));
+      return all.reduce((sum, stats) => ({
+        cacheHitsTotal: sum.cacheHitsTotal + stats.introspection.federation.cacheHitsTotal,
+        cacheMissesTotal: sum.cacheMissesTotal + stats.introspection.federation.cacheMissesTotal,
+      }), { cacheHitsTotal: 0, cacheMissesTotal: 0 });
+    };
+    const before = await counters();
+    const first = await json<NameInfo>(green[0] as StartedNode, 'whereis', name);
+    const second = await json<NameInfo>(green[0] as StartedNode, 'whereis', name);
+    expect(second.pid).toBe(first.pid);
+    const after = await counters();
+    expect(after.cacheMissesTotal - before.cacheMissesTotal).toBeGreaterThanOrEqual(1);
+    expect(after.cacheHitsTotal - before.cacheHitsTotal).toBeGreaterThanOrEqual(1);
+    const body = await (await fetch(`http://${(green[0] as StartedNode).metricsAddress()}/metrics`)).text();
+    expect(body).toMatch(/^fedctl_federation_cache_lookups_total\{result="hit"\} \d+$/m);
+    expect(body).toMatch(/^fedctl_federation_cache_lookups_total\{result="miss"\} \d+$/m);
   });
 
   it('the Prometheus endpoint exposes the federation figures', async () => {
