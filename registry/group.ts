@@ -39,6 +39,7 @@ import {
   assert,
   fedError,
   isDownMessage,
+  isExitMessage,
   randomSeed,
 } from '../runtime/index.js';
 import {
@@ -416,6 +417,9 @@ export class Group {
       this.state.names.onChange((event) => this.#onNameChange(event)),
     );
     this.#agentPid = this.node.spawn((ctx) => this.#agent(ctx), { trapExit: true });
+    // The member closes with its node (its timers and store are the node's handles too).
+    const unhookStop = this.node.onStop(() => this.close());
+    this.#unsubscribe.push(unhookStop);
   }
 
   /** Start ticking and the driver loop. */
@@ -446,7 +450,7 @@ export class Group {
     for (const timer of this.#retryTimers) this.#clock.clearTimeout(timer);
     this.#retryTimers.clear();
     for (const unsubscribe of this.#unsubscribe) unsubscribe();
-    if (this.#agentPid !== undefined && this.node.started) this.node.exit(this.#agentPid, 'kill');
+    if (this.#agentPid !== undefined && this.node.isAlive(this.#agentPid)) this.node.exit(this.#agentPid, 'kill');
     for (const pending of [...this.#proposals.values(), ...this.#reads.values(), ...this.#leaderReads.values()]) {
       this.#clock.clearTimeout(pending.timer);
       pending.reject(reason);
@@ -1300,6 +1304,9 @@ export class Group {
   async #agent(ctx: import('../runtime/index.js').ProcessContext): Promise<void> {
     for (;;) {
       const message = await ctx.receive();
+      // It traps exits only so that nobody's link takes it down; an exit signal sent to it (the
+      // node stopping, an operator's exit) ends it as it would a process that does not trap.
+      if (isExitMessage(message)) return;
       if (message instanceof Pid) ctx.monitor(message);
       else if (isDownMessage(message) && message.pid instanceof Pid) {
         this.#monitoredPids.delete(message.pid.key);

@@ -2,20 +2,16 @@
 export * from './kernel/index.js';
 export { Pid, Ref, isValidNodeName, assertNodeName } from './pid.js';
 export { encode, decode } from './codec.js';
-export type { ExitReason, NameAtNode, Signal, SignalRouter } from './signals.js';
-export { Node, type NodeOptions, type StopHook } from './node.js';
+// Node, processes, servers, supervisors (runtime/public.ts lists them).
+export * from './public.js';
 export {
-  TIMEOUT,
-  type Timeout,
-  type ProcessContext,
-  type ProcessFn,
-  type SpawnOptions,
-  type MailboxOverflow,
-  type TrySendResult,
-  type SendTarget,
-  type ExitMessage,
-  type DownMessage,
-  isExitMessage,
-  isDownMessage,
-} from './process.js';
+  Pool,
+  startPool,
+  type PoolOptions,
+  type PoolStatus,
+  POOL_WAITERS_MAX_DEFAULT,
+  POOL_CHECKOUT_TIMEOUT_MS_DEFAULT,
+  POOL_SIZE_MAX,
+} from './pool.js';
 export * from './dist/index.js';
+export * from './observe/index.js';
