@@ -6,9 +6,13 @@
  * `request` retries an `overloaded` answer with capped, jittered exponential backoff (see
  * retry.ts; the refused request was never proposed, so the retry cannot duplicate it);
  * `requestOnce` does not.
+ *
+ * The link is TCP (`host:port`) by default; with `link: {transport: 'hyperswarm', dhtBootstrap}`
+ * the client joins the given DHT with a fresh key pair of its own and dials the node's public
+ * key, the cookie handshake and sealing running over the Noise stream as between nodes.
  */
 import { randomBytes } from 'node:crypto';
-import { Distribution, Node, TIMEOUT, fedError, isDownMessage, type ProcessContext } from '../runtime/index.js';
+import { Distribution, HyperswarmTransport, Node, TIMEOUT, TcpTransport, type Transport, fedError, isDownMessage, type ProcessContext } from '../runtime/index.js';
 import { ADMIN_SERVER_NAME, type AdminReply, type AdminRequest } from './admin-protocol.js';
 import type { AdminReplyEnvelope } from './admin-server.js';
 import { type RetryOptions, withOverloadRetry } from './retry.js';
@@ -21,10 +25,21 @@ export interface AdminClient {
   close(): Promise<void>;
 }
 
-export async function connectAdmin(address: string, cookie: string, timeoutMs: number, retry: RetryOptions = {}): Promise<AdminClient> {
+/** How the client reaches the node: the node's own transport. */
+export type AdminLink = { readonly transport: 'tcp' } | { readonly transport: 'hyperswarm'; readonly dhtBootstrap: readonly string[] };
+
+export interface ConnectAdminOptions extends RetryOptions {
+  /** Default tcp. */
+  readonly link?: AdminLink;
+}
+
+export async function connectAdmin(address: string, cookie: string, timeoutMs: number, options: ConnectAdminOptions = {}): Promise<AdminClient> {
+  const { link, ...retry } = options;
+  // Built before the node starts: a bad bootstrap list is refused with nothing to undo.
+  const transport: Transport = link?.transport === 'hyperswarm' ? new HyperswarmTransport({ bootstrap: link.dhtBootstrap }) : new TcpTransport();
   const node = new Node({ name: `fedctl-cli-${randomBytes(4).toString('hex')}@127.0.0.1` });
   await node.start();
-  const distribution = new Distribution({ node, cookie, hidden: true, listen: false, reconnect: false, logger: () => undefined, connectTimeoutMs: timeoutMs, handshakeTimeoutMs: timeoutMs });
+  const distribution = new Distribution({ node, cookie, transport, hidden: true, listen: false, reconnect: false, logger: () => undefined, connectTimeoutMs: timeoutMs, handshakeTimeoutMs: timeoutMs });
   const close = async (): Promise<void> => {
     await distribution.close();
     await node.stop();

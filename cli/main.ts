@@ -17,7 +17,8 @@ import { registerClientCommands } from './client-commands.js';
 import { registerStartCommand } from './start.js';
 import { registerDemoCommand } from './demo.js';
 import { registerTopCommand } from './top.js';
-import { envBoolean } from './env.js';
+import { collect, envBoolean } from './env.js';
+import { TRANSPORT_KINDS, type TransportKind } from './config.js';
 
 /** Where the CLI looks for a node when neither --node nor FEDCTL_NODE says: `fedctl start`'s default --listen. */
 export const NODE_DEFAULT = '127.0.0.1:4370';
@@ -26,6 +27,8 @@ export interface GlobalOptions {
   json?: boolean;
   debug?: boolean;
   node: string;
+  transport: TransportKind;
+  dhtBootstrap?: string[];
   cookie?: string;
   cookieFile?: string;
   timeout: string;
@@ -36,7 +39,14 @@ export function buildProgram(run: (action: (output: Output) => Promise<number | 
     .description('Erlang-style processes and Raft-replicated global names for Node.js services')
     .addOption(new Option('--json', 'machine-readable JSON output [env FEDCTL_JSON=1]'))
     .addOption(new Option('--debug', 'print stack traces with errors [env FEDCTL_DEBUG=1]'))
-    .addOption(new Option('--node <host:port>', 'the node to talk to').env('FEDCTL_NODE').default(NODE_DEFAULT))
+    .addOption(new Option('--node <address>', 'the node to talk to: host:port, or its public key with --transport hyperswarm').env('FEDCTL_NODE').default(NODE_DEFAULT))
+    .addOption(
+      new Option('--transport <kind>', 'how nodes are linked (fedctl start) and reached (the other commands); hyperswarm needs --dht-bootstrap')
+        .choices([...TRANSPORT_KINDS])
+        .env('FEDCTL_TRANSPORT')
+        .default('tcp'),
+    )
+    .addOption(new Option('--dht-bootstrap <host:port>', 'a DHT bootstrap node for hyperswarm (repeatable; required with it: fedctl never uses the public DHT) [env FEDCTL_DHT_BOOTSTRAP, comma list]').argParser(collect))
     .addOption(new Option('--cookie <cookie>', 'the cluster cookie').env('FEDCTL_COOKIE'))
     .addOption(new Option('--cookie-file <path>', 'file holding the cookie (default ~/.fedctl/cookie)').env('FEDCTL_COOKIE_FILE'))
     .addOption(new Option('--timeout <ms>', 'how long to wait for an answer').env('FEDCTL_TIMEOUT').default('5000'))

@@ -33,6 +33,7 @@ import {
   StaticDiscovery,
   TcpTransport,
   type Transport,
+  assert,
   fedError,
   type LogEntry,
 } from '../runtime/index.js';
@@ -41,6 +42,7 @@ import { type DirectorySummary, Federation, type FederationMachines, type Federa
 import { startAdminServer, startGatewayAdminServer } from './admin-server.js';
 import { NodeMetrics, NodeObserver, type FederationView } from '../runtime/observe/index.js';
 import { startMetricsServer } from './metrics-server.js';
+import { checkDiscoveryFitsTransport, loadOrCreateDhtSeed } from './config.js';
 import { ProbeSingletons, SingletonLog } from './singletons.js';
 
 export interface FederationStackOptions {
@@ -131,9 +133,12 @@ export async function startNodeStack(options: NodeStackOptions): Promise<NodeSta
   if (options.seeds.length > 0 && options.bootstrap === true) {
     throw fedError('config', '--bootstrap and --seed exclude each other: a node either creates its group or joins one');
   }
-  if (options.transport === 'hyperswarm' && options.dhtBootstrap.length === 0) {
-    throw fedError('config', '--transport hyperswarm needs --dht-bootstrap host:port (fedctl never uses the public DHT)');
+  // Hyperswarm, as transport or discovery, never starts without an explicit DHT bootstrap list.
+  if ((options.transport === 'hyperswarm' || options.discovery === 'hyperswarm') && options.dhtBootstrap.length === 0) {
+    throw fedError('config', `--${options.transport === 'hyperswarm' ? 'transport' : 'discovery'} hyperswarm needs --dht-bootstrap host:port (fedctl never uses the public DHT)`);
   }
+  checkDiscoveryFitsTransport(options.discovery, options.transport);
+  if (options.discovery === 'dns' && options.dnsName === undefined) throw fedError('config', '--discovery dns needs --dns-name NAME');
   const dataDir = openDataDir(options.dataDir, { name: options.name, group: options.group });
   const closers: Array<() => Promise<void>> = [];
   const closeAll = async (): Promise<void> => {
@@ -422,9 +427,15 @@ async function joinViaSeeds(group: Group, seeds: readonly string[], log: NodeSta
   throw fedError('unavailable', `could not join the group via any seed (${seeds.join(', ')})`, undefined, lastError);
 }
 
+/**
+ * With hyperswarm the node's address is its DHT public key, kept across restarts (its seed lives
+ * in the data directory, so members and clients that know the address find the node again), and
+ * the DHT binds to the listen host and port (UDP).
+ */
 function makeTransport(options: NodeStackOptions): Transport {
   if (options.transport === 'hyperswarm') {
-    return new HyperswarmTransport({ bootstrap: options.dhtBootstrap, host: options.listenHost });
+    const seed = loadOrCreateDhtSeed(options.dataDir);
+    return new HyperswarmTransport({ bootstrap: options.dhtBootstrap, host: options.listenHost, port: options.listenPort, seed });
   }
   return new TcpTransport({ host: options.listenHost, port: options.listenPort });
 }
@@ -435,12 +446,10 @@ function makeDiscovery(options: NodeStackOptions, transport: Transport): Discove
     case 'static':
       return [...(options.seeds.length > 0 ? [new StaticDiscovery(options.seeds)] : []), ...extra];
     case 'dns':
-      if (options.dnsName === undefined) throw fedError('config', '--discovery dns needs --dns-name NAME');
+      assert(options.dnsName !== undefined, 'dns discovery has a name (checked at start)');
       return [new DnsDiscovery({ hostname: options.dnsName, port: options.listenPort }), ...extra];
     case 'hyperswarm':
-      if (!(transport instanceof HyperswarmTransport)) {
-        throw fedError('config', '--discovery hyperswarm needs --transport hyperswarm');
-      }
+      assert(transport instanceof HyperswarmTransport, 'hyperswarm discovery runs on the hyperswarm transport (checked at start)');
       return [new HyperswarmDiscovery(transport, 'fedctl', options.cookie), ...extra];
     default:
       throw fedError('config', `unknown discovery ${String(options.discovery)}`);

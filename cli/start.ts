@@ -5,6 +5,11 @@
  * tells a script or test the node serves; with `--metrics host:port` the line
  * `metrics: listening on http://host:port/metrics` gives the bound metrics address.
  *
+ * With `--transport hyperswarm` (a global flag: the client commands reach nodes over it too) the
+ * node's address, in the `ready` line, is its DHT public key; `--dht-bootstrap` is required for
+ * hyperswarm transport and discovery alike, and the `--listen` host and port are where the DHT
+ * node binds (UDP).
+ *
  * Every flag has a `FEDCTL_*` environment variable (repeatable flags: a comma-separated list;
  * booleans: 1/0, true/false, yes/no, on/off), except the test-only `--unsafe`, which is never
  * taken from the environment so that it cannot be left switched on by accident.
@@ -14,23 +19,12 @@ import { join } from 'node:path';
 import { type Command, Option } from 'commander';
 import { fedError } from '../runtime/index.js';
 import { UNSAFE_MODES, type UnsafeMode } from '../registry/index.js';
-import { parseAddress, resolveCookie } from './config.js';
+import { checkDiscoveryFitsTransport, parseAddress, parseNodeAddress, resolveCookie, resolveDhtBootstrap } from './config.js';
 import { collect, envBoolean, flagOrEnvBoolean, flagOrEnvList } from './env.js';
 import type { GlobalOptions } from './main.js';
 import { type FederationStackOptions, startNodeStack } from './node-stack.js';
 import type { Output } from './output.js';
 import { LOG_LEVELS, type LogFunction, type LogLevel, createLogger, parseLogLevel } from './logging.js';
-
-/**
- * Why `fedctl start` refuses hyperswarm: every fedctl client (this CLI, the demo, jepsen-lite)
- * reaches a node's admin server over TCP, and short-lived admin connections over HyperDHT are not
- * reliable yet (on a local testnet, connections after the first fail with HOLEPUNCH_ABORTED or
- * time out), so a node linked only by hyperswarm could not be managed. Programs can still use
- * the library's HyperswarmTransport and HyperswarmDiscovery (with an explicit DHT bootstrap).
- */
-const HYPERSWARM_REFUSAL =
-  'fedctl start does not run hyperswarm nodes: fedctl reaches nodes over TCP only, so a hyperswarm node could not be managed; ' +
-  'use --transport tcp with --discovery static or dns (programs can use the library\'s HyperswarmTransport, with an explicit DHT bootstrap list)';
 
 interface StartOptions {
   name: string;
@@ -39,7 +33,6 @@ interface StartOptions {
   data?: string;
   seed?: string[];
   discovery: 'static' | 'hyperswarm' | 'dns';
-  transport: 'tcp' | 'hyperswarm';
   dnsName?: string;
   bootstrap?: boolean;
   hidden?: boolean;
@@ -67,12 +60,11 @@ export function registerStartCommand(program: Command, run: (action: (output: Ou
     .addOption(new Option('--listen <host:port>', 'address to listen on').env('FEDCTL_LISTEN').default('127.0.0.1:4370'))
     .addOption(new Option('--group <id>', 'group to create or join').env('FEDCTL_GROUP').default('default'))
     .addOption(new Option('--data <dir>', 'data directory (default ~/.fedctl/data/<name>)').env('FEDCTL_DATA'))
-    .addOption(new Option('--seed <host:port>', 'a member to join through (repeatable) [env FEDCTL_SEEDS, comma list]').argParser(collect))
-    .addOption(new Option('--discovery <kind>', 'how to find peers (hyperswarm: refused, see --transport)').choices(['static', 'hyperswarm', 'dns']).env('FEDCTL_DISCOVERY').default('static'))
-    .addOption(new Option('--transport <kind>', 'link transport (hyperswarm: refused, the CLI reaches nodes over TCP only)').choices(['tcp', 'hyperswarm']).env('FEDCTL_TRANSPORT').default('tcp'))
+    .addOption(new Option('--seed <address>', 'a member to join through: host:port, or its public key with --transport hyperswarm (repeatable) [env FEDCTL_SEEDS, comma list]').argParser(collect))
+    .addOption(new Option('--discovery <kind>', 'how to find peers (hyperswarm: on the cluster\'s DHT topic, with --transport hyperswarm)').choices(['static', 'hyperswarm', 'dns']).env('FEDCTL_DISCOVERY').default('static'))
     .addOption(new Option('--dns-name <name>', 'name to resolve with --discovery dns').env('FEDCTL_DNS_NAME'))
     .addOption(new Option('--bootstrap', 'on a first start with no --seed, create a new group (default with static discovery) [env FEDCTL_BOOTSTRAP]'))
-    .addOption(new Option('--no-bootstrap', 'on a first start with no --seed, wait to be admitted (`fedctl join`, or a peer found by discovery; default with dns discovery)'))
+    .addOption(new Option('--no-bootstrap', 'on a first start with no --seed, wait to be admitted (`fedctl join`, or a peer found by discovery; default with dns or hyperswarm discovery)'))
     .addOption(new Option('--hidden', 'connect only where told; never propagated [env FEDCTL_HIDDEN]'))
     .addOption(new Option('--federation-root', 'this group creates the federation (its root group); give it to every member of that group [env FEDCTL_FEDERATION_ROOT]'))
     .addOption(new Option('--federation-seed <host:port>', 'gateway address of a root-group gateway: this group joins the federation (repeatable) [env FEDCTL_FEDERATION_SEEDS, comma list]').argParser(collect))
@@ -89,6 +81,8 @@ export function registerStartCommand(program: Command, run: (action: (output: Ou
     .addOption(new Option('--snapshot-every-entries <n>', 'take a Raft snapshot (and compact the log) every N applied entries (default 10000)').env('FEDCTL_SNAPSHOT_EVERY_ENTRIES'))
     .addOption(new Option('--fault-injection', 'accept fault requests from jepsen-lite (cut links); off by default [env FEDCTL_FAULT_INJECTION]'))
     .addOption(new Option('--unsafe <mode>', 'TEST ONLY: deliberately break a guarantee').choices([...UNSAFE_MODES]).hideHelp())
+    // --transport and --dht-bootstrap are global (the client commands reach nodes over them too).
+    .configureHelp({ showGlobalOptions: true })
     .action(async (options: StartOptions, command: Command) => {
       await run(async (output) => startAction(options, command.optsWithGlobals<GlobalOptions & StartOptions>(), output));
     });
@@ -103,9 +97,12 @@ function positiveInt(text: string | undefined, flag: string): number | undefined
 
 async function startAction(options: StartOptions, globals: GlobalOptions, output: Output): Promise<number> {
   const listen = parseAddress(options.listen, '--listen', { allowAnyPort: true });
-  if (options.transport === 'hyperswarm' || options.discovery === 'hyperswarm') throw fedError('config', HYPERSWARM_REFUSAL);
-  const seeds = flagOrEnvList(options.seed, 'FEDCTL_SEEDS');
-  for (const seed of seeds) parseAddress(seed, '--seed');
+  const transport = globals.transport ?? 'tcp';
+  // Hyperswarm, as transport or discovery, never starts without an explicit DHT bootstrap list.
+  const usesDht = transport === 'hyperswarm' || options.discovery === 'hyperswarm';
+  const dhtBootstrap = resolveDhtBootstrap(usesDht ? 'hyperswarm' : 'tcp', globals.dhtBootstrap, transport === 'hyperswarm' ? '--transport hyperswarm' : '--discovery hyperswarm');
+  checkDiscoveryFitsTransport(options.discovery, transport);
+  const seeds = flagOrEnvList(options.seed, 'FEDCTL_SEEDS').map((seed) => parseNodeAddress(seed, '--seed', transport));
   const tickMs = positiveInt(options.tickMs, '--tick-ms');
   const proposalsInFlightMax = positiveInt(options.proposalsInFlightMax, '--proposals-in-flight-max');
   const snapshotEveryEntries = positiveInt(options.snapshotEveryEntries, '--snapshot-every-entries');
@@ -126,8 +123,8 @@ async function startAction(options: StartOptions, globals: GlobalOptions, output
     cookie,
     seeds,
     discovery: options.discovery,
-    transport: options.transport,
-    dhtBootstrap: [],
+    transport,
+    dhtBootstrap,
     ...(options.dnsName !== undefined ? { dnsName: options.dnsName } : {}),
     hidden: flagOrEnvBoolean(options.hidden, 'FEDCTL_HIDDEN', false),
     gateway: federation?.gatewayEligible ?? flagOrEnvBoolean(options.gateway, 'FEDCTL_GATEWAY', true),

@@ -4,10 +4,13 @@
  * payload intact, close seen by the peer, unreachable addresses rejected with a typed error,
  * idempotent close, a full `Distribution` (handshake, sealed link, remote send) on top, and a
  * peer with the wrong cookie refused by the handshake over it (the Noise stream is no membership).
- * Also proves the hyperswarm transport refuses to start without an explicit bootstrap list, and
- * holds no DHT node (no sockets) until it is used.
+ * Also proves the hyperswarm transport refuses to start without an explicit bootstrap list (or
+ * with a malformed one), holds no DHT node (no sockets) until it is used, and that many
+ * short-lived connections from fresh clients to a server in another process all reach it.
  */
+import { spawn } from 'node:child_process';
 import { readdirSync, readlinkSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
 import createTestnet from 'hyperdht/testnet.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Distribution, type LogEntry } from '../../runtime/dist/distribution.js';
@@ -186,10 +189,110 @@ for (const kind of kinds) {
   });
 }
 
+const SHORT_LIVED_CLIENTS = 12;
+const TRANSPORT_MODULE = fileURLToPath(new URL('../../runtime/dist/hyperswarm.ts', import.meta.url));
+
+/**
+ * One short-lived client, run in a fresh process as a CLI command is: a new DHT node and key
+ * pair, one connection to FEDCTL_PING_ADDRESS, `ping` written, and one JSON line printed:
+ * `{"echoed":true}` if the bytes came back (so the server accepted the stream), else why not.
+ * Its waits are bounded (10 s to connect, 5 s for the echo); it closes its transport and exits.
+ */
+const PING_CLIENT = `
+const { HyperswarmTransport } = await import(process.env.FEDCTL_TRANSPORT_MODULE);
+const transport = new HyperswarmTransport({ bootstrap: JSON.parse(process.env.FEDCTL_DHT_BOOTSTRAP) });
+let result;
+try {
+  const stream = await transport.connect(process.env.FEDCTL_PING_ADDRESS, { timeoutMs: 10000 });
+  result = await new Promise((resolve) => {
+    let received = '';
+    const timer = setTimeout(() => resolve({ echoed: false, error: 'no echo in 5000 ms: the server never saw the stream' }), 5000);
+    stream.setHandlers({
+      data: (chunk) => {
+        received += Buffer.from(chunk).toString();
+        if (received === 'ping') { clearTimeout(timer); resolve({ echoed: true }); }
+      },
+      drain: () => undefined,
+      close: () => { clearTimeout(timer); resolve({ echoed: false, error: 'closed before the echo' }); },
+    });
+    stream.write([Buffer.from('ping')]);
+  });
+} catch (error) {
+  result = { echoed: false, error: error.message };
+}
+process.stdout.write(JSON.stringify(result) + '\\n');
+await transport.close();
+`;
+
+function pingFromAnotherProcess(address: string): Promise<{ echoed: boolean; error?: string }> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, ['--import', 'tsx', '--input-type=module', '--eval', PING_CLIENT], {
+      env: { ...process.env, FEDCTL_TRANSPORT_MODULE: TRANSPORT_MODULE, FEDCTL_DHT_BOOTSTRAP: JSON.stringify(testnet!.bootstrap), FEDCTL_PING_ADDRESS: address },
+      stdio: ['ignore', 'pipe', 'inherit'],
+    });
+    let stdout = '';
+    child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
+    // The client bounds its own waits; this only ends a hang.
+    const timer = setTimeout(() => child.kill('SIGKILL'), 30_000);
+    child.once('close', (code) => {
+      clearTimeout(timer);
+      try {
+        resolve(JSON.parse(stdout) as { echoed: boolean; error?: string });
+      } catch {
+        reject(new Error(`ping client exited with ${code} and printed ${JSON.stringify(stdout)}`));
+      }
+    });
+  });
+}
+
+describe('hyperswarm across processes', () => {
+  it('hyperswarm — short-lived connections from fresh client processes each reach the server', async () => {
+    // As the CLI connects (a fresh process, DHT node and key pair per command, one after the
+    // other), each client must get its bytes echoed — proof that the server accepted the stream,
+    // which the client seeing its own end open is not — and the server counts one stream each.
+    // (hyperdht 6.33–6.34 races its same-host LAN shortcut against a holepunch that the server
+    // aborts, leaving such streams half-open; see createDht in hyperswarm.ts.)
+    const server = new HyperswarmTransport({ bootstrap: testnet!.bootstrap });
+    let accepted = 0;
+    try {
+      const address = await server.listen((stream) => {
+        accepted++;
+        stream.setHandlers({ data: (chunk) => stream.write([Buffer.from(chunk)]), drain: () => undefined, close: () => undefined });
+      });
+      for (let index = 0; index < SHORT_LIVED_CLIENTS; index++) {
+        expect({ client: index, ...(await pingFromAnotherProcess(address)) }).toEqual({ client: index, echoed: true });
+      }
+      expect(accepted).toBe(SHORT_LIVED_CLIENTS);
+    } finally {
+      await server.close();
+    }
+  }, 120_000);
+});
+
 describe('hyperswarm safety', () => {
   it('hyperswarm — refuses to start without an explicit bootstrap list', () => {
     expect(() => new HyperswarmTransport({ bootstrap: [] })).toThrow(expect.objectContaining({ code: 'config' }));
     expect(() => new HyperswarmTransport(undefined as never)).toThrow(expect.objectContaining({ code: 'config' }));
+    expect(() => new HyperswarmTransport({} as never)).toThrow(expect.objectContaining({ code: 'config' }));
+  });
+
+  it('hyperswarm — refuses a malformed bootstrap list, naming the bad entry', () => {
+    for (const bootstrap of [['127.0.0.1'], ['127.0.0.1:0'], ['127.0.0.1:70000'], ['host:port'], [{ host: '127.0.0.1' }], [{ host: '', port: 49737 }], [42]]) {
+      expect(() => new HyperswarmTransport({ bootstrap: bootstrap as never })).toThrow(expect.objectContaining({ code: 'config', message: expect.stringContaining('bootstrap node is host:port') }));
+    }
+    expect(() => new HyperswarmTransport({ bootstrap: ['127.0.0.1:49737'], seed: Buffer.alloc(16) })).toThrow(expect.objectContaining({ code: 'config' }));
+    // Both spellings are accepted.
+    const transport = new HyperswarmTransport({ bootstrap: ['127.0.0.1:49737', { host: '127.0.0.1', port: 49738 }] });
+    expect(transport.publicKeyHex).toMatch(/^[0-9a-f]{64}$/);
+  });
+
+  it('hyperswarm — a key pair seed gives the same address every time', () => {
+    const seed = Buffer.alloc(32, 7);
+    const one = new HyperswarmTransport({ bootstrap: ['127.0.0.1:49737'], seed });
+    const two = new HyperswarmTransport({ bootstrap: ['127.0.0.1:49737'], seed });
+    const other = new HyperswarmTransport({ bootstrap: ['127.0.0.1:49737'] });
+    expect(one.publicKeyHex).toBe(two.publicKeyHex);
+    expect(other.publicKeyHex).not.toBe(one.publicKeyHex);
   });
 
   it('hyperswarm — a transport handed to a Distribution that refuses its options leaves no DHT running', async () => {
