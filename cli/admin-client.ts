@@ -50,7 +50,11 @@ export async function connectAdmin(address: string, cookie: string, timeoutMs: n
     const requestOnce = (request: AdminRequest, requestTimeoutMs = timeoutMs): Promise<unknown> => node.run((ctx) => ask(ctx, peer, request, requestTimeoutMs));
     return {
       peer,
-      request: (request, requestTimeoutMs) => withOverloadRetry(() => requestOnce(request, requestTimeoutMs), retry),
+      // The whole request, retries of `overloaded` included, ends within its timeout.
+      request: (request, requestTimeoutMs = timeoutMs) => {
+        const deadlineMs = performance.now() + requestTimeoutMs;
+        return withOverloadRetry(() => requestOnce(request, Math.max(1, Math.round(deadlineMs - performance.now()))), { ...retry, deadlineMs });
+      },
       requestOnce,
       close,
     };

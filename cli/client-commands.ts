@@ -10,7 +10,7 @@ import { type Command, Option } from 'commander';
 import { fedError, isFedError } from '../runtime/index.js';
 import { connectAdmin, type AdminClient } from './admin-client.js';
 import { type AdminRequest, type Consistency, type GroupRow, type MemberInfo, type NameInfo, RESERVED_META_PREFIX } from './admin-protocol.js';
-import { parseAddress, resolveCookie } from './config.js';
+import { resolveCookie, resolveNodeTarget } from './config.js';
 import { collect } from './env.js';
 import { CliError, EXIT } from './exit-codes.js';
 import type { GlobalOptions } from './main.js';
@@ -31,11 +31,11 @@ const WATCH_POLL_WAIT_MS = 1_000;
 
 async function withClient<T>(command: Command, fn: (client: AdminClient, globals: GlobalOptions) => Promise<T>): Promise<T> {
   const globals = command.optsWithGlobals<GlobalOptions>();
-  parseAddress(globals.node, '--node');
+  const target = resolveNodeTarget(globals);
   const timeoutMs = Number(globals.timeout);
   if (!(Number.isInteger(timeoutMs) && timeoutMs > 0)) throw fedError('config', `--timeout wants a positive integer, got ${globals.timeout}`);
   const cookie = resolveCookie({ cookie: globals.cookie, cookieFile: globals.cookieFile });
-  const client = await connectAdmin(globals.node, cookie, timeoutMs);
+  const client = await connectAdmin(target.address, cookie, timeoutMs, { link: target.link });
   try {
     return await fn(client, globals);
   } finally {

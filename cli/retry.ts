@@ -8,6 +8,9 @@
  * - Attempt `n` (0-based) waits `min(maxDelayMs, max(retryAfterMs, U(0, baseDelayMs·2ⁿ)))`.
  * - At most `attemptsMax` attempts; then the last `overloaded` error is thrown. A `signal`
  *   abort stops the waiting at once (rejecting with the abort reason).
+ * - With `deadlineMs` (a `performance.now()` instant), no wait reaches past it: when the next
+ *   attempt could not start before the deadline, the last `overloaded` error is thrown, so a
+ *   command's `--timeout` bounds its retries too.
  */
 import { Rng, isFedError, randomSeed } from '../runtime/index.js';
 
@@ -20,6 +23,8 @@ export interface RetryOptions {
   readonly maxDelayMs?: number;
   readonly rng?: Rng;
   readonly signal?: AbortSignal;
+  /** No retry starts after this `performance.now()` instant. */
+  readonly deadlineMs?: number;
   /** Called before each wait, with the attempt that failed and the delay chosen. */
   readonly onRetry?: (attempt: number, delayMs: number) => void;
 }
@@ -52,6 +57,7 @@ export async function withOverloadRetry<T>(operation: () => Promise<T>, options:
       if (!isFedError(error, 'overloaded') || attempt + 1 >= attemptsMax) throw error;
       const hint = typeof error.details?.retryAfterMs === 'number' ? error.details.retryAfterMs : undefined;
       const delayMs = backoffDelayMs(attempt, hint, options, options.rng);
+      if (options.deadlineMs !== undefined && performance.now() + delayMs >= options.deadlineMs) throw error;
       options.onRetry?.(attempt, delayMs);
       await sleep(delayMs, options.signal);
     }

@@ -15,7 +15,7 @@ import { type Command, Option } from 'commander';
 import { fedError } from '../runtime/index.js';
 import type { NodeSnapshot, ProcessSort } from '../runtime/observe/index.js';
 import { connectAdmin, type AdminClient } from './admin-client.js';
-import { parseAddress, resolveCookie } from './config.js';
+import { resolveCookie, resolveNodeTarget } from './config.js';
 import type { GlobalOptions } from './main.js';
 import { formatTable, type Output } from './output.js';
 
@@ -49,14 +49,14 @@ export function registerTopCommand(program: Command, run: Run): void {
 }
 
 async function topAction(options: GlobalOptions & TopOptions, output: Output): Promise<number> {
-  parseAddress(options.node, '--node');
+  const target = resolveNodeTarget(options);
   const intervalMs = Number(options.interval);
   if (!(Number.isInteger(intervalMs) && intervalMs >= INTERVAL_MS_MIN)) throw fedError('config', `--interval wants an integer ≥ ${INTERVAL_MS_MIN}, got ${options.interval}`);
   const count = Number(options.count);
   if (!(Number.isInteger(count) && count >= 0)) throw fedError('config', `--count wants a non-negative integer, got ${options.count}`);
   const timeoutMs = Number(options.timeout);
   const cookie = resolveCookie({ cookie: options.cookie, cookieFile: options.cookieFile });
-  const client = await connectAdmin(options.node, cookie, timeoutMs);
+  const client = await connectAdmin(target.address, cookie, timeoutMs, { link: target.link });
   try {
     if (options.once) {
       const snapshot = await introspect(client, count, options.sort);

@@ -9,7 +9,7 @@
  * memory Raft stores; the flood is synthetic: hundreds of proposals issued in one tick.
  */
 import { afterEach, describe, expect, it } from 'vitest';
-import { Distribution, FedError, Node, type Pid, Rng } from '../../runtime/index.js';
+import { Distribution, FedError, Node, type Pid, Rng, fedError, isFedError } from '../../runtime/index.js';
 import { Group } from '../../registry/group.js';
 import { backoffDelayMs, withOverloadRetry } from '../../cli/retry.js';
 
@@ -149,5 +149,21 @@ describe('registry admission control', () => {
     expect(backoffDelayMs(0, 10_000, options, rng)).toBeLessThanOrEqual(500);
     const samples = new Set(Array.from({ length: 20 }, () => backoffDelayMs(5, undefined, options, rng)));
     expect(samples.size).toBeGreaterThan(1);
+  });
+  it('client retry — no retry starts past the deadline: the last overloaded answer is thrown', async () => {
+    // An always-overloaded server with a 200 ms hint: a 500 ms deadline leaves room for a few
+    // attempts, never for one that would start after it.
+    let attempts = 0;
+    const deadlineMs = performance.now() + 500;
+    const error = await withOverloadRetry(
+      () => {
+        attempts++;
+        return Promise.reject(fedError('overloaded', 'busy', { retryAfterMs: 200 }));
+      },
+      { attemptsMax: 100, deadlineMs },
+    ).catch((caught: unknown) => caught);
+    expect(isFedError(error, 'overloaded')).toBe(true);
+    expect(attempts).toBeGreaterThanOrEqual(1);
+    expect(attempts).toBeLessThanOrEqual(3);
   });
 });
