@@ -1273,9 +1273,21 @@ export class Group {
     switch (message.type) {
       case 'join':
       case 'leave': {
-        if (message.node !== from) return;
+        // From the node itself, or forwarded by a member (a join or leave sent to a follower
+        // goes on to the leader). Anyone else asking for another node is refused.
+        if (typeof message.node !== 'string' || message.node.length === 0) {
+          this.#log('warn', 'group_message_rejected', `${message.type} from ${from} names no node`);
+          return;
+        }
+        const direct = message.node === from;
+        if (!direct && !status.conf.voters.includes(from) && !status.conf.learners.includes(from)) {
+          this.#log('warn', 'group_message_rejected', `${from} asked to ${message.type} for ${String(message.node)} but is no member of group ${this.id}`);
+          return;
+        }
         if (status.role !== 'leader') {
-          if (status.leader !== null && status.leader !== from) this.distribution.sendControl(status.leader, `group:${this.id}`, message);
+          // Forwarded once only (a forwarded request reaching a stale leader is dropped; the
+          // joiner retries): two members that each think the other leads never bounce it.
+          if (direct && status.leader !== null && status.leader !== from) this.distribution.sendControl(status.leader, `group:${this.id}`, message);
           return;
         }
         if (message.type === 'join') this.#admit(message.node, message.address, isRingWeight(message.weight) ? message.weight : 1, status);

@@ -34,6 +34,11 @@ async function leaderAddress(): Promise<string> {
   return ([a, b, c].find((node) => `${node.name}@127.0.0.1` === leader) as StartedNode).address;
 }
 
+async function followerAddress(): Promise<string> {
+  const { leader } = await json<{ leader: string }>(a, 'status');
+  return ([a, b, c].find((node) => `${node.name}@127.0.0.1` !== leader) as StartedNode).address;
+}
+
 interface Snapshot {
   processes: { top: Array<{ pid: string; messagesReceived: number }> };
 }
@@ -244,10 +249,10 @@ describe('fedctl — join and leave', () => {
     await eventually('d gone', async () => !(await json<Array<{ node: string }>>(a, 'members')).some((member) => member.node === 'd@127.0.0.1'));
     expect(await d.stop()).toBe(0);
 
-    // Through the leader: a join sent to a follower is forwarded to the leader, which drops it
-    // (registry/group.ts, #onGroupMessage: message.node !== from).
+    // Through a follower: it forwards the join to the leader (any member's address will do).
     const e = await harness.startNode('e', ['--no-bootstrap']);
-    expect(await json(e, 'join', await leaderAddress())).toEqual({ group: 'g1', node: 'e@127.0.0.1' });
+    expect(await json(e, 'join', await followerAddress())).toEqual({ group: 'g1', node: 'e@127.0.0.1' });
+    await eventually('e listed', async () => (await json<Array<{ node: string }>>(a, 'members')).some((member) => member.node === 'e@127.0.0.1'));
     const leftText = await on(e, 'leave');
     expect(leftText.stdout.trim()).toBe('e@127.0.0.1 left group g1');
     expect(await e.stop('SIGINT')).toBe(0);
