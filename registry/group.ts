@@ -578,7 +578,9 @@ export class Group {
         if (overflowedAfter !== undefined) throw this.#compacted(overflowedAfter, 'the watcher fell too far behind');
         const event = queue.shift();
         if (event !== undefined) {
-          yield event;
+          // A replica behind `afterRevision` (the caller learned it from another member) applies
+          // changes the caller has already seen: never again.
+          if (after === undefined || event.revision > after) yield event;
           continue;
         }
         await new Promise<void>((resolve) => (wake = resolve));
@@ -591,11 +593,40 @@ export class Group {
     }
   }
 
+  /**
+   * One batch of a watch, for pollers (`fedctl watch` through the admin protocol): the changes
+   * to names under `prefix` after `afterRevision` that this replica has applied, and
+   * `revision`, the one to resume after — every change under `prefix` up to it is in this batch
+   * (or was before `afterRevision`), so a poller that always resumes after `revision` misses
+   * nothing and sees nothing twice. At most `limit` events, except that one revision's events
+   * are never split (one command may change many names at one revision: `node_down`,
+   * `release_pid`); `more` says further changes are available now. Never below
+   * `afterRevision`, also on a replica that is behind it. Throws `compacted` as `watch` does.
+   */
+  changesSince(prefix: string, afterRevision: number, limit: number): { events: WatchEvent[]; revision: number; more: boolean } {
+    if (!(Number.isSafeInteger(afterRevision) && afterRevision >= 0)) throw fedError('badarg', `watch: afterRevision must be a non-negative integer, not ${String(afterRevision)}`);
+    if (!(Number.isSafeInteger(limit) && limit > 0)) throw fedError('badarg', `watch: limit must be a positive integer, not ${String(limit)}`);
+    const past = this.state.names.eventsSince(afterRevision);
+    if (past === undefined) throw this.#compacted(afterRevision);
+    const events: WatchEvent[] = [];
+    for (const event of past) {
+      if (!event.name.startsWith(prefix)) continue;
+      const last = events[events.length - 1];
+      if (last !== undefined && events.length >= limit && event.revision !== last.revision) {
+        return { events, revision: last.revision, more: true };
+      }
+      events.push(event);
+    }
+    return { events, revision: Math.max(afterRevision, this.state.appliedIndex), more: false };
+  }
+
   #compacted(afterRevision: number, why = 'they were compacted'): FedError {
     const oldestRevision = this.state.names.oldestResumableRevision;
+    // `compacted: true` as the federated watch feed answers (cli/global-watch.ts): one test for both.
     return fedError(COMPACTED, `watch: the changes after revision ${afterRevision} are no longer kept (${why}); re-read and resume after ${oldestRevision} or later`, {
       afterRevision,
       oldestRevision,
+      compacted: true,
     });
   }
 

@@ -5,6 +5,8 @@
 // process ends when the name is unregistered through another node, that user metadata is kept
 // as given (fedctl's own keys are reserved), and a clean SIGTERM and SIGINT shutdown.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { readFileSync } from 'node:fs';
+import { connectAdmin } from '../../cli/admin-client.js';
 import { CliHarness, type StartedNode, eventually } from './harness.js';
 
 const harness = new CliHarness();
@@ -147,6 +149,60 @@ describe('fedctl — register, whereis, names, unregister', () => {
     expect(lines[0]).toMatch(/^PUT\s+watched\.x <a@127\.0\.0\.1#\d+\.1> \(revision \d+\)$/);
     expect(lines[1]).toMatch(/^DELETE\s+watched\.x /);
   });
+});
+
+describe('fedctl — watch, several changes at one revision', () => {
+  it('a process holding three names exits: `fedctl watch` prints all three deletes, at one revision', async () => {
+    // One release_pid command deletes the three names at ONE revision; the poll behind
+    // `fedctl watch` must answer all of them together (resuming after that revision skips
+    // whatever part of it was not answered).
+    const cookie = readFileSync(harness.cookieFile, 'utf8').trim();
+    const admin = await connectAdmin(a.address, cookie, 10_000);
+    try {
+      const { pid } = (await admin.request({ op: 'spawn_holder' })) as { pid: string };
+      for (const name of ['multi.1', 'multi.2', 'multi.3']) await admin.request({ op: 'register', name, pid, meta: {} });
+      const { revision: before } = (await admin.request({ op: 'whereis', name: 'multi.3', consistency: 'linearizable' })) as { revision: number };
+      await admin.request({ op: 'release_holder', pid });
+      const result = await on(c, '--json', 'watch', 'multi.', '--limit', '3', '--after-revision', String(before));
+      expect(result.code).toBe(0);
+      const events = result.stdout.trim().split('\n').map((line) => JSON.parse(line) as { type: string; name: string; revision: number; reason: string });
+      expect(events.map((event) => `${event.type}:${event.name}:${event.reason}`).sort()).toEqual(['delete:multi.1:process_exit', 'delete:multi.2:process_exit', 'delete:multi.3:process_exit']);
+      expect(new Set(events.map((event) => event.revision)).size).toBe(1);
+      expect(events[0]!.revision).toBeGreaterThan(before);
+    } finally {
+      await admin.close();
+    }
+  });
+
+  it('watch_poll answers at most 1,000 changes with more: true, and the rest from where it stopped', async () => {
+    // 1,001 registrations after a revision: the first poll holds 1,000 (each its own revision)
+    // and says there is more; the next, after the revision it reported, holds the last one.
+    const cookie = readFileSync(harness.cookieFile, 'utf8').trim();
+    const admin = await connectAdmin(b.address, cookie, 10_000);
+    try {
+      const { pid } = (await admin.request({ op: 'spawn_holder' })) as { pid: string };
+      const { applied: start } = (await admin.request({ op: 'status' })) as { applied: number };
+      const count = 1_001;
+      for (let first = 0; first < count; first += 100) {
+        await Promise.all(Array.from({ length: Math.min(100, count - first) }, (_, offset) => admin.request({ op: 'register', name: `bulk.${first + offset}`, pid, meta: {} })));
+      }
+      type Poll = { events: Array<{ name: string; revision: number }>; revision: number; more: boolean };
+      const poll = async (afterRevision: number): Promise<Poll> => (await admin.request({ op: 'watch_poll', prefix: 'bulk.', afterRevision, waitMs: 5_000 })) as Poll;
+      await eventually('b applied every registration', async () => ((await admin.request({ op: 'names', prefix: 'bulk.' })) as unknown[]).length === count);
+      const first = await poll(start);
+      expect(first.events).toHaveLength(1_000);
+      expect(first.more).toBe(true);
+      expect(first.revision).toBe(first.events[999]!.revision);
+      const second = await poll(first.revision);
+      expect(second.events).toHaveLength(1);
+      expect(second.more).toBe(false);
+      const names = new Set([...first.events, ...second.events].map((event) => event.name));
+      expect(names.size).toBe(count);
+      await admin.request({ op: 'release_holder', pid });
+    } finally {
+      await admin.close();
+    }
+  }, 60_000);
 });
 
 describe('fedctl — members, status, singletons, ring, groups, stats', () => {
