@@ -13,7 +13,7 @@ import { homedir } from 'node:os';
 import { join } from 'node:path';
 import { type Command, Option } from 'commander';
 import { fedError } from '../runtime/index.js';
-import { UNSAFE_MODES, type UnsafeMode } from '../registry/index.js';
+import { RING_WEIGHT_MAX, UNSAFE_MODES, type UnsafeMode } from '../registry/index.js';
 import { parseAddress, resolveCookie } from './config.js';
 import { collect, envBoolean, flagOrEnvBoolean, flagOrEnvList } from './env.js';
 import type { GlobalOptions } from './main.js';
@@ -55,6 +55,7 @@ interface StartOptions {
   proposalsInFlightMax?: string;
   tickMs?: string;
   snapshotEveryEntries?: string;
+  weight?: string;
   faultInjection?: boolean;
   unsafe?: UnsafeMode;
 }
@@ -87,6 +88,7 @@ export function registerStartCommand(program: Command, run: (action: (output: Ou
     .addOption(new Option('--proposals-in-flight-max <n>', 'admission control: client proposals waiting on this member before it answers overloaded (default 256)').env('FEDCTL_PROPOSALS_IN_FLIGHT_MAX'))
     .addOption(new Option('--tick-ms <ms>', 'Raft tick (default 50)').env('FEDCTL_TICK_MS'))
     .addOption(new Option('--snapshot-every-entries <n>', 'take a Raft snapshot (and compact the log) every N applied entries (default 10000)').env('FEDCTL_SNAPSHOT_EVERY_ENTRIES'))
+    .addOption(new Option('--weight <n>', `this member's share of the ring's keys, an integer from 1 to ${RING_WEIGHT_MAX} (default 1)`).env('FEDCTL_WEIGHT'))
     .addOption(new Option('--fault-injection', 'accept fault requests from jepsen-lite (cut links); off by default [env FEDCTL_FAULT_INJECTION]'))
     .addOption(new Option('--unsafe <mode>', 'TEST ONLY: deliberately break a guarantee').choices([...UNSAFE_MODES]).hideHelp())
     .action(async (options: StartOptions, command: Command) => {
@@ -109,6 +111,8 @@ async function startAction(options: StartOptions, globals: GlobalOptions, output
   const tickMs = positiveInt(options.tickMs, '--tick-ms');
   const proposalsInFlightMax = positiveInt(options.proposalsInFlightMax, '--proposals-in-flight-max');
   const snapshotEveryEntries = positiveInt(options.snapshotEveryEntries, '--snapshot-every-entries');
+  const weight = positiveInt(options.weight, '--weight');
+  if (weight !== undefined && weight > RING_WEIGHT_MAX) throw fedError('config', `--weight wants an integer from 1 to ${RING_WEIGHT_MAX}, got ${weight}`);
   const metrics = options.metrics === undefined ? undefined : parseAddress(options.metrics, '--metrics', { allowAnyPort: true });
   const federation = federationOptions(options, listen.host);
   const singletons = flagOrEnvList(options.singleton, 'FEDCTL_SINGLETONS');
@@ -138,6 +142,7 @@ async function startAction(options: StartOptions, globals: GlobalOptions, output
     ...(metrics !== undefined ? { metrics } : {}),
     ...(proposalsInFlightMax !== undefined ? { proposalsInFlightMax } : {}),
     ...(snapshotEveryEntries !== undefined ? { snapshotEveryEntries } : {}),
+    ...(weight !== undefined ? { weight } : {}),
     federation,
     singletons,
     singletonLog: options.singletonLog,

@@ -34,7 +34,6 @@
 import {
   type Clock,
   type Distribution,
-  type ErrorCode,
   FedError,
   type Node,
   Pid,
@@ -82,12 +81,6 @@ export const GROUP_DEFAULTS = {
   /** Admission control: as leader, appended but uncommitted entries beyond which client proposals are refused. */
   uncommittedEntriesMax: 8_192,
 } as const;
-
-/**
- * The error code of a watch asked to resume from compacted revisions. Not yet in the kernel's
- * ERROR_CODES (runtime/kernel/errors.ts, another engineer's file): until it is, it is cast here.
- */
-const COMPACTED = 'compacted' as ErrorCode;
 
 /** The adaptive snapshot interval's ceiling (etcd's default SnapshotCount): bounds the log kept in memory. */
 const SNAPSHOT_EVERY_ENTRIES_MAX = 100_000;
@@ -376,41 +369,48 @@ export class Group {
       (options.raftPath === undefined
         ? await RaftStore.openMemory<Entry, HardState, StoredGroupSnapshot>()
         : await RaftStore.openDisk<Entry, HardState, StoredGroupSnapshot>(options.raftPath));
+    // The store is ours from here: every failure below closes it (the caller gave it away).
     let loaded;
+    let group: Group;
     try {
       loaded = await store.load();
       verifyStoreMeta(options.raftPath ?? 'memory', loaded, { group: options.group, node: options.node.name });
       if (loaded.meta === undefined) await store.writeMeta({ format: RAFT_STORE_FORMAT, group: options.group, node: options.node.name });
+      const storage = new MemoryStorage();
+      if (loaded.snapshot !== undefined) storage.installSnapshot(loaded.snapshot.snapshot);
+      storage.append(loaded.entries);
+      if (loaded.hardState !== undefined) storage.setHardState(loaded.hardState);
+      const rng = options.rng ?? new Rng(randomSeed());
+      const fresh = loaded.entries.length === 0 && loaded.snapshot === undefined && loaded.hardState === undefined;
+      const raft = new RaftNode(
+        defaultRaftConfig(options.node.name, rng, {
+          electionTicks: options.electionTicks ?? GROUP_DEFAULTS.electionTicks,
+          heartbeatTicks: options.heartbeatTicks ?? GROUP_DEFAULTS.heartbeatTicks,
+          forwardProposals: true,
+          // The leader's disk write runs in parallel with replication (the driver sends
+          // `earlyMessages` before persisting, see #run).
+          earlyReplication: true,
+          checkQuorum: options.unsafe !== 'no-quorum-check',
+          bootstrap: options.bootstrap === true && fresh ? { voters: [options.node.name], learners: [] } : null,
+        }),
+        storage,
+      );
+      group = new Group(options, storage, store, raft);
     } catch (error) {
       await store.close();
       throw error;
     }
-    const storage = new MemoryStorage();
-    if (loaded.snapshot !== undefined) storage.installSnapshot(loaded.snapshot.snapshot);
-    storage.append(loaded.entries);
-    if (loaded.hardState !== undefined) storage.setHardState(loaded.hardState);
-    const rng = options.rng ?? new Rng(randomSeed());
-    const fresh = loaded.entries.length === 0 && loaded.snapshot === undefined && loaded.hardState === undefined;
-    const raft = new RaftNode(
-      defaultRaftConfig(options.node.name, rng, {
-        electionTicks: options.electionTicks ?? GROUP_DEFAULTS.electionTicks,
-        heartbeatTicks: options.heartbeatTicks ?? GROUP_DEFAULTS.heartbeatTicks,
-        forwardProposals: true,
-        // The leader's disk write runs in parallel with replication (the driver sends
-        // `earlyMessages` before persisting, see #run).
-        earlyReplication: true,
-        checkQuorum: options.unsafe !== 'no-quorum-check',
-        bootstrap: options.bootstrap === true && fresh ? { voters: [options.node.name], learners: [] } : null,
-      }),
-      storage,
-    );
-    const group = new Group(options, storage, store, raft);
-    group.#committedConf = loaded.snapshot?.snapshot.meta.conf ?? EMPTY_CONF;
-    group.#listen();
-    // After #listen: the names in the snapshot reach #onNameChange (local holders monitored,
-    // names of this node's older incarnations released).
-    if (loaded.snapshot !== undefined) group.state.restore(loaded.snapshot.snapshot.data);
-    group.#namesAtSnapshot = group.state.names.size;
+    try {
+      group.#committedConf = loaded.snapshot?.snapshot.meta.conf ?? EMPTY_CONF;
+      group.#listen();
+      // After #listen: the names in the snapshot reach #onNameChange (local holders monitored,
+      // names of this node's older incarnations released).
+      if (loaded.snapshot !== undefined) group.state.restore(loaded.snapshot.snapshot.data);
+      group.#namesAtSnapshot = group.state.names.size;
+    } catch (error) {
+      await group.close();
+      throw error;
+    }
     group.#start();
     return group;
   }
@@ -623,7 +623,7 @@ export class Group {
   #compacted(afterRevision: number, why = 'they were compacted'): FedError {
     const oldestRevision = this.state.names.oldestResumableRevision;
     // `compacted: true` as the federated watch feed answers (cli/global-watch.ts): one test for both.
-    return fedError(COMPACTED, `watch: the changes after revision ${afterRevision} are no longer kept (${why}); re-read and resume after ${oldestRevision} or later`, {
+    return fedError('compacted', `watch: the changes after revision ${afterRevision} are no longer kept (${why}); re-read and resume after ${oldestRevision} or later`, {
       afterRevision,
       oldestRevision,
       compacted: true,

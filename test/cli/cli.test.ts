@@ -314,6 +314,33 @@ describe('fedctl — join and leave', () => {
     expect(await e.stop('SIGINT')).toBe(0);
     expect(e.stderr).toContain('SIGINT: shutting down');
   });
+
+  it('a node whose first join never completed joins through its seeds when started again', async () => {
+    // The first start's only seed is an address nobody listens on: the join fails and the node
+    // exits, its data directory initialized but its store without any configuration. Started
+    // again from that directory with a live seed, it joins (a directory that is not new must not
+    // keep it out of the group).
+    await expect(harness.startNode('f', ['--seed', '127.0.0.1:1'])).rejects.toThrow(/exited with [1-9]/);
+    const f = await harness.startNode('f', ['--seed', await followerAddress()]);
+    expect(f.stderr).toMatch(/creation 2/);
+    await eventually('f listed', async () => (await json<Array<{ node: string }>>(a, 'members')).some((member) => member.node === 'f@127.0.0.1'));
+    expect((await on(f, 'leave')).code).toBe(0);
+    expect(await f.stop()).toBe(0);
+  });
+
+  it('--weight (or FEDCTL_WEIGHT) sets the share of the ring a member publishes when it joins; a bad one is a usage error', async () => {
+    // The weight travels with the join and lands in the ring every member computes.
+    const g = await harness.startNode('g', ['--seed', await followerAddress()], 20_000, { env: { FEDCTL_WEIGHT: '3' } });
+    type Ring = { members: Array<{ name: string; weight: number }> };
+    await eventually('g in the ring with weight 3', async () => (await json<Ring>(b, 'ring')).members.some((member) => member.name === 'g@127.0.0.1' && member.weight === 3));
+    expect((await on(g, 'leave')).code).toBe(0);
+    expect(await g.stop()).toBe(0);
+    for (const bad of ['0', '-1', '1.5', 'x', '1001']) {
+      const refused = await harness.run(['start', '--name', 'w@127.0.0.1', '--listen', '127.0.0.1:0', '--weight', bad]);
+      expect(refused.code).toBe(2);
+      expect(refused.stderr).toContain('--weight');
+    }
+  });
 });
 
 describe('fedctl — shutdown', () => {
