@@ -188,6 +188,7 @@ interface Counters {
   readonly batchesWithEntries: number;
   readonly entriesWritten: number;
   readonly appendsWithEntriesSent: number;
+  readonly bytesSent: number;
 }
 
 async function counters(members: Member[]): Promise<Counters[]> {
@@ -197,7 +198,8 @@ async function counters(members: Member[]): Promise<Counters[]> {
 /**
  * What a load run cost: CPU µs per registration of each member (leader first), and the leader's
  * batching — entries per synced write with entries, and entries per append with entries sent
- * (two followers: about twice as many appends as writes).
+ * (two followers: about twice as many appends as writes) — and the bytes it sent per
+ * registration (to followers and, through the admin protocol, to clients).
  */
 function costLine(members: Member[], leader: Member, before: Counters[], after: Counters[], registrations: number): string {
   const delta = (index: number, key: keyof Counters): number => (after[index] as Counters)[key] - (before[index] as Counters)[key];
@@ -207,7 +209,8 @@ function costLine(members: Member[], leader: Member, before: Counters[], after: 
   const entries = delta(leaderIndex, 'entriesWritten');
   const perWrite = entries / Math.max(1, delta(leaderIndex, 'batchesWithEntries'));
   const perAppend = (entries * (members.length - 1)) / Math.max(1, delta(leaderIndex, 'appendsWithEntriesSent'));
-  return `CPU µs/registration: leader ${cpu[0]}, followers ${cpu.slice(1).join(', ')}; leader: ${perWrite.toFixed(1)} entries per synced write, ${perAppend.toFixed(1)} per append`;
+  const bytes = delta(leaderIndex, 'bytesSent') / Math.max(1, registrations);
+  return `CPU µs/registration: leader ${cpu[0]}, followers ${cpu.slice(1).join(', ')}; leader: ${perWrite.toFixed(1)} entries per synced write, ${perAppend.toFixed(1)} per append, ${bytes.toFixed(0)} bytes sent per registration`;
 }
 
 const us = (value: number): string => `${(value / 1_000).toFixed(2)} ms`;
