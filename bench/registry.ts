@@ -7,8 +7,10 @@
  *     network hop and an admin process per request);
  *   - from inside the leader's process (`group.register`/`whereis` called directly), which is
  *     what a service running on a member sees.
- * Figures: registrations/s and latency p50/p99 with 1 and 64 concurrent clients (and the leader
- * process's CPU time per registration, which the machine's other load hardly skews); local `whereis`
+ * Figures: registrations/s and latency p50/p99 with 1 and 64 concurrent clients (and, for the
+ * 64-client runs, every member process's CPU time per registration, which the machine's other load
+ * hardly skews, and the leader's group commit: entries per synced write and per append sent);
+ * local `whereis`
  * ns/op; linearizable `whereis` p50/p99 (on the leader and on a follower); and, three times, the
  * time from kill -9 of the leader to the first successful registration on a survivor (the killed
  * member is restarted from its data directory between rounds).
@@ -180,6 +182,37 @@ async function killLeaderRound(members: Member[], round: number): Promise<{ vict
   return { victim: victim.name, resumeMs };
 }
 
+interface Counters {
+  readonly cpuUs: number;
+  readonly syncedBatches: number;
+  readonly batchesWithEntries: number;
+  readonly entriesWritten: number;
+  readonly appendsWithEntriesSent: number;
+  readonly bytesSent: number;
+}
+
+async function counters(members: Member[]): Promise<Counters[]> {
+  return Promise.all(members.map((member) => inside<Counters>(member, { cmd: 'counters' })));
+}
+
+/**
+ * What a load run cost: CPU µs per registration of each member (leader first), and the leader's
+ * batching — entries per synced write with entries, and entries per append with entries sent
+ * (two followers: about twice as many appends as writes) — and the bytes it sent per
+ * registration (to followers and, through the admin protocol, to clients).
+ */
+function costLine(members: Member[], leader: Member, before: Counters[], after: Counters[], registrations: number): string {
+  const delta = (index: number, key: keyof Counters): number => (after[index] as Counters)[key] - (before[index] as Counters)[key];
+  const order = [members.indexOf(leader), ...members.map((_, index) => index).filter((index) => members[index] !== leader)];
+  const cpu = order.map((index) => (delta(index, 'cpuUs') / Math.max(1, registrations)).toFixed(0));
+  const leaderIndex = order[0] as number;
+  const entries = delta(leaderIndex, 'entriesWritten');
+  const perWrite = entries / Math.max(1, delta(leaderIndex, 'batchesWithEntries'));
+  const perAppend = (entries * (members.length - 1)) / Math.max(1, delta(leaderIndex, 'appendsWithEntriesSent'));
+  const bytes = delta(leaderIndex, 'bytesSent') / Math.max(1, registrations);
+  return `CPU µs/registration: leader ${cpu[0]}, followers ${cpu.slice(1).join(', ')}; leader: ${perWrite.toFixed(1)} entries per synced write, ${perAppend.toFixed(1)} per append, ${bytes.toFixed(0)} bytes sent per registration`;
+}
+
 const us = (value: number): string => `${(value / 1_000).toFixed(2)} ms`;
 const rate = (value: number): string => Math.round(value).toLocaleString('en');
 
@@ -207,10 +240,13 @@ export default async function (args: string[]): Promise<void> {
 
     console.log('\nfrom inside the leader process (group.register / group.whereis):');
     for (const clients of [1, CONCURRENT_CLIENTS]) {
-      const result = await inside<{ perSecond: number; p50Us: number; p99Us: number; errors: number; cpuUsPerRegistration: number }>(leader, { cmd: 'register', clients, durationMs, prefix: `in-${clients}` });
+      const before = await counters(members);
+      const result = await inside<{ count: number; perSecond: number; p50Us: number; p99Us: number; errors: number; cpuUsPerRegistration: number }>(leader, { cmd: 'register', clients, durationMs, prefix: `in-${clients}` });
+      const after = await counters(members);
       console.log(
         `  register, ${String(clients).padStart(2)} client(s): ${rate(result.perSecond).padStart(7)} regs/s  p50 ${us(result.p50Us)}  p99 ${us(result.p99Us)}  errors ${result.errors}  leader CPU ${result.cpuUsPerRegistration.toFixed(0)} µs/registration`,
       );
+      if (clients === CONCURRENT_CLIENTS) console.log(`    ${costLine(members, leader, before, after, result.count)}`);
     }
     const local = await inside<{ nsPerOp: number; names: number }>(follower, { cmd: 'whereis_local', count: LOCAL_READS });
     console.log(`  whereis (local replica, on a follower, ${local.names} names): ${local.nsPerOp.toFixed(0)} ns/op`);
@@ -222,8 +258,11 @@ export default async function (args: string[]): Promise<void> {
     console.log('\nthrough the admin protocol (a hidden client node → the admin process → group):');
     const single = await adminRegisterLoad(leaderAddress, 1, 1, durationMs, 'adm-1');
     console.log(`  register,  1 client:  ${rate(single.perSecond).padStart(7)} regs/s  p50 ${us(single.p50Us)}  p99 ${us(single.p99Us)}  errors ${single.errors}`);
+    const before = await counters(members);
     const many = await adminRegisterLoad(leaderAddress, CONCURRENT_CLIENTS, ADMIN_CONNECTIONS, durationMs, 'adm-64');
+    const after = await counters(members);
     console.log(`  register, ${CONCURRENT_CLIENTS} clients (${ADMIN_CONNECTIONS} connections): ${rate(many.perSecond).padStart(7)} regs/s  p50 ${us(many.p50Us)}  p99 ${us(many.p99Us)}  errors ${many.errors}`);
+    console.log(`    ${costLine(members, leader, before, after, many.count)}`);
     const linearizable = await adminLinearizable(follower.admin!, 'adm-1/0/0', LINEARIZABLE_READS);
     console.log(`  whereis linearizable on a follower: p50 ${us(linearizable.p50Us)}  p99 ${us(linearizable.p99Us)}`);
 

@@ -52,6 +52,8 @@ export function isAdminEnvelope(msg: unknown): msg is AdminEnvelope {
 }
 
 const WATCH_WAIT_MS_MAX = 30_000;
+/** Events one `watch_poll` answers at most (more follow in the next poll, at once). */
+const WATCH_POLL_EVENTS_MAX = 1_000;
 /** How long `groups` / `names --all` wait for each other group's gateway. */
 const REMOTE_GROUP_TIMEOUT_MS = 2_000;
 /** What tells a holder process to exit (`name` must match the one it holds, if any). */
@@ -454,24 +456,32 @@ class AdminServer {
   }
 }
 
-/** Changes after `afterRevision` under `prefix`, waiting up to `waitMs` for the first one. */
+/**
+ * Changes under `prefix` after `afterRevision` (-1: from now on), waiting up to `waitMs` for the
+ * first one; then every change available (at most WATCH_POLL_EVENTS_MAX — a revision's events
+ * are never split, see `Group.changesSince` — and `more` when further ones are available), with
+ * the revision to resume after. The answer is taken at one instant once the wait is over, so it
+ * holds every change up to the revision it reports, also when the wait ends just as one is
+ * applied.
+ */
 async function watchPoll(group: Group, prefix: string, afterRevision: number, waitMs: number): Promise<unknown> {
-  const controller = new AbortController();
-  const timer = setTimeout(() => controller.abort(), waitMs);
-  const events: Array<{ revision: number; [key: string]: unknown }> = [];
-  const from = afterRevision >= 0 ? { afterRevision } : {};
-  try {
-    for await (const event of group.watch(prefix, { ...from, signal: controller.signal })) {
-      events.push(
-        event.type === 'put'
-          ? { type: 'put', ...nameInfo(event.name, event.entry, group.id), revision: event.revision }
-          : { type: 'delete', name: event.name, pid: event.previous.pid.toString(), reason: event.reason, revision: event.revision, group: group.id },
-      );
-      if (events.length >= 1) break;
+  const from = afterRevision >= 0 ? afterRevision : group.state.appliedIndex;
+  let batch = group.changesSince(prefix, from, WATCH_POLL_EVENTS_MAX);
+  if (batch.events.length === 0 && waitMs > 0) {
+    const controller = new AbortController();
+    const timer = setTimeout(() => controller.abort(), waitMs);
+    try {
+      // Only to wait (for the first change, the group closing, or the time): the answer is read below.
+      for await (const _change of group.watch(prefix, { afterRevision: from, signal: controller.signal })) break;
+    } finally {
+      clearTimeout(timer);
     }
-  } finally {
-    clearTimeout(timer);
+    batch = group.changesSince(prefix, from, WATCH_POLL_EVENTS_MAX);
   }
-  const last = events[events.length - 1];
-  return { events, revision: last !== undefined ? last.revision : group.state.appliedIndex };
+  const events = batch.events.map((event) =>
+    event.type === 'put'
+      ? { type: 'put', ...nameInfo(event.name, event.entry, group.id), revision: event.revision }
+      : { type: 'delete', name: event.name, pid: event.previous.pid.toString(), reason: event.reason, revision: event.revision, group: group.id },
+  );
+  return { events, revision: batch.revision, more: batch.more };
 }

@@ -46,6 +46,7 @@ const CODE_TO_EXIT: Partial<Record<ErrorCode, number>> = {
   badarg: EXIT.usage,
   config: EXIT.usage,
   not_found: EXIT.notFound,
+  compacted: EXIT.notFound,
   noproc: EXIT.notFound,
   name_taken: EXIT.refused,
   not_owner: EXIT.refused,

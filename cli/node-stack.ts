@@ -15,7 +15,8 @@
  *   node waits and asks each peer discovery connects it to for admission until one admits it.
  *   So nodes found by discovery always form one group, never one group per node.
  * A restart (existing data directory) rejoins its group from its own replica: it redials the
- * member addresses it knows, and the seeds.
+ * member addresses it knows, and the seeds. One whose store holds no configuration (it stopped
+ * before its first join completed) joins through its seeds or discovery as on a first start.
  *
  * Federation: with `federation.root` the group creates the federation (its leader writes the
  * directory into the group's log once); with `federation.seeds` (hidden addresses of root
@@ -37,7 +38,7 @@ import {
   fedError,
   type LogEntry,
 } from '../runtime/index.js';
-import { Group, SingletonManager, type UnsafeMode, openDataDir } from '../registry/index.js';
+import { Group, SingletonManager, type UnsafeMode, openDataDirVerified } from '../registry/index.js';
 import { type DirectorySummary, Federation, type FederationMachines, type FederationSettings, federationMachines } from '../federation/index.js';
 import { startAdminServer, startGatewayAdminServer } from './admin-server.js';
 import { NodeMetrics, NodeObserver, type FederationView } from '../runtime/observe/index.js';
@@ -92,6 +93,8 @@ export interface NodeStackOptions {
   readonly heartbeatTickMs?: number;
   readonly heartbeatTimeoutMs?: number;
   readonly snapshotEveryEntries?: number;
+  /** This member's share of the ring's keys (an integer in [1, RING_WEIGHT_MAX]; default 1). */
+  readonly weight?: number;
   /** Serve /metrics, /livez and /readyz here (`fedctl start --metrics`); off when absent. */
   readonly metrics?: { readonly host: string; readonly port: number };
   /** Admission control of the group member (see registry GROUP_DEFAULTS). */
@@ -139,8 +142,11 @@ export async function startNodeStack(options: NodeStackOptions): Promise<NodeSta
   }
   checkDiscoveryFitsTransport(options.discovery, options.transport);
   if (options.discovery === 'dns' && options.dnsName === undefined) throw fedError('config', '--discovery dns needs --dns-name NAME');
-  const dataDir = openDataDir(options.dataDir, { name: options.name, group: options.group });
+  const dataDir = await openDataDirVerified(options.dataDir, { name: options.name, group: options.group });
   const closers: Array<() => Promise<void>> = [];
+  // The checked Raft store is ours to close until Group.open takes it (it closes it from then on).
+  let storeOwned = true;
+  closers.push(async () => (storeOwned ? dataDir.store.close() : undefined));
   const closeAll = async (): Promise<void> => {
     for (const close of closers.splice(0).reverse()) {
       try {
@@ -172,11 +178,12 @@ export async function startNodeStack(options: NodeStackOptions): Promise<NodeSta
     const fresh = dataDir.fresh && options.seeds.length === 0;
     const bootstrap = fresh && (options.bootstrap ?? !discovers);
     const machines = federationMachines();
+    storeOwned = false;
     const group = await Group.open({
       node,
       distribution,
       group: options.group,
-      raftPath: dataDir.raftPath,
+      store: dataDir.store,
       bootstrap,
       address: distribution.address,
       extensions: machines.extensions,
@@ -184,6 +191,7 @@ export async function startNodeStack(options: NodeStackOptions): Promise<NodeSta
       ...(options.unsafe !== undefined ? { unsafe: options.unsafe } : {}),
       ...(options.proposalsInFlightMax !== undefined ? { proposalsInFlightMax: options.proposalsInFlightMax } : {}),
       ...(options.snapshotEveryEntries !== undefined ? { snapshotEveryEntries: options.snapshotEveryEntries } : {}),
+      ...(options.weight !== undefined ? { weight: options.weight } : {}),
       log: (level, event, msg) => options.log(level, msg, { component: 'group', event }),
     });
     closers.push(() => group.close());
@@ -241,14 +249,16 @@ export async function startNodeStack(options: NodeStackOptions): Promise<NodeSta
       observer,
     });
     closers.push(async () => admin.stop());
-    if (dataDir.fresh && options.seeds.length > 0) {
+    // No configuration in the store: never admitted (a first start, or one stopped before its join completed).
+    const unconfigured = group.status().voters.length === 0 && group.status().learners.length === 0;
+    if (unconfigured && options.seeds.length > 0) {
       await joinViaSeeds(group, options.seeds, options.log);
     } else {
       for (const [member, address] of group.state.addresses()) {
         if (member !== options.name) distribution.connect(address).catch(() => undefined);
       }
       for (const seed of options.seeds) distribution.connect(seed).catch(() => undefined);
-      if (fresh && !bootstrap && discovers) {
+      if (unconfigured && !bootstrap && discovers) {
         options.log('info', `waiting to be admitted to group ${options.group} by a peer that discovery finds (one node of a new group starts with --bootstrap)`, { component: 'group' });
         const stop = joinThroughDiscoveredPeers(group, distribution);
         closers.push(async () => stop());

@@ -18,7 +18,7 @@ import { homedir } from 'node:os';
 import { join } from 'node:path';
 import { type Command, Option } from 'commander';
 import { fedError } from '../runtime/index.js';
-import { UNSAFE_MODES, type UnsafeMode } from '../registry/index.js';
+import { RING_WEIGHT_MAX, UNSAFE_MODES, type UnsafeMode } from '../registry/index.js';
 import { checkDiscoveryFitsTransport, parseAddress, parseNodeAddress, resolveCookie, resolveDhtBootstrap } from './config.js';
 import { collect, envBoolean, flagOrEnvBoolean, flagOrEnvList } from './env.js';
 import type { GlobalOptions } from './main.js';
@@ -48,6 +48,7 @@ interface StartOptions {
   proposalsInFlightMax?: string;
   tickMs?: string;
   snapshotEveryEntries?: string;
+  weight?: string;
   faultInjection?: boolean;
   unsafe?: UnsafeMode;
 }
@@ -78,7 +79,8 @@ export function registerStartCommand(program: Command, run: (action: (output: Ou
     .addOption(new Option('--metrics <host:port>', 'serve /metrics, /livez and /readyz on this address (off by default)').env('FEDCTL_METRICS'))
     .addOption(new Option('--proposals-in-flight-max <n>', 'admission control: client proposals waiting on this member before it answers overloaded (default 256)').env('FEDCTL_PROPOSALS_IN_FLIGHT_MAX'))
     .addOption(new Option('--tick-ms <ms>', 'Raft tick (default 50)').env('FEDCTL_TICK_MS'))
-    .addOption(new Option('--snapshot-every-entries <n>', 'take a Raft snapshot (and compact the log) every N applied entries (default 10000)').env('FEDCTL_SNAPSHOT_EVERY_ENTRIES'))
+    .addOption(new Option('--snapshot-every-entries <n>', 'take a Raft snapshot (and compact the log) every N applied entries (default: adaptive, as many entries as the last snapshot held names, 10000 to 100000)').env('FEDCTL_SNAPSHOT_EVERY_ENTRIES'))
+    .addOption(new Option('--weight <n>', `this member's share of the ring's keys, an integer from 1 to ${RING_WEIGHT_MAX} (default 1)`).env('FEDCTL_WEIGHT'))
     .addOption(new Option('--fault-injection', 'accept fault requests from jepsen-lite (cut links); off by default [env FEDCTL_FAULT_INJECTION]'))
     .addOption(new Option('--unsafe <mode>', 'TEST ONLY: deliberately break a guarantee').choices([...UNSAFE_MODES]).hideHelp())
     // --transport and --dht-bootstrap are global (the client commands reach nodes over them too).
@@ -106,6 +108,8 @@ async function startAction(options: StartOptions, globals: GlobalOptions, output
   const tickMs = positiveInt(options.tickMs, '--tick-ms');
   const proposalsInFlightMax = positiveInt(options.proposalsInFlightMax, '--proposals-in-flight-max');
   const snapshotEveryEntries = positiveInt(options.snapshotEveryEntries, '--snapshot-every-entries');
+  const weight = positiveInt(options.weight, '--weight');
+  if (weight !== undefined && weight > RING_WEIGHT_MAX) throw fedError('config', `--weight wants an integer from 1 to ${RING_WEIGHT_MAX}, got ${weight}`);
   const metrics = options.metrics === undefined ? undefined : parseAddress(options.metrics, '--metrics', { allowAnyPort: true });
   const federation = federationOptions(options, listen.host);
   const singletons = flagOrEnvList(options.singleton, 'FEDCTL_SINGLETONS');
@@ -135,6 +139,7 @@ async function startAction(options: StartOptions, globals: GlobalOptions, output
     ...(metrics !== undefined ? { metrics } : {}),
     ...(proposalsInFlightMax !== undefined ? { proposalsInFlightMax } : {}),
     ...(snapshotEveryEntries !== undefined ? { snapshotEveryEntries } : {}),
+    ...(weight !== undefined ? { weight } : {}),
     federation,
     singletons,
     singletonLog: options.singletonLog,

@@ -4,16 +4,20 @@
  *
  * The driver loop (the order is the point; see registry/raft/types.ts `Ready`):
  *   1. feed queued inputs (ticks, messages, proposals, reads) to the core;
- *   2. take a `Ready`; restore/apply its committed entries and answer the proposals and reads
- *      waiting on them — committed entries are durable on a quorum already (the leader counts
- *      its own log only up to what it made durable), so applying them need not wait for this
- *      Ready's own write, and the callers get their answers one disk write sooner;
- *   3. persist its snapshot, entries and hard state in ONE batch (synced when `mustSync`) — in
+ *   2. take a `Ready`; send its `earlyMessages` at once (a leader's appends and heartbeats,
+ *      which promise nothing this Ready writes: the followers write to their disks while the
+ *      leader writes to its own — the core counts the leader toward commit only once its write
+ *      is done);
+ *   3. restore/apply its committed entries and answer the proposals and reads waiting on them —
+ *      committed entries are durable on a quorum already, so applying them need not wait for
+ *      this Ready's own write, and the callers get their answers one disk write sooner;
+ *   4. persist its snapshot, entries and hard state in ONE batch (synced when `mustSync`) — in
  *      memory first (the core's `MemoryStorage` mirror), then on disk;
- *   4. only then send its messages on the control lane (they may promise what step 3 wrote);
- *   5. `advance()`; repeat while there is more. Inputs that arrive while step 3 awaits the disk
- *      are queued and go into the next `Ready` together: that is the group commit (many
- *      proposals share one sync and one AppendEntries round).
+ *   5. only then send its `messages` on the control lane (they may promise what step 4 wrote);
+ *   6. `advance()`; repeat while there is more. Inputs that arrive while step 4 awaits the disk
+ *      are stepped at once (the core allows it with `earlyReplication`; see #push) and their
+ *      effects go into the next `Ready` together: that is the group commit (many proposals share
+ *      one sync and one AppendEntries round).
  *
  * Guarantees the group gives its callers:
  * - `register` is linearizable; its revision (the Raft index) is a fencing token. A `fail`
@@ -30,7 +34,6 @@
 import {
   type Clock,
   type Distribution,
-  type ErrorCode,
   FedError,
   type Node,
   Pid,
@@ -71,6 +74,7 @@ export const GROUP_DEFAULTS = {
   maintenanceIntervalMs: 250,
   nameDownGraceMs: 1_000,
   voterDownGraceMs: 3_000,
+  /** The snapshot interval's floor when adaptive (see `GroupOptions.snapshotEveryEntries`). */
   snapshotEveryEntries: 10_000,
   pendingRequestsMax: 100_000,
   /** Admission control: client proposals (register, unregister, ext) waiting on this member at once. */
@@ -79,11 +83,8 @@ export const GROUP_DEFAULTS = {
   uncommittedEntriesMax: 8_192,
 } as const;
 
-/**
- * The error code of a watch asked to resume from compacted revisions. Not yet in the kernel's
- * ERROR_CODES (runtime/kernel/errors.ts, another engineer's file): until it is, it is cast here.
- */
-const COMPACTED = 'compacted' as ErrorCode;
+/** The adaptive snapshot interval's ceiling (etcd's default SnapshotCount): bounds the log kept in memory. */
+const SNAPSHOT_EVERY_ENTRIES_MAX = 100_000;
 
 /** Bounds of the `retryAfterMs` hint sent with `overloaded` (it follows the recent proposal latency). */
 const RETRY_AFTER_MS_MIN = 5;
@@ -155,6 +156,16 @@ export interface GroupOptions {
   readonly requestTimeoutMs?: number;
   readonly nameDownGraceMs?: number;
   readonly voterDownGraceMs?: number;
+  /**
+   * Take a snapshot (and compact the log) every this many applied entries. Default: adaptive,
+   * once the entries applied since the last snapshot reach the number of names that snapshot
+   * held (as Redis rewrites its append-only file once it doubled), at least
+   * GROUP_DEFAULTS.snapshotEveryEntries and at most SNAPSHOT_EVERY_ENTRIES_MAX entries apart. A
+   * snapshot blocks the driver loop for time in proportion to the registry while it is encoded:
+   * spacing snapshots by the registry's size keeps that cost per entry bounded (at most about
+   * two names encoded per entry applied) however large the registry grows, and the log kept
+   * between two snapshots stays within a bound.
+   */
   readonly snapshotEveryEntries?: number;
   /** Admission control bounds (see GROUP_DEFAULTS). */
   readonly proposalsInFlightMax?: number;
@@ -257,6 +268,8 @@ export class Group {
   readonly #settings: typeof GROUP_DEFAULTS;
   #inputs: Input[] = [];
   #running = false;
+  /** True while #run awaits a Ready's write: inputs are stepped at once (see #push). */
+  #persisting = false;
   #closed = false;
   #closing: Promise<void> | undefined;
   #loopIdle: Promise<void> = Promise.resolve();
@@ -278,6 +291,8 @@ export class Group {
   /** When the leader first saw each node disconnected (cleanup of names and voters). */
   readonly #downSince = new Map<string, number>();
   #appliedSinceSnapshot = 0;
+  /** Names held at the last snapshot (taken, installed or loaded): the adaptive snapshot interval. */
+  #namesAtSnapshot = 0;
   readonly #unsubscribe: Array<() => void> = [];
   #agentPid: Pid | undefined;
   /** Local pids holding names that the agent monitors (their names go when they exit). */
@@ -355,37 +370,48 @@ export class Group {
       (options.raftPath === undefined
         ? await RaftStore.openMemory<Entry, HardState, StoredGroupSnapshot>()
         : await RaftStore.openDisk<Entry, HardState, StoredGroupSnapshot>(options.raftPath));
+    // The store is ours from here: every failure below closes it (the caller gave it away).
     let loaded;
+    let group: Group;
     try {
       loaded = await store.load();
       verifyStoreMeta(options.raftPath ?? 'memory', loaded, { group: options.group, node: options.node.name });
       if (loaded.meta === undefined) await store.writeMeta({ format: RAFT_STORE_FORMAT, group: options.group, node: options.node.name });
+      const storage = new MemoryStorage();
+      if (loaded.snapshot !== undefined) storage.installSnapshot(loaded.snapshot.snapshot);
+      storage.append(loaded.entries);
+      if (loaded.hardState !== undefined) storage.setHardState(loaded.hardState);
+      const rng = options.rng ?? new Rng(randomSeed());
+      const fresh = loaded.entries.length === 0 && loaded.snapshot === undefined && loaded.hardState === undefined;
+      const raft = new RaftNode(
+        defaultRaftConfig(options.node.name, rng, {
+          electionTicks: options.electionTicks ?? GROUP_DEFAULTS.electionTicks,
+          heartbeatTicks: options.heartbeatTicks ?? GROUP_DEFAULTS.heartbeatTicks,
+          forwardProposals: true,
+          // The leader's disk write runs in parallel with replication (the driver sends
+          // `earlyMessages` before persisting, see #run).
+          earlyReplication: true,
+          checkQuorum: options.unsafe !== 'no-quorum-check',
+          bootstrap: options.bootstrap === true && fresh ? { voters: [options.node.name], learners: [] } : null,
+        }),
+        storage,
+      );
+      group = new Group(options, storage, store, raft);
     } catch (error) {
       await store.close();
       throw error;
     }
-    const storage = new MemoryStorage();
-    if (loaded.snapshot !== undefined) storage.installSnapshot(loaded.snapshot.snapshot);
-    storage.append(loaded.entries);
-    if (loaded.hardState !== undefined) storage.setHardState(loaded.hardState);
-    const rng = options.rng ?? new Rng(randomSeed());
-    const fresh = loaded.entries.length === 0 && loaded.snapshot === undefined && loaded.hardState === undefined;
-    const raft = new RaftNode(
-      defaultRaftConfig(options.node.name, rng, {
-        electionTicks: options.electionTicks ?? GROUP_DEFAULTS.electionTicks,
-        heartbeatTicks: options.heartbeatTicks ?? GROUP_DEFAULTS.heartbeatTicks,
-        forwardProposals: true,
-        checkQuorum: options.unsafe !== 'no-quorum-check',
-        bootstrap: options.bootstrap === true && fresh ? { voters: [options.node.name], learners: [] } : null,
-      }),
-      storage,
-    );
-    const group = new Group(options, storage, store, raft);
-    group.#committedConf = loaded.snapshot?.snapshot.meta.conf ?? EMPTY_CONF;
-    group.#listen();
-    // After #listen: the names in the snapshot reach #onNameChange (local holders monitored,
-    // names of this node's older incarnations released).
-    if (loaded.snapshot !== undefined) group.state.restore(loaded.snapshot.snapshot.data);
+    try {
+      group.#committedConf = loaded.snapshot?.snapshot.meta.conf ?? EMPTY_CONF;
+      group.#listen();
+      // After #listen: the names in the snapshot reach #onNameChange (local holders monitored,
+      // names of this node's older incarnations released).
+      if (loaded.snapshot !== undefined) group.state.restore(loaded.snapshot.snapshot.data);
+      group.#namesAtSnapshot = group.state.names.size;
+    } catch (error) {
+      await group.close();
+      throw error;
+    }
     group.#start();
     return group;
   }
@@ -556,7 +582,9 @@ export class Group {
         if (overflowedAfter !== undefined) throw this.#compacted(overflowedAfter, 'the watcher fell too far behind');
         const event = queue.shift();
         if (event !== undefined) {
-          yield event;
+          // A replica behind `afterRevision` (the caller learned it from another member) applies
+          // changes the caller has already seen: never again.
+          if (after === undefined || event.revision > after) yield event;
           continue;
         }
         await new Promise<void>((resolve) => (wake = resolve));
@@ -569,11 +597,40 @@ export class Group {
     }
   }
 
+  /**
+   * One batch of a watch, for pollers (`fedctl watch` through the admin protocol): the changes
+   * to names under `prefix` after `afterRevision` that this replica has applied, and
+   * `revision`, the one to resume after — every change under `prefix` up to it is in this batch
+   * (or was before `afterRevision`), so a poller that always resumes after `revision` misses
+   * nothing and sees nothing twice. At most `limit` events, except that one revision's events
+   * are never split (one command may change many names at one revision: `node_down`,
+   * `release_pid`); `more` says further changes are available now. Never below
+   * `afterRevision`, also on a replica that is behind it. Throws `compacted` as `watch` does.
+   */
+  changesSince(prefix: string, afterRevision: number, limit: number): { events: WatchEvent[]; revision: number; more: boolean } {
+    if (!(Number.isSafeInteger(afterRevision) && afterRevision >= 0)) throw fedError('badarg', `watch: afterRevision must be a non-negative integer, not ${String(afterRevision)}`);
+    if (!(Number.isSafeInteger(limit) && limit > 0)) throw fedError('badarg', `watch: limit must be a positive integer, not ${String(limit)}`);
+    const past = this.state.names.eventsSince(afterRevision);
+    if (past === undefined) throw this.#compacted(afterRevision);
+    const events: WatchEvent[] = [];
+    for (const event of past) {
+      if (!event.name.startsWith(prefix)) continue;
+      const last = events[events.length - 1];
+      if (last !== undefined && events.length >= limit && event.revision !== last.revision) {
+        return { events, revision: last.revision, more: true };
+      }
+      events.push(event);
+    }
+    return { events, revision: Math.max(afterRevision, this.state.appliedIndex), more: false };
+  }
+
   #compacted(afterRevision: number, why = 'they were compacted'): FedError {
     const oldestRevision = this.state.names.oldestResumableRevision;
-    return fedError(COMPACTED, `watch: the changes after revision ${afterRevision} are no longer kept (${why}); re-read and resume after ${oldestRevision} or later`, {
+    // `compacted: true` as the federated watch feed answers (cli/global-watch.ts): one test for both.
+    return fedError('compacted', `watch: the changes after revision ${afterRevision} are no longer kept (${why}); re-read and resume after ${oldestRevision} or later`, {
       afterRevision,
       oldestRevision,
+      compacted: true,
     });
   }
 
@@ -784,8 +841,19 @@ export class Group {
 
   // ---- the driver loop ---------------------------------------------------------------------
 
+  /**
+   * While a Ready's write is in flight the core takes inputs at once (`earlyReplication`): the
+   * leader counts its followers' acknowledgements and appends new proposals during its own
+   * fsync instead of after it, so the next Ready is ready the moment the write is done. A
+   * `snapshot_taken` is never stepped then (it names an applied index the core learns only at
+   * `advance()`); #applyReady queues it in `#inputs`, stepped at the next round.
+   */
   #push(input: Input): void {
     if (this.#closed) return;
+    if (this.#persisting && input.type !== 'snapshot_taken') {
+      this.#stepSafely(input);
+      return;
+    }
     this.#inputs.push(input);
     this.#kick();
   }
@@ -815,7 +883,10 @@ export class Group {
         if (this.#knownLeader !== null && ready.softState.leader !== this.#knownLeader) this.#leaderLost(this.#knownLeader, 'the leader changed');
         this.#knownLeader = ready.softState.leader;
       }
+      // A leader's appends and heartbeats go out at once: the followers write while we do.
+      this.#send(ready.earlyMessages);
       this.#applyReady(ready);
+      this.#persisting = true;
       try {
         await this.#persist(ready);
       } catch (error) {
@@ -827,6 +898,8 @@ export class Group {
         this.#closing ??= this.#shutdown(failure);
         this.#closing.catch((closeError: unknown) => this.#log('warn', 'close_failed', `closing after the disk failure: ${(closeError as Error).message}`));
         return;
+      } finally {
+        this.#persisting = false;
       }
       if (this.#closed) return;
       this.#send(ready.messages);
@@ -927,16 +1000,25 @@ export class Group {
       this.#committedConf = ready.snapshot.meta.conf;
       this.#snapshotsInstalled++;
       this.#appliedSinceSnapshot = 0;
+      this.#namesAtSnapshot = this.state.names.size;
       for (const listener of this.#applyListeners) listener({ type: 'restore', index: this.state.appliedIndex });
     }
     for (const entry of ready.committedEntries) this.#applyEntry(entry);
     for (const request of ready.requests) this.#onRequestResult(request);
     for (const read of ready.readStates) this.#readsWaitingApply.push({ requestId: read.requestId, index: read.index });
     this.#serveReads();
-    if (this.#appliedSinceSnapshot >= this.#settings.snapshotEveryEntries) {
+    if (this.#appliedSinceSnapshot >= this.#snapshotEveryEntries()) {
       this.#appliedSinceSnapshot = 0;
+      this.#namesAtSnapshot = this.state.names.size;
       this.#inputs.push({ type: 'snapshot_taken', index: this.state.appliedIndex, data: this.state.snapshot() });
     }
+  }
+
+  /** See `GroupOptions.snapshotEveryEntries`. */
+  #snapshotEveryEntries(): number {
+    const fixed = this.#options.snapshotEveryEntries;
+    if (fixed !== undefined) return fixed;
+    return Math.min(SNAPSHOT_EVERY_ENTRIES_MAX, Math.max(GROUP_DEFAULTS.snapshotEveryEntries, this.#namesAtSnapshot));
   }
 
   #applyEntry(entry: Entry): void {
@@ -1226,9 +1308,21 @@ export class Group {
     switch (message.type) {
       case 'join':
       case 'leave': {
-        if (message.node !== from) return;
+        // From the node itself, or forwarded by a member (a join or leave sent to a follower
+        // goes on to the leader). Anyone else asking for another node is refused.
+        if (typeof message.node !== 'string' || message.node.length === 0) {
+          this.#log('warn', 'group_message_rejected', `${message.type} from ${from} names no node`);
+          return;
+        }
+        const direct = message.node === from;
+        if (!direct && !status.conf.voters.includes(from) && !status.conf.learners.includes(from)) {
+          this.#log('warn', 'group_message_rejected', `${from} asked to ${message.type} for ${String(message.node)} but is no member of group ${this.id}`);
+          return;
+        }
         if (status.role !== 'leader') {
-          if (status.leader !== null && status.leader !== from) this.distribution.sendControl(status.leader, `group:${this.id}`, message);
+          // Forwarded once only (a forwarded request reaching a stale leader is dropped; the
+          // joiner retries): two members that each think the other leads never bounce it.
+          if (direct && status.leader !== null && status.leader !== from) this.distribution.sendControl(status.leader, `group:${this.id}`, message);
           return;
         }
         if (message.type === 'join') this.#admit(message.node, message.address, isRingWeight(message.weight) ? message.weight : 1, status);

@@ -4,6 +4,6 @@ export { GroupState, type ExtensionStateMachine, type GroupCommand, type GroupEn
 export { NameRegistry, validateName, WATCH_EVENTS_MAX, type NameEntry, type ClaimEntry, type RegistryCommand, type RegistryResult, type WatchEvent } from './names.js';
 export { openDataDir, openDataDirVerified, DATA_FORMAT_VERSION, type DataDirIdentity, type OpenedDataDir, type VerifiedDataDir } from './data-dir.js';
 export { RaftStore, RAFT_STORE_FORMAT, type GroupRaftStore, type RaftStoreStats } from './raft-store.js';
-export { HashRing } from './ring.js';
+export { HashRing, RING_WEIGHT_MAX } from './ring.js';
 export * as raft from './raft/index.js';
 export { SingletonManager, SINGLETON_DEFAULTS, type SingletonSpec, type SingletonInit, type SingletonEvent, type SingletonStartReason, type SingletonStopReason, type SingletonStatus, type SingletonManagerOptions } from './singleton.js';

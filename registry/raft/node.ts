@@ -792,7 +792,7 @@ export class RaftNode {
   #flush(): void {
     if (this.#readRoundPending) {
       this.#readRoundPending = false;
-      this.#broadcastHeartbeat();
+      this.#confirmReads();
     }
     for (const [id, progress] of this.#progress) this.#sendAppends(id, progress);
     // The removal committed and the commit went out above: stop tracking removed members.
@@ -873,12 +873,35 @@ export class RaftNode {
     this.#leaseRoundMin = this.#round + 1;
   }
 
-  #broadcastHeartbeat(): void {
+  /**
+   * A heartbeat round that confirms the reads queued before it, sent to the voters of the
+   * newest configuration only: only a quorum of them confirms leadership (`#confirmedRound`),
+   * and in a large group the learners would multiply the messages of every read for nothing.
+   * Learners still get every tick's heartbeat (`#broadcastHeartbeat`), and no snapshot chunk is
+   * resent here (resends follow the ticks, however often reads come).
+   */
+  #confirmReads(): void {
+    this.#startRound();
+    for (const id of this.#log.conf().voters) {
+      const progress = this.#progress.get(id);
+      if (progress !== undefined) this.#sendHeartbeat(id, progress);
+    }
+  }
+
+  #startRound(): void {
     this.#round++;
     this.#roundTicks[this.#round % LEASE_ROUNDS_REMEMBERED] = this.#ticks;
+  }
+
+  #sendHeartbeat(id: NodeId, progress: Progress): void {
+    const commit = Math.min(progress.match, this.#log.committed);
+    this.#send({ type: 'heartbeat', from: this.id, to: id, term: this.#term, commit, round: this.#round });
+  }
+
+  #broadcastHeartbeat(): void {
+    this.#startRound();
     for (const [id, progress] of this.#progress) {
-      const commit = Math.min(progress.match, this.#log.committed);
-      this.#send({ type: 'heartbeat', from: this.id, to: id, term: this.#term, commit, round: this.#round });
+      this.#sendHeartbeat(id, progress);
       // Resend the current chunk only if nothing was acknowledged since the last heartbeat.
       if (progress.state === 'snapshot' && !progress.snapshotAcknowledged) this.#sendSnapshotChunk(id, progress);
       progress.snapshotAcknowledged = false;

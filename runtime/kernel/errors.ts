@@ -34,6 +34,7 @@ export const ERROR_CODES = {
   wrong_data_dir: 'the data directory belongs to another node or group, or to a newer format',
   config: 'the configuration is invalid',
   shutdown: 'the node or component is shutting down',
+  compacted: 'a watch asked to resume from revisions no longer kept; details.oldestRevision is the oldest one it may resume after',
 } as const;
 
 export type ErrorCode = keyof typeof ERROR_CODES;

@@ -5,6 +5,8 @@
 // process ends when the name is unregistered through another node, that user metadata is kept
 // as given (fedctl's own keys are reserved), and a clean SIGTERM and SIGINT shutdown.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { readFileSync } from 'node:fs';
+import { connectAdmin } from '../../cli/admin-client.js';
 import { CliHarness, type StartedNode, eventually } from './harness.js';
 
 const harness = new CliHarness();
@@ -32,6 +34,11 @@ const json = <T>(node: StartedNode, ...args: string[]) => harness.json<T>(['--no
 async function leaderAddress(): Promise<string> {
   const { leader } = await json<{ leader: string }>(a, 'status');
   return ([a, b, c].find((node) => `${node.name}@127.0.0.1` === leader) as StartedNode).address;
+}
+
+async function followerAddress(): Promise<string> {
+  const { leader } = await json<{ leader: string }>(a, 'status');
+  return ([a, b, c].find((node) => `${node.name}@127.0.0.1` !== leader) as StartedNode).address;
 }
 
 interface Snapshot {
@@ -144,6 +151,60 @@ describe('fedctl — register, whereis, names, unregister', () => {
   });
 });
 
+describe('fedctl — watch, several changes at one revision', () => {
+  it('a process holding three names exits: `fedctl watch` prints all three deletes, at one revision', async () => {
+    // One release_pid command deletes the three names at ONE revision; the poll behind
+    // `fedctl watch` must answer all of them together (resuming after that revision skips
+    // whatever part of it was not answered).
+    const cookie = readFileSync(harness.cookieFile, 'utf8').trim();
+    const admin = await connectAdmin(a.address, cookie, 10_000);
+    try {
+      const { pid } = (await admin.request({ op: 'spawn_holder' })) as { pid: string };
+      for (const name of ['multi.1', 'multi.2', 'multi.3']) await admin.request({ op: 'register', name, pid, meta: {} });
+      const { revision: before } = (await admin.request({ op: 'whereis', name: 'multi.3', consistency: 'linearizable' })) as { revision: number };
+      await admin.request({ op: 'release_holder', pid });
+      const result = await on(c, '--json', 'watch', 'multi.', '--limit', '3', '--after-revision', String(before));
+      expect(result.code).toBe(0);
+      const events = result.stdout.trim().split('\n').map((line) => JSON.parse(line) as { type: string; name: string; revision: number; reason: string });
+      expect(events.map((event) => `${event.type}:${event.name}:${event.reason}`).sort()).toEqual(['delete:multi.1:process_exit', 'delete:multi.2:process_exit', 'delete:multi.3:process_exit']);
+      expect(new Set(events.map((event) => event.revision)).size).toBe(1);
+      expect(events[0]!.revision).toBeGreaterThan(before);
+    } finally {
+      await admin.close();
+    }
+  });
+
+  it('watch_poll answers at most 1,000 changes with more: true, and the rest from where it stopped', async () => {
+    // 1,001 registrations after a revision: the first poll holds 1,000 (each its own revision)
+    // and says there is more; the next, after the revision it reported, holds the last one.
+    const cookie = readFileSync(harness.cookieFile, 'utf8').trim();
+    const admin = await connectAdmin(b.address, cookie, 10_000);
+    try {
+      const { pid } = (await admin.request({ op: 'spawn_holder' })) as { pid: string };
+      const { applied: start } = (await admin.request({ op: 'status' })) as { applied: number };
+      const count = 1_001;
+      for (let first = 0; first < count; first += 100) {
+        await Promise.all(Array.from({ length: Math.min(100, count - first) }, (_, offset) => admin.request({ op: 'register', name: `bulk.${first + offset}`, pid, meta: {} })));
+      }
+      type Poll = { events: Array<{ name: string; revision: number }>; revision: number; more: boolean };
+      const poll = async (afterRevision: number): Promise<Poll> => (await admin.request({ op: 'watch_poll', prefix: 'bulk.', afterRevision, waitMs: 5_000 })) as Poll;
+      await eventually('b applied every registration', async () => ((await admin.request({ op: 'names', prefix: 'bulk.' })) as unknown[]).length === count);
+      const first = await poll(start);
+      expect(first.events).toHaveLength(1_000);
+      expect(first.more).toBe(true);
+      expect(first.revision).toBe(first.events[999]!.revision);
+      const second = await poll(first.revision);
+      expect(second.events).toHaveLength(1);
+      expect(second.more).toBe(false);
+      const names = new Set([...first.events, ...second.events].map((event) => event.name));
+      expect(names.size).toBe(count);
+      await admin.request({ op: 'release_holder', pid });
+    } finally {
+      await admin.close();
+    }
+  }, 60_000);
+});
+
 describe('fedctl — members, status, singletons, ring, groups, stats', () => {
   it('members: a table and JSON with roles, states and one leader', async () => {
     const members = await json<Array<{ node: string; role: string; state: string; leader: boolean; address: string }>>(a, 'members');
@@ -244,14 +305,41 @@ describe('fedctl — join and leave', () => {
     await eventually('d gone', async () => !(await json<Array<{ node: string }>>(a, 'members')).some((member) => member.node === 'd@127.0.0.1'));
     expect(await d.stop()).toBe(0);
 
-    // Through the leader: a join sent to a follower is forwarded to the leader, which drops it
-    // (registry/group.ts, #onGroupMessage: message.node !== from).
+    // Through a follower: it forwards the join to the leader (any member's address will do).
     const e = await harness.startNode('e', ['--no-bootstrap']);
-    expect(await json(e, 'join', await leaderAddress())).toEqual({ group: 'g1', node: 'e@127.0.0.1' });
+    expect(await json(e, 'join', await followerAddress())).toEqual({ group: 'g1', node: 'e@127.0.0.1' });
+    await eventually('e listed', async () => (await json<Array<{ node: string }>>(a, 'members')).some((member) => member.node === 'e@127.0.0.1'));
     const leftText = await on(e, 'leave');
     expect(leftText.stdout.trim()).toBe('e@127.0.0.1 left group g1');
     expect(await e.stop('SIGINT')).toBe(0);
     expect(e.stderr).toContain('SIGINT: shutting down');
+  });
+
+  it('a node whose first join never completed joins through its seeds when started again', async () => {
+    // The first start's only seed is an address nobody listens on: the join fails and the node
+    // exits, its data directory initialized but its store without any configuration. Started
+    // again from that directory with a live seed, it joins (a directory that is not new must not
+    // keep it out of the group).
+    await expect(harness.startNode('f', ['--seed', '127.0.0.1:1'])).rejects.toThrow(/exited with [1-9]/);
+    const f = await harness.startNode('f', ['--seed', await followerAddress()]);
+    expect(f.stderr).toMatch(/creation 2/);
+    await eventually('f listed', async () => (await json<Array<{ node: string }>>(a, 'members')).some((member) => member.node === 'f@127.0.0.1'));
+    expect((await on(f, 'leave')).code).toBe(0);
+    expect(await f.stop()).toBe(0);
+  });
+
+  it('--weight (or FEDCTL_WEIGHT) sets the share of the ring a member publishes when it joins; a bad one is a usage error', async () => {
+    // The weight travels with the join and lands in the ring every member computes.
+    const g = await harness.startNode('g', ['--seed', await followerAddress()], 20_000, { env: { FEDCTL_WEIGHT: '3' } });
+    type Ring = { members: Array<{ name: string; weight: number }> };
+    await eventually('g in the ring with weight 3', async () => (await json<Ring>(b, 'ring')).members.some((member) => member.name === 'g@127.0.0.1' && member.weight === 3));
+    expect((await on(g, 'leave')).code).toBe(0);
+    expect(await g.stop()).toBe(0);
+    for (const bad of ['0', '-1', '1.5', 'x', '1001']) {
+      const refused = await harness.run(['start', '--name', 'w@127.0.0.1', '--listen', '127.0.0.1:0', '--weight', bad]);
+      expect(refused.code).toBe(2);
+      expect(refused.stderr).toContain('--weight');
+    }
   });
 });
 

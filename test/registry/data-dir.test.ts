@@ -119,6 +119,27 @@ describe('data directory — identity and creation', () => {
     expect((await openDataDirVerified(dir, A).then(async (third) => (await third.store.close(), third))).identity.creation).toBe(3);
   });
 
+  it('verified: a store handed to Group.open is closed by it when the group refuses to start', async () => {
+    // Proves the ownership rule node-stack relies on: once Group.open has the store, every
+    // failure closes it — a bad weight (checked first) and a Raft setting the core refuses
+    // (checked after the store was read) alike — and the refusal is a typed config error.
+    const node = new Node({ name: A.name });
+    await node.start();
+    const distribution = await Distribution.start({ node, cookie: 'data-dir-test-cookie-0123456789' });
+    try {
+      const dir = freshDir();
+      for (const bad of [{ weight: 0 }, { electionTicks: 2, heartbeatTicks: 2 }]) {
+        const opened = await openDataDirVerified(dir, A);
+        const error = await Group.open({ node, distribution, group: 'g1', store: opened.store, bootstrap: true, address: distribution.address, ...bad }).catch((caught: unknown) => caught);
+        expect(isFedError(error, 'config')).toBe(true);
+        expect(opened.store.closed).toBe(true);
+      }
+    } finally {
+      await distribution.close();
+      await node.stop();
+    }
+  });
+
   it('verified: a first start that stopped before node.json (raft/ with only its meta) starts fresh', async () => {
     const dir = freshDir();
     const store = await RaftStore.openDisk(join(dir, 'raft'));

@@ -137,3 +137,33 @@ describe('group membership — a replaced voter comes back', () => {
     await eventually('b knows it is a member', () => b.group.isMember());
   });
 });
+
+describe('group membership — joining through any member', () => {
+  it("a node joins through a follower's address: the follower forwards its join to the leader", async () => {
+    // Proves a seed need not be the leader (as with etcd or Consul, any member's address will
+    // do): the newcomer knows no leader, asks the follower, which passes the request on.
+    await cluster.three();
+    const leader = await cluster.leader();
+    const follower = cluster.members.find((member) => member !== leader)!;
+    const d = await cluster.start('d', { seed: follower.distribution.address });
+    expect(d.group.isMember()).toBe(true);
+    await eventually('d is a learner in the leader\'s configuration', () => leader.group.committedConf().learners.includes('d@127.0.0.1'));
+  });
+
+  it('a join for another node sent by a non-member is refused with a warning, and nobody is added', async () => {
+    // Proves the forwarding rule cannot be abused: only members may ask on another node's behalf.
+    const warnings: string[] = [];
+    const log = (level: 'info' | 'warn', event: string, msg: string): void => {
+      if (level === 'warn' && event === 'group_message_rejected') warnings.push(msg);
+    };
+    await cluster.three({}, { a: { log } });
+    const a = cluster.member('a');
+    const outsider = await cluster.start('x');
+    await outsider.distribution.connect(a.distribution.address);
+    expect(outsider.distribution.sendControl(a.name, 'group:g1', { type: 'join', node: 'y@127.0.0.1', address: '127.0.0.1:1' })).toBe(true);
+    await eventually('the refusal is logged', () => warnings.some((msg) => msg.includes('x@127.0.0.1') && msg.includes('y@127.0.0.1')));
+    const conf = a.group.status();
+    expect([...conf.voters, ...conf.learners]).not.toContain('y@127.0.0.1');
+    expect(a.group.state.addressOf('y@127.0.0.1')).toBeUndefined();
+  });
+});

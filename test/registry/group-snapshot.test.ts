@@ -153,3 +153,31 @@ describe('group snapshots — a restored snapshot keeps the name bookkeeping', (
     expect(seen[seen.length - 1]!.revision).toBeGreaterThan(restoreRevision);
   });
 });
+
+describe('group snapshots — the default interval grows with the registry', () => {
+  it('spaces snapshots by the names the last one held, not every 10,000 entries', async () => {
+    // Proves the adaptive interval: a member with the default setting snapshots once 10,000
+    // entries applied (the floor, the registry being empty before), then again once as many
+    // entries as that snapshot held names (about 10,000 more), then only once about 20,000 more
+    // applied — so after 31,000 registrations its newest snapshot is the one near index 20,000,
+    // where a fixed 10,000 would have taken one at 30,000. The replica keeps every name.
+    const solo = await cluster.start('solo', { bootstrap: true, proposalsInFlightMax: 4_096 });
+    await eventually('solo leads', () => solo.group.status().role === 'leader');
+    const pid = idleProcess(solo.node);
+    const total = 31_000;
+    const burst = 2_000;
+    const snapshotIndexes = new Set<number>();
+    for (let start = 0; start < total; start += burst) {
+      const count = Math.min(burst, total - start);
+      await Promise.all(Array.from({ length: count }, (_, offset) => solo.group.register(`name-${start + offset}`, pid)));
+      snapshotIndexes.add(solo.group.status().snapshotIndex);
+    }
+    const taken = [...snapshotIndexes].filter((index) => index > 0).sort((x, y) => x - y);
+    expect(taken).toHaveLength(2);
+    expect(taken[0]).toBeGreaterThanOrEqual(10_000);
+    expect(taken[0]).toBeLessThan(10_000 + burst);
+    expect(taken[1]! - taken[0]!).toBeGreaterThanOrEqual(10_000 - 10);
+    expect(taken[1]).toBeLessThan(20_000 + 2 * burst);
+    expect(solo.group.status().names).toBe(total);
+  });
+});

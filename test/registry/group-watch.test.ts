@@ -3,11 +3,14 @@
 // on others, in revision order, filtered by prefix; a watcher that stops and resumes after the
 // revision it last saw gets exactly what it missed (no gap, no repeat), then live changes; and a
 // resume from revisions that are no longer kept (before the snapshot a restarted member loaded)
-// is refused with the `compacted` code and the oldest revision one may resume after.
+// is refused with the `compacted` code and the oldest revision one may resume after. A watcher
+// on a replica that is behind the revision it resumes after never sees changes at or below it.
+// `changesSince` (the poll behind `fedctl watch`) answers in batches that never split a
+// revision and always say where to resume.
 import { afterEach, describe, expect, it } from 'vitest';
 import { isFedError } from '../../runtime/index.js';
 import type { WatchEvent } from '../../registry/names.js';
-import { GroupCluster, type Member, eventually, idleProcess } from './group-helpers.js';
+import { GroupCluster, type Member, eventually, heal, idleProcess, isolate } from './group-helpers.js';
 
 let cluster = new GroupCluster();
 
@@ -93,7 +96,11 @@ describe('group watch — across members, resumable', () => {
     const error = await collect(again, 'k/', { afterRevision: 1 }, () => true).catch((caught: unknown) => caught);
     expect(isFedError(error)).toBe(true);
     expect((error as { code: string }).code).toBe('compacted');
-    expect((error as { details: { oldestRevision: number; afterRevision: number } }).details).toEqual({ afterRevision: 1, oldestRevision: snapshotIndex });
+    expect((error as { details: { oldestRevision: number; afterRevision: number } }).details).toEqual({ afterRevision: 1, oldestRevision: snapshotIndex, compacted: true });
+    // The poll answers the same.
+    const polled = catching(() => again.group.changesSince('k/', 1, 10));
+    expect(isFedError(polled)).toBe(true);
+    expect((polled as { code: string; details: unknown }).details).toEqual({ afterRevision: 1, oldestRevision: snapshotIndex, compacted: true });
     // From the oldest revision on, it works: the releases of the old incarnation's names come after it.
     const fromOldest = await collect(again, 'k/', { afterRevision: snapshotIndex }, (seen) => seen.length >= 1);
     expect(fromOldest.every((event) => event.revision > snapshotIndex)).toBe(true);
@@ -101,3 +108,81 @@ describe('group watch — across members, resumable', () => {
     expect(isFedError(bad, 'badarg')).toBe(true);
   });
 });
+
+describe('group watch — a replica behind the resume point', () => {
+  it('never yields a change at or below afterRevision, though it applies them live', async () => {
+    // c is cut off while x and y commit on the majority; a watcher on c resumes after y's
+    // revision (learned elsewhere). Healed, c applies x, y and then z live: only z is new.
+    const [a, , c] = await cluster.three();
+    isolate(cluster, c!);
+    const pid = idleProcess(a!.node);
+    await eventually('a still leads', () => a!.group.status().role === 'leader');
+    await a!.group.register('behind/x', pid);
+    const { revision: after } = await a!.group.register('behind/y', pid);
+    expect(c!.group.status().applied).toBeLessThan(after);
+    const watching = collect(c!, 'behind/', { afterRevision: after }, (seen) => seen.some((event) => event.name === 'behind/z'));
+    await a!.group.register('behind/z', pid);
+    heal(cluster);
+    const seen = await watching;
+    expect(seen.map(label)).toEqual(['put behind/z']);
+    expect(seen.every((event) => event.revision > after)).toBe(true);
+  });
+});
+
+describe('group watch — changesSince, the poll behind fedctl watch', () => {
+  it('answers in bounded batches that never split a revision; resuming after each answer loses and repeats nothing', async () => {
+    // Five puts, then one release_pid that deletes three names at ONE revision. Polled with a
+    // limit of 2: a batch stops before a new revision once it holds 2 events, but a revision's
+    // events stay together — so the last batch holds the fifth put and all three deletes.
+    const [a, , c] = await cluster.three();
+    const start = c!.group.status().applied;
+    const holder = idleProcess(a!.node);
+    for (let index = 0; index < 5; index++) await a!.group.register(`poll/${index}`, index < 3 ? holder : idleProcess(a!.node));
+    a!.node.send(holder, 'stop');
+    await eventually('the holder\'s names released on c', () => c!.group.registered('poll/').length === 2);
+    const batches: Array<{ events: string[]; more: boolean }> = [];
+    let after = start;
+    for (let round = 0; round < 10; round++) {
+      const batch = c!.group.changesSince('poll/', after, 2);
+      batches.push({ events: batch.events.map(label), more: batch.more });
+      expect(batch.revision).toBeGreaterThanOrEqual(after);
+      after = batch.revision;
+      if (!batch.more) break;
+    }
+    expect(batches).toEqual([
+      { events: ['put poll/0', 'put poll/1'], more: true },
+      { events: ['put poll/2', 'put poll/3'], more: true },
+      { events: ['put poll/4', 'delete poll/0', 'delete poll/1', 'delete poll/2'], more: false },
+    ]);
+    // The last answer is complete up to what c applied: nothing more there.
+    expect(after).toBe(c!.group.status().applied);
+    expect(c!.group.changesSince('poll/', after, 2)).toEqual({ events: [], revision: after, more: false });
+  });
+
+  it('on a replica behind afterRevision, answers nothing and the revision asked for (never lower)', async () => {
+    const [a, , c] = await cluster.three();
+    isolate(cluster, c!);
+    await eventually('a still leads', () => a!.group.status().role === 'leader');
+    const { revision } = await a!.group.register('ahead/x', idleProcess(a!.node));
+    expect(c!.group.status().applied).toBeLessThan(revision);
+    expect(c!.group.changesSince('', revision, 10)).toEqual({ events: [], revision, more: false });
+    heal(cluster);
+  });
+
+  it('refuses a bad revision or limit with badarg (compacted revisions: see the restart test above)', async () => {
+    const solo = await cluster.start('w', { bootstrap: true });
+    await eventually('w leads', () => solo.group.status().role === 'leader');
+    expect(isFedError(catching(() => solo.group.changesSince('', -1, 10)), 'badarg')).toBe(true);
+    expect(isFedError(catching(() => solo.group.changesSince('', 0.5, 10)), 'badarg')).toBe(true);
+    expect(isFedError(catching(() => solo.group.changesSince('', 0, 0)), 'badarg')).toBe(true);
+  });
+});
+
+function catching(run: () => unknown): unknown {
+  try {
+    run();
+  } catch (error) {
+    return error;
+  }
+  return undefined;
+}

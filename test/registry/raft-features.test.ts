@@ -342,6 +342,26 @@ describe('raft reads — ReadIndex and leases', () => {
     expect(cluster.checker.readsChecked).toBe(1);
   });
 
+  it('the round that confirms a read goes to the voters only; learners still get every tick heartbeat', () => {
+    // Proves the read path costs messages per voter, not per member: with 3 voters and 2
+    // learners a read is confirmed by heartbeats to the 2 other voters alone, while the
+    // heartbeat of a tick still reaches all 4 others (learners learn the commit index from it).
+    const cluster = testCluster({ voters: 3, learners: ['n4', 'n5'] });
+    elect(cluster, 'n1');
+    cluster.propose('n1', 'x');
+    cluster.stabilize();
+    const seen = watchMessages(cluster);
+    cluster.read('n1');
+    cluster.stabilize();
+    expect(cluster.member('n1').pendingReads.size).toBe(0);
+    expect(cluster.checker.readsChecked).toBe(1);
+    const heartbeatsTo = (): string[] => seen.filter((m) => m.type === 'heartbeat' && m.from === 'n1').map((m) => m.to).sort();
+    expect(heartbeatsTo()).toEqual(['n2', 'n3']);
+    seen.length = 0;
+    ticks(cluster, 1);
+    expect(heartbeatsTo()).toEqual(['n2', 'n3', 'n4', 'n5']);
+  });
+
   it('a follower forwards the read and serves it once applied', () => {
     const cluster = testCluster();
     elect(cluster, 'n1');
