@@ -14,8 +14,7 @@ const node = new Node({ name: 'a@127.0.0.1' });
 const distribution = await Distribution.start({ node, cookie: 'example-cookie', transport: new TcpTransport({ host: '127.0.0.1', port: 0 }) });
 const group = await Group.open({ node, distribution, group: 'g1', address: distribution.address, raftPath: join(dataDir, 'raft'), bootstrap: true });
 try {
-  // A new group elects its first leader within an election timeout or so.
-  while (group.status().leader === null) await new Promise((resolve) => setTimeout(resolve, 20));
+  await group.ready(); // a new group elects its first leader within an election timeout or so
   // A GenServer, registered in the group's Raft-replicated registry.
   const counter = await startServer<number, undefined>(node, {
     init: () => 0,

@@ -705,6 +705,23 @@ export class Group {
     };
   }
 
+  /**
+   * Resolves once this member is in the group's committed configuration and knows a leader: a
+   * freshly opened (or bootstrapped) member is ready to take `register` and linearizable reads.
+   * Rejects `timeout` after `timeoutMs` (default the request timeout), or the signal's reason.
+   */
+  async ready(options: { timeoutMs?: number; signal?: AbortSignal } = {}): Promise<void> {
+    const timeoutMs = options.timeoutMs ?? this.#settings.requestTimeoutMs;
+    const deadline = this.#clock.now() + timeoutMs;
+    for (;;) {
+      this.#assertOpen();
+      options.signal?.throwIfAborted();
+      if (this.isMember() && this.#raft.status().leader !== null) return;
+      if (this.#clock.now() >= deadline) throw fedError('timeout', `group ${this.id}: member ${this.node.name} not ready in ${timeoutMs} ms (no leader known, or not yet a member)`);
+      await new Promise<void>((resolve) => this.#clock.setTimeout(resolve, this.#settings.tickMs));
+    }
+  }
+
   /** Resolves once this member's replica reflects every write committed before the call. */
   async readBarrier(): Promise<void> {
     this.#assertOpen();

@@ -30,14 +30,8 @@ describe('group lifecycle', () => {
     const holder = first.node.spawn(async (ctx) => {
       await ctx.receive();
     });
-    let revision = 0;
-    for (let attempt = 0; revision === 0; attempt++) {
-      revision = await first.group.register('svc', holder).then(
-        (result) => result.revision,
-        (error: unknown) => (isFedError(error, 'not_leader') && attempt < 200 ? 0 : Promise.reject(error)),
-      );
-      if (revision === 0) await new Promise((resolve) => setTimeout(resolve, 10));
-    }
+    await first.group.ready();
+    const { revision } = await first.group.register('svc', holder);
     const stopStarted = performance.now();
     await first.node.stop();
     // Every process ended on the shutdown signal: nothing waited out stopTimeoutMs (10 s) for a kill.
@@ -51,6 +45,22 @@ describe('group lifecycle', () => {
       expect(second.group.status().lastIndex).toBeGreaterThanOrEqual(revision);
     } finally {
       await second.node.stop();
+    }
+  });
+  it('group lifecycle — ready() waits for a leader; a member that is in no group yet times out with a typed error', async () => {
+    const root = mkdtempSync(join(tmpdir(), 'fedctl-lifecycle-'));
+    made.push(root);
+    const node = new Node({ name: 'loner@127.0.0.1', stopTimeoutMs: 2_000 });
+    const distribution = await Distribution.start({ node, cookie: 'lifecycle', cluster: 'lifecycle' });
+    const group = await Group.open({ node, distribution, group: 'g1', address: distribution.address, raftPath: join(root, 'raft'), tickMs: 10 });
+    try {
+      const error = await group.ready({ timeoutMs: 200 }).catch((caught: unknown) => caught);
+      expect(isFedError(error, 'timeout')).toBe(true);
+      const aborted = new AbortController();
+      aborted.abort(new Error('gave up'));
+      await expect(group.ready({ signal: aborted.signal })).rejects.toThrow('gave up');
+    } finally {
+      await node.stop();
     }
   });
 });
