@@ -32,6 +32,18 @@
  * - a long poll that times out as a change lands answers no change but an applied index past
  *   it. So an empty answer is trusted only after a second poll that does not wait (it answers
  *   any change applied before it was asked) also comes back empty.
+ *
+ * A federated node's watch (`federated: true`) is its group's share of the global namespace: one
+ * watch per group (revisions are per group). Its answers carry every change after the asked
+ * revision (so no change of a revision is missed: `wholeRevisions`), its deletes say no reason
+ * (recorded as `released`: unregistered, its process exited or its node went down — the checkers
+ * take one that an acknowledged unregister answered with its revision as that unregister, and
+ * the others as removals), and an empty answer says nothing about how far the member applied:
+ * the watch asks the member's applied index first, then polls without waiting, and only if that
+ * is empty too counts every revision up to that index as seen. Such a feed starts when the
+ * member's process starts, so the runner lets the watch read only members that have run since
+ * before the watch began (`usable`): a restarted member would silently lack what it applied
+ * before its feed began.
  */
 import type { AdminClient } from '../cli/admin-client.js';
 import { connectAdmin } from '../cli/admin-client.js';
@@ -40,7 +52,8 @@ import { sleep } from './cluster.js';
 import { JsonLinesWriter } from './history.js';
 import { requestWithin } from './workload.js';
 
-export type RemovalReason = 'process_exit' | 'node_down' | 'stale_incarnation';
+/** `released`: a delete whose cause the node did not say (a federated node's feed). */
+export type RemovalReason = 'process_exit' | 'node_down' | 'stale_incarnation' | 'released';
 export type DeleteReason = 'unregister' | RemovalReason;
 
 export type RegistryEvent =
@@ -48,7 +61,7 @@ export type RegistryEvent =
   | { readonly type: 'delete'; readonly name: string; readonly pid: string; readonly reason: DeleteReason; readonly revision: number; readonly time: number }
   | { readonly type: 'gap'; readonly afterRevision: number; readonly revision: number; readonly time: number };
 
-const DELETE_REASONS: readonly string[] = ['unregister', 'process_exit', 'node_down', 'stale_incarnation'];
+const DELETE_REASONS: readonly string[] = ['unregister', 'process_exit', 'node_down', 'stale_incarnation', 'released'];
 
 /** Longest wait of one poll on the member. */
 export const WATCH_POLL_WAIT_MS = 500;
@@ -130,6 +143,18 @@ export interface RegistryWatcherOptions {
   readonly log: (line: string) => void;
   /** How to reach a member (default: a hidden admin connection, `connectAdmin`). */
   readonly connect?: (address: string, cookie: string, timeoutMs: number) => Promise<AdminClient>;
+  /** The members are federated: their watch is the group's share of the global namespace (see the file comment). */
+  readonly federated?: boolean;
+  /** Which members the watch may read from (default all). */
+  readonly usable?: (node: string) => boolean;
+}
+
+/** What a watch saw, for the checkers (checker/acknowledged.ts). */
+export interface WatchHistory {
+  readonly events: readonly RegistryEvent[];
+  readonly coveredRevision: number;
+  /** Whether each answer carried every change of its revisions. */
+  readonly wholeRevisions: boolean;
 }
 
 export class RegistryWatcher {
@@ -163,6 +188,11 @@ export class RegistryWatcher {
     return this.#coveredRevision;
   }
 
+  /** The changes and gaps seen so far, and how far they go. */
+  history(): WatchHistory {
+    return { events: [...this.events], coveredRevision: this.#coveredRevision, wholeRevisions: this.#options.federated === true };
+  }
+
   start(): void {
     this.#loop ??= this.#run();
   }
@@ -190,12 +220,14 @@ export class RegistryWatcher {
         await sleep(WATCH_RETRY_MS);
         continue;
       }
-      await this.#poll(this.#connection as AdminClient);
+      if (this.#options.federated === true) await this.#pollFederated(this.#connection as AdminClient);
+      else await this.#poll(this.#connection as AdminClient);
     }
   }
 
   async #connect(): Promise<boolean> {
-    const running = this.#options.running();
+    const usable = this.#options.usable;
+    const running = this.#options.running().filter((member) => usable === undefined || usable(member.name));
     if (running.length === 0) return false;
     const target = running[this.#member++ % running.length] as { name: string; address: string };
     try {
@@ -244,6 +276,41 @@ export class RegistryWatcher {
     }
   }
 
+  /** One poll of a federated member's feed: every change after the covered revision (see the file comment). */
+  async #pollFederated(connection: AdminClient): Promise<void> {
+    const afterRevision = this.#coveredRevision;
+    try {
+      let reply = await this.#watchPoll(connection, this.#options.prefix, afterRevision, WATCH_POLL_WAIT_MS);
+      let applied = -1;
+      if (reply.events.length === 0) {
+        const status = (await requestWithin(connection, { op: 'status' }, WATCH_ANSWER_MARGIN_MS)) as { applied: number };
+        applied = status.applied;
+        reply = await this.#watchPoll(connection, this.#options.prefix, afterRevision, 0);
+      }
+      this.#compactedAnswers = 0;
+      const changes = [...reply.events].sort((a, b) => (a.revision as number) - (b.revision as number));
+      for (const change of changes) this.#record(change);
+      const last = changes.at(-1);
+      if (last !== undefined) {
+        this.#emptyPolls = 0;
+        this.#coveredRevision = Math.max(this.#coveredRevision, last.revision as number);
+        return;
+      }
+      if (applied > this.#coveredRevision) this.#coveredRevision = applied;
+      this.#emptyPolls++;
+      if (this.#emptyPolls >= EMPTY_POLLS_BEFORE_MOVING) await this.#disconnect();
+    } catch (error) {
+      if (isFedError(error, 'badarg') && error.details?.compacted === true) {
+        this.#compactedAnswers++;
+        const usable = this.#options.usable;
+        const members = this.#options.running().filter((member) => usable === undefined || usable(member.name)).length;
+        if (this.#compactedAnswers >= members) await this.#skipCompacted(connection, afterRevision);
+      }
+      await this.#disconnect();
+      await sleep(WATCH_RETRY_MS);
+    }
+  }
+
   /** The other changes at the revision of `removal`: each name's first change from that revision on. */
   async #sameRevision(connection: AdminClient, removal: RegistryEvent): Promise<void> {
     for (const name of [...this.#options.names()].sort()) {
@@ -257,10 +324,12 @@ export class RegistryWatcher {
   #record(raw: Record<string, unknown>): RegistryEvent {
     const time = this.#options.nowNs();
     const revision = raw.revision as number;
+    // A delete without a reason the checkers know (a federated node's) is `released`.
+    const reason = (typeof raw.reason === 'string' && DELETE_REASONS.includes(raw.reason) ? raw.reason : 'released') as DeleteReason;
     const event: RegistryEvent =
       raw.type === 'put'
         ? { type: 'put', name: String(raw.name), pid: String(raw.pid), revision, time }
-        : { type: 'delete', name: String(raw.name), pid: String(raw.pid), reason: raw.reason as DeleteReason, revision, time };
+        : { type: 'delete', name: String(raw.name), pid: String(raw.pid), reason, revision, time };
     const key = `${revision} ${event.type} ${String(raw.name)}`;
     if (this.#kept.has(key)) return event;
     this.#kept.add(key);

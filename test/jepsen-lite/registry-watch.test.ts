@@ -4,7 +4,11 @@
 // must still keep every removal: a node declared down loses several names at ONE revision, and
 // all of them are kept; a change hidden by the race is found by the confirming poll; changes
 // come out once each, in revision order; drain() waits until the watch has seen the target
-// revision. A fake member (the watch's own logic is under test), no sockets.
+// revision. A federated member's feed (every change after the asked revision in one answer,
+// deletes without a reason, an empty answer that says nothing about how far it applied): the
+// watch keeps every change of a revision, records reasonless deletes as `released`, counts
+// revisions as seen only up to the member's applied index, and never reads a member the runner
+// says it may not (restarted since the watch began). A fake member, no sockets.
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -97,5 +101,67 @@ describe('registry watch — every change, once, in order', () => {
     const { drained, watcher } = await watchAll('short', member(CHANGES.slice(0, 2), 6), 50, 500);
     expect(drained).toBe(false);
     expect(watcher.coveredRevision).toBe(6);
+  });
+});
+
+/** A federated member: every change after the asked revision, deletes without a reason, an empty answer at the last change's revision. */
+function federatedMember(changes: readonly Change[], applied: number, asked: string[]): AdminClient {
+  const requestOnce = async (request: AdminRequest): Promise<unknown> => {
+    asked.push(request.op);
+    if (request.op === 'status') return { applied };
+    if (request.op !== 'watch_poll') throw new Error(`unexpected ${request.op}`);
+    const events = changes
+      .filter((change) => change.revision > request.afterRevision && change.name.startsWith(request.prefix))
+      .map(({ reason: _reason, ...change }) => ({ ...change, group: 'g2' }));
+    if (events.length === 0) {
+      if (request.waitMs > 0) await new Promise((resolve) => setTimeout(resolve, 5));
+      const last = changes.filter((change) => change.revision <= applied).at(-1)?.revision ?? 0;
+      return { events: [], revision: Math.max(request.afterRevision, last) };
+    }
+    return { events, revision: (events.at(-1) as { revision: number }).revision };
+  };
+  return { peer: 'fake@127.0.0.1', requestOnce, request: requestOnce, close: async () => undefined };
+}
+
+describe('registry watch — a federated member', () => {
+  it('watch — every change of a revision in one answer, reasonless deletes kept as released, covered up to the applied index only', async () => {
+    const asked: string[] = [];
+    const path = join(root, 'federated.jsonl');
+    const connected: string[] = [];
+    const watcher = new RegistryWatcher({
+      path,
+      cookie: 'x',
+      prefix: 'jl-t',
+      names: () => NAMES,
+      running: () => [
+        { name: 'n4@127.0.0.1', address: '127.0.0.1:4' },
+        { name: 'n5@127.0.0.1', address: '127.0.0.1:5' },
+      ],
+      nowNs: () => 1,
+      log: () => undefined,
+      connect: async (address) => {
+        connected.push(address);
+        return federatedMember(CHANGES, 20, asked);
+      },
+      federated: true,
+      // n5 was restarted since the watch began: its feed lacks what it applied before.
+      usable: (node) => node !== 'n5@127.0.0.1',
+    });
+    watcher.start();
+    // The feed's last change is at 12; the member applied up to 20 (entries without names).
+    expect(await watcher.drain(20, 5_000)).toBe(true);
+    await watcher.stop();
+    expect(watcher.events.map((event) => `${event.revision} ${event.type} ${'reason' in event ? event.reason : ''}`)).toEqual([
+      '4 put ',
+      '6 put ',
+      '7 put ',
+      '9 delete released',
+      '9 delete released',
+      '12 put ',
+    ]);
+    expect(watcher.history()).toMatchObject({ coveredRevision: 20, wholeRevisions: true });
+    expect(asked).toContain('status');
+    expect(new Set(connected)).toEqual(new Set(['127.0.0.1:4']));
+    expect(parseRegistryEvents(readFileSync(path, 'utf8'))).toHaveLength(6);
   });
 });

@@ -48,6 +48,9 @@ function longRun(): { executed: Executed; options: RunOptions } {
     doneNs: time,
     linearizability,
     lostRegistrations,
+    acknowledged: { verdict: 'pass', checked: 0, confirmed: 0, undetermined: [], unanswered: 0, uncommitted: [] },
+    groups: ['jepsen'],
+    slots: null,
     checkNotes: [],
   };
   return { executed, options: { ...RUN_DEFAULTS, seed: 3, outDir: '/tmp/long' } };
