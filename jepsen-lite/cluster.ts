@@ -457,16 +457,27 @@ export class Cluster {
     }
   }
 
-  /** Start a fresh node that joins a group (default the first) through its running members. Resolves with its name. */
+  /**
+   * Start a fresh node that joins a group (default the first) through its running members.
+   * Resolves with its name; a node that does not get ready (it was not admitted) is stopped and
+   * counts as left.
+   */
   async join(group = this.#options.groups[0] as string): Promise<string> {
     const [port, gatewayPort] = await freePorts(this.federated ? 2 : 1);
     const node = this.#define(group, port as number, this.federated ? gatewayPort : undefined);
-    await this.#launch(
-      node,
-      this.running(group)
-        .filter((name) => name !== node.name)
-        .map((name) => this.addressOf(name)),
-    );
+    try {
+      await this.#launch(
+        node,
+        this.running(group)
+          .filter((name) => name !== node.name)
+          .map((name) => this.addressOf(name)),
+      );
+    } catch (error) {
+      // It never joined (the group could not admit it, or it gave up): not a member to restart at the heal.
+      await this.#terminate(node);
+      node.state = 'left';
+      throw error;
+    }
     return node.name;
   }
 

@@ -41,9 +41,15 @@
  * the others as removals), and an empty answer says nothing about how far the member applied:
  * the watch asks the member's applied index first, then polls without waiting, and only if that
  * is empty too counts every revision up to that index as seen. Such a feed starts when the
- * member's process starts, so the runner lets the watch read only members that have run since
- * before the watch began (`usable`): a restarted member would silently lack what it applied
- * before its feed began.
+ * member's process starts, after its replica re-applied what it had on disk: a restarted member
+ * silently lacks those changes (it answers a poll from before them with what came later). So
+ * the watch reads a member that was not running (in the same incarnation, `incarnation`) when
+ * the watch began only once its feed shows the first change the watch saw — then its feed began
+ * before every change of the run; until the watch saw a change, not at all. When no member that
+ * has run since the watch began is left (running, or paused or killed and still in the same
+ * incarnation: it may come back), what the others applied before their feeds began is lost to
+ * the watch: it records a gap up to a member's applied index and goes on from there with that
+ * member (every later change is in its feed), so the record says it is incomplete.
  */
 import type { AdminClient } from '../cli/admin-client.js';
 import { connectAdmin } from '../cli/admin-client.js';
@@ -145,8 +151,10 @@ export interface RegistryWatcherOptions {
   readonly connect?: (address: string, cookie: string, timeoutMs: number) => Promise<AdminClient>;
   /** The members are federated: their watch is the group's share of the global namespace (see the file comment). */
   readonly federated?: boolean;
-  /** Which members the watch may read from (default all). */
-  readonly usable?: (node: string) => boolean;
+  /** A member's incarnation (how many processes it has run under): a federated member restarted since the watch began is verified first. */
+  readonly incarnation?: (node: string) => number;
+  /** Every member, running or not (paused, killed): federated, one in its first incarnation may still come back. */
+  readonly members?: () => readonly string[];
 }
 
 /** What a watch saw, for the checkers (checker/acknowledged.ts). */
@@ -173,6 +181,10 @@ export class RegistryWatcher {
   #compactedAnswers = 0;
   #loop: Promise<void> | undefined;
   #gaps = 0;
+  /** Federated: each running member's incarnation when the watch began (their feeds hold every change since). */
+  readonly #original = new Map<string, number>();
+  /** Federated: members (as `node#incarnation`) started since, and whether their feed reaches back to the watch's first change. */
+  readonly #verified = new Map<string, boolean>();
 
   constructor(options: RegistryWatcherOptions) {
     this.#options = options;
@@ -194,6 +206,8 @@ export class RegistryWatcher {
   }
 
   start(): void {
+    const incarnation = this.#options.incarnation;
+    if (this.#loop === undefined && incarnation !== undefined) for (const member of this.#options.running()) this.#original.set(member.name, incarnation(member.name));
     this.#loop ??= this.#run();
   }
 
@@ -225,18 +239,92 @@ export class RegistryWatcher {
     }
   }
 
+  /** Members the watch may read: every running one, but (federated) not one whose feed is known to miss changes. */
+  #readable(): { name: string; address: string }[] {
+    return this.#options.running().filter((member) => {
+      const key = this.#feedKey(member.name);
+      return key === undefined || this.#verified.get(key) !== false;
+    });
+  }
+
+  /** `node#incarnation`, or undefined for a member whose feed holds every change since the watch began. */
+  #feedKey(node: string): string | undefined {
+    const incarnation = this.#options.incarnation;
+    if (this.#options.federated !== true || incarnation === undefined) return undefined;
+    const now = incarnation(node);
+    return this.#original.get(node) === now ? undefined : `${node}#${now}`;
+  }
+
   async #connect(): Promise<boolean> {
-    const usable = this.#options.usable;
-    const running = this.#options.running().filter((member) => usable === undefined || usable(member.name));
-    if (running.length === 0) return false;
+    const running = this.#readable();
+    if (running.length === 0) return this.#resumeAfterLoss();
     const target = running[this.#member++ % running.length] as { name: string; address: string };
     try {
-      this.#connection = await (this.#options.connect ?? connectAdmin)(target.address, this.#options.cookie, WATCH_CONNECT_TIMEOUT_MS);
+      const connection = await (this.#options.connect ?? connectAdmin)(target.address, this.#options.cookie, WATCH_CONNECT_TIMEOUT_MS);
+      if (!(await this.#feedComplete(connection, target.name))) {
+        await connection.close().catch(() => undefined);
+        return false;
+      }
+      this.#connection = connection;
       this.#emptyPolls = 0;
       return true;
     } catch {
       return false;
     }
+  }
+
+  /**
+   * Federated, no readable member: if no member that has run since the watch began can come
+   * back either, record what the running ones applied before their feeds began as lost (a gap
+   * up to one's applied index) and read that one from there on.
+   */
+  async #resumeAfterLoss(): Promise<boolean> {
+    const members = this.#options.members;
+    const running = this.#options.running();
+    if (this.#options.federated !== true || members === undefined || running.length === 0) return false;
+    if (members().some((node) => this.#feedKey(node) === undefined)) return false;
+    const target = running[this.#member++ % running.length] as { name: string; address: string };
+    let connection: AdminClient | undefined;
+    try {
+      connection = await (this.#options.connect ?? connectAdmin)(target.address, this.#options.cookie, WATCH_CONNECT_TIMEOUT_MS);
+      const status = (await requestWithin(connection, { op: 'status' }, WATCH_ANSWER_MARGIN_MS)) as { applied: number };
+      const afterRevision = this.#coveredRevision;
+      if (status.applied > afterRevision) {
+        const gap: RegistryEvent = { type: 'gap', afterRevision, revision: status.applied, time: this.#options.nowNs() };
+        this.#writer.append(gap);
+        this.events.push(gap);
+        this.#gaps++;
+        this.#coveredRevision = status.applied;
+        this.#options.log(`registry watch: every member restarted since the watch began; changes after revision ${afterRevision} up to ${status.applied} are lost to it`);
+      }
+      // Every change after its applied index is in its feed.
+      this.#verified.set(this.#feedKey(target.name) as string, true);
+      this.#connection = connection;
+      this.#emptyPolls = 0;
+      return true;
+    } catch {
+      await connection?.close().catch(() => undefined);
+      return false;
+    }
+  }
+
+  /**
+   * Whether a member's feed holds every change of the run: always for a member running since the
+   * watch began; for one started since, only if its feed shows the watch's first change (then it
+   * began before it). Decided once per incarnation, not at all before the watch saw a change.
+   */
+  async #feedComplete(connection: AdminClient, node: string): Promise<boolean> {
+    const key = this.#feedKey(node);
+    if (key === undefined) return true;
+    const known = this.#verified.get(key);
+    if (known !== undefined) return known;
+    const first = this.events.find((event): event is Exclude<RegistryEvent, { type: 'gap' }> => event.type !== 'gap');
+    if (first === undefined) return false;
+    const reply = await this.#watchPoll(connection, this.#options.prefix, first.revision - 1, 0);
+    const complete = reply.events.some((event) => event.revision === first.revision && event.type === first.type && event.name === first.name);
+    this.#verified.set(key, complete);
+    if (!complete) this.#options.log(`registry watch: ${node} restarted and its feed lacks changes from before (first it has: ${reply.events[0]?.revision ?? 'none'}); not read`);
+    return complete;
   }
 
   async #watchPoll(connection: AdminClient, prefix: string, afterRevision: number, waitMs: number): Promise<WatchReply> {
@@ -302,9 +390,7 @@ export class RegistryWatcher {
     } catch (error) {
       if (isFedError(error, 'badarg') && error.details?.compacted === true) {
         this.#compactedAnswers++;
-        const usable = this.#options.usable;
-        const members = this.#options.running().filter((member) => usable === undefined || usable(member.name)).length;
-        if (this.#compactedAnswers >= members) await this.#skipCompacted(connection, afterRevision);
+        if (this.#compactedAnswers >= this.#readable().length) await this.#skipCompacted(connection, afterRevision);
       }
       await this.#disconnect();
       await sleep(WATCH_RETRY_MS);

@@ -233,9 +233,8 @@ async function execute(
   const names = new NameRotation(options.opsPerName);
   const groups = cluster.groups();
   const federated = cluster.federated;
-  // A federated member's feed starts with its process: the watch reads only members that have run since before it began.
-  const incarnations = new Map(cluster.members().map((node) => [node, cluster.incarnation(node)]));
-  const usable = (node: string): boolean => incarnations.get(node) === cluster.incarnation(node);
+  // A federated member's feed starts with its process: the watch checks a restarted one before it reads it.
+  const incarnation = (node: string): number => cluster.incarnation(node);
   const watchers = new Map(
     groups.map((group) => [
       group,
@@ -247,7 +246,7 @@ async function execute(
         running: () => running(group),
         nowNs: () => clock.nowNs(),
         log: (line) => log(federated ? `${group}: ${line}` : line),
-        ...(federated ? { federated: true, usable } : {}),
+        ...(federated ? { federated: true, incarnation, members: () => cluster.members(group) } : {}),
       }),
     ]),
   );

@@ -124,33 +124,44 @@ function federatedMember(changes: readonly Change[], applied: number, asked: str
 }
 
 describe('registry watch — a federated member', () => {
-  it('watch — every change of a revision in one answer, reasonless deletes kept as released, covered up to the applied index only', async () => {
-    const asked: string[] = [];
-    const path = join(root, 'federated.jsonl');
-    const connected: string[] = [];
-    const watcher = new RegistryWatcher({
-      path,
+  type Feeds = Record<string, { changes: readonly Change[]; asked: string[]; goneAfter?: number; applied?: number }>;
+  async function watchFederated(name: string, feeds: Feeds, restarted: readonly string[]): Promise<{ watcher: RegistryWatcher; drained: boolean; logs: string[] }> {
+    const logs: string[] = [];
+    let started = false;
+    // A member with `goneAfter` leaves once the watch holds that many changes.
+    const running = (): { name: string; address: string }[] =>
+      Object.entries(feeds)
+        .filter(([, feed]) => feed.goneAfter === undefined || !started || watcher.events.length < feed.goneAfter)
+        .map(([node]) => ({ name: node, address: node }));
+    const watcher: RegistryWatcher = new RegistryWatcher({
+      path: join(root, `${name}.jsonl`),
       cookie: 'x',
       prefix: 'jl-t',
       names: () => NAMES,
-      running: () => [
-        { name: 'n4@127.0.0.1', address: '127.0.0.1:4' },
-        { name: 'n5@127.0.0.1', address: '127.0.0.1:5' },
-      ],
+      running,
+      members: () => running().map((member) => member.name),
       nowNs: () => 1,
-      log: () => undefined,
+      log: (line) => logs.push(line),
       connect: async (address) => {
-        connected.push(address);
-        return federatedMember(CHANGES, 20, asked);
+        const feed = feeds[address] as Feeds[string];
+        return federatedMember(feed.changes, feed.applied ?? 20, feed.asked);
       },
       federated: true,
-      // n5 was restarted since the watch began: its feed lacks what it applied before.
-      usable: (node) => node !== 'n5@127.0.0.1',
+      // The nodes in `restarted` run a later incarnation than when the watch began.
+      incarnation: (node) => (started && restarted.includes(node) ? 2 : 1),
     });
     watcher.start();
-    // The feed's last change is at 12; the member applied up to 20 (entries without names).
-    expect(await watcher.drain(20, 5_000)).toBe(true);
+    started = true;
+    const drained = await watcher.drain(20, 5_000);
     await watcher.stop();
+    return { watcher, drained, logs };
+  }
+
+  it('watch — every change of a revision in one answer, reasonless deletes kept as released, covered up to the applied index only', async () => {
+    const asked: string[] = [];
+    const { watcher, drained } = await watchFederated('federated', { n4: { changes: CHANGES, asked } }, []);
+    // The feed's last change is at 12; the member applied up to 20 (entries without names).
+    expect(drained).toBe(true);
     expect(watcher.events.map((event) => `${event.revision} ${event.type} ${'reason' in event ? event.reason : ''}`)).toEqual([
       '4 put ',
       '6 put ',
@@ -161,7 +172,36 @@ describe('registry watch — a federated member', () => {
     ]);
     expect(watcher.history()).toMatchObject({ coveredRevision: 20, wholeRevisions: true });
     expect(asked).toContain('status');
-    expect(new Set(connected)).toEqual(new Set(['127.0.0.1:4']));
-    expect(parseRegistryEvents(readFileSync(path, 'utf8'))).toHaveLength(6);
+    expect(parseRegistryEvents(readFileSync(join(root, 'federated.jsonl'), 'utf8'))).toHaveLength(6);
+  });
+
+  it('watch — a member restarted since the watch began is read only if its feed reaches back to the first change', async () => {
+    // n5's feed began after its replica re-applied revisions up to 8: it lacks them.
+    const lacking = { changes: CHANGES.filter((change) => change.revision >= 9), asked: [] as string[] };
+    const original = { changes: CHANGES, asked: [] as string[] };
+    const first = await watchFederated('restarted-lacking', { n4: original, n5: lacking }, ['n5']);
+    expect(first.drained).toBe(true);
+    expect(first.watcher.events.map((event) => event.revision)).toEqual([4, 6, 7, 9, 9, 12]);
+    // n5 was asked once (the check) and never read.
+    expect(lacking.asked.filter((op) => op === 'watch_poll').length).toBeLessThanOrEqual(1);
+    expect(lacking.asked).not.toContain('status');
+    // A restarted member whose feed holds the first change is read like any other: here it
+    // takes over once the only original member (which had applied only two changes) is gone.
+    const lagging = { changes: CHANGES.slice(0, 2), asked: [] as string[], goneAfter: 2, applied: 6 };
+    const whole = { changes: CHANGES, asked: [] as string[] };
+    const second = await watchFederated('restarted-whole', { n4: lagging, n5: whole }, ['n5']);
+    expect(second.drained).toBe(true);
+    expect(second.watcher.events.map((event) => event.revision)).toEqual([4, 6, 7, 9, 9, 12]);
+  });
+
+  it('watch — once no member that ran since the watch began is left, what the restarted ones applied before their feeds is recorded as lost (a gap), and the watch goes on', async () => {
+    // The only original member had applied up to 6 and leaves; n5 restarted and its feed starts at 9.
+    const lagging = { changes: CHANGES.slice(0, 2), asked: [] as string[], goneAfter: 2, applied: 6 };
+    const lacking = { changes: CHANGES.filter((change) => change.revision >= 9), asked: [] as string[] };
+    const { watcher, drained, logs } = await watchFederated('all-restarted', { n4: lagging, n5: lacking }, ['n5']);
+    expect(drained).toBe(true);
+    expect(watcher.complete).toBe(false);
+    expect(watcher.events.map((event) => (event.type === 'gap' ? `gap ${event.afterRevision}-${event.revision}` : `${event.revision}`))).toEqual(['4', '6', 'gap 6-20']);
+    expect(logs.join('\n')).toContain('changes after revision 6 up to 20 are lost to it');
   });
 });
