@@ -315,7 +315,10 @@ async function execute(
         const watcher = watchers.get(group) as RegistryWatcher;
         const target = await committedRevision(cluster, group);
         const complete = target !== null && (await watcher.drain(target, WATCH_DRAIN_TIMEOUT_MS)) && watcher.complete;
-        if (!complete) log(`${federated ? `${group}: ` : ''}the registry watch did not see every change (up to revision ${target ?? 'unknown'}; it has ${watcher.coveredRevision})`);
+        if (!complete) {
+          const why = watcher.complete ? `it covered only up to revision ${watcher.coveredRevision}` : 'it recorded gaps: changes it could not see';
+          log(`${federated ? `${group}: ` : ''}the registry watch did not see every change up to revision ${target ?? 'unknown'} (${why})`);
+        }
         return complete;
       }),
     );
