@@ -120,7 +120,18 @@ ${rows.map(([name, verdict, detail]) => `<tr><td class="l">${escapeHtml(name as 
 function rerunSection(results: RunResults): string {
   const options = results.options;
   return `<h2>Run</h2><p>Started ${escapeHtml(results.startedAt)}; ${options.nodes} nodes${options.groups > 1 ? ` in ${options.groups} groups (a federation)` : ''}, ${options.timeSeconds} s of workload at ${options.ratePerSecond} ops/s, ${options.concurrency} clients (${options.clientsPerName} per name, ${options.opsPerName} ops per name), nemesis <code>${escapeHtml(options.nemesis.join(','))}</code>${options.unsafe !== undefined ? `, <b>UNSAFE node mode ${escapeHtml(options.unsafe)}</b>` : ''}.</p>
-<p>Seed <b>${results.seed}</b>. Re-run: <code>${escapeHtml(results.rerun)}</code></p>`;
+<p>Seed <b>${results.seed}</b>. Re-run: <code>${escapeHtml(results.rerun)}</code></p>${federationTable(results)}`;
+}
+
+/** A federation's groups: root, nodes, and hash slots before the workload and after the final heal. */
+function federationTable(results: RunResults): string {
+  const { federation } = results;
+  if (federation === null) return '';
+  const rows = federation.groups.map(
+    (group) =>
+      `<tr><td class="l">${escapeHtml(group.id)}${group.root ? ' (root)' : ''}</td><td class="l">${escapeHtml(group.nodes.join(' '))}</td><td>${federation.slotsBefore?.[group.id] ?? '–'}</td><td>${federation.slotsAfter?.[group.id] ?? '–'}</td></tr>`,
+  );
+  return `<table><tr><th class="l">group</th><th class="l">nodes</th><th>slots before</th><th>slots after</th></tr>${rows.join('')}</table>`;
 }
 
 function countsSection(results: RunResults): string {

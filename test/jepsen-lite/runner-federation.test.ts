@@ -33,6 +33,9 @@ describe('runner — a federation of two groups under partition-group and gatewa
     ]);
     expect(federation?.slotsBefore).toEqual(federation?.slotsAfter);
     expect(Object.values(federation?.slotsBefore ?? {}).every((slots) => slots > 0)).toBe(true);
+    const html = readFileSync(join(run.outcome.outDir, 'report.html'), 'utf8');
+    expect(html).toContain('6 nodes in 2 groups (a federation)');
+    expect(html).toContain('<td class="l">g1 (root)</td>');
   });
 
   it('federation — a group cut off, its gateways cut off, and its gateways lost all happened', () => {
