@@ -44,12 +44,13 @@
  * member's process starts, after its replica re-applied what it had on disk: a restarted member
  * silently lacks those changes (it answers a poll from before them with what came later). So
  * the watch reads a member that was not running (in the same incarnation, `incarnation`) when
- * the watch began only once its feed shows the first change the watch saw — then its feed began
- * before every change of the run; until the watch saw a change, not at all. When no member that
- * has run since the watch began is left (running, or paused or killed and still in the same
- * incarnation: it may come back), what the others applied before their feeds began is lost to
- * the watch: it records a gap up to a member's applied index and goes on from there with that
- * member (every later change is in its feed), so the record says it is incomplete.
+ * the watch began only once its feed shows the latest change the watch saw — then its feed
+ * began before it, and holds every later change; it checks again whenever it has seen a newer
+ * change. When no member that has run since the watch began is left (running, or paused or
+ * killed and still in the same incarnation: it may come back) and no other passes that check,
+ * what the others applied before their feeds began is lost to the watch: it records a gap up
+ * to a member's applied index and goes on from there with that member (every later change is
+ * in its feed), so the record says it is incomplete.
  */
 import type { AdminClient } from '../cli/admin-client.js';
 import { connectAdmin } from '../cli/admin-client.js';
@@ -183,8 +184,12 @@ export class RegistryWatcher {
   #gaps = 0;
   /** Federated: each running member's incarnation when the watch began (their feeds hold every change since). */
   readonly #original = new Map<string, number>();
-  /** Federated: members (as `node#incarnation`) started since, and whether their feed reaches back to the watch's first change. */
-  readonly #verified = new Map<string, boolean>();
+  /**
+   * Federated: members (as `node#incarnation`) started since the watch began, and whether their
+   * feed holds the change it was checked against (the watch's latest then): then it holds every
+   * later one. A failed check is tried again once the watch has seen a newer change.
+   */
+  readonly #verified = new Map<string, { readonly complete: boolean; readonly against: number }>();
 
   constructor(options: RegistryWatcherOptions) {
     this.#options = options;
@@ -243,7 +248,8 @@ export class RegistryWatcher {
   #readable(): { name: string; address: string }[] {
     return this.#options.running().filter((member) => {
       const key = this.#feedKey(member.name);
-      return key === undefined || this.#verified.get(key) !== false;
+      const checked = key === undefined ? undefined : this.#verified.get(key);
+      return checked === undefined || checked.complete || checked.against !== this.#latestChange()?.revision;
     });
   }
 
@@ -298,7 +304,7 @@ export class RegistryWatcher {
         this.#options.log(`registry watch: every member restarted since the watch began; changes after revision ${afterRevision} up to ${status.applied} are lost to it`);
       }
       // Every change after its applied index is in its feed.
-      this.#verified.set(this.#feedKey(target.name) as string, true);
+      this.#verified.set(this.#feedKey(target.name) as string, { complete: true, against: this.#coveredRevision });
       this.#connection = connection;
       this.#emptyPolls = 0;
       return true;
@@ -308,22 +314,30 @@ export class RegistryWatcher {
     }
   }
 
+  /** The latest change the watch saw (not a gap), if any. */
+  #latestChange(): Exclude<RegistryEvent, { type: 'gap' }> | undefined {
+    for (let index = this.events.length - 1; index >= 0; index--) {
+      const event = this.events[index] as RegistryEvent;
+      if (event.type !== 'gap') return event;
+    }
+    return undefined;
+  }
+
   /**
-   * Whether a member's feed holds every change of the run: always for a member running since the
-   * watch began; for one started since, only if its feed shows the watch's first change (then it
-   * began before it). Decided once per incarnation, not at all before the watch saw a change.
+   * Whether a member's feed holds every change the watch has yet to see: always for a member
+   * running since the watch began; for one started since, if its feed shows the latest change
+   * the watch saw (then it began before it). Not before the watch saw a change.
    */
   async #feedComplete(connection: AdminClient, node: string): Promise<boolean> {
     const key = this.#feedKey(node);
     if (key === undefined) return true;
-    const known = this.#verified.get(key);
-    if (known !== undefined) return known;
-    const first = this.events.find((event): event is Exclude<RegistryEvent, { type: 'gap' }> => event.type !== 'gap');
-    if (first === undefined) return false;
-    const reply = await this.#watchPoll(connection, this.#options.prefix, first.revision - 1, 0);
-    const complete = reply.events.some((event) => event.revision === first.revision && event.type === first.type && event.name === first.name);
-    this.#verified.set(key, complete);
-    if (!complete) this.#options.log(`registry watch: ${node} restarted and its feed lacks changes from before (first it has: ${reply.events[0]?.revision ?? 'none'}); not read`);
+    if (this.#verified.get(key)?.complete === true) return true;
+    const latest = this.#latestChange();
+    if (latest === undefined) return false;
+    const reply = await this.#watchPoll(connection, this.#options.prefix, latest.revision - 1, 0);
+    const complete = reply.events.some((event) => event.revision === latest.revision && event.type === latest.type && event.name === latest.name);
+    this.#verified.set(key, { complete, against: latest.revision });
+    if (!complete) this.#options.log(`registry watch: ${node} restarted and its feed lacks the latest change the watch saw (revision ${latest.revision}); not read for now`);
     return complete;
   }
 

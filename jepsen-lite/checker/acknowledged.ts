@@ -133,7 +133,7 @@ export function checkAcknowledgedCommits(operations: readonly Operation[], optio
     }
     const gap = groupIndex.gaps.find((candidate) => revision > candidate.after && revision <= candidate.upTo);
     if (gap !== undefined) {
-      undetermined.push(`${where}: revisions ${gap.after + 1}–${gap.upTo} were compacted before the watch saw them`);
+      undetermined.push(`${where}: revisions ${gap.after + 1}–${gap.upTo} are a gap in what the watch saw`);
       continue;
     }
     const changes = groupIndex.changes.get(`${revision} ${operation.name}`) ?? [];

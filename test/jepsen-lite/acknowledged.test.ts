@@ -64,7 +64,7 @@ describe('acknowledged commits — registers', () => {
     const report = checkAcknowledgedCommits([write('register', 'x', P, 15), write('register', 'x', P, 150)], { groups: groups([gap]), unregisterFree: 'not_owner' });
     expect(report.verdict).toBe('unknown');
     expect(report.undetermined).toHaveLength(2);
-    expect(report.undetermined[0]).toContain('revisions 11–20 were compacted');
+    expect(report.undetermined[0]).toContain('revisions 11–20 are a gap in what the watch saw');
     expect(report.undetermined[1]).toContain('the watch covered only up to revision 100');
   });
 
