@@ -125,7 +125,7 @@ function federatedMember(changes: readonly Change[], applied: number, asked: str
 
 describe('registry watch — a federated member', () => {
   type Feeds = Record<string, { changes: readonly Change[]; asked: string[]; goneAfter?: number; applied?: number }>;
-  async function watchFederated(name: string, feeds: Feeds, restarted: readonly string[]): Promise<{ watcher: RegistryWatcher; drained: boolean; logs: string[] }> {
+  async function watchFederated(name: string, feeds: Feeds, restarted: readonly string[], drainMs = 5_000): Promise<{ watcher: RegistryWatcher; drained: boolean; logs: string[] }> {
     const logs: string[] = [];
     let started = false;
     // A member with `goneAfter` leaves once the watch holds that many changes.
@@ -152,7 +152,7 @@ describe('registry watch — a federated member', () => {
     });
     watcher.start();
     started = true;
-    const drained = await watcher.drain(20, 5_000);
+    const drained = await watcher.drain(20, drainMs);
     await watcher.stop();
     return { watcher, drained, logs };
   }
@@ -187,7 +187,7 @@ describe('registry watch — a federated member', () => {
     expect(watcher.events.map((event) => event.revision)).toEqual([4, 6, 7, 9, 9, 12]);
     // Before the watch saw any change it cannot check a restarted member, so it reads none.
     const alone = { changes: CHANGES, asked: [] as string[] };
-    const third = await watchFederated('restarted-alone', { n5: alone }, ['n5']);
+    const third = await watchFederated('restarted-alone', { n5: alone }, ['n5'], 500);
     expect({ drained: third.drained, events: third.watcher.events.length, asked: alone.asked }).toEqual({ drained: false, events: 0, asked: [] });
   });
 
