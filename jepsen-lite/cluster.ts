@@ -6,6 +6,14 @@
  * `fault` request), join a fresh node, make a node leave. Extra `fedctl start` arguments (the
  * singleton flags) can be given per node.
  *
+ * Groups: with one group id the cluster is one group. With several it is a federation: the
+ * nodes are spread evenly over the groups (n1… in the first, and so on), the first group is the
+ * root (its members start with `--federation-root`), every other group joins it (its members
+ * start with `--federation-seed` for the gateway address of every root member), and each node
+ * has its own `--gateway-listen` port, kept across restarts so that seeds and gateway addresses
+ * stay valid. Each group bootstraps from its first node; the others join through it. `rebalance`
+ * spreads the hash slots over the groups (the runner does it once every group joined).
+ *
  * Contract: every process the cluster starts is tracked by pid and `stop()` ends each one
  * (SIGCONT if paused, SIGTERM, then SIGKILL after a grace period) and waits for its exit; a
  * process `exit` hook SIGKILLs whatever is left if the runner itself dies first. A node is
@@ -21,9 +29,10 @@ import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { connectAdmin } from '../cli/admin-client.js';
-import type { AdminRequest } from '../cli/admin-protocol.js';
+import type { AdminRequest, GroupRow } from '../cli/admin-protocol.js';
 import type { UnsafeMode } from '../registry/index.js';
 import { fedError } from '../runtime/index.js';
+import { groupSizes } from './options.js';
 
 export const NODE_READY_TIMEOUT_MS = 30_000;
 export const NODE_STOP_GRACE_MS = 5_000;
@@ -44,17 +53,26 @@ export interface ClusterOptions {
   readonly nodes: number;
   readonly cookie: string;
   readonly cookieFile: string;
-  readonly group: string;
+  /** Group ids; more than one makes a federation whose root is the first. */
+  readonly groups: readonly string[];
   readonly fedctlCommand: readonly string[];
   readonly tickMs?: number | undefined;
   readonly unsafe?: UnsafeMode | undefined;
   /** Start nodes with `--fault-injection` (default true; the runner needs it to cut links). */
   readonly faultInjection?: boolean;
   /** Extra `fedctl start` arguments for a node, given its name and directory. */
-  readonly extraArgs?: (node: { readonly name: string; readonly dir: string }) => readonly string[];
+  readonly extraArgs?: (node: { readonly name: string; readonly dir: string; readonly group: string }) => readonly string[];
   /** The run's clock, for `kills` (default: ms since the cluster was made, in ns). */
   readonly nowNs?: () => number;
   readonly log: (message: string) => void;
+}
+
+/** A SIGSTOP the cluster sent, and the SIGCONT that ended it (ns of the run's clock; `toNs` null while paused). */
+export interface PauseRecord {
+  readonly node: string;
+  readonly pid: number;
+  readonly fromNs: number;
+  toNs: number | null;
 }
 
 /** A process the cluster ended with SIGKILL, and when it was gone (ns of the run's clock). */
@@ -66,12 +84,13 @@ export interface KillRecord {
 
 interface ClusterNode {
   readonly name: string;
+  readonly group: string;
   readonly address: string;
+  /** Where its gateway listens when it is one (federations only). */
+  readonly gatewayAddress: string | undefined;
   readonly dataDir: string;
   readonly logPath: string;
   readonly dir: string;
-  /** Started by joining through seeds (every node but the first). */
-  readonly joins: boolean;
   child: ChildProcess | undefined;
   exited: Promise<void> | undefined;
   state: NodeState;
@@ -84,6 +103,18 @@ export interface GroupView {
   readonly voters: readonly string[];
   readonly learners: readonly string[];
 }
+
+/** A group's gateway as its members' status says: the member hosting it and its hidden node's name. */
+export interface GatewayInfo {
+  readonly member: string;
+  readonly node: string;
+  readonly address: string;
+}
+
+/** How long `groups` may take: it asks each other group through its gateways (2 s each). */
+export const FEDERATION_CONTROL_TIMEOUT_MS = 10_000;
+/** How long a `rebalance` may take (it moves every slot a new group gets). */
+export const REBALANCE_TIMEOUT_MS = 60_000;
 
 /** The command that runs `fedctl` from this package: the built CLI, or the source through tsx. */
 export function defaultFedctlCommand(): { command: string[]; cwd: string } {
@@ -120,9 +151,12 @@ export class Cluster {
   readonly #nodes: ClusterNode[] = [];
   readonly #exitHook = (): void => this.#killAllNow();
   readonly #kills: KillRecord[] = [];
+  readonly #pauses: PauseRecord[] = [];
   readonly #nowNs: () => number;
   #nextIndex = 0;
   #stopped = false;
+  /** Gateway addresses of the root group's first members: the `--federation-seed`s of the other groups. */
+  #rootSeeds: string[] = [];
 
   private constructor(options: ClusterOptions, cwd: string) {
     this.#options = options;
@@ -132,15 +166,31 @@ export class Cluster {
     process.on('exit', this.#exitHook);
   }
 
-  /** Starts the first node (it bootstraps the group), then the others (they join), and waits for all to be ready. */
+  /**
+   * Starts each group (all groups at once): its first node bootstraps it, then the others join
+   * through it; resolves once every node is ready.
+   */
   static async start(options: ClusterOptions, cwd: string): Promise<Cluster> {
+    if (options.groups.length === 0 || options.nodes < options.groups.length) throw fedError('config', `${options.nodes} nodes cannot make ${options.groups.length} groups`);
     const cluster = new Cluster(options, cwd);
     try {
-      const ports = await freePorts(options.nodes);
-      const first = cluster.#define(ports[0] as number, false);
-      await cluster.#launch(first, []);
-      const others = ports.slice(1).map((port) => cluster.#define(port, true));
-      await Promise.all(others.map((node) => cluster.#launch(node, [first.address])));
+      const federated = cluster.federated;
+      const ports = await freePorts(options.nodes * (federated ? 2 : 1));
+      const sizes = groupSizes(options.nodes, options.groups.length);
+      let next = 0;
+      const byGroup = options.groups.map((group, index) =>
+        Array.from({ length: sizes[index] as number }, () => {
+          const at = next++;
+          return cluster.#define(group, ports[at] as number, federated ? (ports[options.nodes + at] as number) : undefined);
+        }),
+      );
+      cluster.#rootSeeds = federated ? (byGroup[0] ?? []).map((node) => node.gatewayAddress as string) : [];
+      await Promise.all(
+        byGroup.map(async ([first, ...others]) => {
+          await cluster.#launch(first as ClusterNode, []);
+          await Promise.all(others.map((node) => cluster.#launch(node, [(first as ClusterNode).address])));
+        }),
+      );
       return cluster;
     } catch (error) {
       await cluster.stop();
@@ -148,9 +198,28 @@ export class Cluster {
     }
   }
 
-  /** Members that have not left or begun to leave (running, starting, killed or paused). */
-  members(): string[] {
-    return this.#nodes.filter((node) => node.state !== 'left' && node.state !== 'leaving').map((node) => node.name);
+  /** Whether the cluster is a federation of several groups. */
+  get federated(): boolean {
+    return this.#options.groups.length > 1;
+  }
+
+  /** The group ids; the first is the root of a federation. */
+  groups(): readonly string[] {
+    return this.#options.groups;
+  }
+
+  groupOf(name: string): string {
+    return this.#node(name).group;
+  }
+
+  /** Members that have not left or begun to leave (running, starting, killed or paused), of one group or all. */
+  members(group?: string): string[] {
+    return this.#nodes.filter((node) => node.state !== 'left' && node.state !== 'leaving' && (group === undefined || node.group === group)).map((node) => node.name);
+  }
+
+  /** How many processes the node has run under (1 until its first restart). */
+  incarnation(name: string): number {
+    return this.#node(name).pids.length;
   }
 
   /** Every node ever started, in order. */
@@ -163,14 +232,19 @@ export class Cluster {
     return [...this.#kills];
   }
 
+  /** Every SIGSTOP sent and its SIGCONT, in order. */
+  pauses(): readonly PauseRecord[] {
+    return this.#pauses.map((pause) => ({ ...pause }));
+  }
+
   /** The directory of a node (its data, log and singleton log live there). */
   dirOf(name: string): string {
     return this.#node(name).dir;
   }
 
-  /** Members whose process runs and is not paused. */
-  running(): string[] {
-    return this.#nodes.filter((node) => node.state === 'running').map((node) => node.name);
+  /** Members whose process runs and is not paused, of one group or all. */
+  running(group?: string): string[] {
+    return this.#nodes.filter((node) => node.state === 'running' && (group === undefined || node.group === group)).map((node) => node.name);
   }
 
   stateOf(name: string): NodeState {
@@ -200,11 +274,11 @@ export class Cluster {
     }
   }
 
-  /** The group as each running node sees it, then the view most of them share (null if none). */
-  async view(): Promise<{ views: Map<string, GroupView>; agreed: GroupView | null }> {
+  /** A group (default the first) as each of its running nodes sees it, then the view most of them share (null if none). */
+  async view(group = this.#options.groups[0] as string): Promise<{ views: Map<string, GroupView>; agreed: GroupView | null }> {
     const views = new Map<string, GroupView>();
     await Promise.all(
-      this.running().map(async (name) => {
+      this.running(group).map(async (name) => {
         try {
           const status = (await this.request(name, { op: 'status' })) as { leader: string | null; voters: string[]; learners: string[] };
           views.set(name, { leader: status.leader, voters: status.voters, learners: status.learners });
@@ -220,40 +294,111 @@ export class Cluster {
     return { views, agreed };
   }
 
-  /** The leader most running nodes name, or null. */
-  async leader(): Promise<string | null> {
-    return (await this.view()).agreed?.leader ?? null;
+  /** The leader most running nodes of a group (default the first) name, or null. */
+  async leader(group?: string): Promise<string | null> {
+    return (await this.view(group)).agreed?.leader ?? null;
   }
 
   /**
-   * Waits until every running member names the same running leader, that leader's
-   * configuration holds every running member, and it has its full voter count (3, or 5 from
-   * 5 members). Resolves false on timeout.
+   * Waits until every group is healthy — every running member names the same running leader,
+   * that leader's configuration holds every running member, and it has its full voter count (3,
+   * or 5 from 5 members) — and, in a federation, the directory is too (`federationHealthy`).
+   * Resolves false on timeout.
    */
-  async waitHealthy(timeoutMs: number, signal?: AbortSignal): Promise<boolean> {
+  async waitHealthy(timeoutMs: number, options: { signal?: AbortSignal; slots?: boolean } = {}): Promise<boolean> {
     const deadline = Date.now() + timeoutMs;
-    while (Date.now() < deadline && signal?.aborted !== true) {
-      if (await this.#healthy()) return true;
+    while (Date.now() < deadline && options.signal?.aborted !== true) {
+      if (await this.#healthy(options.slots ?? true)) return true;
       await sleep(HEALTH_POLL_MS);
     }
     return false;
   }
 
-  /** Each running node's view of the group, one line (why `waitHealthy` said no). */
+  /** Each running node's view of its group, and in a federation the directory's rows (why `waitHealthy` said no). */
   async describeViews(): Promise<string> {
-    const { views } = await this.view();
-    return this.running()
-      .map((name) => {
+    const lines: string[] = [];
+    for (const group of this.#options.groups) {
+      const { views } = await this.view(group);
+      for (const name of this.running(group)) {
         const view = views.get(name);
-        if (view === undefined) return `${name}: no answer`;
-        return `${name}: leader ${view.leader ?? 'none'}, voters [${view.voters.join(' ')}], learners [${view.learners.join(' ')}]`;
-      })
-      .join('; ');
+        lines.push(view === undefined ? `${name}: no answer` : `${name}: leader ${view.leader ?? 'none'}, voters [${view.voters.join(' ')}], learners [${view.learners.join(' ')}]`);
+      }
+    }
+    if (this.federated) {
+      const rows = await this.federationRows();
+      lines.push(
+        rows === null
+          ? 'federation directory: no root member answered'
+          : `federation directory: ${rows.map((row) => `${row.group} ${row.state}${row.reachable ? '' : ' unreachable'}, leader ${row.leader ?? 'none'}, ${row.slots ?? 0} slots, gateways [${row.gateways.map((gateway) => gateway.node).join(' ')}]`).join('; ')}`,
+      );
+    }
+    return lines.join('; ');
   }
 
-  async #healthy(): Promise<boolean> {
-    const running = this.running();
-    const { views } = await this.view();
+  /** `fedctl groups` as a running member of the root group answers it (null if none answers). */
+  async federationRows(): Promise<GroupRow[] | null> {
+    const root = this.#options.groups[0] as string;
+    for (const name of this.running(root)) {
+      try {
+        return (await this.request(name, { op: 'groups' }, FEDERATION_CONTROL_TIMEOUT_MS)) as GroupRow[];
+      } catch {
+        // The next one.
+      }
+    }
+    return null;
+  }
+
+  /** The gateways of a group as its running members' status lists them (empty if none answers). */
+  async gatewaysOf(group: string): Promise<GatewayInfo[]> {
+    for (const name of this.running(group)) {
+      try {
+        const status = (await this.request(name, { op: 'status' })) as { gateways?: GatewayInfo[] };
+        return [...(status.gateways ?? [])];
+      } catch {
+        // The next one.
+      }
+    }
+    return [];
+  }
+
+  /** Even out the hash slots over the groups (`rebalance` on a root member); resolves with the slots per group. */
+  async rebalance(): Promise<Record<string, number>> {
+    const root = this.#options.groups[0] as string;
+    const leader = await this.leader(root);
+    let lastError: unknown;
+    for (const name of leader === null ? this.running(root) : [leader, ...this.running(root).filter((other) => other !== leader)]) {
+      try {
+        const answer = (await this.request(name, { op: 'rebalance' }, REBALANCE_TIMEOUT_MS)) as { slots: Record<string, number> };
+        return answer.slots;
+      } catch (error) {
+        lastError = error;
+      }
+    }
+    throw fedError('unavailable', `no member of the root group ${root} could rebalance the slots: ${(lastError as Error | undefined)?.message ?? 'none runs'}`);
+  }
+
+  async #healthy(requireSlots: boolean): Promise<boolean> {
+    for (const group of this.#options.groups) if (!(await this.#groupHealthy(group))) return false;
+    return !this.federated || this.#federationHealthy(await this.federationRows(), requireSlots);
+  }
+
+  /**
+   * The directory is healthy when it lists every group, active, reachable through a gateway,
+   * with a leader that runs and (once slots were spread) slots of its own.
+   */
+  #federationHealthy(rows: readonly GroupRow[] | null, requireSlots: boolean): boolean {
+    if (rows === null) return false;
+    return this.#options.groups.every((group) => {
+      const row = rows.find((candidate) => candidate.group === group);
+      if (row === undefined || row.state !== 'active' || !row.reachable || row.gateways.length === 0) return false;
+      if (row.leader === null || !this.running(group).includes(row.leader)) return false;
+      return !requireSlots || (row.slots ?? 0) > 0;
+    });
+  }
+
+  async #groupHealthy(group: string): Promise<boolean> {
+    const running = this.running(group);
+    const { views } = await this.view(group);
     if (views.size !== running.length) return false;
     const leaders = new Set([...views.values()].map((view) => view.leader));
     const [leader] = [...leaders];
@@ -272,7 +417,7 @@ export class Cluster {
         const node = this.#node(name);
         const child = node.child;
         if (child === undefined || child.exitCode !== null || child.signalCode !== null) return;
-        if (node.state === 'paused') child.kill('SIGCONT');
+        if (node.state === 'paused') this.#continue(node, child);
         child.kill('SIGKILL');
         await node.exited;
         this.#recordKill(node, child);
@@ -287,7 +432,7 @@ export class Cluster {
       names.map(async (name) => {
         const node = this.#node(name);
         if (node.state !== 'killed') return;
-        const seeds = this.#nodes.filter((other) => other !== node && other.state !== 'left' && other.state !== 'leaving').map((other) => other.address);
+        const seeds = this.#nodes.filter((other) => other !== node && other.group === node.group && other.state !== 'left' && other.state !== 'leaving').map((other) => other.address);
         await this.#launch(node, seeds);
       }),
     );
@@ -298,6 +443,7 @@ export class Cluster {
       const node = this.#node(name);
       if (node.state !== 'running' || node.child === undefined) continue;
       node.child.kill('SIGSTOP');
+      this.#pauses.push({ node: node.name, pid: node.child.pid ?? -1, fromNs: this.#nowNs(), toNs: null });
       node.state = 'paused';
     }
   }
@@ -306,21 +452,32 @@ export class Cluster {
     for (const name of names) {
       const node = this.#node(name);
       if (node.state !== 'paused' || node.child === undefined) continue;
-      node.child.kill('SIGCONT');
+      this.#continue(node, node.child);
       node.state = 'running';
     }
   }
 
-  /** Start a fresh node that joins through the running members. Resolves with its name. */
-  async join(): Promise<string> {
-    const [port] = await freePorts(1);
-    const node = this.#define(port as number, true);
-    await this.#launch(
-      node,
-      this.running()
-        .filter((name) => name !== node.name)
-        .map((name) => this.addressOf(name)),
-    );
+  /**
+   * Start a fresh node that joins a group (default the first) through its running members.
+   * Resolves with its name; a node that does not get ready (it was not admitted) is stopped and
+   * counts as left.
+   */
+  async join(group = this.#options.groups[0] as string): Promise<string> {
+    const [port, gatewayPort] = await freePorts(this.federated ? 2 : 1);
+    const node = this.#define(group, port as number, this.federated ? gatewayPort : undefined);
+    try {
+      await this.#launch(
+        node,
+        this.running(group)
+          .filter((name) => name !== node.name)
+          .map((name) => this.addressOf(name)),
+      );
+    } catch (error) {
+      // It never joined (the group could not admit it, or it gave up): not a member to restart at the heal.
+      await this.#terminate(node);
+      node.state = 'left';
+      throw error;
+    }
     return node.name;
   }
 
@@ -340,14 +497,16 @@ export class Cluster {
     return acknowledged;
   }
 
-  /** Cut (or, with an empty list, heal) a node's links. Resolves false if the node could not be told. */
-  async setBlocked(name: string, blocked: readonly string[]): Promise<boolean> {
+  /**
+   * Cut (or, with an empty list, heal) a node's links. Resolves with the node's answer (`{node,
+   * blocked, …}`), or undefined if the node could not be told.
+   */
+  async setBlocked(name: string, blocked: readonly string[]): Promise<Record<string, unknown> | undefined> {
     try {
-      await this.request(name, { op: 'fault', blocked });
-      return true;
+      return (await this.request(name, { op: 'fault', blocked })) as Record<string, unknown>;
     } catch (error) {
       this.#options.log(`fault request to ${name} failed: ${(error as Error).message}`);
-      return false;
+      return undefined;
     }
   }
 
@@ -365,22 +524,30 @@ export class Cluster {
     return node;
   }
 
+  /** SIGCONT, and the end of the node's pause if it is paused. */
+  #continue(node: ClusterNode, child: ChildProcess): void {
+    child.kill('SIGCONT');
+    const pause = this.#pauses.find((candidate) => candidate.node === node.name && candidate.pid === child.pid && candidate.toNs === null);
+    if (pause !== undefined) pause.toNs = this.#nowNs();
+  }
+
   #recordKill(node: ClusterNode, child: ChildProcess): void {
     this.#kills.push({ node: node.name, pid: child.pid ?? -1, timeNs: this.#nowNs() });
   }
 
-  #define(port: number, joins: boolean): ClusterNode {
+  #define(group: string, port: number, gatewayPort: number | undefined): ClusterNode {
     const index = this.#nextIndex++;
     const name = `n${index + 1}@${HOST}`;
     const dir = join(this.#options.outDir, 'nodes', `n${index + 1}`);
     mkdirSync(dir, { recursive: true });
     const node: ClusterNode = {
       name,
+      group,
       address: `${HOST}:${port}`,
+      gatewayAddress: gatewayPort === undefined ? undefined : `${HOST}:${gatewayPort}`,
       dataDir: join(dir, 'data'),
       logPath: join(dir, 'node.log'),
       dir,
-      joins,
       child: undefined,
       exited: undefined,
       state: 'killed',
@@ -399,12 +566,13 @@ export class Cluster {
       '--name', node.name,
       '--listen', node.address,
       '--data', node.dataDir,
-      '--group', this.#options.group,
+      '--group', node.group,
+      ...this.#federationArgs(node),
       ...(this.#options.faultInjection === false ? [] : ['--fault-injection']),
       ...seeds.flatMap((seed) => ['--seed', seed]),
       ...(this.#options.tickMs !== undefined ? ['--tick-ms', String(this.#options.tickMs)] : []),
       ...(this.#options.unsafe !== undefined ? ['--unsafe', this.#options.unsafe] : []),
-      ...(this.#options.extraArgs?.({ name: node.name, dir: node.dir }) ?? []),
+      ...(this.#options.extraArgs?.({ name: node.name, dir: node.dir, group: node.group }) ?? []),
     ];
     const logOffset = fileSize(node.logPath);
     const fd = openSync(node.logPath, 'a');
@@ -430,6 +598,13 @@ export class Cluster {
     node.state = 'running';
   }
 
+  /** A federation member's flags: the root group creates the federation, the others join it through the root's gateways. */
+  #federationArgs(node: ClusterNode): string[] {
+    if (!this.federated) return [];
+    const role = node.group === this.#options.groups[0] ? ['--federation-root'] : this.#rootSeeds.flatMap((seed) => ['--federation-seed', seed]);
+    return [...role, '--gateway-listen', node.gatewayAddress as string];
+  }
+
   async #waitReady(node: ClusterNode, child: ChildProcess, logOffset: number): Promise<void> {
     const deadline = Date.now() + NODE_READY_TIMEOUT_MS;
     for (;;) {
@@ -449,7 +624,7 @@ export class Cluster {
   async #terminate(node: ClusterNode): Promise<void> {
     const child = node.child;
     if (child === undefined || child.exitCode !== null || child.signalCode !== null) return;
-    child.kill('SIGCONT');
+    this.#continue(node, child);
     child.kill('SIGTERM');
     let timer: NodeJS.Timeout | undefined;
     const exitedInTime = await Promise.race([

@@ -11,6 +11,10 @@
  * - fail: the operation definitely had no effect. info: it may or may not have taken effect; the
  *   process never completes another operation (the client continues under a fresh number).
  *   Their `value` is free-form (an error description, the invoke's value…).
+ * - an ok register / unregister may also carry what the node answered with: `"revision"` (the
+ *   registry revision — the Raft index — the node said the write has) and `"group"` (the group
+ *   whose registry holds the name: in a federation, its home group). Fields beyond the issue's
+ *   six; readers that do not know them can ignore them.
  *
  * singletons.jsonl: {"type": "start"|"stop", "key": "...", "node": "...", "token": revision,
  *   "time": ns since start, "reason"?: "..."}; lines may come in any order (several nodes report).
@@ -42,6 +46,10 @@ export interface HistoryEvent {
   readonly value: unknown;
   /** Nanoseconds since the start of the run. */
   readonly time: number;
+  /** On an ok register / unregister: the revision the node answered with. */
+  readonly revision?: number;
+  /** On an ok register / unregister: the group whose registry holds the name (its home group). */
+  readonly group?: string;
 }
 
 export interface SingletonEvent {
@@ -77,6 +85,9 @@ export interface Operation {
   readonly completeTime: number | null;
   /** Set on a change the registry made itself: why, and its revision. */
   readonly removal?: { readonly reason: string; readonly revision: number };
+  /** An ok register / unregister: the revision and the group the node answered with (when recorded). */
+  readonly revision?: number;
+  readonly group?: string;
 }
 
 /** Longest line accepted, in characters (a guard against a runaway writer). */
@@ -129,8 +140,20 @@ export function historyEventProblem(event: unknown): string | undefined {
   if (!('value' in event)) return '"value" is missing';
   if (!isTime(time)) return '"time" must be a non-negative number of nanoseconds';
   const fn = f as OperationFunction;
+  const answered = answerProblem(event, type, fn);
+  if (answered !== undefined) return answered;
   if (type === 'invoke') return invokeValueProblem(fn, event.value);
   if (type === 'ok') return okValueProblem(fn, event.value);
+  return undefined;
+}
+
+/** `revision` and `group` are allowed only on ok writes, as a revision and a group id. */
+function answerProblem(event: Record<string, unknown>, type: string, f: OperationFunction): string | undefined {
+  if (event.revision === undefined && event.group === undefined) return undefined;
+  if (type !== 'ok' || (f !== 'register' && f !== 'unregister')) return '"revision" and "group" belong only to an ok register or unregister';
+  const { revision, group } = event;
+  if (revision !== undefined && !(typeof revision === 'number' && Number.isSafeInteger(revision) && revision >= 0)) return '"revision" must be a non-negative integer';
+  if (group !== undefined && !(typeof group === 'string' && group.length > 0)) return '"group" must be a non-empty string';
   return undefined;
 }
 
@@ -193,8 +216,8 @@ export async function readSingletonEvents(path: string): Promise<SingletonEvent[
 export function formatHistoryEvent(event: HistoryEvent): string {
   const problem = historyEventProblem(event);
   if (problem !== undefined) throw fedError('badarg', `bad history event: ${problem}`, { event });
-  const { process, type, f, name, value, time } = event;
-  return JSON.stringify({ process, type, f, name, value, time });
+  const { process, type, f, name, value, time, revision, group } = event;
+  return JSON.stringify({ process, type, f, name, value, time, ...(revision !== undefined ? { revision } : {}), ...(group !== undefined ? { group } : {}) });
 }
 
 export function formatSingletonEvent(event: SingletonEvent): string {
@@ -301,6 +324,8 @@ function completed(started: OpenOperation, event: HistoryEvent, line: number): O
     completeLine: line,
     invokeTime: started.invoke.time,
     completeTime: event.time,
+    ...(event.revision !== undefined ? { revision: event.revision } : {}),
+    ...(event.group !== undefined ? { group: event.group } : {}),
   };
 }
 
@@ -328,6 +353,7 @@ export function describeOperation(operation: Operation): string {
   }
   const lines = operation.completeLine === null ? `line ${operation.invokeLine}–` : `lines ${operation.invokeLine}–${operation.completeLine}`;
   const input = operation.input === null ? '' : ` ${operation.input}`;
-  const output = operation.type === 'ok' ? JSON.stringify(operation.output) : operation.type;
+  const answered = operation.revision === undefined ? '' : ` (revision ${operation.revision}${operation.group === undefined ? '' : ` in ${operation.group}`})`;
+  const output = operation.type === 'ok' ? `${JSON.stringify(operation.output)}${answered}` : operation.type;
   return `${lines}: process ${operation.process} ${operation.f} ${JSON.stringify(operation.name)}${input} → ${output}`;
 }

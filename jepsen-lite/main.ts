@@ -2,8 +2,8 @@
 /**
  * `jepsen-lite`: partition-tolerance test runs against a real fedctl cluster.
  *
- *   jepsen-lite run [--nodes 5] [--time 30] [--rate 20] [--concurrency 10] [--nemesis partition,kill]
- *                   [--seed N] [--out DIR] …
+ *   jepsen-lite run [--nodes 5] [--groups 1] [--time 30] [--rate 20] [--concurrency 10]
+ *                   [--nemesis partition,kill] [--seed N] [--out DIR] …
  *
  * Exit codes: 0 every checker passed; 1 a checker failed or could not decide; 2 bad options;
  * 3 the run itself could not be carried out (the cluster did not start, …). Errors are one line
@@ -84,8 +84,8 @@ function program(onRun: (flags: RunFlags) => Promise<void>): Command {
   root
     .command('run')
     .description('start a cluster, hurt it, record what clients saw, check it, write report.html and results.json')
-    .option('--nodes <n>', 'nodes in the group', String(RUN_DEFAULTS.nodes))
-    .option('--groups <n>', 'groups (more than one needs federation)', String(RUN_DEFAULTS.groups))
+    .option('--nodes <n>', 'nodes at the start (over all groups)', String(RUN_DEFAULTS.nodes))
+    .option('--groups <n>', 'groups; more than one is a federation (the first its root), the nodes spread evenly', String(RUN_DEFAULTS.groups))
     .option('--time <seconds>', 'seconds of workload', String(RUN_DEFAULTS.timeSeconds))
     .option('--rate <ops>', 'operations per second over all clients', String(RUN_DEFAULTS.ratePerSecond))
     .option('--concurrency <n>', 'concurrent clients', String(RUN_DEFAULTS.concurrency))

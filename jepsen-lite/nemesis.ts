@@ -15,11 +15,20 @@
  * paused nodes, restarts killed ones and clears every node's block list — called once at the
  * end, whatever happened. The nemesis never tells the checkers what a fault "may have done":
  * they learn what the cluster did from the cluster (see registry-events.ts).
+ *
+ * In a federation every fault but the federation shapes hurts one group (drawn from the step's
+ * pick): a partition shape cuts inside it, kill and pause take its leader, a minority or a
+ * majority, membership joins or leaves it. `gateway-loss` kills (then restarts) or pauses (then
+ * resumes) the members hosting one group's gateways. The federation shapes cut links to gateway
+ * nodes as well, which a node's fault hook must apply to its gateway links: a node whose answer
+ * does not say it did (`gatewayBlocked` in the `fault` answer) gets the window a problem, so a
+ * run never claims a cut it did not make.
  */
 import { Rng } from '../runtime/index.js';
 import type { Cluster } from './cluster.js';
 import { sleep } from './cluster.js';
-import { type FaultStep, chooseTargets, partitionBlocks, shortName } from './schedule.js';
+import { isFederationShape } from './options.js';
+import { type FaultStep, type Partition, chooseTargets, federationPartition, partitionBlocks, pickGroup, shortName } from './schedule.js';
 
 /** How long, after a paused leader resumes, to wait for the running nodes to agree on a leader. */
 export const LEADER_AFTER_PAUSE_WAIT_MS = 5_000;
@@ -31,12 +40,14 @@ export interface FaultWindow {
   readonly index: number;
   readonly kind: FaultStep['kind'];
   readonly description: string;
+  /** In a federation: the group the fault hurts (all groups for a federation partition: the target). */
+  readonly group?: string;
   /** The nodes the fault acts on: cut off by a partition, killed, paused, joined (known once it started) or leaving. */
   nodes: readonly string[];
   /** ns since the start of the run. */
   readonly startNs: number;
   endNs: number | null;
-  /** The leader the running nodes named when the fault began. */
+  /** The leader the running nodes (of the group hurt) named when the fault began. */
   readonly leaderBefore: string | null;
   /** After a pause: the leader the running nodes agreed on once the paused nodes resumed (null: none agreed in time). */
   leaderAfter?: string | null;
@@ -94,6 +105,8 @@ export class Nemesis {
           return await this.#pause(step, signal, opened);
         case 'membership':
           return await this.#membership(step, opened);
+        case 'gateway-loss':
+          return await this.#gatewayLoss(step, signal, opened);
       }
     } catch (error) {
       this.#hooks.log(`nemesis step ${step.index} (${step.kind}) failed: ${(error as Error).message}`);
@@ -103,13 +116,31 @@ export class Nemesis {
     }
   }
 
-  async #open(step: FaultStep, description: string, nodes: readonly string[], opened: { window?: FaultWindow }): Promise<FaultWindow> {
-    const leaderBefore = await this.#cluster.leader();
-    const window: FaultWindow = { index: step.index, kind: step.kind, description, nodes: [...nodes].sort(), startNs: this.#hooks.nowNs(), endNs: null, leaderBefore, problems: [] };
+  /** The group a step hurts: its pick's choice in a federation, the only group otherwise. */
+  #groupOf(step: FaultStep): string {
+    const groups = this.#cluster.groups();
+    return groups.length > 1 ? pickGroup(groups, step.pick) : (groups[0] as string);
+  }
+
+  async #open(step: FaultStep, description: string, nodes: readonly string[], opened: { window?: FaultWindow }, group: string): Promise<FaultWindow> {
+    const leaderBefore = await this.#cluster.leader(group);
+    const federated = this.#cluster.groups().length > 1;
+    const shown = federated ? `${group}: ${description}` : description;
+    const window: FaultWindow = {
+      index: step.index,
+      kind: step.kind,
+      description: shown,
+      ...(federated ? { group } : {}),
+      nodes: [...nodes].sort(),
+      startNs: this.#hooks.nowNs(),
+      endNs: null,
+      leaderBefore,
+      problems: [],
+    };
     this.windows.push(window);
     this.#active.add(window);
     opened.window = window;
-    this.#hooks.log(`fault ${step.index}: ${step.kind} ${description}`);
+    this.#hooks.log(`fault ${step.index}: ${step.kind} ${shown}`);
     return window;
   }
 
@@ -119,65 +150,112 @@ export class Nemesis {
   }
 
   async #partition(step: FaultStep, signal: AbortSignal, opened: { window?: FaultWindow }): Promise<void> {
-    const members = this.#cluster.members();
-    const partition = partitionBlocks(step.shape ?? 'halves', members, await this.#cluster.leader(), step.pick);
+    const shape = step.shape ?? 'halves';
+    const group = this.#groupOf(step);
+    let partition: Partition;
+    if (isFederationShape(shape)) {
+      const topology = {
+        groups: await Promise.all(
+          this.#cluster.groups().map(async (id) => ({ id, members: this.#cluster.members(id), gateways: (await this.#cluster.gatewaysOf(id)).map((gateway) => gateway.member) })),
+        ),
+      };
+      partition = federationPartition(shape, topology, group);
+    } else {
+      partition = partitionBlocks(shape, this.#cluster.members(group), await this.#cluster.leader(group), step.pick);
+    }
     const cut = [...partition.blocked].filter(([, blocked]) => blocked.length > 0).map(([node]) => node);
-    const window = await this.#open(step, partition.description, cut, opened);
+    const window = await this.#open(step, partition.description, cut, opened, group);
     for (const [node, blocked] of partition.blocked) this.#blocked.set(node, blocked);
-    const told = await Promise.all(this.#cluster.running().map((node) => this.#tellLinks(node)));
-    if (told.includes(false)) window.problems.push('some nodes could not be told to cut their links');
+    const answers = await Promise.all(this.#cluster.running().map(async (node) => ({ node, answer: await this.#tellLinks(node) })));
+    if (answers.some(({ answer }) => answer === undefined)) window.problems.push('some nodes could not be told to cut their links');
+    if (isFederationShape(shape)) {
+      const unconfirmed = answers.filter(({ node, answer }) => answer !== undefined && (this.#blocked.get(node) ?? []).length > 0 && !Array.isArray(answer.gatewayBlocked));
+      if (unconfirmed.length > 0) {
+        window.problems.push(
+          `the links between groups were not cut: ${unconfirmed.map(({ node }) => shortName(node)).join(' ')} did not say they cut their gateway links (no gatewayBlocked in the fault answer: fedctl's fault hook reaches only the group's own links)`,
+        );
+      }
+    }
     await abortableSleep(step.durationMs, signal);
     this.#blocked.clear();
     await Promise.all(this.#cluster.running().map((node) => this.#tellLinks(node)));
   }
 
   async #kill(step: FaultStep, signal: AbortSignal, opened: { window?: FaultWindow }): Promise<void> {
-    const targets = chooseTargets(step.role ?? 'minority', this.#cluster.running(), await this.#cluster.leader(), step.pick);
+    const group = this.#groupOf(step);
+    const targets = chooseTargets(step.role ?? 'minority', this.#cluster.running(group), await this.#cluster.leader(group), step.pick);
     if (targets.length === 0) return;
-    await this.#open(step, `kill -9 ${step.role}: ${targets.map(shortName).join(' ')}`, targets, opened);
+    await this.#open(step, `kill -9 ${step.role}: ${targets.map(shortName).join(' ')}`, targets, opened, group);
     await this.#cluster.kill(targets);
     await abortableSleep(step.durationMs, signal);
     await this.#restart(targets);
   }
 
   async #pause(step: FaultStep, signal: AbortSignal, opened: { window?: FaultWindow }): Promise<void> {
-    const targets = chooseTargets(step.role ?? 'minority', this.#cluster.running(), await this.#cluster.leader(), step.pick);
+    const group = this.#groupOf(step);
+    const targets = chooseTargets(step.role ?? 'minority', this.#cluster.running(group), await this.#cluster.leader(group), step.pick);
     if (targets.length === 0) return;
-    const window = await this.#open(step, `SIGSTOP ${step.role}: ${targets.map(shortName).join(' ')}`, targets, opened);
+    const window = await this.#open(step, `SIGSTOP ${step.role}: ${targets.map(shortName).join(' ')}`, targets, opened, group);
+    await this.#pauseFor(targets, step.durationMs, signal);
+    if (window.leaderBefore !== null && targets.includes(window.leaderBefore)) window.leaderAfter = await this.#agreedLeader(group);
+  }
+
+  /** SIGSTOP the nodes, wait, SIGCONT those still paused and give them the partition in force. */
+  async #pauseFor(targets: readonly string[], durationMs: number, signal: AbortSignal): Promise<void> {
     this.#cluster.pause(targets);
-    await abortableSleep(step.durationMs, signal);
+    await abortableSleep(durationMs, signal);
     const resumed = targets.filter((node) => this.#cluster.stateOf(node) === 'paused');
     this.#cluster.resume(resumed);
     await Promise.all(resumed.map((node) => this.#tellLinks(node)));
-    if (window.leaderBefore !== null && targets.includes(window.leaderBefore)) window.leaderAfter = await this.#agreedLeader();
+  }
+
+  /** kill -9 (then restart) or pause (then resume) the members hosting one group's gateways. */
+  async #gatewayLoss(step: FaultStep, signal: AbortSignal, opened: { window?: FaultWindow }): Promise<void> {
+    const group = this.#groupOf(step);
+    const running = this.#cluster.running(group);
+    const targets = (await this.#cluster.gatewaysOf(group)).map((gateway) => gateway.member).filter((member) => running.includes(member)).sort();
+    if (targets.length === 0) return;
+    const how = step.action === 'pause' ? 'SIGSTOP' : 'kill -9';
+    await this.#open(step, `${how} the gateways: ${targets.map(shortName).join(' ')}`, targets, opened, group);
+    if (step.action === 'pause') {
+      await this.#pauseFor(targets, step.durationMs, signal);
+      return;
+    }
+    await this.#cluster.kill(targets);
+    await abortableSleep(step.durationMs, signal);
+    await this.#restart(targets);
   }
 
   async #membership(step: FaultStep, opened: { window?: FaultWindow }): Promise<void> {
+    const group = this.#groupOf(step);
     if (step.action === 'join') {
-      const window = await this.#open(step, 'a fresh node joins', [], opened);
-      const name = await this.#cluster.join();
+      const window = await this.#open(step, 'a fresh node joins', [], opened, group);
+      const name = await this.#cluster.join(group);
       window.nodes = [name];
       await this.#placeJoined(name);
       this.#hooks.log(`${name} joined`);
       return;
     }
-    const running = this.#cluster.running();
+    const running = this.#cluster.running(group);
     if (running.length <= 1) return;
     const target = new Rng(step.pick).pick([...running].sort());
-    const window = await this.#open(step, `${shortName(target)} leaves`, [target], opened);
+    const window = await this.#open(step, `${shortName(target)} leaves`, [target], opened, group);
     this.#blocked.delete(target);
     const acknowledged = await this.#cluster.leave(target, LEAVE_TIMEOUT_MS);
     if (!acknowledged) window.problems.push(`${target} left without an acknowledged leave`);
   }
 
-  /** A node that joined during a partition takes the side of the leader (it joined through it). */
+  /**
+   * A node that joined during a partition takes the side of its group's leader (it joined
+   * through it): it blocks what the leader blocks, and is blocked by those.
+   */
   async #placeJoined(name: string): Promise<void> {
     if (this.#blocked.size === 0) return;
-    const leader = await this.#cluster.leader();
+    const leader = await this.#cluster.leader(this.#cluster.groupOf(name));
     const side = leader === null ? [] : (this.#blocked.get(leader) ?? []);
     this.#blocked.set(name, side);
     for (const node of side) this.#blocked.set(node, [...(this.#blocked.get(node) ?? []), name].sort());
-    await Promise.all([name, ...side].filter((node) => this.#cluster.stateOf(node) === 'running').map((node) => this.#tellLinks(node)));
+    await Promise.all([name, ...side].filter((node) => this.#cluster.members().includes(node) && this.#cluster.stateOf(node) === 'running').map((node) => this.#tellLinks(node)));
   }
 
   async #restart(nodes: readonly string[]): Promise<void> {
@@ -186,17 +264,20 @@ export class Nemesis {
     await Promise.all(killed.filter((node) => this.#cluster.stateOf(node) === 'running').map((node) => this.#tellLinks(node)));
   }
 
-  /** Gives a running node the block list the partition in force wants for it (empty: none). */
-  async #tellLinks(node: string): Promise<boolean> {
-    if (this.#cluster.stateOf(node) !== 'running') return true;
+  /**
+   * Gives a running node the block list the partition in force wants for it (empty: none).
+   * Resolves with its answer; undefined if it could not be told ({} if it does not run).
+   */
+  async #tellLinks(node: string): Promise<Record<string, unknown> | undefined> {
+    if (this.#cluster.stateOf(node) !== 'running') return {};
     return this.#cluster.setBlocked(node, this.#blocked.get(node) ?? []);
   }
 
-  async #agreedLeader(): Promise<string | null> {
+  async #agreedLeader(group: string): Promise<string | null> {
     const deadline = performance.now() + LEADER_AFTER_PAUSE_WAIT_MS;
     for (;;) {
-      const { views, agreed } = await this.#cluster.view();
-      const running = this.#cluster.running();
+      const { views, agreed } = await this.#cluster.view(group);
+      const running = this.#cluster.running(group);
       const leader = agreed?.leader ?? null;
       const named = [...views.values()].filter((view) => view.leader === leader).length;
       if (leader !== null && running.includes(leader) && named > running.length / 2) return leader;

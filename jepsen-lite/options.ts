@@ -3,12 +3,14 @@
  * follows from these and the seed; `rerunCommand` prints the command that repeats a run.
  *
  * Contract: `validateRunOptions` refuses bad input with one `FedError('config')` naming the
- * option; nemesis names are those of issue 8. Shapes that cut a federation (`partition-group`)
- * are accepted as names but refused with "needs federation" while a run has one group. A
- * partition shape named explicitly is refused on fewer nodes than it needs to cut anything
- * (`PARTITION_SHAPE_NODES_MIN`); `partition` and `all` draw only from the shapes the run's node
- * count allows. `unsafe` is refused unless the environment says `JEPSEN_LITE_UNSAFE=1` (only
- * the project's tests set it).
+ * option; nemesis names are those of issue 8, plus `gateway-loss`. With `--groups` above 1 the
+ * run is a federation: the nodes are spread evenly over the groups. The federation's nemeses
+ * (`partition-group`: a whole group, or only its gateways, cut off; `gateway-loss`: a group's
+ * gateways killed or paused) are refused with "needs federation" while a run has one group, and
+ * `partition` and `all` draw from them when it has several. A partition shape named explicitly
+ * is refused on groups smaller than it needs to cut anything (`PARTITION_SHAPE_NODES_MIN`);
+ * `partition` and `all` draw only from the shapes the groups' sizes allow. `unsafe` is refused
+ * unless the environment says `JEPSEN_LITE_UNSAFE=1` (only the project's tests set it).
  */
 import { fedError } from '../runtime/index.js';
 import type { UnsafeMode } from '../registry/index.js';
@@ -21,6 +23,7 @@ export const NEMESIS_NAMES = [
   'partition-ring',
   'partition-bridge',
   'partition-group',
+  'gateway-loss',
   'kill',
   'pause',
   'membership',
@@ -28,9 +31,17 @@ export const NEMESIS_NAMES = [
 ] as const;
 export type NemesisName = (typeof NEMESIS_NAMES)[number];
 
-/** Partition shapes that a run with one group can cut. */
+/** Partition shapes cut inside one group. */
 export const GROUP_PARTITION_SHAPES = ['halves', 'leader', 'ring', 'bridge'] as const;
-export type PartitionShape = (typeof GROUP_PARTITION_SHAPES)[number];
+/** Partition shapes of a federation (`partition-group`): a whole group cut off from the others, or only its gateways cut off from everyone. */
+export const FEDERATION_PARTITION_SHAPES = ['group', 'gateways'] as const;
+export const PARTITION_SHAPES = [...GROUP_PARTITION_SHAPES, ...FEDERATION_PARTITION_SHAPES] as const;
+export type PartitionShape = (typeof PARTITION_SHAPES)[number];
+export type FederationPartitionShape = (typeof FEDERATION_PARTITION_SHAPES)[number];
+
+export function isFederationShape(shape: PartitionShape): shape is FederationPartitionShape {
+  return (FEDERATION_PARTITION_SHAPES as readonly string[]).includes(shape);
+}
 
 /**
  * Members a shape needs to cut anything: halves and an isolated leader need two sides; a bridge
@@ -38,13 +49,15 @@ export type PartitionShape = (typeof GROUP_PARTITION_SHAPES)[number];
  * sees a majority — on 3 nodes every node's two neighbours are everyone, so it cuts nothing; on
  * 4, each node sees itself and its two neighbours (3 of 4, a majority) and misses the opposite.
  */
-export const PARTITION_SHAPE_NODES_MIN: Readonly<Record<PartitionShape, number>> = { halves: 2, leader: 2, ring: 4, bridge: 3 };
+export const PARTITION_SHAPE_NODES_MIN: Readonly<Record<PartitionShape, number>> = { halves: 2, leader: 2, ring: 4, bridge: 3, group: 1, gateways: 1 };
 
 /** The environment variable that unlocks `--unsafe` (set by the project's tests only). */
 export const UNSAFE_ENV = 'JEPSEN_LITE_UNSAFE';
 
 /** The faults a schedule draws from once `--nemesis` is expanded. */
-export type FaultKind = 'partition' | 'kill' | 'pause' | 'membership';
+export type FaultKind = 'partition' | 'kill' | 'pause' | 'membership' | 'gateway-loss';
+/** Nemesis names that need a federation (`--groups` above 1). */
+const FEDERATION_NEMESES: readonly NemesisName[] = ['partition-group', 'gateway-loss'];
 
 export const NODES_MIN = 1;
 export const NODES_MAX = 15;
@@ -53,11 +66,12 @@ export const CLIENTS_PER_NAME_MAX = 10;
 export const RATE_MAX_PER_SECOND = 5_000;
 export const TIME_MAX_SECONDS = 24 * 3600;
 export const SINGLETON_KEYS_MAX = 64;
+export const GROUPS_MAX = 8;
 
 export interface RunOptions {
-  /** Node processes of the group at the start. */
+  /** Node processes at the start (over all groups). */
   readonly nodes: number;
-  /** Groups; more than one needs federation (refused for now). */
+  /** Groups; more than one makes a federation (the first is its root), the nodes spread evenly over them. */
   readonly groups: number;
   /** Seconds of workload (faults happen during it). */
   readonly timeSeconds: number;
@@ -138,10 +152,8 @@ export function parseNemesisList(text: string): NemesisName[] {
 
 export function validateRunOptions(options: RunOptions, env: NodeJS.ProcessEnv = process.env): RunOptions {
   positiveInteger(options.nodes, '--nodes', NODES_MAX);
-  positiveInteger(options.groups, '--groups', 64);
-  if (options.groups > 1) {
-    throw fedError('config', `--groups ${options.groups}: several groups need federation, which fedctl start does not run yet (needs federation)`);
-  }
+  positiveInteger(options.groups, '--groups', GROUPS_MAX);
+  if (options.nodes < options.groups) throw fedError('config', `--nodes ${options.nodes} cannot make ${options.groups} groups (--groups): a group needs a node`);
   positiveNumber(options.timeSeconds, '--time', TIME_MAX_SECONDS);
   positiveNumber(options.ratePerSecond, '--rate', RATE_MAX_PER_SECOND);
   positiveInteger(options.concurrency, '--concurrency', CONCURRENCY_MAX);
@@ -156,19 +168,22 @@ export function validateRunOptions(options: RunOptions, env: NodeJS.ProcessEnv =
   if (!Number.isInteger(options.seed) || options.seed < 0 || options.seed > 0xffffffff) {
     throw fedError('config', `--seed wants an integer from 0 to 4294967295, got ${options.seed}`);
   }
-  if (options.nemesis.includes('partition-group')) {
-    throw fedError('config', '--nemesis partition-group isolates a whole group or its gateways: it needs federation (--groups > 1), which fedctl start does not run yet');
+  const federationOnly = options.nemesis.find((name) => FEDERATION_NEMESES.includes(name));
+  if (federationOnly !== undefined && options.groups < 2) {
+    throw fedError('config', `--nemesis ${federationOnly} hurts a federation's groups or gateways: it needs federation (--groups 2 or more)`);
   }
+  const smallestGroup = Math.min(...groupSizes(options.nodes, options.groups));
+  const groupWord = options.groups > 1 ? `its smallest group has ${smallestGroup}` : `the run has ${options.nodes}`;
   for (const name of options.nemesis) {
     if (!name.startsWith('partition-') || name === 'partition-group') continue;
     const shape = name.slice('partition-'.length) as PartitionShape;
     const needed = PARTITION_SHAPE_NODES_MIN[shape];
-    if (options.nodes < needed) {
-      throw fedError('config', `--nemesis ${name} needs at least ${needed} nodes to cut anything, and the run has ${options.nodes} (--nodes)`);
+    if (smallestGroup < needed) {
+      throw fedError('config', `--nemesis ${name} needs at least ${needed} nodes in a group to cut anything, and ${groupWord} (--nodes, --groups)`);
     }
   }
-  if (options.nemesis.some((name) => name === 'partition' || name === 'all') && expandNemeses(options.nemesis, options.nodes).shapes.length === 0) {
-    throw fedError('config', `--nemesis partition needs at least ${PARTITION_SHAPE_NODES_MIN.halves} nodes to cut anything, and the run has ${options.nodes} (--nodes)`);
+  if (options.nemesis.some((name) => name === 'partition' || name === 'all') && expandNemeses(options.nemesis, smallestGroup, options.groups).shapes.length === 0) {
+    throw fedError('config', `--nemesis partition needs at least ${PARTITION_SHAPE_NODES_MIN.halves} nodes to cut anything, and ${groupWord} (--nodes)`);
   }
   if (options.unsafe !== undefined && env[UNSAFE_ENV] !== '1') {
     throw fedError('config', `--unsafe ${options.unsafe} deliberately breaks a guarantee and is for jepsen-lite's own tests: set ${UNSAFE_ENV}=1 to use it`);
@@ -177,22 +192,36 @@ export function validateRunOptions(options: RunOptions, env: NodeJS.ProcessEnv =
   return options;
 }
 
+/** How `nodes` nodes are spread over `groups` groups: as evenly as possible, the first groups one larger. */
+export function groupSizes(nodes: number, groups: number): number[] {
+  return Array.from({ length: groups }, (_, index) => Math.floor(nodes / groups) + (index < nodes % groups ? 1 : 0));
+}
+
 /**
- * The fault kinds and partition shapes a nemesis list stands for. With `nodes`, `partition` and
- * `all` keep only the shapes that cut something on that many nodes (and the partition kind only
- * if some shape is left).
+ * The fault kinds and partition shapes a nemesis list stands for. With `nodesPerGroup` (the
+ * smallest group's size), `partition` and `all` keep only the group shapes that cut something
+ * there (and the partition kind only if some shape is left); with `groups` above 1 they also
+ * draw the federation's shapes, and `all` the gateway losses.
  */
-export function expandNemeses(names: readonly NemesisName[], nodes = Infinity): { kinds: FaultKind[]; shapes: PartitionShape[] } {
+export function expandNemeses(names: readonly NemesisName[], nodesPerGroup = Infinity, groups = 1): { kinds: FaultKind[]; shapes: PartitionShape[] } {
   const kinds = new Set<FaultKind>();
   const shapes = new Set<PartitionShape>();
+  const everyShape = (): void => {
+    for (const shape of GROUP_PARTITION_SHAPES) if (nodesPerGroup >= PARTITION_SHAPE_NODES_MIN[shape]) shapes.add(shape);
+    if (groups > 1) for (const shape of FEDERATION_PARTITION_SHAPES) shapes.add(shape);
+  };
   for (const name of names) {
     if (name === 'none') continue;
     if (name === 'all') {
       for (const kind of ['partition', 'kill', 'pause', 'membership'] as const) kinds.add(kind);
-      for (const shape of GROUP_PARTITION_SHAPES) if (nodes >= PARTITION_SHAPE_NODES_MIN[shape]) shapes.add(shape);
+      if (groups > 1) kinds.add('gateway-loss');
+      everyShape();
     } else if (name === 'partition') {
       kinds.add('partition');
-      for (const shape of GROUP_PARTITION_SHAPES) if (nodes >= PARTITION_SHAPE_NODES_MIN[shape]) shapes.add(shape);
+      everyShape();
+    } else if (name === 'partition-group') {
+      kinds.add('partition');
+      for (const shape of FEDERATION_PARTITION_SHAPES) shapes.add(shape);
     } else if (name.startsWith('partition-')) {
       kinds.add('partition');
       shapes.add(name.slice('partition-'.length) as PartitionShape);
@@ -201,7 +230,7 @@ export function expandNemeses(names: readonly NemesisName[], nodes = Infinity): 
     }
   }
   if (shapes.size === 0) kinds.delete('partition');
-  return { kinds: [...kinds], shapes: GROUP_PARTITION_SHAPES.filter((shape) => shapes.has(shape)) };
+  return { kinds: [...kinds], shapes: PARTITION_SHAPES.filter((shape) => shapes.has(shape)) };
 }
 
 /**

@@ -32,6 +32,25 @@
  * - a long poll that times out as a change lands answers no change but an applied index past
  *   it. So an empty answer is trusted only after a second poll that does not wait (it answers
  *   any change applied before it was asked) also comes back empty.
+ *
+ * A federated node's watch (`federated: true`) is its group's share of the global namespace: one
+ * watch per group (revisions are per group). Its answers carry every change after the asked
+ * revision (so no change of a revision is missed: `wholeRevisions`), its deletes say no reason
+ * (recorded as `released`: unregistered, its process exited or its node went down — the checkers
+ * take one that an acknowledged unregister answered with its revision as that unregister, and
+ * the others as removals), and an empty answer says nothing about how far the member applied:
+ * the watch asks the member's applied index first, then polls without waiting, and only if that
+ * is empty too counts every revision up to that index as seen. Such a feed starts when the
+ * member's process starts, after its replica re-applied what it had on disk: a restarted member
+ * silently lacks those changes (it answers a poll from before them with what came later). So
+ * the watch reads a member that was not running (in the same incarnation, `incarnation`) when
+ * the watch began only once its feed shows the latest change the watch saw — then its feed
+ * began before it, and holds every later change; it checks again whenever it has seen a newer
+ * change. When no member that has run since the watch began is left (running, or paused or
+ * killed and still in the same incarnation: it may come back) and no other passes that check,
+ * what the others applied before their feeds began is lost to the watch: it records a gap up
+ * to a member's applied index and goes on from there with that member (every later change is
+ * in its feed), so the record says it is incomplete.
  */
 import type { AdminClient } from '../cli/admin-client.js';
 import { connectAdmin } from '../cli/admin-client.js';
@@ -40,7 +59,8 @@ import { sleep } from './cluster.js';
 import { JsonLinesWriter } from './history.js';
 import { requestWithin } from './workload.js';
 
-export type RemovalReason = 'process_exit' | 'node_down' | 'stale_incarnation';
+/** `released`: a delete whose cause the node did not say (a federated node's feed). */
+export type RemovalReason = 'process_exit' | 'node_down' | 'stale_incarnation' | 'released';
 export type DeleteReason = 'unregister' | RemovalReason;
 
 export type RegistryEvent =
@@ -48,7 +68,7 @@ export type RegistryEvent =
   | { readonly type: 'delete'; readonly name: string; readonly pid: string; readonly reason: DeleteReason; readonly revision: number; readonly time: number }
   | { readonly type: 'gap'; readonly afterRevision: number; readonly revision: number; readonly time: number };
 
-const DELETE_REASONS: readonly string[] = ['unregister', 'process_exit', 'node_down', 'stale_incarnation'];
+const DELETE_REASONS: readonly string[] = ['unregister', 'process_exit', 'node_down', 'stale_incarnation', 'released'];
 
 /** Longest wait of one poll on the member. */
 export const WATCH_POLL_WAIT_MS = 500;
@@ -130,6 +150,20 @@ export interface RegistryWatcherOptions {
   readonly log: (line: string) => void;
   /** How to reach a member (default: a hidden admin connection, `connectAdmin`). */
   readonly connect?: (address: string, cookie: string, timeoutMs: number) => Promise<AdminClient>;
+  /** The members are federated: their watch is the group's share of the global namespace (see the file comment). */
+  readonly federated?: boolean;
+  /** A member's incarnation (how many processes it has run under): a federated member restarted since the watch began is verified first. */
+  readonly incarnation?: (node: string) => number;
+  /** Every member, running or not (paused, killed): federated, one in its first incarnation may still come back. */
+  readonly members?: () => readonly string[];
+}
+
+/** What a watch saw, for the checkers (checker/acknowledged.ts). */
+export interface WatchHistory {
+  readonly events: readonly RegistryEvent[];
+  readonly coveredRevision: number;
+  /** Whether each answer carried every change of its revisions. */
+  readonly wholeRevisions: boolean;
 }
 
 export class RegistryWatcher {
@@ -148,6 +182,14 @@ export class RegistryWatcher {
   #compactedAnswers = 0;
   #loop: Promise<void> | undefined;
   #gaps = 0;
+  /** Federated: each running member's incarnation when the watch began (their feeds hold every change since). */
+  readonly #original = new Map<string, number>();
+  /**
+   * Federated: members (as `node#incarnation`) started since the watch began, and whether their
+   * feed holds the change it was checked against (the watch's latest then): then it holds every
+   * later one. A failed check is tried again once the watch has seen a newer change.
+   */
+  readonly #verified = new Map<string, { readonly complete: boolean; readonly against: number }>();
 
   constructor(options: RegistryWatcherOptions) {
     this.#options = options;
@@ -163,7 +205,14 @@ export class RegistryWatcher {
     return this.#coveredRevision;
   }
 
+  /** The changes and gaps seen so far, and how far they go. */
+  history(): WatchHistory {
+    return { events: [...this.events], coveredRevision: this.#coveredRevision, wholeRevisions: this.#options.federated === true };
+  }
+
   start(): void {
+    const incarnation = this.#options.incarnation;
+    if (this.#loop === undefined && incarnation !== undefined) for (const member of this.#options.running()) this.#original.set(member.name, incarnation(member.name));
     this.#loop ??= this.#run();
   }
 
@@ -190,21 +239,106 @@ export class RegistryWatcher {
         await sleep(WATCH_RETRY_MS);
         continue;
       }
-      await this.#poll(this.#connection as AdminClient);
+      if (this.#options.federated === true) await this.#pollFederated(this.#connection as AdminClient);
+      else await this.#poll(this.#connection as AdminClient);
     }
   }
 
+  /** Members the watch may read: every running one, but (federated) not one whose feed is known to miss changes. */
+  #readable(): { name: string; address: string }[] {
+    return this.#options.running().filter((member) => {
+      const key = this.#feedKey(member.name);
+      const checked = key === undefined ? undefined : this.#verified.get(key);
+      return checked === undefined || checked.complete || checked.against !== this.#latestChange()?.revision;
+    });
+  }
+
+  /** `node#incarnation`, or undefined for a member whose feed holds every change since the watch began. */
+  #feedKey(node: string): string | undefined {
+    const incarnation = this.#options.incarnation;
+    if (this.#options.federated !== true || incarnation === undefined) return undefined;
+    const now = incarnation(node);
+    return this.#original.get(node) === now ? undefined : `${node}#${now}`;
+  }
+
   async #connect(): Promise<boolean> {
-    const running = this.#options.running();
-    if (running.length === 0) return false;
+    const running = this.#readable();
+    if (running.length === 0) return this.#resumeAfterLoss();
     const target = running[this.#member++ % running.length] as { name: string; address: string };
     try {
-      this.#connection = await (this.#options.connect ?? connectAdmin)(target.address, this.#options.cookie, WATCH_CONNECT_TIMEOUT_MS);
+      const connection = await (this.#options.connect ?? connectAdmin)(target.address, this.#options.cookie, WATCH_CONNECT_TIMEOUT_MS);
+      if (!(await this.#feedComplete(connection, target.name))) {
+        await connection.close().catch(() => undefined);
+        return false;
+      }
+      this.#connection = connection;
       this.#emptyPolls = 0;
       return true;
     } catch {
       return false;
     }
+  }
+
+  /**
+   * Federated, no readable member: if no member that has run since the watch began can come
+   * back either, record what the running ones applied before their feeds began as lost (a gap
+   * up to one's applied index) and read that one from there on.
+   */
+  async #resumeAfterLoss(): Promise<boolean> {
+    const members = this.#options.members;
+    const running = this.#options.running();
+    if (this.#options.federated !== true || members === undefined || running.length === 0) return false;
+    if (members().some((node) => this.#feedKey(node) === undefined)) return false;
+    const target = running[this.#member++ % running.length] as { name: string; address: string };
+    let connection: AdminClient | undefined;
+    try {
+      connection = await (this.#options.connect ?? connectAdmin)(target.address, this.#options.cookie, WATCH_CONNECT_TIMEOUT_MS);
+      const status = (await requestWithin(connection, { op: 'status' }, WATCH_ANSWER_MARGIN_MS)) as { applied: number };
+      const afterRevision = this.#coveredRevision;
+      if (status.applied > afterRevision) {
+        const gap: RegistryEvent = { type: 'gap', afterRevision, revision: status.applied, time: this.#options.nowNs() };
+        this.#writer.append(gap);
+        this.events.push(gap);
+        this.#gaps++;
+        this.#coveredRevision = status.applied;
+        this.#options.log(`registry watch: every member restarted since the watch began; changes after revision ${afterRevision} up to ${status.applied} are lost to it`);
+      }
+      // Every change after its applied index is in its feed.
+      this.#verified.set(this.#feedKey(target.name) as string, { complete: true, against: this.#coveredRevision });
+      this.#connection = connection;
+      this.#emptyPolls = 0;
+      return true;
+    } catch {
+      await connection?.close().catch(() => undefined);
+      return false;
+    }
+  }
+
+  /** The latest change the watch saw (not a gap), if any. */
+  #latestChange(): Exclude<RegistryEvent, { type: 'gap' }> | undefined {
+    for (let index = this.events.length - 1; index >= 0; index--) {
+      const event = this.events[index] as RegistryEvent;
+      if (event.type !== 'gap') return event;
+    }
+    return undefined;
+  }
+
+  /**
+   * Whether a member's feed holds every change the watch has yet to see: always for a member
+   * running since the watch began; for one started since, if its feed shows the latest change
+   * the watch saw (then it began before it). Not before the watch saw a change.
+   */
+  async #feedComplete(connection: AdminClient, node: string): Promise<boolean> {
+    const key = this.#feedKey(node);
+    if (key === undefined) return true;
+    if (this.#verified.get(key)?.complete === true) return true;
+    const latest = this.#latestChange();
+    if (latest === undefined) return false;
+    const reply = await this.#watchPoll(connection, this.#options.prefix, latest.revision - 1, 0);
+    const complete = reply.events.some((event) => event.revision === latest.revision && event.type === latest.type && event.name === latest.name);
+    this.#verified.set(key, { complete, against: latest.revision });
+    if (!complete) this.#options.log(`registry watch: ${node} restarted and its feed lacks the latest change the watch saw (revision ${latest.revision}); not read for now`);
+    return complete;
   }
 
   async #watchPoll(connection: AdminClient, prefix: string, afterRevision: number, waitMs: number): Promise<WatchReply> {
@@ -244,6 +378,39 @@ export class RegistryWatcher {
     }
   }
 
+  /** One poll of a federated member's feed: every change after the covered revision (see the file comment). */
+  async #pollFederated(connection: AdminClient): Promise<void> {
+    const afterRevision = this.#coveredRevision;
+    try {
+      let reply = await this.#watchPoll(connection, this.#options.prefix, afterRevision, WATCH_POLL_WAIT_MS);
+      let applied = -1;
+      if (reply.events.length === 0) {
+        const status = (await requestWithin(connection, { op: 'status' }, WATCH_ANSWER_MARGIN_MS)) as { applied: number };
+        applied = status.applied;
+        reply = await this.#watchPoll(connection, this.#options.prefix, afterRevision, 0);
+      }
+      this.#compactedAnswers = 0;
+      const changes = [...reply.events].sort((a, b) => (a.revision as number) - (b.revision as number));
+      for (const change of changes) this.#record(change);
+      const last = changes.at(-1);
+      if (last !== undefined) {
+        this.#emptyPolls = 0;
+        this.#coveredRevision = Math.max(this.#coveredRevision, last.revision as number);
+        return;
+      }
+      if (applied > this.#coveredRevision) this.#coveredRevision = applied;
+      this.#emptyPolls++;
+      if (this.#emptyPolls >= EMPTY_POLLS_BEFORE_MOVING) await this.#disconnect();
+    } catch (error) {
+      if (isFedError(error, 'badarg') && error.details?.compacted === true) {
+        this.#compactedAnswers++;
+        if (this.#compactedAnswers >= this.#readable().length) await this.#skipCompacted(connection, afterRevision);
+      }
+      await this.#disconnect();
+      await sleep(WATCH_RETRY_MS);
+    }
+  }
+
   /** The other changes at the revision of `removal`: each name's first change from that revision on. */
   async #sameRevision(connection: AdminClient, removal: RegistryEvent): Promise<void> {
     for (const name of [...this.#options.names()].sort()) {
@@ -257,10 +424,12 @@ export class RegistryWatcher {
   #record(raw: Record<string, unknown>): RegistryEvent {
     const time = this.#options.nowNs();
     const revision = raw.revision as number;
+    // A delete without a reason the checkers know (a federated node's) is `released`.
+    const reason = (typeof raw.reason === 'string' && DELETE_REASONS.includes(raw.reason) ? raw.reason : 'released') as DeleteReason;
     const event: RegistryEvent =
       raw.type === 'put'
         ? { type: 'put', name: String(raw.name), pid: String(raw.pid), revision, time }
-        : { type: 'delete', name: String(raw.name), pid: String(raw.pid), reason: raw.reason as DeleteReason, revision, time };
+        : { type: 'delete', name: String(raw.name), pid: String(raw.pid), reason, revision, time };
     const key = `${revision} ${event.type} ${String(raw.name)}`;
     if (this.#kept.has(key)) return event;
     this.#kept.add(key);

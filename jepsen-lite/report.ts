@@ -2,7 +2,8 @@
  * report.html: one self-contained page (inline CSS and SVG, no network resources) with, in
  * order: the verdict and what failed; the seed and the command to re-run; counts per outcome;
  * a timeline of operations per client with fault windows shaded; latency over time (SVG);
- * local-read staleness; the faults; the nodes. Every text from the run is HTML-escaped.
+ * local-read staleness; the singletons paused while they ran and what they did after the
+ * resume; the faults; the nodes (with their groups, in a federation). Every text from the run is HTML-escaped.
  * Charts draw at most `CHART_MARKS_MAX` operations each (an even sample of a longer run, said
  * so under the chart), so a long run gives a page a browser can open.
  */
@@ -60,6 +61,7 @@ export function renderReport(results: RunResults, executed: Executed): string {
     `<h2>Timeline per client</h2><p class="muted">Bars run from invoke to completion: <span style="color:${COLORS.ok}">ok</span>, <span style="color:${COLORS.fail}">fail</span>, <span style="color:${COLORS.info}">info</span> (to the end when never completed). Shaded: fault windows. The last row holds the final reads.${sampleNote(operations.length)}</p>${timelineSvg(operations, executed, endNs)}`,
     `<h2>Latency over time</h2><p class="muted">Completed ok/fail operations; x = invoke time, y = latency (ms). Colour by function: ${Object.entries(FUNCTION_COLORS).map(([f, color]) => `<span style="color:${color}">${f}</span>`).join(', ')}.</p>${latencySvg(operations, executed, endNs)}`,
     stalenessSection(results),
+    singletonsSection(results),
     faultsSection(results),
     nodesSection(results),
   ];
@@ -88,7 +90,12 @@ function verdictSection(results: RunResults): string {
   const rows = [
     ['linearizability', checkers.linearizability.verdict, `${checkers.linearizability.namesChecked} names, ${checkers.linearizability.operationsChecked} operations${checkers.linearizability.unknownNames.length > 0 ? `; out of budget: ${checkers.linearizability.unknownNames.join(', ')}` : ''}`],
     ['lost registrations', checkers.lostRegistrations.verdict, `${checkers.lostRegistrations.namesChecked} names checked; excused: ${checkers.lostRegistrations.excused.removed} removed by the registry, ${checkers.lostRegistrations.excused.ambiguous} ambiguous`],
-    ['recovery after the final heal', checkers.recovery.verdict, checkers.recovery.healthyAfterHeal ? 'the group was healthy again' : 'the group was NOT healthy again in time'],
+    [
+      'acknowledged writes committed',
+      checkers.acknowledgedCommits.verdict,
+      `${checkers.acknowledgedCommits.checked} acknowledged writes checked against the committed history, ${checkers.acknowledgedCommits.confirmed} found at their revision${checkers.acknowledgedCommits.undetermined.length > 0 ? `, ${checkers.acknowledgedCommits.undetermined.length} undecided` : ''}`,
+    ],
+    ['recovery after the final heal', checkers.recovery.verdict, checkers.recovery.healthyAfterHeal ? 'the cluster was healthy again' : 'the cluster was NOT healthy again in time'],
     [
       'singletons',
       checkers.singletons.verdict,
@@ -100,6 +107,7 @@ function verdictSection(results: RunResults): string {
   const failures = [
     ...checkers.linearizability.failures.map((failure) => `<h3>Not linearizable: ${escapeHtml(failure.name)}</h3><pre>${escapeHtml(failure.explanation.join('\n'))}</pre>`),
     ...checkers.lostRegistrations.lost.map((lost) => `<p>Lost registration: ${escapeHtml(lost)}</p>`),
+    ...checkers.acknowledgedCommits.uncommitted.map((write) => `<p>Acknowledged but never committed: ${escapeHtml(write)}</p>`),
     ...(checkers.singletons.verdict === 'not-run' ? [] : checkers.singletons.violations.map((violation) => `<p>Singletons: ${escapeHtml(violation)}</p>`)),
     ...(checkers.recovery.healthyAfterHeal ? [] : ['<p>The group did not recover after the final heal.</p>']),
   ];
@@ -111,8 +119,19 @@ ${rows.map(([name, verdict, detail]) => `<tr><td class="l">${escapeHtml(name as 
 
 function rerunSection(results: RunResults): string {
   const options = results.options;
-  return `<h2>Run</h2><p>Started ${escapeHtml(results.startedAt)}; ${options.nodes} nodes, ${options.timeSeconds} s of workload at ${options.ratePerSecond} ops/s, ${options.concurrency} clients (${options.clientsPerName} per name, ${options.opsPerName} ops per name), nemesis <code>${escapeHtml(options.nemesis.join(','))}</code>${options.unsafe !== undefined ? `, <b>UNSAFE node mode ${escapeHtml(options.unsafe)}</b>` : ''}.</p>
-<p>Seed <b>${results.seed}</b>. Re-run: <code>${escapeHtml(results.rerun)}</code></p>`;
+  return `<h2>Run</h2><p>Started ${escapeHtml(results.startedAt)}; ${options.nodes} nodes${options.groups > 1 ? ` in ${options.groups} groups (a federation)` : ''}, ${options.timeSeconds} s of workload at ${options.ratePerSecond} ops/s, ${options.concurrency} clients (${options.clientsPerName} per name, ${options.opsPerName} ops per name), nemesis <code>${escapeHtml(options.nemesis.join(','))}</code>${options.unsafe !== undefined ? `, <b>UNSAFE node mode ${escapeHtml(options.unsafe)}</b>` : ''}.</p>
+<p>Seed <b>${results.seed}</b>. Re-run: <code>${escapeHtml(results.rerun)}</code></p>${federationTable(results)}`;
+}
+
+/** A federation's groups: root, nodes, and hash slots before the workload and after the final heal. */
+function federationTable(results: RunResults): string {
+  const { federation } = results;
+  if (federation === null) return '';
+  const rows = federation.groups.map(
+    (group) =>
+      `<tr><td class="l">${escapeHtml(group.id)}${group.root ? ' (root)' : ''}</td><td class="l">${escapeHtml(group.nodes.join(' '))}</td><td>${federation.slotsBefore?.[group.id] ?? '–'}</td><td>${federation.slotsAfter?.[group.id] ?? '–'}</td></tr>`,
+  );
+  return `<table><tr><th class="l">group</th><th class="l">nodes</th><th>slots before</th><th>slots after</th></tr>${rows.join('')}</table>`;
 }
 
 function countsSection(results: RunResults): string {
@@ -147,8 +166,22 @@ function faultsSection(results: RunResults): string {
 <p>Faults of different kinds may overlap. Workload ${(results.timing.workloadStartMs / 1000).toFixed(1)}–${(results.timing.workloadEndMs / 1000).toFixed(1)} s; final heal at ${(results.timing.finalHealMs / 1000).toFixed(1)} s.</p>`;
 }
 
+/** Paused singleton owners: each instance alive at a SIGSTOP of its node, and its end after the SIGCONT. */
+function singletonsSection(results: RunResults): string {
+  const { singletons } = results.checkers;
+  if (singletons.verdict === 'not-run' || singletons.paused.length === 0) return '';
+  const rows = singletons.paused.map((paused) => {
+    const why = paused.superseded ? 'superseded during the pause' : paused.outlivedLease ? 'paused past its lease' : 'may run on';
+    const after = paused.endedAfterResumeMs === null ? '–' : paused.endedAfterResumeMs.toFixed(1);
+    return `<tr><td class="l">${escapeHtml(paused.key)}</td><td>${paused.token}</td><td class="l">${escapeHtml(paused.node)}</td><td>${(paused.pausedMs / 1000).toFixed(1)}</td><td>${paused.resumedMs === null ? '–' : (paused.resumedMs / 1000).toFixed(1)}</td><td class="l">${escapeHtml(why)}</td><td class="l">${escapeHtml(paused.ended)}</td><td>${after}</td></tr>`;
+  });
+  return `<h2>Singletons paused while they ran</h2><p class="muted">An owner paused (SIGSTOP) keeps its token while it is stopped; one superseded or paused past its lease must stop its instance as soon as it resumes (SIGCONT).</p>
+<table><tr><th class="l">key</th><th>token</th><th class="l">node</th><th>paused (s)</th><th>resumed (s)</th><th class="l">then</th><th class="l">ended</th><th>ms after the resume</th></tr>${rows.join('')}</table>`;
+}
+
 function nodesSection(results: RunResults): string {
-  const rows = Object.entries(results.nodes).map(([name, node]) => `<tr><td class="l">${escapeHtml(name)}</td><td class="l">${node.pids.join(', ')}</td><td class="l"><code>${escapeHtml(node.log)}</code></td></tr>`);
+  const groupOf = new Map((results.federation?.groups ?? []).flatMap((group) => group.nodes.map((node) => [node, group.id] as const)));
+  const rows = Object.entries(results.nodes).map(([name, node]) => `<tr><td class="l">${escapeHtml(name)}${groupOf.has(name) ? ` (${escapeHtml(groupOf.get(name) as string)})` : ''}</td><td class="l">${node.pids.join(', ')}</td><td class="l"><code>${escapeHtml(node.log)}</code></td></tr>`);
   const notes = results.notes.length > 0 ? `<h2>Notes</h2>${results.notes.map((note) => `<pre>${escapeHtml(note)}</pre>`).join('')}` : '';
   return `<h2>Nodes</h2><table><tr><th class="l">node</th><th class="l">pids</th><th class="l">log</th></tr>${rows.join('')}</table>${notes}`;
 }

@@ -3,11 +3,14 @@
  * function and outcome, latency and local-read staleness, the fault windows, the nodes and
  * their pids, the seed and the command to re-run. report.html shows the same facts.
  *
- * Checkers: linearizability, lost registrations, recovery (the group was healthy again after
- * the final heal), singletons (when fedctl runs them; otherwise "not-run" with the reason —
- * said so, never counted as a pass). The run's verdict combines those that ran. The registry's
- * own removals (from its watch) are counted by reason; a removal on a node no fault touched
- * around that time is counted apart (allowed — a loaded node can miss heartbeats — but worth a look).
+ * Checkers: linearizability, lost registrations, acknowledged commits (every acknowledged write
+ * is in its group's committed history at its revision), recovery (the groups — and a
+ * federation's directory — were healthy again after the final heal), singletons (when fedctl
+ * runs them; otherwise "not-run" with the reason — said so, never counted as a pass). The run's
+ * verdict combines those that ran. The registry's own removals (from its watch) are counted by
+ * reason; a removal on a node no fault touched around that time is counted apart (allowed — a
+ * loaded node can miss heartbeats — but worth a look; a federation's `released` deletes, whose
+ * cause the node does not say, are not counted there).
  */
 import { type OutcomeCounts, type LatencySummary, countOutcomes, summarizeLatency } from './analysis.js';
 import { type StalenessReport, type Verdict, combineVerdicts, measureLocalReadStalenessOfOperations } from './checker/index.js';
@@ -22,6 +25,8 @@ export interface FaultSummary {
   readonly index: number;
   readonly kind: string;
   readonly description: string;
+  /** In a federation: the group hurt. */
+  readonly group?: string;
   readonly nodes: readonly string[];
   readonly startMs: number;
   readonly endMs: number | null;
@@ -41,6 +46,20 @@ export type SingletonResults =
       readonly fencedOverlapMsMax: number;
       /** Per key: ms from the final heal to the start of the instance running at the check (0: it ran through). */
       readonly recoveryMs: Readonly<Record<string, number | null>>;
+      /** Instances whose node was SIGSTOPped while they ran: what they did after the SIGCONT. */
+      readonly paused: readonly {
+        readonly key: string;
+        readonly node: string;
+        readonly token: number;
+        readonly pausedMs: number;
+        readonly resumedMs: number | null;
+        readonly superseded: boolean;
+        readonly outlivedLease: boolean;
+        readonly mustStop: boolean;
+        /** How it ended: stop (with the node's reason), kill, or still running. */
+        readonly ended: string;
+        readonly endedAfterResumeMs: number | null;
+      }[];
     }
   | { readonly verdict: 'not-run'; readonly reason: string };
 
@@ -64,6 +83,14 @@ export interface RunResults {
       readonly lost: readonly string[];
       readonly excused: { readonly removed: number; readonly ambiguous: number };
     };
+    readonly acknowledgedCommits: {
+      readonly verdict: Verdict;
+      readonly checked: number;
+      readonly confirmed: number;
+      readonly unanswered: number;
+      readonly undetermined: readonly string[];
+      readonly uncommitted: readonly string[];
+    };
     readonly recovery: { readonly verdict: Verdict; readonly healthyAfterHeal: boolean };
     readonly singletons: SingletonResults;
   };
@@ -84,6 +111,12 @@ export interface RunResults {
     /** Removals of names held on a node that no fault window touched within the down-grace of the removal being seen. */
     readonly removalsWithoutFault: number;
   };
+  /** A federation's groups: id, nodes, slots before the workload and after the final heal (null: one group). */
+  readonly federation: {
+    readonly groups: readonly { readonly id: string; readonly root: boolean; readonly nodes: readonly string[] }[];
+    readonly slotsBefore: Readonly<Record<string, number>> | null;
+    readonly slotsAfter: Readonly<Record<string, number>> | null;
+  } | null;
   readonly faults: readonly FaultSummary[];
   readonly timing: { readonly workloadStartMs: number; readonly workloadEndMs: number; readonly finalHealMs: number };
   readonly nodes: Readonly<Record<string, { readonly pids: readonly number[]; readonly log: string }>>;
@@ -110,6 +143,18 @@ function singletonResults(outcome: SingletonOutcome): SingletonResults {
     fencedOverlaps: report.fencedOverlaps,
     fencedOverlapMsMax: ms(report.fencedOverlapNsMax),
     recoveryMs: Object.fromEntries(Object.entries(report.recoveryNs).map(([key, ns]) => [key, ns === null ? null : ms(ns)])),
+    paused: report.pausedInstances.map((paused) => ({
+      key: paused.instance.key,
+      node: paused.instance.node,
+      token: paused.instance.token,
+      pausedMs: ms(paused.pausedAt),
+      resumedMs: Number.isFinite(paused.resumedAt) ? ms(paused.resumedAt) : null,
+      superseded: paused.superseded,
+      outlivedLease: paused.outlivedLease,
+      mustStop: paused.mustStop,
+      ended: paused.instance.endedBy === 'stop' ? `stop (${paused.instance.stopReason ?? 'no reason given'})` : paused.instance.endedBy,
+      endedAfterResumeMs: paused.endedAfterResumeNs === null ? null : ms(paused.endedAfterResumeNs),
+    })),
   };
 }
 
@@ -131,14 +176,15 @@ export function resultsOf(options: RunOptions, executed: Executed & { readonly s
   const clientOperations = operations.filter((operation) => (recorder.processClient.get(operation.process) ?? -1) >= 0);
   const recovery: Verdict = executed.healthyAfterHeal ? 'pass' : 'fail';
   const singletons = singletonResults(executed.singletons);
-  const verdict = combineVerdicts([linearizability.verdict, lostRegistrations.verdict, recovery, ...(singletons.verdict === 'not-run' ? [] : [singletons.verdict])]);
+  const { acknowledged } = executed;
+  const verdict = combineVerdicts([linearizability.verdict, lostRegistrations.verdict, acknowledged.verdict, recovery, ...(singletons.verdict === 'not-run' ? [] : [singletons.verdict])]);
   const removalsByReason: Record<string, number> = {};
   let removalsWithoutFault = 0;
   for (const removal of executed.removals) {
     const reason = removal.removal?.reason ?? 'unknown';
     removalsByReason[reason] = (removalsByReason[reason] ?? 0) + 1;
     const node = nodeOf(removal.input ?? '');
-    if (node === undefined || !touched(executed.nemesis.windows, node, removal.completeTime ?? 0)) removalsWithoutFault++;
+    if (reason !== 'released' && (node === undefined || !touched(executed.nemesis.windows, node, removal.completeTime ?? 0))) removalsWithoutFault++;
   }
   const { fedctlCommand: _command, ...shownOptions } = options;
   const pids = cluster.pids();
@@ -163,6 +209,14 @@ export function resultsOf(options: RunOptions, executed: Executed & { readonly s
         lost: lostRegistrations.lost.map((lost) => lost.message),
         excused: lostRegistrations.excused,
       },
+      acknowledgedCommits: {
+        verdict: acknowledged.verdict,
+        checked: acknowledged.checked,
+        confirmed: acknowledged.confirmed,
+        unanswered: acknowledged.unanswered,
+        undetermined: acknowledged.undetermined,
+        uncommitted: acknowledged.uncommitted.map((write) => write.message),
+      },
       recovery: { verdict: recovery, healthyAfterHeal: executed.healthyAfterHeal },
       singletons,
     },
@@ -175,10 +229,19 @@ export function resultsOf(options: RunOptions, executed: Executed & { readonly s
     },
     names: { used: executed.namesUsed.length, finalReads: executed.finalReads.size, owners: executed.owners.length },
     registry: { complete: executed.registryComplete, removals: executed.removals.length, removalsByReason, removalsWithoutFault },
+    federation:
+      executed.groups.length > 1
+        ? {
+            groups: executed.groups.map((id, index) => ({ id, root: index === 0, nodes: cluster.nodes().filter((node) => cluster.groupOf(node) === id) })),
+            slotsBefore: executed.slots?.before ?? null,
+            slotsAfter: executed.slots?.after ?? null,
+          }
+        : null,
     faults: executed.nemesis.windows.map((window) => ({
       index: window.index,
       kind: window.kind,
       description: window.description,
+      ...(window.group !== undefined ? { group: window.group } : {}),
       nodes: window.nodes,
       startMs: ms(window.startNs),
       endMs: window.endNs === null ? null : ms(window.endNs),

@@ -1,11 +1,19 @@
 /**
  * `runTest`: one jepsen-lite run, start to finish. In order: create the run directory and its
  * cookie; see whether fedctl runs singletons; start the cluster (cluster.ts) and wait until it
- * is healthy; start the registry watch (registry-events.ts); run the workload (workload.ts) and
- * the nemesis (nemesis.ts) side by side for `timeSeconds`; heal everything; wait for the group
- * to be healthy and settle; read every name used with a linearizable whereis (recorded in the
- * history too); let the watch catch up with the leader; stop every process; run the checkers;
- * write results.json and report.html.
+ * is healthy — in a federation (`groups` above 1) every group, then the directory, then spread
+ * the hash slots over the groups; start the registry watch (registry-events.ts; one per group:
+ * revisions are per group); run the workload (workload.ts) and the nemesis (nemesis.ts) side by
+ * side for `timeSeconds`; heal everything; wait for the groups to be healthy and settle; read
+ * every name used with a linearizable whereis (recorded in the history too); let each watch
+ * catch up with its group's leader; stop every process; run the checkers; write results.json
+ * and report.html.
+ *
+ * A federation's namespace answers an unregister of a free name "ok" (federation.ts documents
+ * it: "a free name is fine"), a group's registry `not_owner`: the checkers take the model of
+ * the namespace the run used. A name's home group is its slot's owner; the slots must not move
+ * during the run (the runner spreads them before the workload) — if they did, a name's changes
+ * would be split over two groups' revisions, and the registry checkers say unknown.
  *
  * Contract: whatever happens, every process the run started is stopped before `runTest`
  * settles (an error after the cluster started still stops it, and the nemesis and the clients
@@ -16,18 +24,25 @@ import { randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, readdirSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { connectAdmin } from '../cli/admin-client.js';
+import type { GroupRow } from '../cli/admin-protocol.js';
+import { SINGLETON_DEFAULTS } from '../registry/index.js';
 import { fedError } from '../runtime/index.js';
 import {
+  type AcknowledgedReport,
+  type CommittedHistory,
   type LinearizabilityReport,
   type LostRegistrationReport,
   type SingletonReport,
   type Verdict,
+  checkAcknowledgedCommits,
   checkLinearizable,
   checkLostRegistrations,
   checkSingletons,
   formatLinearizabilityFailure,
   formatSingletonViolations,
+  labelAcknowledgedUnregisters,
   removalOperations,
+  withHomeGroups,
 } from './checker/index.js';
 import { Cluster, defaultFedctlCommand, sleep } from './cluster.js';
 import { JsonLinesWriter, type Operation, type SingletonEvent, pairOperations } from './history.js';
@@ -49,6 +64,18 @@ const FINAL_READ_RETRY_MS = 500;
 const PROGRESS_TTY_MS = 1_000;
 const PROGRESS_LINE_MS = 5_000;
 const GROUP_ID = 'jepsen';
+/** How long the groups of a federation may take to be healthy again once the slots were spread. */
+const REBALANCED_HEALTHY_TIMEOUT_MS = 30_000;
+
+/** The group ids of a run: one group, or a federation of `g1` (the root) … `gN`. */
+export function groupIds(groups: number): string[] {
+  return groups > 1 ? Array.from({ length: groups }, (_, index) => `g${index + 1}`) : [GROUP_ID];
+}
+
+/** Where a group's registry watch writes: registry-events.jsonl, or one file per group in a federation. */
+export function registryEventsFile(group: string, federated: boolean): string {
+  return federated ? `registry-events-${group}.jsonl` : 'registry-events.jsonl';
+}
 
 export interface RunIo {
   /** One line of log (default: stderr). */
@@ -78,31 +105,42 @@ export async function runTest(input: RunOptions, io: RunIo = {}): Promise<RunOut
   const fedctlCommand = options.fedctlCommand ?? fedctl.command;
   const clock = new RunClock();
   log(`run directory ${options.outDir}, seed ${options.seed}`);
-  const keys = options.singletonKeys > 0 && (await detectSingletonSupport(fedctlCommand, fedctl.cwd)) ? singletonKeys(options.singletonKeys) : [];
+  const groups = groupIds(options.groups);
+  const federated = groups.length > 1;
+  const runsSingletons = options.singletonKeys > 0 && (await detectSingletonSupport(fedctlCommand, fedctl.cwd));
+  const keysOf = (group: string): string[] => (runsSingletons ? singletonKeys(options.singletonKeys, federated ? group : undefined) : []);
+  const keys = groups.flatMap(keysOf);
   const singletonsOff =
     options.singletonKeys === 0 ? 'no singleton keys (--singletons 0)' : 'fedctl start has no --singleton/--singleton-log flags (looked for in fedctl start --help)';
-  log(`starting ${options.nodes} nodes${keys.length > 0 ? ` with ${keys.length} singletons` : ''}`);
+  log(`starting ${options.nodes} nodes${federated ? ` in ${groups.length} groups` : ''}${keys.length > 0 ? ` with ${keys.length} singletons` : ''}`);
   const cluster = await Cluster.start(
     {
       outDir: options.outDir,
       nodes: options.nodes,
       cookie,
       cookieFile,
-      group: GROUP_ID,
+      groups,
       fedctlCommand,
       tickMs: options.tickMs,
       unsafe: options.unsafe,
       nowNs: () => clock.nowNs(),
-      ...(keys.length > 0 ? { extraArgs: ({ dir }: { dir: string }) => singletonStartArgs(keys, join(dir, SINGLETON_LOG_FILE)) } : {}),
+      ...(keys.length > 0 ? { extraArgs: ({ dir, group }: { dir: string; group: string }) => singletonStartArgs(keysOf(group), join(dir, SINGLETON_LOG_FILE)) } : {}),
       log,
     },
     fedctl.cwd,
   );
   try {
-    if (!(await cluster.waitHealthy(CLUSTER_HEALTHY_TIMEOUT_MS))) {
-      throw fedError('unavailable', `the cluster did not become healthy in ${CLUSTER_HEALTHY_TIMEOUT_MS} ms (see ${join(options.outDir, 'nodes')})`);
+    if (!(await cluster.waitHealthy(CLUSTER_HEALTHY_TIMEOUT_MS, { slots: false }))) {
+      throw fedError('unavailable', `the cluster did not become healthy in ${CLUSTER_HEALTHY_TIMEOUT_MS} ms (${await cluster.describeViews()}; see ${join(options.outDir, 'nodes')})`);
     }
-    log(`cluster healthy, leader ${await cluster.leader()}`);
+    if (federated) {
+      const slots = await cluster.rebalance();
+      log(`federation of ${groups.length} groups; slots ${Object.entries(slots).map(([group, count]) => `${group} ${count}`).join(', ')}`);
+      if (!(await cluster.waitHealthy(REBALANCED_HEALTHY_TIMEOUT_MS))) {
+        throw fedError('unavailable', `the federation was not healthy ${REBALANCED_HEALTHY_TIMEOUT_MS} ms after its slots were spread (${await cluster.describeViews()})`);
+      }
+    }
+    log(`cluster healthy, ${federated ? `leaders ${(await Promise.all(groups.map(async (group) => `${group} ${await cluster.leader(group)}`))).join(', ')}` : `leader ${await cluster.leader()}`}`);
     const progress = options.progress ? (io.progress ?? defaultProgress()) : () => undefined;
     const executed = await execute(options, cluster, cookie, clock, log, progress);
     await cluster.stop();
@@ -145,6 +183,11 @@ export interface Executed {
   readonly doneNs: number;
   readonly linearizability: LinearizabilityReport;
   readonly lostRegistrations: LostRegistrationReport;
+  readonly acknowledged: AcknowledgedReport;
+  /** The group ids (a federation's root first). */
+  readonly groups: readonly string[];
+  /** In a federation: the slots per group before the workload and after the final heal (null when not read). */
+  readonly slots: { readonly before: Readonly<Record<string, number>> | null; readonly after: Readonly<Record<string, number>> | null } | null;
   readonly checkNotes: string[];
 }
 
@@ -186,10 +229,29 @@ async function execute(
   progress: (line: string, final: boolean) => void,
 ): Promise<Executed> {
   const recorder = new Recorder(join(options.outDir, 'history.jsonl'), clock);
-  const running = (): { name: string; address: string }[] => cluster.running().map((name) => ({ name, address: cluster.addressOf(name) }));
+  const running = (group?: string): { name: string; address: string }[] => cluster.running(group).map((name) => ({ name, address: cluster.addressOf(name) }));
   const names = new NameRotation(options.opsPerName);
-  const watcher = new RegistryWatcher({ path: join(options.outDir, 'registry-events.jsonl'), cookie, prefix: NAME_PREFIX, names: () => names.used, running, nowNs: () => clock.nowNs(), log });
-  watcher.start();
+  const groups = cluster.groups();
+  const federated = cluster.federated;
+  // A federated member's feed starts with its process: the watch checks a restarted one before it reads it.
+  const incarnation = (node: string): number => cluster.incarnation(node);
+  const watchers = new Map(
+    groups.map((group) => [
+      group,
+      new RegistryWatcher({
+        path: join(options.outDir, registryEventsFile(group, federated)),
+        cookie,
+        prefix: NAME_PREFIX,
+        names: () => names.used,
+        running: () => running(group),
+        nowNs: () => clock.nowNs(),
+        log: (line) => log(federated ? `${group}: ${line}` : line),
+        ...(federated ? { federated: true, incarnation, members: () => cluster.members(group) } : {}),
+      }),
+    ]),
+  );
+  for (const watcher of watchers.values()) watcher.start();
+  const slotsBefore = federated ? slotsOf(await cluster.federationRows()) : null;
   const counts = { invoke: 0, ok: 0, fail: 0, info: 0 };
   const context = {
     recorder,
@@ -201,7 +263,7 @@ async function execute(
     counts,
   };
   const nemesis = new Nemesis(cluster, { nowNs: () => clock.nowNs(), log });
-  const { kinds, shapes } = expandNemeses(options.nemesis, options.nodes);
+  const { kinds, shapes } = expandNemeses(options.nemesis, Math.min(...groups.map((group) => cluster.members(group).length)), groups.length);
   const timeMs = options.timeSeconds * 1000;
   const schedule = makeSchedule(options.seed, kinds, shapes, timeMs, options.nemesisIntervalSeconds * 1000);
   writeFileSync(join(options.outDir, 'schedule.json'), `${JSON.stringify(schedule, null, 2)}\n`);
@@ -215,6 +277,7 @@ async function execute(
   let healthyAfterHeal = false;
   let unhealthyViews = '';
   let registryComplete = false;
+  let slotsAfter: Record<string, number> | null = null;
   try {
     const startMs = performance.now();
     workloadStart = clock.nowNs();
@@ -237,39 +300,66 @@ async function execute(
     progress(progressLine(performance.now() - startMs, counts, 'healing'), true);
     await nemesis.healAll();
     finalHealNs = clock.nowNs();
-    log('healed; waiting for the group to be healthy');
+    log(`healed; waiting for the ${federated ? 'groups and the federation' : 'group'} to be healthy`);
     healthyAfterHeal = await cluster.waitHealthy(FINAL_HEALTHY_TIMEOUT_MS);
     if (!healthyAfterHeal) unhealthyViews = await cluster.describeViews();
-    if (!healthyAfterHeal) log(`the group was not healthy ${FINAL_HEALTHY_TIMEOUT_MS} ms after the final heal: ${unhealthyViews}`);
+    if (!healthyAfterHeal) log(`the cluster was not healthy ${FINAL_HEALTHY_TIMEOUT_MS} ms after the final heal: ${unhealthyViews}`);
     await sleep(options.settleSeconds * 1000);
     settledNs = clock.nowNs();
+    if (federated) slotsAfter = slotsOf(await cluster.federationRows());
     const namesUsed = [...names.used].sort();
     log(`final linearizable reads of ${namesUsed.length} names`);
     finalReads = await finalRead(cluster, cookie, recorder, namesUsed, options.operationTimeoutMs);
-    const target = await committedRevision(cluster);
-    registryComplete = target !== null && (await watcher.drain(target, WATCH_DRAIN_TIMEOUT_MS)) && watcher.complete;
-    if (!registryComplete) log(`the registry watch did not see every change (up to revision ${target ?? 'unknown'}; it has ${watcher.coveredRevision})`);
+    const drained = await Promise.all(
+      groups.map(async (group) => {
+        const watcher = watchers.get(group) as RegistryWatcher;
+        const target = await committedRevision(cluster, group);
+        const complete = target !== null && (await watcher.drain(target, WATCH_DRAIN_TIMEOUT_MS)) && watcher.complete;
+        if (!complete) {
+          const why = watcher.complete ? `it covered only up to revision ${watcher.coveredRevision}` : 'it recorded gaps: changes it could not see';
+          log(`${federated ? `${group}: ` : ''}the registry watch did not see every change up to revision ${target ?? 'unknown'} (${why})`);
+        }
+        return complete;
+      }),
+    );
+    registryComplete = drained.every(Boolean);
     doneNs = clock.nowNs();
   } finally {
-    await watcher.stop();
+    for (const watcher of watchers.values()) await watcher.stop();
     await recorder.close();
   }
   log('checking');
   const events = recorder.events;
-  const removals = removalOperations(events, pairOperations(events), watcher.events);
+  const watched = new Map<string, CommittedHistory>(groups.map((group) => [group, (watchers.get(group) as RegistryWatcher).history()]));
+  // Writes whose answer did not name the group are given the name's home group (checker/acknowledged.ts).
+  const operations = withHomeGroups(pairOperations(events), watched);
+  const histories = new Map<string, CommittedHistory>(
+    [...watched].map(([group, history]) => [group, federated ? { ...history, events: labelAcknowledgedUnregisters(history.events, operations, group) } : history]),
+  );
+  const removals = [...histories.values()].flatMap((history) => removalOperations(events, operations, history.events));
+  const unregisterFree = federated ? 'ok' : 'not_owner';
   const checkNotes: string[] = [];
-  let linearizability = checkLinearizable(events, { removals });
+  let linearizability = checkLinearizable(events, { removals, unregisterFree });
   let lostRegistrations = checkLostRegistrations(events, { finalReads, removals });
+  let acknowledged = checkAcknowledgedCommits(operations, { groups: histories, unregisterFree, finalReads });
   for (const failure of linearizability.failures) checkNotes.push(formatLinearizabilityFailure(failure));
   for (const lost of lostRegistrations.lost) checkNotes.push(lost.message);
-  if (!registryComplete) {
+  for (const uncommitted of acknowledged.uncommitted) checkNotes.push(uncommitted.message);
+  if (acknowledged.verdict === 'unknown') checkNotes.push(`acknowledged writes the registry watch cannot decide: ${acknowledged.undetermined.slice(0, 5).join('; ')}${acknowledged.undetermined.length > 5 ? ` (and ${acknowledged.undetermined.length - 5} more)` : ''}`);
+  const unknownWhy: string[] = [];
+  if (!registryComplete) unknownWhy.push('the registry watch missed changes: failures above may be removals it did not see');
+  if (federated && JSON.stringify(slotsBefore) !== JSON.stringify(slotsAfter)) {
+    unknownWhy.push(`the slots were not the same before the workload and after the final heal (${JSON.stringify(slotsBefore)} → ${JSON.stringify(slotsAfter)}): names may have moved between groups`);
+  }
+  if (unknownWhy.length > 0) {
     // Changes the watch missed can only be removals it does not know of: a failure may be one
     // of those, so it cannot be told from a real anomaly. Not a pass either way.
     if (linearizability.verdict === 'fail') linearizability = { ...linearizability, verdict: 'unknown' };
     if (lostRegistrations.verdict === 'fail') lostRegistrations = { ...lostRegistrations, verdict: 'unknown' };
-    checkNotes.push('the registry watch missed changes: failures above may be removals it did not see (verdict unknown)');
+    if (!registryComplete && acknowledged.verdict === 'pass') acknowledged = { ...acknowledged, verdict: 'unknown' };
+    for (const why of unknownWhy) checkNotes.push(`${why} (verdict unknown)`);
   }
-  if (!healthyAfterHeal) checkNotes.push(`the group was not healthy within ${FINAL_HEALTHY_TIMEOUT_MS} ms of the final heal (${unhealthyViews})`);
+  if (!healthyAfterHeal) checkNotes.push(`the cluster was not healthy within ${FINAL_HEALTHY_TIMEOUT_MS} ms of the final heal (${unhealthyViews})`);
   return {
     recorder,
     nemesis,
@@ -285,14 +375,23 @@ async function execute(
     doneNs,
     linearizability,
     lostRegistrations,
+    acknowledged,
+    groups,
+    slots: federated ? { before: slotsBefore, after: slotsAfter } : null,
     checkNotes,
   };
 }
 
-/** The leader's commit index (every change the final reads could see is at or below it), or null if no node answers. */
-async function committedRevision(cluster: Cluster): Promise<number | null> {
-  const leader = await cluster.leader();
-  for (const node of leader === null ? cluster.running() : [leader, ...cluster.running()]) {
+/** Slots per group from the directory's rows (null if none answered). */
+function slotsOf(rows: readonly GroupRow[] | null): Record<string, number> | null {
+  if (rows === null) return null;
+  return Object.fromEntries(rows.map((row) => [row.group, row.slots ?? 0]).sort((a, b) => String(a[0]).localeCompare(String(b[0]))));
+}
+
+/** A group's leader's commit index (every change the final reads could see is at or below it), or null if no node answers. */
+async function committedRevision(cluster: Cluster, group: string): Promise<number | null> {
+  const leader = await cluster.leader(group);
+  for (const node of leader === null ? cluster.running(group) : [leader, ...cluster.running(group)]) {
     try {
       const status = (await cluster.request(node, { op: 'status' })) as { commit: number };
       return status.commit;
@@ -304,13 +403,21 @@ async function committedRevision(cluster: Cluster): Promise<number | null> {
 }
 
 /**
+ * A paused owner has outlived any lease it held once it was paused this long: fedctl's singleton
+ * lease plus the clock-drift budget its claimants wait on top (registry/singleton.ts; `fedctl
+ * start` runs the defaults).
+ */
+export const SINGLETON_LEASE_NS = (SINGLETON_DEFAULTS.leaseMs + SINGLETON_DEFAULTS.clockDriftMs) * 1e6;
+
+/**
  * Merges the nodes' singleton logs into singletons.jsonl and checks them, with the kills the
- * cluster made (instances on a SIGKILLed node end there: it writes no stop line). Runs after
- * the cluster stopped, when the logs are complete. A bad log line makes the verdict unknown.
+ * cluster made (instances on a SIGKILLed node end there: it writes no stop line) and its pauses
+ * (a resumed owner must stop an instance it may no longer run). Runs after the cluster stopped,
+ * when the logs are complete. A bad log line makes the verdict unknown.
  */
 export async function checkSingletonRun(
   options: Pick<RunOptions, 'outDir'>,
-  cluster: Pick<Cluster, 'nodes' | 'dirOf' | 'kills'>,
+  cluster: Pick<Cluster, 'nodes' | 'dirOf' | 'kills' | 'pauses'>,
   clock: { readonly startedAt: Date },
   keys: readonly string[],
   executed: Pick<Executed, 'finalHealNs' | 'doneNs' | 'checkNotes'>,
@@ -321,7 +428,7 @@ export async function checkSingletonRun(
     events = mergeSingletonLogs(logs, clock.startedAt.getTime());
   } catch (error) {
     executed.checkNotes.push(`singleton logs: ${(error as Error).message}`);
-    return { ran: true, keys, report: { verdict: 'unknown', keysSeen: 0, instances: [], violations: [], recoveryNs: {}, fencedOverlaps: 0, fencedOverlapNsMax: 0 } };
+    return { ran: true, keys, report: { verdict: 'unknown', keysSeen: 0, instances: [], violations: [], recoveryNs: {}, fencedOverlaps: 0, fencedOverlapNsMax: 0, pausedInstances: [] } };
   }
   const writer = JsonLinesWriter.singletons(join(options.outDir, 'singletons.jsonl'));
   for (const event of events) writer.append(event);
@@ -331,6 +438,8 @@ export async function checkSingletonRun(
     finalHealTime: executed.finalHealNs,
     checkTime: Math.max(executed.doneNs, executed.finalHealNs),
     nodeKills: cluster.kills().map((kill) => ({ node: kill.node, time: kill.timeNs })),
+    nodePauses: cluster.pauses().map((pause) => ({ node: pause.node, from: pause.fromNs, to: pause.toNs ?? Infinity })),
+    leaseNs: SINGLETON_LEASE_NS,
   });
   if (report.verdict !== 'pass') executed.checkNotes.push(formatSingletonViolations(report));
   return { ran: true, keys, report };

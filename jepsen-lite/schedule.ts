@@ -14,9 +14,16 @@
  *   itself — so every node sees a different majority (Jepsen's majorities-ring); it needs 4
  *   nodes (`PARTITION_SHAPE_NODES_MIN`): on 3 the neighbours are everyone;
  * - bridge: two halves that cannot talk, and one node that talks to both.
+ * In a federation those four cut one group (chosen by `pick`, `pickGroup`), and two more shapes
+ * cut across groups (`federationPartition`):
+ * - group: every member of one group is cut from every node of the other groups;
+ * - gateways: the members hosting one group's gateways are each cut from every other node, of
+ *   their own group and the others (the group's leader must choose other gateways, if it can).
+ * Cross-group traffic runs over the gateways' hidden nodes (`<member>-gw@host`), so those block
+ * lists also name the gateway nodes; a node's fault hook must apply them to its gateway links.
  */
 import { Rng, fedError } from '../runtime/index.js';
-import { type FaultKind, PARTITION_SHAPE_NODES_MIN, type PartitionShape } from './options.js';
+import { type FaultKind, type FederationPartitionShape, PARTITION_SHAPE_NODES_MIN, type PartitionShape } from './options.js';
 
 export type TargetRole = 'leader' | 'minority' | 'majority';
 
@@ -30,8 +37,8 @@ export interface FaultStep {
   readonly shape?: PartitionShape;
   /** For kill and pause: which nodes, by role. */
   readonly role?: TargetRole;
-  /** For membership. */
-  readonly action?: 'join' | 'leave';
+  /** For membership: join or leave; for gateway-loss: kill or pause. */
+  readonly action?: 'join' | 'leave' | 'kill' | 'pause';
   /** A number that seeds the run-time choice of nodes. */
   readonly pick: number;
 }
@@ -54,7 +61,7 @@ const FAULT_GAP_MS_MIN = 500;
 /** No fault starts closer than this to the end of the workload. */
 const LAST_FAULT_MARGIN_MS = 1_000;
 export const FAULT_STEPS_MAX = 10_000;
-const KIND_ORDER: readonly FaultKind[] = ['partition', 'kill', 'pause', 'membership'];
+const KIND_ORDER: readonly FaultKind[] = ['partition', 'kill', 'pause', 'membership', 'gateway-loss'];
 
 export function makeSchedule(seed: number, kinds: readonly FaultKind[], shapes: readonly PartitionShape[], timeMs: number, intervalMs: number): FaultStep[] {
   const used = KIND_ORDER.filter((kind) => kinds.includes(kind) && (kind !== 'partition' || shapes.length > 0));
@@ -81,6 +88,8 @@ function kindTimeline(seed: number, kind: FaultKind, shapes: readonly PartitionS
       steps.push({ ...base, shape: rng.pick(shapes) });
     } else if (kind === 'kill' || kind === 'pause') {
       steps.push({ ...base, role: rng.pick(['leader', 'minority', 'majority'] as const) });
+    } else if (kind === 'gateway-loss') {
+      steps.push({ ...base, action: rng.pick(['kill', 'pause'] as const) });
     } else {
       // Alternate so the group stays between its starting size and one more.
       const action = membershipJoins > membershipLeaves ? 'leave' : 'join';
@@ -116,11 +125,60 @@ export interface Partition {
   readonly description: string;
 }
 
+/** The group a step of a federated run hurts: one of `groups`, drawn from the step's pick (apart from its choice of nodes). */
+export function pickGroup(groups: readonly string[], pick: number): string {
+  if (groups.length === 0) throw fedError('badarg', 'no group to pick from');
+  return new Rng((pick ^ 0x6a09_e667) >>> 0).pick([...groups].sort());
+}
+
 /**
- * The block lists of `shape` over `nodes`. Refuses (`badarg`) fewer nodes than the shape needs
- * to cut anything, so that nothing is recorded as a fault that blocked nothing.
+ * The name of a member's gateway node, as fedctl names it (`n4@h` → `n4-gw@h`): the hidden node
+ * that carries the member's links to other groups when it is a gateway.
+ */
+export function gatewayNodeName(member: string): string {
+  const at = member.indexOf('@');
+  return at < 0 ? `${member}-gw` : `${member.slice(0, at)}-gw${member.slice(at)}`;
+}
+
+/** A federation as the nemesis sees it when it cuts across groups. */
+export interface Topology {
+  readonly groups: ReadonlyArray<{
+    readonly id: string;
+    /** Its members (running or not). */
+    readonly members: readonly string[];
+    /** The members hosting its gateways now. */
+    readonly gateways: readonly string[];
+  }>;
+}
+
+/**
+ * The block lists of a federation shape: `group` cuts the members of `target` from every node
+ * of the other groups; `gateways` cuts each member hosting one of `target`'s gateways (if it
+ * has none known, its first member) from every other node. A node blocks the nodes cut from it
+ * and their gateway nodes. Refuses a federation of one group, or a target it does not have.
+ */
+export function federationPartition(shape: FederationPartitionShape, topology: Topology, target: string): Partition {
+  const group = topology.groups.find((candidate) => candidate.id === target);
+  if (topology.groups.length < 2 || group === undefined) throw fedError('badarg', `a ${shape} partition needs a federation of two or more groups with group ${target}`);
+  const everyone = topology.groups.flatMap((candidate) => candidate.members).sort();
+  const isolated = shape === 'group' ? [...group.members].sort() : [...(group.gateways.length > 0 ? group.gateways : group.members.slice(0, 1))].sort();
+  const rest = everyone.filter((node) => !isolated.includes(node));
+  const withGateways = (nodes: readonly string[]): string[] => nodes.flatMap((node) => [node, gatewayNodeName(node)]).sort();
+  const blocked = new Map<string, string[]>();
+  // A group goes off as one side; gateways each alone (cut from each other too).
+  for (const node of isolated) blocked.set(node, withGateways(shape === 'group' ? rest : everyone.filter((other) => other !== node)));
+  for (const node of rest) blocked.set(node, withGateways(isolated));
+  const description = shape === 'group' ? `group ${target} cut off: ${listOf(isolated)} | ${listOf(rest)}` : `gateways of ${target} cut off: ${listOf(isolated)} | ${listOf(rest)}`;
+  return { blocked, description };
+}
+
+/**
+ * The block lists of a group shape over `nodes` (one group's members). Refuses (`badarg`) fewer
+ * nodes than the shape needs to cut anything, so that nothing is recorded as a fault that
+ * blocked nothing, and the federation shapes (see `federationPartition`).
  */
 export function partitionBlocks(shape: PartitionShape, nodes: readonly string[], leader: string | null, pick: number): Partition {
+  if (shape === 'group' || shape === 'gateways') throw fedError('badarg', `a ${shape} partition cuts across groups: see federationPartition`);
   if (nodes.length < PARTITION_SHAPE_NODES_MIN[shape]) {
     throw fedError('badarg', `a ${shape} partition needs at least ${PARTITION_SHAPE_NODES_MIN[shape]} nodes to cut anything, not ${nodes.length}`);
   }
@@ -184,28 +242,4 @@ function ringPartition(sorted: readonly string[], ring: readonly string[]): Part
     blocked.set(node, sorted.filter((other) => !visible.has(other)));
   });
   return { blocked, description: `majority ring: ${ring.map(shortName).join(' → ')} → ${shortName(ring[0] ?? '')}` };
-}
-
-/**
- * The nodes whose names a partition lets the group remove: those that some node able to lead
- * (it sees a quorum of the voters, counting itself) cannot see. The leader removes the names
- * of members it cannot reach; a leader that sees no quorum steps down first (check-quorum), so
- * only a leader on a quorum side can commit such removals. The voter count is taken as the
- * group keeps it (5 from 5 members, else up to 3), the quorum as its majority — fewer voters
- * than nodes only make more nodes count as able to lead, so this errs on the side of more.
- */
-export function removableNodes(partition: Partition, nodes: readonly string[]): string[] {
-  const voters = nodes.length >= 5 ? 5 : Math.min(3, nodes.length);
-  const quorum = Math.floor(voters / 2) + 1;
-  const visibleFrom = (node: string): Set<string> => {
-    const blocked = new Set(partition.blocked.get(node) ?? []);
-    return new Set(nodes.filter((other) => !blocked.has(other)));
-  };
-  const removable = new Set<string>();
-  for (const candidate of nodes) {
-    const visible = visibleFrom(candidate);
-    if (visible.size < quorum) continue;
-    for (const node of nodes) if (!visible.has(node)) removable.add(node);
-  }
-  return [...removable].sort();
 }

@@ -28,9 +28,12 @@ export const HELP_TIMEOUT_MS = 15_000;
 const HELP_OUTPUT_CHARS_MAX = 256 * 1024;
 const LOG_LINE_LENGTH_MAX = 16 * 1024;
 
-/** The keys of a run with `count` singletons. */
-export function singletonKeys(count: number): string[] {
-  return Array.from({ length: count }, (_, index) => `${SINGLETON_KEY_PREFIX}${index + 1}`);
+/**
+ * The keys of a run with `count` singletons (`jl-singleton-1` …). In a federation each group runs
+ * its own keys (a singleton is one per group): `group` names them (`jl-singleton-g2-1` …).
+ */
+export function singletonKeys(count: number, group?: string): string[] {
+  return Array.from({ length: count }, (_, index) => `${SINGLETON_KEY_PREFIX}${group === undefined ? '' : `${group}-`}${index + 1}`);
 }
 
 /** The `fedctl start` arguments that declare the keys and where the node logs its instances. */

@@ -77,8 +77,9 @@ export class Recorder {
     return process;
   }
 
-  record(process: number, type: HistoryEvent['type'], f: OperationFunction, name: string, value: unknown): HistoryEvent {
-    const event: HistoryEvent = { process, type, f, name, value, time: this.#clock.nowNs() };
+  /** `answer`: on an ok write, the revision and group the node answered with. */
+  record(process: number, type: HistoryEvent['type'], f: OperationFunction, name: string, value: unknown, answer: WriteAnswer = {}): HistoryEvent {
+    const event: HistoryEvent = { process, type, f, name, value, time: this.#clock.nowNs(), ...answer };
     this.#writer.append(event);
     this.events.push(event);
     return event;
@@ -148,7 +149,13 @@ export interface WorkloadContext {
   readonly counts: Record<'invoke' | 'ok' | 'fail' | 'info', number>;
 }
 
-type Outcome = { type: 'ok'; value: unknown } | { type: 'fail' | 'info'; value: unknown; connectionLost: boolean };
+/** What a node answered an acknowledged write with (recorded beside the result). */
+export interface WriteAnswer {
+  readonly revision?: number;
+  readonly group?: string;
+}
+
+type Outcome = { type: 'ok'; value: unknown; answer?: WriteAnswer } | { type: 'fail' | 'info'; value: unknown; connectionLost: boolean };
 
 /** One client: a hidden node connected to one cluster node, with its own holder (owner pid) there. */
 export class Client {
@@ -225,7 +232,7 @@ export class Client {
     this.#context.recorder.record(process, 'invoke', f, name, isWrite ? owner : null);
     this.#context.counts.invoke++;
     const outcome = await perform(connection, f, name, owner, this.#context.operationTimeoutMs);
-    this.#context.recorder.record(process, outcome.type, f, name, outcome.value);
+    this.#context.recorder.record(process, outcome.type, f, name, outcome.value, outcome.type === 'ok' ? outcome.answer : undefined);
     this.#context.counts[outcome.type]++;
     if (outcome.type === 'info') {
       this.#process = this.#context.recorder.newProcess(this.index);
@@ -283,11 +290,9 @@ export async function perform(connection: AdminClient, f: OperationFunction, nam
   try {
     switch (f) {
       case 'register':
-        await requestWithin(connection, { op: 'register', name, pid: owner, meta: {} }, timeoutMs, timing);
-        return { type: 'ok', value: 'ok' };
+        return { type: 'ok', value: 'ok', answer: writeAnswer(await requestWithin(connection, { op: 'register', name, pid: owner, meta: {} }, timeoutMs, timing)) };
       case 'unregister':
-        await requestWithin(connection, { op: 'unregister', name, pid: owner }, timeoutMs, timing);
-        return { type: 'ok', value: 'ok' };
+        return { type: 'ok', value: 'ok', answer: writeAnswer(await requestWithin(connection, { op: 'unregister', name, pid: owner }, timeoutMs, timing)) };
       case 'whereis':
       case 'whereis_local': {
         const consistency = f === 'whereis' ? 'linearizable' : 'local';
@@ -298,6 +303,16 @@ export async function perform(connection: AdminClient, f: OperationFunction, nam
   } catch (error) {
     return classify(f, error);
   }
+}
+
+/** The revision and group of a register / unregister answer (`{name, pid, revision, group}`), those that are there. */
+export function writeAnswer(reply: unknown): WriteAnswer {
+  if (typeof reply !== 'object' || reply === null) return {};
+  const { revision, group } = reply as { revision?: unknown; group?: unknown };
+  return {
+    ...(typeof revision === 'number' && Number.isSafeInteger(revision) && revision >= 0 ? { revision } : {}),
+    ...(typeof group === 'string' && group.length > 0 ? { group } : {}),
+  };
 }
 
 /** Maps an error to its outcome: a refusal that is a result, a definite failure, or unknown. */

@@ -7,6 +7,8 @@
  *   runs after the final heal.
  * - `checkLostRegistrations`: acknowledged registrations survive to the final reads.
  * - `measureLocalReadStaleness`: how stale the (allowed-stale) local reads were; never fails.
+ * - `checkAcknowledgedCommits`: every acknowledged write is in its group's committed history
+ *   at the revision it was acknowledged with.
  * - `removalOperations`: the registry's own removals (from its watch) as operations the first
  *   and third take.
  */
@@ -43,4 +45,12 @@ export {
   measureLocalReadStaleness,
   measureLocalReadStalenessOfOperations,
 } from './staleness.js';
-export { isRemoval, removalOperations } from './removals.js';
+export { isRemoval, labelAcknowledgedUnregisters, removalOperations } from './removals.js';
+export {
+  type AcknowledgedOptions,
+  type AcknowledgedReport,
+  type CommittedHistory,
+  type UncommittedWrite,
+  checkAcknowledgedCommits,
+  withHomeGroups,
+} from './acknowledged.js';

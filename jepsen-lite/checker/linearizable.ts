@@ -4,7 +4,9 @@
  *
  * Model of one name: free, or held by an owner.
  * - register(o): free or held by o → "ok" and held by o (idempotent); else {taken: holder}.
- * - unregister(o): held by o → "ok" and free; else {not_owner: holder | null}.
+ * - unregister(o): held by o → "ok" and free; else {not_owner: holder | null} — or, where the
+ *   registry documents that an unregister of a free name is fine (a federation's global
+ *   namespace: `unregisterFree: 'ok'`), free → "ok" too.
  * - whereis: the holder or null. `whereis_local` is stale-allowed and not checked here.
  * - a removal by the registry itself (its holder's node declared down, …; see removals.ts):
  *   like an unregister by the holder that succeeded — the holder held the name, now it is free.
@@ -61,6 +63,8 @@ export interface LinearizabilityOptions {
    * linearized, as an unregister by the holder that succeeded, within its bounds.
    */
   readonly removals?: readonly Operation[];
+  /** What an unregister of a free name answers (default the group registry's `not_owner`). */
+  readonly unregisterFree?: 'not_owner' | 'ok';
 }
 
 export interface LinearizabilityFailure {
@@ -100,6 +104,8 @@ export interface LinearizabilityReport {
 const KIND_REGISTER = 0;
 const KIND_UNREGISTER = 1;
 const KIND_WHEREIS = 2;
+/** An unregister whose answer on a free name is "ok" (`unregisterFree: 'ok'`). */
+const KIND_UNREGISTER_FREE_OK = 3;
 /** Encoded results: -1 is "ok", 0 is null / free, a positive number is an owner id. */
 const RESULT_OK = -1;
 /** Expected result of an operation whose result is unknown (info or pending). */
@@ -146,7 +152,7 @@ export function checkLinearizableOperations(
   let steps = 0;
   let operationsChecked = 0;
   for (const [name, list] of byName) {
-    const encoded = encodeName(list);
+    const encoded = encodeName(list, options.unregisterFree === 'ok' ? KIND_UNREGISTER_FREE_OK : KIND_UNREGISTER);
     operationsChecked += encoded.operations.length;
     const result = searchLinearization(encoded.operations, STATE_FREE, stepsMax);
     steps += result.steps;
@@ -168,7 +174,7 @@ interface EncodedName {
   readonly ownerCount: number;
 }
 
-function encodeName(operations: readonly Operation[]): EncodedName {
+function encodeName(operations: readonly Operation[], unregisterKind: number): EncodedName {
   const owners = new Map<string, number>();
   const ownerId = (owner: string | null): number => {
     if (owner === null) return STATE_FREE;
@@ -181,16 +187,16 @@ function encodeName(operations: readonly Operation[]): EncodedName {
   };
   const encoded: EncodedOperation[] = [];
   for (const operation of operations) {
-    const item = encodeOperation(operation, ownerId);
+    const item = encodeOperation(operation, ownerId, unregisterKind);
     if (item !== undefined) encoded.push(item);
   }
   return { operations: encoded, ownerCount: owners.size };
 }
 
-function encodeOperation(operation: Operation, ownerId: (owner: string | null) => number): EncodedOperation | undefined {
+function encodeOperation(operation: Operation, ownerId: (owner: string | null) => number, unregisterKind: number): EncodedOperation | undefined {
   if (operation.type === 'fail') return undefined;
   const known = operation.type === 'ok';
-  const kind = operation.f === 'register' ? KIND_REGISTER : operation.f === 'unregister' ? KIND_UNREGISTER : KIND_WHEREIS;
+  const kind = operation.f === 'register' ? KIND_REGISTER : operation.f === 'unregister' ? unregisterKind : KIND_WHEREIS;
   if (kind === KIND_WHEREIS && !known) return undefined;
   const input = kind === KIND_WHEREIS ? 0 : ownerId(operation.input);
   const expected = known ? encodeResult(kind, operation.output, ownerId) : RESULT_UNKNOWN;
@@ -212,12 +218,13 @@ function encodeResult(kind: number, output: unknown, ownerId: (owner: string | n
 function modelResult(kind: number, input: number, state: number): number {
   if (kind === KIND_REGISTER) return state === STATE_FREE || state === input ? RESULT_OK : state;
   if (kind === KIND_UNREGISTER) return state === input ? RESULT_OK : state;
+  if (kind === KIND_UNREGISTER_FREE_OK) return state === input || state === STATE_FREE ? RESULT_OK : state;
   return state;
 }
 
 function modelNext(kind: number, input: number, state: number): number {
   if (kind === KIND_REGISTER) return state === STATE_FREE ? input : state;
-  if (kind === KIND_UNREGISTER) return state === input ? STATE_FREE : state;
+  if (kind === KIND_UNREGISTER || kind === KIND_UNREGISTER_FREE_OK) return state === input ? STATE_FREE : state;
   return state;
 }
 

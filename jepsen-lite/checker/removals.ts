@@ -24,6 +24,24 @@ import type { RegistryEvent } from '../registry-events.js';
 
 const REMOVAL_PROCESS = -1;
 
+/**
+ * A federated node's deletes say no reason (`released`). One that an acknowledged unregister of
+ * `group` answered with its revision (same name, same owner) is that unregister; the others stay
+ * `released` and are taken as removals (an unregister whose answer was lost, a holder that
+ * exited, a node declared down). Taking a client's unregister as a removal as well is sound only
+ * where an unregister of a free name is "ok" — a federation's namespace, where this is used.
+ */
+export function labelAcknowledgedUnregisters(events: readonly RegistryEvent[], operations: readonly Operation[], group: string): RegistryEvent[] {
+  const acknowledged = new Set<string>();
+  for (const operation of operations) {
+    if (operation.f !== 'unregister' || operation.type !== 'ok' || operation.output !== 'ok' || operation.group !== group || operation.revision === undefined) continue;
+    acknowledged.add(`${operation.revision}\u0000${operation.name}\u0000${operation.input}`);
+  }
+  return events.map((event) =>
+    event.type === 'delete' && event.reason === 'released' && acknowledged.has(`${event.revision}\u0000${event.name}\u0000${event.pid}`) ? { ...event, reason: 'unregister' } : event,
+  );
+}
+
 /** Whether a registry event is a removal the registry made by itself. */
 export function isRemoval(event: RegistryEvent): event is Extract<RegistryEvent, { type: 'delete' }> {
   return event.type === 'delete' && event.reason !== 'unregister';

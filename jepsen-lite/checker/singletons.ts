@@ -8,7 +8,14 @@
  * Safety:
  * - never two instances of one key whose valid periods overlap (`overlap`);
  * - tokens strictly increase per key over starts, in time order (`token_order`);
- * - every stop matches a running instance (`unmatched_stop`).
+ * - every stop matches a running instance (`unmatched_stop`);
+ * - a paused owner stops before it acts (`ran_after_resume`): an instance whose node was
+ *   SIGSTOPped while it ran, and that was superseded during the pause (an instance of its key
+ *   with a higher token started before the resume) or whose node stayed paused longer than any
+ *   lease it held (`leaseNs`: the product stops an owner's instance before its lease could have
+ *   expired by anyone else's clock), must be stopped within `resumeStopGraceNs` of the SIGCONT.
+ *   A paused instance is alive while stopped (it keeps its token; only a higher token fences
+ *   it), so this is the only check that sees a fenced instance that runs on after it resumes.
  * Liveness: at `checkTime` (after the final heal) every expected key has a running instance
  * with a valid token (`not_running`), started by `finalHealTime + recoveryBoundNs` when a bound
  * is given (`late_recovery`).
@@ -31,7 +38,20 @@ export interface SingletonCheckOptions {
   readonly recoveryBoundNs?: number;
   /** Nodes killed during the run: their instances ended at the kill even without a stop event. */
   readonly nodeKills?: readonly { readonly node: string; readonly time: number }[];
+  /** Nodes SIGSTOPped during the run: from the SIGSTOP to the SIGCONT (`to` Infinity if never resumed). */
+  readonly nodePauses?: readonly { readonly node: string; readonly from: number; readonly to: number }[];
+  /** A pause this long outlasts any lease an owner held (the product's lease plus its clock-drift budget); default: only supersession counts. */
+  readonly leaseNs?: number;
+  /** How soon after the SIGCONT a paused instance that must stop has to be stopped (default `RESUME_STOP_GRACE_NS`). */
+  readonly resumeStopGraceNs?: number;
 }
+
+/**
+ * Default time a resumed owner has to stop an instance it must not keep: its overdue lease
+ * timer fires once the event loop has handled what arrived during the pause, and the stop line
+ * is written (fsynced) once the instance is dead.
+ */
+export const RESUME_STOP_GRACE_NS = 1_000_000_000;
 
 export interface SingletonInstance {
   readonly key: string;
@@ -41,11 +61,28 @@ export interface SingletonInstance {
   /** When it stopped or its node was killed; Infinity while running. */
   readonly end: number;
   readonly endedBy: 'stop' | 'kill' | 'running';
+  /** Why it stopped, when its node said (`lease_expired`, `claim_lost`, `moved`, …). */
+  readonly stopReason?: string;
   /** End of its valid-token period: its end, or the start of a higher token, whichever is first. */
   readonly validEnd: number;
 }
 
-export type SingletonViolationKind = 'overlap' | 'token_order' | 'unmatched_stop' | 'not_running' | 'late_recovery';
+/** An instance alive when its node was SIGSTOPped, and what became of it after the SIGCONT. */
+export interface PausedInstance {
+  readonly instance: SingletonInstance;
+  readonly pausedAt: number;
+  readonly resumedAt: number;
+  /** A higher token of its key started before the resume. */
+  readonly superseded: boolean;
+  /** The pause lasted at least `leaseNs`. */
+  readonly outlivedLease: boolean;
+  /** It had to stop within the grace after the resume (superseded or outlived its lease). */
+  readonly mustStop: boolean;
+  /** ns from the resume to its end (stop or kill); null if it ended during the pause or still runs. */
+  readonly endedAfterResumeNs: number | null;
+}
+
+export type SingletonViolationKind = 'overlap' | 'token_order' | 'unmatched_stop' | 'not_running' | 'late_recovery' | 'ran_after_resume';
 
 export interface SingletonViolation {
   readonly kind: SingletonViolationKind;
@@ -64,6 +101,8 @@ export interface SingletonReport {
   /** Pairs where an instance kept running after a higher token of its key started (allowed: it was fenced). */
   readonly fencedOverlaps: number;
   readonly fencedOverlapNsMax: number;
+  /** Instances whose node was paused while they ran, in pause order. */
+  readonly pausedInstances: readonly PausedInstance[];
 }
 
 interface MutableInstance {
@@ -73,6 +112,7 @@ interface MutableInstance {
   start: number;
   end: number;
   endedBy: 'stop' | 'kill' | 'running';
+  stopReason?: string;
   validEnd: number;
 }
 
@@ -98,6 +138,7 @@ export function checkSingletons(events: readonly SingletonEvent[], options: Sing
     fencedOverlaps += result.fencedOverlaps;
     fencedOverlapNsMax = Math.max(fencedOverlapNsMax, result.fencedOverlapNsMax);
   }
+  const pausedInstances = checkPauses(byKey, options, violations);
   const recoveryNs = checkLiveness(byKey, options, checkTime, violations);
   const instances = [...byKey.values()].flat();
   return {
@@ -108,7 +149,38 @@ export function checkSingletons(events: readonly SingletonEvent[], options: Sing
     recoveryNs,
     fencedOverlaps,
     fencedOverlapNsMax,
+    pausedInstances,
   };
+}
+
+/** Each instance alive at a SIGSTOP of its node: superseded or past its lease by the SIGCONT, it must stop right after. */
+function checkPauses(byKey: ReadonlyMap<string, readonly MutableInstance[]>, options: SingletonCheckOptions, violations: SingletonViolation[]): PausedInstance[] {
+  const grace = options.resumeStopGraceNs ?? RESUME_STOP_GRACE_NS;
+  const paused: PausedInstance[] = [];
+  const pauses = [...(options.nodePauses ?? [])].sort((a, b) => a.from - b.from);
+  for (const pause of pauses) {
+    for (const [key, instances] of byKey) {
+      for (const instance of instances) {
+        if (instance.node !== pause.node || instance.start > pause.from || instance.end <= pause.from) continue;
+        const superseded = instances.some((other) => other.token > instance.token && other.start < pause.to);
+        const outlivedLease = options.leaseNs !== undefined && pause.to - pause.from >= options.leaseNs;
+        const mustStop = Number.isFinite(pause.to) && (superseded || outlivedLease);
+        const endedAfterResumeNs = instance.end > pause.to && Number.isFinite(instance.end) ? instance.end - pause.to : null;
+        paused.push({ instance, pausedAt: pause.from, resumedAt: pause.to, superseded, outlivedLease, mustStop, endedAfterResumeNs });
+        if (mustStop && instance.end > pause.to + grace) {
+          const why = superseded ? 'a higher token of its key started while it was paused' : `its node was paused ${pause.to - pause.from} ns, past its lease of ${options.leaseNs} ns`;
+          const ran = Number.isFinite(instance.end) ? `ran ${instance.end - pause.to} ns after the resume` : 'still ran at the end';
+          violations.push({
+            kind: 'ran_after_resume',
+            key,
+            message: `key ${JSON.stringify(key)}: ${describeInstance(instance)} was paused from ${pause.from} to ${pause.to}; ${why}, yet it ${ran} (it must stop within ${grace} ns)`,
+            instances: [instance],
+          });
+        }
+      }
+    }
+  }
+  return paused;
 }
 
 function buildInstances(events: readonly SingletonEvent[], violations: SingletonViolation[]): Map<string, MutableInstance[]> {
@@ -135,6 +207,7 @@ function buildInstances(events: readonly SingletonEvent[], violations: Singleton
       }
       running.end = event.time;
       running.endedBy = 'stop';
+      if (event.reason !== undefined) running.stopReason = event.reason;
       continue;
     }
     const instance: MutableInstance = { ...pick(event), end: Infinity, endedBy: 'running', validEnd: Infinity };

@@ -7,8 +7,10 @@
 // current fault), and no process left behind. It also proves the run's records: history.jsonl
 // in the format pairing into operations, registry-events.jsonl in revision order,
 // report.html (verdict first, no network resources), schedule.json and singletons.jsonl. The
-// run directory is kept (and its path printed) if the run fails. Once fedctl start runs
-// singletons (--singleton), the same run checks them (3 keys) and must pass that too.
+// run directory is kept (and its path printed) if the run fails. fedctl start runs singletons
+// (--singleton, --singleton-log): the same run checks them (3 keys, their instances through the
+// kills) and its verdict includes that checker; every acknowledged write is found in the
+// committed history at the revision it was acknowledged with.
 // JEPSEN_LITE_CI_SEED=<n> runs another seed.
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -26,6 +28,7 @@ const outDir = join(root, 'run');
 let cli: CliResult;
 let results: RunResults;
 let fedctlRunsSingletons = false;
+let singletonLines: string[] = [];
 
 beforeAll(async () => {
   fedctlRunsSingletons = await detectSingletonSupport(fedctlForTests() ?? [], process.cwd());
@@ -33,6 +36,7 @@ beforeAll(async () => {
     runCli(['run', '--nodes', '5', '--time', '30', '--nemesis', 'partition,kill', '--seed', String(SEED), '--settle', '2', '--out', outDir], { timeoutMs: 150_000 }),
   );
   results = JSON.parse(readFileSync(join(outDir, 'results.json'), 'utf8')) as RunResults;
+  singletonLines = readFileSync(join(outDir, 'singletons.jsonl'), 'utf8').split('\n').filter((line) => line.length > 0);
 }, REAL_RUN_TIMEOUT_MS);
 
 afterAll(() => {
@@ -52,10 +56,15 @@ describe('CI run — 30 s, 5 nodes, partition + kill, through the CLI', () => {
       verdict: results.verdict,
       linearizability: results.checkers.linearizability.verdict,
       lostRegistrations: results.checkers.lostRegistrations.verdict,
+      acknowledgedCommits: results.checkers.acknowledgedCommits.verdict,
       recovery: results.checkers.recovery.verdict,
       registryComplete: results.registry.complete,
       notes: results.notes,
-    }).toEqual({ verdict: 'pass', linearizability: 'pass', lostRegistrations: 'pass', recovery: 'pass', registryComplete: true, notes: [] });
+    }).toEqual({ verdict: 'pass', linearizability: 'pass', lostRegistrations: 'pass', acknowledgedCommits: 'pass', recovery: 'pass', registryComplete: true, notes: [] });
+    // Every acknowledged write was answered with its revision and found there.
+    const acknowledged = results.checkers.acknowledgedCommits;
+    expect(acknowledged.checked).toBeGreaterThan(20);
+    expect({ confirmed: acknowledged.confirmed, unanswered: acknowledged.unanswered }).toEqual({ confirmed: acknowledged.checked, unanswered: 0 });
     expect(results.options).toMatchObject({ nodes: 5, timeSeconds: 30, nemesis: ['partition', 'kill'], seed: SEED });
     expect(new Set(results.faults.map((fault) => fault.kind))).toEqual(new Set(['partition', 'kill']));
     expect(results.faults.every((fault) => fault.endMs !== null && fault.endMs > fault.startMs)).toBe(true);
@@ -67,13 +76,16 @@ describe('CI run — 30 s, 5 nodes, partition + kill, through the CLI', () => {
     expect(results.checkers.linearizability.namesChecked).toBeGreaterThan(1);
   });
 
-  it('ci run — the singleton checker runs (3 keys) once fedctl start has --singleton, and is said not to run before', () => {
+  it('ci run — the singleton workload runs (3 keys): every key ran, the checker passed, and singletons.jsonl holds the instances', () => {
+    expect(fedctlRunsSingletons).toBe(true);
     const { singletons } = results.checkers;
-    if (fedctlRunsSingletons) {
-      expect(singletons).toMatchObject({ verdict: 'pass', keys: ['jl-singleton-1', 'jl-singleton-2', 'jl-singleton-3'] });
-    } else {
-      expect(singletons).toEqual({ verdict: 'not-run', reason: expect.stringContaining('fedctl start has no --singleton') });
-    }
+    expect(singletons).toMatchObject({ verdict: 'pass', keys: ['jl-singleton-1', 'jl-singleton-2', 'jl-singleton-3'], violations: [] });
+    if (singletons.verdict === 'not-run') throw new Error('the singleton checker did not run');
+    expect(Object.keys(singletons.recoveryMs).sort()).toEqual(['jl-singleton-1', 'jl-singleton-2', 'jl-singleton-3']);
+    expect(Object.values(singletons.recoveryMs).every((recovery) => recovery !== null)).toBe(true);
+    expect(singletons.instances).toBeGreaterThanOrEqual(3);
+    const starts = singletonLines.map((line) => JSON.parse(line) as { type: string; key: string }).filter((event) => event.type === 'start');
+    expect(new Set(starts.map((event) => event.key))).toEqual(new Set(singletons.keys));
   });
 
   it('ci run — the progress line shows elapsed time, ops done and the current fault, every 5 s', () => {

@@ -27,7 +27,7 @@ async function oneNode(name: string, faultInjection: boolean): Promise<{ cluster
   const cookieFile = join(root, `${name}.cookie`);
   writeFileSync(cookieFile, `${cookie}\n`, { mode: 0o600 });
   const fedctl = defaultFedctlCommand();
-  const cluster = await Cluster.start({ outDir, nodes: 1, cookie, cookieFile, group: 'hook', fedctlCommand: fedctlForTests() ?? fedctl.command, faultInjection, log: () => undefined }, fedctl.cwd);
+  const cluster = await Cluster.start({ outDir, nodes: 1, cookie, cookieFile, groups: ['hook'], fedctlCommand: fedctlForTests() ?? fedctl.command, faultInjection, log: () => undefined }, fedctl.cwd);
   started.push(cluster);
   return { cluster, cookie };
 }

@@ -61,6 +61,20 @@ describe('history — reading and writing', () => {
     expect(first).toBe(`{"process":0,"type":"invoke","f":"register","name":"n","value":"${A}","time":10}`);
   });
 
+  it('history — an ok write keeps the revision and group the node answered with, after the six fields; pairing carries them', async () => {
+    const dir = freshDir();
+    const events: HistoryEvent[] = [
+      { process: 0, type: 'invoke', f: 'register', name: 'n', value: A, time: 10 },
+      { process: 0, type: 'ok', f: 'register', name: 'n', value: 'ok', time: 20, revision: 42, group: 'g2' },
+    ];
+    const writer = JsonLinesWriter.history(join(dir, 'history.jsonl'));
+    for (const event of events) writer.append(event);
+    await writer.close();
+    expect(await readHistory(join(dir, 'history.jsonl'))).toEqual(events);
+    expect(readFileSync(join(dir, 'history.jsonl'), 'utf8').split('\n')[1]).toBe(`{"process":0,"type":"ok","f":"register","name":"n","value":"ok","time":20,"revision":42,"group":"g2"}`);
+    expect(pairOperations(events)[0]).toMatchObject({ revision: 42, group: 'g2' });
+  });
+
   it('history — singleton events round-trip too, in any time order', async () => {
     const dir = freshDir();
     const events: SingletonEvent[] = [
@@ -100,6 +114,10 @@ describe('history — validation names the line', () => {
     ['unregister ok with a bad result', JSON.stringify({ ...EVENTS[5], value: { taken: A } }), /"not_owner"/],
     ['whereis ok with a number', JSON.stringify({ ...EVENTS[3], value: 5 }), /owner or null/],
     ['bad time', JSON.stringify({ ...EVENTS[0], time: 'soon' }), /"time"/],
+    ['a revision on a read', JSON.stringify({ ...EVENTS[3], revision: 3 }), /belong only to an ok register or unregister/],
+    ['a revision on an invoke', JSON.stringify({ ...EVENTS[0], revision: 3 }), /belong only to an ok register or unregister/],
+    ['a negative revision', JSON.stringify({ ...EVENTS[2], revision: -3 }), /"revision" must be a non-negative integer/],
+    ['an empty group', JSON.stringify({ ...EVENTS[2], group: '' }), /"group" must be a non-empty string/],
   ];
   for (const [label, line, message] of cases) {
     it(`history — ${label} is refused at its line`, () => {

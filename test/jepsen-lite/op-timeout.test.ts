@@ -60,7 +60,8 @@ describe('client op timeout — overload retries stay inside it', () => {
     const time = new FakeTime();
     const attempts: Attempt[] = [];
     const outcome = await perform(overloadedNode(time, attempts, 10, 1), 'register', 'n', '<a@h#1.1>', 1_000, time);
-    expect(outcome).toEqual({ type: 'ok', value: 'ok' });
+    // The answer's revision is kept beside the result.
+    expect(outcome).toEqual({ type: 'ok', value: 'ok', answer: { revision: 3 } });
     expect(attempts).toHaveLength(2);
   });
 

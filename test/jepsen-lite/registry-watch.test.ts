@@ -4,7 +4,11 @@
 // must still keep every removal: a node declared down loses several names at ONE revision, and
 // all of them are kept; a change hidden by the race is found by the confirming poll; changes
 // come out once each, in revision order; drain() waits until the watch has seen the target
-// revision. A fake member (the watch's own logic is under test), no sockets.
+// revision. A federated member's feed (every change after the asked revision in one answer,
+// deletes without a reason, an empty answer that says nothing about how far it applied): the
+// watch keeps every change of a revision, records reasonless deletes as `released`, counts
+// revisions as seen only up to the member's applied index, and never reads a member the runner
+// says it may not (restarted since the watch began). A fake member, no sockets.
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -97,5 +101,104 @@ describe('registry watch — every change, once, in order', () => {
     const { drained, watcher } = await watchAll('short', member(CHANGES.slice(0, 2), 6), 50, 500);
     expect(drained).toBe(false);
     expect(watcher.coveredRevision).toBe(6);
+  });
+});
+
+/** A federated member: every change after the asked revision, deletes without a reason, an empty answer at the last change's revision. */
+function federatedMember(changes: readonly Change[], applied: number, asked: string[]): AdminClient {
+  const requestOnce = async (request: AdminRequest): Promise<unknown> => {
+    asked.push(request.op);
+    if (request.op === 'status') return { applied };
+    if (request.op !== 'watch_poll') throw new Error(`unexpected ${request.op}`);
+    const events = changes
+      .filter((change) => change.revision > request.afterRevision && change.name.startsWith(request.prefix))
+      .map(({ reason: _reason, ...change }) => ({ ...change, group: 'g2' }));
+    if (events.length === 0) {
+      if (request.waitMs > 0) await new Promise((resolve) => setTimeout(resolve, 5));
+      const last = changes.filter((change) => change.revision <= applied).at(-1)?.revision ?? 0;
+      return { events: [], revision: Math.max(request.afterRevision, last) };
+    }
+    return { events, revision: (events.at(-1) as { revision: number }).revision };
+  };
+  return { peer: 'fake@127.0.0.1', requestOnce, request: requestOnce, close: async () => undefined };
+}
+
+describe('registry watch — a federated member', () => {
+  type Feeds = Record<string, { changes: readonly Change[]; asked: string[]; goneAfter?: number; applied?: number }>;
+  async function watchFederated(name: string, feeds: Feeds, restarted: readonly string[], drainMs = 5_000): Promise<{ watcher: RegistryWatcher; drained: boolean; logs: string[] }> {
+    const logs: string[] = [];
+    let started = false;
+    // A member with `goneAfter` leaves once the watch holds that many changes.
+    const running = (): { name: string; address: string }[] =>
+      Object.entries(feeds)
+        .filter(([, feed]) => feed.goneAfter === undefined || !started || watcher.events.length < feed.goneAfter)
+        .map(([node]) => ({ name: node, address: node }));
+    const watcher: RegistryWatcher = new RegistryWatcher({
+      path: join(root, `${name}.jsonl`),
+      cookie: 'x',
+      prefix: 'jl-t',
+      names: () => NAMES,
+      running,
+      members: () => running().map((member) => member.name),
+      nowNs: () => 1,
+      log: (line) => logs.push(line),
+      connect: async (address) => {
+        const feed = feeds[address] as Feeds[string];
+        return federatedMember(feed.changes, feed.applied ?? 20, feed.asked);
+      },
+      federated: true,
+      // The nodes in `restarted` run a later incarnation than when the watch began.
+      incarnation: (node) => (started && restarted.includes(node) ? 2 : 1),
+    });
+    watcher.start();
+    started = true;
+    const drained = await watcher.drain(20, drainMs);
+    await watcher.stop();
+    return { watcher, drained, logs };
+  }
+
+  it('watch — every change of a revision in one answer, reasonless deletes kept as released, covered up to the applied index only', async () => {
+    const asked: string[] = [];
+    const { watcher, drained } = await watchFederated('federated', { n4: { changes: CHANGES, asked } }, []);
+    // The feed's last change is at 12; the member applied up to 20 (entries without names).
+    expect(drained).toBe(true);
+    expect(watcher.events.map((event) => `${event.revision} ${event.type} ${'reason' in event ? event.reason : ''}`)).toEqual([
+      '4 put ',
+      '6 put ',
+      '7 put ',
+      '9 delete released',
+      '9 delete released',
+      '12 put ',
+    ]);
+    expect(watcher.history()).toMatchObject({ coveredRevision: 20, wholeRevisions: true });
+    expect(asked).toContain('status');
+    expect(parseRegistryEvents(readFileSync(join(root, 'federated.jsonl'), 'utf8'))).toHaveLength(6);
+  });
+
+  it('watch — a member restarted since the watch began is read once its feed shows the latest change the watch saw', async () => {
+    // The only original member had applied up to 6 and leaves; n5 restarted, its feed holding
+    // revisions from 6 on (it re-applied the rest before its feed began): it holds the latest
+    // change the watch saw, so it holds every later one.
+    const lagging = { changes: CHANGES.slice(0, 2), asked: [] as string[], goneAfter: 2, applied: 6 };
+    const later = { changes: CHANGES.filter((change) => change.revision >= 6), asked: [] as string[] };
+    const { watcher, drained } = await watchFederated('restarted-later', { n4: lagging, n5: later }, ['n5']);
+    expect(drained).toBe(true);
+    expect(watcher.complete).toBe(true);
+    expect(watcher.events.map((event) => event.revision)).toEqual([4, 6, 7, 9, 9, 12]);
+    // Before the watch saw any change it cannot check a restarted member, so it reads none.
+    const alone = { changes: CHANGES, asked: [] as string[] };
+    const third = await watchFederated('restarted-alone', { n5: alone }, ['n5'], 500);
+    expect({ drained: third.drained, events: third.watcher.events.length, asked: alone.asked }).toEqual({ drained: false, events: 0, asked: [] });
+  });
+
+  it('watch — once no member that ran since the watch began is left, what the restarted ones applied before their feeds is recorded as lost (a gap), and the watch goes on', async () => {
+    // The only original member had applied up to 6 and leaves; n5 restarted and its feed starts at 9: it lacks 6.
+    const lagging = { changes: CHANGES.slice(0, 2), asked: [] as string[], goneAfter: 2, applied: 6 };
+    const lacking = { changes: CHANGES.filter((change) => change.revision >= 9), asked: [] as string[] };
+    const { watcher, drained, logs } = await watchFederated('all-restarted', { n4: lagging, n5: lacking }, ['n5']);
+    expect(drained).toBe(true);
+    expect(watcher.complete).toBe(false);
+    expect(watcher.events.map((event) => (event.type === 'gap' ? `gap ${event.afterRevision}-${event.revision}` : `${event.revision}`))).toEqual(['4', '6', 'gap 6-20']);
+    expect(logs.join('\n')).toContain('changes after revision 6 up to 20 are lost to it');
   });
 });

@@ -48,6 +48,9 @@ function longRun(): { executed: Executed; options: RunOptions } {
     doneNs: time,
     linearizability,
     lostRegistrations,
+    acknowledged: { verdict: 'pass', checked: 0, confirmed: 0, undetermined: [], unanswered: 0, uncommitted: [] },
+    groups: ['jepsen'],
+    slots: null,
     checkNotes: [],
   };
   return { executed, options: { ...RUN_DEFAULTS, seed: 3, outDir: '/tmp/long' } };
@@ -66,6 +69,18 @@ describe('report — long runs', () => {
     expect(bars.length).toBeGreaterThan(CHART_MARKS_MAX / 2);
     expect(html).toContain('[n1 &lt;script&gt;]');
     expect(html).not.toContain('<script>');
+  });
+
+  it('results — the run\'s verdict includes the singleton checker and the acknowledged-commits checker', () => {
+    const { executed, options } = longRun();
+    const cluster = { pids: () => ({}), logPaths: () => ({}) } as unknown as Cluster;
+    const singletonReport = { verdict: 'fail' as const, keysSeen: 1, instances: [], violations: [], recoveryNs: {}, fencedOverlaps: 0, fencedOverlapNsMax: 0, pausedInstances: [] };
+    const withSingletons = resultsOf(options, { ...executed, singletons: { ran: true, keys: ['k'], report: singletonReport } }, cluster, 'x');
+    expect({ verdict: withSingletons.verdict, singletons: withSingletons.checkers.singletons.verdict }).toEqual({ verdict: 'fail', singletons: 'fail' });
+    const unacknowledged = { ...executed.acknowledged, verdict: 'unknown' as const, undetermined: ['register … beyond the watch'] };
+    const withUnknown = resultsOf(options, { ...executed, acknowledged: unacknowledged, singletons: { ran: false, reason: 'none' } }, cluster, 'x');
+    expect(withUnknown.verdict).toBe('unknown');
+    expect(resultsOf(options, { ...executed, singletons: { ran: false, reason: 'none' } }, cluster, 'x').verdict).toBe('pass');
   });
 
   it('report — maxOf and evenSample handle lists far past the argument limit', () => {

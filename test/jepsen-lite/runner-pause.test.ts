@@ -1,15 +1,22 @@
-// A real run under a SIGSTOP/SIGCONT pause of the leader (seed 1 pauses the leader for about
-// 2 s, longer than an election). The group must move on while the leader is frozen, and the
-// paused leader must not keep acting as leader after it resumes: once it runs again, the
-// running nodes agree on a leader other than it, and every linearizable read — including
-// those served through the resumed node — checks out. A correct cluster passes.
+// A real run under a SIGSTOP/SIGCONT pause of the leader, with the singleton workload (3 keys).
+// Seed 11 pauses the leader for about 5 s — longer than an election and than a singleton lease
+// plus its drift budget. The group must move on while the leader is frozen, and the paused
+// leader must not keep acting as leader after it resumes: once it runs again, the running
+// nodes agree on a leader other than it, and every linearizable read — including those served
+// through the resumed node — checks out. The paused leader owns singletons: a paused instance
+// is alive and keeps its token, and once its node resumes it must stop before it acts, its
+// lease having expired; results.json and report.html show each such instance stopping right
+// after the SIGCONT, and the singleton checker (which fails an instance that runs on) passes.
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { RESUME_STOP_GRACE_NS } from '../../jepsen-lite/checker/singletons.js';
 import { PASSED, REAL_RUN_TIMEOUT_MS, type SmallRun, passedChecks, smallRun } from './runner-helpers.js';
 
 let run: SmallRun;
 
 beforeAll(async () => {
-  run = await smallRun({ nemesis: ['pause'], timeSeconds: 8, nemesisIntervalSeconds: 4, seed: 1 });
+  run = await smallRun({ nemesis: ['pause'], timeSeconds: 10, nemesisIntervalSeconds: 9, singletonKeys: 3, seed: 11 });
 }, REAL_RUN_TIMEOUT_MS);
 
 afterAll(() => run?.cleanup());
@@ -27,5 +34,22 @@ describe('runner — SIGSTOP/SIGCONT of the leader', () => {
   it('pause — clients kept working through the pauses and the run passes every checker', () => {
     expect(passedChecks(run.outcome)).toEqual(PASSED);
     expect(run.outcome.results.operations.counts.whereis?.ok ?? 0).toBeGreaterThan(5);
+  });
+
+  it('pause — the paused leader\'s singletons, past their lease, stopped right after the SIGCONT; the report shows it', () => {
+    const { singletons } = run.outcome.results.checkers;
+    if (singletons.verdict === 'not-run') throw new Error(`the singleton checker did not run: ${singletons.reason}`);
+    expect(singletons.verdict).toBe('pass');
+    const mustStop = singletons.paused.filter((paused) => paused.mustStop);
+    expect(mustStop.length).toBeGreaterThan(0);
+    for (const paused of mustStop) {
+      expect(paused.outlivedLease).toBe(true);
+      expect(paused.ended).toBe('stop (lease_expired)');
+      expect(paused.endedAfterResumeMs).not.toBeNull();
+      expect(paused.endedAfterResumeMs as number).toBeLessThanOrEqual(RESUME_STOP_GRACE_NS / 1e6);
+    }
+    const html = readFileSync(join(run.outcome.outDir, 'report.html'), 'utf8');
+    expect(html).toContain('Singletons paused while they ran');
+    expect(html).toContain('stop (lease_expired)');
   });
 });

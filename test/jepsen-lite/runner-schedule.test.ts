@@ -1,14 +1,16 @@
 // The runner's pure parts: the fault schedule is a function of the seed (same seed, same
 // schedule; another seed, another), faults of one kind never overlap while faults of different
 // kinds do, partition shapes cut what they claim (symmetric block lists; halves, isolated
-// leader, majority ring where every node sees a different majority, bridge) and are refused on
-// too few nodes to cut anything, the choice of kill/pause victims, option validation
-// (federation-only shapes refused with "needs federation"), and how client errors map to
-// history outcomes (results, definite fails, unknown infos). No processes.
+// leader, majority ring where every node sees a different majority, bridge; in a federation a
+// whole group cut off, or its gateways, gateway nodes named too) and are refused on too few
+// nodes to cut anything, the choice of kill/pause victims and of the group a fault hurts,
+// option validation (the federation's nemeses refused with "needs federation" on one group),
+// and how client errors map to history outcomes (results, definite fails, unknown infos). No
+// processes.
 import { describe, expect, it } from 'vitest';
-import { chooseTargets, makeSchedule, partitionBlocks, type FaultStep, type Partition } from '../../jepsen-lite/schedule.js';
-import { expandNemeses, parseNemesisList, RUN_DEFAULTS, validateRunOptions, type RunOptions } from '../../jepsen-lite/options.js';
-import { classify, NameRotation } from '../../jepsen-lite/workload.js';
+import { chooseTargets, federationPartition, gatewayNodeName, makeSchedule, partitionBlocks, pickGroup, type FaultStep, type Partition, type Topology } from '../../jepsen-lite/schedule.js';
+import { expandNemeses, groupSizes, parseNemesisList, RUN_DEFAULTS, validateRunOptions, type RunOptions } from '../../jepsen-lite/options.js';
+import { classify, NameRotation, writeAnswer } from '../../jepsen-lite/workload.js';
 import { fedError, isFedError } from '../../runtime/index.js';
 
 const NODES = ['n1@h', 'n2@h', 'n3@h', 'n4@h', 'n5@h'];
@@ -149,6 +151,53 @@ describe('runner schedule — partition shapes', () => {
   });
 });
 
+describe('runner schedule — federation shapes', () => {
+  const topology: Topology = {
+    groups: [
+      { id: 'g1', members: ['n1@h', 'n2@h', 'n3@h'], gateways: ['n1@h', 'n2@h'] },
+      { id: 'g2', members: ['n4@h', 'n5@h', 'n6@h'], gateways: ['n4@h', 'n6@h'] },
+    ],
+  };
+  const everyone = topology.groups.flatMap((group) => group.members);
+
+  it('partition — group: every member of the group is cut from every node of the others and their gateway nodes; nothing inside a group', () => {
+    const partition = federationPartition('group', topology, 'g2');
+    expectSymmetric(partition, everyone);
+    expect(partition.blocked.get('n5@h')).toEqual(['n1-gw@h', 'n1@h', 'n2-gw@h', 'n2@h', 'n3-gw@h', 'n3@h']);
+    expect(partition.blocked.get('n1@h')).toEqual(['n4-gw@h', 'n4@h', 'n5-gw@h', 'n5@h', 'n6-gw@h', 'n6@h']);
+    for (const group of topology.groups) for (const a of group.members) for (const b of group.members) expect(sees(partition, a, b)).toBe(true);
+    expect(partition.description).toBe('group g2 cut off: [n4 n5 n6] | [n1 n2 n3]');
+  });
+
+  it('partition — gateways: the members hosting the group\'s gateways are each cut from everyone, their own group and each other too', () => {
+    const partition = federationPartition('gateways', topology, 'g2');
+    expectSymmetric(partition, everyone);
+    expect(partition.blocked.get('n4@h')).toEqual(['n1-gw@h', 'n1@h', 'n2-gw@h', 'n2@h', 'n3-gw@h', 'n3@h', 'n5-gw@h', 'n5@h', 'n6-gw@h', 'n6@h']);
+    expect(partition.blocked.get('n5@h')).toEqual(['n4-gw@h', 'n4@h', 'n6-gw@h', 'n6@h']);
+    expect(sees(partition, 'n5@h', 'n1@h')).toBe(true);
+    expect(sees(partition, 'n4@h', 'n6@h')).toBe(false);
+  });
+
+  it('partition — a federation shape needs two groups and a group it knows; gateway nodes are named as fedctl names them', () => {
+    expect(() => federationPartition('group', { groups: topology.groups.slice(0, 1) }, 'g1')).toThrow(/needs a federation of two or more groups/);
+    expect(() => federationPartition('group', topology, 'g9')).toThrow(/with group g9/);
+    expect(() => partitionBlocks('group', NODES, null, 1)).toThrow(/cuts across groups/);
+    expect(gatewayNodeName('n4@127.0.0.1')).toBe('n4-gw@127.0.0.1');
+  });
+
+  it('schedule — a fault hurts a group drawn from its pick: reproducible, and every group is drawn', () => {
+    const groups = ['g1', 'g2', 'g3'];
+    expect(pickGroup(groups, 12345)).toBe(pickGroup([...groups].reverse(), 12345));
+    const drawn = new Set(Array.from({ length: 60 }, (_, pick) => pickGroup(groups, pick * 7919)));
+    expect(drawn).toEqual(new Set(groups));
+  });
+
+  it('schedule — gateway-loss kills or pauses, drawn from the seed', () => {
+    const steps = makeSchedule(9, ['gateway-loss'], [], 120_000, 4_000);
+    expect(new Set(steps.map((step) => step.action))).toEqual(new Set(['kill', 'pause']));
+  });
+});
+
 describe('runner schedule — victims', () => {
   it('targets — leader picks the leader; majority never takes everyone; minority is less than half', () => {
     expect(chooseTargets('leader', NODES, 'n4@h', 1)).toEqual(['n4@h']);
@@ -168,15 +217,29 @@ describe('runner options', () => {
     expect(() => parseNemesisList('partition,flood')).toThrow(/--nemesis: unknown nemesis "flood"/);
   });
 
-  it('options — partition-group and several groups need federation', () => {
+  it('options — partition-group and gateway-loss need federation (two groups or more); several groups are a federation', () => {
     const group = (): RunOptions => validateRunOptions({ ...baseOptions, nemesis: ['partition-group'] });
-    expect(group).toThrow(/needs federation/);
-    expect(() => validateRunOptions({ ...baseOptions, groups: 2 })).toThrow(/needs federation/);
+    expect(group).toThrow(/--nemesis partition-group .* needs federation \(--groups 2 or more\)/);
+    expect(() => validateRunOptions({ ...baseOptions, nemesis: ['gateway-loss'] })).toThrow(/needs federation/);
     try {
       group();
     } catch (error) {
       expect(isFedError(error, 'config')).toBe(true);
     }
+    expect(validateRunOptions({ ...baseOptions, nodes: 6, groups: 2, nemesis: ['partition-group', 'gateway-loss'] }).groups).toBe(2);
+    expect(() => validateRunOptions({ ...baseOptions, nodes: 2, groups: 3 })).toThrow(/--nodes 2 cannot make 3 groups/);
+    expect(() => validateRunOptions({ ...baseOptions, groups: 9 })).toThrow(/--groups/);
+    // A group shape is judged on the smallest group: 7 nodes in 2 groups are 4 + 3.
+    expect(groupSizes(7, 2)).toEqual([4, 3]);
+    expect(() => validateRunOptions({ ...baseOptions, nodes: 7, groups: 2, nemesis: ['partition-ring'] })).toThrow(/needs at least 4 nodes in a group .* its smallest group has 3/);
+  });
+
+  it('options — with several groups, partition and all also draw the federation shapes, and all the gateway losses', () => {
+    expect(expandNemeses(['partition'], 3, 2).shapes).toEqual(['halves', 'leader', 'bridge', 'group', 'gateways']);
+    expect(expandNemeses(['all'], 3, 2).kinds.sort()).toEqual(['gateway-loss', 'kill', 'membership', 'partition', 'pause']);
+    expect(expandNemeses(['partition-group'], 3, 2)).toEqual({ kinds: ['partition'], shapes: ['group', 'gateways'] });
+    expect(expandNemeses(['all'], 3, 1).kinds).not.toContain('gateway-loss');
+    expect(expandNemeses(['partition'], 3, 1).shapes).not.toContain('group');
   });
 
   it('options — out-of-range numbers are refused with the option name', () => {
@@ -221,6 +284,13 @@ describe('runner workload — outcomes and names', () => {
     expect(classify('register', fedError('name_taken', 'x', { holder: '<a@h#1.1>', definite: true }))).toEqual({ type: 'ok', value: { taken: '<a@h#1.1>' } });
     expect(classify('unregister', fedError('not_owner', 'x', { holder: null, definite: true }))).toEqual({ type: 'ok', value: { not_owner: null } });
     expect(classify('whereis', fedError('not_found', 'x'))).toEqual({ type: 'ok', value: null });
+  });
+
+  it('outcome — an acknowledged write keeps the revision and group the node answered with', () => {
+    expect(writeAnswer({ name: 'n', pid: '<a@h#1.1>', revision: 42, group: 'g2' })).toEqual({ revision: 42, group: 'g2' });
+    expect(writeAnswer({ name: 'n', revision: 7 })).toEqual({ revision: 7 });
+    expect(writeAnswer({ revision: -1, group: '' })).toEqual({});
+    expect(writeAnswer(null)).toEqual({});
   });
 
   it('outcome — a definite refusal is a fail; a timeout or lost connection is info', () => {

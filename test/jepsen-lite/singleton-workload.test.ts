@@ -11,7 +11,7 @@ import { chmodSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync 
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import type { KillRecord } from '../../jepsen-lite/cluster.js';
+import type { KillRecord, PauseRecord } from '../../jepsen-lite/cluster.js';
 import { parseSingletonEvents } from '../../jepsen-lite/history.js';
 import { checkSingletonRun } from '../../jepsen-lite/run.js';
 import {
@@ -44,18 +44,30 @@ function fakeFedctl(name: string, help: string): string[] {
 }
 
 /** A run directory with node directories holding the given singleton logs. */
-function runWithLogs(name: string, logs: Record<string, string>): { outDir: string; cluster: { nodes(): string[]; dirOf(node: string): string; kills(): KillRecord[] }; setKills(kills: KillRecord[]): void } {
+function runWithLogs(
+  name: string,
+  logs: Record<string, string>,
+): {
+  outDir: string;
+  cluster: { nodes(): string[]; dirOf(node: string): string; kills(): KillRecord[]; pauses(): PauseRecord[] };
+  setKills(kills: KillRecord[]): void;
+  setPauses(pauses: PauseRecord[]): void;
+} {
   const outDir = join(root, name);
   let kills: KillRecord[] = [];
+  let pauses: PauseRecord[] = [];
   for (const [node, text] of Object.entries(logs)) {
     mkdirSync(join(outDir, 'nodes', node), { recursive: true });
     writeFileSync(join(outDir, 'nodes', node, SINGLETON_LOG_FILE), text);
   }
   return {
     outDir,
-    cluster: { nodes: () => Object.keys(logs).map((node) => `${node}@127.0.0.1`), dirOf: (node) => join(outDir, 'nodes', node.split('@')[0] as string), kills: () => kills },
+    cluster: { nodes: () => Object.keys(logs).map((node) => `${node}@127.0.0.1`), dirOf: (node) => join(outDir, 'nodes', node.split('@')[0] as string), kills: () => kills, pauses: () => pauses },
     setKills: (list) => {
       kills = list;
+    },
+    setPauses: (list) => {
+      pauses = list;
     },
   };
 }
@@ -164,6 +176,32 @@ describe('singleton workload — checked runs from hand-made logs', () => {
     const outcome = await checkSingletonRun({ outDir: run.outDir }, run.cluster, { startedAt: new Date(RUN_START_MS) }, ['jl-singleton-1'], { ...HEALED, checkNotes: [] });
     expect(outcome.ran && outcome.report.verdict).toBe('pass');
     expect(outcome.ran && outcome.report.fencedOverlaps).toBe(1);
+  });
+
+  it('singletons — an owner SIGSTOPped past its lease and superseded meanwhile must stop as it resumes: stopping at once passes, running on fails', async () => {
+    // n1 owns the key with token 5 and is paused from 2 s to 7 s (longer than the lease plus
+    // the drift budget); n2 takes over with token 9 at 6 s. After the SIGCONT at 7 s, n1's
+    // instance must stop before it acts.
+    const key = 'jl-singleton-1';
+    const takeover = `${line('start', key, 9, 'n2@127.0.0.1', 6_000)}
+`;
+    const prompt = runWithLogs('paused-prompt', { n1: `${line('start', key, 5, 'n1@127.0.0.1', 1_000)}
+${line('stop', key, 5, 'n1@127.0.0.1', 7_040, 'lease_expired')}
+`, n2: takeover });
+    const late = runWithLogs('paused-late', { n1: `${line('start', key, 5, 'n1@127.0.0.1', 1_000)}
+${line('stop', key, 5, 'n1@127.0.0.1', 9_500, 'claim_lost')}
+`, n2: takeover });
+    for (const run of [prompt, late]) run.setPauses([{ node: 'n1@127.0.0.1', pid: 11, fromNs: 2_000 * MS, toNs: 7_000 * MS }]);
+    const clock = { startedAt: new Date(RUN_START_MS) };
+    const ok = await checkSingletonRun({ outDir: prompt.outDir }, prompt.cluster, clock, [key], { finalHealNs: 7_000 * MS, doneNs: 10_000 * MS, checkNotes: [] });
+    expect(ok.ran && ok.report.verdict).toBe('pass');
+    expect(ok.ran && ok.report.pausedInstances.map((paused) => ({ token: paused.instance.token, superseded: paused.superseded, outlivedLease: paused.outlivedLease, after: paused.endedAfterResumeNs, reason: paused.instance.stopReason }))).toEqual([
+      { token: 5, superseded: true, outlivedLease: true, after: 40 * MS, reason: 'lease_expired' },
+    ]);
+    const notes: string[] = [];
+    const bad = await checkSingletonRun({ outDir: late.outDir }, late.cluster, clock, [key], { finalHealNs: 7_000 * MS, doneNs: 10_000 * MS, checkNotes: notes });
+    expect(bad.ran && bad.report.violations.map((violation) => violation.kind)).toEqual(['ran_after_resume']);
+    expect(notes.join('\n')).toMatch(/ran_after_resume: key "jl-singleton-1": token 5 on n1@127.0.0.1 .* a higher token of its key started while it was paused, yet it ran 2500000000 ns after the resume/);
   });
 
   it('singletons — a bad node log makes the verdict unknown, never a pass', async () => {

@@ -100,3 +100,45 @@ describe('singletons — liveness after the final heal', () => {
     expect(isFedError(error, 'badarg')).toBe(true);
   });
 });
+
+describe('singletons — paused owners', () => {
+  // n1 runs token 5 from 10; its node is SIGSTOPped from 20 to 80. LEASE is the lease plus the
+  // drift budget, GRACE how soon after the SIGCONT an instance that must stop has to be stopped.
+  const LEASE = 40;
+  const GRACE = 5;
+  const paused = { ...HEALED, finalHealTime: 80, nodePauses: [{ node: 'a', from: 20, to: 80 }], leaseNs: LEASE, resumeStopGraceNs: GRACE };
+
+  it('singletons — an owner paused past its lease that stops right after the resume passes, and the pause is reported', () => {
+    const report = checkSingletons([start('k', 'a', 5, 10), stop('k', 'a', 5, 83), start('k', 'b', 9, 90)], paused);
+    expect(report.verdict).toBe('pass');
+    expect(report.pausedInstances.map((entry) => ({ superseded: entry.superseded, outlivedLease: entry.outlivedLease, mustStop: entry.mustStop, after: entry.endedAfterResumeNs }))).toEqual([
+      { superseded: false, outlivedLease: true, mustStop: true, after: 3 },
+    ]);
+  });
+
+  it('singletons — an owner superseded while paused that keeps running after the resume fails', () => {
+    const report = checkSingletons([start('k', 'a', 5, 10), start('k', 'b', 9, 70), stop('k', 'a', 5, 120)], { ...paused, leaseNs: undefined });
+    expect(report.violations.map((violation) => violation.kind)).toEqual(['ran_after_resume']);
+    expect(formatSingletonViolations(report)).toContain('a higher token of its key started while it was paused, yet it ran 40 ns after the resume');
+    // The overlap check alone lets it through: the higher token fenced it.
+    expect(checkSingletons([start('k', 'a', 5, 10), start('k', 'b', 9, 70), stop('k', 'a', 5, 120)], HEALED).verdict).toBe('pass');
+  });
+
+  it('singletons — an owner paused past its lease that never stops fails even if nobody took over', () => {
+    const report = checkSingletons([start('k', 'a', 5, 10)], paused);
+    expect(report.violations.map((violation) => violation.kind)).toEqual(['ran_after_resume']);
+    expect(formatSingletonViolations(report)).toContain('past its lease of 40 ns, yet it still ran at the end');
+  });
+
+  it('singletons — a pause shorter than the lease with nobody taking over lets the instance run on', () => {
+    const report = checkSingletons([start('k', 'a', 5, 10)], { ...paused, nodePauses: [{ node: 'a', from: 20, to: 50 }] });
+    expect(report.verdict).toBe('pass');
+    expect(report.pausedInstances[0]?.mustStop).toBe(false);
+  });
+
+  it('singletons — an instance that ended during the pause (its node killed) and one on another node are not held to it', () => {
+    const report = checkSingletons([start('k', 'a', 5, 10), start('j', 'b', 3, 10)], { ...paused, expectedKeys: ['j'], nodeKills: [{ node: 'a', time: 50 }] });
+    expect(report.verdict).toBe('pass');
+    expect(report.pausedInstances.map((entry) => [entry.instance.key, entry.endedAfterResumeNs])).toEqual([['k', null]]);
+  });
+});
