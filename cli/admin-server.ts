@@ -72,7 +72,8 @@ export interface AdminContext {
   readonly singletons: ProbeSingletons;
   readonly manager: SingletonManager;
   /** Present only when the node runs with fault injection enabled. */
-  readonly faults?: ((blocked: readonly string[]) => void) | undefined;
+  /** Fault injection (jepsen-lite); answers what it cut on the member's gateway, if it runs one. */
+  readonly faults?: ((blocked: readonly string[]) => { readonly gatewayBlocked: string[] | null }) | undefined;
   /** Answers `introspect` (and enriches `stats`) when present. */
   readonly observer?: NodeObserver | undefined;
 }
@@ -182,8 +183,8 @@ class AdminServer {
       }
       case 'fault': {
         if (this.#context.faults === undefined) throw fedError('badarg', `fault injection is off on ${node.name} (start it with --fault-injection)`);
-        this.#context.faults(request.blocked);
-        return { node: node.name, blocked: [...request.blocked].sort() };
+        const { gatewayBlocked } = this.#context.faults(request.blocked);
+        return { node: node.name, blocked: [...request.blocked].sort(), gatewayBlocked };
       }
       case 'unregister':
         return this.#unregister(request.name, request.pid, federation);

@@ -39,7 +39,7 @@ import {
   type LogEntry,
 } from '../runtime/index.js';
 import { Group, SingletonManager, type UnsafeMode, openDataDirVerified } from '../registry/index.js';
-import { type DirectorySummary, Federation, type FederationMachines, type FederationSettings, federationMachines } from '../federation/index.js';
+import { type DirectorySummary, Federation, type FederationMachines, type FederationSettings, federationMachines, gatewayNodeName } from '../federation/index.js';
 import { startAdminServer, startGatewayAdminServer } from './admin-server.js';
 import { NodeMetrics, NodeObserver, type FederationView } from '../runtime/observe/index.js';
 import { startMetricsServer } from './metrics-server.js';
@@ -234,7 +234,15 @@ export async function startNodeStack(options: NodeStackOptions): Promise<NodeSta
       metricsAddress = metricsServer.address;
       options.log('info', `metrics: listening on http://${metricsAddress}/metrics`, { component: 'metrics', address: metricsAddress });
     }
-    const faults = options.faultInjection === true ? (blocked: readonly string[]) => distribution.setBlocked(blocked) : undefined;
+    // Fault injection cuts this member's links to the blocked members, and — when it hosts a
+    // gateway, now or later — its gateway's links to theirs, so a partition can isolate a group.
+    const faults =
+      options.faultInjection === true
+        ? (blocked: readonly string[]) => {
+            distribution.setBlocked(blocked);
+            return { gatewayBlocked: role.setBlocked(blocked) };
+          }
+        : undefined;
     const admin = startAdminServer({
       node,
       distribution,
@@ -313,6 +321,8 @@ class FederationRole {
   #gatewayNode: Node | undefined;
   #gatewayAdmin: { stop(): void } | undefined;
   #closed = false;
+  /** Members whose gateways this member's gateway must not link to (fault injection). */
+  #blocked: readonly string[] = [];
 
   constructor(options: FederationRoleOptions) {
     this.#options = options;
@@ -340,6 +350,24 @@ class FederationRole {
     };
   }
 
+  /**
+   * Fault injection: block the gateways of `members` from this member's gateway (applied again to
+   * a gateway that starts later). Returns the gateway node names blocked now, or null when this
+   * member runs no gateway at the moment.
+   */
+  setBlocked(members: readonly string[]): string[] | null {
+    this.#blocked = [...members];
+    return this.#applyBlocked();
+  }
+
+  #applyBlocked(): string[] | null {
+    const gateway = this.federation?.gatewayDistribution();
+    if (gateway === undefined) return null;
+    const wanted = this.#blocked.map((member) => gatewayNodeName(member)).sort();
+    if (gateway.blocked().join() !== wanted.join()) gateway.setBlocked(wanted);
+    return wanted;
+  }
+
   async close(): Promise<void> {
     this.#closed = true;
     clearInterval(this.#timer);
@@ -361,6 +389,7 @@ class FederationRole {
     const federation = this.federation;
     if (federation === undefined) return;
     this.#keepGatewayAdmin(federation);
+    if (this.#blocked.length > 0) this.#applyBlocked();
     if (!this.#refreshing && Date.now() - this.#lastDirectoryMs >= DIRECTORY_REFRESH_MS) {
       this.#refreshing = true;
       this.#lastDirectoryMs = Date.now();

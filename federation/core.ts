@@ -56,6 +56,7 @@ export {
   registrationMessages,
   remoteWhereisMessages,
   replicationMessages,
+  readIndexRound,
   singleGroupLinearizableRead,
   type ScaleParameters,
   type RegistrationCase,

@@ -249,7 +249,8 @@ const READY_TIMEOUT_MS_DEFAULT = 30_000;
 /** Slots per directory batch of a move. */
 const MOVE_BATCH_SLOTS = 256;
 
-function gatewayNodeName(member: string): string {
+/** The node name of the hidden gateway node that group member `member` runs (`a@h` → `a-gw@h`). */
+export function gatewayNodeName(member: string): string {
   const at = member.indexOf('@');
   return `${member.slice(0, at)}-gw${member.slice(at)}`;
 }

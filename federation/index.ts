@@ -35,6 +35,7 @@ export { Rpc, RPC_PENDING_MAX_DEFAULT, type RpcHandler } from './rpc.js';
 export {
   Federation,
   FEDERATION_DEFAULTS,
+  gatewayNodeName,
   type FederationOptions,
   type FederationSettings,
   type FederationConsistency,

@@ -25,8 +25,9 @@
  * - uncached remote `whereis`: `route` + reply (2, unless the client is a gateway) and `serve` +
  *   reply (2); the home gateway answers from its replica. Linearizable: the home gateway first
  *   runs ReadIndex — forwarded to the leader if it is not the leader (`read_index` + response: 2)
- *   — and the leader confirms its leadership with a heartbeat round to every other member
- *   (heartbeat + response: 2(s − 1)).
+ *   — and the leader confirms its leadership with a heartbeat round to every other voter
+ *   (heartbeat + response: 2(v − 1), v = the group's voters: 3, or 5 from 5 members on;
+ *   learners are not asked, they do not count toward the quorum).
  * - idle, per second: link heartbeats — each visible link carries one each way per
  *   `heartbeatTickMs`, each hidden link one each way per `gatewayTickMs`; Raft heartbeats — each
  *   leader sends one to every other member (and gets an answer) per `tickMs · heartbeatTicks`;
@@ -37,7 +38,7 @@
  * - a full mesh of n nodes is one group of n: the same formulas with one group and no gateways.
  */
 import { LIMITS } from '../runtime/index.js';
-import { GROUP_DEFAULTS } from '../registry/index.js';
+import { GROUP_DEFAULTS, targetVoters } from '../registry/index.js';
 import { FEDERATION_DEFAULTS } from './federation.js';
 
 export interface ScaleParameters {
@@ -116,12 +117,17 @@ export interface WhereisCase {
 export function remoteWhereisMessages(c: WhereisCase): number {
   const hops = (c.clientIsGateway ? 0 : 2) + 2;
   if (!c.linearizable) return hops;
-  return hops + (c.servingGatewayIsLeader ? 0 : 2) + 2 * (c.homeGroupSize - 1);
+  return hops + (c.servingGatewayIsLeader ? 0 : 2) + readIndexRound(c.homeGroupSize);
+}
+
+/** The leader's ReadIndex confirmation in a group of `size`: a heartbeat and its answer to every other voter (learners do not count toward the quorum, so they are not asked). */
+export function readIndexRound(size: number): number {
+  return 2 * (targetVoters(size) - 1);
 }
 
 /** A linearizable `whereis` inside one group of `size`, from a uniformly chosen member. */
 export function singleGroupLinearizableRead(size: number): number {
-  const round = 2 * (size - 1);
+  const round = readIndexRound(size);
   return round + ((size - 1) / size) * 2;
 }
 

@@ -20,9 +20,10 @@
  * pick): a partition shape cuts inside it, kill and pause take its leader, a minority or a
  * majority, membership joins or leaves it. `gateway-loss` kills (then restarts) or pauses (then
  * resumes) the members hosting one group's gateways. The federation shapes cut links to gateway
- * nodes as well, which a node's fault hook must apply to its gateway links: a node whose answer
- * does not say it did (`gatewayBlocked` in the `fault` answer) gets the window a problem, so a
- * run never claims a cut it did not make.
+ * nodes as well, which a node's fault hook applies to its gateway links (now, or to a gateway it
+ * starts later): a node whose answer does not say so (`gatewayBlocked` in the `fault` answer:
+ * the gateway names cut, or null with no gateway here) gets the window a problem, so a run never
+ * claims a cut it did not make.
  */
 import { Rng } from '../runtime/index.js';
 import type { Cluster } from './cluster.js';
@@ -169,7 +170,9 @@ export class Nemesis {
     const answers = await Promise.all(this.#cluster.running().map(async (node) => ({ node, answer: await this.#tellLinks(node) })));
     if (answers.some(({ answer }) => answer === undefined)) window.problems.push('some nodes could not be told to cut their links');
     if (isFederationShape(shape)) {
-      const unconfirmed = answers.filter(({ node, answer }) => answer !== undefined && (this.#blocked.get(node) ?? []).length > 0 && !Array.isArray(answer.gatewayBlocked));
+      // `gatewayBlocked`: the gateway node names the node cut, or null when it hosts no gateway
+      // now (it applies the same list to a gateway it starts later). Absent: a node that cannot.
+      const unconfirmed = answers.filter(({ node, answer }) => answer !== undefined && (this.#blocked.get(node) ?? []).length > 0 && !('gatewayBlocked' in answer));
       if (unconfirmed.length > 0) {
         window.problems.push(
           `the links between groups were not cut: ${unconfirmed.map(({ node }) => shortName(node)).join(' ')} did not say they cut their gateway links (no gatewayBlocked in the fault answer: fedctl's fault hook reaches only the group's own links)`,

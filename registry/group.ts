@@ -255,6 +255,11 @@ function isRaftMessage(payload: unknown, from: string, self: string): payload is
   return typeof message.type === 'string' && message.from === from && message.to === self && typeof message.term === 'number';
 }
 
+/** The number of voters a group of `members` keeps: 3, or 5 once it has 5 or more members (fewer while it is smaller than 3). */
+export function targetVoters(members: number): number {
+  return members >= 5 ? 5 : Math.min(3, members);
+}
+
 export class Group {
   readonly id: string;
   readonly node: Node;
@@ -1269,7 +1274,7 @@ export class Group {
     const demoting = this.state.demoting();
     if (demoting.length > 0) return this.#continueDemotion(demoting[0] as string, status, unreachableFor);
     const members = voters.length + learners.length;
-    const target = members >= 5 ? 5 : Math.min(3, members);
+    const target = targetVoters(members);
     const deadVoter = voters.find((voter) => unreachableFor(voter) >= this.#settings.voterDownGraceMs);
     const healthyLearner = learners.find((learner) => {
       if (unreachableFor(learner) > 0) return false;

@@ -10,6 +10,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { connectAdmin } from '../../cli/admin-client.js';
 import { Cluster, defaultFedctlCommand } from '../../jepsen-lite/cluster.js';
+import { gatewayNodeName } from '../../federation/index.js';
 import { isFedError } from '../../runtime/index.js';
 import { alive, fedctlForTests } from './runner-helpers.js';
 
@@ -21,23 +22,24 @@ afterAll(async () => {
   rmSync(root, { recursive: true, force: true });
 });
 
-async function oneNode(name: string, faultInjection: boolean): Promise<{ cluster: Cluster; cookie: string }> {
+async function oneNode(name: string, faultInjection: boolean, groups: readonly string[] = ['hook']): Promise<{ cluster: Cluster; cookie: string }> {
   const outDir = join(root, name);
   const cookie = randomBytes(24).toString('base64url');
   const cookieFile = join(root, `${name}.cookie`);
   writeFileSync(cookieFile, `${cookie}\n`, { mode: 0o600 });
   const fedctl = defaultFedctlCommand();
-  const cluster = await Cluster.start({ outDir, nodes: 1, cookie, cookieFile, groups: ['hook'], fedctlCommand: fedctlForTests() ?? fedctl.command, faultInjection, log: () => undefined }, fedctl.cwd);
+  const cluster = await Cluster.start({ outDir, nodes: groups.length, cookie, cookieFile, groups, fedctlCommand: fedctlForTests() ?? fedctl.command, faultInjection, log: () => undefined }, fedctl.cwd);
   started.push(cluster);
   return { cluster, cookie };
 }
 
 let off: Cluster;
 let on: Cluster;
+let federated: Cluster;
 
 beforeAll(async () => {
-  [{ cluster: off }, { cluster: on }] = await Promise.all([oneNode('off', false), oneNode('on', true)]);
-}, 60_000);
+  [{ cluster: off }, { cluster: on }, { cluster: federated }] = await Promise.all([oneNode('off', false), oneNode('on', true), oneNode('federated', true, ['fa', 'fb'])]);
+}, 90_000);
 
 describe('fault injection — off unless started with --fault-injection', () => {
   it('fault hook — a node started without the flag refuses the request and keeps running', async () => {
@@ -59,8 +61,9 @@ describe('fault injection — off unless started with --fault-injection', () => 
   it('fault hook — with the flag the request is accepted, and healed with an empty list', async () => {
     const cluster = on;
     const [node] = cluster.running() as [string];
-    expect(await cluster.request(node, { op: 'fault', blocked: ['n9@127.0.0.1'] })).toEqual({ node, blocked: ['n9@127.0.0.1'] });
-    expect(await cluster.request(node, { op: 'fault', blocked: [] })).toEqual({ node, blocked: [] });
+    // A member of a lone group runs no gateway: nothing to cut between groups (null, not absent).
+    expect(await cluster.request(node, { op: 'fault', blocked: ['n9@127.0.0.1'] })).toEqual({ node, blocked: ['n9@127.0.0.1'], gatewayBlocked: null });
+    expect(await cluster.request(node, { op: 'fault', blocked: [] })).toEqual({ node, blocked: [], gatewayBlocked: null });
   });
 
   it('fault hook — a caller without the cookie cannot reach it', async () => {
@@ -74,5 +77,19 @@ describe('fault injection — off unless started with --fault-injection', () => 
       error = caught;
     }
     expect(isFedError(error)).toBe(true);
+  });
+
+  it('fault hook — a gateway member cuts its gateway\'s links to the blocked members\' gateways too', async () => {
+    const cluster = federated;
+    const [first, second] = cluster.running() as [string, string];
+    // Each one-node group's member hosts its group's gateway once the federation has started it.
+    let answer: { gatewayBlocked?: unknown } = {};
+    for (let attempt = 0; attempt < 100 && !Array.isArray(answer.gatewayBlocked); attempt++) {
+      answer = (await cluster.request(first, { op: 'fault', blocked: [second] })) as { gatewayBlocked?: unknown };
+      if (!Array.isArray(answer.gatewayBlocked)) await new Promise((resolve) => setTimeout(resolve, 100));
+    }
+    expect(answer).toEqual({ node: first, blocked: [second], gatewayBlocked: [gatewayNodeName(second)] });
+    expect(await cluster.request(first, { op: 'fault', blocked: [] })).toEqual({ node: first, blocked: [], gatewayBlocked: [] });
+    expect(cluster.pids()[first]?.every(alive)).toBe(true);
   });
 });
