@@ -7,6 +7,7 @@ import { type ChildProcess, spawn } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
+import { eventually as eventuallyEvery } from '../support/eventually.js';
 
 export const CLI = resolve('dist/cli/main.js');
 
@@ -145,14 +146,9 @@ export class StartedNode {
   }
 }
 
-export async function eventually<T>(what: string, probe: () => Promise<T | undefined | false> | T | undefined | false, timeoutMs = 15_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await probe();
-    if (value !== undefined && value !== false) return value;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((resolvePromise) => setTimeout(resolvePromise, 100));
-  }
+/** `eventually` polling every 100 ms: a CLI probe starts a process each time. */
+export function eventually<T>(what: string, probe: () => Promise<T | undefined | false> | T | undefined | false, timeoutMs = 15_000): Promise<T> {
+  return eventuallyEvery(what, probe, timeoutMs, 100);
 }
 
 export function removeDir(path: string): void {

@@ -7,6 +7,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { afterEach, describe, expect, it } from 'vitest';
+import { eventually as eventuallyWithin } from '../support/eventually.js';
 
 const SCRIPT = fileURLToPath(new URL(`./fixtures/fed-node${import.meta.url.endsWith('.ts') ? '.ts' : '.js'}`, import.meta.url));
 const NODE_ARGS = import.meta.url.endsWith('.ts') ? ['--import', 'tsx', SCRIPT] : [SCRIPT];
@@ -69,14 +70,9 @@ async function startProc(config: { name: string; group: string; root: boolean; s
   return proc;
 }
 
-async function eventually<T>(what: string, probe: () => Promise<T | undefined | false>, timeoutMs = 20_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await probe();
-    if (value !== undefined && value !== false) return value;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 50));
-  }
+/** Child processes start slowly on a loaded machine: 20 s per wait. */
+function eventually<T>(what: string, probe: () => Promise<T | undefined | false>, timeoutMs = 20_000): Promise<T> {
+  return eventuallyWithin(what, probe, timeoutMs);
 }
 
 type Status = { gateway: { address: string } | null; gateways: string[]; ownedSlots: number; directoryRevision: number };

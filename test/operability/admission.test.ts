@@ -12,6 +12,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { Distribution, FedError, Node, type Pid, Rng, fedError, isFedError } from '../../runtime/index.js';
 import { Group } from '../../registry/group.js';
 import { backoffDelayMs, withOverloadRetry } from '../../cli/retry.js';
+import { eventually } from '../support/eventually.js';
 
 const COOKIE = 'admission-test-cookie-0123456789';
 const IN_FLIGHT_MAX = 16;
@@ -50,14 +51,6 @@ async function startMember(name: string, options: { bootstrap?: boolean; seed?: 
   members.push(member);
   if (options.seed !== undefined) await group.join(options.seed);
   return member;
-}
-
-async function eventually(what: string, probe: () => boolean): Promise<void> {
-  const deadline = Date.now() + 10_000;
-  while (!probe()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 20));
-  }
 }
 
 async function threeMembers(): Promise<Member[]> {

@@ -14,6 +14,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { Distribution, Node, type Pid, type ProcessContext } from '../../runtime/index.js';
 import { NodeMetrics, NodeObserver, EventLoopMonitor } from '../../runtime/observe/index.js';
 import { createLogger, parseLogLevel } from '../../cli/logging.js';
+import { eventually as until } from '../support/eventually.js';
 
 const COOKIE = 'observe-test-cookie-0123456789';
 const cleanups: Array<() => Promise<void> | void> = [];
@@ -31,14 +32,6 @@ async function newNode(name: string): Promise<Node> {
 
 async function sink(ctx: ProcessContext): Promise<void> {
   await ctx.receive((msg) => msg === 'stop');
-}
-
-async function until(what: string, probe: () => boolean): Promise<void> {
-  const deadline = Date.now() + 5_000;
-  while (!probe()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 10));
-  }
 }
 
 describe('NodeObserver — processes', () => {
