@@ -33,11 +33,13 @@ export interface SingletonRow {
   readonly pid: string | null;
 }
 
+/** One line of `--singleton-log` (read back by jepsen-lite's singleton checker). */
 export interface SingletonLogLine {
   readonly type: 'start' | 'stop';
   readonly key: string;
   readonly token: number;
   readonly node: string;
+  /** ms since the epoch. */
   readonly time: number;
   readonly reason?: string;
 }

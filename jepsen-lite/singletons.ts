@@ -20,6 +20,7 @@ import { spawn } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import { fedError } from '../runtime/index.js';
 import type { SingletonEvent } from './history.js';
+import type { SingletonLogLine } from '../cli/singletons.js';
 
 export const SINGLETON_KEY_PREFIX = 'jl-singleton-';
 export const SINGLETON_LOG_FILE = 'singletons.log';
@@ -70,16 +71,8 @@ export function detectSingletonSupport(fedctlCommand: readonly string[], cwd: st
   });
 }
 
-/** One line of a node's `--singleton-log`. */
-export interface SingletonLogLine {
-  readonly type: 'start' | 'stop';
-  readonly key: string;
-  readonly token: number;
-  readonly node: string;
-  /** ms since the epoch. */
-  readonly time: number;
-  readonly reason?: string;
-}
+/** One line of a node's `--singleton-log`: the format `fedctl start` writes (cli/singletons.ts). */
+export type { SingletonLogLine };
 
 function logLineProblem(value: unknown): string | undefined {
   if (typeof value !== 'object' || value === null || Array.isArray(value)) return 'not a JSON object';
