@@ -293,8 +293,9 @@ class AdminServer {
     const { group } = this.#context;
     if (pidText !== undefined) {
       const pid = Pid.parse(pidText);
-      const { revision } = federation !== undefined ? await federation.unregister(name, pid) : await group.unregister(name, pid);
-      return { name, revision };
+      if (federation !== undefined) return { name, ...(await federation.unregister(name, pid)) };
+      const { revision } = await group.unregister(name, pid);
+      return { name, revision, group: group.id };
     }
     if (federation !== undefined) {
       const found = await federation.whereis(name, { consistency: 'linearizable' });

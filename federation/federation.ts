@@ -482,11 +482,11 @@ export class Federation {
     return { revision: result.revision, group };
   }
 
-  /** Remove `name` if `pid` holds it (`not_owner` if another pid does; a free name is fine). */
-  async unregister(name: string, pid: Pid): Promise<{ revision: number }> {
-    const { result } = await this.#write(name, { op: 'unregister', name, pid });
+  /** Remove `name` if `pid` holds it (`not_owner` if another pid does; a free name is fine), in its home group (named in the answer). */
+  async unregister(name: string, pid: Pid): Promise<{ revision: number; group: GroupId }> {
+    const { result, group } = await this.#write(name, { op: 'unregister', name, pid });
     this.#localHolders.get(pid.key)?.names.delete(name);
-    return { revision: result.revision };
+    return { revision: result.revision, group };
   }
 
   /** Where `name` is registered, or undefined. Cached at gateways unless `linearizable`. */

@@ -96,12 +96,13 @@ describe('federation — cross-group names', () => {
     const b = await cluster.startGroup('gb', ['b1', 'b2'], { seeds: cluster.rootGatewayAddresses() });
     const first = idleProcess(a[2]!.node);
     const second = idleProcess(a[2]!.node);
-    await a[2]!.federation.register('cached', first);
+    const registered = await a[2]!.federation.register('cached', first);
     const gateway = b[0]!;
     expect((await gateway.federation.whereis('cached'))?.pid.equals(first)).toBe(true);
     expect(gateway.federation.status().cachedNames).toBe(1);
     expect((await gateway.federation.whereis('cached'))?.pid.equals(first)).toBe(true);
-    await a[2]!.federation.unregister('cached', first);
+    // The unregistration names the home group that took it, as the registration did.
+    expect(await a[2]!.federation.unregister('cached', first)).toEqual({ revision: expect.any(Number), group: registered.group });
     await a[2]!.federation.register('cached', second);
     expect((await gateway.federation.whereis('cached', { consistency: 'linearizable' }))?.pid.equals(second)).toBe(true);
     await eventually('invalidated', () => gateway.federation.status().cachedNames === 0);
