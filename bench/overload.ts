@@ -39,6 +39,8 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import hdr from 'hdr-histogram-js';
 import { type AdminClient, connectAdmin } from '../cli/admin-client.js';
+import type { AdminRequest } from '../cli/admin-protocol.js';
+import { isFedError } from '../runtime/index.js';
 import type { NodeSnapshot } from '../runtime/observe/index.js';
 
 const HOST = '127.0.0.1';
@@ -77,6 +79,13 @@ interface Member {
   log: string;
   holder: string;
   readonly admins: AdminClient[];
+  /**
+   * The connection the bench's own probes (status, introspect) use, apart from the load's: a load
+   * connection the node closes under overload (or whose heartbeats the busy bench misses) must
+   * not take the measurement with it. Reconnected once when lost; `probeReconnects` counts it.
+   */
+  probe: AdminClient | undefined;
+  probeReconnects: number;
   rssBytesMax: number;
   heapBytesMax: number;
   heapBytesFirst: number | undefined;
@@ -102,7 +111,7 @@ async function startMember(root: string, short: string, extra: string[], proposa
   );
   const member: Member = {
     name, child, exited: new Promise((resolve) => child.once('close', () => resolve())), address: '', metrics: '', log: '', holder: '',
-    admins: [], rssBytesMax: 0, heapBytesMax: 0, heapBytesFirst: undefined, heapBytesLast: 0, heapSamples: [],
+    admins: [], probe: undefined, probeReconnects: 0, rssBytesMax: 0, heapBytesMax: 0, heapBytesFirst: undefined, heapBytesLast: 0, heapSamples: [],
   };
   child.stderr?.on('data', (chunk: Buffer) => (member.log += chunk.toString()));
   const deadline = Date.now() + READY_TIMEOUT_MS;
@@ -118,6 +127,20 @@ async function startMember(root: string, short: string, extra: string[], proposa
     await sleep(50);
   }
   return member;
+}
+
+/** A request on the member's probe connection, made again on a fresh connection once if that one was lost. */
+async function probeRequest(member: Member, request: AdminRequest): Promise<unknown> {
+  member.probe ??= await connectAdmin(member.address, COOKIE, ADMIN_TIMEOUT_MS);
+  try {
+    return await member.probe.request(request, ADMIN_TIMEOUT_MS);
+  } catch (error) {
+    if (!isFedError(error, 'nodedown') && !isFedError(error, 'noconnection')) throw error;
+    await member.probe.close().catch(() => undefined);
+    member.probeReconnects++;
+    member.probe = await connectAdmin(member.address, COOKIE, ADMIN_TIMEOUT_MS);
+    return member.probe.request(request, ADMIN_TIMEOUT_MS);
+  }
 }
 
 function sleep(ms: number): Promise<void> {
@@ -296,7 +319,7 @@ async function heartbeatGaps(members: readonly Member[]): Promise<Array<{ from: 
   const names = new Set(members.map((member) => member.name));
   const rows = await Promise.all(
     members.map(async (member) => {
-      const snapshot = (await member.admins[0]!.request({ op: 'introspect', top: 0, reader: BENCH_READER }, ADMIN_TIMEOUT_MS)) as NodeSnapshot;
+      const snapshot = (await probeRequest(member, { op: 'introspect', top: 0, reader: BENCH_READER })) as NodeSnapshot;
       return snapshot.peers.filter((peer) => names.has(peer.node)).map((peer) => ({ from: member.name, peer: peer.node, gapMs: peer.heartbeatGapMsMax }));
     }),
   );
@@ -310,13 +333,13 @@ function maxOfSpan(samples: readonly number[], from: number, to: number): number
   return Math.max(...samples.slice(start, end));
 }
 
-/** The largest sample in each tenth of the series (fewer buckets for short series). */
-function tenths(samples: readonly number[]): number[] {
+/** The largest (or, with `pick` Math.min, the smallest) sample in each tenth of the series (fewer buckets for short series). */
+function tenths(samples: readonly number[], pick: (...values: number[]) => number = Math.max): number[] {
   const buckets = Math.min(10, samples.length);
   return Array.from({ length: buckets }, (_, bucket) => {
     const from = Math.floor((bucket * samples.length) / buckets);
     const to = Math.floor(((bucket + 1) * samples.length) / buckets);
-    return Math.max(...samples.slice(from, Math.max(to, from + 1)));
+    return pick(...samples.slice(from, Math.max(to, from + 1)));
   });
 }
 
@@ -341,10 +364,10 @@ export default async function (args: string[]): Promise<void> {
     members.push(...(await Promise.all(NODES.slice(1).map((short) => startMember(root, short, ['--seed', first.address], proposalsInFlightMax)))));
     for (const member of members) {
       for (let index = 0; index < CONNECTIONS_PER_NODE; index++) member.admins.push(await connectAdmin(member.address, COOKIE, ADMIN_TIMEOUT_MS));
-      member.holder = ((await member.admins[0]!.request({ op: 'spawn_holder' })) as { pid: string }).pid;
+      member.holder = ((await probeRequest(member, { op: 'spawn_holder' })) as { pid: string }).pid;
     }
     for (;;) {
-      const status = (await first.admins[0]!.request({ op: 'status' })) as { voters: string[]; leader: string | null };
+      const status = (await probeRequest(first, { op: 'status' })) as { voters: string[]; leader: string | null };
       if (status.voters.length === 3 && status.leader !== null) break;
       await sleep(100);
     }
@@ -384,6 +407,7 @@ export default async function (args: string[]): Promise<void> {
     for (const member of members) {
       console.log(`  ${member.name}: rss high-water ${mib(member.rssBytesMax)}, heap high-water ${mib(member.heapBytesMax)}, heap start ${mib(member.heapBytesFirst ?? 0)} → end ${mib(member.heapBytesLast)}`);
       console.log(`    heap max per tenth of the run (MiB): ${tenths(member.heapSamples).map((bytes) => (bytes / (1024 * 1024)).toFixed(0)).join(' ')}`);
+      console.log(`    heap min per tenth of the run (MiB): ${tenths(member.heapSamples, Math.min).map((bytes) => (bytes / (1024 * 1024)).toFixed(0)).join(' ')}`);
     }
     const elections = termsAfter.some((term, index) => term !== termsBefore[index]);
     const measuredGaps = gaps.filter((gap): gap is { from: string; peer: string; gapMs: number } => gap.gapMs !== null);
@@ -396,6 +420,8 @@ export default async function (args: string[]): Promise<void> {
     console.log(`  cpu ${cpuOverload}; machine load average ${loadavg().map((value) => value.toFixed(1)).join(' ')} on ${cpus().length} cores`);
     const alive = members.every((member) => member.child.exitCode === null);
     console.log(`  nodes up at the end: ${alive ? 'all 3' : 'NO'}`);
+    const reconnects = members.filter((member) => member.probeReconnects > 0);
+    if (reconnects.length > 0) console.log(`  the bench's probe connection was lost and made again: ${reconnects.map((member) => `${member.name} ×${member.probeReconnects}`).join(', ')}`);
 
     const firstQuarterP99Ms = (tally.quarters[0]?.getValueAtPercentile(99) ?? 0) / 1_000;
     const lastQuarterP99Ms = (tally.quarters[LATENCY_QUARTERS - 1]?.getValueAtPercentile(99) ?? 0) / 1_000;
@@ -430,7 +456,7 @@ export default async function (args: string[]): Promise<void> {
     console.log(`  overall: ${overall ? 'PASS' : 'FAIL'}`);
     if (!overall) process.exitCode = 1;
   } finally {
-    for (const member of members) for (const admin of member.admins) await admin.close().catch(() => undefined);
+    for (const member of members) for (const admin of [...member.admins, ...(member.probe === undefined ? [] : [member.probe])]) await admin.close().catch(() => undefined);
     for (const member of members) {
       if (member.child.exitCode === null) member.child.kill('SIGTERM');
       const timer = setTimeout(() => member.child.kill('SIGKILL'), 5_000);
