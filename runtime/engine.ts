@@ -135,8 +135,14 @@ export class Engine implements ProcessHost {
   /** Local processes with links or monitors involving each remote node. */
   readonly #remoteInterest = new Map<string, Set<Process>>();
   #nextRefId = 1;
-  /** Processes to start and their functions, in pairs. */
-  #runQueue: Array<Process | ProcessFn | undefined> = [];
+  /**
+   * The processes to start, as runs of consecutive ids spawned with the same function: pairs of
+   * (function, first id). A run ends where the next begins, the last one at the table's next id,
+   * so spawning N processes of one function queues one pair — no per-process entry, which at a
+   * million spawns would be a 16 MB array of fresh pointers for every scavenge to trace. The
+   * processes themselves are found in the table (one that died before starting is not there).
+   */
+  #runQueue: Array<ProcessFn | number> = [];
   #runScheduled = false;
   readonly #runBound = (): void => this.#runPending();
   readonly #dying: Array<Process | undefined> = [];
@@ -171,6 +177,8 @@ export class Engine implements ProcessHost {
     if (options?.mailboxOverflow !== undefined) checkMailboxOverflow(options.mailboxOverflow);
     const proc = new Process(this, this.#processes.nextId);
     this.#processes.add(proc);
+    const runs = this.#runQueue;
+    if (runs.length === 0 || runs[runs.length - 2] !== fn) runs.push(fn, proc.id);
     if (name !== undefined) {
       this.#names.set(name, proc);
       proc.registeredName = name;
@@ -184,7 +192,6 @@ export class Engine implements ProcessHost {
       this.#addLink(parent, proc.self);
       this.#addLink(proc, parent.self);
     }
-    this.#runQueue.push(proc, fn);
     if (!this.#runScheduled) {
       this.#runScheduled = true;
       queueMicrotask(this.#runBound);
@@ -202,14 +209,17 @@ export class Engine implements ProcessHost {
     return this.#processes.values();
   }
 
+  /** Start every queued process in id order (spawn order), including those spawned meanwhile. */
   #runPending(): void {
-    const queue = this.#runQueue;
-    for (let index = 0; index < queue.length; index += 2) {
-      const proc = queue[index] as Process;
-      const fn = queue[index + 1] as ProcessFn;
-      queue[index] = undefined;
-      queue[index + 1] = undefined;
-      this.#start(proc, fn);
+    const runs = this.#runQueue;
+    const table = this.#processes;
+    for (let index = 0; index < runs.length; index += 2) {
+      const fn = runs[index] as ProcessFn;
+      // Re-read each time: a starting process may spawn, extending the last run or adding one.
+      for (let id = runs[index + 1] as number; id < (index + 2 < runs.length ? (runs[index + 3] as number) : table.nextId); id++) {
+        const proc = table.get(id);
+        if (proc !== undefined) this.#start(proc, fn);
+      }
     }
     this.#runQueue = [];
     this.#runScheduled = false;

@@ -24,6 +24,41 @@ describe('spawn and send — basics', () => {
     });
   });
 
+  it('processes start in spawn order with their own functions, children spawned while starting included; one killed first never runs', async () => {
+    // Proves the run queue (runs of one function) starts every process once, in order, with the
+    // right function — across changes of function, nested spawns and a table compaction.
+    await withNode(async (node) => {
+      const started: string[] = [];
+      const child = (): void => {
+        started.push('child');
+      };
+      const a = (ctx: { self: Pid }): void => {
+        started.push(`a${ctx.self.id}`);
+      };
+      const b = (ctx: { self: Pid; spawn(fn: () => void): Pid }): void => {
+        started.push(`b${ctx.self.id}`);
+        ctx.spawn(child);
+      };
+      const first = node.spawn(a);
+      const second = node.spawn(a);
+      const third = node.spawn(b);
+      const fourth = node.spawn(a);
+      node.exit(second, 'kill');
+      await settle();
+      expect(started).toEqual([`a${first.id}`, `b${third.id}`, `a${fourth.id}`, 'child']);
+
+      // Enough kills before starting to compact the process table: the survivors still start.
+      started.length = 0;
+      const victims: Pid[] = [];
+      for (let index = 0; index < 3_000; index++) victims.push(node.spawn(a));
+      const late = node.spawn(b);
+      for (const pid of victims.slice(0, 2_500)) node.exit(pid, 'kill');
+      await settle();
+      expect(started).toEqual([...victims.slice(2_500).map((pid) => `a${pid.id}`), `b${late.id}`, 'child']);
+      expect(node.processCount()).toBe(0);
+    });
+  });
+
   it('a message round trip between two processes', async () => {
     await withNode(async (node) => {
       const echo = node.spawn(async (ctx) => {
