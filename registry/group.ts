@@ -34,12 +34,14 @@
 import {
   type Clock,
   type Distribution,
+  Encoded,
   FedError,
   type Node,
   Pid,
   Rng,
   SystemClock,
   assert,
+  decode,
   fedError,
   isDownMessage,
   isExitMessage,
@@ -61,10 +63,11 @@ import {
   applyConfChange,
   defaultRaftConfig,
 } from './raft/index.js';
-import { type GroupRaftStore, RAFT_STORE_FORMAT, RaftStore, type RaftStoreStats, type StoredGroupSnapshot, verifyStoreMeta } from './raft-store.js';
+import { type EncodedRun, type GroupRaftStore, RAFT_STORE_FORMAT, RaftStore, type RaftStoreStats, type StoredGroupSnapshot, verifyStoreMeta } from './raft-store.js';
 import { type ExtensionStateMachine, type GroupCommand, type GroupEntryData, type GroupResult, GroupState, isRingWeight } from './group-state.js';
 import { type NameEntry, WATCH_EVENTS_MAX, type WatchEvent, validateName } from './names.js';
 import { HashRing, RING_WEIGHT_MAX } from './ring.js';
+import { EncodedRuns } from './encoded-runs.js';
 
 export const GROUP_DEFAULTS = {
   tickMs: 50,
@@ -331,6 +334,8 @@ export class Group {
   /** Proposals waiting here that were forwarded, and to which leader. */
   readonly #forwardedTo = new Map<string, string>();
   #appendsWithEntriesSent = 0;
+  /** Entries encoded once for the wire and the disk (see encoded-runs.ts). */
+  readonly #encodedRuns = new EncodedRuns();
   /** Unsafe `early-ack` only: the registry as of the last appended entry, committed or not. */
   #speculative: GroupState | undefined;
   readonly #weight: number;
@@ -428,12 +433,13 @@ export class Group {
     const channel = `group:${this.id}`;
     this.#unsubscribe.push(
       this.distribution.onControl(`raft:${this.id}`, (from, payload) => {
-        if (!isRaftMessage(payload, from, this.node.name)) {
+        const message = isRaftMessage(payload, from, this.node.name) ? this.#withDecodedEntries(payload) : undefined;
+        if (message === undefined) {
           this.#log('warn', 'raft_message_rejected', `malformed Raft message from ${from}`);
           return;
         }
-        this.#noteMembership(payload);
-        this.#push({ type: 'message', message: payload });
+        this.#noteMembership(message);
+        this.#push({ type: 'message', message });
       }),
       this.distribution.onControl(channel, (from, payload) => this.#onGroupMessage(from, payload as GroupMessage)),
       this.distribution.onNodeEvent((event) => {
@@ -905,12 +911,14 @@ export class Group {
         if (this.#knownLeader !== null && ready.softState.leader !== this.#knownLeader) this.#leaderLost(this.#knownLeader, 'the leader changed');
         this.#knownLeader = ready.softState.leader;
       }
+      // Encoded once, here (a follower's arrived encoded), for the disk and every follower's append alike.
+      const encodedEntries = ready.entries.length > 0 ? this.#encodedRuns.runsOf(ready.entries) : undefined;
       // A leader's appends and heartbeats go out at once: the followers write while we do.
       this.#send(ready.earlyMessages);
       this.#applyReady(ready);
       this.#persisting = true;
       try {
-        await this.#persist(ready);
+        await this.#persist(ready, encodedEntries);
       } catch (error) {
         // A disk that cannot persist must not send promises it cannot keep: stop this member
         // entirely (timers, agent, waiting requests, the store), as close() does. Not awaited:
@@ -948,9 +956,10 @@ export class Group {
    * state that go with it), synced when the core says `mustSync`. A Ready whose only change is
    * the commit index writes nothing: the commit index on disk is only where a restart resumes
    * applying (a lower one is safe — the leader tells the commit again), so it rides along with
-   * the next write that has to happen anyway. That saves a write per commit round.
+   * the next write that has to happen anyway. That saves a write per commit round. The entries
+   * go to disk as the runs #run encoded (or received) them in (`encodedEntries`).
    */
-  async #persist(ready: Ready): Promise<void> {
+  async #persist(ready: Ready, encodedEntries: readonly EncodedRun[] | undefined): Promise<void> {
     this.#storage.persist(ready);
     const commitOnly = !ready.mustSync && ready.snapshot === null && ready.entries.length === 0 && ready.compaction === null;
     if (commitOnly) {
@@ -963,6 +972,7 @@ export class Group {
       {
         snapshot: ready.snapshot !== null ? wrapSnapshot(ready.snapshot) : undefined,
         entries: ready.entries,
+        encodedEntries,
         hardState,
         compaction: ready.compaction !== null ? wrapSnapshot(ready.compaction) : undefined,
       },
@@ -972,10 +982,36 @@ export class Group {
 
   #send(messages: readonly Message[]): void {
     for (const message of messages) {
-      if (message.type === 'append' && message.entries.length > 0) this.#appendsWithEntriesSent++;
-      const sent = this.distribution.sendControl(message.to, `raft:${this.id}`, message);
+      let payload: unknown = message;
+      if (message.type === 'append' && message.entries.length > 0) {
+        this.#appendsWithEntriesSent++;
+        // The entries travel as the bytes they were (or are now) encoded to once, for every
+        // follower and the disk alike.
+        payload = { ...message, entries: new Encoded(this.#encodedRuns.encodingOf(message.entries)) };
+      }
+      const sent = this.distribution.sendControl(message.to, `raft:${this.id}`, payload);
       if (!sent && message.type === 'propose') this.#forwardFailed(message.to, message.data);
     }
+  }
+
+  /**
+   * An append's entries arrive encoded (see #send): decoded here, and their bytes kept for the
+   * disk write (#persist). `undefined` for entries that are neither encoded entries nor an array.
+   */
+  #withDecodedEntries(message: Message): Message | undefined {
+    if (message.type !== 'append') return message;
+    const carried = message.entries as unknown;
+    if (Array.isArray(carried)) return message;
+    if (!(carried instanceof Encoded)) return undefined;
+    let entries: unknown;
+    try {
+      entries = decode(carried.bytes);
+    } catch {
+      return undefined;
+    }
+    if (!Array.isArray(entries)) return undefined;
+    this.#encodedRuns.remember(entries as Entry[], carried.bytes);
+    return { ...message, entries: entries as Entry[] };
   }
 
   /**
