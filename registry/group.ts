@@ -305,6 +305,8 @@ export class Group {
   #agentPid: Pid | undefined;
   /** Local pids holding names that the agent monitors (their names go when they exit). */
   readonly #monitoredPids = new Set<string>();
+  /** A pid in #monitoredPids (the last one a name was registered for), or undefined. */
+  #lastMonitoredPid: Pid | undefined;
   /** Upkeep proposals in flight, by key (so each is proposed once at a time). */
   readonly #releasing = new Set<string>();
   readonly #retryTimers = new Set<ReturnType<Clock['setTimeout']>>();
@@ -1462,6 +1464,7 @@ export class Group {
       if (message instanceof Pid) ctx.monitor(message);
       else if (isDownMessage(message) && message.pid instanceof Pid) {
         this.#monitoredPids.delete(message.pid.key);
+        if (message.pid.equals(this.#lastMonitoredPid)) this.#lastMonitoredPid = undefined;
         this.#release(message.pid);
       }
     }
@@ -1480,11 +1483,15 @@ export class Group {
         return;
       }
       if (pid.creation !== this.node.creation) return; // a pid of a newer incarnation than ours: not ours to watch
-      // Once per pid (checked here, not in the agent's mailbox: a holder of many names registers often).
-      if (this.#agentPid !== undefined && !this.#monitoredPids.has(pid.key)) {
-        this.#monitoredPids.add(pid.key);
+      // Once per pid (checked here, not in the agent's mailbox: a holder of many names registers
+      // often — usually in a row, so the last pid seen is compared first: building a key allocates).
+      if (pid === this.#lastMonitoredPid || pid.equals(this.#lastMonitoredPid)) return;
+      const key = pid.key;
+      if (this.#agentPid !== undefined && !this.#monitoredPids.has(key)) {
+        this.#monitoredPids.add(key);
         this.node.send(this.#agentPid, pid);
       }
+      if (this.#monitoredPids.has(key)) this.#lastMonitoredPid = pid;
       return;
     }
     const pid = event.previous.pid;
