@@ -68,6 +68,7 @@ import { type ExtensionStateMachine, type GroupCommand, type GroupEntryData, typ
 import { type NameEntry, WATCH_EVENTS_MAX, type WatchEvent, validateName } from './names.js';
 import { HashRing, RING_WEIGHT_MAX } from './ring.js';
 import { EncodedRuns } from './encoded-runs.js';
+import { type Deadline, RequestDeadlines } from './request-deadlines.js';
 
 export const GROUP_DEFAULTS = {
   tickMs: 50,
@@ -247,7 +248,8 @@ type GroupMessage =
 interface Pending<T> {
   readonly resolve: (value: T) => void;
   readonly reject: (error: unknown) => void;
-  readonly timer: ReturnType<Clock['setTimeout']>;
+  /** Its timeout, in #deadlines (settled when the request finishes first). */
+  deadline: Deadline | undefined;
 }
 
 type Input = Parameters<RaftNode['step']>[0];
@@ -289,6 +291,8 @@ export class Group {
   /** Reads confirmed by ReadIndex, waiting for the applied index to reach theirs. */
   #readsWaitingApply: Array<{ requestId: string; index: number }> = [];
   readonly #leaderReads = new Map<string, Pending<NameEntry | null>>();
+  /** The timeouts of everything in #proposals, #reads and #leaderReads, with one timer. */
+  readonly #deadlines: RequestDeadlines;
   #ring: HashRing;
   #ringKey = '';
   /**
@@ -363,6 +367,7 @@ export class Group {
     } as typeof GROUP_DEFAULTS;
     this.#ring = HashRing.from([]);
     this.#weight = options.weight ?? 1;
+    this.#deadlines = new RequestDeadlines(this.#clock, this.#settings.requestTimeoutMs);
   }
 
   /** Open the store, rebuild the replica from it, and start ticking. */
@@ -490,10 +495,8 @@ export class Group {
     this.#retryTimers.clear();
     for (const unsubscribe of this.#unsubscribe) unsubscribe();
     if (this.#agentPid !== undefined && this.node.isAlive(this.#agentPid)) this.node.exit(this.#agentPid, 'kill');
-    for (const pending of [...this.#proposals.values(), ...this.#reads.values(), ...this.#leaderReads.values()]) {
-      this.#clock.clearTimeout(pending.timer);
-      pending.reject(reason);
-    }
+    this.#deadlines.close();
+    for (const pending of [...this.#proposals.values(), ...this.#reads.values(), ...this.#leaderReads.values()]) pending.reject(reason);
     this.#proposals.clear();
     this.#forwardedTo.clear();
     this.#reads.clear();
@@ -1030,7 +1033,7 @@ export class Group {
       const pending = this.#proposals.get(id);
       if (pending === undefined) continue;
       this.#proposals.delete(id);
-      this.#clock.clearTimeout(pending.timer);
+      this.#deadlines.settle(pending.deadline!);
       pending.reject(fedError('unavailable', `${why} while a proposal forwarded to it was pending; it may or may not commit`, { leaderHint: leader, definite: false }));
     }
   }
@@ -1047,7 +1050,7 @@ export class Group {
       const pending = this.#proposals.get(id);
       if (pending === undefined) continue;
       this.#proposals.delete(id);
-      this.#clock.clearTimeout(pending.timer);
+      this.#deadlines.settle(pending.deadline!);
       pending.reject(fedError('unavailable', `the leader ${leader} is not connected; nothing was proposed`, { leaderHint: leader, definite: true }));
     }
   }
@@ -1101,7 +1104,7 @@ export class Group {
     const pending = this.#proposals.get(data.id);
     if (pending === undefined) return;
     this.#proposals.delete(data.id);
-    this.#clock.clearTimeout(pending.timer);
+    this.#deadlines.settle(pending.deadline!);
     pending.resolve(result);
   }
 
@@ -1179,7 +1182,7 @@ export class Group {
       const pending = this.#proposals.get(data.id);
       if (pending === undefined) continue;
       this.#proposals.delete(data.id);
-      this.#clock.clearTimeout(pending.timer);
+      this.#deadlines.settle(pending.deadline!);
       pending.resolve(result);
     }
   }
@@ -1194,7 +1197,7 @@ export class Group {
     const pending = waiting?.get(request.id);
     if (waiting === undefined || pending === undefined) return;
     waiting.delete(request.id);
-    this.#clock.clearTimeout(pending.timer);
+    this.#deadlines.settle(pending.deadline!);
     const code = request.reason === 'not_leader' ? 'not_leader' : request.reason === 'queue_full' ? 'overloaded' : 'unavailable';
     pending.reject(
       fedError(code, `${request.kind} refused: ${request.reason}`, { leaderHint: request.leaderHint, reason: request.reason, definite: true }),
@@ -1213,7 +1216,7 @@ export class Group {
       const pending = this.#reads.get(read.requestId);
       if (pending === undefined) continue;
       this.#reads.delete(read.requestId);
-      this.#clock.clearTimeout(pending.timer);
+      this.#deadlines.settle(pending.deadline!);
       pending.resolve();
     }
     this.#readsWaitingApply = still;
@@ -1413,7 +1416,7 @@ export class Group {
         const pending = this.#leaderReads.get(message.requestId);
         if (pending === undefined) return;
         this.#leaderReads.delete(message.requestId);
-        this.#clock.clearTimeout(pending.timer);
+        this.#deadlines.settle(pending.deadline!);
         if (message.error !== undefined) pending.reject(fedError('not_leader', `${from} is no longer the leader`, { definite: true }));
         else pending.resolve(message.entry);
         return;
@@ -1444,7 +1447,7 @@ export class Group {
         const pending = this.#leaderReads.get(requestId);
         this.#leaderReads.delete(requestId);
         if (pending !== undefined) {
-          this.#clock.clearTimeout(pending.timer);
+          this.#deadlines.settle(pending.deadline!);
           pending.reject(fedError('unavailable', `leader ${leader} is not connected`, { definite: true }));
         }
       }
@@ -1565,10 +1568,13 @@ export class Group {
 
   #await<T>(waiting: Map<string, Pending<T>>, id: string, what: string, start: () => void): Promise<T> {
     return new Promise<T>((resolve, reject) => {
-      const timer = this.#clock.setTimeout(() => {
-        if (waiting.delete(id)) reject(fedError('timeout', `${what} did not finish in ${this.#settings.requestTimeoutMs} ms`));
-      }, this.#settings.requestTimeoutMs);
-      waiting.set(id, { resolve, reject, timer });
+      const pending: Pending<T> = { resolve, reject, deadline: undefined };
+      pending.deadline = this.#deadlines.add(() => {
+        if (waiting.get(id) !== pending) return;
+        waiting.delete(id);
+        reject(fedError('timeout', `${what} did not finish in ${this.#settings.requestTimeoutMs} ms`));
+      });
+      waiting.set(id, pending);
       start();
     });
   }
