@@ -36,6 +36,7 @@ import {
   type Distribution,
   Encoded,
   FedError,
+  PROTOCOL_VERSION_ENCODED,
   type Node,
   Pid,
   Rng,
@@ -991,8 +992,11 @@ export class Group {
       if (message.type === 'append' && message.entries.length > 0) {
         this.#appendsWithEntriesSent++;
         // The entries travel as the bytes they were (or are now) encoded to once, for every
-        // follower and the disk alike.
-        payload = { ...message, entries: new Encoded(this.#encodedRuns.encodingOf(message.entries)) };
+        // follower and the disk alike — to a peer of a release that decodes them (a rolling
+        // upgrade: an older one gets them as before).
+        if ((this.distribution.peerInfo(message.to)?.version ?? 0) >= PROTOCOL_VERSION_ENCODED) {
+          payload = { ...message, entries: new Encoded(this.#encodedRuns.encodingOf(message.entries)) };
+        }
       }
       const sent = this.distribution.sendControl(message.to, `raft:${this.id}`, payload);
       if (!sent && message.type === 'propose') this.#forwardFailed(message.to, message.data);

@@ -3,7 +3,9 @@
 // also writes to its own disk; each follower writes to its disk exactly the bytes it received,
 // without encoding them again (checked by reading the stores raw after closing the members);
 // and an append whose encoded entries do not decode is refused with a warning, the member
-// keeps running and the group keeps registering.
+// keeps running and the group keeps registering; a member of the previous release (its links
+// agree on protocol version 1) gets plain entries and replicates, while the others get encoded
+// ones (a rolling upgrade).
 import { ClassicLevel } from 'classic-level';
 import { afterEach, describe, expect, it } from 'vitest';
 import { entryKey } from '../../registry/raft-store.js';
@@ -64,6 +66,33 @@ describe('group encoded entries — one encoding for the wire and every disk', (
     for (const member of members) {
       const stored = (await segmentsOnDisk(cluster.dir(member.name[0]!))).get(first);
       expect(stored?.equals(bytes), member.name).toBe(true);
+    }
+  });
+
+  it('a member whose links speak protocol 1 gets entries as plain arrays, the others encoded, and all replicate', async () => {
+    const members = await cluster.three({}, { c: { versionMax: 1 } });
+    const leader = await cluster.leader();
+    const old = cluster.member('c');
+    expect(leader.distribution.peerInfo(old.name)?.version).toBe(1);
+    const kinds = new Map<string, Set<string>>();
+    const send = leader.distribution.sendControl.bind(leader.distribution);
+    leader.distribution.sendControl = (node, channel, payload) => {
+      const message = payload as { type?: string; entries?: unknown };
+      if (channel === 'raft:g1' && message.type === 'append' && (message.entries instanceof Encoded || (Array.isArray(message.entries) && message.entries.length > 0))) {
+        kinds.set(node, (kinds.get(node) ?? new Set()).add(message.entries instanceof Encoded ? 'encoded' : 'plain'));
+      }
+      return send(node, channel, payload);
+    };
+    const pid = idleProcess(leader.node);
+    const results = await Promise.all(Array.from({ length: 20 }, (_, index) => leader.group.register(`mixed-${index}`, pid)));
+    leader.distribution.sendControl = send;
+    const last = Math.max(...results.map((result) => result.revision));
+    await eventually('applied everywhere', () => members.every((member) => member.group.status().applied >= last));
+    for (const member of members) expect(member.group.whereisLocal('mixed-19')?.pid.equals(pid), member.name).toBe(true);
+    if (leader !== old) {
+      expect([...(kinds.get(old.name) ?? [])]).toEqual(['plain']);
+      const current = members.find((member) => member !== leader && member !== old)!;
+      expect([...(kinds.get(current.name) ?? [])]).toEqual(['encoded']);
     }
   });
 
