@@ -14,6 +14,12 @@
  * ns/op; linearizable `whereis` p50/p99 (on the leader and on a follower); and, three times, the
  * time from kill -9 of the leader to the first successful registration on a survivor (the killed
  * member is restarted from its data directory between rounds).
+ *
+ * Environment, for whoever works on the hot path:
+ *   - `FEDCTL_BENCH_CPU_PROF=DIR`: every member process runs with `--cpu-prof --cpu-prof-dir DIR`
+ *     (one `.cpuprofile` per member process, written when it exits; open it in Chrome DevTools);
+ *   - `FEDCTL_BENCH_QUICK=1`: only the 64-client run from inside the leader (with its cost line,
+ *     after an unreported 2 s warm-up), then stop: the figure a change to the hot path moves.
  */
 import { type ChildProcess, spawn } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -36,6 +42,9 @@ const LINEARIZABLE_READS = 1_000;
 const LOCAL_READS = 1_000_000;
 const KILL_ROUNDS = 3;
 const RETRY_PAUSE_MS = 5;
+const CPU_PROFILE_DIR = process.env.FEDCTL_BENCH_CPU_PROF;
+const QUICK = process.env.FEDCTL_BENCH_QUICK === '1';
+const QUICK_WARMUP_MS = 2_000;
 
 interface Member {
   readonly name: string;
@@ -51,7 +60,8 @@ let nextCommandId = 1;
 
 async function launch(member: Member, seeds: string[]): Promise<void> {
   const config = { name: member.name, host: HOST, port: member.port, group: 'bench', dataDir: member.dataDir, cookie: COOKIE, seeds };
-  const child = spawn(process.execPath, ['--import', 'tsx', MEMBER_SCRIPT], {
+  const profile = CPU_PROFILE_DIR === undefined ? [] : ['--cpu-prof', '--cpu-prof-dir', CPU_PROFILE_DIR];
+  const child = spawn(process.execPath, [...profile, '--import', 'tsx', MEMBER_SCRIPT], {
     env: { ...process.env, FEDCTL_BENCH_MEMBER: JSON.stringify(config) },
     stdio: ['pipe', 'pipe', 'inherit'],
   });
@@ -184,6 +194,7 @@ async function killLeaderRound(members: Member[], round: number): Promise<{ vict
 
 interface Counters {
   readonly cpuUs: number;
+  readonly systemCpuUs: number;
   readonly syncedBatches: number;
   readonly batchesWithEntries: number;
   readonly entriesWritten: number;
@@ -196,7 +207,8 @@ async function counters(members: Member[]): Promise<Counters[]> {
 }
 
 /**
- * What a load run cost: CPU µs per registration of each member (leader first), and the leader's
+ * What a load run cost: CPU µs per registration of each member (leader first; of it, in the
+ * kernel: syscalls, loopback TCP, fsync), and the leader's
  * batching — entries per synced write with entries, and entries per append with entries sent
  * (two followers: about twice as many appends as writes) — and the bytes it sent per
  * registration (to followers and, through the admin protocol, to clients).
@@ -204,7 +216,8 @@ async function counters(members: Member[]): Promise<Counters[]> {
 function costLine(members: Member[], leader: Member, before: Counters[], after: Counters[], registrations: number): string {
   const delta = (index: number, key: keyof Counters): number => (after[index] as Counters)[key] - (before[index] as Counters)[key];
   const order = [members.indexOf(leader), ...members.map((_, index) => index).filter((index) => members[index] !== leader)];
-  const cpu = order.map((index) => (delta(index, 'cpuUs') / Math.max(1, registrations)).toFixed(0));
+  const perRegistration = (index: number, key: keyof Counters): string => (delta(index, key) / Math.max(1, registrations)).toFixed(0);
+  const cpu = order.map((index) => `${perRegistration(index, 'cpuUs')} (kernel ${perRegistration(index, 'systemCpuUs')})`);
   const leaderIndex = order[0] as number;
   const entries = delta(leaderIndex, 'entriesWritten');
   const perWrite = entries / Math.max(1, delta(leaderIndex, 'batchesWithEntries'));
@@ -239,7 +252,10 @@ export default async function (args: string[]): Promise<void> {
     console.log(`registry: 3 voters in 3 processes on ${HOST}, classic-level with sync; leader ${leader.name}; ${seconds} s per load run; load average ${loadavg().map((load) => load.toFixed(1)).join(' ')} on ${cpus().length} cores`);
 
     console.log('\nfrom inside the leader process (group.register / group.whereis):');
-    for (const clients of [1, CONCURRENT_CLIENTS]) {
+    // Quick: a short unreported 64-client run first, as the full run has its 1-client run, so
+    // the figure is of warm processes (not of the JIT compiling the hot path).
+    if (QUICK) await inside(leader, { cmd: 'register', clients: CONCURRENT_CLIENTS, durationMs: QUICK_WARMUP_MS, prefix: 'warmup' });
+    for (const clients of QUICK ? [CONCURRENT_CLIENTS] : [1, CONCURRENT_CLIENTS]) {
       const before = await counters(members);
       const result = await inside<{ count: number; perSecond: number; p50Us: number; p99Us: number; errors: number; cpuUsPerRegistration: number }>(leader, { cmd: 'register', clients, durationMs, prefix: `in-${clients}` });
       const after = await counters(members);
@@ -248,6 +264,7 @@ export default async function (args: string[]): Promise<void> {
       );
       if (clients === CONCURRENT_CLIENTS) console.log(`    ${costLine(members, leader, before, after, result.count)}`);
     }
+    if (QUICK) return;
     const local = await inside<{ nsPerOp: number; names: number }>(follower, { cmd: 'whereis_local', count: LOCAL_READS });
     console.log(`  whereis (local replica, on a follower, ${local.names} names): ${local.nsPerOp.toFixed(0)} ns/op`);
     for (const [where, member] of [['leader', leader], ['follower', follower]] as const) {

@@ -34,12 +34,15 @@
 import {
   type Clock,
   type Distribution,
+  Encoded,
   FedError,
+  PROTOCOL_VERSION_ENCODED,
   type Node,
   Pid,
   Rng,
   SystemClock,
   assert,
+  decode,
   fedError,
   isDownMessage,
   isExitMessage,
@@ -61,10 +64,12 @@ import {
   applyConfChange,
   defaultRaftConfig,
 } from './raft/index.js';
-import { type GroupRaftStore, RAFT_STORE_FORMAT, RaftStore, type RaftStoreStats, type StoredGroupSnapshot, verifyStoreMeta } from './raft-store.js';
+import { type EncodedRun, type GroupRaftStore, RAFT_STORE_FORMAT, RaftStore, type RaftStoreStats, type StoredGroupSnapshot, verifyStoreMeta } from './raft-store.js';
 import { type ExtensionStateMachine, type GroupCommand, type GroupEntryData, type GroupResult, GroupState, isRingWeight } from './group-state.js';
 import { type NameEntry, WATCH_EVENTS_MAX, type WatchEvent, validateName } from './names.js';
 import { HashRing, RING_WEIGHT_MAX } from './ring.js';
+import { EncodedRuns } from './encoded-runs.js';
+import { type Deadline, RequestDeadlines } from './request-deadlines.js';
 
 export const GROUP_DEFAULTS = {
   tickMs: 50,
@@ -244,7 +249,8 @@ type GroupMessage =
 interface Pending<T> {
   readonly resolve: (value: T) => void;
   readonly reject: (error: unknown) => void;
-  readonly timer: ReturnType<Clock['setTimeout']>;
+  /** Its timeout, in #deadlines (settled when the request finishes first). */
+  deadline: Deadline | undefined;
 }
 
 type Input = Parameters<RaftNode['step']>[0];
@@ -286,6 +292,8 @@ export class Group {
   /** Reads confirmed by ReadIndex, waiting for the applied index to reach theirs. */
   #readsWaitingApply: Array<{ requestId: string; index: number }> = [];
   readonly #leaderReads = new Map<string, Pending<NameEntry | null>>();
+  /** The timeouts of everything in #proposals, #reads and #leaderReads, with one timer. */
+  readonly #deadlines: RequestDeadlines;
   #ring: HashRing;
   #ringKey = '';
   /**
@@ -302,6 +310,8 @@ export class Group {
   #agentPid: Pid | undefined;
   /** Local pids holding names that the agent monitors (their names go when they exit). */
   readonly #monitoredPids = new Set<string>();
+  /** A pid in #monitoredPids (the last one a name was registered for), or undefined. */
+  #lastMonitoredPid: Pid | undefined;
   /** Upkeep proposals in flight, by key (so each is proposed once at a time). */
   readonly #releasing = new Set<string>();
   readonly #retryTimers = new Set<ReturnType<Clock['setTimeout']>>();
@@ -331,6 +341,8 @@ export class Group {
   /** Proposals waiting here that were forwarded, and to which leader. */
   readonly #forwardedTo = new Map<string, string>();
   #appendsWithEntriesSent = 0;
+  /** Entries encoded once for the wire and the disk (see encoded-runs.ts). */
+  readonly #encodedRuns = new EncodedRuns();
   /** Unsafe `early-ack` only: the registry as of the last appended entry, committed or not. */
   #speculative: GroupState | undefined;
   readonly #weight: number;
@@ -356,6 +368,7 @@ export class Group {
     } as typeof GROUP_DEFAULTS;
     this.#ring = HashRing.from([]);
     this.#weight = options.weight ?? 1;
+    this.#deadlines = new RequestDeadlines(this.#clock, this.#settings.requestTimeoutMs);
   }
 
   /** Open the store, rebuild the replica from it, and start ticking. */
@@ -428,12 +441,13 @@ export class Group {
     const channel = `group:${this.id}`;
     this.#unsubscribe.push(
       this.distribution.onControl(`raft:${this.id}`, (from, payload) => {
-        if (!isRaftMessage(payload, from, this.node.name)) {
+        const message = isRaftMessage(payload, from, this.node.name) ? this.#withDecodedEntries(payload) : undefined;
+        if (message === undefined) {
           this.#log('warn', 'raft_message_rejected', `malformed Raft message from ${from}`);
           return;
         }
-        this.#noteMembership(payload);
-        this.#push({ type: 'message', message: payload });
+        this.#noteMembership(message);
+        this.#push({ type: 'message', message });
       }),
       this.distribution.onControl(channel, (from, payload) => this.#onGroupMessage(from, payload as GroupMessage)),
       this.distribution.onNodeEvent((event) => {
@@ -482,10 +496,8 @@ export class Group {
     this.#retryTimers.clear();
     for (const unsubscribe of this.#unsubscribe) unsubscribe();
     if (this.#agentPid !== undefined && this.node.isAlive(this.#agentPid)) this.node.exit(this.#agentPid, 'kill');
-    for (const pending of [...this.#proposals.values(), ...this.#reads.values(), ...this.#leaderReads.values()]) {
-      this.#clock.clearTimeout(pending.timer);
-      pending.reject(reason);
-    }
+    this.#deadlines.close();
+    for (const pending of [...this.#proposals.values(), ...this.#reads.values(), ...this.#leaderReads.values()]) pending.reject(reason);
     this.#proposals.clear();
     this.#forwardedTo.clear();
     this.#reads.clear();
@@ -905,12 +917,14 @@ export class Group {
         if (this.#knownLeader !== null && ready.softState.leader !== this.#knownLeader) this.#leaderLost(this.#knownLeader, 'the leader changed');
         this.#knownLeader = ready.softState.leader;
       }
+      // Encoded once, here (a follower's arrived encoded), for the disk and every follower's append alike.
+      const encodedEntries = ready.entries.length > 0 ? this.#encodedRuns.runsOf(ready.entries) : undefined;
       // A leader's appends and heartbeats go out at once: the followers write while we do.
       this.#send(ready.earlyMessages);
       this.#applyReady(ready);
       this.#persisting = true;
       try {
-        await this.#persist(ready);
+        await this.#persist(ready, encodedEntries);
       } catch (error) {
         // A disk that cannot persist must not send promises it cannot keep: stop this member
         // entirely (timers, agent, waiting requests, the store), as close() does. Not awaited:
@@ -948,9 +962,10 @@ export class Group {
    * state that go with it), synced when the core says `mustSync`. A Ready whose only change is
    * the commit index writes nothing: the commit index on disk is only where a restart resumes
    * applying (a lower one is safe — the leader tells the commit again), so it rides along with
-   * the next write that has to happen anyway. That saves a write per commit round.
+   * the next write that has to happen anyway. That saves a write per commit round. The entries
+   * go to disk as the runs #run encoded (or received) them in (`encodedEntries`).
    */
-  async #persist(ready: Ready): Promise<void> {
+  async #persist(ready: Ready, encodedEntries: readonly EncodedRun[] | undefined): Promise<void> {
     this.#storage.persist(ready);
     const commitOnly = !ready.mustSync && ready.snapshot === null && ready.entries.length === 0 && ready.compaction === null;
     if (commitOnly) {
@@ -963,6 +978,7 @@ export class Group {
       {
         snapshot: ready.snapshot !== null ? wrapSnapshot(ready.snapshot) : undefined,
         entries: ready.entries,
+        encodedEntries,
         hardState,
         compaction: ready.compaction !== null ? wrapSnapshot(ready.compaction) : undefined,
       },
@@ -972,10 +988,39 @@ export class Group {
 
   #send(messages: readonly Message[]): void {
     for (const message of messages) {
-      if (message.type === 'append' && message.entries.length > 0) this.#appendsWithEntriesSent++;
-      const sent = this.distribution.sendControl(message.to, `raft:${this.id}`, message);
+      let payload: unknown = message;
+      if (message.type === 'append' && message.entries.length > 0) {
+        this.#appendsWithEntriesSent++;
+        // The entries travel as the bytes they were (or are now) encoded to once, for every
+        // follower and the disk alike — to a peer of a release that decodes them (a rolling
+        // upgrade: an older one gets them as before).
+        if ((this.distribution.peerInfo(message.to)?.version ?? 0) >= PROTOCOL_VERSION_ENCODED) {
+          payload = { ...message, entries: new Encoded(this.#encodedRuns.encodingOf(message.entries)) };
+        }
+      }
+      const sent = this.distribution.sendControl(message.to, `raft:${this.id}`, payload);
       if (!sent && message.type === 'propose') this.#forwardFailed(message.to, message.data);
     }
+  }
+
+  /**
+   * An append's entries arrive encoded (see #send): decoded here, and their bytes kept for the
+   * disk write (#persist). `undefined` for entries that are neither encoded entries nor an array.
+   */
+  #withDecodedEntries(message: Message): Message | undefined {
+    if (message.type !== 'append') return message;
+    const carried = message.entries as unknown;
+    if (Array.isArray(carried)) return message;
+    if (!(carried instanceof Encoded)) return undefined;
+    let entries: unknown;
+    try {
+      entries = decode(carried.bytes);
+    } catch {
+      return undefined;
+    }
+    if (!Array.isArray(entries)) return undefined;
+    this.#encodedRuns.remember(entries as Entry[], carried.bytes);
+    return { ...message, entries: entries as Entry[] };
   }
 
   /**
@@ -992,7 +1037,7 @@ export class Group {
       const pending = this.#proposals.get(id);
       if (pending === undefined) continue;
       this.#proposals.delete(id);
-      this.#clock.clearTimeout(pending.timer);
+      this.#deadlines.settle(pending.deadline!);
       pending.reject(fedError('unavailable', `${why} while a proposal forwarded to it was pending; it may or may not commit`, { leaderHint: leader, definite: false }));
     }
   }
@@ -1009,7 +1054,7 @@ export class Group {
       const pending = this.#proposals.get(id);
       if (pending === undefined) continue;
       this.#proposals.delete(id);
-      this.#clock.clearTimeout(pending.timer);
+      this.#deadlines.settle(pending.deadline!);
       pending.reject(fedError('unavailable', `the leader ${leader} is not connected; nothing was proposed`, { leaderHint: leader, definite: true }));
     }
   }
@@ -1063,7 +1108,7 @@ export class Group {
     const pending = this.#proposals.get(data.id);
     if (pending === undefined) return;
     this.#proposals.delete(data.id);
-    this.#clock.clearTimeout(pending.timer);
+    this.#deadlines.settle(pending.deadline!);
     pending.resolve(result);
   }
 
@@ -1141,7 +1186,7 @@ export class Group {
       const pending = this.#proposals.get(data.id);
       if (pending === undefined) continue;
       this.#proposals.delete(data.id);
-      this.#clock.clearTimeout(pending.timer);
+      this.#deadlines.settle(pending.deadline!);
       pending.resolve(result);
     }
   }
@@ -1156,7 +1201,7 @@ export class Group {
     const pending = waiting?.get(request.id);
     if (waiting === undefined || pending === undefined) return;
     waiting.delete(request.id);
-    this.#clock.clearTimeout(pending.timer);
+    this.#deadlines.settle(pending.deadline!);
     const code = request.reason === 'not_leader' ? 'not_leader' : request.reason === 'queue_full' ? 'overloaded' : 'unavailable';
     pending.reject(
       fedError(code, `${request.kind} refused: ${request.reason}`, { leaderHint: request.leaderHint, reason: request.reason, definite: true }),
@@ -1175,7 +1220,7 @@ export class Group {
       const pending = this.#reads.get(read.requestId);
       if (pending === undefined) continue;
       this.#reads.delete(read.requestId);
-      this.#clock.clearTimeout(pending.timer);
+      this.#deadlines.settle(pending.deadline!);
       pending.resolve();
     }
     this.#readsWaitingApply = still;
@@ -1375,7 +1420,7 @@ export class Group {
         const pending = this.#leaderReads.get(message.requestId);
         if (pending === undefined) return;
         this.#leaderReads.delete(message.requestId);
-        this.#clock.clearTimeout(pending.timer);
+        this.#deadlines.settle(pending.deadline!);
         if (message.error !== undefined) pending.reject(fedError('not_leader', `${from} is no longer the leader`, { definite: true }));
         else pending.resolve(message.entry);
         return;
@@ -1406,7 +1451,7 @@ export class Group {
         const pending = this.#leaderReads.get(requestId);
         this.#leaderReads.delete(requestId);
         if (pending !== undefined) {
-          this.#clock.clearTimeout(pending.timer);
+          this.#deadlines.settle(pending.deadline!);
           pending.reject(fedError('unavailable', `leader ${leader} is not connected`, { definite: true }));
         }
       }
@@ -1426,6 +1471,7 @@ export class Group {
       if (message instanceof Pid) ctx.monitor(message);
       else if (isDownMessage(message) && message.pid instanceof Pid) {
         this.#monitoredPids.delete(message.pid.key);
+        if (message.pid.equals(this.#lastMonitoredPid)) this.#lastMonitoredPid = undefined;
         this.#release(message.pid);
       }
     }
@@ -1444,11 +1490,15 @@ export class Group {
         return;
       }
       if (pid.creation !== this.node.creation) return; // a pid of a newer incarnation than ours: not ours to watch
-      // Once per pid (checked here, not in the agent's mailbox: a holder of many names registers often).
-      if (this.#agentPid !== undefined && !this.#monitoredPids.has(pid.key)) {
-        this.#monitoredPids.add(pid.key);
+      // Once per pid (checked here, not in the agent's mailbox: a holder of many names registers
+      // often — usually in a row, so the last pid seen is compared first: building a key allocates).
+      if (pid === this.#lastMonitoredPid || pid.equals(this.#lastMonitoredPid)) return;
+      const key = pid.key;
+      if (this.#agentPid !== undefined && !this.#monitoredPids.has(key)) {
+        this.#monitoredPids.add(key);
         this.node.send(this.#agentPid, pid);
       }
+      if (this.#monitoredPids.has(key)) this.#lastMonitoredPid = pid;
       return;
     }
     const pid = event.previous.pid;
@@ -1522,10 +1572,13 @@ export class Group {
 
   #await<T>(waiting: Map<string, Pending<T>>, id: string, what: string, start: () => void): Promise<T> {
     return new Promise<T>((resolve, reject) => {
-      const timer = this.#clock.setTimeout(() => {
-        if (waiting.delete(id)) reject(fedError('timeout', `${what} did not finish in ${this.#settings.requestTimeoutMs} ms`));
-      }, this.#settings.requestTimeoutMs);
-      waiting.set(id, { resolve, reject, timer });
+      const pending: Pending<T> = { resolve, reject, deadline: undefined };
+      pending.deadline = this.#deadlines.add(() => {
+        if (waiting.get(id) !== pending) return;
+        waiting.delete(id);
+        reject(fedError('timeout', `${what} did not finish in ${this.#settings.requestTimeoutMs} ms`));
+      });
+      waiting.set(id, pending);
       start();
     });
   }

@@ -100,9 +100,15 @@ interface RegistrySnapshotV2 {
 /** Values per name in a version 2 snapshot's `names`. */
 const NAME_FIELDS = 5;
 
+/** A UTF-16 code unit takes at most this many bytes in UTF-8. */
+const UTF8_BYTES_PER_CODE_UNIT_MAX = 3;
+
 export function validateName(name: unknown): string | undefined {
   if (typeof name !== 'string' || name.length === 0) return 'a name is a non-empty string';
-  if (Buffer.byteLength(name, 'utf8') > LIMITS.nameBytesMax) return `a name is at most ${LIMITS.nameBytesMax} bytes`;
+  // Counting the bytes is needed only for a name that might be over the limit (it runs for every applied registration).
+  if (name.length * UTF8_BYTES_PER_CODE_UNIT_MAX > LIMITS.nameBytesMax && Buffer.byteLength(name, 'utf8') > LIMITS.nameBytesMax) {
+    return `a name is at most ${LIMITS.nameBytesMax} bytes`;
+  }
   return undefined;
 }
 
@@ -123,6 +129,9 @@ export class NameRegistry {
   /** Revision of the oldest event still kept (events before it were dropped). */
   #eventsFloorRevision = 0;
   readonly #listeners = new Set<(event: WatchEvent) => void>();
+  /** The pid last indexed and its key: a holder of many names registers them in a row, and building a key allocates. */
+  #lastPid: Pid | undefined;
+  #lastPidKey = '';
 
   get appliedIndex(): number {
     return this.#appliedIndex;
@@ -227,7 +236,6 @@ export class NameRegistry {
       return { ok: true, revision: current.revision };
     }
     const entry: NameEntry = { pid, meta, revision: index, createRevision: index };
-    this.#names.set(name, entry);
     this.#index(name, entry);
     this.#emit({ type: 'put', name, entry, revision: index });
     return { ok: true, revision: index };
@@ -320,9 +328,10 @@ export class NameRegistry {
 
   #delete(index: number, name: string, previous: NameEntry, reason: DeleteReason): void {
     this.#names.delete(name);
-    const held = this.#namesByPid.get(previous.pid.key);
+    const key = this.#keyOf(previous.pid);
+    const held = this.#namesByPid.get(key);
     held?.delete(name);
-    if (held !== undefined && held.size === 0) this.#namesByPid.delete(previous.pid.key);
+    if (held !== undefined && held.size === 0) this.#namesByPid.delete(key);
     const perCreation = this.#namesPerNode.get(previous.pid.node);
     assert(perCreation !== undefined, 'namesPerNode lost a node that holds names');
     const count = (perCreation.get(previous.pid.creation) ?? 0) - 1;
@@ -335,12 +344,21 @@ export class NameRegistry {
   /** Add a name to the secondary indexes (by pid, by node and creation). */
   #index(name: string, entry: NameEntry): void {
     this.#names.set(name, entry);
-    let held = this.#namesByPid.get(entry.pid.key);
-    if (held === undefined) this.#namesByPid.set(entry.pid.key, (held = new Set()));
+    const key = this.#keyOf(entry.pid);
+    let held = this.#namesByPid.get(key);
+    if (held === undefined) this.#namesByPid.set(key, (held = new Set()));
     held.add(name);
     let perCreation = this.#namesPerNode.get(entry.pid.node);
     if (perCreation === undefined) this.#namesPerNode.set(entry.pid.node, (perCreation = new Map()));
     perCreation.set(entry.pid.creation, (perCreation.get(entry.pid.creation) ?? 0) + 1);
+  }
+
+  #keyOf(pid: Pid): string {
+    if (pid !== this.#lastPid && !pid.equals(this.#lastPid)) {
+      this.#lastPid = pid;
+      this.#lastPidKey = pid.key;
+    }
+    return this.#lastPidKey;
   }
 
   #emit(event: WatchEvent): void {
@@ -390,10 +408,11 @@ export class NameRegistry {
     const names: unknown[] = [];
     for (const [name, entry] of this.#names) {
       const pid = entry.pid;
-      let pidIndex = pidIndexes.get(pid.key);
+      const key = this.#keyOf(pid);
+      let pidIndex = pidIndexes.get(key);
       if (pidIndex === undefined) {
         pidIndex = pids.length;
-        pidIndexes.set(pid.key, pidIndex);
+        pidIndexes.set(key, pidIndex);
         pids.push([pid.node, pid.id, pid.creation]);
       }
       names.push(name, pidIndex, entry.meta, entry.revision, entry.createRevision);

@@ -22,7 +22,11 @@
  * as a segment of one, so older stores open unchanged. Overwriting a conflicting suffix that
  * starts inside a segment rewrites that segment's head; a compaction drops the segments it
  * covers whole and leaves the one it cuts (its covered head is skipped when loading).
- * Values: the wire codec (msgpackr), so pids inside entries survive. A value that does not decode,
+ * A batch may store several segments (the driver hands over the runs it already encoded, see
+ * `PersistBatch.encodedEntries`).
+ * Values: the wire codec (msgpackr), so pids inside entries survive; segments are written with
+ * `encodeRecords` (each entry's keys once per segment, not once per entry), which the same
+ * `decode` reads as it reads the plain segments stores written before hold. A value that does not decode,
  * or a log with a hole, is `corrupt_data`: the store refuses to open rather than guess.
  */
 import { existsSync } from 'node:fs';
@@ -30,7 +34,7 @@ import { join } from 'node:path';
 import type { AbstractLevel } from 'abstract-level';
 import { ClassicLevel } from 'classic-level';
 import { MemoryLevel } from 'memory-level';
-import { assert, decode, encode, fedError, isFedError } from '../runtime/index.js';
+import { assert, decode, encode, encodeRecords, fedError, isFedError } from '../runtime/index.js';
 import type { Entry, HardState, Snapshot } from './raft/index.js';
 
 export const RAFT_STORE_FORMAT = 1;
@@ -51,9 +55,23 @@ export interface PersistBatch<E extends StoredEntry, H, S extends StoredSnapshot
   readonly snapshot?: S | undefined;
   /** Entries to append; any stored entry at or after `entries[0].index` is replaced. */
   readonly entries?: readonly E[] | undefined;
+  /**
+   * `entries` already encoded: consecutive runs, in order, whose counts add up to
+   * `entries.length`, each with the bytes `encodeRecords` (or `encode`) gives for exactly its
+   * entries. Each run is
+   * stored as one segment with those bytes (the driver encoded them once for the followers too,
+   * or received them so). Omitted: `entries` are encoded here, as one segment.
+   */
+  readonly encodedEntries?: readonly EncodedRun[] | undefined;
   readonly hardState?: H | undefined;
   /** A snapshot the application took: entries up to its index are dropped, later ones kept. */
   readonly compaction?: S | undefined;
+}
+
+/** `count` consecutive entries and their encoding (see `PersistBatch.encodedEntries`). */
+export interface EncodedRun {
+  readonly count: number;
+  readonly bytes: Uint8Array;
 }
 
 /** Counters of what the store wrote (group commit is measured by them). */
@@ -262,13 +280,20 @@ export class RaftStore<E extends StoredEntry, H, S extends StoredSnapshot> {
         const cut = segments.pop() as Segment;
         if (cut.first < first) {
           const head = (await this.#readSegment(cut)).filter((entry) => entry.index < first);
-          operations.push({ type: 'put', key: entryKey(cut.first), value: encode(head) });
+          operations.push({ type: 'put', key: entryKey(cut.first), value: encodeRecords(head) });
           segments.push({ first: cut.first, last: first - 1 });
         } else operations.push({ type: 'del', key: entryKey(cut.first) });
       }
+      const runs = batch.encodedEntries ?? [{ count: entries.length, bytes: encodeRecords(entries) }];
+      let runFirst = first;
+      for (const run of runs) {
+        assert(Number.isSafeInteger(run.count) && run.count > 0, `an encoded run of ${run.count} entries`);
+        operations.push({ type: 'put', key: entryKey(runFirst), value: run.bytes });
+        segments.push({ first: runFirst, last: runFirst + run.count - 1 });
+        runFirst += run.count;
+      }
       const last = (entries[entries.length - 1] as E).index;
-      operations.push({ type: 'put', key: entryKey(first), value: encode(entries) });
-      segments.push({ first, last });
+      assert(runFirst === last + 1, `encoded runs cover ${runFirst - first} of ${entries.length} entries`);
       lastIndex = last;
     }
     if (batch.hardState !== undefined) operations.push({ type: 'put', key: KEY_HARD_STATE, value: encode(batch.hardState) });

@@ -100,6 +100,9 @@ export interface DistributionOptions {
   readonly backoffMaxMs?: number;
   readonly rng?: Rng;
   readonly logger?: Logger;
+  /** The protocol versions offered in handshakes (default: all this build speaks; tests pin older ones). */
+  readonly versionMin?: number;
+  readonly versionMax?: number;
 }
 
 export type NodeEvent = { readonly type: 'nodeup' | 'nodedown'; readonly node: string; readonly hidden: boolean };
@@ -110,6 +113,8 @@ export interface PeerInfo {
   readonly creation: number;
   readonly hidden: boolean;
   readonly address: string;
+  /** The link protocol version agreed with it in the handshake. */
+  readonly version: number;
 }
 
 export interface DistributionStats {
@@ -319,9 +324,10 @@ export class Distribution implements SignalRouter {
   }
 
   peerInfo(nodeName: string): PeerInfo | undefined {
-    const peer = this.#connections.get(nodeName)?.peer;
-    if (peer === undefined) return undefined;
-    return { name: peer.name, creation: peer.creation, hidden: peer.hidden, address: peer.listenAddress };
+    const connection = this.#connections.get(nodeName);
+    if (connection === undefined) return undefined;
+    const peer = connection.peer;
+    return { name: peer.name, creation: peer.creation, hidden: peer.hidden, address: peer.listenAddress, version: connection.version };
   }
 
   isConnected(nodeName: string): boolean {
@@ -578,6 +584,8 @@ export class Distribution implements SignalRouter {
         cookie: this.#cookie,
         timeoutMs: this.#options.handshakeTimeoutMs,
         frameBytesMax: this.#options.frameBytesMax,
+        versionMin: this.#options.versionMin,
+        versionMax: this.#options.versionMax,
         admit: (peer) => {
           const refusal = this.#admit(peer, role, stream);
           if (refusal === undefined) claimed = peer.name;

@@ -46,9 +46,16 @@ import { FrameDecoder, encodeFrame } from './frame.js';
 import { Opener, Sealer, deriveKey } from './seal.js';
 import type { ByteStream } from './transport.js';
 
-/** The protocol versions this build speaks (the link format is the same for all of them). */
+/**
+ * The protocol versions this build speaks. The link format is the same for all of them; 2 adds
+ * values a build speaking only 1 cannot decode (the codec's `Encoded` extension, in which Raft
+ * appends carry their entries), sent only over links that agreed on 2 or more — so members of
+ * the previous release and of this one still link and replicate during a rolling upgrade.
+ */
 export const PROTOCOL_VERSION_MIN = 1;
-export const PROTOCOL_VERSION_MAX = 1;
+export const PROTOCOL_VERSION_MAX = 2;
+/** The first version whose peers decode `Encoded` values. */
+export const PROTOCOL_VERSION_ENCODED = 2;
 const NONCE_BYTES = 32;
 const PROOF_BYTES = 32;
 const CLUSTER_BYTES_MAX = 256;

@@ -48,7 +48,9 @@ export {
 } from './transport.js';
 export { HyperswarmTransport, type HyperswarmTransportOptions, HyperswarmDiscovery, clusterTopic } from './hyperswarm.js';
 export { type Discovery, StaticDiscovery, DnsDiscovery, type DnsDiscoveryOptions, type HostResolver, resolveAllAddresses } from './discovery.js';
-export { handshake, type HandshakeOptions, type HandshakeResult, type NodeIdentity, type Role, PROTOCOL_VERSION_MIN, PROTOCOL_VERSION_MAX } from './handshake.js';
+export { handshake, type HandshakeOptions, type HandshakeResult, type NodeIdentity, type Role, PROTOCOL_VERSION_MIN, PROTOCOL_VERSION_MAX, PROTOCOL_VERSION_ENCODED } from './handshake.js';
 export { FrameDecoder, encodeFrame, frameHeader, FRAME_HEADER_BYTES } from './frame.js';
 export { Sealer, Opener, deriveKey, SEAL_TAG_BYTES } from './seal.js';
 export { type PeerAddress, type LinkMessage, DataEncoder, parseRecord } from './wire.js';
+// Pre-encoded values on the wire (the Raft driver's log entries): codec parts, exported here with the wire.
+export { Encoded, encodeRecords } from '../codec.js';

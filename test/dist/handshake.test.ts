@@ -12,7 +12,7 @@ import net from 'node:net';
 import { describe, expect, it } from 'vitest';
 import { decode, encode } from '../../runtime/codec.js';
 import { FrameDecoder, encodeFrame } from '../../runtime/dist/frame.js';
-import { handshake, type HandshakeOptions, type HandshakeResult } from '../../runtime/dist/handshake.js';
+import { PROTOCOL_VERSION_MAX, handshake, type HandshakeOptions, type HandshakeResult } from '../../runtime/dist/handshake.js';
 import { TcpTransport } from '../../runtime/dist/transport.js';
 import { isFedError } from '../../runtime/kernel/errors.js';
 import { handshakePair, identity, tcpPair, waitFor } from './fixtures/helpers.js';
@@ -79,7 +79,7 @@ describe('handshake', () => {
     try {
       expect(pair.initiator.peer).toMatchObject({ name: 'b@127.0.0.1', hidden: true, cluster: 'test' });
       expect(pair.responder.peer).toMatchObject({ name: 'a@127.0.0.1', creation: 7, listenAddress: '127.0.0.1:1' });
-      expect(pair.initiator.version).toBe(1);
+      expect(pair.initiator.version).toBe(PROTOCOL_VERSION_MAX);
       const sealed = pair.initiator.sealer!.seal(Buffer.from('ping'));
       expect(pair.responder.opener!.open(Buffer.concat(sealed)).toString()).toBe('ping');
       const back = pair.responder.sealer!.seal(Buffer.from('pong'));

@@ -7,6 +7,7 @@
 // loaded machine can cause, comes after and is not a second round).
 import { afterEach, describe, expect, it } from 'vitest';
 import type { DriverStats } from '../../registry/group.js';
+import { Encoded, decode } from '../../runtime/index.js';
 import { GroupCluster, type Member, eventually, idleProcess } from './group-helpers.js';
 
 let cluster = new GroupCluster();
@@ -48,9 +49,11 @@ async function burst(on: Member, leader: Member, all: readonly Member[]): Promis
   const distribution = leader.distribution;
   const send = distribution.sendControl.bind(distribution);
   distribution.sendControl = (node, channel, payload) => {
-    const message = payload as { type?: string; entries?: Array<{ index: number }> };
-    if (channel === 'raft:g1' && message.type === 'append' && (message.entries?.length ?? 0) > 0) {
-      appends.set(node, [...(appends.get(node) ?? []), message.entries!.map((entry) => entry.index)]);
+    const message = payload as { type?: string; entries?: Encoded };
+    // An append's entries travel encoded once (for every follower and the disk alike).
+    const entries = message.entries instanceof Encoded ? (decode(message.entries.bytes) as Array<{ index: number }>) : [];
+    if (channel === 'raft:g1' && message.type === 'append' && entries.length > 0) {
+      appends.set(node, [...(appends.get(node) ?? []), entries.map((entry) => entry.index)]);
     }
     return send(node, channel, payload);
   };

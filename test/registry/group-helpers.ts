@@ -24,6 +24,8 @@ export type MemberOptions = Partial<Omit<GroupOptions, 'node' | 'distribution' |
   readonly seed?: string;
   /** The node's creation (a restart of a node is a higher one). */
   readonly creation?: number;
+  /** The newest link protocol version the node offers (a member of an older release). */
+  readonly versionMax?: number;
 };
 
 /** Fast settings for tests: 20 ms ticks, short graces. */
@@ -42,8 +44,8 @@ export class GroupCluster {
   async start(short: string, options: MemberOptions = {}): Promise<Member> {
     const node = new Node({ name: `${short}@127.0.0.1`, stopTimeoutMs: 200, ...(options.creation !== undefined ? { creation: options.creation } : {}) });
     await node.start();
-    const distribution = await Distribution.start({ node, cookie: COOKIE, tickMs: 100, heartbeatTimeoutMs: 1_000 });
-    const { seed, creation: _creation, ...groupOptions } = options;
+    const distribution = await Distribution.start({ node, cookie: COOKIE, tickMs: 100, heartbeatTimeoutMs: 1_000, ...(options.versionMax !== undefined ? { versionMax: options.versionMax } : {}) });
+    const { seed, creation: _creation, versionMax: _versionMax, ...groupOptions } = options;
     let group: Group;
     try {
       group = await Group.open({ group: 'g1', bootstrap: false, ...FAST_GROUP, ...groupOptions, node, distribution, address: distribution.address });

@@ -31,6 +31,38 @@ function applyAll(registry: NameRegistry, commands: RegistryCommand[], startInde
 }
 
 describe('names — register and unregister', () => {
+  it('a name is at most LIMITS.nameBytesMax bytes of UTF-8, counted also when its characters take several bytes', () => {
+    // Proves the quick length check never lets a long multi-byte name through.
+    const registry = new NameRegistry();
+    const [ascii, tooLong, euros, fewEuros] = applyAll(registry, [
+      { op: 'register', name: 'x'.repeat(1_024), pid: a1 },
+      { op: 'register', name: 'x'.repeat(1_025), pid: a1 },
+      { op: 'register', name: '€'.repeat(342), pid: a1 },
+      { op: 'register', name: '€'.repeat(341), pid: a1 },
+    ]);
+    expect(ascii).toMatchObject({ ok: true });
+    expect(tooLong).toMatchObject({ ok: false, code: 'badarg' });
+    expect(euros).toMatchObject({ ok: false, code: 'badarg' });
+    expect(fewEuros).toMatchObject({ ok: true });
+  });
+
+  it('pids are compared by value: equal pid objects (decoded one per entry) hold and release the same names', () => {
+    // Proves the registry's per-pid index does not depend on pid object identity.
+    const registry = new NameRegistry();
+    const copy = (pid: Pid) => decode(encode(pid)) as Pid;
+    applyAll(registry, [
+      { op: 'register', name: 'n1', pid: copy(a1) },
+      { op: 'register', name: 'n2', pid: copy(a2) },
+      { op: 'register', name: 'n3', pid: copy(a1) },
+      { op: 'register', name: 'n4', pid: copy(a1) },
+    ]);
+    expect(registry.namesOf(copy(a1)).sort()).toEqual(['n1', 'n3', 'n4']);
+    expect(registry.apply(5, { op: 'unregister', name: 'n3', pid: copy(a1) })).toMatchObject({ ok: true });
+    expect(registry.apply(6, { op: 'release_pid', pid: copy(a1) })).toEqual({ ok: true, revision: 6, released: ['n1', 'n4'] });
+    expect(registry.registered().map(([name]) => name)).toEqual(['n2']);
+    expect(registry.namesOf(a2)).toEqual(['n2']);
+  });
+
   it('registers a free name with its index as revision, idempotently for the same pid', () => {
     const registry = new NameRegistry();
     const [first, again] = applyAll(registry, [

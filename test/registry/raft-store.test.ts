@@ -2,7 +2,8 @@
 // It proves that what `persist` wrote is exactly what `load` reads after a reopen, that a
 // conflicting suffix is replaced, that a compaction drops only the log it covers while an
 // installed snapshot drops the whole log (a divergent suffix must not come back at restart),
-// that one `persist` is one batch, and (on disk) that corrupt values and holes are refused with
+// that one `persist` is one batch, that entries handed over already encoded (as runs) are
+// stored as they are, one segment per run, and read back like the others, and (on disk) that corrupt values and holes are refused with
 // corrupt_data and a missing store is not silently created.
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -10,7 +11,7 @@ import { join } from 'node:path';
 import { ClassicLevel } from 'classic-level';
 import { afterEach, describe, expect, it } from 'vitest';
 import { RaftStore, entryKey } from '../../registry/raft-store.js';
-import { Pid, encode, isFedError } from '../../runtime/index.js';
+import { Pid, encode, encodeRecords, isFedError } from '../../runtime/index.js';
 import fc from 'fast-check';
 
 interface Entry { index: number; term: number; data: unknown }
@@ -131,6 +132,39 @@ for (const backend of backends) {
       loaded = await again.load();
       expect(loaded.entries.map((entry) => [entry.index, entry.term])).toEqual([[7, 2], [8, 2]]);
       await again.close();
+    });
+
+    it('entries handed over already encoded are stored as one segment per run and read back as entries', async () => {
+      const { store, reopen } = await backend.open();
+      const pid = new Pid('a@127.0.0.1', 3, 2);
+      const all = [...entries(1, 3, 1), { index: 4, term: 1, data: { pid } }, ...entries(5, 9, 1)];
+      const runs = [all.slice(0, 4), all.slice(4, 5), all.slice(5)];
+      await store.persist({
+        entries: all,
+        encodedEntries: runs.map((run, at) => ({ count: run.length, bytes: at === 1 ? encode(run) : encodeRecords(run) })),
+      });
+      expect(store.stats()).toEqual({ batches: 1, syncedBatches: 1, batchesWithEntries: 1, entriesWritten: 9 });
+      // An overwrite that starts inside the first run rewrites its head, and a compaction cuts the last.
+      await store.persist({ entries: entries(3, 6, 2) });
+      await store.persist({ compaction: { index: 2, term: 1, data: 'state' } });
+      let again = await reopen();
+      let loaded = await again.load();
+      expect(loaded.entries.map((entry) => [entry.index, entry.term])).toEqual([[3, 2], [4, 2], [5, 2], [6, 2]]);
+      await again.persist({ entries: all.slice(6), encodedEntries: [{ count: 3, bytes: encodeRecords(all.slice(6)) }] });
+      again = await reopen();
+      loaded = await again.load();
+      expect(loaded.entries.map((entry) => [entry.index, entry.term])).toEqual([[3, 2], [4, 2], [5, 2], [6, 2], [7, 1], [8, 1], [9, 1]]);
+      await again.close();
+    });
+
+    it('encoded runs that do not cover the entries exactly are a programming error, nothing written', async () => {
+      const { store } = await backend.open();
+      const five = entries(1, 5, 1);
+      await expect(store.persist({ entries: five, encodedEntries: [{ count: 4, bytes: encodeRecords(five.slice(0, 4)) }] })).rejects.toThrow(/encoded runs cover 4 of 5/);
+      await expect(store.persist({ entries: five, encodedEntries: [{ count: 0, bytes: encodeRecords([]) }] })).rejects.toThrow(/an encoded run of 0 entries/);
+      expect(store.stats().batches).toBe(0);
+      expect(store.lastIndex).toBe(0);
+      await store.close();
     });
 
     it('one persist is one batch: installed snapshot, entries, hard state and compaction together', async () => {
@@ -275,6 +309,22 @@ describe('raft store (classic-level) — refuses corrupt data', () => {
     await store.close();
     const again = await RaftStore.openDisk<Entry, Hard, Snap>(dir);
     expect((await again.load()).entries.map((entry) => [entry.index, entry.term])).toEqual([[6, 3]]);
+    await again.close();
+  });
+
+  it('reads segments written with plain maps (stores from before records) beside record-encoded ones', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'fedctl-raftstore-'));
+    dirs.push(dir);
+    const raw = new ClassicLevel<Uint8Array, Uint8Array>(dir, { keyEncoding: 'view', valueEncoding: 'view' });
+    await raw.put(entryKey(1), encode(entries(1, 4, 1)));
+    await raw.close();
+    const store = await RaftStore.openDisk<Entry, Hard, Snap>(dir);
+    expect((await store.load()).entries.map((entry) => entry.index)).toEqual([1, 2, 3, 4]);
+    await store.persist({ entries: entries(5, 6, 1) });
+    await store.close();
+    const again = await RaftStore.openDisk<Entry, Hard, Snap>(dir);
+    const loaded = await again.load();
+    expect(loaded.entries).toEqual(entries(1, 6, 1));
     await again.close();
   });
 
