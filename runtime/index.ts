@@ -1,7 +1,7 @@
 // runtime — one node. The public face of the folder; other folders import only this file.
 export * from './kernel/index.js';
 export { Pid, Ref, isValidNodeName, assertNodeName } from './pid.js';
-export { encode, decode } from './codec.js';
+export { encode, decode, Encoded, encodeRecords } from './codec.js';
 // Node, processes, servers, supervisors (runtime/public.ts lists them).
 export * from './public.js';
 export {

@@ -22,7 +22,7 @@
  *   const sim = await FederationSim.build({ nodes: 1_000, groupSizeMax: 50, seed: 1 });
  *   try { sim.connections(); await sim.registration(); await sim.idle(10_000); } finally { await sim.close(); }
  */
-import { Distribution, type DistributionOptions, Node, type Pid, Rng, assert } from '../../runtime/index.js';
+import { Distribution, type DistributionOptions, Encoded, Node, type Pid, Rng, assert } from '../../runtime/index.js';
 import { Group } from '../../registry/index.js';
 import type { GroupId } from '../directory.js';
 import { Federation, FEDERATION_DEFAULTS, type FederationSettings } from '../federation.js';
@@ -101,9 +101,10 @@ export class Tally {
 
 /** What kind of message a control payload is (for the breakdown; the payloads are the runtime's). */
 export function messageKind(channel: string, payload: unknown): string {
-  const message = (payload ?? {}) as { type?: unknown; method?: unknown; entries?: unknown[] };
+  const message = (payload ?? {}) as { type?: unknown; method?: unknown; entries?: unknown };
   if (channel.startsWith('raft:')) {
-    if (message.type === 'append') return (message.entries?.length ?? 0) > 0 ? 'raft append (entries)' : 'raft append (commit only)';
+    // Entries travel pre-encoded (`Encoded`, only ever for a non-empty batch) or as an array.
+    if (message.type === 'append') return message.entries instanceof Encoded || (Array.isArray(message.entries) && message.entries.length > 0) ? 'raft append (entries)' : 'raft append (commit only)';
     return `raft ${String(message.type)}`;
   }
   if (channel.startsWith('group:')) return `group ${String(message.type)}`;

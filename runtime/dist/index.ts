@@ -52,5 +52,3 @@ export { handshake, type HandshakeOptions, type HandshakeResult, type NodeIdenti
 export { FrameDecoder, encodeFrame, frameHeader, FRAME_HEADER_BYTES } from './frame.js';
 export { Sealer, Opener, deriveKey, SEAL_TAG_BYTES } from './seal.js';
 export { type PeerAddress, type LinkMessage, DataEncoder, parseRecord } from './wire.js';
-// Pre-encoded values on the wire (the Raft driver's log entries): codec parts, exported here with the wire.
-export { Encoded, encodeRecords } from '../codec.js';
