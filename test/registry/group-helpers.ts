@@ -8,6 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Distribution, Node, type Pid } from '../../runtime/index.js';
 import { Group, type GroupOptions } from '../../registry/group.js';
+import { eventually as eventuallyEvery } from '../support/eventually.js';
 
 const COOKIE = 'group-helpers-cookie-0123456789';
 
@@ -130,12 +131,7 @@ export function heal(cluster: GroupCluster): void {
   for (const member of cluster.members) if (!member.closed) member.distribution.setBlocked([]);
 }
 
-export async function eventually<T>(what: string, probe: () => T | undefined | false | Promise<T | undefined | false>, timeoutMs = 10_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await probe();
-    if (value !== undefined && value !== false) return value;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 10));
-  }
+/** `eventually` (test/support) polling every 10 ms: these conditions are in-process and quick. */
+export function eventually<T>(what: string, probe: () => T | undefined | false | Promise<T | undefined | false>, timeoutMs = 10_000): Promise<T> {
+  return eventuallyEvery(what, probe, timeoutMs, 10);
 }

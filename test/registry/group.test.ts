@@ -5,6 +5,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { Distribution, Node, Pid, isFedError } from '../../runtime/index.js';
 import { Group } from '../../registry/group.js';
+import { eventually } from '../support/eventually.js';
 
 const COOKIE = 'group-test-cookie-0123456789';
 
@@ -42,16 +43,6 @@ async function startMember(name: string, options: { bootstrap?: boolean; seed?: 
   members.push(member);
   if (options.seed !== undefined) await group.join(options.seed);
   return member;
-}
-
-async function eventually<T>(what: string, probe: () => T | undefined | false | Promise<T | undefined | false>, timeoutMs = 10_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await probe();
-    if (value !== undefined && value !== false) return value;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 20));
-  }
 }
 
 async function threeMembers(): Promise<Member[]> {

@@ -7,6 +7,7 @@ import { Distribution, Node, type Pid, TIMEOUT, isDownMessage } from '../../runt
 import { Group } from '../../registry/group.js';
 import { HashRing } from '../../registry/ring.js';
 import { SingletonManager, type SingletonManagerOptions, type SingletonSpec, type SingletonStartReason } from '../../registry/singleton.js';
+import { eventually as eventuallyEvery } from '../support/eventually.js';
 
 const COOKIE = 'singleton-test-cookie-0123456789';
 
@@ -210,14 +211,9 @@ export function keyOwnedBy(wanted: string, members: readonly string[], prefix = 
   throw new Error(`no key owned by ${wanted}`);
 }
 
-export async function eventually<T>(what: string, probe: () => T | undefined | false | Promise<T | undefined | false>, timeoutMs = 10_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await probe();
-    if (value !== undefined && value !== false) return value;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 10));
-  }
+/** `eventually` (test/support) polling every 10 ms: these conditions are in-process and quick. */
+export function eventually<T>(what: string, probe: () => T | undefined | false | Promise<T | undefined | false>, timeoutMs = 10_000): Promise<T> {
+  return eventuallyEvery(what, probe, timeoutMs, 10);
 }
 
 export function sendTicks(member: Member, pid: Pid, count: number): void {

@@ -14,6 +14,7 @@ import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { afterAll, describe, expect, it } from 'vitest';
 import { freePort } from './fixtures/fedctl-process.js';
+import { eventually as eventuallyWithin } from '../support/eventually.js';
 
 const SCRIPT = fileURLToPath(new URL(`./fixtures/singleton-member${import.meta.url.endsWith('.ts') ? '.ts' : '.js'}`, import.meta.url));
 const NODE_ARGS = import.meta.url.endsWith('.ts') ? ['--import', 'tsx', SCRIPT] : [SCRIPT];
@@ -121,19 +122,9 @@ async function stop(member: Member): Promise<void> {
 
 const live = (): Member[] => members.filter((member) => member.child !== undefined);
 
-async function eventually<T>(what: string, probe: () => Promise<T | undefined | false>, timeoutMs = 20_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  let lastError: unknown;
-  for (;;) {
-    try {
-      const value = await probe();
-      if (value !== undefined && value !== false) return value;
-    } catch (error) {
-      lastError = error;
-    }
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}${lastError !== undefined ? ` (${String(lastError)})` : ''}`);
-    await new Promise((resolve) => setTimeout(resolve, 50));
-  }
+/** Child processes start slowly on a loaded machine: 20 s per wait. */
+function eventually<T>(what: string, probe: () => Promise<T | undefined | false>, timeoutMs = 20_000): Promise<T> {
+  return eventuallyWithin(what, probe, timeoutMs);
 }
 
 /** The member running the singleton, once every live member agrees it is the owner and its instance reports. */
