@@ -1034,10 +1034,8 @@ export class Group {
     for (const [id, to] of [...this.#forwardedTo]) {
       if (to !== leader) continue;
       this.#forwardedTo.delete(id);
-      const pending = this.#proposals.get(id);
+      const pending = this.#take(this.#proposals, id);
       if (pending === undefined) continue;
-      this.#proposals.delete(id);
-      this.#deadlines.settle(pending.deadline!);
       pending.reject(fedError('unavailable', `${why} while a proposal forwarded to it was pending; it may or may not commit`, { leaderHint: leader, definite: false }));
     }
   }
@@ -1051,10 +1049,8 @@ export class Group {
     for (const item of data) {
       const id = (item as GroupEntryData | null)?.id;
       if (typeof id !== 'string') continue;
-      const pending = this.#proposals.get(id);
+      const pending = this.#take(this.#proposals, id);
       if (pending === undefined) continue;
-      this.#proposals.delete(id);
-      this.#deadlines.settle(pending.deadline!);
       pending.reject(fedError('unavailable', `the leader ${leader} is not connected; nothing was proposed`, { leaderHint: leader, definite: true }));
     }
   }
@@ -1105,10 +1101,8 @@ export class Group {
     const result = this.state.apply(entry.index, data.cmd);
     for (const listener of this.#applyListeners) listener({ type: 'command', index: entry.index, command: data.cmd, result });
     if (data.id === null) return;
-    const pending = this.#proposals.get(data.id);
+    const pending = this.#take(this.#proposals, data.id);
     if (pending === undefined) return;
-    this.#proposals.delete(data.id);
-    this.#deadlines.settle(pending.deadline!);
     pending.resolve(result);
   }
 
@@ -1183,10 +1177,8 @@ export class Group {
       const data = entry.data as GroupEntryData;
       const result = speculative.apply(entry.index, data.cmd);
       if (data.id === null || data.cmd.op === 'ext') continue;
-      const pending = this.#proposals.get(data.id);
+      const pending = this.#take(this.#proposals, data.id);
       if (pending === undefined) continue;
-      this.#proposals.delete(data.id);
-      this.#deadlines.settle(pending.deadline!);
       pending.resolve(result);
     }
   }
@@ -1197,11 +1189,9 @@ export class Group {
       return;
     }
     if (request.outcome !== 'rejected') return;
-    const waiting = request.kind === 'read_index' ? this.#reads : request.kind === 'propose' ? this.#proposals : undefined;
-    const pending = waiting?.get(request.id);
-    if (waiting === undefined || pending === undefined) return;
-    waiting.delete(request.id);
-    this.#deadlines.settle(pending.deadline!);
+    const pending: { reject(error: unknown): void } | undefined =
+      request.kind === 'read_index' ? this.#take(this.#reads, request.id) : request.kind === 'propose' ? this.#take(this.#proposals, request.id) : undefined;
+    if (pending === undefined) return;
     const code = request.reason === 'not_leader' ? 'not_leader' : request.reason === 'queue_full' ? 'overloaded' : 'unavailable';
     pending.reject(
       fedError(code, `${request.kind} refused: ${request.reason}`, { leaderHint: request.leaderHint, reason: request.reason, definite: true }),
@@ -1217,10 +1207,8 @@ export class Group {
         still.push(read);
         continue;
       }
-      const pending = this.#reads.get(read.requestId);
+      const pending = this.#take(this.#reads, read.requestId);
       if (pending === undefined) continue;
-      this.#reads.delete(read.requestId);
-      this.#deadlines.settle(pending.deadline!);
       pending.resolve();
     }
     this.#readsWaitingApply = still;
@@ -1417,10 +1405,8 @@ export class Group {
         return;
       }
       case 'read_reply': {
-        const pending = this.#leaderReads.get(message.requestId);
+        const pending = this.#take(this.#leaderReads, message.requestId);
         if (pending === undefined) return;
-        this.#leaderReads.delete(message.requestId);
-        this.#deadlines.settle(pending.deadline!);
         if (message.error !== undefined) pending.reject(fedError('not_leader', `${from} is no longer the leader`, { definite: true }));
         else pending.resolve(message.entry);
         return;
@@ -1448,10 +1434,8 @@ export class Group {
     const requestId = this.#nextRequestId();
     const entry = await this.#await(this.#leaderReads, requestId, 'leader read', () => {
       if (!this.distribution.sendControl(leader, `group:${this.id}`, { type: 'read', requestId, name } satisfies GroupMessage)) {
-        const pending = this.#leaderReads.get(requestId);
-        this.#leaderReads.delete(requestId);
+        const pending = this.#take(this.#leaderReads, requestId);
         if (pending !== undefined) {
-          this.#deadlines.settle(pending.deadline!);
           pending.reject(fedError('unavailable', `leader ${leader} is not connected`, { definite: true }));
         }
       }
@@ -1569,6 +1553,15 @@ export class Group {
   }
 
   // ---- helpers -----------------------------------------------------------------------------
+
+  /** The request `id` waiting in `waiting`, removed and its timeout settled (undefined if it is not waiting). */
+  #take<T>(waiting: Map<string, Pending<T>>, id: string): Pending<T> | undefined {
+    const pending = waiting.get(id);
+    if (pending === undefined) return undefined;
+    waiting.delete(id);
+    this.#deadlines.settle(pending.deadline!);
+    return pending;
+  }
 
   #await<T>(waiting: Map<string, Pending<T>>, id: string, what: string, start: () => void): Promise<T> {
     return new Promise<T>((resolve, reject) => {
