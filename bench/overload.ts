@@ -273,12 +273,12 @@ async function overload(members: readonly Member[], ratePerSecond: number, durat
   const inflight = new Set<Promise<void>>();
   const started = tally.startedMs;
   let issued = 0;
+  const owedMax = Math.ceil((ratePerSecond * SCHEDULE_TICK_MS * CATCH_UP_TICKS_MAX) / 1_000);
   let nextSample = started + SAMPLE_INTERVAL_MS;
   for (;;) {
     const now = performance.now();
     if (now - started >= durationMs) break;
     const due = Math.floor(((now - started) / 1_000) * ratePerSecond);
-    const owedMax = Math.ceil((ratePerSecond * SCHEDULE_TICK_MS * CATCH_UP_TICKS_MAX) / 1_000);
     if (due - issued > owedMax) {
       tally.behind += due - issued - owedMax;
       issued = due - owedMax;

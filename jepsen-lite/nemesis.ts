@@ -175,7 +175,7 @@ export class Nemesis {
       const unconfirmed = answers.filter(({ node, answer }) => answer !== undefined && (this.#blocked.get(node) ?? []).length > 0 && !('gatewayBlocked' in answer));
       if (unconfirmed.length > 0) {
         window.problems.push(
-          `the links between groups were not cut: ${unconfirmed.map(({ node }) => shortName(node)).join(' ')} did not say they cut their gateway links (no gatewayBlocked in the fault answer: fedctl's fault hook reaches only the group's own links)`,
+          `the links between groups were not cut: ${unconfirmed.map(({ node }) => shortName(node)).join(' ')} did not say they cut their gateway links (no gatewayBlocked in the fault answer: their fault hook reaches only their group's own links)`,
         );
       }
     }
