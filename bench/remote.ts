@@ -1,5 +1,5 @@
 /**
- * `npm run bench -- remote [--plaintext] [--seconds N] [--only small|kib|rtt|call]`: distribution throughput and latency
+ * `npm run bench -- remote [--plaintext] [--seconds N] [--only small|kib|rtt|call] [--busy-wait-us N] [--callers 1,16]`: distribution throughput and latency
  * between two nodes in separate OS processes on 127.0.0.1, over sealed links (ChaCha20-Poly1305)
  * unless `--plaintext`.
  *
@@ -18,6 +18,7 @@ import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import * as hdr from 'hdr-histogram-js';
 import { Distribution } from '../runtime/dist/index.js';
+import { LIMITS } from '../runtime/kernel/limits.js';
 import { Node } from '../runtime/node.js';
 import type { Pid, Ref } from '../runtime/pid.js';
 import type { ProcessContext } from '../runtime/process.js';
@@ -32,12 +33,14 @@ const KIB_MESSAGES = 400_000;
 
 interface PeerConfig {
   readonly sealed: boolean;
+  /** Both nodes' busy-wait window (undefined: the default). */
+  readonly busyWaitUs: number | undefined;
 }
 
 async function runPeer(config: PeerConfig): Promise<void> {
   const node = new Node({ name: 'bench-b@127.0.0.1', stopTimeoutMs: 100 });
   await node.start();
-  const dist = await Distribution.start({ node, cookie: COOKIE, sealed: config.sealed, logger: () => undefined });
+  const dist = await Distribution.start({ node, cookie: COOKIE, sealed: config.sealed, busyWaitUs: config.busyWaitUs, logger: () => undefined });
   node.spawn(
     async (ctx) => {
       let count = 0;
@@ -73,6 +76,14 @@ async function runPeer(config: PeerConfig): Promise<void> {
   });
 }
 
+const marks: [string, number][] = [];
+if (process.env.MARKS) (globalThis as any).__mark = (k: string) => { if (marks.length < 200000) marks.push([k, performance.now()]); };
+function dumpMarks(who: string) {
+  const gaps = new Map<string, number[]>();
+  for (let i = 1; i < marks.length; i++) { const k = marks[i-1]![0] + '>' + marks[i]![0]; const g = (marks[i]![1] - marks[i-1]![1]) * 1000; (gaps.get(k) ?? gaps.set(k, []).get(k)!).push(g); }
+  for (const [k, g] of gaps) { g.sort((a, b) => a - b); console.error(who, k, 'n', g.length, 'p50', g[g.length >> 1]!.toFixed(1), 'p10', g[Math.floor(g.length * 0.1)]!.toFixed(1)); }
+}
+process.on('exit', () => { if (process.env.MARKS) dumpMarks(process.env.FEDCTL_BENCH_PEER ? 'peer' : 'caller'); });
 if (process.env.FEDCTL_BENCH_PEER !== undefined) {
   await runPeer(JSON.parse(process.env.FEDCTL_BENCH_PEER) as PeerConfig);
 }
@@ -160,7 +171,9 @@ async function measure(node: Node, peer: string, callers: number, seconds: numbe
       node.run(async (ctx: ProcessContext) => {
         while (performance.now() < deadline) {
           const sentAt = performance.now();
+          (globalThis as any).__mark?.('send');
           await once(ctx);
+          (globalThis as any).__mark?.('recv');
           histogram.recordValue(Math.max(1, Math.round((performance.now() - sentAt) * 1000)));
           total++;
         }
@@ -206,11 +219,15 @@ export default async function main(args: string[]): Promise<void> {
   const onlyIndex = args.indexOf('--only');
   const only = onlyIndex >= 0 ? args[onlyIndex + 1] : undefined;
   const runs = (part: string): boolean => only === undefined || only === part;
+  const busyIndex = args.indexOf('--busy-wait-us');
+  const busyWaitUs = busyIndex >= 0 ? Number(args[busyIndex + 1]) : undefined;
+  const callersIndex = args.indexOf('--callers');
+  const callerCounts = callersIndex >= 0 ? String(args[callersIndex + 1]).split(',').map(Number) : [1, 16];
   // FEDCTL_BENCH_PROFILE_DIR=dir writes a CPU profile of the peer there (to see where time goes).
   const profileDir = process.env.FEDCTL_BENCH_PROFILE_DIR;
   const profile = profileDir === undefined ? [] : ['--cpu-prof', '--cpu-prof-dir', profileDir];
   const child = spawn(process.execPath, [...profile, '--import', 'tsx', fileURLToPath(import.meta.url)], {
-    env: { ...process.env, FEDCTL_BENCH_PEER: JSON.stringify({ sealed }) },
+    env: { ...process.env, FEDCTL_BENCH_PEER: JSON.stringify({ sealed, busyWaitUs } satisfies PeerConfig) },
     stdio: ['pipe', 'pipe', 'inherit'],
   });
   const address = await new Promise<string>((resolve, reject) => {
@@ -219,10 +236,10 @@ export default async function main(args: string[]): Promise<void> {
   });
   const node = new Node({ name: 'bench-a@127.0.0.1', stopTimeoutMs: 100 });
   await node.start();
-  const dist = await Distribution.start({ node, cookie: COOKIE, sealed, logger: () => undefined });
+  const dist = await Distribution.start({ node, cookie: COOKIE, sealed, busyWaitUs, logger: () => undefined });
   try {
     const peer = await dist.connect(address);
-    console.log(`remote: two processes on 127.0.0.1, ${sealed ? 'sealed (ChaCha20-Poly1305)' : 'PLAINTEXT'} links, node ${process.version}`);
+    console.log(`remote: two processes on 127.0.0.1, ${sealed ? 'sealed (ChaCha20-Poly1305)' : 'PLAINTEXT'} links, busy-wait ${busyWaitUs ?? LIMITS.busyWaitUs} µs, node ${process.version}`);
     await oneWay(node, dist, peer, 100_000, (index) => index); // warm-up
     if (runs('small')) {
       const small = await oneWay(node, dist, peer, SMALL_MESSAGES, (index) => ['ping', index]);
@@ -234,12 +251,12 @@ export default async function main(args: string[]): Promise<void> {
       console.log(`one-way 1 KiB msgs:  ${Math.round(large.perSecond).toLocaleString('en')} msgs/s (${large.received.toLocaleString('en')} received, ${large.dropped} dropped; CPU/msg sender ${cpuText(large.senderCpuMicros)}, receiver ${cpuText(large.receiverCpuMicros)})`);
     }
     if (runs('rtt')) await roundTrips(node, peer, 1, 0.3); // warm-up
-    for (const callers of runs('rtt') ? [1, 16] : []) {
+    for (const callers of runs('rtt') ? callerCounts : []) {
       const result = await roundTrips(node, peer, callers, seconds);
       console.log(`round trips, ${String(callers).padStart(2)} caller${callers === 1 ? ' ' : 's'}: ${roundTripText(result)}`);
     }
     if (runs('call')) await calls(node, peer, 1, 0.3); // warm-up
-    for (const callers of runs('call') ? [1, 16] : []) {
+    for (const callers of runs('call') ? callerCounts : []) {
       const result = await calls(node, peer, callers, seconds);
       console.log(`GenServer calls, ${String(callers).padStart(2)} caller${callers === 1 ? ' ' : 's'}: ${roundTripText(result)}`);
     }

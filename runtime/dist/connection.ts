@@ -43,6 +43,7 @@ import { FedError, fedError } from '../kernel/errors.js';
 import { LIMITS } from '../kernel/limits.js';
 import { Pid } from '../pid.js';
 import type { NameAtNode, Signal } from '../signals.js';
+import type { BusyWait } from './busy-wait.js';
 import { FRAME_HEADER_BYTES, FrameDecoder, frameHeader } from './frame.js';
 import type { HandshakeResult, NodeIdentity } from './handshake.js';
 import { Opener, SEAL_TAG_BYTES, Sealer } from './seal.js';
@@ -88,6 +89,8 @@ export interface ConnectionOptions {
   readonly timeoutMs?: number;
   readonly outboundBytesMax?: number;
   readonly recordBytesTarget?: number;
+  /** Kept turning after this link's activity (the distribution's, shared by its links). */
+  readonly busyWait?: BusyWait;
 }
 
 export interface ConnectionHandlers {
@@ -213,6 +216,7 @@ export class Connection {
   #lastReceivedMs = performance.now();
   #tickTimer: NodeJS.Timeout | undefined;
   #silenceCheck: NodeJS.Immediate | undefined;
+  readonly #busyWait: BusyWait | undefined;
 
   constructor(stream: ByteStream, handshake: HandshakeResult, options: ConnectionOptions) {
     this.#stream = stream;
@@ -226,6 +230,7 @@ export class Connection {
     this.#timeoutMs = options.timeoutMs ?? LIMITS.heartbeatTimeoutMs;
     this.#outboundBytesMax = options.outboundBytesMax ?? LIMITS.peerOutboundBytesMax;
     this.#recordBytesTarget = Math.min(options.recordBytesTarget ?? RECORD_BYTES_TARGET_DEFAULT, this.#recordPayloadBytesMax);
+    this.#busyWait = options.busyWait;
   }
 
   /** Start: attach handlers, process bytes that arrived during the handshake, start ticking. */
@@ -628,6 +633,8 @@ export class Connection {
     let plaintextBytes = 0;
     for (const frame of frames) plaintextBytes += frame.length;
     this.stats.recordsSent++;
+    // An answer may come soon: keep the loop turning (not for a lone heartbeat).
+    if (frames.length > 1 || frames[0] !== HEARTBEAT_BYTES) this.#busyWait?.touch();
     if (this.#sealer === undefined) {
       this.stats.bytesSent += FRAME_HEADER_BYTES + plaintextBytes;
       return this.#stream.write([frameHeader(plaintextBytes), ...frames]);
@@ -692,7 +699,11 @@ export class Connection {
         const plaintext = this.#opener === undefined ? frame : this.#opener.open(frame);
         this.stats.recordsReceived++;
         this.#lastReceivedMs = performance.now();
-        this.#dispatch(decodeRecord(plaintext));
+        const values = decodeRecord(plaintext);
+        const heartbeats = this.stats.heartbeatsReceived;
+        this.#dispatch(values);
+        // An answer may follow soon: keep the loop turning (not for a record of heartbeats only).
+        if (this.stats.heartbeatsReceived - heartbeats < values.length) this.#busyWait?.touch();
       }
     } catch (error) {
       this.close(asFedError(error));

@@ -33,6 +33,7 @@ import { LIMITS } from '../kernel/limits.js';
 import { Rng, randomSeed } from '../kernel/rng.js';
 import { Pid } from '../pid.js';
 import type { NameAtNode, Signal, SignalRouter } from '../signals.js';
+import { BusyWait } from './busy-wait.js';
 import { Connection, type ConnectionStats } from './connection.js';
 import type { Discovery } from './discovery.js';
 import { handshake, type NodeIdentity, type Role } from './handshake.js';
@@ -95,6 +96,12 @@ export interface DistributionOptions {
   readonly frameBytesMax?: number;
   readonly outboundBytesMax?: number;
   readonly recordBytesTarget?: number;
+  /**
+   * After a link's activity, keep the event loop turning this long (µs) so an answer is read at
+   * once, as BEAM schedulers busy-wait before sleeping (busy-wait.ts). Default
+   * `LIMITS.busyWaitUs`; 0 turns it off.
+   */
+  readonly busyWaitUs?: number;
   readonly reconnect?: boolean;
   readonly backoffMinMs?: number;
   readonly backoffMaxMs?: number;
@@ -186,6 +193,7 @@ export class Distribution implements SignalRouter {
   #starting: Promise<void> | undefined;
   #address = '';
   #discoveryTimer: NodeJS.Timeout | undefined;
+  readonly #busyWait: BusyWait;
 
   constructor(options: DistributionOptions) {
     if (typeof options.cookie !== 'string' || options.cookie.length === 0) throw fedError('config', 'a cookie is required');
@@ -204,6 +212,9 @@ export class Distribution implements SignalRouter {
     }
     this.#rng = options.rng ?? new Rng(randomSeed());
     this.#log = options.logger ?? stderrLogger;
+    const busyWaitUs = options.busyWaitUs ?? LIMITS.busyWaitUs;
+    if (!Number.isFinite(busyWaitUs) || busyWaitUs < 0) throw fedError('config', `busyWaitUs must be a non-negative number of microseconds, not ${busyWaitUs}`);
+    this.#busyWait = new BusyWait(busyWaitUs);
   }
 
   /** Create, start and attach to `options.node`. */
@@ -471,6 +482,7 @@ export class Distribution implements SignalRouter {
     for (const connection of [...this.#connections.values()]) {
       connection.close(fedError('shutdown', `node ${this.node.name} is closing its distribution`));
     }
+    this.#busyWait.close();
     this.node.setSignalRouter(undefined);
     await Promise.allSettled((this.#options.discovery ?? []).map((discovery) => discovery.close()));
     await this.#transport.close();
@@ -605,6 +617,7 @@ export class Distribution implements SignalRouter {
         timeoutMs: this.#options.heartbeatTimeoutMs,
         outboundBytesMax: this.#options.outboundBytesMax,
         recordBytesTarget: this.#options.recordBytesTarget,
+        busyWait: this.#busyWait,
       });
       this.#claims.delete(name);
       this.#register(connection);

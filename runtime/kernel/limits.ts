@@ -12,6 +12,8 @@ export const LIMITS = {
   /** Default heartbeat tick and the silence after which a peer is declared down. */
   heartbeatTickMs: 1_000,
   heartbeatTimeoutMs: 5_000,
+  /** How long a node keeps its event loop turning after a link's activity (runtime/dist/busy-wait.ts): off by default, since it spends CPU that other processes on a busy machine need. */
+  busyWaitUs: 0,
   /** Reconnect backoff bounds. */
   reconnectBackoffMinMs: 100,
   reconnectBackoffMaxMs: 10_000,
