@@ -92,6 +92,8 @@ export interface NodeStackOptions {
   readonly unsafe?: UnsafeMode | undefined;
   readonly heartbeatTickMs?: number;
   readonly heartbeatTimeoutMs?: number;
+  /** The distribution's busy-wait window (µs, 0 off; see runtime/dist/busy-wait.ts). */
+  readonly busyWaitUs?: number;
   readonly snapshotEveryEntries?: number;
   /** This member's share of the ring's keys (an integer in [1, RING_WEIGHT_MAX]; default 1). */
   readonly weight?: number;
@@ -171,6 +173,7 @@ export async function startNodeStack(options: NodeStackOptions): Promise<NodeSta
       discovery,
       tickMs: options.heartbeatTickMs ?? 500,
       heartbeatTimeoutMs: options.heartbeatTimeoutMs ?? 3_000,
+      ...(options.busyWaitUs !== undefined ? { busyWaitUs: options.busyWaitUs } : {}),
       logger: (entry: LogEntry) => options.log(entry.level, entry.msg, { component: 'dist', event: entry.event, peer: entry.peer, code: entry.code }),
     });
     closers.push(() => distribution.close());

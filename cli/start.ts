@@ -47,6 +47,7 @@ interface StartOptions {
   metrics?: string;
   proposalsInFlightMax?: string;
   tickMs?: string;
+  busyWaitUs?: string;
   snapshotEveryEntries?: string;
   weight?: string;
   faultInjection?: boolean;
@@ -79,6 +80,7 @@ export function registerStartCommand(program: Command, run: (action: (output: Ou
     .addOption(new Option('--metrics <host:port>', 'serve /metrics, /livez and /readyz on this address (off by default)').env('FEDCTL_METRICS'))
     .addOption(new Option('--proposals-in-flight-max <n>', 'admission control: client proposals waiting on this member before it answers overloaded (default 256)').env('FEDCTL_PROPOSALS_IN_FLIGHT_MAX'))
     .addOption(new Option('--tick-ms <ms>', 'Raft tick (default 50)').env('FEDCTL_TICK_MS'))
+    .addOption(new Option('--busy-wait-us <us>', `after a link's activity keep the event loop turning this long, as BEAM schedulers spin, for lower latency at the cost of CPU (0 to ${BUSY_WAIT_US_MAX}; default 0, off)`).env('FEDCTL_BUSY_WAIT_US'))
     .addOption(new Option('--snapshot-every-entries <n>', 'take a Raft snapshot (and compact the log) every N applied entries (default: adaptive, as many entries as the last snapshot held names, 10000 to 100000)').env('FEDCTL_SNAPSHOT_EVERY_ENTRIES'))
     .addOption(new Option('--weight <n>', `this member's share of the ring's keys, an integer from 1 to ${RING_WEIGHT_MAX} (default 1)`).env('FEDCTL_WEIGHT'))
     .addOption(new Option('--fault-injection', 'accept fault requests from jepsen-lite (cut links); off by default [env FEDCTL_FAULT_INJECTION]'))
@@ -88,6 +90,18 @@ export function registerStartCommand(program: Command, run: (action: (output: Ou
     .action(async (options: StartOptions, command: Command) => {
       await run(async (output) => startAction(options, command.optsWithGlobals<GlobalOptions & StartOptions>(), output));
     });
+}
+
+/** Longest busy-wait window `--busy-wait-us` accepts: past it the spinning costs a core for nothing a round trip needs. */
+const BUSY_WAIT_US_MAX = 100_000;
+
+function busyWaitMicros(text: string | undefined): number | undefined {
+  if (text === undefined) return undefined;
+  const value = Number(text);
+  if (!(text.trim() !== '' && Number.isInteger(value) && value >= 0 && value <= BUSY_WAIT_US_MAX)) {
+    throw fedError('config', `--busy-wait-us wants an integer from 0 to ${BUSY_WAIT_US_MAX}, got ${JSON.stringify(text)}`);
+  }
+  return value;
 }
 
 function positiveInt(text: string | undefined, flag: string): number | undefined {
@@ -106,6 +120,7 @@ async function startAction(options: StartOptions, globals: GlobalOptions, output
   checkDiscoveryFitsTransport(options.discovery, transport);
   const seeds = flagOrEnvList(options.seed, 'FEDCTL_SEEDS').map((seed) => parseNodeAddress(seed, '--seed', transport));
   const tickMs = positiveInt(options.tickMs, '--tick-ms');
+  const busyWaitUs = busyWaitMicros(options.busyWaitUs);
   const proposalsInFlightMax = positiveInt(options.proposalsInFlightMax, '--proposals-in-flight-max');
   const snapshotEveryEntries = positiveInt(options.snapshotEveryEntries, '--snapshot-every-entries');
   const weight = positiveInt(options.weight, '--weight');
@@ -133,6 +148,7 @@ async function startAction(options: StartOptions, globals: GlobalOptions, output
     hidden: flagOrEnvBoolean(options.hidden, 'FEDCTL_HIDDEN', false),
     gateway: federation?.gatewayEligible ?? flagOrEnvBoolean(options.gateway, 'FEDCTL_GATEWAY', true),
     ...(tickMs !== undefined ? { tickMs } : {}),
+    ...(busyWaitUs !== undefined ? { busyWaitUs } : {}),
     faultInjection: flagOrEnvBoolean(options.faultInjection, 'FEDCTL_FAULT_INJECTION', false),
     bootstrap,
     unsafe: options.unsafe,

@@ -19,6 +19,8 @@ export class BusyWait {
   #untilMs = 0;
   #immediate: NodeJS.Immediate | undefined;
   #closed = false;
+  /** Loop turns spent busy-waiting so far (what the CPU went to). */
+  turns = 0;
   readonly #spinBound = (): void => this.#spin();
 
   constructor(windowUs: number) {
@@ -39,6 +41,7 @@ export class BusyWait {
   }
 
   #spin(): void {
+    this.turns++;
     this.#immediate = !this.#closed && performance.now() < this.#untilMs ? setImmediate(this.#spinBound) : undefined;
   }
 

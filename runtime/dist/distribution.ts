@@ -136,6 +136,8 @@ export interface DistributionStats {
   dataDroppedUnconnected: number;
   /** Control messages for a channel nobody handles here. */
   controlUnhandled: number;
+  /** Event-loop turns spent busy-waiting after link activity (`busyWaitUs`; 0 when off). */
+  busyWaitTurns: number;
   /** Per connected peer. */
   peers: Record<string, ConnectionStats>;
   /** Totals over connections that have closed. */
@@ -178,7 +180,7 @@ export class Distribution implements SignalRouter {
   readonly #nodeWatchers = new Map<string, Map<string, Pid>>();
   readonly #allNodesWatchers = new Map<string, Pid>();
   readonly #listeners = new Set<(event: NodeEvent) => void>();
-  readonly #stats: Omit<DistributionStats, 'peers' | 'handshakesPending'> = {
+  readonly #stats: Omit<DistributionStats, 'peers' | 'handshakesPending' | 'busyWaitTurns'> = {
     connectionsOpened: 0,
     connectionsClosed: 0,
     handshakesFailed: 0,
@@ -348,7 +350,7 @@ export class Distribution implements SignalRouter {
   stats(): DistributionStats {
     const peers: Record<string, ConnectionStats> = {};
     for (const [name, connection] of this.#connections) peers[name] = connection.snapshot();
-    return { ...this.#stats, handshakesPending: this.#pendingStreams.size, closedTotals: { ...this.#stats.closedTotals }, peers };
+    return { ...this.#stats, handshakesPending: this.#pendingStreams.size, busyWaitTurns: this.#busyWait.turns, closedTotals: { ...this.#stats.closedTotals }, peers };
   }
 
   // ---- routing -----------------------------------------------------------------------------

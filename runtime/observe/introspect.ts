@@ -189,6 +189,8 @@ export interface NodeSnapshot {
     readonly handshakesRefused: number;
     readonly dataDroppedUnconnected: number;
     readonly dataDroppedTotal: number;
+    /** Event-loop turns spent busy-waiting after link activity (0 unless `busyWaitUs` is set). */
+    readonly busyWaitTurns: number;
   } | null;
   readonly eventLoop: EventLoopFigures;
   readonly memory: {
@@ -335,6 +337,7 @@ export class NodeObserver {
               handshakesRefused: distributionStats.handshakesRefused,
               dataDroppedUnconnected: distributionStats.dataDroppedUnconnected,
               dataDroppedTotal: distributionStats.closedTotals.dataDropped + peers.reduce((sum, peer) => sum + peer.dataDropped, 0),
+              busyWaitTurns: distributionStats.busyWaitTurns,
             },
       eventLoop: this.#eventLoop.read(),
       memory: this.sampleMemory(),

@@ -341,6 +341,15 @@ describe('fedctl — join and leave', () => {
       expect(refused.stderr).toContain('--weight');
     }
   });
+
+  it('--busy-wait-us outside 0 to 100,000 (or not an integer) is a usage error, and nothing starts', async () => {
+    // (An accepted value reaches the distribution: test/operability/metrics.test.ts.)
+    for (const bad of ['-1', '1.5', '100001']) {
+      const refused = await harness.run(['start', '--name', 'w@127.0.0.1', '--listen', '127.0.0.1:0', '--busy-wait-us', bad]);
+      expect(refused.code).toBe(2);
+      expect(refused.stderr.trim().split('\n').at(-1)).toMatch(/^fedctl: config: --busy-wait-us wants an integer from 0 to 100000, got /);
+    }
+  });
 });
 
 describe('fedctl — shutdown', () => {

@@ -50,7 +50,8 @@ const on = (node: StartedNode, ...args: string[]) => harness.run(['--node', node
 beforeAll(async () => {
   const metrics = ['--metrics', '127.0.0.1:0', '--log-format', 'json'];
   a = await harness.startNode('a', metrics);
-  [b, c] = await Promise.all([harness.startNode('b', [...metrics, '--seed', a.address]), harness.startNode('c', [...metrics, '--seed', a.address])]);
+  // c busy-waits after link activity (the flag's path to the distribution is checked below).
+  [b, c] = await Promise.all([harness.startNode('b', [...metrics, '--seed', a.address]), harness.startNode('c', [...metrics, '--seed', a.address, '--busy-wait-us', '300'])]);
   await eventually('three voters', async () => {
     const result = await harness.run(['--node', a.address, '--json', 'members']);
     const members = result.code === 0 ? (JSON.parse(result.stdout) as Array<{ role: string }>) : [];
@@ -96,6 +97,14 @@ describe('metrics endpoint — meaning on a live group', () => {
     expect(value(after, 'fedctl_messages_received_remote_total')).toBeGreaterThan(value(before, 'fedctl_messages_received_remote_total'));
     expect(value(after, 'fedctl_raft_commit_index')).toBeGreaterThanOrEqual(value(before, 'fedctl_raft_commit_index') + 3);
     expect(value(after, 'fedctl_registry_proposals_rejected_total', '{reason="overloaded"}')).toBe(0);
+  });
+
+  it('--busy-wait-us: the member started with it spins after link traffic; the others (default, off) never do', async () => {
+    for (const name of ['bw1', 'bw2']) expect((await on(c, 'register', name)).code).toBe(0);
+    const [onA, onB, onC] = await Promise.all([a, b, c].map(async (node) => value((await get(node, '/metrics')).body, 'fedctl_dist_busy_wait_turns_total')));
+    expect(onC).toBeGreaterThan(0);
+    expect(onA).toBe(0);
+    expect(onB).toBe(0);
   });
 
   it('exactly one node reports itself leader, and the leader reports every member’s lag', async () => {

@@ -1,0 +1,124 @@
+/**
+ * Proves the distribution's busy-wait (runtime/dist/busy-wait.ts): after a message crosses a
+ * real sealed link on 127.0.0.1, both nodes keep their event loop turning for the configured
+ * window and then stop by themselves; a link carrying only heartbeats never starts it; with the
+ * default (0) it never runs; `close()` stops it at once; a bad window is a typed `config` error.
+ * Messages arrive the same with or without it.
+ */
+import { afterEach, describe, expect, it } from 'vitest';
+import { BusyWait } from '../../runtime/dist/busy-wait.js';
+import { Distribution } from '../../runtime/dist/distribution.js';
+import { Node } from '../../runtime/node.js';
+import type { ProcessContext } from '../../runtime/process.js';
+import { waitFor } from './fixtures/helpers.js';
+
+const COOKIE = 'busy-wait-test-cookie';
+const cleanups: Array<() => Promise<void>> = [];
+
+afterEach(async () => {
+  for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
+});
+
+async function member(name: string, options: { busyWaitUs?: number; tickMs?: number } = {}) {
+  const node = new Node({ name, stopTimeoutMs: 100 });
+  await node.start();
+  const dist = await Distribution.start({ node, cookie: COOKIE, logger: () => undefined, ...options });
+  cleanups.push(async () => {
+    await dist.close();
+    await node.stop();
+  });
+  return { node, dist };
+}
+
+/** An echo process on `b`, and a round trip to it from `a`. */
+async function roundTrip(a: { node: Node }, b: { node: Node }, body: unknown): Promise<unknown> {
+  if (b.node.whereis('echo') === undefined) {
+    b.node.spawn(
+      async (ctx) => {
+        for (;;) {
+          const msg = (await ctx.receive()) as { from: ProcessContext['self']; body: unknown };
+          ctx.send(msg.from, { echoed: msg.body });
+        }
+      },
+      { name: 'echo' },
+    );
+  }
+  return a.node.run(async (ctx) => {
+    ctx.send({ name: 'echo', node: b.node.name }, { from: ctx.self, body });
+    return ctx.receive(undefined, 5_000);
+  });
+}
+
+/** Resolves once `dist` has spent no loop turn busy-waiting for a while (the window is over). */
+async function settled(dist: Distribution): Promise<number> {
+  let last = -1;
+  await waitFor(
+    () => {
+      const turns = dist.stats().busyWaitTurns;
+      const still = turns === last;
+      last = turns;
+      return still;
+    },
+    5_000,
+    'busy-wait over',
+  );
+  return last;
+}
+
+describe('busy-wait — after link activity', () => {
+  it('busy-wait — both ends spin for the window after a round trip, then stop by themselves', async () => {
+    const a = await member('a@127.0.0.1', { busyWaitUs: 20_000 });
+    const b = await member('b@127.0.0.1', { busyWaitUs: 20_000 });
+    await a.dist.connect(b.dist.address);
+    const before = { a: await settled(a.dist), b: await settled(b.dist) };
+    expect(await roundTrip(a, b, 'hello')).toEqual({ echoed: 'hello' });
+    // The loop turned while the window lasted on both ends, then came to rest.
+    const after = { a: await settled(a.dist), b: await settled(b.dist) };
+    expect(after.a).toBeGreaterThan(before.a);
+    expect(after.b).toBeGreaterThan(before.b);
+    // Nothing moves afterwards: the spinning stopped, it does not go on at a lower rate.
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    expect(a.dist.stats().busyWaitTurns).toBe(after.a);
+  });
+
+  it('busy-wait — heartbeats alone never start it', async () => {
+    const a = await member('a@127.0.0.1', { busyWaitUs: 20_000, tickMs: 10 });
+    const b = await member('b@127.0.0.1', { busyWaitUs: 20_000, tickMs: 10 });
+    await a.dist.connect(b.dist.address);
+    const turns = await settled(a.dist);
+    const beats = a.dist.stats().peers[b.node.name]?.heartbeatsReceived ?? 0;
+    await waitFor(() => (a.dist.stats().peers[b.node.name]?.heartbeatsReceived ?? 0) >= beats + 5, 5_000, 'five more heartbeats');
+    expect(a.dist.stats().busyWaitTurns).toBe(turns);
+  });
+
+  it('busy-wait — off by default: messages flow and the loop never spins', async () => {
+    const a = await member('a@127.0.0.1');
+    const b = await member('b@127.0.0.1');
+    await a.dist.connect(b.dist.address);
+    for (let index = 0; index < 20; index++) expect(await roundTrip(a, b, index)).toEqual({ echoed: index });
+    expect(a.dist.stats().busyWaitTurns).toBe(0);
+    expect(b.dist.stats().busyWaitTurns).toBe(0);
+  });
+
+  it('busy-wait — close() stops it at once, even inside a long window', async () => {
+    const wait = new BusyWait(60_000_000);
+    wait.touch();
+    expect(wait.spinning).toBe(true);
+    await new Promise((resolve) => setImmediate(resolve));
+    expect(wait.turns).toBeGreaterThan(0);
+    wait.close();
+    expect(wait.spinning).toBe(false);
+    const turns = wait.turns;
+    wait.touch(); // after close: nothing starts again
+    await new Promise((resolve) => setTimeout(resolve, 10));
+    expect(wait.turns).toBe(turns);
+    expect(wait.spinning).toBe(false);
+  });
+
+  it('busy-wait — a negative or non-numeric window is a config error, before anything listens', async () => {
+    const node = new Node({ name: 'x@127.0.0.1', stopTimeoutMs: 100 });
+    for (const bad of [-1, Number.NaN, Number.POSITIVE_INFINITY]) {
+      expect(() => new Distribution({ node, cookie: COOKIE, busyWaitUs: bad })).toThrow(expect.objectContaining({ code: 'config', message: expect.stringContaining('busyWaitUs') }));
+    }
+  });
+});
