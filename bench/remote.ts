@@ -76,14 +76,6 @@ async function runPeer(config: PeerConfig): Promise<void> {
   });
 }
 
-const marks: [string, number][] = [];
-if (process.env.MARKS) (globalThis as any).__mark = (k: string) => { if (marks.length < 200000) marks.push([k, performance.now()]); };
-function dumpMarks(who: string) {
-  const gaps = new Map<string, number[]>();
-  for (let i = 1; i < marks.length; i++) { const k = marks[i-1]![0] + '>' + marks[i]![0]; const g = (marks[i]![1] - marks[i-1]![1]) * 1000; (gaps.get(k) ?? gaps.set(k, []).get(k)!).push(g); }
-  for (const [k, g] of gaps) { g.sort((a, b) => a - b); console.error(who, k, 'n', g.length, 'p50', g[g.length >> 1]!.toFixed(1), 'p10', g[Math.floor(g.length * 0.1)]!.toFixed(1)); }
-}
-process.on('exit', () => { if (process.env.MARKS) dumpMarks(process.env.FEDCTL_BENCH_PEER ? 'peer' : 'caller'); });
 if (process.env.FEDCTL_BENCH_PEER !== undefined) {
   await runPeer(JSON.parse(process.env.FEDCTL_BENCH_PEER) as PeerConfig);
 }
@@ -171,9 +163,7 @@ async function measure(node: Node, peer: string, callers: number, seconds: numbe
       node.run(async (ctx: ProcessContext) => {
         while (performance.now() < deadline) {
           const sentAt = performance.now();
-          (globalThis as any).__mark?.('send');
           await once(ctx);
-          (globalThis as any).__mark?.('recv');
           histogram.recordValue(Math.max(1, Math.round((performance.now() - sentAt) * 1000)));
           total++;
         }

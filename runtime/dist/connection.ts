@@ -642,7 +642,10 @@ export class Connection {
     // One buffer per record: header, ciphertext and tag, sealed in place.
     const record = this.#sealer.sealFrame(frames, plaintextBytes);
     this.stats.bytesSent += record.length;
-    return this.#stream.write([record]);
+    (globalThis as any).__mark?.('write0');
+    const ok = this.#stream.write([record]);
+    (globalThis as any).__mark?.('write1');
+    return ok;
   }
 
   #onDrain(): void {
@@ -679,6 +682,7 @@ export class Connection {
   }
 
   #onData(chunk: Buffer): void {
+    (globalThis as any).__mark?.('data');
     if (this.#closed) return;
     this.stats.bytesReceived += chunk.length;
     try {
