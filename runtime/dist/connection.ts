@@ -642,10 +642,7 @@ export class Connection {
     // One buffer per record: header, ciphertext and tag, sealed in place.
     const record = this.#sealer.sealFrame(frames, plaintextBytes);
     this.stats.bytesSent += record.length;
-    (globalThis as any).__mark?.('write0');
-    const ok = this.#stream.write([record]);
-    (globalThis as any).__mark?.('write1');
-    return ok;
+    return this.#stream.write([record]);
   }
 
   #onDrain(): void {
@@ -682,7 +679,6 @@ export class Connection {
   }
 
   #onData(chunk: Buffer): void {
-    (globalThis as any).__mark?.('data');
     if (this.#closed) return;
     this.stats.bytesReceived += chunk.length;
     try {
