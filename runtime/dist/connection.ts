@@ -8,9 +8,9 @@
  * the peer is not reading, and control waits in its lane, where it is bounded); data (user
  * `send`/`reg_send`) is written only when the stream has drained. So a saturated data lane delays
  * a heartbeat by at most what the stream already holds. Many messages are batched into one sealed
- * record per write (up to `recordBytesTarget`), flushed on `setImmediate` (or at once when a
- * record's worth is queued); consecutive messages from one sender to one target form a run that
- * names them once (wire.ts).
+ * record per write (up to `recordBytesTarget`): the first flush of a turn of the event loop on
+ * a microtask, later ones on `setImmediate` (or at once when a record's worth is queued);
+ * consecutive messages from one sender to one target form a run that names them once (wire.ts).
  *
  * Ordering is Erlang's: per pair of processes, nothing more. A control signal from process P
  * carries a stamp, the number of the last data message from P that was still queued here when
@@ -212,6 +212,8 @@ export class Connection {
   #heldCount = 0;
   #waitingDrain = false;
   #flushScheduled = false;
+  /** This turn of the event loop has had its early (microtask) flush. */
+  #earlyFlushDone = false;
   #closed = false;
   #lastReceivedMs = performance.now();
   #tickTimer: NodeJS.Timeout | undefined;
@@ -578,13 +580,30 @@ export class Connection {
   #scheduleFlush(): void {
     if (this.#flushScheduled) return;
     this.#flushScheduled = true;
-    // setImmediate, not a microtask: everything sent in this turn of the event loop (by any
-    // number of processes) goes out in one record; measured better for concurrent callers.
-    setImmediate(() => {
-      this.#flushScheduled = false;
-      this.#flush();
-    });
+    if (this.#earlyFlushDone) {
+      // Later in this turn: everything sent until the loop's check phase (by any number of
+      // processes) goes out in one record.
+      setImmediate(this.#flushBound);
+      return;
+    }
+    // The first flush of a turn goes out as soon as the running code yields (a microtask), so
+    // the peer can start on it while this side works through the rest: when a record of many
+    // requests arrives, the first answer leaves at once and the others follow in one record,
+    // instead of the two sides taking turns with one batch between them (measured: 16
+    // concurrent callers, 28–29k round trips/s with one flush per turn, 32–37k so).
+    this.#earlyFlushDone = true;
+    queueMicrotask(this.#flushBound);
+    setImmediate(this.#turnOverBound);
   }
+
+  readonly #flushBound = (): void => {
+    this.#flushScheduled = false;
+    this.#flush();
+  };
+
+  readonly #turnOverBound = (): void => {
+    this.#earlyFlushDone = false;
+  };
 
   /** Write control first (also while waiting for drain, up to a bound), then data while the stream accepts it. */
   #flush(): void {
