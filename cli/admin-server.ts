@@ -260,7 +260,7 @@ class AdminServer {
           events: events.map((event) =>
             event.type === 'put'
               ? { type: 'put', ...nameInfo(event.name, event.entry, group.id), revision: event.revision }
-              : { type: 'delete', name: event.name, pid: event.pid.toString(), revision: event.revision, group: group.id },
+              : { type: 'delete', name: event.name, pid: event.pid.toString(), reason: event.reason, revision: event.revision, group: group.id },
           ),
           revision,
         };

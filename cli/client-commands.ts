@@ -292,7 +292,7 @@ export function registerClientCommands(program: Command, run: Run): void {
           process.once('SIGINT', stop);
           try {
             while (!stopped && seen < limit) {
-              let reply: { events: Array<{ type: string; name: string; pid: string; revision: number }>; revision: number };
+              let reply: { events: Array<{ type: string; name: string; pid: string; revision: number; reason?: string }>; revision: number };
               try {
                 reply = (await client.request({ op: 'watch_poll', prefix, afterRevision, waitMs: WATCH_POLL_WAIT_MS }, WATCH_POLL_WAIT_MS + 4_000)) as typeof reply;
               } catch (error) {
@@ -305,7 +305,7 @@ export function registerClientCommands(program: Command, run: Run): void {
                 if (seen >= limit) break;
                 seen++;
                 if (output.json) output.write(JSON.stringify(event));
-                else output.write(`${event.type.toUpperCase().padEnd(6)} ${event.name} ${event.pid} (revision ${event.revision})`);
+                else output.write(`${event.type.toUpperCase().padEnd(6)} ${event.name} ${event.pid} (revision ${event.revision}${event.reason === undefined ? '' : `, ${event.reason}`})`);
               }
               afterRevision = reply.revision;
             }

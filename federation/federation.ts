@@ -1760,7 +1760,7 @@ export class Federation {
     for (const [name, pid] of [...this.#releases]) {
       if (this.#closed) return;
       try {
-        await this.#write(name, { op: 'unregister', name, pid });
+        await this.#write(name, { op: 'unregister', name, pid, reason: 'process_exit' });
         this.#releases.delete(name);
       } catch (error) {
         if (isFedError(error, 'not_owner') || isFedError(error, 'badarg')) this.#releases.delete(name);

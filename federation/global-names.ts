@@ -86,7 +86,8 @@ export interface SlotStep {
 
 export type GlobalCommand =
   | { readonly op: 'register'; readonly name: string; readonly pid: Pid; readonly meta?: Record<string, unknown>; readonly group?: string }
-  | { readonly op: 'unregister'; readonly name: string; readonly pid: Pid }
+  /** `reason` only labels the change watchers see (`unregister` when absent); state is the same either way. */
+  | { readonly op: 'unregister'; readonly name: string; readonly pid: Pid; readonly reason?: 'unregister' | 'process_exit' }
   /** Remove `names` if `pid` holds them (a process exit); names in slots not writable here are reported back. */
   | { readonly op: 'release'; readonly pid: Pid; readonly names: readonly string[] }
   /** Remove every name held by pids of `node` (with creation below `creationBelow`, if given) in writable slots. */
@@ -114,9 +115,17 @@ export type GlobalResult =
   | { readonly ok: false; readonly code: 'not_home'; readonly slot: number; readonly state: SlotState | null }
   | { readonly ok: false; readonly code: 'badarg'; readonly reason: string };
 
+/**
+ * Why a name went: its holder unregistered it or exited; its node was declared down, or restarted
+ * (`stale_incarnation`: names of the older incarnation); its slot moved to another group (the
+ * name lives on there) or was re-imported; or a snapshot installed on this replica no longer
+ * holds it (as the group registry's `DeleteReason`, plus `slot_moved`).
+ */
+export type GlobalDeleteReason = 'unregister' | 'process_exit' | 'node_down' | 'stale_incarnation' | 'slot_moved' | 'snapshot';
+
 export type GlobalChange =
   | { readonly type: 'put'; readonly name: string; readonly entry: GlobalEntry; readonly revision: number }
-  | { readonly type: 'delete'; readonly name: string; readonly pid: Pid; readonly revision: number };
+  | { readonly type: 'delete'; readonly name: string; readonly pid: Pid; readonly revision: number; readonly reason: GlobalDeleteReason };
 
 export interface GlobalSnapshot {
   readonly version: 1;
@@ -288,7 +297,7 @@ export class GlobalNames {
       case 'register':
         return this.#register(index, command.name, command.pid, command.meta ?? {}, typeof command.group === 'string' ? command.group : null);
       case 'unregister':
-        return this.#unregister(index, command.name, command.pid);
+        return this.#unregister(index, command.name, command.pid, command.reason === 'process_exit' ? 'process_exit' : 'unregister');
       case 'release':
         return this.#release(index, command.pid, command.names);
       case 'release_node':
@@ -356,7 +365,7 @@ export class GlobalNames {
     return { ok: true, revision: index };
   }
 
-  #unregister(index: number, name: string, pid: Pid): GlobalResult {
+  #unregister(index: number, name: string, pid: Pid, reason: 'unregister' | 'process_exit'): GlobalResult {
     const invalid = validName(name);
     if (invalid !== undefined) return badarg(invalid);
     if (!(pid instanceof Pid)) return badarg('unregister needs a pid');
@@ -365,7 +374,7 @@ export class GlobalNames {
     const held = this.whereis(name);
     if (held === undefined) return { ok: true, revision: index };
     if (!held.pid.equals(pid)) return { ok: false, code: 'not_owner', holder: held.pid };
-    this.#delete(name, index);
+    this.#delete(name, index, reason);
     return { ok: true, revision: index };
   }
 
@@ -379,7 +388,7 @@ export class GlobalNames {
         if (this.#slots.has(slotOf(name))) blocked.push(name);
         continue;
       }
-      if (this.whereis(name)?.pid.equals(pid) === true) this.#delete(name, index);
+      if (this.whereis(name)?.pid.equals(pid) === true) this.#delete(name, index, 'process_exit');
     }
     return { ok: true, revision: index, blocked };
   }
@@ -391,7 +400,7 @@ export class GlobalNames {
       const owned = this.#slots.get(slot)?.state === 'owned';
       for (const [name, entry] of [...names]) {
         if (entry.pid.node !== node || (creationBelow !== undefined && entry.pid.creation >= creationBelow)) continue;
-        if (owned) this.#delete(name, index);
+        if (owned) this.#delete(name, index, creationBelow === undefined ? 'node_down' : 'stale_incarnation');
         else blocked.push(name);
       }
     }
@@ -526,7 +535,7 @@ export class GlobalNames {
     }
   }
 
-  #delete(name: string, index: number): void {
+  #delete(name: string, index: number, reason: GlobalDeleteReason): void {
     const slot = slotOf(name);
     const names = this.#names.get(slot);
     const entry = names?.get(name);
@@ -534,11 +543,11 @@ export class GlobalNames {
     names.delete(name);
     this.#indexHolder(entry, -1);
     if (names.size === 0) this.#names.delete(slot);
-    this.#emit({ type: 'delete', name, pid: entry.pid, revision: index });
+    this.#emit({ type: 'delete', name, pid: entry.pid, revision: index, reason });
   }
 
   #dropNames(slot: number, index: number): void {
-    for (const name of [...(this.#names.get(slot)?.keys() ?? [])]) this.#delete(name, index);
+    for (const name of [...(this.#names.get(slot)?.keys() ?? [])]) this.#delete(name, index, 'slot_moved');
   }
 
   #emit(change: GlobalChange): void {
@@ -600,7 +609,7 @@ export class GlobalNames {
       before.delete(name);
       if (old === undefined || !sameEntry(old, entry)) this.#emit({ type: 'put', name, entry, revision: entry.revision });
     }
-    for (const [name, old] of before) this.#emit({ type: 'delete', name, pid: old.pid, revision: this.#lastIndex });
+    for (const [name, old] of before) this.#emit({ type: 'delete', name, pid: old.pid, revision: this.#lastIndex, reason: 'snapshot' });
     this.#emitGateways();
   }
 }

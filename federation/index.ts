@@ -25,6 +25,7 @@ export {
   type GlobalCommand,
   type GlobalResult,
   type GlobalChange,
+  type GlobalDeleteReason,
   type GlobalSnapshot,
   type FederationAlarm,
   type FederationAlarmCode,

@@ -143,11 +143,12 @@ describe('fedctl — register, whereis, names, unregister', () => {
     const events = result.stdout.trim().split('\n').map((line) => JSON.parse(line) as { type: string; name: string; revision: number; reason?: string });
     expect(events.map((event) => `${event.type}:${event.name}`)).toEqual(['put:watched.x', 'delete:watched.x']);
     expect(events[1]!.revision).toBeGreaterThan(events[0]!.revision);
+    expect(events[1]!.reason).toBe('unregister');
     const text = await on(c, 'watch', 'watched.', '--limit', '2', '--after-revision', String(applied));
     expect(text.code).toBe(0);
     const lines = text.stdout.trim().split('\n');
     expect(lines[0]).toMatch(/^PUT\s+watched\.x <a@127\.0\.0\.1#\d+\.1> \(revision \d+\)$/);
-    expect(lines[1]).toMatch(/^DELETE\s+watched\.x /);
+    expect(lines[1]).toMatch(/^DELETE\s+watched\.x <a@127\.0\.0\.1#\d+\.1> \(revision \d+, unregister\)$/);
   });
 });
 

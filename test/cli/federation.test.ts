@@ -202,8 +202,10 @@ describe('fedctl federation — the global namespace across groups', () => {
     await json(otherSide, 'register', 'watch.probe');
     const result = await watching;
     expect(result.code).toBe(0);
-    const events = result.stdout.trim().split('\n').map((line) => JSON.parse(line) as { type: string; name: string; group: string });
+    const events = result.stdout.trim().split('\n').map((line) => JSON.parse(line) as { type: string; name: string; group: string; reason?: string });
     expect(events.map((event) => `${event.type}:${event.name}`)).toEqual(['delete:watch.probe', 'put:watch.probe']);
+    // A federated delete says why, as a group's does.
+    expect(events[0]!.reason).toBe('unregister');
     expect(events.every((event) => event.group === home.group)).toBe(true);
   });
 });

@@ -5,7 +5,8 @@
 // old move or a stale reconciler changes nothing; a release blocked by a fence is reported;
 // snapshots round-trip, and restoring one reports the difference as changes (so cache
 // invalidation never misses a change that arrived inside a snapshot); gateway records follow
-// the wanted list; import batches, the holder index, alarms and gateway eligibility.
+// the wanted list; import batches, the holder index, alarms and gateway eligibility; every
+// delete a watcher sees says why the name went.
 import { describe, expect, it } from 'vitest';
 import { Pid, decode, encode } from '../../runtime/index.js';
 import { GlobalNames, IMPORT_NAMES_MAX, slotOf, type GlobalChange, type GlobalCommand, type GlobalResult } from '../../federation/index.js';
@@ -101,6 +102,44 @@ describe('global names — the move protocol', () => {
     expect(names.whereis('free')).toBeUndefined();
     expect(names.whereis('other')?.pid.equals(P2)).toBe(true);
     expect(names.holderNodes()).toEqual([P1.node, P2.node].sort());
+  });
+});
+
+describe('global names — why a name went', () => {
+  it('each delete carries its reason: unregister, process_exit, node_down, stale_incarnation, slot_moved, snapshot', () => {
+    const { names, run } = machine();
+    const deletes: string[] = [];
+    names.onChange((change) => {
+      if (change.type === 'delete') deletes.push(`${change.name}:${change.reason}`);
+    });
+    const P1_RESTARTED = new Pid(P1.node, 7, P1.creation + 1);
+    run({ op: 'claim_all' });
+    for (const name of ['by-hand', 'exited', 'released']) run({ op: 'register', name, pid: P1 });
+    run({ op: 'register', name: 'old-incarnation', pid: P2 });
+    run({ op: 'unregister', name: 'by-hand', pid: P1 });
+    // The holder's member reports its exit (reason travels with the command; state is as for a plain unregister).
+    run({ op: 'unregister', name: 'exited', pid: P1, reason: 'process_exit' });
+    run({ op: 'release', pid: P1, names: ['released'] });
+    run({ op: 'release_node', node: P2.node, creationBelow: P2.creation + 1 });
+    run({ op: 'register', name: 'down', pid: P1_RESTARTED });
+    run({ op: 'release_node', node: P1.node });
+    // A slot moved away: its names leave with it.
+    run({ op: 'register', name: '{m}moved', pid: P2 });
+    const slot = slotOf('m');
+    run({ op: 'fence', steps: [{ slot, moveRevision: 90 }] });
+    run({ op: 'drop', steps: [{ slot, moveRevision: 90 }] });
+    expect(deletes).toEqual(['by-hand:unregister', 'exited:process_exit', 'released:process_exit', 'old-incarnation:stale_incarnation', 'down:node_down', '{m}moved:slot_moved']);
+    // A replica that installs a snapshot without a name it held reports it gone by the snapshot.
+    run({ op: 'register', name: 'kept-here', pid: P2 });
+    const behind = machine();
+    behind.run({ op: 'claim_all' });
+    behind.run({ op: 'register', name: 'only-behind', pid: P1 });
+    const restored: string[] = [];
+    behind.names.onChange((change) => {
+      if (change.type === 'delete') restored.push(`${change.name}:${change.reason}`);
+    });
+    behind.names.restore(roundTrip(names.snapshot()));
+    expect(restored).toEqual(['only-behind:snapshot']);
   });
 });
 
