@@ -1,15 +1,21 @@
 /**
- * `npm run bench -- remote [--plaintext] [--seconds N] [--only small|kib|rtt|call] [--busy-wait-us N] [--callers 1,16]`: distribution throughput and latency
- * between two nodes in separate OS processes on 127.0.0.1, over sealed links (ChaCha20-Poly1305)
- * unless `--plaintext`.
+ * `npm run bench -- remote [--plaintext] [--seconds N] [--only small|kib|rtt|call]
+ * [--busy-wait-us N] [--callers 1,16]`: distribution throughput and latency between two nodes
+ * in separate OS processes on 127.0.0.1, over sealed links (ChaCha20-Poly1305) unless
+ * `--plaintext`.
  *
  * Figures: one-way small messages/s and 1 KiB messages/s (counted by the receiving process,
- * with the CPU time each process spent per message, which a busy machine disturbs less;
- * the sender sends batches with `send` and ends each with an awaited `sendAsync`, which waits
- * while the outbound buffer is over its bound; drops, if any, are reported), request/reply round trips/s with 1 and 16 concurrent callers, and round-trip
- * latency p50/p99 (hdr-histogram-js, microseconds): raw send/receive pairs, and GenServer
- * `call`s (what users write: a monitor, the request, the reply, the demonitor). Round trips also
- * report each process's CPU time per round trip.
+ * with the CPU time each process spent per message, which a busy machine disturbs less; the
+ * sender sends batches with `send` and ends each with an awaited `sendAsync`, which waits while
+ * the outbound buffer is over its bound; drops, if any, are reported), request/reply round
+ * trips/s with 1 and 16 concurrent callers, and round-trip latency p50/p99 (hdr-histogram-js,
+ * microseconds): raw send/receive pairs, and GenServer `call`s (what users write: a monitor, the
+ * request, the reply, the demonitor). Round trips also report each process's CPU time per round
+ * trip (with busy-waiting, that includes the spinning).
+ *
+ * Without `--busy-wait-us`, everything runs with the default (no busy-wait), then the round
+ * trips again with both ends busy-waiting `BUSY_WAIT_US_COMPARED` µs; with it, everything runs
+ * once with that window.
  *
  * The same file is the peer: run with FEDCTL_BENCH_PEER set, it starts the receiving node.
  */
@@ -202,17 +208,20 @@ function roundTripText(result: RoundTrips): string {
   return `${Math.round(result.perSecond).toLocaleString('en')} /s  p50 ${result.p50} µs  p99 ${result.p99} µs  (CPU/round trip caller ${cpuText(result.callerCpuMicros)}, peer ${cpuText(result.peerCpuMicros)})`;
 }
 
-export default async function main(args: string[]): Promise<void> {
-  const sealed = !args.includes('--plaintext');
-  const secondsIndex = args.indexOf('--seconds');
-  const seconds = secondsIndex >= 0 ? Number(args[secondsIndex + 1]) : 2;
-  const onlyIndex = args.indexOf('--only');
-  const only = onlyIndex >= 0 ? args[onlyIndex + 1] : undefined;
-  const runs = (part: string): boolean => only === undefined || only === part;
-  const busyIndex = args.indexOf('--busy-wait-us');
-  const busyWaitUs = busyIndex >= 0 ? Number(args[busyIndex + 1]) : undefined;
-  const callersIndex = args.indexOf('--callers');
-  const callerCounts = callersIndex >= 0 ? String(args[callersIndex + 1]).split(',').map(Number) : [1, 16];
+/** Both ends' busy-wait window for the round-trip figures run a second time (runtime/dist/busy-wait.ts). */
+const BUSY_WAIT_US_COMPARED = 1_000;
+
+interface Session {
+  readonly sealed: boolean;
+  readonly busyWaitUs: number;
+  readonly seconds: number;
+  readonly callerCounts: readonly number[];
+  readonly parts: ReadonlySet<string>;
+}
+
+/** One peer process and one local node, linked with `session`'s settings; runs its parts and prints them. */
+async function runSession(session: Session): Promise<void> {
+  const { sealed, busyWaitUs, seconds, callerCounts, parts } = session;
   // FEDCTL_BENCH_PROFILE_DIR=dir writes a CPU profile of the peer there (to see where time goes).
   const profileDir = process.env.FEDCTL_BENCH_PROFILE_DIR;
   const profile = profileDir === undefined ? [] : ['--cpu-prof', '--cpu-prof-dir', profileDir];
@@ -229,31 +238,57 @@ export default async function main(args: string[]): Promise<void> {
   const dist = await Distribution.start({ node, cookie: COOKIE, sealed, busyWaitUs, logger: () => undefined });
   try {
     const peer = await dist.connect(address);
-    console.log(`remote: two processes on 127.0.0.1, ${sealed ? 'sealed (ChaCha20-Poly1305)' : 'PLAINTEXT'} links, busy-wait ${busyWaitUs ?? LIMITS.busyWaitUs} µs, node ${process.version}`);
+    const waiting = busyWaitUs === 0 ? 'no busy-wait (the default)' : `busy-wait ${busyWaitUs} µs on both ends (--busy-wait-us)`;
+    console.log(`remote: two processes on 127.0.0.1, ${sealed ? 'sealed (ChaCha20-Poly1305)' : 'PLAINTEXT'} links, ${waiting}, node ${process.version}`);
     await oneWay(node, dist, peer, 100_000, (index) => index); // warm-up
-    if (runs('small')) {
+    if (parts.has('small')) {
       const small = await oneWay(node, dist, peer, SMALL_MESSAGES, (index) => ['ping', index]);
       console.log(`one-way small msgs:  ${Math.round(small.perSecond).toLocaleString('en')} msgs/s (${small.received.toLocaleString('en')} received, ${small.dropped} dropped; CPU/msg sender ${cpuText(small.senderCpuMicros)}, receiver ${cpuText(small.receiverCpuMicros)})`);
     }
-    if (runs('kib')) {
+    if (parts.has('kib')) {
       const kib = Buffer.alloc(1024, 120).toString();
       const large = await oneWay(node, dist, peer, KIB_MESSAGES, () => kib);
       console.log(`one-way 1 KiB msgs:  ${Math.round(large.perSecond).toLocaleString('en')} msgs/s (${large.received.toLocaleString('en')} received, ${large.dropped} dropped; CPU/msg sender ${cpuText(large.senderCpuMicros)}, receiver ${cpuText(large.receiverCpuMicros)})`);
     }
-    if (runs('rtt')) await roundTrips(node, peer, 1, 0.3); // warm-up
-    for (const callers of runs('rtt') ? callerCounts : []) {
+    if (parts.has('rtt')) await roundTrips(node, peer, 1, 0.3); // warm-up
+    for (const callers of parts.has('rtt') ? callerCounts : []) {
       const result = await roundTrips(node, peer, callers, seconds);
       console.log(`round trips, ${String(callers).padStart(2)} caller${callers === 1 ? ' ' : 's'}: ${roundTripText(result)}`);
     }
-    if (runs('call')) await calls(node, peer, 1, 0.3); // warm-up
-    for (const callers of runs('call') ? callerCounts : []) {
+    if (parts.has('call')) await calls(node, peer, 1, 0.3); // warm-up
+    for (const callers of parts.has('call') ? callerCounts : []) {
       const result = await calls(node, peer, callers, seconds);
       console.log(`GenServer calls, ${String(callers).padStart(2)} caller${callers === 1 ? ' ' : 's'}: ${roundTripText(result)}`);
     }
+    // Pauses mean the machine had no core to spare for spinning (other load): figures then are the machine's, not ours.
+    if (busyWaitUs > 0) console.log(`busy-wait on this end: ${dist.stats().busyWaitTurns.toLocaleString('en')} loop turns, ${dist.stats().busyWaitPauses} pauses for contention`);
   } finally {
     await dist.close();
     await node.stop();
     child.stdin?.end();
     await new Promise((resolve) => child.once('close', resolve));
   }
+}
+
+export default async function main(args: string[]): Promise<void> {
+  const sealed = !args.includes('--plaintext');
+  const secondsIndex = args.indexOf('--seconds');
+  const seconds = secondsIndex >= 0 ? Number(args[secondsIndex + 1]) : 2;
+  const onlyIndex = args.indexOf('--only');
+  const only = onlyIndex >= 0 ? args[onlyIndex + 1] : undefined;
+  const parts = new Set(['small', 'kib', 'rtt', 'call'].filter((part) => only === undefined || only === part));
+  const busyIndex = args.indexOf('--busy-wait-us');
+  const busyWaitUs = busyIndex >= 0 ? Number(args[busyIndex + 1]) : undefined;
+  if (busyWaitUs !== undefined && !(Number.isInteger(busyWaitUs) && busyWaitUs >= 0)) throw new Error('--busy-wait-us needs a non-negative integer');
+  const callersIndex = args.indexOf('--callers');
+  const callerCounts = callersIndex >= 0 ? String(args[callersIndex + 1]).split(',').map(Number) : [1, 16];
+  if (busyWaitUs !== undefined) {
+    await runSession({ sealed, busyWaitUs, seconds, callerCounts, parts });
+    return;
+  }
+  // Everything with the default (no busy-wait); then the round trips again with both ends
+  // busy-waiting, as BEAM's schedulers do by default (its figures the issue compares with).
+  await runSession({ sealed, busyWaitUs: LIMITS.busyWaitUs, seconds, callerCounts, parts });
+  const again = new Set([...parts].filter((part) => part === 'rtt' || part === 'call'));
+  if (again.size > 0) await runSession({ sealed, busyWaitUs: BUSY_WAIT_US_COMPARED, seconds, callerCounts, parts: again });
 }

@@ -138,6 +138,8 @@ export interface DistributionStats {
   controlUnhandled: number;
   /** Event-loop turns spent busy-waiting after link activity (`busyWaitUs`; 0 when off). */
   busyWaitTurns: number;
+  /** Times busy-waiting paused because the process was not getting the CPU it spun on (busy-wait.ts). */
+  busyWaitPauses: number;
   /** Per connected peer. */
   peers: Record<string, ConnectionStats>;
   /** Totals over connections that have closed. */
@@ -180,7 +182,7 @@ export class Distribution implements SignalRouter {
   readonly #nodeWatchers = new Map<string, Map<string, Pid>>();
   readonly #allNodesWatchers = new Map<string, Pid>();
   readonly #listeners = new Set<(event: NodeEvent) => void>();
-  readonly #stats: Omit<DistributionStats, 'peers' | 'handshakesPending' | 'busyWaitTurns'> = {
+  readonly #stats: Omit<DistributionStats, 'peers' | 'handshakesPending' | 'busyWaitTurns' | 'busyWaitPauses'> = {
     connectionsOpened: 0,
     connectionsClosed: 0,
     handshakesFailed: 0,
@@ -350,7 +352,7 @@ export class Distribution implements SignalRouter {
   stats(): DistributionStats {
     const peers: Record<string, ConnectionStats> = {};
     for (const [name, connection] of this.#connections) peers[name] = connection.snapshot();
-    return { ...this.#stats, handshakesPending: this.#pendingStreams.size, busyWaitTurns: this.#busyWait.turns, closedTotals: { ...this.#stats.closedTotals }, peers };
+    return { ...this.#stats, handshakesPending: this.#pendingStreams.size, busyWaitTurns: this.#busyWait.turns, busyWaitPauses: this.#busyWait.pauses, closedTotals: { ...this.#stats.closedTotals }, peers };
   }
 
   // ---- routing -----------------------------------------------------------------------------

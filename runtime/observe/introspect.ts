@@ -191,6 +191,8 @@ export interface NodeSnapshot {
     readonly dataDroppedTotal: number;
     /** Event-loop turns spent busy-waiting after link activity (0 unless `busyWaitUs` is set). */
     readonly busyWaitTurns: number;
+    /** Times busy-waiting paused for contention (the machine had no core to spare for it). */
+    readonly busyWaitPauses: number;
   } | null;
   readonly eventLoop: EventLoopFigures;
   readonly memory: {
@@ -338,6 +340,7 @@ export class NodeObserver {
               dataDroppedUnconnected: distributionStats.dataDroppedUnconnected,
               dataDroppedTotal: distributionStats.closedTotals.dataDropped + peers.reduce((sum, peer) => sum + peer.dataDropped, 0),
               busyWaitTurns: distributionStats.busyWaitTurns,
+              busyWaitPauses: distributionStats.busyWaitPauses,
             },
       eventLoop: this.#eventLoop.read(),
       memory: this.sampleMemory(),

@@ -96,6 +96,7 @@ export const METRIC_DEFINITIONS: readonly Definition[] = [
   { name: 'dist_connections_closed_total', type: 'counter', help: 'Distribution connections closed.', read: (s) => one(s.distribution?.connectionsClosed ?? 0) },
   { name: 'dist_handshakes_failed_total', type: 'counter', help: 'Distribution handshakes that failed (bad cookie, timeout, …).', read: (s) => one(s.distribution?.handshakesFailed ?? 0) },
   { name: 'dist_busy_wait_turns_total', type: 'counter', help: 'Event-loop turns spent busy-waiting after link activity (fedctl start --busy-wait-us; 0 when off).', read: (s) => one(s.distribution?.busyWaitTurns ?? 0) },
+  { name: 'dist_busy_wait_pauses_total', type: 'counter', help: 'Times busy-waiting paused because the process was not getting the CPU it spun on (more busy processes than cores).', read: (s) => one(s.distribution?.busyWaitPauses ?? 0) },
   { name: 'dist_messages_dropped_unconnected_total', type: 'counter', help: 'Messages to nodes with no connection (dropped, as Erlang does).', read: (s) => one(s.distribution?.dataDroppedUnconnected ?? 0) },
   // Three gauges rather than one with a `quantile` label: that label is reserved for summaries.
   { name: 'event_loop_delay_p50_seconds', type: 'gauge', help: 'Median event-loop delay over the recent window.', read: (s) => one(s.eventLoop.delayP50Ms / 1_000) },

@@ -2,11 +2,13 @@
  * Proves the distribution's busy-wait (runtime/dist/busy-wait.ts): after a message crosses a
  * real sealed link on 127.0.0.1, both nodes keep their event loop turning for the configured
  * window and then stop by themselves; a link carrying only heartbeats never starts it; with the
- * default (0) it never runs; `close()` stops it at once; a bad window is a typed `config` error.
- * Messages arrive the same with or without it.
+ * default (0) it never runs; `close()` stops it at once; a bad window is a typed `config` error;
+ * a process that is not getting the CPU it spins on (a contended machine, simulated here with
+ * injected clocks) pauses busy-waiting and tries again later. Messages arrive the same with or
+ * without it.
  */
 import { afterEach, describe, expect, it } from 'vitest';
-import { BusyWait } from '../../runtime/dist/busy-wait.js';
+import { BusyWait, CONTENDED_CPU_RATIO, PAUSE_MS, SAMPLE_MS } from '../../runtime/dist/busy-wait.js';
 import { Distribution } from '../../runtime/dist/distribution.js';
 import { Node } from '../../runtime/node.js';
 import type { ProcessContext } from '../../runtime/process.js';
@@ -120,5 +122,64 @@ describe('busy-wait — after link activity', () => {
     for (const bad of [-1, Number.NaN, Number.POSITIVE_INFINITY]) {
       expect(() => new Distribution({ node, cookie: COOKIE, busyWaitUs: bad })).toThrow(expect.objectContaining({ code: 'config', message: expect.stringContaining('busyWaitUs') }));
     }
+  });
+});
+
+/** Clocks the test moves: each loop turn advances the wall clock by `stepMs` and the CPU clock by `cpuShare` of it. */
+function fakeClocks(stepMs: number, cpuShare: number) {
+  const clocks = { wallMs: 0, cpuMicros: 0 };
+  return {
+    clocks,
+    options: {
+      nowMs: () => {
+        clocks.wallMs += stepMs;
+        clocks.cpuMicros += stepMs * 1000 * cpuShare;
+        return clocks.wallMs;
+      },
+      cpuMicros: () => clocks.cpuMicros,
+    },
+  };
+}
+
+async function untilIdle(wait: BusyWait): Promise<void> {
+  await waitFor(() => !wait.spinning, 5_000, 'spinning over');
+}
+
+describe('busy-wait — contention', () => {
+  it('busy-wait — a process that gets its core keeps spinning for the whole window', async () => {
+    const { clocks, options } = fakeClocks(0.1, 1);
+    const wait = new BusyWait(10_000, options);
+    wait.touch();
+    await untilIdle(wait);
+    // 10 ms of window at 0.1 ms a turn: about a hundred turns, and no pause.
+    expect(wait.turns).toBeGreaterThanOrEqual(90);
+    expect(wait.pauses).toBe(0);
+    expect(clocks.wallMs).toBeGreaterThanOrEqual(10);
+    wait.close();
+  });
+
+  it('busy-wait — a process getting less than its share of the CPU pauses spinning, then tries again after the pause', async () => {
+    const share = CONTENDED_CPU_RATIO / 2;
+    const { clocks, options } = fakeClocks(0.1, share);
+    const wait = new BusyWait(10_000, options);
+    wait.touch();
+    await untilIdle(wait);
+    // It stopped at the first sample (SAMPLE_MS of spinning), long before the 10 ms window ended.
+    expect(wait.pauses).toBe(1);
+    expect(wait.turns).toBeLessThanOrEqual(Math.ceil(SAMPLE_MS / 0.1) + 2);
+    // During the pause, activity does not start it again.
+    const turns = wait.turns;
+    wait.touch();
+    expect(wait.spinning).toBe(false);
+    await new Promise((resolve) => setImmediate(resolve));
+    expect(wait.turns).toBe(turns);
+    // After the pause it is tried again (and, still contended, pauses again).
+    clocks.wallMs += PAUSE_MS;
+    wait.touch();
+    expect(wait.spinning).toBe(true);
+    await untilIdle(wait);
+    expect(wait.turns).toBeGreaterThan(turns);
+    expect(wait.pauses).toBe(2);
+    wait.close();
   });
 });
