@@ -17,7 +17,7 @@
 import { homedir } from 'node:os';
 import { join } from 'node:path';
 import { type Command, Option } from 'commander';
-import { fedError } from '../runtime/index.js';
+import { LIMITS, fedError } from '../runtime/index.js';
 import { RING_WEIGHT_MAX, UNSAFE_MODES, type UnsafeMode } from '../registry/index.js';
 import { checkDiscoveryFitsTransport, parseAddress, parseNodeAddress, resolveCookie, resolveDhtBootstrap } from './config.js';
 import { collect, envBoolean, flagOrEnvBoolean, flagOrEnvList } from './env.js';
@@ -92,8 +92,8 @@ export function registerStartCommand(program: Command, run: (action: (output: Ou
     });
 }
 
-/** Longest busy-wait window `--busy-wait-us` accepts: past it the spinning costs a core for nothing a round trip needs. */
-const BUSY_WAIT_US_MAX = 100_000;
+/** Longest busy-wait window `--busy-wait-us` accepts (the library's bound). */
+const BUSY_WAIT_US_MAX = LIMITS.busyWaitUsMax;
 
 function busyWaitMicros(text: string | undefined): number | undefined {
   if (text === undefined) return undefined;

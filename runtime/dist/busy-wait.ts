@@ -14,14 +14,21 @@
  * Contention: a spinning loop on a machine with more busy processes than cores takes CPU they
  * need and is itself descheduled, so an answer waits for a time slice (milliseconds) instead of
  * a wake-up (measured: round trips p50 2.2 ms spinning against three busy processes on 2 cores,
- * 0.28 ms without). So every `SAMPLE_MS` of spinning the process's CPU time is compared with the
- * wall time: below `CONTENDED_CPU_RATIO` the process is not getting the core it spins on, and
- * busy-waiting pauses for `PAUSE_MS` (counted in `pauses`) before it is tried again.
+ * 0.28 ms without). So the process's CPU time while spinning is compared with the wall time,
+ * summed over spinning sessions until `SAMPLE_MS` of spinning is gathered (one short
+ * preemption decides nothing): below `CONTENDED_CPU_RATIO` the process is not getting the core
+ * it spins on, and busy-waiting pauses for `PAUSE_MS` (counted in `pauses`). The CPU time is the
+ * whole process's (`process.cpuUsage`: GC and libuv threads too), so a process busy on other
+ * threads can look less contended than it is.
+ *
+ * Activity is any record but a lone heartbeat: Raft's heartbeats and acknowledgements count,
+ * so an idle group member still spins `windowUs` after each of them (with the 50 ms Raft tick
+ * and a 1 ms window, about 1% of a core per peer). `LIMITS.busyWaitUsMax` bounds the window.
  */
 import { performance } from 'node:perf_hooks';
 
-/** How often (ms of spinning) the process's share of the CPU is checked. */
-export const SAMPLE_MS = 2;
+/** Spinning (ms, summed over sessions) over which the process's share of the CPU is judged. */
+export const SAMPLE_MS = 10;
 /** Below this CPU time per wall time while spinning, the process is contended and stops spinning. */
 export const CONTENDED_CPU_RATIO = 0.5;
 /** How long busy-waiting stays off after contention was seen. */
@@ -45,8 +52,12 @@ export class BusyWait {
   readonly #cpuMicros: () => number;
   #untilMs = 0;
   #pausedUntilMs = -Infinity;
-  #sampleStartMs = 0;
-  #sampleStartCpuMicros = 0;
+  /** Where the current session's unsampled stretch began (wall ms, process CPU µs). */
+  #stretchStartMs = 0;
+  #stretchStartCpuMicros = 0;
+  /** Spinning gathered toward the next judgement. */
+  #sampledMs = 0;
+  #sampledCpuMicros = 0;
   #immediate: NodeJS.Immediate | undefined;
   #closed = false;
   /** Loop turns spent busy-waiting so far (what the CPU went to). */
@@ -74,8 +85,8 @@ export class BusyWait {
     if (now < this.#pausedUntilMs) return;
     this.#untilMs = now + this.#windowMs;
     if (this.#immediate !== undefined) return;
-    this.#sampleStartMs = now;
-    this.#sampleStartCpuMicros = this.#cpuMicros();
+    this.#stretchStartMs = now;
+    this.#stretchStartCpuMicros = this.#cpuMicros();
     this.#immediate = setImmediate(this.#spinBound);
   }
 
@@ -84,19 +95,26 @@ export class BusyWait {
     this.#immediate = undefined;
     if (this.#closed) return;
     const now = this.#nowMs();
-    if (now >= this.#untilMs) return;
-    if (now - this.#sampleStartMs >= SAMPLE_MS) {
+    const ending = now >= this.#untilMs;
+    // The CPU clock is read when a session ends and every SAMPLE_MS within one (not every turn).
+    if (ending || now - this.#stretchStartMs >= SAMPLE_MS) {
       const cpu = this.#cpuMicros();
-      const ratio = (cpu - this.#sampleStartCpuMicros) / 1000 / (now - this.#sampleStartMs);
-      if (ratio < CONTENDED_CPU_RATIO) {
-        this.pauses++;
-        this.#pausedUntilMs = now + PAUSE_MS;
-        return;
+      this.#sampledMs += now - this.#stretchStartMs;
+      this.#sampledCpuMicros += cpu - this.#stretchStartCpuMicros;
+      this.#stretchStartMs = now;
+      this.#stretchStartCpuMicros = cpu;
+      if (this.#sampledMs >= SAMPLE_MS) {
+        const ratio = this.#sampledCpuMicros / 1000 / this.#sampledMs;
+        this.#sampledMs = 0;
+        this.#sampledCpuMicros = 0;
+        if (ratio < CONTENDED_CPU_RATIO) {
+          this.pauses++;
+          this.#pausedUntilMs = now + PAUSE_MS;
+          return;
+        }
       }
-      this.#sampleStartMs = now;
-      this.#sampleStartCpuMicros = cpu;
     }
-    this.#immediate = setImmediate(this.#spinBound);
+    if (!ending) this.#immediate = setImmediate(this.#spinBound);
   }
 
   /** Stop at once and for good. */

@@ -577,7 +577,11 @@ export class Connection {
     if (bytes > this.stats.outboundBytesPeak) this.stats.outboundBytesPeak = bytes;
   }
 
-  /** `early`: user data, whose first flush of a turn may go out early (control always waits for the turn's end). */
+  /**
+   * `early`: user data, whose first flush of a turn may go out on a microtask. Control schedules
+   * the turn's-end flush (it still goes out with an early data flush already pending, and data
+   * queued after it then waits for the turn's end too).
+   */
   #scheduleFlush(early: boolean): void {
     if (this.#flushScheduled) return;
     this.#flushScheduled = true;

@@ -33,7 +33,7 @@ import { LIMITS } from '../kernel/limits.js';
 import { Rng, randomSeed } from '../kernel/rng.js';
 import { Pid } from '../pid.js';
 import type { NameAtNode, Signal, SignalRouter } from '../signals.js';
-import { BusyWait } from './busy-wait.js';
+import { BusyWait, type BusyWaitClocks } from './busy-wait.js';
 import { Connection, type ConnectionStats } from './connection.js';
 import type { Discovery } from './discovery.js';
 import { handshake, type NodeIdentity, type Role } from './handshake.js';
@@ -99,9 +99,11 @@ export interface DistributionOptions {
   /**
    * After a link's activity, keep the event loop turning this long (µs) so an answer is read at
    * once, as BEAM schedulers busy-wait before sleeping (busy-wait.ts). Default
-   * `LIMITS.busyWaitUs`; 0 turns it off.
+   * `LIMITS.busyWaitUs`; 0 turns it off; at most `LIMITS.busyWaitUsMax`.
    */
   readonly busyWaitUs?: number;
+  /** The busy-wait's clocks (tests make its contention check deterministic with these). */
+  readonly busyWaitClocks?: BusyWaitClocks;
   readonly reconnect?: boolean;
   readonly backoffMinMs?: number;
   readonly backoffMaxMs?: number;
@@ -217,8 +219,10 @@ export class Distribution implements SignalRouter {
     this.#rng = options.rng ?? new Rng(randomSeed());
     this.#log = options.logger ?? stderrLogger;
     const busyWaitUs = options.busyWaitUs ?? LIMITS.busyWaitUs;
-    if (!Number.isFinite(busyWaitUs) || busyWaitUs < 0) throw fedError('config', `busyWaitUs must be a non-negative number of microseconds, not ${busyWaitUs}`);
-    this.#busyWait = new BusyWait(busyWaitUs);
+    if (!(Number.isFinite(busyWaitUs) && busyWaitUs >= 0 && busyWaitUs <= LIMITS.busyWaitUsMax)) {
+      throw fedError('config', `busyWaitUs must be from 0 to ${LIMITS.busyWaitUsMax} microseconds, not ${busyWaitUs}`);
+    }
+    this.#busyWait = new BusyWait(busyWaitUs, options.busyWaitClocks);
   }
 
   /** Create, start and attach to `options.node`. */

@@ -14,6 +14,8 @@ export const LIMITS = {
   heartbeatTimeoutMs: 5_000,
   /** How long a node keeps its event loop turning after a link's activity (runtime/dist/busy-wait.ts): off by default, since it spends CPU that other processes on a busy machine need. */
   busyWaitUs: 0,
+  /** The longest busy-wait window accepted: a round trip needs far less, and longer windows only burn a core. */
+  busyWaitUsMax: 10_000,
   /** Reconnect backoff bounds. */
   reconnectBackoffMinMs: 100,
   reconnectBackoffMaxMs: 10_000,

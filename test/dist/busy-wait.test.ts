@@ -10,6 +10,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { BusyWait, CONTENDED_CPU_RATIO, PAUSE_MS, SAMPLE_MS } from '../../runtime/dist/busy-wait.js';
 import { Distribution } from '../../runtime/dist/distribution.js';
+import { LIMITS } from '../../runtime/kernel/limits.js';
 import { Node } from '../../runtime/node.js';
 import type { ProcessContext } from '../../runtime/process.js';
 import { waitFor } from './fixtures/helpers.js';
@@ -21,10 +22,13 @@ afterEach(async () => {
   for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
 });
 
+/** A CPU clock that says the process always had its core: the contention check never pauses (tested apart, below). */
+const UNCONTENDED = { cpuMicros: () => performance.now() * 1000 };
+
 async function member(name: string, options: { busyWaitUs?: number; tickMs?: number } = {}) {
   const node = new Node({ name, stopTimeoutMs: 100 });
   await node.start();
-  const dist = await Distribution.start({ node, cookie: COOKIE, logger: () => undefined, ...options });
+  const dist = await Distribution.start({ node, cookie: COOKIE, logger: () => undefined, busyWaitClocks: UNCONTENDED, ...options });
   cleanups.push(async () => {
     await dist.close();
     await node.stop();
@@ -69,8 +73,8 @@ async function settled(dist: Distribution): Promise<number> {
 
 describe('busy-wait — after link activity', () => {
   it('busy-wait — both ends spin for the window after a round trip, then stop by themselves', async () => {
-    const a = await member('a@127.0.0.1', { busyWaitUs: 20_000 });
-    const b = await member('b@127.0.0.1', { busyWaitUs: 20_000 });
+    const a = await member('a@127.0.0.1', { busyWaitUs: 10_000 });
+    const b = await member('b@127.0.0.1', { busyWaitUs: 10_000 });
     await a.dist.connect(b.dist.address);
     const before = { a: await settled(a.dist), b: await settled(b.dist) };
     expect(await roundTrip(a, b, 'hello')).toEqual({ echoed: 'hello' });
@@ -84,8 +88,8 @@ describe('busy-wait — after link activity', () => {
   });
 
   it('busy-wait — heartbeats alone never start it', async () => {
-    const a = await member('a@127.0.0.1', { busyWaitUs: 20_000, tickMs: 10 });
-    const b = await member('b@127.0.0.1', { busyWaitUs: 20_000, tickMs: 10 });
+    const a = await member('a@127.0.0.1', { busyWaitUs: 10_000, tickMs: 10 });
+    const b = await member('b@127.0.0.1', { busyWaitUs: 10_000, tickMs: 10 });
     await a.dist.connect(b.dist.address);
     const turns = await settled(a.dist);
     const beats = a.dist.stats().peers[b.node.name]?.heartbeatsReceived ?? 0;
@@ -103,12 +107,15 @@ describe('busy-wait — after link activity', () => {
   });
 
   it('busy-wait — close() stops it at once, even inside a long window', async () => {
-    const wait = new BusyWait(60_000_000);
-    wait.touch();
-    expect(wait.spinning).toBe(true);
-    await new Promise((resolve) => setImmediate(resolve));
-    expect(wait.turns).toBeGreaterThan(0);
-    wait.close();
+    const wait = new BusyWait(60_000_000, UNCONTENDED);
+    try {
+      wait.touch();
+      expect(wait.spinning).toBe(true);
+      await new Promise((resolve) => setImmediate(resolve));
+      expect(wait.turns).toBeGreaterThan(0);
+    } finally {
+      wait.close();
+    }
     expect(wait.spinning).toBe(false);
     const turns = wait.turns;
     wait.touch(); // after close: nothing starts again
@@ -117,9 +124,9 @@ describe('busy-wait — after link activity', () => {
     expect(wait.spinning).toBe(false);
   });
 
-  it('busy-wait — a negative or non-numeric window is a config error, before anything listens', async () => {
+  it('busy-wait — a negative, non-numeric or over-long window is a config error, before anything listens', async () => {
     const node = new Node({ name: 'x@127.0.0.1', stopTimeoutMs: 100 });
-    for (const bad of [-1, Number.NaN, Number.POSITIVE_INFINITY]) {
+    for (const bad of [-1, Number.NaN, Number.POSITIVE_INFINITY, LIMITS.busyWaitUsMax + 1]) {
       expect(() => new Distribution({ node, cookie: COOKIE, busyWaitUs: bad })).toThrow(expect.objectContaining({ code: 'config', message: expect.stringContaining('busyWaitUs') }));
     }
   });
@@ -148,38 +155,74 @@ async function untilIdle(wait: BusyWait): Promise<void> {
 describe('busy-wait — contention', () => {
   it('busy-wait — a process that gets its core keeps spinning for the whole window', async () => {
     const { clocks, options } = fakeClocks(0.1, 1);
-    const wait = new BusyWait(10_000, options);
-    wait.touch();
-    await untilIdle(wait);
-    // 10 ms of window at 0.1 ms a turn: about a hundred turns, and no pause.
-    expect(wait.turns).toBeGreaterThanOrEqual(90);
-    expect(wait.pauses).toBe(0);
-    expect(clocks.wallMs).toBeGreaterThanOrEqual(10);
-    wait.close();
+    const wait = new BusyWait(30_000, options);
+    try {
+      wait.touch();
+      await untilIdle(wait);
+      // 30 ms of window at 0.1 ms a turn: about three hundred turns, and no pause.
+      expect(wait.turns).toBeGreaterThanOrEqual(290);
+      expect(wait.pauses).toBe(0);
+      expect(clocks.wallMs).toBeGreaterThanOrEqual(30);
+    } finally {
+      wait.close();
+    }
   });
 
   it('busy-wait — a process getting less than its share of the CPU pauses spinning, then tries again after the pause', async () => {
-    const share = CONTENDED_CPU_RATIO / 2;
-    const { clocks, options } = fakeClocks(0.1, share);
-    const wait = new BusyWait(10_000, options);
-    wait.touch();
-    await untilIdle(wait);
-    // It stopped at the first sample (SAMPLE_MS of spinning), long before the 10 ms window ended.
-    expect(wait.pauses).toBe(1);
-    expect(wait.turns).toBeLessThanOrEqual(Math.ceil(SAMPLE_MS / 0.1) + 2);
-    // During the pause, activity does not start it again.
-    const turns = wait.turns;
-    wait.touch();
-    expect(wait.spinning).toBe(false);
-    await new Promise((resolve) => setImmediate(resolve));
-    expect(wait.turns).toBe(turns);
-    // After the pause it is tried again (and, still contended, pauses again).
-    clocks.wallMs += PAUSE_MS;
-    wait.touch();
-    expect(wait.spinning).toBe(true);
-    await untilIdle(wait);
-    expect(wait.turns).toBeGreaterThan(turns);
-    expect(wait.pauses).toBe(2);
-    wait.close();
+    const { clocks, options } = fakeClocks(0.1, CONTENDED_CPU_RATIO / 2);
+    const wait = new BusyWait(50_000, options);
+    try {
+      wait.touch();
+      await untilIdle(wait);
+      // It stopped once SAMPLE_MS of spinning was judged, long before the 50 ms window ended.
+      expect(wait.pauses).toBe(1);
+      expect(wait.turns).toBeLessThanOrEqual(Math.ceil(SAMPLE_MS / 0.1) + 2);
+      // During the pause, activity does not start it again.
+      const turns = wait.turns;
+      wait.touch();
+      expect(wait.spinning).toBe(false);
+      await new Promise((resolve) => setImmediate(resolve));
+      expect(wait.turns).toBe(turns);
+      // After the pause it is tried again (and, still contended, pauses again).
+      clocks.wallMs += PAUSE_MS;
+      wait.touch();
+      expect(wait.spinning).toBe(true);
+      await untilIdle(wait);
+      expect(wait.turns).toBeGreaterThan(turns);
+      expect(wait.pauses).toBe(2);
+    } finally {
+      wait.close();
+    }
+  });
+
+  it('busy-wait — short windows are judged together: sessions shorter than a sample still add up to one', async () => {
+    const { options } = fakeClocks(0.1, CONTENDED_CPU_RATIO / 2);
+    // 1 ms windows, each far shorter than SAMPLE_MS: contention shows after enough of them.
+    const wait = new BusyWait(1_000, options);
+    try {
+      const sessionsForASample = Math.ceil(SAMPLE_MS / 1) + 1;
+      let sessions = 0;
+      while (wait.pauses === 0 && sessions < 3 * sessionsForASample) {
+        wait.touch();
+        await untilIdle(wait);
+        sessions++;
+      }
+      expect(wait.pauses).toBe(1);
+      expect(sessions).toBeGreaterThan(1);
+      expect(sessions).toBeLessThanOrEqual(sessionsForASample);
+      // And the same windows with the core to itself never pause.
+      const free = new BusyWait(1_000, fakeClocks(0.1, 1).options);
+      try {
+        for (let index = 0; index < 3 * sessionsForASample; index++) {
+          free.touch();
+          await untilIdle(free);
+        }
+        expect(free.pauses).toBe(0);
+      } finally {
+        free.close();
+      }
+    } finally {
+      wait.close();
+    }
   });
 });
