@@ -514,14 +514,12 @@ export class Group {
   // ---- public API --------------------------------------------------------------------------
 
   /** Register `name` for `pid`. Resolves with the revision; rejects `name_taken` with the holder. */
-  async register(name: string, pid: Pid, meta: Record<string, unknown> = {}): Promise<{ revision: number }> {
-    const result = await this.propose({ op: 'register', name, pid, meta });
-    return { revision: result.revision };
+  register(name: string, pid: Pid, meta: Record<string, unknown> = {}): Promise<{ revision: number }> {
+    return this.#propose({ op: 'register', name, pid, meta }, revisionOf);
   }
 
-  async unregister(name: string, pid: Pid): Promise<{ revision: number }> {
-    const result = await this.propose({ op: 'unregister', name, pid });
-    return { revision: result.revision };
+  unregister(name: string, pid: Pid): Promise<{ revision: number }> {
+    return this.#propose({ op: 'unregister', name, pid }, revisionOf);
   }
 
   whereisLocal(name: string): WhereisResult | undefined {
@@ -653,27 +651,55 @@ export class Group {
 
 
   /** Propose a command; resolves once it is applied here with an `ok` result, else rejects typed. */
-  async propose(command: GroupCommand): Promise<GroupResult & { ok: true }> {
-    this.#assertOpen();
-    if (this.#proposals.size >= this.#settings.pendingRequestsMax) {
-      throw fedError('overloaded', `${this.#proposals.size} requests already wait on ${this.node.name}`, { retryAfterMs: 100, definite: true });
+  propose(command: GroupCommand): Promise<GroupResult & { ok: true }> {
+    return this.#propose(command, okResult);
+  }
+
+  /**
+   * `propose`, resolving with `answer(result)`: the caller's promise is settled directly when
+   * the entry applies (or the request fails), not through a chain of async functions — a
+   * registration's answer reaches its caller one microtask after the apply instead of three,
+   * which the leader of a busy group pays for every proposal. Never throws: every failure,
+   * also one found before proposing, is a rejection.
+   */
+  #propose<T>(command: GroupCommand, answer: (result: GroupResult & { ok: true }) => T): Promise<T> {
+    let admitted: boolean;
+    try {
+      this.#assertOpen();
+      if (this.#proposals.size >= this.#settings.pendingRequestsMax) {
+        throw fedError('overloaded', `${this.#proposals.size} requests already wait on ${this.node.name}`, { retryAfterMs: 100, definite: true });
+      }
+      admitted = ADMITTED_OPS.has(command.op);
+      if (admitted) this.#admitProposal();
+    } catch (error) {
+      return Promise.reject(error);
     }
-    const admitted = ADMITTED_OPS.has(command.op);
-    if (admitted) this.#admitProposal();
     const id = this.#nextRequestId();
     const data: GroupEntryData = { id, cmd: command };
     const startedMs = this.#clock.now();
-    let result: GroupResult;
-    try {
-      result = await this.#await(this.#proposals, id, `proposal ${command.op}`, () => this.#push({ type: 'propose', data, id }));
-    } finally {
+    const finished = (): void => {
       if (admitted) this.#clientProposals--;
       this.#forwardedTo.delete(id);
-    }
-    const latencyMs = this.#clock.now() - startedMs;
-    this.#proposalLatencyMsAverage += (latencyMs - this.#proposalLatencyMsAverage) * LATENCY_AVERAGE_WEIGHT;
-    if (result.ok) return result;
-    throw resultError(result);
+    };
+    return new Promise<T>((resolve, reject) => {
+      this.#wait<GroupResult>(
+        this.#proposals,
+        id,
+        `proposal ${command.op}`,
+        (result) => {
+          finished();
+          const latencyMs = this.#clock.now() - startedMs;
+          this.#proposalLatencyMsAverage += (latencyMs - this.#proposalLatencyMsAverage) * LATENCY_AVERAGE_WEIGHT;
+          if (result.ok) resolve(answer(result));
+          else reject(resultError(result));
+        },
+        (error) => {
+          finished();
+          reject(error);
+        },
+        () => this.#push({ type: 'propose', data, id }),
+      );
+    });
   }
 
   /**
@@ -696,8 +722,7 @@ export class Group {
   }
 
   #uncommittedEntries(): number {
-    const status = this.#raft.status();
-    return status.role === 'leader' ? Math.max(0, status.lastIndex - status.commit) : 0;
+    return this.#raft.uncommittedEntries();
   }
 
   /**
@@ -1100,7 +1125,8 @@ export class Group {
     const data = entry.data as GroupEntryData;
     const result = this.state.apply(entry.index, data.cmd);
     for (const listener of this.#applyListeners) listener({ type: 'command', index: entry.index, command: data.cmd, result });
-    if (data.id === null) return;
+    // A follower (or the proposer of nothing) waits for none: no lookup of an id it never made.
+    if (data.id === null || this.#proposals.size === 0) return;
     const pending = this.#take(this.#proposals, data.id);
     if (pending === undefined) return;
     pending.resolve(result);
@@ -1564,16 +1590,27 @@ export class Group {
   }
 
   #await<T>(waiting: Map<string, Pending<T>>, id: string, what: string, start: () => void): Promise<T> {
-    return new Promise<T>((resolve, reject) => {
-      const pending: Pending<T> = { resolve, reject, deadline: undefined };
-      pending.deadline = this.#deadlines.add(() => {
-        if (waiting.get(id) !== pending) return;
-        waiting.delete(id);
-        reject(fedError('timeout', `${what} did not finish in ${this.#settings.requestTimeoutMs} ms`));
-      });
-      waiting.set(id, pending);
-      start();
+    return new Promise<T>((resolve, reject) => this.#wait(waiting, id, what, resolve, reject, start));
+  }
+
+  /**
+   * Wait for request `id` in `waiting`: `start()` it, then exactly one of `resolve` (when it
+   * finishes), `reject` (when it fails, or after the request timeout) is called.
+   */
+  #wait<T>(waiting: Map<string, Pending<T>>, id: string, what: string, resolve: (value: T) => void, reject: (error: unknown) => void, start: () => void): void {
+    const pending: Pending<T> = { resolve, reject, deadline: undefined };
+    pending.deadline = this.#deadlines.add(() => {
+      if (waiting.get(id) !== pending) return;
+      waiting.delete(id);
+      reject(fedError('timeout', `${what} did not finish in ${this.#settings.requestTimeoutMs} ms`));
     });
+    waiting.set(id, pending);
+    try {
+      start();
+    } catch (error) {
+      if (this.#take(waiting, id) === pending) reject(error);
+      else throw error;
+    }
   }
 
   #nextRequestId(): string {
@@ -1591,6 +1628,14 @@ export class Group {
 
 function trimOldest<K, V>(map: Map<K, V>, max: number): void {
   while (map.size >= max) map.delete(map.keys().next().value as K);
+}
+
+function okResult(result: GroupResult & { ok: true }): GroupResult & { ok: true } {
+  return result;
+}
+
+function revisionOf(result: GroupResult & { ok: true }): { revision: number } {
+  return { revision: result.revision };
 }
 
 function wrapSnapshot(snapshot: Snapshot): StoredGroupSnapshot {
