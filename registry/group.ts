@@ -55,6 +55,7 @@ import {
   type Entry,
   type HardState,
   MemoryStorage,
+  type AppendRequest,
   type Message,
   RaftNode,
   type RaftStatus,
@@ -116,6 +117,8 @@ export interface AdmissionStats {
 export interface DriverStats extends RaftStoreStats {
   readonly readies: number;
   readonly appendsWithEntriesSent: number;
+  /** Appends without entries sent (commit updates, probes). */
+  readonly emptyAppendsSent: number;
 }
 
 export type Consistency = 'local' | 'leader' | 'linearizable';
@@ -341,6 +344,13 @@ export class Group {
   /** Proposals waiting here that were forwarded, and to which leader. */
   readonly #forwardedTo = new Map<string, string>();
   #appendsWithEntriesSent = 0;
+  #emptyAppendsSent = 0;
+  /**
+   * Appends without entries (a commit update, a probe) held back for one round of the driver
+   * loop, by follower, with the Ready they came in (see #send): the append that the proposals
+   * answered by this commit bring, a moment later, says the same and more.
+   */
+  readonly #heldAppends = new Map<string, { readonly message: AppendRequest; readonly ready: number }>();
   /** Entries encoded once for the wire and the disk (see encoded-runs.ts). */
   readonly #encodedRuns = new EncodedRuns();
   /** Unsafe `early-ack` only: the registry as of the last appended entry, committed or not. */
@@ -731,7 +741,7 @@ export class Group {
    * messages with entries sent. Group commit shows as many entries per batch and per append.
    */
   driverStats(): DriverStats {
-    return { readies: this.#readies, ...this.#store.stats(), appendsWithEntriesSent: this.#appendsWithEntriesSent };
+    return { readies: this.#readies, ...this.#store.stats(), appendsWithEntriesSent: this.#appendsWithEntriesSent, emptyAppendsSent: this.#emptyAppendsSent };
   }
 
   /** Admission control counters (for metrics and `fedctl top`). */
@@ -934,7 +944,10 @@ export class Group {
       const inputs = this.#inputs;
       this.#inputs = [];
       for (const input of inputs) this.#stepSafely(input);
-      if (!this.#raft.hasReady()) return;
+      if (!this.#raft.hasReady()) {
+        this.#sendHeldAppends(Number.POSITIVE_INFINITY);
+        return;
+      }
       const ready = this.#raft.ready();
       this.#readies++;
       if (ready.softState !== null) {
@@ -964,6 +977,7 @@ export class Group {
       }
       if (this.#closed) return;
       this.#send(ready.messages);
+      this.#sendHeldAppends(this.#readies);
       if (this.#options.unsafe === 'early-ack') this.#ackEarly(ready);
       this.#raft.advance();
     }
@@ -1011,21 +1025,57 @@ export class Group {
     );
   }
 
+  /**
+   * Send `messages` in order, holding back appends without entries: when an entry commits, the
+   * leader tells its followers at once in an empty append, and the proposals that the commit
+   * answers bring their entries to the same followers a moment later (in the next Ready of this
+   * loop: they are proposed while this Ready is written). Sent alone, the commit costs every
+   * follower a message, a wake-up and an answer per round — about half the messages of a
+   * loaded group. So an empty append waits for the next message to its follower: dropped if
+   * that is an append of the same term from the same point with at least its commit (it says
+   * all the held one says: the core's view that it was sent is then that of a message lost and
+   * repeated, which Raft allows), sent first otherwise (order is kept). Bounded: it is sent at
+   * the end of the next Ready's round, or when the loop has nothing more to do.
+   */
   #send(messages: readonly Message[]): void {
     for (const message of messages) {
-      let payload: unknown = message;
-      if (message.type === 'append' && message.entries.length > 0) {
-        this.#appendsWithEntriesSent++;
-        // The entries travel as the bytes they were (or are now) encoded to once, for every
-        // follower and the disk alike — to a peer of a release that decodes them (a rolling
-        // upgrade: an older one gets them as before).
-        if ((this.distribution.peerInfo(message.to)?.version ?? 0) >= PROTOCOL_VERSION_ENCODED) {
-          payload = { ...message, entries: new Encoded(this.#encodedRuns.encodingOf(message.entries)) };
-        }
+      const held = this.#heldAppends.get(message.to);
+      if (held !== undefined) {
+        this.#heldAppends.delete(message.to);
+        if (!coversAppend(message, held.message)) this.#sendNow(held.message);
       }
-      const sent = this.distribution.sendControl(message.to, `raft:${this.id}`, payload);
-      if (!sent && message.type === 'propose') this.#forwardFailed(message.to, message.data);
+      if (message.type === 'append' && message.entries.length === 0) {
+        this.#heldAppends.set(message.to, { message, ready: this.#readies });
+        continue;
+      }
+      this.#sendNow(message);
     }
+  }
+
+  /** Send the held appends that came in a Ready before `ready` (see #send). */
+  #sendHeldAppends(ready: number): void {
+    if (this.#heldAppends.size === 0 || this.#closed) return;
+    for (const [to, held] of [...this.#heldAppends]) {
+      if (held.ready >= ready) continue;
+      this.#heldAppends.delete(to);
+      this.#sendNow(held.message);
+    }
+  }
+
+  #sendNow(message: Message): void {
+    let payload: unknown = message;
+    if (message.type === 'append' && message.entries.length === 0) this.#emptyAppendsSent++;
+    if (message.type === 'append' && message.entries.length > 0) {
+      this.#appendsWithEntriesSent++;
+      // The entries travel as the bytes they were (or are now) encoded to once, for every
+      // follower and the disk alike — to a peer of a release that decodes them (a rolling
+      // upgrade: an older one gets them as before).
+      if ((this.distribution.peerInfo(message.to)?.version ?? 0) >= PROTOCOL_VERSION_ENCODED) {
+        payload = { ...message, entries: new Encoded(this.#encodedRuns.encodingOf(message.entries)) };
+      }
+    }
+    const sent = this.distribution.sendControl(message.to, `raft:${this.id}`, payload);
+    if (!sent && message.type === 'propose') this.#forwardFailed(message.to, message.data);
   }
 
   /**
@@ -1628,6 +1678,11 @@ export class Group {
 
 function trimOldest<K, V>(map: Map<K, V>, max: number): void {
   while (map.size >= max) map.delete(map.keys().next().value as K);
+}
+
+/** True when `message` says all that the empty append `held` says (see Group #send). */
+function coversAppend(message: Message, held: AppendRequest): boolean {
+  return message.type === 'append' && message.term === held.term && message.prevIndex === held.prevIndex && message.prevTerm === held.prevTerm && message.commit >= held.commit;
 }
 
 function okResult(result: GroupResult & { ok: true }): GroupResult & { ok: true } {
