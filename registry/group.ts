@@ -524,8 +524,11 @@ export class Group {
   // ---- public API --------------------------------------------------------------------------
 
   /** Register `name` for `pid`. Resolves with the revision; rejects `name_taken` with the holder. */
-  register(name: string, pid: Pid, meta: Record<string, unknown> = {}): Promise<{ revision: number }> {
-    return this.#propose({ op: 'register', name, pid, meta }, revisionOf);
+  register(name: string, pid: Pid, meta?: Record<string, unknown>): Promise<{ revision: number }> {
+    // No metadata travels as none (the registry reads an absent meta as empty): an empty
+    // object would be written, sent and decoded for every registration.
+    const command: GroupCommand = meta === undefined || isEmptyObject(meta) ? { op: 'register', name, pid } : { op: 'register', name, pid, meta };
+    return this.#propose(command, revisionOf);
   }
 
   unregister(name: string, pid: Pid): Promise<{ revision: number }> {
@@ -1683,6 +1686,11 @@ function trimOldest<K, V>(map: Map<K, V>, max: number): void {
 /** True when `message` says all that the empty append `held` says (see Group #send). */
 function coversAppend(message: Message, held: AppendRequest): boolean {
   return message.type === 'append' && message.term === held.term && message.prevIndex === held.prevIndex && message.prevTerm === held.prevTerm && message.commit >= held.commit;
+}
+
+function isEmptyObject(value: Record<string, unknown>): boolean {
+  for (const key in value) if (Object.hasOwn(value, key)) return false;
+  return true;
 }
 
 function okResult(result: GroupResult & { ok: true }): GroupResult & { ok: true } {

@@ -97,6 +97,9 @@ interface RegistrySnapshotV2 {
   readonly creations: ReadonlyArray<readonly [string, number]>;
 }
 
+/** The metadata of a name registered without any: one shared, frozen object. */
+export const EMPTY_META: Readonly<Record<string, unknown>> = Object.freeze({});
+
 /** Values per name in a version 2 snapshot's `names`. */
 const NAME_FIELDS = 5;
 
@@ -222,7 +225,7 @@ export class NameRegistry {
     this.#appliedIndex = index;
     switch (command.op) {
       case 'register':
-        return this.#register(index, command.name, command.pid, command.meta ?? {});
+        return this.#register(index, command.name, command.pid, command.meta ?? EMPTY_META);
       case 'unregister':
         return this.#unregister(index, command.name, command.pid);
       case 'release_pid':

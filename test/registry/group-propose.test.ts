@@ -33,6 +33,23 @@ describe('group propose — settling', () => {
     expect(a!.group.admission().proposalsInFlight).toBe(0);
   });
 
+  it('a registration without metadata reads back with empty metadata everywhere; one with metadata keeps it', async () => {
+    // Proves leaving an empty meta out of the command (it is not written, sent or decoded)
+    // changes nothing a reader sees, on the leader and on the followers.
+    const members = await cluster.three();
+    const [a] = members;
+    const holder = idleProcess(a!.node);
+    const { revision: none } = await a!.group.register('meta/none', holder);
+    await a!.group.register('meta/empty', holder, {});
+    const { revision: some } = await a!.group.register('meta/some', holder, { zone: 'eu', weight: 3 });
+    for (const member of members) {
+      await member.group.readBarrier();
+      expect(member.group.whereisLocal('meta/none')).toMatchObject({ meta: {}, revision: none });
+      expect(member.group.whereisLocal('meta/empty')?.meta).toEqual({});
+      expect(member.group.whereisLocal('meta/some')).toMatchObject({ meta: { zone: 'eu', weight: 3 }, revision: some });
+    }
+  });
+
   it('proposals that cannot commit time out or fail typed, each once, and give their slots back', async () => {
     // Proves the timeout and failure paths of the direct settlement run the same bookkeeping
     // as a commit: the leader cut off from both followers cannot commit, its waiting proposals
