@@ -211,6 +211,7 @@ interface Counters {
   readonly entriesWritten: number;
   readonly appendsWithEntriesSent: number;
   readonly emptyAppendsSent: number;
+  readonly readies: number;
   readonly bytesSent: number;
 }
 
@@ -238,7 +239,8 @@ function costLine(members: Member[], leader: Member, before: Counters[], after: 
   const bytes = delta(leaderIndex, 'bytesSent') / Math.max(1, registrations);
   const emptyPerAppend = delta(leaderIndex, 'emptyAppendsSent') / Math.max(1, delta(leaderIndex, 'appendsWithEntriesSent'));
   const followerBatches = order.slice(1).map((index) => (delta(index, 'entriesWritten') / Math.max(1, delta(index, 'batchesWithEntries'))).toFixed(1));
-  return `CPU µs/registration: leader ${cpu[0]}, followers ${cpu.slice(1).join(', ')}; leader: ${perWrite.toFixed(1)} entries per synced write, ${perAppend.toFixed(1)} per append (and ${emptyPerAppend.toFixed(2)} appends without entries per one with), ${bytes.toFixed(0)} bytes sent per registration; followers: ${followerBatches.join(', ')} entries per write`;
+  const readiesPerWrite = order.map((index) => (delta(index, 'readies') / Math.max(1, delta(index, 'batchesWithEntries'))).toFixed(1));
+  return `CPU µs/registration: leader ${cpu[0]}, followers ${cpu.slice(1).join(', ')}; leader: ${perWrite.toFixed(1)} entries per synced write, ${perAppend.toFixed(1)} per append (and ${emptyPerAppend.toFixed(2)} appends without entries per one with), ${bytes.toFixed(0)} bytes sent per registration; followers: ${followerBatches.join(', ')} entries per write; Readies per write with entries: ${readiesPerWrite.join(', ')}`;
 }
 
 const us = (value: number): string => `${(value / 1_000).toFixed(2)} ms`;

@@ -465,16 +465,24 @@ export class NameRegistry {
     const pidIndexes = new Map<string, number>();
     const pids: Array<readonly [string, number, number]> = [];
     const names: unknown[] = [];
+    // The entries of one holder share its pid object (see #index), and a holder's names mostly
+    // come in a row: the pid just seen is compared first, without building its key.
+    let lastPid: Pid | undefined;
+    let lastPidIndex = 0;
     for (const [name, entry] of this.#names) {
       const pid = entry.pid;
-      const key = this.#keyOf(pid);
-      let pidIndex = pidIndexes.get(key);
-      if (pidIndex === undefined) {
-        pidIndex = pids.length;
-        pidIndexes.set(key, pidIndex);
-        pids.push([pid.node, pid.id, pid.creation]);
+      if (pid !== lastPid) {
+        const key = this.#keyOf(pid);
+        let pidIndex = pidIndexes.get(key);
+        if (pidIndex === undefined) {
+          pidIndex = pids.length;
+          pidIndexes.set(key, pidIndex);
+          pids.push([pid.node, pid.id, pid.creation]);
+        }
+        lastPid = pid;
+        lastPidIndex = pidIndex;
       }
-      names.push(name, pidIndex, entry.meta, entry.revision, entry.createRevision);
+      names.push(name, lastPidIndex, entry.meta, entry.revision, entry.createRevision);
     }
     return {
       version: 2,
