@@ -49,13 +49,13 @@ import {
   randomSeed,
 } from '../runtime/index.js';
 import {
+  type AppendRequest,
   type ConfChange,
   type ConfState,
   EMPTY_CONF,
   type Entry,
   type HardState,
   MemoryStorage,
-  type AppendRequest,
   type Message,
   RaftNode,
   type RaftStatus,
