@@ -19,7 +19,9 @@
  *   - `FEDCTL_BENCH_CPU_PROF=DIR`: every member process runs with `--cpu-prof --cpu-prof-dir DIR`
  *     (one `.cpuprofile` per member process, written when it exits; open it in Chrome DevTools);
  *   - `FEDCTL_BENCH_QUICK=1`: only the 64-client run from inside the leader (with its cost line,
- *     after an unreported 2 s warm-up), then stop: the figure a change to the hot path moves.
+ *     after an unreported 2 s warm-up), then stop: the figure a change to the hot path moves;
+ *   - `FEDCTL_BENCH_MEMBER_FLAGS='--trace-deopt …'`: extra node/V8 flags for every member
+ *     process (what a member prints on stdout besides its replies is passed on to stderr).
  */
 import { type ChildProcess, spawn } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -44,6 +46,8 @@ const KILL_ROUNDS = 3;
 const RETRY_PAUSE_MS = 5;
 const CPU_PROFILE_DIR = process.env.FEDCTL_BENCH_CPU_PROF;
 const QUICK = process.env.FEDCTL_BENCH_QUICK === '1';
+/** Extra node/V8 flags for every member process (`--trace-deopt`, `--max-semi-space-size=…`), space-separated. */
+const MEMBER_NODE_FLAGS = (process.env.FEDCTL_BENCH_MEMBER_FLAGS ?? '').split(' ').filter((flag) => flag.length > 0);
 const QUICK_WARMUP_MS = 2_000;
 
 interface Member {
@@ -61,6 +65,7 @@ let nextCommandId = 1;
 async function launch(member: Member, seeds: string[]): Promise<void> {
   const config = { name: member.name, host: HOST, port: member.port, group: 'bench', dataDir: member.dataDir, cookie: COOKIE, seeds };
   const profile = CPU_PROFILE_DIR === undefined ? [] : ['--cpu-prof', '--cpu-prof-dir', CPU_PROFILE_DIR];
+  profile.push(...MEMBER_NODE_FLAGS);
   const child = spawn(process.execPath, [...profile, '--import', 'tsx', MEMBER_SCRIPT], {
     env: { ...process.env, FEDCTL_BENCH_MEMBER: JSON.stringify(config) },
     stdio: ['pipe', 'pipe', 'inherit'],
@@ -73,6 +78,11 @@ async function launch(member: Member, seeds: string[]): Promise<void> {
     const timer = setTimeout(() => reject(new Error(`${member.name} not ready`)), READY_TIMEOUT_MS);
     child.once('exit', (code) => reject(new Error(`${member.name} exited early (${code})`)));
     lines.on('line', (line) => {
+      // Anything else a member prints on stdout (V8's --trace-* output) is passed on, not parsed.
+      if (!line.startsWith('{')) {
+        process.stderr.write(`${member.name}: ${line}\n`);
+        return;
+      }
       const message = JSON.parse(line) as { ready?: boolean; id?: number; result?: unknown; error?: string };
       if (message.ready === true) {
         clearTimeout(timer);
@@ -195,10 +205,13 @@ async function killLeaderRound(members: Member[], round: number): Promise<{ vict
 interface Counters {
   readonly cpuUs: number;
   readonly systemCpuUs: number;
+  readonly mainThreadCpuUs: number;
   readonly syncedBatches: number;
   readonly batchesWithEntries: number;
   readonly entriesWritten: number;
   readonly appendsWithEntriesSent: number;
+  readonly emptyAppendsSent: number;
+  readonly readies: number;
   readonly bytesSent: number;
 }
 
@@ -208,7 +221,8 @@ async function counters(members: Member[]): Promise<Counters[]> {
 
 /**
  * What a load run cost: CPU µs per registration of each member (leader first; of it, in the
- * kernel: syscalls, loopback TCP, fsync), and the leader's
+ * kernel: syscalls, loopback TCP, fsync; and on the JavaScript thread — the rest is V8's GC
+ * helpers, the libuv pool's level writes and LevelDB's compaction), and the leader's
  * batching — entries per synced write with entries, and entries per append with entries sent
  * (two followers: about twice as many appends as writes) — and the bytes it sent per
  * registration (to followers and, through the admin protocol, to clients).
@@ -217,13 +231,16 @@ function costLine(members: Member[], leader: Member, before: Counters[], after: 
   const delta = (index: number, key: keyof Counters): number => (after[index] as Counters)[key] - (before[index] as Counters)[key];
   const order = [members.indexOf(leader), ...members.map((_, index) => index).filter((index) => members[index] !== leader)];
   const perRegistration = (index: number, key: keyof Counters): string => (delta(index, key) / Math.max(1, registrations)).toFixed(0);
-  const cpu = order.map((index) => `${perRegistration(index, 'cpuUs')} (kernel ${perRegistration(index, 'systemCpuUs')})`);
+  const cpu = order.map((index) => `${perRegistration(index, 'cpuUs')} (kernel ${perRegistration(index, 'systemCpuUs')}, main thread ${perRegistration(index, 'mainThreadCpuUs')})`);
   const leaderIndex = order[0] as number;
   const entries = delta(leaderIndex, 'entriesWritten');
   const perWrite = entries / Math.max(1, delta(leaderIndex, 'batchesWithEntries'));
   const perAppend = (entries * (members.length - 1)) / Math.max(1, delta(leaderIndex, 'appendsWithEntriesSent'));
   const bytes = delta(leaderIndex, 'bytesSent') / Math.max(1, registrations);
-  return `CPU µs/registration: leader ${cpu[0]}, followers ${cpu.slice(1).join(', ')}; leader: ${perWrite.toFixed(1)} entries per synced write, ${perAppend.toFixed(1)} per append, ${bytes.toFixed(0)} bytes sent per registration`;
+  const emptyPerAppend = delta(leaderIndex, 'emptyAppendsSent') / Math.max(1, delta(leaderIndex, 'appendsWithEntriesSent'));
+  const followerBatches = order.slice(1).map((index) => (delta(index, 'entriesWritten') / Math.max(1, delta(index, 'batchesWithEntries'))).toFixed(1));
+  const readiesPerWrite = order.map((index) => (delta(index, 'readies') / Math.max(1, delta(index, 'batchesWithEntries'))).toFixed(1));
+  return `CPU µs/registration: leader ${cpu[0]}, followers ${cpu.slice(1).join(', ')}; leader: ${perWrite.toFixed(1)} entries per synced write, ${perAppend.toFixed(1)} per append (and ${emptyPerAppend.toFixed(2)} appends without entries per one with), ${bytes.toFixed(0)} bytes sent per registration; followers: ${followerBatches.join(', ')} entries per write; Readies per write with entries: ${readiesPerWrite.join(', ')}`;
 }
 
 const us = (value: number): string => `${(value / 1_000).toFixed(2)} ms`;

@@ -4,7 +4,8 @@
  * its ring weight, so every member builds the same ring).
  * Like `NameRegistry`, pure and deterministic: every member applies the same committed entries.
  */
-import { assert, decode, encode } from '../runtime/index.js';
+import { assert, decode } from '../runtime/index.js';
+import { MsgpackWriter } from './msgpack-writer.js';
 import { NameRegistry, type RegistryCommand, type RegistryResult, type RegistrySnapshot } from './names.js';
 import { RING_WEIGHT_MAX } from './ring.js';
 
@@ -134,11 +135,29 @@ export class GroupState {
     this.names.skip(index);
   }
 
+  /**
+   * The encoded `GroupSnapshot`: the bytes `encode` gives for it, written with a MsgpackWriter
+   * so the registry's names never go through msgpackr's encoder (see msgpack-writer.ts).
+   */
   snapshot(): Uint8Array {
     const extensions = [...this.#extensions.entries()].map(([name, machine]) => [name, machine.snapshot()] as const);
     const weights = [...this.#weights.entries()].sort((a, b) => (a[0] < b[0] ? -1 : 1));
-    const snapshot: GroupSnapshot = { version: 1, registry: this.names.snapshot(), members: this.addresses(), weights, demoting: this.demoting(), extensions };
-    return encode(snapshot);
+    const writer = new MsgpackWriter();
+    // The keys of GroupSnapshot, in its order.
+    writer.mapHeader(6);
+    writer.string('version');
+    writer.uint(1);
+    writer.string('registry');
+    this.names.writeSnapshot(writer);
+    writer.string('members');
+    writer.value(this.addresses());
+    writer.string('weights');
+    writer.value(weights);
+    writer.string('demoting');
+    writer.value(this.demoting());
+    writer.string('extensions');
+    writer.value(extensions);
+    return writer.bytes();
   }
 
   restore(bytes: Uint8Array): void {

@@ -22,6 +22,7 @@
  *   `compacted`).
  */
 import { LIMITS, Pid, assert } from '../runtime/index.js';
+import { MsgpackWriter } from './msgpack-writer.js';
 
 export interface NameEntry {
   readonly pid: Pid;
@@ -97,8 +98,34 @@ interface RegistrySnapshotV2 {
   readonly creations: ReadonlyArray<readonly [string, number]>;
 }
 
+/** The metadata of a name registered without any: one shared, frozen object. */
+export const EMPTY_META: Readonly<Record<string, unknown>> = Object.freeze({});
+
 /** Values per name in a version 2 snapshot's `names`. */
 const NAME_FIELDS = 5;
+/** A first guess of a name's bytes in a snapshot (the writer grows past it). */
+const NAME_BYTES_ESTIMATE = 32;
+/** How `encode` writes an empty plain object (msgpackr: a map16 of 0 entries). */
+const EMPTY_MAP_BYTES = Uint8Array.of(0xde, 0x00, 0x00);
+
+/**
+ * The names one pid holds, so that its exit releases them without a scan. A registration only
+ * appends its name (a Set's insert, into a table as large as the registry, cost a cache miss on
+ * every registration); a removal only counts down `live`. So `names` may hold stale entries — a
+ * name that went, or passed to another pid, or (unregistered and registered again by this pid)
+ * a second copy — and readers keep those whose current holder is `pid` (`#heldBy`). The list is
+ * compacted once it is longer than twice `live` plus PID_NAMES_SLACK: bounded, amortized O(1).
+ */
+interface PidNames {
+  /** The pid the names are held by; the registry's entries for them share this object. */
+  readonly pid: Pid;
+  names: string[];
+  /** How many distinct names `pid` holds now (the record goes when it reaches 0). */
+  live: number;
+}
+
+/** Stale entries a pid's name list may carry beyond its live ones before it is compacted. */
+const PID_NAMES_SLACK = 64;
 
 /** A UTF-16 code unit takes at most this many bytes in UTF-8. */
 const UTF8_BYTES_PER_CODE_UNIT_MAX = 3;
@@ -114,11 +141,14 @@ export function validateName(name: unknown): string | undefined {
 
 export class NameRegistry {
   readonly #names = new Map<string, NameEntry>();
-  /** Names held per pid key, so a process exit releases its names without a scan. */
-  readonly #namesByPid = new Map<string, Set<string>>();
+  /** Names held per pid key (see PidNames), so a process exit releases its names without a scan. */
+  readonly #namesByPid = new Map<string, PidNames>();
   readonly #claims = new Map<string, ClaimEntry>();
-  /** How many names each node's pids hold, per creation (the leader's cleanup of down and restarted nodes). */
-  readonly #namesPerNode = new Map<string, Map<number, number>>();
+  /**
+   * How many pids of each node hold names, per creation (the leader's cleanup of down and
+   * restarted nodes): it changes only when a pid gets its first name or loses its last.
+   */
+  readonly #pidsPerNode = new Map<string, Map<number, number>>();
   /** The newest creation seen per node. */
   readonly #creations = new Map<string, number>();
   #appliedIndex = 0;
@@ -132,6 +162,8 @@ export class NameRegistry {
   /** The pid last indexed and its key: a holder of many names registers them in a row, and building a key allocates. */
   #lastPid: Pid | undefined;
   #lastPidKey = '';
+  /** The names record last used (a holder of many names registers them in a row), while it is in #namesByPid. */
+  #lastPidNames: PidNames | undefined;
 
   get appliedIndex(): number {
     return this.#appliedIndex;
@@ -155,12 +187,12 @@ export class NameRegistry {
 
   /** Nodes whose pids hold at least one name. */
   nodesWithNames(): string[] {
-    return [...this.#namesPerNode.keys()].sort();
+    return [...this.#pidsPerNode.keys()].sort();
   }
 
   /** The oldest creation of `node` among the pids holding names (undefined: none). */
   oldestCreationHolding(node: string): number | undefined {
-    const perCreation = this.#namesPerNode.get(node);
+    const perCreation = this.#pidsPerNode.get(node);
     if (perCreation === undefined) return undefined;
     return Math.min(...perCreation.keys());
   }
@@ -171,7 +203,8 @@ export class NameRegistry {
   }
 
   namesOf(pid: Pid): string[] {
-    return [...(this.#namesByPid.get(pid.key) ?? [])];
+    const record = this.#namesByPid.get(pid.key);
+    return record === undefined ? [] : this.#heldBy(record);
   }
 
   claim(key: string): ClaimEntry | undefined {
@@ -197,7 +230,7 @@ export class NameRegistry {
     this.#appliedIndex = index;
     switch (command.op) {
       case 'register':
-        return this.#register(index, command.name, command.pid, command.meta ?? {});
+        return this.#register(index, command.name, command.pid, command.meta ?? EMPTY_META);
       case 'unregister':
         return this.#unregister(index, command.name, command.pid);
       case 'release_pid':
@@ -235,8 +268,7 @@ export class NameRegistry {
       if (!current.pid.equals(pid)) return { ok: false, code: 'name_taken', holder: current.pid, revision: current.revision };
       return { ok: true, revision: current.revision };
     }
-    const entry: NameEntry = { pid, meta, revision: index, createRevision: index };
-    this.#index(name, entry);
+    const entry = this.#index(name, pid, meta, index, index);
     this.#emit({ type: 'put', name, entry, revision: index });
     return { ok: true, revision: index };
   }
@@ -250,9 +282,9 @@ export class NameRegistry {
   }
 
   #releasePid(index: number, pid: Pid, reason: DeleteReason): string[] {
-    const held = this.#namesByPid.get(pid.key);
-    if (held === undefined) return [];
-    const released = [...held].sort();
+    const record = this.#namesByPid.get(pid.key);
+    if (record === undefined) return [];
+    const released = this.#heldBy(record).sort();
     for (const name of released) {
       const entry = this.#names.get(name);
       assert(entry !== undefined && entry.pid.equals(pid), 'namesByPid and names disagree');
@@ -274,12 +306,12 @@ export class NameRegistry {
       if (!Number.isInteger(creationBelow) || creationBelow < 1) return released;
       const newest = this.#creations.get(node);
       if (newest === undefined || newest < creationBelow) this.#creations.set(node, creationBelow);
-      for (const [, pid] of this.#pidsOnNode(node)) {
+      for (const pid of this.#pidsOnNode(node)) {
         if (pid.creation < creationBelow) released.push(...this.#releasePid(index, pid, 'stale_incarnation'));
       }
       return released.sort();
     }
-    for (const [, pid] of this.#pidsOnNode(node)) released.push(...this.#releasePid(index, pid, 'node_down'));
+    for (const pid of this.#pidsOnNode(node)) released.push(...this.#releasePid(index, pid, 'node_down'));
     for (const claim of [...this.#claims.values()]) {
       if (claim.node !== node) continue;
       this.#claims.delete(claim.key);
@@ -290,19 +322,16 @@ export class NameRegistry {
 
   #newIncarnation(index: number, node: string, creation: number): void {
     this.#creations.set(node, creation);
-    for (const [, pid] of this.#pidsOnNode(node)) {
+    for (const pid of this.#pidsOnNode(node)) {
       if (pid.creation < creation) this.#releasePid(index, pid, 'stale_incarnation');
     }
   }
 
-  #pidsOnNode(node: string): Array<[string, Pid]> {
-    const out: Array<[string, Pid]> = [];
-    if (!this.#namesPerNode.has(node)) return out;
-    for (const names of this.#namesByPid.values()) {
-      const first = names.values().next().value as string;
-      const entry = this.#names.get(first);
-      if (entry !== undefined && entry.pid.node === node) out.push([entry.pid.key, entry.pid]);
-    }
+  /** The pids of `node` that hold names, in the order they got their first one. */
+  #pidsOnNode(node: string): Pid[] {
+    const out: Pid[] = [];
+    if (!this.#pidsPerNode.has(node)) return out;
+    for (const record of this.#namesByPid.values()) if (record.pid.node === node) out.push(record.pid);
     return out;
   }
 
@@ -329,28 +358,63 @@ export class NameRegistry {
   #delete(index: number, name: string, previous: NameEntry, reason: DeleteReason): void {
     this.#names.delete(name);
     const key = this.#keyOf(previous.pid);
-    const held = this.#namesByPid.get(key);
-    held?.delete(name);
-    if (held !== undefined && held.size === 0) this.#namesByPid.delete(key);
-    const perCreation = this.#namesPerNode.get(previous.pid.node);
-    assert(perCreation !== undefined, 'namesPerNode lost a node that holds names');
-    const count = (perCreation.get(previous.pid.creation) ?? 0) - 1;
-    if (count > 0) perCreation.set(previous.pid.creation, count);
-    else perCreation.delete(previous.pid.creation);
-    if (perCreation.size === 0) this.#namesPerNode.delete(previous.pid.node);
+    const record = this.#namesByPid.get(key);
+    assert(record !== undefined && record.live > 0, 'namesByPid lost a pid that holds names');
+    record.live--;
+    if (record.live === 0) {
+      this.#namesByPid.delete(key);
+      if (this.#lastPidNames === record) this.#lastPidNames = undefined;
+      this.#countPid(record.pid, -1);
+    } else if (record.names.length > 2 * record.live + PID_NAMES_SLACK) {
+      record.names = this.#heldBy(record);
+    }
     this.#emit({ type: 'delete', name, previous, revision: index, reason });
   }
 
-  /** Add a name to the secondary indexes (by pid, by node and creation). */
-  #index(name: string, entry: NameEntry): void {
+  /**
+   * Hold `name` for `pid` (its checks done): the entry, which shares the pid object of the pid's
+   * names record (one pid object per holder, however many names it holds and however many pid
+   * objects the entries carried), and the secondary indexes.
+   */
+  #index(name: string, pid: Pid, meta: Readonly<Record<string, unknown>>, revision: number, createRevision: number): NameEntry {
+    let record = this.#lastPidNames;
+    if (record === undefined || (pid !== record.pid && !pid.equals(record.pid))) {
+      const key = this.#keyOf(pid);
+      record = this.#namesByPid.get(key);
+      if (record === undefined) {
+        record = { pid, names: [], live: 0 };
+        this.#namesByPid.set(key, record);
+        this.#countPid(pid, 1);
+      }
+      this.#lastPidNames = record;
+    }
+    const entry: NameEntry = { pid: record.pid, meta, revision, createRevision };
     this.#names.set(name, entry);
-    const key = this.#keyOf(entry.pid);
-    let held = this.#namesByPid.get(key);
-    if (held === undefined) this.#namesByPid.set(key, (held = new Set()));
-    held.add(name);
-    let perCreation = this.#namesPerNode.get(entry.pid.node);
-    if (perCreation === undefined) this.#namesPerNode.set(entry.pid.node, (perCreation = new Map()));
-    perCreation.set(entry.pid.creation, (perCreation.get(entry.pid.creation) ?? 0) + 1);
+    record.names.push(name);
+    record.live++;
+    return entry;
+  }
+
+  /** The names `record.pid` holds now: its list without the stale entries and second copies. */
+  #heldBy(record: PidNames): string[] {
+    const held = record.names.filter((name) => {
+      const entry = this.#names.get(name);
+      return entry !== undefined && (entry.pid === record.pid || entry.pid.equals(record.pid));
+    });
+    const distinct = held.length === record.live ? held : [...new Set(held)];
+    assert(distinct.length === record.live, `a pid's names record counts ${record.live} names, holds ${distinct.length}`);
+    return distinct;
+  }
+
+  /** A pid of a node got its first name (+1) or lost its last (-1). */
+  #countPid(pid: Pid, change: 1 | -1): void {
+    let perCreation = this.#pidsPerNode.get(pid.node);
+    if (perCreation === undefined) this.#pidsPerNode.set(pid.node, (perCreation = new Map()));
+    const count = (perCreation.get(pid.creation) ?? 0) + change;
+    assert(count >= 0, 'pidsPerNode counted a pid out twice');
+    if (count > 0) perCreation.set(pid.creation, count);
+    else perCreation.delete(pid.creation);
+    if (perCreation.size === 0) this.#pidsPerNode.delete(pid.node);
   }
 
   #keyOf(pid: Pid): string {
@@ -406,16 +470,24 @@ export class NameRegistry {
     const pidIndexes = new Map<string, number>();
     const pids: Array<readonly [string, number, number]> = [];
     const names: unknown[] = [];
+    // The entries of one holder share its pid object (see #index), and a holder's names mostly
+    // come in a row: the pid just seen is compared first, without building its key.
+    let lastPid: Pid | undefined;
+    let lastPidIndex = 0;
     for (const [name, entry] of this.#names) {
       const pid = entry.pid;
-      const key = this.#keyOf(pid);
-      let pidIndex = pidIndexes.get(key);
-      if (pidIndex === undefined) {
-        pidIndex = pids.length;
-        pidIndexes.set(key, pidIndex);
-        pids.push([pid.node, pid.id, pid.creation]);
+      if (pid !== lastPid) {
+        const key = this.#keyOf(pid);
+        let pidIndex = pidIndexes.get(key);
+        if (pidIndex === undefined) {
+          pidIndex = pids.length;
+          pidIndexes.set(key, pidIndex);
+          pids.push([pid.node, pid.id, pid.creation]);
+        }
+        lastPid = pid;
+        lastPidIndex = pidIndex;
       }
-      names.push(name, pidIndex, entry.meta, entry.revision, entry.createRevision);
+      names.push(name, lastPidIndex, entry.meta, entry.revision, entry.createRevision);
     }
     return {
       version: 2,
@@ -425,6 +497,54 @@ export class NameRegistry {
       claims: [...this.#claims.values()],
       creations: [...this.#creations.entries()],
     };
+  }
+
+  /**
+   * Write `snapshot()` into `writer` exactly as `encode(snapshot())` would — the same bytes —
+   * without building its names array or handing it to msgpackr's encoder (see msgpack-writer.ts:
+   * most of a snapshot's time, and its encoder's optimized code thrown away at every snapshot).
+   */
+  writeSnapshot(writer: MsgpackWriter): void {
+    const pidIndexes = new Map<string, number>();
+    const pids: Array<readonly [string, number, number]> = [];
+    const names = new MsgpackWriter(this.#names.size * NAME_BYTES_ESTIMATE);
+    let lastPid: Pid | undefined;
+    let lastPidIndex = 0;
+    for (const [name, entry] of this.#names) {
+      const pid = entry.pid;
+      if (pid !== lastPid) {
+        const key = this.#keyOf(pid);
+        let pidIndex = pidIndexes.get(key);
+        if (pidIndex === undefined) {
+          pidIndex = pids.length;
+          pidIndexes.set(key, pidIndex);
+          pids.push([pid.node, pid.id, pid.creation]);
+        }
+        lastPid = pid;
+        lastPidIndex = pidIndex;
+      }
+      names.string(name);
+      names.uint(lastPidIndex);
+      if (entry.meta === EMPTY_META) names.raw(EMPTY_MAP_BYTES);
+      else names.value(entry.meta);
+      names.number(entry.revision);
+      names.number(entry.createRevision);
+    }
+    // The keys in the order snapshot() builds them.
+    writer.mapHeader(6);
+    writer.string('version');
+    writer.uint(2);
+    writer.string('appliedIndex');
+    writer.number(this.#appliedIndex);
+    writer.string('pids');
+    writer.value(pids);
+    writer.string('names');
+    writer.arrayHeader(this.#names.size * NAME_FIELDS);
+    writer.append(names);
+    writer.string('claims');
+    writer.value([...this.#claims.values()]);
+    writer.string('creations');
+    writer.value([...this.#creations.entries()]);
   }
 
   /**
@@ -438,10 +558,11 @@ export class NameRegistry {
     const before = new Map(this.#names);
     this.#names.clear();
     this.#namesByPid.clear();
-    this.#namesPerNode.clear();
+    this.#lastPidNames = undefined;
+    this.#pidsPerNode.clear();
     this.#claims.clear();
     this.#creations.clear();
-    for (const [name, entry] of entries) this.#index(name, entry);
+    for (const [name, entry] of entries) this.#index(name, entry.pid, entry.meta, entry.revision, entry.createRevision);
     for (const claim of snapshot.claims) this.#claims.set(claim.key, claim);
     for (const [node, creation] of snapshot.creations) this.#creations.set(node, creation);
     this.#appliedIndex = snapshot.appliedIndex;

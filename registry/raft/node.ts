@@ -318,6 +318,16 @@ export class RaftNode {
     };
   }
 
+  /**
+   * As leader, the entries appended but not yet committed (last index minus commit index); 0 in
+   * any other role. What `status()` tells, without building a status (admission control asks
+   * it for every proposal).
+   */
+  uncommittedEntries(): number {
+    if (this.#role !== 'leader') return 0;
+    return Math.max(0, this.#log.lastIndex() - this.#log.committed);
+  }
+
   /** The term of the entry at `index`, or -1 if compacted or absent (for checkers). */
   termAt(index: number): number {
     return this.#log.term(index);

@@ -154,6 +154,115 @@ describe('names — names die with processes, nodes and incarnations', () => {
   });
 });
 
+/**
+ * A plain model of the registry's name rules (names, holders, incarnations), without indexes:
+ * what every per-pid and per-node index of `NameRegistry` must agree with.
+ */
+class NamesModel {
+  readonly names = new Map<string, Pid>();
+  readonly creations = new Map<string, number>();
+
+  apply(command: RegistryCommand): string[] | undefined {
+    switch (command.op) {
+      case 'register': {
+        const newest = this.creations.get(command.pid.node);
+        if (newest !== undefined && command.pid.creation < newest) return undefined;
+        if (newest === undefined || command.pid.creation > newest) {
+          this.creations.set(command.pid.node, command.pid.creation);
+          this.#drop((pid) => pid.node === command.pid.node && pid.creation < command.pid.creation);
+        }
+        if (!this.names.has(command.name)) this.names.set(command.name, command.pid);
+        return undefined;
+      }
+      case 'unregister':
+        if (this.names.get(command.name)?.equals(command.pid)) this.names.delete(command.name);
+        return undefined;
+      case 'release_pid':
+        return this.#drop((pid) => pid.equals(command.pid));
+      case 'node_down': {
+        const below = command.creationBelow;
+        if (below === undefined) return this.#drop((pid) => pid.node === command.node);
+        if ((this.creations.get(command.node) ?? 0) < below) this.creations.set(command.node, below);
+        return this.#drop((pid) => pid.node === command.node && pid.creation < below);
+      }
+      default:
+        return undefined;
+    }
+  }
+
+  namesOf(pid: Pid): string[] {
+    return [...this.names].filter(([, holder]) => holder.equals(pid)).map(([name]) => name).sort();
+  }
+
+  #drop(matches: (pid: Pid) => boolean): string[] {
+    const dropped = [...this.names].filter(([, pid]) => matches(pid)).map(([name]) => name);
+    for (const name of dropped) this.names.delete(name);
+    return dropped.sort();
+  }
+}
+
+describe('names — the per-pid and per-node indexes', () => {
+  it('agree with a plain model after every command of long random runs (stale list entries, compactions)', () => {
+    // Proves the append-only per-pid name lists (stale entries skipped, second copies of a name
+    // registered again counted once, lists compacted) give exactly the names each pid holds, and
+    // the per-node counts the nodes and creations holding names: after every command, for
+    // registrations, removals, process exits, node downs and newer incarnations.
+    const pids = [a1, a2, b1, new Pid('a@127.0.0.1', 1, 2), new Pid('a@127.0.0.1', 3, 3)];
+    const names = Array.from({ length: 120 }, (_, index) => `n${index}`);
+    const churn = fc.oneof(
+      { weight: 6, arbitrary: fc.record({ op: fc.constant('register' as const), name: fc.constantFrom(...names), pid: fc.constantFrom(a1, a1, a1, ...pids) }) },
+      { weight: 5, arbitrary: fc.record({ op: fc.constant('unregister' as const), name: fc.constantFrom(...names), pid: fc.constantFrom(a1, a1, a1, ...pids) }) },
+      { weight: 1, arbitrary: fc.record({ op: fc.constant('release_pid' as const), pid: fc.constantFrom(...pids) }) },
+      { weight: 1, arbitrary: fc.record({ op: fc.constant('node_down' as const), node: fc.constantFrom('a@127.0.0.1', 'b@127.0.0.1') }) },
+      { weight: 1, arbitrary: fc.record({ op: fc.constant('node_down' as const), node: fc.constant('a@127.0.0.1'), creationBelow: fc.constantFrom(2, 3) }) },
+    );
+    const copy = (pid: Pid) => decode(encode(pid)) as Pid;
+    fc.assert(
+      fc.property(fc.array(churn, { minLength: 200, maxLength: 1_500 }), (commands) => {
+        const registry = new NameRegistry();
+        const model = new NamesModel();
+        commands.forEach((command, offset) => {
+          // Each command carries its own pid object, as one decoded from the log does.
+          const decoded = 'pid' in command ? { ...command, pid: copy(command.pid) } : command;
+          const result = registry.apply(offset + 1, decoded);
+          const released = model.apply(command);
+          if (released !== undefined) expect(result).toMatchObject({ ok: true, released });
+          for (const pid of pids) expect(registry.namesOf(pid).sort()).toEqual(model.namesOf(pid));
+          const holders = [...model.names.values()];
+          expect(registry.nodesWithNames()).toEqual([...new Set(holders.map((pid) => pid.node))].sort());
+          for (const node of ['a@127.0.0.1', 'b@127.0.0.1']) {
+            const creations = holders.filter((pid) => pid.node === node).map((pid) => pid.creation);
+            expect(registry.oldestCreationHolding(node)).toBe(creations.length === 0 ? undefined : Math.min(...creations));
+          }
+        });
+        expect(registry.registered().map(([name, entry]) => [name, entry.pid.key])).toEqual(
+          [...model.names].map(([name, pid]) => [name, pid.key]).sort((x, y) => (x[0]! < y[0]! ? -1 : 1)),
+        );
+      }),
+      { numRuns: 40, seed: 5 },
+    );
+  });
+
+  it('a holder that unregisters most of many names releases exactly the rest when it exits', () => {
+    // Proves a name list compacted after most of its names went (and grown again, with a name
+    // registered a second time) still holds every live name once, and the entries share one pid.
+    const registry = new NameRegistry();
+    const many = Array.from({ length: 300 }, (_, index) => `m${String(index).padStart(3, '0')}`);
+    let index = 0;
+    for (const name of many) registry.apply(++index, { op: 'register', name, pid: decode(encode(a1)) as Pid });
+    for (const name of many.slice(10)) registry.apply(++index, { op: 'unregister', name, pid: a1 });
+    registry.apply(++index, { op: 'register', name: 'm299', pid: a1 });
+    registry.apply(++index, { op: 'unregister', name: 'm000', pid: a1 });
+    registry.apply(++index, { op: 'register', name: 'm000', pid: a1 });
+    expect(registry.whereis('m001')?.pid).toBe(registry.whereis('m299')?.pid);
+    const live = [...many.slice(0, 10), 'm299'].sort();
+    expect(registry.namesOf(a1).sort()).toEqual(live);
+    expect(registry.apply(++index, { op: 'release_pid', pid: a1 })).toEqual({ ok: true, revision: index, released: live });
+    expect(registry.size).toBe(0);
+    expect(registry.nodesWithNames()).toEqual([]);
+  });
+});
+
 describe('names — a newer incarnation announced by node_down with creationBelow', () => {
   it('drops the older creations\' names, keeps newer ones and the node\'s claims, refuses older pids after', () => {
     const registry = new NameRegistry();

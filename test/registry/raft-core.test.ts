@@ -185,6 +185,26 @@ describe('raft proposals — batching, not_leader, forwarding', () => {
     expect(appliedData(cluster, 'n3')).toEqual(['x']);
   });
 
+  it('uncommittedEntries counts the leader\'s appended, uncommitted entries (0 on a follower), as status() does', () => {
+    // Proves the allocation-free count admission control reads equals lastIndex - commit of status().
+    const cluster = testCluster();
+    elect(cluster, 'n1');
+    const leader = cluster.raft('n1');
+    cluster.isolate('n2');
+    cluster.isolate('n3');
+    for (let k = 0; k < 5; k++) leader.step({ type: 'propose', data: `u${k}` });
+    cluster.drive(cluster.member('n1'));
+    const status = leader.status();
+    expect(leader.uncommittedEntries()).toBe(5);
+    expect(leader.uncommittedEntries()).toBe(status.lastIndex - status.commit);
+    expect(cluster.raft('n2').uncommittedEntries()).toBe(0);
+    cluster.heal();
+    ticks(cluster, 10); // the leader resends after its heartbeat round
+    expect(leader.status().role).toBe('leader');
+    expect(leader.uncommittedEntries()).toBe(0);
+    expect(leader.status().commit).toBe(status.lastIndex);
+  });
+
   it('the leader reports appended proposals with their index and term', () => {
     const cluster = testCluster();
     elect(cluster, 'n1');
