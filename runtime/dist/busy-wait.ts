@@ -15,9 +15,11 @@
  * need and is itself descheduled, so an answer waits for a time slice (milliseconds) instead of
  * a wake-up (measured: round trips p50 2.2 ms spinning against three busy processes on 2 cores,
  * 0.28 ms without). So the process's CPU time while spinning is compared with the wall time,
- * summed over spinning sessions until `SAMPLE_MS` of spinning is gathered (one short
- * preemption decides nothing): below `CONTENDED_CPU_RATIO` the process is not getting the core
- * it spins on, and busy-waiting pauses for `PAUSE_MS` (counted in `pauses`). The CPU time is the
+ * summed over spinning sessions until `SAMPLE_MS` of spinning is gathered: in
+ * `CONTENDED_SAMPLES` samples in a row below `CONTENDED_CPU_RATIO` the process is not getting
+ * the core it spins on, and busy-waiting pauses for `PAUSE_MS` (counted in `pauses`). (One
+ * sample decides nothing: two processes spinning alone on this 2-core VM see single 10 ms
+ * samples as low as 0.7, from kernel and helper threads.) The CPU time is the
  * whole process's (`process.cpuUsage`: GC and libuv threads too), so a process busy on other
  * threads can look less contended than it is.
  *
@@ -29,8 +31,10 @@ import { performance } from 'node:perf_hooks';
 
 /** Spinning (ms, summed over sessions) over which the process's share of the CPU is judged. */
 export const SAMPLE_MS = 10;
-/** Below this CPU time per wall time while spinning, the process is contended and stops spinning. */
+/** Below this CPU time per wall time while spinning, a sample counts as contended. */
 export const CONTENDED_CPU_RATIO = 0.5;
+/** Contended samples in a row that pause busy-waiting. */
+export const CONTENDED_SAMPLES = 3;
 /** How long busy-waiting stays off after contention was seen. */
 export const PAUSE_MS = 1_000;
 
@@ -58,6 +62,8 @@ export class BusyWait {
   /** Spinning gathered toward the next judgement. */
   #sampledMs = 0;
   #sampledCpuMicros = 0;
+  /** Contended samples in a row so far. */
+  #contended = 0;
   #immediate: NodeJS.Immediate | undefined;
   #closed = false;
   /** Loop turns spent busy-waiting so far (what the CPU went to). */
@@ -107,7 +113,9 @@ export class BusyWait {
         const ratio = this.#sampledCpuMicros / 1000 / this.#sampledMs;
         this.#sampledMs = 0;
         this.#sampledCpuMicros = 0;
-        if (ratio < CONTENDED_CPU_RATIO) {
+        this.#contended = ratio < CONTENDED_CPU_RATIO ? this.#contended + 1 : 0;
+        if (this.#contended >= CONTENDED_SAMPLES) {
+          this.#contended = 0;
           this.pauses++;
           this.#pausedUntilMs = now + PAUSE_MS;
           return;

@@ -8,7 +8,7 @@
  * without it.
  */
 import { afterEach, describe, expect, it } from 'vitest';
-import { BusyWait, CONTENDED_CPU_RATIO, PAUSE_MS, SAMPLE_MS } from '../../runtime/dist/busy-wait.js';
+import { BusyWait, CONTENDED_CPU_RATIO, CONTENDED_SAMPLES, PAUSE_MS, SAMPLE_MS } from '../../runtime/dist/busy-wait.js';
 import { Distribution } from '../../runtime/dist/distribution.js';
 import { LIMITS } from '../../runtime/kernel/limits.js';
 import { Node } from '../../runtime/node.js';
@@ -170,13 +170,13 @@ describe('busy-wait — contention', () => {
 
   it('busy-wait — a process getting less than its share of the CPU pauses spinning, then tries again after the pause', async () => {
     const { clocks, options } = fakeClocks(0.1, CONTENDED_CPU_RATIO / 2);
-    const wait = new BusyWait(50_000, options);
+    const wait = new BusyWait(100_000, options);
     try {
       wait.touch();
       await untilIdle(wait);
-      // It stopped once SAMPLE_MS of spinning was judged, long before the 50 ms window ended.
+      // It stopped once CONTENDED_SAMPLES samples of SAMPLE_MS were judged, long before the 100 ms window ended.
       expect(wait.pauses).toBe(1);
-      expect(wait.turns).toBeLessThanOrEqual(Math.ceil(SAMPLE_MS / 0.1) + 2);
+      expect(wait.turns).toBeLessThanOrEqual(Math.ceil((CONTENDED_SAMPLES * SAMPLE_MS) / 0.1) + 2);
       // During the pause, activity does not start it again.
       const turns = wait.turns;
       wait.touch();
@@ -195,12 +195,35 @@ describe('busy-wait — contention', () => {
     }
   });
 
-  it('busy-wait — short windows are judged together: sessions shorter than a sample still add up to one', async () => {
+  it('busy-wait — contended samples must come in a row: a dip between good samples does not pause it', async () => {
+    // The CPU share alternates: one sample contended, the next not, and so on.
+    const clocks = { wallMs: 0, cpuMicros: 0 };
+    const options = {
+      nowMs: () => {
+        clocks.wallMs += 0.1;
+        const contended = Math.floor(clocks.wallMs / SAMPLE_MS) % 2 === 0;
+        clocks.cpuMicros += 100 * (contended ? CONTENDED_CPU_RATIO / 4 : 1);
+        return clocks.wallMs;
+      },
+      cpuMicros: () => clocks.cpuMicros,
+    };
+    const wait = new BusyWait(10 * SAMPLE_MS * 1000, options);
+    try {
+      wait.touch();
+      await untilIdle(wait);
+      expect(wait.pauses).toBe(0);
+      expect(wait.turns).toBeGreaterThanOrEqual(Math.floor((10 * SAMPLE_MS) / 0.1) - 2);
+    } finally {
+      wait.close();
+    }
+  });
+
+  it('busy-wait — short windows are judged together: sessions shorter than a sample still add up to the samples that pause it', async () => {
     const { options } = fakeClocks(0.1, CONTENDED_CPU_RATIO / 2);
     // 1 ms windows, each far shorter than SAMPLE_MS: contention shows after enough of them.
     const wait = new BusyWait(1_000, options);
     try {
-      const sessionsForASample = Math.ceil(SAMPLE_MS / 1) + 1;
+      const sessionsForASample = CONTENDED_SAMPLES * (Math.ceil(SAMPLE_MS / 1) + 1);
       let sessions = 0;
       while (wait.pauses === 0 && sessions < 3 * sessionsForASample) {
         wait.touch();
