@@ -467,32 +467,13 @@ export class NameRegistry {
   }
 
   snapshot(): RegistrySnapshot {
-    const pidIndexes = new Map<string, number>();
-    const pids: Array<readonly [string, number, number]> = [];
+    const pids = new SnapshotPids((pid) => this.#keyOf(pid));
     const names: unknown[] = [];
-    // The entries of one holder share its pid object (see #index), and a holder's names mostly
-    // come in a row: the pid just seen is compared first, without building its key.
-    let lastPid: Pid | undefined;
-    let lastPidIndex = 0;
-    for (const [name, entry] of this.#names) {
-      const pid = entry.pid;
-      if (pid !== lastPid) {
-        const key = this.#keyOf(pid);
-        let pidIndex = pidIndexes.get(key);
-        if (pidIndex === undefined) {
-          pidIndex = pids.length;
-          pidIndexes.set(key, pidIndex);
-          pids.push([pid.node, pid.id, pid.creation]);
-        }
-        lastPid = pid;
-        lastPidIndex = pidIndex;
-      }
-      names.push(name, lastPidIndex, entry.meta, entry.revision, entry.createRevision);
-    }
+    for (const [name, entry] of this.#names) names.push(name, pids.indexOf(entry.pid), entry.meta, entry.revision, entry.createRevision);
     return {
       version: 2,
       appliedIndex: this.#appliedIndex,
-      pids,
+      pids: pids.list,
       names,
       claims: [...this.#claims.values()],
       creations: [...this.#creations.entries()],
@@ -505,26 +486,11 @@ export class NameRegistry {
    * most of a snapshot's time, and its encoder's optimized code thrown away at every snapshot).
    */
   writeSnapshot(writer: MsgpackWriter): void {
-    const pidIndexes = new Map<string, number>();
-    const pids: Array<readonly [string, number, number]> = [];
+    const pids = new SnapshotPids((pid) => this.#keyOf(pid));
     const names = new MsgpackWriter(this.#names.size * NAME_BYTES_ESTIMATE);
-    let lastPid: Pid | undefined;
-    let lastPidIndex = 0;
     for (const [name, entry] of this.#names) {
-      const pid = entry.pid;
-      if (pid !== lastPid) {
-        const key = this.#keyOf(pid);
-        let pidIndex = pidIndexes.get(key);
-        if (pidIndex === undefined) {
-          pidIndex = pids.length;
-          pidIndexes.set(key, pidIndex);
-          pids.push([pid.node, pid.id, pid.creation]);
-        }
-        lastPid = pid;
-        lastPidIndex = pidIndex;
-      }
       names.string(name);
-      names.uint(lastPidIndex);
+      names.uint(pids.indexOf(entry.pid));
       if (entry.meta === EMPTY_META) names.raw(EMPTY_MAP_BYTES);
       else names.value(entry.meta);
       names.number(entry.revision);
@@ -537,7 +503,7 @@ export class NameRegistry {
     writer.string('appliedIndex');
     writer.number(this.#appliedIndex);
     writer.string('pids');
-    writer.value(pids);
+    writer.value(pids.list);
     writer.string('names');
     writer.arrayHeader(this.#names.size * NAME_FIELDS);
     writer.append(names);
@@ -605,4 +571,32 @@ function snapshotNames(snapshot: RegistrySnapshotV2): Array<readonly [string, Na
 
 function sameEntry(a: NameEntry, b: NameEntry): boolean {
   return a.revision === b.revision && a.pid.equals(b.pid);
+}
+
+/**
+ * The pid table of a snapshot: each holder's pid once, as `[node, id, creation]`, and its index.
+ * The entries of one holder share its pid object (see `#index`), and a holder's names mostly come
+ * in a row: the pid just seen is compared first, without building its key.
+ */
+class SnapshotPids {
+  readonly list: Array<readonly [string, number, number]> = [];
+  readonly #indexes = new Map<string, number>();
+  #lastPid: Pid | undefined;
+  #lastIndex = 0;
+
+  constructor(readonly keyOf: (pid: Pid) => string) {}
+
+  indexOf(pid: Pid): number {
+    if (pid === this.#lastPid) return this.#lastIndex;
+    const key = this.keyOf(pid);
+    let index = this.#indexes.get(key);
+    if (index === undefined) {
+      index = this.list.length;
+      this.#indexes.set(key, index);
+      this.list.push([pid.node, pid.id, pid.creation]);
+    }
+    this.#lastPid = pid;
+    this.#lastIndex = index;
+    return index;
+  }
 }
