@@ -17,6 +17,7 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import type { Command } from 'commander';
 import { fedError } from '../runtime/index.js';
+import { pollUntil } from '../runtime/kernel/poll.js';
 import { type AdminClient, connectAdmin } from './admin-client.js';
 import type { GroupRow, NameInfo } from './admin-protocol.js';
 import { renderGroups } from './client-commands.js';
@@ -244,19 +245,8 @@ async function stopNode(node: DemoNode): Promise<void> {
 }
 
 /** Probe until it answers (a failed request counts as "not yet"), or time out naming the last error. */
-async function waitFor<T>(what: string, probe: () => Promise<T | undefined | false>): Promise<T> {
-  const deadline = Date.now() + STEP_TIMEOUT_MS;
-  let lastError: unknown;
-  for (;;) {
-    try {
-      const value = await probe();
-      if (value !== undefined && value !== false) return value;
-    } catch (error) {
-      lastError = error;
-    }
-    if (Date.now() > deadline) throw fedError('timeout', `demo: timed out waiting for ${what}${lastError instanceof Error ? ` (last error: ${lastError.message})` : ''}`);
-    await new Promise((resolve) => setTimeout(resolve, POLL_MS));
-  }
+function waitFor<T>(what: string, probe: () => Promise<T | undefined | false>): Promise<T> {
+  return pollUntil(probe, STEP_TIMEOUT_MS, POLL_MS, (lastError) => fedError('timeout', `demo: timed out waiting for ${what}${lastError instanceof Error ? ` (last error: ${lastError.message})` : ''}`));
 }
 
 function indent(text: string, spaces: number): string {

@@ -4,25 +4,16 @@
  * probe that throws counts as "not yet". Past `timeoutMs` it fails naming what it waited for and
  * the probe's last error, so a failing test says what never happened.
  */
+import { pollUntil } from '../../runtime/kernel/poll.js';
+
 export const EVENTUALLY_TIMEOUT_MS_DEFAULT = 10_000;
 export const EVENTUALLY_INTERVAL_MS_DEFAULT = 50;
 
-export async function eventually<T>(
+export function eventually<T>(
   what: string,
   probe: () => T | undefined | false | Promise<T | undefined | false>,
   timeoutMs = EVENTUALLY_TIMEOUT_MS_DEFAULT,
   intervalMs = EVENTUALLY_INTERVAL_MS_DEFAULT,
 ): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  let lastError: unknown;
-  for (;;) {
-    try {
-      const value = await probe();
-      if (value !== undefined && value !== false) return value;
-    } catch (error) {
-      lastError = error;
-    }
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}${lastError === undefined ? '' : ` (last error: ${lastError instanceof Error ? lastError.message : String(lastError)})`}`);
-    await new Promise((resolve) => setTimeout(resolve, intervalMs));
-  }
+  return pollUntil(probe, timeoutMs, intervalMs, (lastError) => new Error(`timed out after ${timeoutMs} ms waiting for ${what}${lastError === undefined ? '' : ` (last error: ${lastError instanceof Error ? lastError.message : String(lastError)})`}`));
 }
