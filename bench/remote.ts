@@ -261,7 +261,10 @@ async function runSession(session: Session): Promise<void> {
       console.log(`GenServer calls, ${String(callers).padStart(2)} caller${callers === 1 ? ' ' : 's'}: ${roundTripText(result)}`);
     }
     // Pauses mean the machine had no core to spare for spinning (other load): figures then are the machine's, not ours.
-    if (busyWaitUs > 0) console.log(`busy-wait on this end: ${dist.stats().busyWaitTurns.toLocaleString('en')} loop turns, ${dist.stats().busyWaitPauses} pauses for contention`);
+    if (busyWaitUs > 0) {
+      const { busyWaitTurns, busyWaitPauses } = dist.stats();
+      console.log(`busy-wait on this end: ${busyWaitTurns.toLocaleString('en')} loop turns, ${busyWaitPauses} pauses for contention`);
+    }
   } finally {
     await dist.close();
     await node.stop();

@@ -1068,7 +1068,7 @@ export class Group {
   #sendNow(message: Message): void {
     let payload: unknown = message;
     if (message.type === 'append' && message.entries.length === 0) this.#emptyAppendsSent++;
-    if (message.type === 'append' && message.entries.length > 0) {
+    else if (message.type === 'append') {
       this.#appendsWithEntriesSent++;
       // The entries travel as the bytes they were (or are now) encoded to once, for every
       // follower and the disk alike — to a peer of a release that decodes them (a rolling

@@ -28,6 +28,7 @@
  * and a 1 ms window, about 1% of a core per peer). `LIMITS.busyWaitUsMax` bounds the window.
  */
 import { performance } from 'node:perf_hooks';
+import { assert } from '../kernel/assert.js';
 
 /** Spinning (ms, summed over sessions) over which the process's share of the CPU is judged. */
 export const SAMPLE_MS = 10;
@@ -73,7 +74,8 @@ export class BusyWait {
   readonly #spinBound = (): void => this.#spin();
 
   constructor(windowUs: number, clocks: BusyWaitClocks = {}) {
-    if (!Number.isFinite(windowUs) || windowUs < 0) throw new RangeError(`busy-wait window must be a non-negative number of microseconds, not ${windowUs}`);
+    // (Distribution checks the option and answers a bad one with a `config` error.)
+    assert(Number.isFinite(windowUs) && windowUs >= 0, `busy-wait window must be a non-negative number of microseconds, not ${windowUs}`);
     this.#windowMs = windowUs / 1000;
     this.#nowMs = clocks.nowMs ?? (() => performance.now());
     this.#cpuMicros = clocks.cpuMicros ?? processCpuMicros;
