@@ -11,7 +11,8 @@
  * trips/s with 1 and 16 concurrent callers, and round-trip latency p50/p99 (hdr-histogram-js,
  * microseconds): raw send/receive pairs, and GenServer `call`s (what users write: a monitor, the
  * request, the reply, the demonitor). Round trips also report each process's CPU time per round
- * trip (with busy-waiting, that includes the spinning).
+ * trip (with busy-waiting, that includes the spinning) and the records (socket writes) the
+ * caller sent per round trip: 1.00 with one caller; with 16, how many requests shared a write.
  *
  * Without `--busy-wait-us`, everything runs with the default (no busy-wait), then the round
  * trips again with both ends busy-waiting `BUSY_WAIT_US_COMPARED` µs; with it, everything runs
@@ -145,6 +146,8 @@ interface RoundTrips {
   /** CPU time (user + system) per round trip of the calling and the answering process. */
   readonly callerCpuMicros: number;
   readonly peerCpuMicros: number;
+  /** Records (socket writes) the caller sent per round trip: below 1 when requests share them. */
+  readonly recordsPerRoundTrip: number;
 }
 
 /** The peer's CPU time since its last report (the sink answers for its whole process). */
@@ -157,9 +160,11 @@ async function peerCpuMicros(node: Node, peer: string): Promise<number> {
 }
 
 /** `callers` processes each run `once` in a loop for `seconds`; latency per call in a histogram. */
-async function measure(node: Node, peer: string, callers: number, seconds: number, once: (ctx: ProcessContext) => Promise<void>): Promise<RoundTrips> {
+async function measure(node: Node, dist: Distribution, peer: string, callers: number, seconds: number, once: (ctx: ProcessContext) => Promise<void>): Promise<RoundTrips> {
+  const recordsSent = (): number => dist.stats().peers[peer]?.recordsSent ?? 0;
   const histogram = hdr.build({ lowestDiscernibleValue: 1, highestTrackableValue: 10_000_000, numberOfSignificantValueDigits: 3 });
   await peerCpuMicros(node, peer); // starts the peer's CPU count
+  const recordsBefore = recordsSent();
   const cpuBefore = process.cpuUsage();
   const deadline = performance.now() + seconds * 1000;
   let total = 0;
@@ -178,6 +183,7 @@ async function measure(node: Node, peer: string, callers: number, seconds: numbe
   );
   const elapsed = (performance.now() - started) / 1000;
   const cpu = process.cpuUsage(cpuBefore);
+  const records = recordsSent() - recordsBefore;
   const peerCpu = await peerCpuMicros(node, peer);
   return {
     perSecond: total / elapsed,
@@ -185,27 +191,28 @@ async function measure(node: Node, peer: string, callers: number, seconds: numbe
     p99: histogram.getValueAtPercentile(99),
     callerCpuMicros: (cpu.user + cpu.system) / Math.max(1, total),
     peerCpuMicros: peerCpu / Math.max(1, total),
+    recordsPerRoundTrip: records / Math.max(1, total),
   };
 }
 
-function roundTrips(node: Node, peer: string, callers: number, seconds: number): Promise<RoundTrips> {
+function roundTrips(node: Node, dist: Distribution, peer: string, callers: number, seconds: number): Promise<RoundTrips> {
   const echo = { name: 'echo', node: peer };
-  return measure(node, peer, callers, seconds, async (ctx) => {
+  return measure(node, dist, peer, callers, seconds, async (ctx) => {
     const ref = ctx.makeRef();
     ctx.send(echo, { from: ctx.self, ref, body: 1 });
     await ctx.receive((msg) => (msg as { ref?: Ref }).ref === ref || (msg as { ref?: Ref }).ref?.equals(ref) === true);
   });
 }
 
-function calls(node: Node, peer: string, callers: number, seconds: number): Promise<RoundTrips> {
+function calls(node: Node, dist: Distribution, peer: string, callers: number, seconds: number): Promise<RoundTrips> {
   const server = { name: 'server', node: peer };
-  return measure(node, peer, callers, seconds, async (ctx) => {
+  return measure(node, dist, peer, callers, seconds, async (ctx) => {
     await call(ctx, server, 1, 10_000);
   });
 }
 
 function roundTripText(result: RoundTrips): string {
-  return `${Math.round(result.perSecond).toLocaleString('en')} /s  p50 ${result.p50} µs  p99 ${result.p99} µs  (CPU/round trip caller ${cpuText(result.callerCpuMicros)}, peer ${cpuText(result.peerCpuMicros)})`;
+  return `${Math.round(result.perSecond).toLocaleString('en')} /s  p50 ${result.p50} µs  p99 ${result.p99} µs  (CPU/round trip caller ${cpuText(result.callerCpuMicros)}, peer ${cpuText(result.peerCpuMicros)}; caller records/round trip ${result.recordsPerRoundTrip.toFixed(2)})`;
 }
 
 /** Both ends' busy-wait window for the round-trip figures run a second time (runtime/dist/busy-wait.ts). */
@@ -250,14 +257,14 @@ async function runSession(session: Session): Promise<void> {
       const large = await oneWay(node, dist, peer, KIB_MESSAGES, () => kib);
       console.log(`one-way 1 KiB msgs:  ${Math.round(large.perSecond).toLocaleString('en')} msgs/s (${large.received.toLocaleString('en')} received, ${large.dropped} dropped; CPU/msg sender ${cpuText(large.senderCpuMicros)}, receiver ${cpuText(large.receiverCpuMicros)})`);
     }
-    if (parts.has('rtt')) await roundTrips(node, peer, 1, 0.3); // warm-up
+    if (parts.has('rtt')) await roundTrips(node, dist, peer, 1, 0.3); // warm-up
     for (const callers of parts.has('rtt') ? callerCounts : []) {
-      const result = await roundTrips(node, peer, callers, seconds);
+      const result = await roundTrips(node, dist, peer, callers, seconds);
       console.log(`round trips, ${String(callers).padStart(2)} caller${callers === 1 ? ' ' : 's'}: ${roundTripText(result)}`);
     }
-    if (parts.has('call')) await calls(node, peer, 1, 0.3); // warm-up
+    if (parts.has('call')) await calls(node, dist, peer, 1, 0.3); // warm-up
     for (const callers of parts.has('call') ? callerCounts : []) {
-      const result = await calls(node, peer, callers, seconds);
+      const result = await calls(node, dist, peer, callers, seconds);
       console.log(`GenServer calls, ${String(callers).padStart(2)} caller${callers === 1 ? ' ' : 's'}: ${roundTripText(result)}`);
     }
     // Pauses mean the machine had no core to spare for spinning (other load): figures then are the machine's, not ours.
