@@ -13,7 +13,8 @@
  * local `whereis`
  * ns/op; linearizable `whereis` p50/p99 (on the leader and on a follower); and, three times, the
  * time from kill -9 of the leader to the first successful registration on a survivor (the killed
- * member is restarted from its data directory between rounds).
+ * member is restarted from its data directory between rounds). First, the floor today: synced
+ * classic-level batches without fedctl, one writer alone and three at once (_baseline.ts).
  *
  * Environment, for whoever works on the hot path:
  *   - `FEDCTL_BENCH_CPU_PROF=DIR`: every member process runs with `--cpu-prof --cpu-prof-dir DIR`
@@ -32,6 +33,7 @@ import { fileURLToPath } from 'node:url';
 import hdr from 'hdr-histogram-js';
 import { type AdminClient, connectAdmin } from '../cli/admin-client.js';
 import { freePort } from '../test/registry/fixtures/fedctl-process.js';
+import { syncedWrites } from './_baseline.js';
 
 const HOST = '127.0.0.1';
 const COOKIE = 'registry-bench-cookie-0123456789';
@@ -49,6 +51,7 @@ const QUICK = process.env.FEDCTL_BENCH_QUICK === '1';
 /** Extra node/V8 flags for every member process (`--trace-deopt`, `--max-semi-space-size=…`), space-separated. */
 const MEMBER_NODE_FLAGS = (process.env.FEDCTL_BENCH_MEMBER_FLAGS ?? '').split(' ').filter((flag) => flag.length > 0);
 const QUICK_WARMUP_MS = 2_000;
+const DISK_FLOOR_SECONDS = 1;
 
 interface Member {
   readonly name: string;
@@ -246,12 +249,24 @@ function costLine(members: Member[], leader: Member, before: Counters[], after: 
 const us = (value: number): string => `${(value / 1_000).toFixed(2)} ms`;
 const rate = (value: number): string => Math.round(value).toLocaleString('en');
 
+/** The disk today, the floor under a Raft round (see _baseline.ts): alone, and three writers at once as the voters are. */
+async function printDiskFloor(): Promise<void> {
+  const alone = await syncedWrites(1, DISK_FLOOR_SECONDS);
+  const three = await syncedWrites(3, DISK_FLOOR_SECONDS);
+  const list = (values: number[], digits: number): string => values.map((value) => value.toFixed(digits)).join(', ');
+  console.log(
+    `floor today: synced classic-level batches of one 5 KB value (no fedctl): one writer ${list(alone.perSecond, 0)}/s (p50 ${list(alone.p50Ms, 2)} ms); ` +
+      `three writers at once ${list(three.perSecond, 0)}/s each (p50 ${list(three.p50Ms, 2)} ms)`,
+  );
+}
+
 export default async function (args: string[]): Promise<void> {
   const seconds = Number(args[0] ?? 3);
   const durationMs = Math.max(1, seconds) * 1_000;
   const root = mkdtempSync(join(tmpdir(), 'fedctl-registry-bench-'));
   const members: Member[] = [];
   try {
+    if (!QUICK) await printDiskFloor();
     for (const short of ['r1', 'r2', 'r3']) {
       members.push({ name: `${short}@${HOST}`, port: await freePort(), dataDir: join(root, short), child: undefined, exited: undefined, admin: undefined, pending: new Map() });
     }

@@ -18,6 +18,9 @@
  * trips again with both ends busy-waiting `BUSY_WAIT_US_COMPARED` µs; with it, everything runs
  * once with that window.
  *
+ * Before the round trips: the floor today, bare TCP round trips between two processes without
+ * fedctl, plain and with both ends spinning (_baseline.ts).
+ *
  * The same file is the peer: run with FEDCTL_BENCH_PEER set, it starts the receiving node.
  */
 import { spawn } from 'node:child_process';
@@ -30,6 +33,7 @@ import { Node } from '../runtime/node.js';
 import type { Pid, Ref } from '../runtime/pid.js';
 import type { ProcessContext } from '../runtime/process.js';
 import { call, startServer } from '../runtime/server.js';
+import { tcpRoundTrips } from './_baseline.js';
 
 const COOKIE = 'bench-cookie';
 const SEND_BATCH = 4_096;
@@ -217,6 +221,7 @@ function roundTripText(result: RoundTrips): string {
 
 /** Both ends' busy-wait window for the round-trip figures run a second time (runtime/dist/busy-wait.ts). */
 const BUSY_WAIT_US_COMPARED = 1_000;
+const TCP_FLOOR_SECONDS = 1;
 
 interface Session {
   readonly sealed: boolean;
@@ -280,6 +285,16 @@ async function runSession(session: Session): Promise<void> {
   }
 }
 
+/** Bare TCP round trips between two processes today, the floor under the round trips below (see _baseline.ts). */
+async function printTcpFloor(): Promise<void> {
+  const plain = await tcpRoundTrips(TCP_FLOOR_SECONDS, false);
+  const spinning = await tcpRoundTrips(TCP_FLOOR_SECONDS, true);
+  console.log(
+    `floor today: bare TCP round trips of one byte between two processes (no fedctl): p50 ${plain.p50Us.toFixed(0)} µs (CPU ${plain.cpuUsPerRoundTrip.toFixed(0)} µs/round trip); ` +
+      `both ends spinning: p50 ${spinning.p50Us.toFixed(0)} µs`,
+  );
+}
+
 export default async function main(args: string[]): Promise<void> {
   const sealed = !args.includes('--plaintext');
   const secondsIndex = args.indexOf('--seconds');
@@ -292,6 +307,7 @@ export default async function main(args: string[]): Promise<void> {
   if (busyWaitUs !== undefined && !(Number.isInteger(busyWaitUs) && busyWaitUs >= 0)) throw new Error('--busy-wait-us needs a non-negative integer');
   const callersIndex = args.indexOf('--callers');
   const callerCounts = callersIndex >= 0 ? String(args[callersIndex + 1]).split(',').map(Number) : [1, 16];
+  if (parts.has('rtt') || parts.has('call')) await printTcpFloor();
   if (busyWaitUs !== undefined) {
     await runSession({ sealed, busyWaitUs, seconds, callerCounts, parts });
     return;
