@@ -46,6 +46,13 @@ export interface NetworkFaults {
   duplicateProbability: number;
   delayTicksMin: number;
   delayTicksMax: number;
+  /**
+   * Messages on each directed link arrive in the order they were sent, as over the one TCP
+   * connection a real link is (runtime/dist): delays and the random interleaving of a tick's
+   * deliveries then reorder only across links. Off (the default), any two messages may arrive in
+   * either order — a fault the chaos phase injects and healing removes.
+   */
+  ordered?: boolean;
 }
 
 export const PERFECT_NETWORK: NetworkFaults = { lossProbability: 0, duplicateProbability: 0, delayTicksMin: 0, delayTicksMax: 0 };
@@ -99,6 +106,27 @@ interface InFlightMessage {
   readonly deliverAt: number;
   readonly sequence: number;
   readonly message: Message;
+}
+
+/**
+ * Reorder a shuffled batch so each directed link's messages come in the order they were sent,
+ * in the places the shuffle gave that link (the interleaving across links stays random).
+ */
+function keepLinkOrder(batch: InFlightMessage[]): void {
+  const places = new Map<string, number[]>();
+  batch.forEach((item, place) => {
+    const link = `${item.message.from}>${item.message.to}`;
+    const list = places.get(link);
+    if (list === undefined) places.set(link, [place]);
+    else list.push(place);
+  });
+  const items = [...batch];
+  for (const list of places.values()) {
+    const sorted = list.map((place) => items[place] as InFlightMessage).sort((a, b) => a.sequence - b.sequence);
+    list.forEach((place, at) => {
+      batch[place] = sorted[at] as InFlightMessage;
+    });
+  }
 }
 
 interface PendingRead {
@@ -174,6 +202,8 @@ export class SimCluster {
   now = 0;
   #sequence = 0;
   #inFlight: InFlightMessage[] = [];
+  /** Per directed link ("from>to"), the latest tick a message sent while `faults.ordered` is due. */
+  readonly #linkDueAt = new Map<string, number>();
   /** Directed links that drop everything: "from>to". */
   readonly blocked = new Set<string>();
   messagesDelivered = 0;
@@ -293,7 +323,13 @@ export class SimCluster {
     const copies = faults.duplicateProbability > 0 && this.rng.chance(faults.duplicateProbability) ? 2 : 1;
     for (let copy = 0; copy < copies; copy++) {
       const delay = faults.delayTicksMax === 0 ? 0 : this.rng.range(faults.delayTicksMin, faults.delayTicksMax);
-      this.#inFlight.push({ deliverAt: this.now + delay, sequence: this.#sequence++, message });
+      let deliverAt = this.now + delay;
+      if (faults.ordered === true) {
+        const link = `${message.from}>${message.to}`;
+        deliverAt = Math.max(deliverAt, this.#linkDueAt.get(link) ?? 0);
+        this.#linkDueAt.set(link, deliverAt);
+      }
+      this.#inFlight.push({ deliverAt, sequence: this.#sequence++, message });
     }
   }
 
@@ -308,6 +344,7 @@ export class SimCluster {
     for (const item of this.#inFlight) (item.deliverAt <= this.now ? due : later).push(item);
     this.#inFlight = later;
     this.rng.shuffle(due);
+    if (this.faults.ordered === true) keepLinkOrder(due);
     for (const item of due) this.#deliver(item.message);
     return due.length;
   }

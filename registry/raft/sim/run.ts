@@ -12,8 +12,9 @@
  *    membership and transfers leadership, while a nemesis drops, duplicates, delays and reorders
  *    messages, partitions the network (halves, majority ring, bridge, isolated leader), and
  *    crashes and restarts members (also inside a driver cycle). The checker runs on every step.
- * 2. Liveness phase: every fault heals and every member restarts; within `livenessTicks` a
- *    leader must be elected and a fresh proposal applied by it.
+ * 2. Liveness phase: every fault heals (no loss, no duplicates, each link in order again, as one
+ *    TCP connection is) and every member restarts; within `livenessTicks` a leader must be
+ *    elected and a fresh proposal applied by it.
  *
  * A failure returns the seed, its kind (safety with the invariant, liveness, error), the reason,
  * every event of the run and the numbers of the workload actions carried out; running the seed
@@ -271,7 +272,9 @@ const TICKS_MAX_REACHED = 'ticksMax reached';
 
 function livenessPhase(cluster: SimCluster, livenessTicks: number, ticksMax: number): string | null {
   cluster.heal();
-  cluster.faults = { lossProbability: 0, duplicateProbability: 0, delayTicksMin: 0, delayTicksMax: 1 };
+  // Healed: nothing lost or duplicated, and each link in order again (a real link is one TCP
+  // connection). Messages sent before this may still overtake each other.
+  cluster.faults = { lossProbability: 0, duplicateProbability: 0, delayTicksMin: 0, delayTicksMax: 1, ordered: true };
   cluster.cycleCrashProbability = 0;
   cluster.rebootAfterVoteProbability = 0;
   cluster.crashAfterCommitProbability = 0;
