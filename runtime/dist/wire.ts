@@ -26,7 +26,7 @@
  * a process on another node. Nothing malformed reaches a mailbox.
  */
 import { Packr, REUSE_BUFFER_MODE, RESET_BUFFER_MODE, Unpackr } from 'msgpackr';
-import { encode } from '../codec.js';
+import { EXT_PID, EXT_REF, encode } from '../codec.js';
 import { fedError } from '../kernel/errors.js';
 import { Pid, Ref, isValidNodeName } from '../pid.js';
 import type { ExitReason, NameAtNode, Signal } from '../signals.js';
@@ -64,6 +64,9 @@ const RUN_COUNT_MAX = 0xffff_ffff;
 /** A packed value inside msgpackr's reused buffer: valid until the next pack. */
 export type PackedBody = Buffer & { start: number; end: number };
 
+/** Room for a run header written directly (longer ones, with very long names, go to msgpackr). */
+const HEADER_SCRATCH_BYTES = 1_024;
+
 /** Below this many bytes a plain loop beats `Buffer.copy` (which has a fixed cost). */
 const SHORT_COPY_BYTES_MAX = 64;
 
@@ -95,6 +98,8 @@ function sameTarget(a: DataTarget | undefined, b: DataTarget): boolean {
  * header would overwrite a body packed before it.
  */
 export class DataEncoder {
+  readonly #simple = new SimpleEncoder();
+  readonly #scratch = Buffer.alloc(HEADER_SCRATCH_BYTES);
   #header: Buffer = EMPTY;
   #kind: DataKind | undefined;
   #from: Pid | undefined;
@@ -106,12 +111,31 @@ export class DataEncoder {
 
   header(kind: DataKind, from: Pid | undefined, to: DataTarget): Buffer {
     if (kind !== this.#kind || !sameSender(from, this.#from) || !sameTarget(this.#to, to)) {
-      this.#header = Buffer.concat([ARRAY_OF_FOUR, encode(kind === 'send' ? MESSAGE.sendRun : MESSAGE.regSendRun), encode(from ?? null), encode(to)]);
+      this.#header = this.#encodeHeader(kind === 'send' ? MESSAGE.sendRun : MESSAGE.regSendRun, from ?? null, to);
       this.#kind = kind;
       this.#from = from;
       this.#to = to;
     }
     return this.#header;
+  }
+
+  /**
+   * `[type, from, to, …` (the run's count follows): by the direct encoder when it can (pids and
+   * names, the common case — a new sender for every message when many processes take turns),
+   * else by msgpackr. The same bytes either way.
+   */
+  #encodeHeader(type: number, from: Pid | null, to: DataTarget): Buffer {
+    const scratch = this.#scratch;
+    scratch[0] = 0x94;
+    let end = this.#simple.write(type, scratch, 1, scratch.length);
+    if (end >= 0) end = this.#simple.write(from, scratch, end, scratch.length);
+    if (end >= 0) end = this.#simple.write(to, scratch, end, scratch.length);
+    if (end >= 0) {
+      const header = Buffer.allocUnsafe(end);
+      scratch.copy(header, 0, 0, end);
+      return header;
+    }
+    return Buffer.concat([ARRAY_OF_FOUR, encode(type), encode(from), encode(to)]);
   }
 }
 
@@ -123,11 +147,12 @@ const NOT_SIMPLE = -1;
 
 /**
  * Writes the common message shapes straight into a segment, without a msgpackr call or a copy:
- * null, booleans, numbers, strings, Buffers, and arrays and plain objects of those. Numbers are
- * written exactly as msgpackr writes them (so -0 and integers past 32 bits decode as msgpackr's
- * would); anything else (undefined, pids, refs, Maps, Dates, class instances, typed arrays other
- * than Buffer, short non-ASCII strings, deep nesting) makes `write` give up, and the caller uses
- * msgpackr. Either way the receiver decodes the same value.
+ * null, booleans, numbers, strings, Buffers, pids and refs, and arrays and plain objects of
+ * those. Numbers are written exactly as msgpackr writes them (so -0 and integers past 32 bits
+ * decode as msgpackr's would), pids and refs as codec.ts's extensions write them (`d4 <type> 00`
+ * and then `[node, id, creation]`); anything else (undefined, Maps, Dates, class instances,
+ * typed arrays other than Buffer, short non-ASCII strings, deep nesting) makes `write` give up,
+ * and the caller uses msgpackr. Either way the receiver decodes the same value.
  */
 export class SimpleEncoder {
   #target: Buffer = EMPTY;
@@ -164,10 +189,26 @@ export class SimpleEncoder {
         if ((value as object).constructor === Array) return this.#array(value as unknown[], at, depth);
         if (Buffer.isBuffer(value)) return this.#bytes(value, at);
         if ((value as object).constructor === Object) return this.#object(value as Record<string, unknown>, at, depth);
+        if ((value as object).constructor === Pid) return this.#id(EXT_PID, value as Pid, at);
+        if ((value as object).constructor === Ref) return this.#id(EXT_REF, value as Ref, at);
         return NOT_SIMPLE;
       default:
         return NOT_SIMPLE;
     }
+  }
+
+  /** A pid or a ref: the extension's tag (`d4 <type> 00`), then `[node, id, creation]`. */
+  #id(type: number, value: Pid | Ref, at: number): number {
+    if (at + 4 > this.#end) return NOT_SIMPLE;
+    const target = this.#target;
+    target[at] = 0xd4;
+    target[at + 1] = type;
+    target[at + 2] = 0;
+    target[at + 3] = 0x93;
+    const offset = this.#string(value.node, at + 4);
+    if (offset < 0) return NOT_SIMPLE;
+    const afterId = this.#number(value.id, offset);
+    return afterId < 0 ? NOT_SIMPLE : this.#number(value.creation, afterId);
   }
 
   #number(value: number, at: number): number {
