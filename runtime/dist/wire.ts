@@ -189,8 +189,9 @@ export class SimpleEncoder {
         if ((value as object).constructor === Array) return this.#array(value as unknown[], at, depth);
         if (Buffer.isBuffer(value)) return this.#bytes(value, at);
         if ((value as object).constructor === Object) return this.#object(value as Record<string, unknown>, at, depth);
-        if ((value as object).constructor === Pid) return this.#id(EXT_PID, value as Pid, at);
-        if ((value as object).constructor === Ref) return this.#id(EXT_REF, value as Ref, at);
+        // By prototype, not `constructor` (a plain object may have a key of that name).
+        if (Object.getPrototypeOf(value) === Pid.prototype) return this.#id(EXT_PID, value as Pid, at);
+        if (Object.getPrototypeOf(value) === Ref.prototype) return this.#id(EXT_REF, value as Ref, at);
         return NOT_SIMPLE;
       default:
         return NOT_SIMPLE;
@@ -199,6 +200,8 @@ export class SimpleEncoder {
 
   /** A pid or a ref: the extension's tag (`d4 <type> 00`), then `[node, id, creation]`. */
   #id(type: number, value: Pid | Ref, at: number): number {
+    // A pid made some other way than its constructor (no string node, a BigInt id…) is msgpackr's.
+    if (typeof value.node !== 'string' || typeof value.id !== 'number' || typeof value.creation !== 'number') return NOT_SIMPLE;
     if (at + 4 > this.#end) return NOT_SIMPLE;
     const target = this.#target;
     target[at] = 0xd4;

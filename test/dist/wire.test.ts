@@ -140,6 +140,9 @@ describe('wire', () => {
     expect(simple.write(new Pid(PEER, 7, 1), target, 0, target.length)).toBe(encode(new Pid(PEER, 7, 1)).length);
     // No room: it gives up rather than write past the end.
     expect(simple.write(new Pid(PEER, 7, 1), target, 0, 10)).toBe(-1);
+    // What only looks like a pid, or a pid not made by its constructor, is left to msgpackr.
+    expect(simple.write({ constructor: Pid, node: PEER, id: 1, creation: 1 }, target, 0, target.length)).toBe(-1);
+    expect(simple.write(Object.assign(Object.create(Pid.prototype) as Pid, { node: 5, id: 1n, creation: 1 }), target, 0, target.length)).toBe(-1);
   });
 
   it('wire — a run header is the bytes msgpackr gives it, whoever writes it', () => {

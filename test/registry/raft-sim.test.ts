@@ -77,6 +77,7 @@ describe('raft sim — healed links deliver in order', () => {
   });
 
   it('seeds whose liveness phase a long backlog in one-entry appends used to outlast (healed links still reordering) run clean', () => {
+    // (Healed links are ordered only where appends carry one entry; see livenessPhase.)
     // Found scanning 20,000 3-member seeds from 700,001 and 10,000 5-member ones from 900,001:
     // ~250 entries behind, 16 one-entry appends in flight, each window's appends shuffled, so a
     // follower accepted one or two per round trip, and the leader's no-op of its term (behind

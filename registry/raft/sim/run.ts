@@ -12,9 +12,9 @@
  *    membership and transfers leadership, while a nemesis drops, duplicates, delays and reorders
  *    messages, partitions the network (halves, majority ring, bridge, isolated leader), and
  *    crashes and restarts members (also inside a driver cycle). The checker runs on every step.
- * 2. Liveness phase: every fault heals (no loss, no duplicates, each link in order again, as one
- *    TCP connection is) and every member restarts; within `livenessTicks` a leader must be
- *    elected and a fresh proposal applied by it.
+ * 2. Liveness phase: every fault heals (no loss, no duplicates; with one-entry appends, each
+ *    link in order again, as one TCP connection is) and every member restarts; within
+ *    `livenessTicks` a leader must be elected and a fresh proposal applied by it.
  *
  * A failure returns the seed, its kind (safety with the invariant, liveness, error), the reason,
  * every event of the run and the numbers of the workload actions carried out; running the seed
@@ -272,9 +272,14 @@ const TICKS_MAX_REACHED = 'ticksMax reached';
 
 function livenessPhase(cluster: SimCluster, livenessTicks: number, ticksMax: number): string | null {
   cluster.heal();
-  // Healed: nothing lost or duplicated, and each link in order again (a real link is one TCP
-  // connection). Messages sent before this may still overtake each other.
-  cluster.faults = { lossProbability: 0, duplicateProbability: 0, delayTicksMin: 0, delayTicksMax: 1, ordered: true };
+  // Healed: nothing lost or duplicated. Where appends carry one entry each, each link is in order
+  // again too (a real link is one TCP connection): shuffled windows of one-entry appends drain a
+  // backlog of hundreds at under one entry a tick, and the fixed bound would say nothing about
+  // the core. The other profiles heal into a network that still reorders, so the core's handling
+  // of gaps (waiting them out, resending) stays under the liveness check. Messages sent before
+  // this may overtake each other either way.
+  const ordered = cluster.options.raft?.messageEntriesMax === 1;
+  cluster.faults = { lossProbability: 0, duplicateProbability: 0, delayTicksMin: 0, delayTicksMax: 1, ordered };
   cluster.cycleCrashProbability = 0;
   cluster.rebootAfterVoteProbability = 0;
   cluster.crashAfterCommitProbability = 0;
