@@ -73,6 +73,8 @@ export interface PauseRecord {
   readonly pid: number;
   readonly fromNs: number;
   toNs: number | null;
+  /** The node was the only member of its group (every other had left): it is its own quorum. */
+  readonly alone: boolean;
 }
 
 /** A process the cluster ended with SIGKILL, and when it was gone (ns of the run's clock). */
@@ -442,8 +444,9 @@ export class Cluster {
     for (const name of names) {
       const node = this.#node(name);
       if (node.state !== 'running' || node.child === undefined) continue;
+      const alone = this.members(node.group).length === 1;
       node.child.kill('SIGSTOP');
-      this.#pauses.push({ node: node.name, pid: node.child.pid ?? -1, fromNs: this.#nowNs(), toNs: null });
+      this.#pauses.push({ node: node.name, pid: node.child.pid ?? -1, fromNs: this.#nowNs(), toNs: null, alone });
       node.state = 'paused';
     }
   }

@@ -438,7 +438,7 @@ export async function checkSingletonRun(
     finalHealTime: executed.finalHealNs,
     checkTime: Math.max(executed.doneNs, executed.finalHealNs),
     nodeKills: cluster.kills().map((kill) => ({ node: kill.node, time: kill.timeNs })),
-    nodePauses: cluster.pauses().map((pause) => ({ node: pause.node, from: pause.fromNs, to: pause.toNs ?? Infinity })),
+    nodePauses: cluster.pauses().map((pause) => ({ node: pause.node, from: pause.fromNs, to: pause.toNs ?? Infinity, alone: pause.alone })),
     leaseNs: SINGLETON_LEASE_NS,
   });
   if (report.verdict !== 'pass') executed.checkNotes.push(formatSingletonViolations(report));

@@ -13,7 +13,9 @@
  *   SIGSTOPped while it ran, and that was superseded during the pause (an instance of its key
  *   with a higher token started before the resume) or whose node stayed paused longer than any
  *   lease it held (`leaseNs`: the product stops an owner's instance before its lease could have
- *   expired by anyone else's clock), must be stopped within `resumeStopGraceNs` of the SIGCONT.
+ *   expired by anyone else's clock; not for a node that was its group's only member, which is
+ *   its own quorum and whose lease no other clock measures), must be stopped within
+ *   `resumeStopGraceNs` of the SIGCONT.
  *   A paused instance is alive while stopped (it keeps its token; only a higher token fences
  *   it), so this is the only check that sees a fenced instance that runs on after it resumes.
  * Liveness: at `checkTime` (after the final heal) every expected key has a running instance
@@ -38,8 +40,12 @@ export interface SingletonCheckOptions {
   readonly recoveryBoundNs?: number;
   /** Nodes killed during the run: their instances ended at the kill even without a stop event. */
   readonly nodeKills?: readonly { readonly node: string; readonly time: number }[];
-  /** Nodes SIGSTOPped during the run: from the SIGSTOP to the SIGCONT (`to` Infinity if never resumed). */
-  readonly nodePauses?: readonly { readonly node: string; readonly from: number; readonly to: number }[];
+  /**
+   * Nodes SIGSTOPped during the run: from the SIGSTOP to the SIGCONT (`to` Infinity if never
+   * resumed); `alone`: the node was then its group's only member, its own quorum, so no lease of
+   * its could run out (only supersession counts).
+   */
+  readonly nodePauses?: readonly { readonly node: string; readonly from: number; readonly to: number; readonly alone?: boolean }[];
   /** A pause this long outlasts any lease an owner held (the product's lease plus its clock-drift budget); default: only supersession counts. */
   readonly leaseNs?: number;
   /** How soon after the SIGCONT a paused instance that must stop has to be stopped (default `RESUME_STOP_GRACE_NS`). */
@@ -74,7 +80,7 @@ export interface PausedInstance {
   readonly resumedAt: number;
   /** A higher token of its key started before the resume. */
   readonly superseded: boolean;
-  /** The pause lasted at least `leaseNs`. */
+  /** The pause lasted at least `leaseNs`, and the node was not its group's only member. */
   readonly outlivedLease: boolean;
   /** It had to stop within the grace after the resume (superseded or outlived its lease). */
   readonly mustStop: boolean;
@@ -163,7 +169,9 @@ function checkPauses(byKey: ReadonlyMap<string, readonly MutableInstance[]>, opt
       for (const instance of instances) {
         if (instance.node !== pause.node || instance.start > pause.from || instance.end <= pause.from) continue;
         const superseded = instances.some((other) => other.token > instance.token && other.start < pause.to);
-        const outlivedLease = options.leaseNs !== undefined && pause.to - pause.from >= options.leaseNs;
+        // A lone member is its own quorum: it never loses contact with it, so its lease does not
+        // run out while it is stopped (nobody else could claim the key anyway).
+        const outlivedLease = options.leaseNs !== undefined && pause.alone !== true && pause.to - pause.from >= options.leaseNs;
         const mustStop = Number.isFinite(pause.to) && (superseded || outlivedLease);
         const endedAfterResumeNs = instance.end > pause.to && Number.isFinite(instance.end) ? instance.end - pause.to : null;
         paused.push({ instance, pausedAt: pause.from, resumedAt: pause.to, superseded, outlivedLease, mustStop, endedAfterResumeNs });

@@ -191,7 +191,7 @@ ${line('stop', key, 5, 'n1@127.0.0.1', 7_040, 'lease_expired')}
     const late = runWithLogs('paused-late', { n1: `${line('start', key, 5, 'n1@127.0.0.1', 1_000)}
 ${line('stop', key, 5, 'n1@127.0.0.1', 9_500, 'claim_lost')}
 `, n2: takeover });
-    for (const run of [prompt, late]) run.setPauses([{ node: 'n1@127.0.0.1', pid: 11, fromNs: 2_000 * MS, toNs: 7_000 * MS }]);
+    for (const run of [prompt, late]) run.setPauses([{ node: 'n1@127.0.0.1', pid: 11, fromNs: 2_000 * MS, toNs: 7_000 * MS, alone: false }]);
     const clock = { startedAt: new Date(RUN_START_MS) };
     const ok = await checkSingletonRun({ outDir: prompt.outDir }, prompt.cluster, clock, [key], { finalHealNs: 7_000 * MS, doneNs: 10_000 * MS, checkNotes: [] });
     expect(ok.ran && ok.report.verdict).toBe('pass');

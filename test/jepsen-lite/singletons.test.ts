@@ -130,6 +130,17 @@ describe('singletons — paused owners', () => {
     expect(formatSingletonViolations(report)).toContain('past its lease of 40 ns, yet it still ran at the end');
   });
 
+  it('singletons — a node paused past the lease while it was its group\'s only member (its own quorum) may run on; superseded, it may not', () => {
+    const alone = { ...paused, nodePauses: [{ node: 'a', from: 20, to: 80, alone: true }] };
+    const report = checkSingletons([start('k', 'a', 5, 10)], alone);
+    expect(report.verdict).toBe('pass');
+    expect(report.pausedInstances.map((entry) => ({ outlivedLease: entry.outlivedLease, mustStop: entry.mustStop }))).toEqual([{ outlivedLease: false, mustStop: false }]);
+    // Found by a federated run (seed 1303): g1's other member had left, and its one member, paused
+    // 5.7 s against a 3.5 s lease, kept its singletons, rightly, after the SIGCONT.
+    const superseded = checkSingletons([start('k', 'a', 5, 10), start('k', 'b', 9, 70), stop('k', 'a', 5, 120)], alone);
+    expect(superseded.violations.map((violation) => violation.kind)).toEqual(['ran_after_resume']);
+  });
+
   it('singletons — a pause shorter than the lease with nobody taking over lets the instance run on', () => {
     const report = checkSingletons([start('k', 'a', 5, 10)], { ...paused, nodePauses: [{ node: 'a', from: 20, to: 50 }] });
     expect(report.verdict).toBe('pass');
