@@ -126,7 +126,7 @@ export class DataEncoder {
    */
   #encodeHeader(type: number, from: Pid | null, to: DataTarget): Buffer {
     const scratch = this.#scratch;
-    scratch[0] = 0x94;
+    scratch[0] = ARRAY_OF_FOUR[0] as number;
     let end = this.#simple.write(type, scratch, 1, scratch.length);
     if (end >= 0) end = this.#simple.write(from, scratch, end, scratch.length);
     if (end >= 0) end = this.#simple.write(to, scratch, end, scratch.length);
@@ -189,13 +189,18 @@ export class SimpleEncoder {
         if ((value as object).constructor === Array) return this.#array(value as unknown[], at, depth);
         if (Buffer.isBuffer(value)) return this.#bytes(value, at);
         if ((value as object).constructor === Object) return this.#object(value as Record<string, unknown>, at, depth);
-        // By prototype, not `constructor` (a plain object may have a key of that name).
-        if (Object.getPrototypeOf(value) === Pid.prototype) return this.#id(EXT_PID, value as Pid, at);
-        if (Object.getPrototypeOf(value) === Ref.prototype) return this.#id(EXT_REF, value as Ref, at);
-        return NOT_SIMPLE;
+        return this.#idOrNot(value as object, at);
       default:
         return NOT_SIMPLE;
     }
+  }
+
+  /** A pid or a ref, told by its prototype (a plain object may have a `constructor` key); anything else is not simple. */
+  #idOrNot(value: object, at: number): number {
+    const prototype = Object.getPrototypeOf(value) as unknown;
+    if (prototype === Pid.prototype) return this.#id(EXT_PID, value as Pid, at);
+    if (prototype === Ref.prototype) return this.#id(EXT_REF, value as Ref, at);
+    return NOT_SIMPLE;
   }
 
   /** A pid or a ref: the extension's tag (`d4 <type> 00`), then `[node, id, creation]`. */

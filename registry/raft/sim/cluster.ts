@@ -108,6 +108,11 @@ interface InFlightMessage {
   readonly message: Message;
 }
 
+/** A message's directed link, "from>to" (as `blocked` names links). */
+function linkOf(message: Message): string {
+  return `${message.from}>${message.to}`;
+}
+
 /**
  * Reorder a shuffled batch so each directed link's messages come in the order they were sent,
  * in the places the shuffle gave that link (the interleaving across links stays random).
@@ -115,7 +120,7 @@ interface InFlightMessage {
 function keepLinkOrder(batch: InFlightMessage[]): void {
   const places = new Map<string, number[]>();
   batch.forEach((item, place) => {
-    const link = `${item.message.from}>${item.message.to}`;
+    const link = linkOf(item.message);
     const list = places.get(link);
     if (list === undefined) places.set(link, [place]);
     else list.push(place);
@@ -318,14 +323,14 @@ export class SimCluster {
 
   #send(message: Message): void {
     const faults = this.faults;
-    if (this.blocked.has(`${message.from}>${message.to}`)) return;
+    const link = linkOf(message);
+    if (this.blocked.has(link)) return;
     if (faults.lossProbability > 0 && this.rng.chance(faults.lossProbability)) return;
     const copies = faults.duplicateProbability > 0 && this.rng.chance(faults.duplicateProbability) ? 2 : 1;
     for (let copy = 0; copy < copies; copy++) {
       const delay = faults.delayTicksMax === 0 ? 0 : this.rng.range(faults.delayTicksMin, faults.delayTicksMax);
       let deliverAt = this.now + delay;
       if (faults.ordered === true) {
-        const link = `${message.from}>${message.to}`;
         deliverAt = Math.max(deliverAt, this.#linkDueAt.get(link) ?? 0);
         this.#linkDueAt.set(link, deliverAt);
       }
@@ -350,7 +355,7 @@ export class SimCluster {
   }
 
   #deliver(message: Message): void {
-    if (this.blocked.has(`${message.from}>${message.to}`)) return;
+    if (this.blocked.has(linkOf(message))) return;
     const member = this.members.get(message.to);
     if (member === undefined || member.raft === null) return;
     if (this.messageFilter !== null && !this.messageFilter(message)) return;
