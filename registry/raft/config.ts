@@ -43,6 +43,14 @@ export interface RaftBugs {
    * vouching for the unchecked entries after the snapshot (a stale suffix, maybe).
    */
   readonly snapshotMatchAcksLastIndex?: boolean;
+  /** A leader serves every read at its commit index at once, with no quorum confirming it still leads. */
+  readonly serveReadsUnconfirmed?: boolean;
+  /**
+   * A leader takes any forwarded read as confirmed by its requester, whatever the requester's
+   * term and role and however many voters there are (the rule is: a voter of the leader's own
+   * term, and only where it and the leader are a quorum).
+   */
+  readonly anyRequesterConfirmsRead?: boolean;
 }
 
 /**

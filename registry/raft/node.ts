@@ -72,6 +72,8 @@ const LEASE_ROUNDS_REMEMBERED = 64;
 interface PendingRead {
   readonly requestId: string;
   readonly from: NodeId;
+  /** A forwarded read's `requesterTerm` (undefined for our own reads and older members'). */
+  readonly requesterTerm: number | undefined;
 }
 
 interface QueuedRead extends PendingRead {
@@ -204,7 +206,7 @@ export class RaftNode {
       case 'propose':
         return this.#propose(input.data, input.id);
       case 'read_index':
-        return this.#readIndex(input.requestId, this.id);
+        return this.#readIndex(input.requestId, this.id, undefined);
       case 'conf_change':
         return this.#proposeConfChange(input.change, input.id);
       case 'transfer_leader':
@@ -594,7 +596,7 @@ export class RaftNode {
       for (const data of message.data) this.#appendNormal(data);
     } else if (message.type === 'read_index') {
       if (this.#role !== 'leader') return;
-      this.#readIndex(message.requestId, message.from);
+      this.#readIndex(message.requestId, message.from, typeof message.requesterTerm === 'number' ? message.requesterTerm : undefined);
     }
   }
 
@@ -940,7 +942,7 @@ export class RaftNode {
     if (log.term(log.committed) === this.#term && this.#pendingReads.length > 0) {
       const waiting = this.#pendingReads;
       this.#pendingReads = [];
-      for (const read of waiting) this.#serveRead(read.requestId, read.from);
+      for (const read of waiting) this.#serveRead(read.requestId, read.from, read.requesterTerm);
     }
     if (log.confIndex() <= log.committed && !log.conf().voters.includes(this.id)) this.#stepDownRemoved();
   }
@@ -1048,10 +1050,10 @@ export class RaftNode {
     }
   }
 
-  #readIndex(requestId: string, from: NodeId): void {
+  #readIndex(requestId: string, from: NodeId, requesterTerm: number | undefined): void {
     if (this.#role !== 'leader') {
       if (this.#leader === null) return this.#reject('read_index', requestId, 'not_leader');
-      this.#send({ type: 'read_index', from: this.id, to: this.#leader, term: 0, requestId });
+      this.#send({ type: 'read_index', from: this.id, to: this.#leader, term: 0, requestId, requesterTerm: this.#term });
       this.#requests.push({ kind: 'read_index', id: requestId, outcome: 'forwarded', to: this.#leader });
       return;
     }
@@ -1061,20 +1063,35 @@ export class RaftNode {
         if (from === this.id) this.#reject('read_index', requestId, 'queue_full');
         return;
       }
-      this.#pendingReads.push({ requestId, from });
+      this.#pendingReads.push({ requestId, from, requesterTerm });
       return;
     }
-    this.#serveRead(requestId, from);
+    this.#serveRead(requestId, from, requesterTerm);
   }
 
-  #serveRead(requestId: string, from: NodeId): void {
+  /**
+   * Serve a read at the commit index, once a quorum has confirmed that no later leader had
+   * committed anything when the read began. That is ReadIndex: usually one heartbeat round, the
+   * acks coming after the index was taken. A follower that forwarded the read in our own term
+   * (`requesterTerm`) is a confirmation too: it had voted in no later term when it sent the
+   * read, which is after the read began. So with three voters, we and the requester are the
+   * quorum, and the read is served at once, one round trip sooner. (A later leader's commit
+   * before the read began needs the votes of a majority, which must include us or the
+   * requester: we are leader of our term now, so we had not voted later; the requester was
+   * still in our term.) With five voters the heartbeat round still confirms.
+   */
+  #serveRead(requestId: string, from: NodeId, requesterTerm: number | undefined): void {
     const index = this.#log.committed;
     const voters = this.#log.conf().voters;
     const alone = voters.length === 1 && voters[0] === this.id;
-    if (alone || (this.config.readMode === 'lease' && this.#leaseValid())) return this.#releaseRead({ requestId, from, index, round: 0 });
+    const bugs = this.config.bugs;
+    const withRequester =
+      from !== this.id &&
+      ((requesterTerm === this.#term && voters.includes(from) && voters.includes(this.id) && majority(voters.length) <= 2) || bugs.anyRequesterConfirmsRead === true);
+    if (alone || withRequester || bugs.serveReadsUnconfirmed === true || (this.config.readMode === 'lease' && this.#leaseValid())) return this.#releaseRead({ requestId, from, requesterTerm, index, round: 0 });
     // One heartbeat round (sent at the next flush or tick) confirms every read queued before it.
     this.#readRoundPending = true;
-    this.#readQueue.push({ requestId, from, index, round: this.#round + 1 });
+    this.#readQueue.push({ requestId, from, requesterTerm, index, round: this.#round + 1 });
   }
 
   #confirmedRound(): number {

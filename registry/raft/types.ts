@@ -190,6 +190,12 @@ export interface ForwardedProposal extends MessageBase {
 export interface ForwardedReadIndex extends MessageBase {
   readonly type: 'read_index';
   readonly requestId: string;
+  /**
+   * The follower's term when it forwarded the read (absent from members of earlier releases).
+   * A voter in the leader's own term vouches that, when the read began, it had voted for no
+   * later leader: with the leader, that is a quorum of three (see RaftNode `#serveRead`).
+   */
+  readonly requesterTerm?: number;
 }
 
 export interface ReadIndexResponse extends MessageBase {

@@ -30,6 +30,8 @@ const BUGS: readonly (keyof RaftBugs)[] = [
   'skipOwnTermBeforeConfChange',
   'snapshotMatchAcksLastIndex',
   'leaderCountsUnpersisted',
+  'serveReadsUnconfirmed',
+  'anyRequesterConfirmsRead',
 ];
 
 /** A guard against a hung scan, not a speed requirement: scans take seconds to tens of seconds. */
