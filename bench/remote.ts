@@ -11,8 +11,10 @@
  * trips/s with 1 and 16 concurrent callers, and round-trip latency p50/p99 (hdr-histogram-js,
  * microseconds): raw send/receive pairs, and GenServer `call`s (what users write: a monitor, the
  * request, the reply, the demonitor). Round trips also report each process's CPU time per round
- * trip (with busy-waiting, that includes the spinning) and the records (socket writes) the
- * caller sent per round trip: 1.00 with one caller; with 16, how many requests shared a write.
+ * trip (with busy-waiting, that includes the spinning) and the records (socket writes) each
+ * side sent per round trip: 1.00 with one caller; with 16, how many requests (or answers)
+ * shared a write. The peer writes more records than the caller: the first answer of a turn
+ * leaves at once and the rest after it (connection.ts, the early flush).
  *
  * Without `--busy-wait-us`, everything runs with the default (no busy-wait), then the round
  * trips again with both ends busy-waiting `BUSY_WAIT_US_COMPARED` µs; with it, everything runs
@@ -60,7 +62,8 @@ async function runPeer(config: PeerConfig): Promise<void> {
         const msg = await ctx.receive();
         if (typeof msg === 'object' && msg !== null && !Array.isArray(msg) && (msg as { report?: Pid }).report !== undefined) {
           const cpu = process.cpuUsage(cpuSince);
-          ctx.send((msg as { report: Pid }).report, { received: count, cpuMicros: cpu.user + cpu.system });
+          const recordsSent = Object.values(dist.stats().peers).reduce((sum, peer) => sum + peer.recordsSent, 0);
+          ctx.send((msg as { report: Pid }).report, { received: count, cpuMicros: cpu.user + cpu.system, recordsSent });
           count = 0;
           cpuSince = process.cpuUsage();
         } else {
@@ -152,14 +155,15 @@ interface RoundTrips {
   readonly peerCpuMicros: number;
   /** Records (socket writes) the caller sent per round trip: below 1 when requests share them. */
   readonly recordsPerRoundTrip: number;
+  /** The same for the peer's answers (with the reports' own few). */
+  readonly peerRecordsPerRoundTrip: number;
 }
 
-/** The peer's CPU time since its last report (the sink answers for its whole process). */
-async function peerCpuMicros(node: Node, peer: string): Promise<number> {
+/** The peer's CPU time since its last report (the sink answers for its whole process), and the records it has sent so far. */
+async function peerReport(node: Node, peer: string): Promise<{ cpuMicros: number; recordsSent: number }> {
   return node.run(async (ctx: ProcessContext) => {
     ctx.send({ name: 'sink', node: peer }, { report: ctx.self });
-    const reply = (await ctx.receive((msg) => (msg as { cpuMicros?: number }).cpuMicros !== undefined, 60_000)) as { cpuMicros: number };
-    return reply.cpuMicros;
+    return (await ctx.receive((msg) => (msg as { cpuMicros?: number }).cpuMicros !== undefined, 60_000)) as { cpuMicros: number; recordsSent: number };
   });
 }
 
@@ -167,7 +171,7 @@ async function peerCpuMicros(node: Node, peer: string): Promise<number> {
 async function measure(node: Node, dist: Distribution, peer: string, callers: number, seconds: number, once: (ctx: ProcessContext) => Promise<void>): Promise<RoundTrips> {
   const recordsSent = (): number => dist.stats().peers[peer]?.recordsSent ?? 0;
   const histogram = hdr.build({ lowestDiscernibleValue: 1, highestTrackableValue: 10_000_000, numberOfSignificantValueDigits: 3 });
-  await peerCpuMicros(node, peer); // starts the peer's CPU count
+  const peerBefore = await peerReport(node, peer); // starts the peer's CPU count
   const recordsBefore = recordsSent();
   const cpuBefore = process.cpuUsage();
   const deadline = performance.now() + seconds * 1000;
@@ -188,13 +192,14 @@ async function measure(node: Node, dist: Distribution, peer: string, callers: nu
   const elapsed = (performance.now() - started) / 1000;
   const cpu = process.cpuUsage(cpuBefore);
   const records = recordsSent() - recordsBefore;
-  const peerCpu = await peerCpuMicros(node, peer);
+  const peerAfter = await peerReport(node, peer);
   return {
     perSecond: total / elapsed,
     p50: histogram.getValueAtPercentile(50),
     p99: histogram.getValueAtPercentile(99),
     callerCpuMicros: (cpu.user + cpu.system) / Math.max(1, total),
-    peerCpuMicros: peerCpu / Math.max(1, total),
+    peerCpuMicros: peerAfter.cpuMicros / Math.max(1, total),
+    peerRecordsPerRoundTrip: (peerAfter.recordsSent - peerBefore.recordsSent) / Math.max(1, total),
     recordsPerRoundTrip: records / Math.max(1, total),
   };
 }
@@ -216,7 +221,7 @@ function calls(node: Node, dist: Distribution, peer: string, callers: number, se
 }
 
 function roundTripText(result: RoundTrips): string {
-  return `${Math.round(result.perSecond).toLocaleString('en')} /s  p50 ${result.p50} µs  p99 ${result.p99} µs  (CPU/round trip caller ${cpuText(result.callerCpuMicros)}, peer ${cpuText(result.peerCpuMicros)}; caller records/round trip ${result.recordsPerRoundTrip.toFixed(2)})`;
+  return `${Math.round(result.perSecond).toLocaleString('en')} /s  p50 ${result.p50} µs  p99 ${result.p99} µs  (CPU/round trip caller ${cpuText(result.callerCpuMicros)}, peer ${cpuText(result.peerCpuMicros)}; records/round trip caller ${result.recordsPerRoundTrip.toFixed(2)}, peer ${result.peerRecordsPerRoundTrip.toFixed(2)})`;
 }
 
 /** Both ends' busy-wait window for the round-trip figures run a second time (runtime/dist/busy-wait.ts). */
