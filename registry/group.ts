@@ -24,7 +24,9 @@
  *   (`not_leader`/`unavailable`) means the request was not proposed; a `timeout` means it may
  *   or may not have been.
  * - `whereis` reads the local replica by default; `{consistency: 'leader'}` asks the leader;
- *   `{consistency: 'linearizable'}` goes through ReadIndex.
+ *   `{consistency: 'linearizable'}` goes through ReadIndex: a heartbeat round on the leader;
+ *   on a follower of three voters, one round trip to the leader, whose own term the follower
+ *   vouches for (RaftNode `#serveRead`).
  * - Names die with their process (the owner node releases them), with their node (the leader
  *   removes the names of a member it cannot reach for `nameDownGraceMs`), and with old
  *   incarnations. A live process whose name was removed gets `{type: 'name_lost', name}`.
