@@ -4,7 +4,9 @@
  * writes the same bytes to its disk; a follower keeps the bytes it received and writes them as
  * they are. (Encoding entries with msgpackr was, before this, three times per entry on the
  * leader and once more on each follower: a large share of the CPU a registration costs.) Runs
- * are encoded with `encodeRecords`: each entry shape once per run, not its keys once per entry.
+ * are encoded as `encodeRecords` encodes them (each entry shape once per run, not its keys once
+ * per entry), by `encodeEntries` (entry-writer.ts: the same bytes, written by hand in about half
+ * the time).
  *
  * A run is known by its entry objects, not their indexes: the core keeps the very objects it
  * was given, and a log suffix that is replaced comes back as new objects, so a lookup never
@@ -13,7 +15,7 @@
  * they are needed again: a retransmission to a lagging follower).
 
  */
-import { encodeRecords } from '../runtime/index.js';
+import { encodeEntries } from './entry-writer.js';
 import type { Entry } from './raft/index.js';
 import type { EncodedRun } from './raft-store.js';
 
@@ -87,7 +89,7 @@ export class EncodedRuns {
   }
 
   #encodeNow(entries: readonly Entry[]): EncodedRun {
-    const bytes = encodeRecords(entries);
+    const bytes = encodeEntries(entries);
     this.remember(entries, bytes);
     return { count: entries.length, bytes };
   }

@@ -24,17 +24,19 @@
  * covers whole and leaves the one it cuts (its covered head is skipped when loading).
  * A batch may store several segments (the driver hands over the runs it already encoded, see
  * `PersistBatch.encodedEntries`).
- * Values: the wire codec (msgpackr), so pids inside entries survive; segments are written with
- * `encodeRecords` (each entry's keys once per segment, not once per entry), which the same
- * `decode` reads as it reads the plain segments stores written before hold. A value that does not decode,
- * or a log with a hole, is `corrupt_data`: the store refuses to open rather than guess.
+ * Values: the wire codec (msgpackr), so pids inside entries survive; segments are written as
+ * `encodeRecords` writes them (each entry's keys once per segment, not once per entry; by
+ * `encodeEntries`, entry-writer.ts, which gives the same bytes), which the same `decode` reads
+ * as it reads the plain segments stores written before hold. A value that does not decode, or a
+ * log with a hole, is `corrupt_data`: the store refuses to open rather than guess.
  */
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import type { AbstractLevel } from 'abstract-level';
 import { ClassicLevel } from 'classic-level';
 import { MemoryLevel } from 'memory-level';
-import { assert, decode, encode, encodeRecords, fedError, isFedError } from '../runtime/index.js';
+import { assert, decode, encode, fedError, isFedError } from '../runtime/index.js';
+import { encodeEntries } from './entry-writer.js';
 import type { Entry, HardState, Snapshot } from './raft/index.js';
 
 export const RAFT_STORE_FORMAT = 1;
@@ -280,11 +282,11 @@ export class RaftStore<E extends StoredEntry, H, S extends StoredSnapshot> {
         const cut = segments.pop() as Segment;
         if (cut.first < first) {
           const head = (await this.#readSegment(cut)).filter((entry) => entry.index < first);
-          operations.push({ type: 'put', key: entryKey(cut.first), value: encodeRecords(head) });
+          operations.push({ type: 'put', key: entryKey(cut.first), value: encodeEntries(head) });
           segments.push({ first: cut.first, last: first - 1 });
         } else operations.push({ type: 'del', key: entryKey(cut.first) });
       }
-      const runs = batch.encodedEntries ?? [{ count: entries.length, bytes: encodeRecords(entries) }];
+      const runs = batch.encodedEntries ?? [{ count: entries.length, bytes: encodeEntries(entries) }];
       let runFirst = first;
       for (const run of runs) {
         assert(Number.isSafeInteger(run.count) && run.count > 0, `an encoded run of ${run.count} entries`);
