@@ -29,12 +29,10 @@
  *
  * State across calls: msgpackr keeps, in the one shared record packer, a trie of the key
  * sequences it has seen, each node holding its keys as `__keys__`. A key named `__keys__` lands on
- * that property: encoding `{a, __keys__}` and later `{a}` makes msgpackr write the trie node as
- * `{a}`'s keys — bytes that do not decode — in that call and in later ones (found while writing
- * this; a bug of msgpackr's). So the writer gives up on such keys, and once `encodeRecords` has
- * been handed a value that may hold one (see `mayUpsetRecords`), every later run goes to
- * `encodeRecords`, whose output from then on depends on its past. `encodeRecords` is called on
- * log entries only through here (other callers would need the same care).
+ * that property (found while writing this; a bug of msgpackr's), after which msgpackr wrote later
+ * shapes with broken keys: bytes that do not decode. `encodeRecords` now keeps such values away
+ * from the record packer (runtime/codec.ts `mayUpsetRecords`); the writer gives up on those keys
+ * too, so what it writes is always what `encodeRecords` writes.
  */
 import { Pid, Ref, encode, encodeRecords } from '../runtime/index.js';
 
@@ -573,69 +571,12 @@ export class EntryWriter {
   }
 }
 
-/** Values nested deeper than this are taken to upset msgpackr's records (see `mayUpsetRecords`). */
-const SCAN_DEPTH_MAX = 256;
-
-/**
- * Whether encoding `value` with `encodeRecords` may leave msgpackr's record trie in a state after
- * which its bytes depend on it (see the header): an object written as a record with a key
- * `__keys__`, or whose keys msgpackr walks the trie with may not be its `Object.keys` (which it
- * writes): a `hasOwnProperty` other than Object.prototype's (msgpackr asks it which keys of its
- * for-in to keep), or none and inherited enumerable keys; or anything the scan does not see
- * through (a class instance with `toJSON`, very deep nesting).
- * Conservative: true when unsure. Run only when the writer gave up.
- */
-export function mayUpsetRecords(value: unknown, depth = 0): boolean {
-  if (typeof value !== 'object' || value === null) return false;
-  if (depth >= SCAN_DEPTH_MAX) return true;
-  const next = depth + 1;
-  // The kinds msgpackr writes otherwise than as records (what they hold may be records).
-  if (Array.isArray(value)) return value.some((element) => mayUpsetRecords(element, next));
-  if (value instanceof Pid || value instanceof Ref) return mayUpsetRecords([value.node, value.id, value.creation], next);
-  if (value instanceof Map) {
-    for (const [key, element] of value) if (mayUpsetRecords(key, next) || mayUpsetRecords(element, next)) return true;
-    return false;
-  }
-  if (value instanceof Set) return mayUpsetRecords([...value], next);
-  if (value instanceof Error) return mayUpsetRecords([value.name, value.message, value.cause], next);
-  if (value instanceof Date || value instanceof RegExp || value instanceof ArrayBuffer || ArrayBuffer.isView(value)) return false;
-  const object = value as Record<string, unknown>;
-  if (object.constructor !== Object && typeof object.toJSON === 'function') return true;
-  // Written as a record, by the keys msgpackr's for-in keeps: all of them when `hasOwnProperty`
-  // is no function, those it says yes to otherwise.
-  const own = object.hasOwnProperty;
-  if (typeof own === 'function' ? own !== Object.prototype.hasOwnProperty : forInKeys(object) !== Object.keys(object).length) return true;
-  for (const key in object) {
-    if (key === '__keys__') return true;
-    if (mayUpsetRecords(object[key], next)) return true;
-  }
-  return false;
-}
-
-function forInKeys(object: object): number {
-  let count = 0;
-  for (const key in object) if (key !== undefined) count++;
-  return count;
-}
-
 const writer = new EntryWriter();
-/** Set once `encodeRecords` may have been handed a value that upsets its records (see the header). */
-let recordsUpset = false;
 
 /**
- * `encodeRecords(entries)`, byte for byte: by `EntryWriter` when it can, else by msgpackr (see
- * the header). For Raft log entries (and any array of plain data).
+ * `encodeRecords(entries)`, byte for byte: by `EntryWriter` when it can, else by `encodeRecords`
+ * (see the header). For Raft log entries (and any array of plain data).
  */
 export function encodeEntries(entries: readonly unknown[]): Buffer {
-  if (!recordsUpset) {
-    const bytes = writer.write(entries);
-    if (bytes !== undefined) return bytes;
-    if (mayUpsetRecords(entries)) recordsUpset = true;
-  }
-  return encodeRecords(entries);
-}
-
-/** Whether `encodeEntries` has stopped using the writer for good (tests). */
-export function entryWriterRetired(): boolean {
-  return recordsUpset;
+  return writer.write(entries) ?? encodeRecords(entries);
 }

@@ -78,10 +78,67 @@ export function encode(value: unknown): Buffer {
   return packr.pack(value);
 }
 
-/** `encode` with repeated object shapes written once (see `recordPackr`); `decode` reads it. */
+/**
+ * `encode` with repeated object shapes written once (see `recordPackr`); `decode` reads it.
+ *
+ * msgpackr's record packer keeps, across calls, a trie of the key sequences it has seen, each
+ * node holding its keys as a property named `__keys__`. An object with a key `__keys__` (a
+ * registration's metadata may have one) lands on that property, and from then on msgpackr wrote
+ * objects of other shapes with broken keys, bytes that do not decode: a follower could not take
+ * the append, and a store could not be read back. A value that may do that (`mayUpsetRecords`)
+ * is encoded without records instead (as `encode`), which `decode` reads the same. Callers on
+ * the hot path (registry/entry-writer.ts) write the usual shapes themselves and come here for
+ * the rest, so the scan seldom runs.
+ */
 export function encodeRecords(value: unknown): Buffer {
-  return recordPackr.pack(value);
+  return mayUpsetRecords(value) ? packr.pack(value) : recordPackr.pack(value);
 }
+
+/** Values nested deeper than this are taken to upset msgpackr's records (see `mayUpsetRecords`). */
+const SCAN_DEPTH_MAX = 256;
+
+/**
+ * Whether handing `value` to msgpackr's record packer may leave its trie of key sequences in a
+ * state after which its bytes depend on it (see `encodeRecords`): an object written as a record with a key
+ * `__keys__`, or whose keys msgpackr walks the trie with may not be its `Object.keys` (which it
+ * writes): a `hasOwnProperty` other than Object.prototype's (msgpackr asks it which keys of its
+ * for-in to keep), or none and inherited enumerable keys; or anything the scan does not see
+ * through (a class instance with `toJSON`, very deep nesting).
+ * Conservative: true when unsure.
+ */
+export function mayUpsetRecords(value: unknown, depth = 0): boolean {
+  if (typeof value !== 'object' || value === null) return false;
+  if (depth >= SCAN_DEPTH_MAX) return true;
+  const next = depth + 1;
+  // The kinds msgpackr writes otherwise than as records (what they hold may be records).
+  if (Array.isArray(value)) return value.some((element) => mayUpsetRecords(element, next));
+  if (value instanceof Pid || value instanceof Ref) return mayUpsetRecords([value.node, value.id, value.creation], next);
+  if (value instanceof Map) {
+    for (const [key, element] of value) if (mayUpsetRecords(key, next) || mayUpsetRecords(element, next)) return true;
+    return false;
+  }
+  if (value instanceof Set) return mayUpsetRecords([...value], next);
+  if (value instanceof Error) return mayUpsetRecords([value.name, value.message, value.cause], next);
+  if (value instanceof Date || value instanceof RegExp || value instanceof ArrayBuffer || ArrayBuffer.isView(value)) return false;
+  const object = value as Record<string, unknown>;
+  if (object.constructor !== Object && typeof object.toJSON === 'function') return true;
+  // Written as a record, by the keys msgpackr's for-in keeps: all of them when `hasOwnProperty`
+  // is no function, those it says yes to otherwise.
+  const own = object.hasOwnProperty;
+  if (typeof own === 'function' ? own !== Object.prototype.hasOwnProperty : forInKeys(object) !== Object.keys(object).length) return true;
+  for (const key in object) {
+    if (key === '__keys__') return true;
+    if (mayUpsetRecords(object[key], next)) return true;
+  }
+  return false;
+}
+
+function forInKeys(object: object): number {
+  let count = 0;
+  for (const key in object) if (key !== undefined) count++;
+  return count;
+}
+
 
 /** Decode one value; a malformed buffer is a `bad_frame` FedError, never a crash. */
 export function decode(bytes: Uint8Array): unknown {
