@@ -327,6 +327,15 @@ describe('raft transfer — leadership transfer with TimeoutNow', () => {
   });
 });
 
+/** n1 leads with an entry of its term committed; the messages delivered from now on are collected. */
+function committedCluster(options: Parameters<typeof testCluster>[0] = {}): { cluster: ReturnType<typeof testCluster>; seen: ReturnType<typeof watchMessages> } {
+  const cluster = testCluster(options);
+  elect(cluster, 'n1');
+  cluster.propose('n1', 'x');
+  cluster.stabilize();
+  return { cluster, seen: watchMessages(cluster) };
+}
+
 describe('raft reads — ReadIndex and leases', () => {
   it('a leader serves a read after one heartbeat round, at its commit index', () => {
     const cluster = testCluster();
@@ -375,11 +384,7 @@ describe('raft reads — ReadIndex and leases', () => {
   it('with three voters, a voter that forwards a read in the leader term confirms it: no heartbeat round', () => {
     // The leader and the requester are a quorum (see RaftNode #serveRead); the read costs the
     // forward and the answer, one round trip instead of two.
-    const cluster = testCluster();
-    elect(cluster, 'n1');
-    cluster.propose('n1', 'x');
-    cluster.stabilize();
-    const seen = watchMessages(cluster);
+    const { cluster, seen } = committedCluster();
     cluster.read('n2');
     cluster.stabilize();
     expect(cluster.member('n2').pendingReads.size).toBe(0);
@@ -388,55 +393,28 @@ describe('raft reads — ReadIndex and leases', () => {
     expect(seen[0]).toMatchObject({ from: 'n2', to: 'n1', term: 0, requesterTerm: cluster.raft('n1').status().term });
   });
 
-  it('a forwarded read still waits for a heartbeat round with five voters, from a learner, or without the requester term (an older member)', () => {
-    const five = testCluster({ voters: 5 });
-    elect(five, 'n1');
-    five.propose('n1', 'x');
-    five.stabilize();
-    const seenFive = watchMessages(five);
-    five.read('n2');
-    five.stabilize();
-    expect(five.checker.readsChecked).toBe(1);
-    expect(seenFive.some((m) => m.type === 'heartbeat')).toBe(true);
-
-    const withLearner = testCluster({ voters: 3, learners: ['n4'] });
-    elect(withLearner, 'n1');
-    withLearner.propose('n1', 'x');
-    withLearner.stabilize();
-    const seenLearner = watchMessages(withLearner);
-    withLearner.read('n4');
-    withLearner.stabilize();
-    expect(withLearner.checker.readsChecked).toBe(1);
-    expect(seenLearner.some((m) => m.type === 'heartbeat')).toBe(true);
-
-    // A read forwarded by a member of an earlier release carries no requester term.
-    const older = testCluster();
-    elect(older, 'n1');
-    older.propose('n1', 'x');
-    older.stabilize();
-    const seenOlder = watchMessages(older);
-    const leader = older.raft('n1');
-    leader.step({ type: 'message', message: { type: 'read_index', from: 'n2', to: 'n1', term: 0, requestId: 'old-1' } });
-    older.drive(older.member('n1'));
-    expect(seenOlder.filter((m) => m.type === 'read_index_response')).toHaveLength(0);
-    older.stabilize();
-    expect(seenOlder.some((m) => m.type === 'heartbeat')).toBe(true);
-    expect(seenOlder.filter((m) => m.type === 'read_index_response')).toHaveLength(1);
+  it('a forwarded read still waits for a heartbeat round with five voters, or from a learner', () => {
+    for (const [options, reader] of [[{ voters: 5 }, 'n2'], [{ voters: 3, learners: ['n4'] }, 'n4']] as const) {
+      const { cluster, seen } = committedCluster(options);
+      cluster.read(reader);
+      cluster.stabilize();
+      expect(cluster.checker.readsChecked).toBe(1);
+      expect(seen.some((m) => m.type === 'heartbeat')).toBe(true);
+    }
   });
 
-  it('a voter of an older term does not confirm a read for a newer leader', () => {
-    const cluster = testCluster();
-    elect(cluster, 'n1');
-    cluster.propose('n1', 'x');
-    cluster.stabilize();
-    const term = cluster.raft('n1').status().term;
-    const seen = watchMessages(cluster);
-    cluster.raft('n1').step({ type: 'message', message: { type: 'read_index', from: 'n2', to: 'n1', term: 0, requestId: 'stale-1', requesterTerm: term - 1 } });
-    cluster.drive(cluster.member('n1'));
-    expect(seen.filter((m) => m.type === 'read_index_response')).toHaveLength(0);
-    cluster.stabilize();
-    expect(seen.some((m) => m.type === 'heartbeat')).toBe(true);
-    expect(seen.filter((m) => m.type === 'read_index_response')).toHaveLength(1);
+  it('a read forwarded without the requester term (a member of an earlier release), or with an older one, waits for a heartbeat round', () => {
+    for (const requesterTerm of [undefined, 'older'] as const) {
+      const { cluster, seen } = committedCluster();
+      const term = cluster.raft('n1').status().term;
+      const message = { type: 'read_index', from: 'n2', to: 'n1', term: 0, requestId: 'r-1' } as const;
+      cluster.raft('n1').step({ type: 'message', message: requesterTerm === undefined ? message : { ...message, requesterTerm: term - 1 } });
+      cluster.drive(cluster.member('n1'));
+      expect(seen.filter((m) => m.type === 'read_index_response')).toHaveLength(0);
+      cluster.stabilize();
+      expect(seen.some((m) => m.type === 'heartbeat')).toBe(true);
+      expect(seen.filter((m) => m.type === 'read_index_response')).toHaveLength(1);
+    }
   });
 
   it('an isolated leader cannot serve a read and rejects it when it steps down', () => {
