@@ -50,7 +50,10 @@ function parseMeta(pairs: readonly string[]): Record<string, string> {
     if (at <= 0) throw fedError('config', `--meta wants key=value, got ${JSON.stringify(pair)}`);
     const key = pair.slice(0, at);
     if (key.startsWith(RESERVED_META_PREFIX)) throw fedError('config', `--meta: keys starting with ${RESERVED_META_PREFIX} are reserved for fedctl, got ${JSON.stringify(key)}`);
-    if (key in meta) throw fedError('config', `--meta: key ${JSON.stringify(key)} given twice`);
+    // The node refuses the other keys the codec gives a meaning of its own; this one would not
+    // even arrive as sent (msgpackr renames it `__proto_`).
+    if (key === '__proto__') throw fedError('config', `--meta: meta key "__proto__" is reserved`);
+    if (Object.hasOwn(meta, key)) throw fedError('config', `--meta: key ${JSON.stringify(key)} given twice`);
     meta[key] = pair.slice(at + 1);
   }
   return meta;

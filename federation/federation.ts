@@ -77,7 +77,7 @@ import {
   type Logger,
   type ProcessContext,
 } from '../runtime/index.js';
-import type { Group } from '../registry/index.js';
+import { type Group, copyMeta } from '../registry/index.js';
 import type { DirectoryCommand, DirectoryEvent, DirectoryRefusalCode, DirectoryResult, DirectorySnapshot, DirectoryView, Gateway, GroupId, GroupRecord, SlotMove } from './directory.js';
 import { type FederationAlarm, type FederationAlarmCode, type GlobalCommand, type GlobalEntry, type GlobalResult, GLOBAL_EXTENSION, type GlobalNames, type SlotStep, IMPORT_NAMES_MAX, SLOT_BATCH_MAX } from './global-names.js';
 import { DIRECTORY_EXTENSION, type FederationMachines } from './machines.js';
@@ -476,7 +476,7 @@ export class Federation {
   async register(name: string, pid: Pid, meta: Record<string, unknown> = {}): Promise<{ revision: number; group: GroupId }> {
     if (!(pid instanceof Pid)) throw fedError('badarg', 'register needs a pid');
     if (!this.#isGroupNode(pid.node)) throw fedError('badarg', `register takes a pid of group ${this.groupId}: ${pid.node} is not one of its members`, { node: pid.node });
-    const cmd: GlobalCommand = { op: 'register', name, pid, meta, group: this.groupId };
+    const cmd: GlobalCommand = { op: 'register', name, pid, meta: copyMeta(meta), group: this.groupId };
     const { result, group } = await this.#write(name, cmd);
     this.#hold(name, pid);
     return { revision: result.revision, group };

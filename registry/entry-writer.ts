@@ -45,8 +45,12 @@ const RECORD_ID_FIRST = 0x40;
 const RECORD_ID_LIMIT = 0x80;
 /** Nesting deeper than this goes to msgpackr. */
 const DEPTH_MAX = 32;
-/** Shapes (key sequences) remembered across calls; past this the writer starts afresh. */
-const SHAPES_CACHED_MAX = 4_096;
+/**
+ * Nodes of the key-sequence trie remembered across calls (a key of a shape is a node, and has
+ * its memos); past this the writer starts afresh. Counted by keys, not shapes: metadata of many
+ * distinct keys would otherwise grow it without a useful bound.
+ */
+export const TRIE_NODES_MAX = 16_384;
 /** Below this many UTF-16 units msgpackr encodes a string by hand (see the header). */
 const SHORT_STRING_UNITS = 0x40;
 /** Values of up to this many bytes are remembered (see `Memo`). */
@@ -137,19 +141,24 @@ export class EntryWriter {
   /** The shapes given record ids in this call, by id. */
   readonly #given: Shape[] = [];
   #root: ShapeNode = { next: new Map(), shape: undefined };
-  #shapes = 0;
+  #trieNodes = 0;
   /** The pid or ref last written, and the node of the last one written in full. */
   readonly #ids: IdMemo = { id: undefined, node: undefined, number: undefined, creation: undefined, words: undefined, bytes: 0 };
   readonly #nodes: TextMemo = textMemo();
   /** The shape guess for the top-level value (and the elements of a top-level array). */
   #topGuesses: (Shape | undefined)[] = [undefined];
 
+  /** Nodes in the key-sequence trie now (bounded: see TRIE_NODES_MAX). */
+  get trieNodes(): number {
+    return this.#trieNodes;
+  }
+
   /** `value` as `encodeRecords` encodes it (a view of the writer's slab), or undefined if the writer leaves it to msgpackr. */
   write(value: unknown): Buffer | undefined {
     if (objectPrototypeEnumerates()) return undefined;
-    if (this.#shapes > SHAPES_CACHED_MAX) {
+    if (this.#trieNodes > TRIE_NODES_MAX) {
       this.#root = { next: new Map(), shape: undefined };
-      this.#shapes = 0;
+      this.#trieNodes = 0;
       this.#topGuesses = [undefined];
     }
     this.#call++;
@@ -283,6 +292,7 @@ export class EntryWriter {
       if (next === undefined) {
         next = { next: new Map(), shape: undefined };
         node.next.set(key, next);
+        this.#trieNodes++;
       }
       node = next;
     }
@@ -297,7 +307,6 @@ export class EntryWriter {
         guesses: keys.map(() => undefined),
         texts: keys.map(textMemo),
       };
-      this.#shapes++;
     }
     return node.shape;
   }

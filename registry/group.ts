@@ -69,7 +69,7 @@ import {
 } from './raft/index.js';
 import { type EncodedRun, type GroupRaftStore, RAFT_STORE_FORMAT, RaftStore, type RaftStoreStats, type StoredGroupSnapshot, verifyStoreMeta } from './raft-store.js';
 import { type ExtensionStateMachine, type GroupCommand, type GroupEntryData, type GroupResult, GroupState, isRingWeight } from './group-state.js';
-import { type NameEntry, WATCH_EVENTS_MAX, type WatchEvent, validateName } from './names.js';
+import { type NameEntry, WATCH_EVENTS_MAX, type WatchEvent, copyMeta, validateName } from './names.js';
 import { HashRing, RING_WEIGHT_MAX } from './ring.js';
 import { EncodedRuns } from './encoded-runs.js';
 import { type Deadline, RequestDeadlines } from './request-deadlines.js';
@@ -529,7 +529,12 @@ export class Group {
   register(name: string, pid: Pid, meta?: Record<string, unknown>): Promise<{ revision: number }> {
     // No metadata travels as none (the registry reads an absent meta as empty): an empty
     // object would be written, sent and decoded for every registration.
-    const command: GroupCommand = meta === undefined || isEmptyObject(meta) ? { op: 'register', name, pid } : { op: 'register', name, pid, meta };
+    let command: GroupCommand;
+    try {
+      command = meta === undefined || isEmptyObject(meta) ? { op: 'register', name, pid } : { op: 'register', name, pid, meta: copyMeta(meta) };
+    } catch (error) {
+      return Promise.reject(error);
+    }
     return this.#propose(command, revisionOf);
   }
 

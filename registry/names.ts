@@ -21,7 +21,7 @@
  *   watchers current. The replay buffer restarts at the snapshot (resuming before it is
  *   `compacted`).
  */
-import { LIMITS, Pid, assert } from '../runtime/index.js';
+import { LIMITS, Pid, assert, encode, fedError } from '../runtime/index.js';
 import { MsgpackWriter } from './msgpack-writer.js';
 
 export interface NameEntry {
@@ -137,6 +137,62 @@ export function validateName(name: unknown): string | undefined {
     return `a name is at most ${LIMITS.nameBytesMax} bytes`;
   }
   return undefined;
+}
+
+/**
+ * Keys a name's metadata may not have: the codec (msgpackr) gives them meaning of its own
+ * (`constructor` decides how an object is written, and a string there made it call `toJSON`
+ * and throw inside the leader's Raft loop; `hasOwnProperty` and `__keys__` upset its record
+ * writer; `__proto__` arrives as `__proto_`), so replicas would not hold the same value.
+ */
+const RESERVED_META_KEYS: ReadonlySet<string> = new Set(['__proto__', 'constructor', 'hasOwnProperty', '__keys__']);
+
+/**
+ * A copy of `meta` that every replica will hold exactly, or a `badarg`: plain data only
+ * (strings, numbers, booleans, null, arrays and plain objects of those; -0 becomes 0, as the
+ * codec writes it), no reserved key (RESERVED_META_KEYS), at most LIMITS.metaDepthMax deep and
+ * LIMITS.metaBytesMax encoded. The proposer applies the command it proposed, not a decoded
+ * copy, so a class instance, a Map or a caller's later change to its object would otherwise
+ * leave the leader's replica unlike the others'; and an oversized one would not fit a frame.
+ */
+export function copyMeta(meta: unknown): Record<string, unknown> {
+  if (!isPlainObject(meta)) throw fedError('badarg', 'meta must be a plain object');
+  const copy = copyMetaValue(meta, 0) as Record<string, unknown>;
+  const bytes = encode(copy).length;
+  if (bytes > LIMITS.metaBytesMax) throw fedError('badarg', `meta is ${bytes} bytes encoded, at most ${LIMITS.metaBytesMax}`);
+  return copy;
+}
+
+function isPlainObject(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && Object.getPrototypeOf(value) === Object.prototype;
+}
+
+function copyMetaValue(value: unknown, depth: number): unknown {
+  switch (typeof value) {
+    case 'string':
+    case 'boolean':
+      return value;
+    case 'number':
+      return Object.is(value, -0) ? 0 : value;
+    case 'object': {
+      if (value === null) return null;
+      if (depth >= LIMITS.metaDepthMax) throw fedError('badarg', `meta is nested deeper than ${LIMITS.metaDepthMax}`);
+      if (Array.isArray(value) && Object.getPrototypeOf(value) === Array.prototype) {
+        const array = new Array<unknown>(value.length);
+        for (let index = 0; index < value.length; index++) array[index] = copyMetaValue(value[index], depth + 1);
+        return array;
+      }
+      if (!isPlainObject(value)) throw fedError('badarg', `meta holds a ${(value as object).constructor?.name ?? 'non-plain object'}: only strings, numbers, booleans, null, arrays and plain objects`);
+      const object: Record<string, unknown> = {};
+      for (const key of Object.keys(value)) {
+        if (RESERVED_META_KEYS.has(key)) throw fedError('badarg', `meta key ${JSON.stringify(key)} is reserved`);
+        object[key] = copyMetaValue(value[key], depth + 1);
+      }
+      return object;
+    }
+    default:
+      throw fedError('badarg', `meta holds a ${typeof value}: only strings, numbers, booleans, null, arrays and plain objects`);
+  }
 }
 
 export class NameRegistry {

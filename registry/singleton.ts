@@ -23,8 +23,9 @@
  *
  * The lease (why at most one instance holds a valid token at any time). An instance runs only
  * while its member holds a lease: the lease is taken at `t0` (our clock) when a claim proposal is
- * sent, or when a `readBarrier` (Raft ReadIndex, which the current leader confirms with a quorum)
- * is sent, and it is valid until `t0 + leaseMs` provided that, once the claim or barrier
+ * sent, or when a `readBarrier` (Raft ReadIndex, which a quorum confirms after `t0`: the leader's
+ * heartbeat round, or on a follower of three voters that follower and the leader, RaftNode
+ * `#serveRead`) is sent, and it is valid until `t0 + leaseMs` provided that, once the claim or barrier
  * completed, the replica still shows our claim. Every member renews every `leaseMs / 4`; at
  * `t0 + leaseMs` an instance whose lease was not renewed is killed, and an instance whose claim
  * disappears from the replica is killed at once. Any removal of our claim is a log entry ordered

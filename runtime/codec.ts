@@ -110,20 +110,28 @@ export function mayUpsetRecords(value: unknown, depth = 0): boolean {
   if (typeof value !== 'object' || value === null) return false;
   if (depth >= SCAN_DEPTH_MAX) return true;
   const next = depth + 1;
-  // The kinds msgpackr writes otherwise than as records (what they hold may be records).
-  if (Array.isArray(value)) return value.some((element) => mayUpsetRecords(element, next));
-  if (value instanceof Pid || value instanceof Ref) return mayUpsetRecords([value.node, value.id, value.creation], next);
-  if (value instanceof Map) {
-    for (const [key, element] of value) if (mayUpsetRecords(key, next) || mayUpsetRecords(element, next)) return true;
+  // In msgpackr's order: by exact constructor first, then extensions by class, then arrays,
+  // then `toJSON`, and anything else as a record (a Map subclass, say, by its own properties).
+  const constructor = (value as { constructor?: unknown }).constructor;
+  if (constructor === Object) return recordMayUpset(value as Record<string, unknown>, next);
+  if (constructor === Array) return (value as unknown[]).some((element) => mayUpsetRecords(element, next));
+  if (constructor === Map) {
+    for (const [key, element] of value as Map<unknown, unknown>) if (mayUpsetRecords(key, next) || mayUpsetRecords(element, next)) return true;
     return false;
   }
+  if (value instanceof Pid || value instanceof Ref) return mayUpsetRecords([value.node, value.id, value.creation], next);
+  if (value instanceof Encoded) return false;
   if (value instanceof Set) return mayUpsetRecords([...value], next);
   if (value instanceof Error) return mayUpsetRecords([value.name, value.message, value.cause], next);
   if (value instanceof Date || value instanceof RegExp || value instanceof ArrayBuffer || ArrayBuffer.isView(value)) return false;
-  const object = value as Record<string, unknown>;
-  if (object.constructor !== Object && typeof object.toJSON === 'function') return true;
-  // Written as a record, by the keys msgpackr's for-in keeps: all of them when `hasOwnProperty`
-  // is no function, those it says yes to otherwise.
+  if (Array.isArray(value)) return value.some((element) => mayUpsetRecords(element, next));
+  // msgpackr calls a truthy `toJSON` (and throws if it is no function): not seen through.
+  if ((value as { toJSON?: unknown }).toJSON) return true;
+  return recordMayUpset(value as Record<string, unknown>, next);
+}
+
+/** An object msgpackr writes as a record, by the keys its for-in keeps: all of them when `hasOwnProperty` is no function, those it says yes to otherwise. */
+function recordMayUpset(object: Record<string, unknown>, next: number): boolean {
   const own = object.hasOwnProperty;
   if (typeof own === 'function' ? own !== Object.prototype.hasOwnProperty : forInKeys(object) !== Object.keys(object).length) return true;
   for (const key in object) {

@@ -23,4 +23,8 @@ export const LIMITS = {
   callTimeoutMs: 5_000,
   /** Longest registered name, in UTF-8 bytes. */
   nameBytesMax: 1_024,
+  /** Largest metadata a name may carry, in encoded bytes (well under a frame, with room for a batch). */
+  metaBytesMax: 64 * 1024,
+  /** Deepest nesting of metadata (an object in an object … counts a level each). */
+  metaDepthMax: 16,
 } as const;

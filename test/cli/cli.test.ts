@@ -81,6 +81,15 @@ describe('fedctl — register, whereis, names, unregister', () => {
     expect(refused.code).toBe(2);
     expect(refused.stderr).toContain('reserved');
     expect((await on(a, 'whereis', 'meta-refused', '--consistency', 'linearizable')).code).toBe(3);
+    // Keys the codec gives a meaning of its own are refused by the node in one line, and it keeps serving.
+    for (const key of ['constructor', '__proto__', '__keys__']) {
+      const odd = await on(a, 'register', `meta-${key}`, '--meta', `${key}=x`);
+      expect(odd.code).not.toBe(0);
+      expect(odd.stderr).toContain(`meta key "${key}" is reserved`);
+      expect(odd.stderr.trim().split('\n')).toHaveLength(1);
+    }
+    await json(a, 'register', 'meta-after', '--meta', 'zone=eu');
+    expect((await json<{ meta: Record<string, string> }>(a, 'whereis', 'meta-after', '--consistency', 'linearizable')).meta).toMatchObject({ zone: 'eu' });
   });
 
   it('a local read on every node converges on the registration', async () => {

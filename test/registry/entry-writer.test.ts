@@ -7,7 +7,7 @@
 // writer leaves to msgpackr. Decoding the bytes gives the entries back, pids and refs included.
 import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
-import { EntryWriter, encodeEntries } from '../../registry/entry-writer.js';
+import { EntryWriter, TRIE_NODES_MAX, encodeEntries } from '../../registry/entry-writer.js';
 import type { Entry } from '../../registry/raft/index.js';
 import { decode, encode, encodeRecords } from '../../runtime/codec.js';
 import { Pid, Ref } from '../../runtime/pid.js';
@@ -338,5 +338,14 @@ describe('entry writer — the bytes encodeRecords writes', () => {
       kept.push([bytes, Buffer.from(bytes)]);
     }
     for (const [bytes, copy] of kept) expect(bytes.equals(copy)).toBe(true);
+  });
+
+  it('the shapes it remembers stay bounded by their keys, however many distinct keys the metadata brings', () => {
+    const writer = new EntryWriter();
+    for (let batch = 0; batch < 40; batch++) {
+      const meta = Object.fromEntries(Array.from({ length: 1_000 }, (_, key) => [`k${batch}-${key}`, key]));
+      expectSameBytes([{ term: 1, index: batch, type: 'normal', data: { id: null, cmd: { op: 'register', name: `n${batch}`, meta } } }], writer);
+      expect(writer.trieNodes).toBeLessThanOrEqual(TRIE_NODES_MAX + 1_010);
+    }
   });
 });
