@@ -527,11 +527,16 @@ export class Cluster {
     return node;
   }
 
-  /** SIGCONT, and the end of the node's pause if it is paused. */
+  /**
+   * SIGCONT, and the end of the node's pause if it is paused: read before the signal, as the
+   * start is read after the SIGSTOP, so the recorded pause lies inside the real one. (Read
+   * after it, a node that stopped its singletons at once on resuming could log that before the
+   * runner noted the resume, and the checker saw an instance that ended during the pause.)
+   */
   #continue(node: ClusterNode, child: ChildProcess): void {
-    child.kill('SIGCONT');
     const pause = this.#pauses.find((candidate) => candidate.node === node.name && candidate.pid === child.pid && candidate.toNs === null);
     if (pause !== undefined) pause.toNs = this.#nowNs();
+    child.kill('SIGCONT');
   }
 
   #recordKill(node: ClusterNode, child: ChildProcess): void {

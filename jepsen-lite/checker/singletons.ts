@@ -58,6 +58,11 @@ export interface SingletonCheckOptions {
  * is written (fsynced) once the instance is dead.
  */
 export const RESUME_STOP_GRACE_NS = 1_000_000_000;
+/**
+ * How far before the recorded resume an event's logged time may fall and still have happened
+ * after it: nodes log whole milliseconds (`Date.now()`), the runner reads a nanosecond clock.
+ */
+export const LOG_CLOCK_SLACK_NS = 2_000_000;
 
 export interface SingletonInstance {
   readonly key: string;
@@ -173,7 +178,11 @@ function checkPauses(byKey: ReadonlyMap<string, readonly MutableInstance[]>, opt
         // run out while it is stopped (nobody else could claim the key anyway).
         const outlivedLease = options.leaseNs !== undefined && pause.alone !== true && pause.to - pause.from >= options.leaseNs;
         const mustStop = Number.isFinite(pause.to) && (superseded || outlivedLease);
-        const endedAfterResumeNs = instance.end > pause.to && Number.isFinite(instance.end) ? instance.end - pause.to : null;
+        // A stopped node does nothing, so a stop it logged in the resume's last moments came after
+        // it: the node logs whole milliseconds, the runner reads its own clock (LOG_CLOCK_SLACK_NS).
+        // A kill is the runner's own record, on its clock.
+        const slack = instance.endedBy === 'stop' ? LOG_CLOCK_SLACK_NS : 0;
+        const endedAfterResumeNs = instance.end > pause.to - slack && Number.isFinite(instance.end) ? Math.max(0, instance.end - pause.to) : null;
         paused.push({ instance, pausedAt: pause.from, resumedAt: pause.to, superseded, outlivedLease, mustStop, endedAfterResumeNs });
         if (mustStop && instance.end > pause.to + grace) {
           const why = superseded ? 'a higher token of its key started while it was paused' : `its node was paused ${pause.to - pause.from} ns, past its lease of ${options.leaseNs} ns`;

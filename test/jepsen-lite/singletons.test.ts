@@ -4,6 +4,7 @@
 // kills that end instances, and liveness after the final heal (with and without a bound).
 import { describe, expect, it } from 'vitest';
 import { checkSingletons, formatSingletonViolations } from '../../jepsen-lite/checker/index.js';
+import { LOG_CLOCK_SLACK_NS } from '../../jepsen-lite/checker/singletons.js';
 import type { SingletonEvent } from '../../jepsen-lite/history.js';
 import { isFedError } from '../../runtime/index.js';
 
@@ -114,6 +115,15 @@ describe('singletons — paused owners', () => {
     expect(report.pausedInstances.map((entry) => ({ superseded: entry.superseded, outlivedLease: entry.outlivedLease, mustStop: entry.mustStop, after: entry.endedAfterResumeNs }))).toEqual([
       { superseded: false, outlivedLease: true, mustStop: true, after: 3 },
     ]);
+  });
+
+  it('singletons — a stop logged just before the recorded resume came after it (whole-millisecond logs), and counts as at the resume', () => {
+    // A stopped node does nothing: an end within LOG_CLOCK_SLACK_NS before the resume is the resume's.
+    const times = { ...paused, nodePauses: [{ node: 'a', from: 20_000_000, to: 80_000_000 }], finalHealTime: 80_000_000, leaseNs: 40_000_000 };
+    const report = checkSingletons([start('k', 'a', 5, 10_000_000), stop('k', 'a', 5, 80_000_000 - 400_000), start('k', 'b', 9, 90_000_000)], times);
+    expect(report.verdict).toBe('pass');
+    expect(report.pausedInstances.map((entry) => ({ mustStop: entry.mustStop, after: entry.endedAfterResumeNs }))).toEqual([{ mustStop: true, after: 0 }]);
+    expect(LOG_CLOCK_SLACK_NS).toBeGreaterThan(400_000);
   });
 
   it('singletons — an owner superseded while paused that keeps running after the resume fails', () => {
