@@ -146,6 +146,8 @@ export function validateName(name: unknown): string | undefined {
  * writer; `__proto__` arrives as `__proto_`), so replicas would not hold the same value.
  */
 const RESERVED_META_KEYS: ReadonlySet<string> = new Set(['__proto__', 'constructor', 'hasOwnProperty', '__keys__']);
+/** What metadata may hold, as the refusals say it. */
+const META_KINDS = 'only strings, numbers, booleans, null, arrays and plain objects';
 
 /**
  * A copy of `meta` that every replica will hold exactly, or a `badarg`: plain data only
@@ -182,7 +184,7 @@ function copyMetaValue(value: unknown, depth: number): unknown {
         for (let index = 0; index < value.length; index++) array[index] = copyMetaValue(value[index], depth + 1);
         return array;
       }
-      if (!isPlainObject(value)) throw fedError('badarg', `meta holds a ${(value as object).constructor?.name ?? 'non-plain object'}: only strings, numbers, booleans, null, arrays and plain objects`);
+      if (!isPlainObject(value)) throw fedError('badarg', `meta holds a ${(value as object).constructor?.name ?? 'non-plain object'}: ${META_KINDS}`);
       const object: Record<string, unknown> = {};
       for (const key of Object.keys(value)) {
         if (RESERVED_META_KEYS.has(key)) throw fedError('badarg', `meta key ${JSON.stringify(key)} is reserved`);
@@ -191,7 +193,7 @@ function copyMetaValue(value: unknown, depth: number): unknown {
       return object;
     }
     default:
-      throw fedError('badarg', `meta holds a ${typeof value}: only strings, numbers, booleans, null, arrays and plain objects`);
+      throw fedError('badarg', `meta holds a ${typeof value}: ${META_KINDS}`);
   }
 }
 

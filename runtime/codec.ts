@@ -147,7 +147,6 @@ function forInKeys(object: object): number {
   return count;
 }
 
-
 /** Decode one value; a malformed buffer is a `bad_frame` FedError, never a crash. */
 export function decode(bytes: Uint8Array): unknown {
   let value: unknown;

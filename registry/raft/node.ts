@@ -76,7 +76,10 @@ interface PendingRead {
   readonly requesterTerm: number | undefined;
 }
 
-interface QueuedRead extends PendingRead {
+/** A read whose index is taken, waiting for its confirmation round (or released at once). */
+interface QueuedRead {
+  readonly requestId: string;
+  readonly from: NodeId;
   readonly index: number;
   readonly round: number;
 }
@@ -1088,10 +1091,10 @@ export class RaftNode {
     const withRequester =
       from !== this.id &&
       ((requesterTerm === this.#term && voters.includes(from) && voters.includes(this.id) && majority(voters.length) <= 2) || bugs.anyRequesterConfirmsRead === true);
-    if (alone || withRequester || bugs.serveReadsUnconfirmed === true || (this.config.readMode === 'lease' && this.#leaseValid())) return this.#releaseRead({ requestId, from, requesterTerm, index, round: 0 });
+    if (alone || withRequester || bugs.serveReadsUnconfirmed === true || (this.config.readMode === 'lease' && this.#leaseValid())) return this.#releaseRead({ requestId, from, index, round: 0 });
     // One heartbeat round (sent at the next flush or tick) confirms every read queued before it.
     this.#readRoundPending = true;
-    this.#readQueue.push({ requestId, from, requesterTerm, index, round: this.#round + 1 });
+    this.#readQueue.push({ requestId, from, index, round: this.#round + 1 });
   }
 
   #confirmedRound(): number {
