@@ -950,6 +950,19 @@ export class Group {
     // Start on the next microtask: every input pushed in the same turn (a burst of proposals
     // from many callers) goes into the first Ready together — one write, one append round.
     await Promise.resolve();
+    try {
+      await this.#rounds();
+    } catch (error) {
+      // A fault of our own between a Ready and its advance() (encoding its entries, applying
+      // them, sending): the core is half way through a round nobody can finish, so the member
+      // stops as it does when its disk fails, instead of leaving a loop that is never kicked
+      // again (or an unhandled rejection that would end the whole node).
+      this.#failStop('loop_failed', `the Raft loop failed: ${(error as Error).message}`, error);
+    }
+  }
+
+  /** The loop's rounds: inputs stepped, then one Ready sent, applied, persisted and advanced. */
+  async #rounds(): Promise<void> {
     while (!this.#closed) {
       const inputs = this.#inputs;
       this.#inputs = [];
@@ -974,13 +987,8 @@ export class Group {
       try {
         await this.#persist(ready, encodedEntries);
       } catch (error) {
-        // A disk that cannot persist must not send promises it cannot keep: stop this member
-        // entirely (timers, agent, waiting requests, the store), as close() does. Not awaited:
-        // the shutdown waits for this loop to end.
-        this.#log('warn', 'persist_failed', `cannot persist Raft state: ${(error as Error).message}; stopping this member`);
-        const failure = fedError('unavailable', `group member ${this.node.name} stopped: cannot persist Raft state (${(error as Error).message})`, { reason: 'persist_failed', definite: false }, error);
-        this.#closing ??= this.#shutdown(failure);
-        this.#closing.catch((closeError: unknown) => this.#log('warn', 'close_failed', `closing after the disk failure: ${(closeError as Error).message}`));
+        // A disk that cannot persist must not send promises it cannot keep.
+        this.#failStop('persist_failed', `cannot persist Raft state: ${(error as Error).message}`, error);
         return;
       } finally {
         this.#persisting = false;
@@ -991,6 +999,19 @@ export class Group {
       if (this.#options.unsafe === 'early-ack') this.#ackEarly(ready);
       this.#raft.advance();
     }
+  }
+
+  /**
+   * Stop this member entirely (timers, agent, waiting requests, the store), as close() does, on
+   * a failure it cannot go on from: every waiting request is rejected with `unavailable` naming
+   * `reason`, later calls get `shutdown`. Not awaited: the shutdown waits for the loop to end.
+   */
+  #failStop(reason: 'persist_failed' | 'loop_failed', what: string, cause: unknown): void {
+    if (this.#closing !== undefined) return;
+    this.#log('warn', reason, `${what}; stopping this member`);
+    const failure = fedError('unavailable', `group member ${this.node.name} stopped: ${what}`, { reason, definite: false }, cause);
+    this.#closing = this.#shutdown(failure);
+    this.#closing.catch((closeError: unknown) => this.#log('warn', 'close_failed', `closing after ${reason}: ${(closeError as Error).message}`));
   }
 
   #stepSafely(input: Input): void {
@@ -1149,7 +1170,7 @@ export class Group {
       this.#snapshotsInstalled++;
       this.#appliedSinceSnapshot = 0;
       this.#namesAtSnapshot = this.state.names.size;
-      for (const listener of this.#applyListeners) listener({ type: 'restore', index: this.state.appliedIndex });
+      this.#emitApplied({ type: 'restore', index: this.state.appliedIndex });
     }
     for (const entry of ready.committedEntries) this.#applyEntry(entry);
     for (const request of ready.requests) this.#onRequestResult(request);
@@ -1178,18 +1199,33 @@ export class Group {
         const change = entry.data as ConfChange;
         this.#committedConf = applyConfChange(this.#committedConf, change);
         this.#onConfApplied(change);
-        for (const listener of this.#applyListeners) listener({ type: 'conf_change', index: entry.index, change });
+        this.#emitApplied({ type: 'conf_change', index: entry.index, change });
       }
       return;
     }
     const data = entry.data as GroupEntryData;
     const result = this.state.apply(entry.index, data.cmd);
-    for (const listener of this.#applyListeners) listener({ type: 'command', index: entry.index, command: data.cmd, result });
+    this.#emitApplied({ type: 'command', index: entry.index, command: data.cmd, result });
     // A follower (or the proposer of nothing) waits for none: no lookup of an id it never made.
     if (data.id === null || this.#proposals.size === 0) return;
     const pending = this.#take(this.#proposals, data.id);
     if (pending === undefined) return;
     pending.resolve(result);
+  }
+
+  /**
+   * Tell the `onApply` listeners. They observe, so one that throws is logged and the others,
+   * and the replica, go on: the state is already applied, and a listener's fault must not stop
+   * the member (it would stop every name of the group on this node with it).
+   */
+  #emitApplied(event: AppliedEvent): void {
+    for (const listener of this.#applyListeners) {
+      try {
+        listener(event);
+      } catch (error) {
+        this.#log('warn', 'apply_listener_failed', `an onApply listener threw at index ${event.index}: ${(error as Error)?.message ?? String(error)}`);
+      }
+    }
   }
 
   #onConfApplied(change: ConfChange): void {
