@@ -1007,8 +1007,8 @@ export class Group {
    * `reason`, later calls get `shutdown`. Not awaited: the shutdown waits for the loop to end.
    */
   #failStop(reason: 'persist_failed' | 'loop_failed', what: string, cause: unknown): void {
+    this.#log('warn', reason, `${what}; ${this.#closing === undefined ? 'stopping' : 'closing'} this member`);
     if (this.#closing !== undefined) return;
-    this.#log('warn', reason, `${what}; stopping this member`);
     const failure = fedError('unavailable', `group member ${this.node.name} stopped: ${what}`, { reason, definite: false }, cause);
     this.#closing = this.#shutdown(failure);
     this.#closing.catch((closeError: unknown) => this.#log('warn', 'close_failed', `closing after ${reason}: ${(closeError as Error).message}`));
