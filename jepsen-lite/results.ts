@@ -225,7 +225,7 @@ export function resultsOf(options: RunOptions, executed: Executed & { readonly s
       finalReads: operations.length - clientOperations.length,
       counts: countOutcomes(clientOperations),
       latency: summarizeLatency(clientOperations),
-      localReadStaleness: measureLocalReadStalenessOfOperations(clientOperations),
+      localReadStaleness: measureLocalReadStalenessOfOperations(clientOperations, executed.removals),
     },
     names: { used: executed.namesUsed.length, finalReads: executed.finalReads.size, owners: executed.owners.length },
     registry: { complete: executed.registryComplete, removals: executed.removals.length, removalsByReason, removalsWithoutFault },

@@ -690,6 +690,12 @@ export class Group {
         throw fedError('overloaded', `${this.#proposals.size} requests already wait on ${this.node.name}`, { retryAfterMs: 100, definite: true });
       }
       admitted = ADMITTED_OPS.has(command.op);
+      // A member that left (or is leaving, its names released) is no member: it would never see
+      // the entry commit, yet the leader it forwards to would commit it — a name on a node gone
+      // from the group. Its own upkeep (the release, the removal) still goes through.
+      if (admitted && this.#left) {
+        throw fedError('unavailable', `${this.node.name} left group ${this.id} (or is leaving it): it takes no ${command.op}; join the group again first`, { definite: true });
+      }
       if (admitted) this.#admitProposal();
     } catch (error) {
       return Promise.reject(error);
@@ -837,7 +843,10 @@ export class Group {
     return conf.voters.includes(this.node.name) || conf.learners.includes(this.node.name);
   }
 
-  /** Leave the group gracefully: release this node's names, then be removed from the configuration. */
+  /**
+   * Leave the group gracefully: take no more client writes (from now on, also if the leave fails:
+   * `join` again), release this node's names, then be removed from the configuration.
+   */
   async leave(): Promise<void> {
     this.#left = true;
     await this.propose({ op: 'node_down', node: this.node.name });

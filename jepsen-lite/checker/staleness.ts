@@ -3,7 +3,10 @@
  * fails a run: it measures, for the report.
  *
  * Reference timeline per name: the acknowledged writes that changed the holder ("ok" register →
- * the owner, "ok" unregister → free), ordered by completion. A local read that returned v,
+ * the owner, "ok" unregister → free) and the registry's own removals (removals.ts: the name is
+ * free once the watch saw it go, and may be from the bound before it), ordered by completion.
+ * Without the removals, a read of a name its holder's node lost was counted stale by the time
+ * since the holder's register (seconds: the down-grace and more). A local read that returned v,
  * invoked at time i, is
  * - fresh if v is the holder after the last such write completed before i, or v is written by a
  *   write overlapping the read (it may have been the holder during the read);
@@ -36,8 +39,9 @@ export function measureLocalReadStaleness(events: readonly HistoryEvent[]): Stal
   return measureLocalReadStalenessOfOperations(pairOperations(events));
 }
 
-export function measureLocalReadStalenessOfOperations(operations: readonly Operation[]): StalenessReport {
-  const writesByName = acknowledgedWrites(operations);
+/** `removals`: the registry's own removals (removals.ts `removalOperations`), as many as are known. */
+export function measureLocalReadStalenessOfOperations(operations: readonly Operation[], removals: readonly Operation[] = []): StalenessReport {
+  const writesByName = acknowledgedWrites([...operations, ...removals]);
   const staleness: number[] = [];
   let localReads = 0;
   let unexplained = 0;

@@ -313,6 +313,11 @@ describe('fedctl — join and leave', () => {
     const left = await json<Record<string, unknown>>(d, 'leave');
     expect(left).toEqual({ group: 'g1', node: 'd@127.0.0.1', left: true });
     await eventually('d gone', async () => !(await json<Array<{ node: string }>>(a, 'members')).some((member) => member.node === 'd@127.0.0.1'));
+    // A node that left takes no writes: refused at once (not a timeout while the leader commits it anyway).
+    const refused = await on(d, 'register', 'after-leave');
+    expect(refused.code).toBe(5);
+    expect(refused.stderr.trim()).toMatch(/^fedctl: unavailable: d@127\.0\.0\.1 left group g1 \(or is leaving it\): it takes no register/);
+    expect((await on(a, 'whereis', 'after-leave', '--consistency', 'linearizable')).code).toBe(3);
     expect(await d.stop()).toBe(0);
 
     // Through a follower: it forwards the join to the leader (any member's address will do).

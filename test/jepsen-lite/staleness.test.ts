@@ -1,8 +1,11 @@
 // Local-read staleness on hand-made histories: a read of the current holder, or of a value
 // written by an overlapping write, is fresh; a read of a replaced value is stale by the time
-// since the replacing write completed; a value no acknowledged write produced is unexplained.
+// since the replacing write completed; a value no acknowledged write produced is unexplained; a
+// name the registry removed by itself (its holder's node declared down) is free from then on, so
+// a read of it as free is fresh and a read of the old holder is stale from the removal.
 import { describe, expect, it } from 'vitest';
-import { measureLocalReadStaleness } from '../../jepsen-lite/checker/index.js';
+import { measureLocalReadStaleness, measureLocalReadStalenessOfOperations, removalOperations } from '../../jepsen-lite/checker/index.js';
+import { pairOperations } from '../../jepsen-lite/history.js';
 import { HistoryBuilder } from './history-builder.js';
 
 const A = '<a@127.0.0.1#1.1>';
@@ -43,5 +46,25 @@ describe('staleness — local reads', () => {
   it('staleness — a value no acknowledged write produced is unexplained', () => {
     const history = new HistoryBuilder().invoke(0, 'register', 'n', B).info(0).call(1, 'whereis_local', 'n', null, B);
     expect(measureLocalReadStaleness(history.events)).toMatchObject({ localReads: 1, stale: 0, unexplained: 1 });
+  });
+
+  it('staleness — a name the registry removed is free from the removal on: reading it free is fresh, reading the old holder stale', () => {
+    // Events are 1,000 ns apart: the register completes at 2,000; the watch sees the removal at
+    // 3,500; the reads are invoked at 5,000 (free: fresh) and 7,000 (the old holder: stale by 3,500).
+    const history = new HistoryBuilder()
+      .call(0, 'register', 'n', A, 'ok')
+      .call(1, 'whereis_local', 'n', null, A)
+      .call(1, 'whereis_local', 'n', null, null)
+      .call(2, 'whereis_local', 'n', null, A);
+    const operations = pairOperations(history.events);
+    const removals = removalOperations(history.events, operations, [
+      { type: 'put', name: 'n', pid: A, revision: 5, time: 2_000 },
+      { type: 'delete', name: 'n', pid: A, reason: 'node_down', revision: 9, time: 3_500 },
+    ]);
+    expect(removals).toHaveLength(1);
+    const report = measureLocalReadStalenessOfOperations(operations, removals);
+    expect(report).toMatchObject({ localReads: 3, stale: 1, unexplained: 0, staleNsMax: 3_500 });
+    // Without the removal the free read counts as stale since the register (and the last read as fresh).
+    expect(measureLocalReadStalenessOfOperations(operations)).toMatchObject({ localReads: 3, stale: 1, staleNsMax: 3_000 });
   });
 });
