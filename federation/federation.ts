@@ -84,7 +84,7 @@ import { DIRECTORY_EXTENSION, type FederationMachines } from './machines.js';
 import { isValidGroupId, refusalError, refusalErrorCode } from './directory.js';
 import { moveOutcome, reconcileSteps } from './handover.js';
 import { planRebalance } from './rebalance.js';
-import { DirectoryCache, MOVED_REDIRECTS_MAX, type MovedAnswer, orderGateways, routeSlot } from './routing.js';
+import { DirectoryCache, type GatewayHealth, MOVED_REDIRECTS_MAX, type MovedAnswer, orderGateways, routeSlot } from './routing.js';
 import { Rpc } from './rpc.js';
 import { SLOT_COUNT, isSlot, slotOf } from './slots.js';
 
@@ -106,6 +106,8 @@ export const FEDERATION_DEFAULTS = {
   subscriptionsMax: 100_000,
   releasesPendingMax: 100_000,
   waitRetryMs: 50,
+  /** A gateway of another group that let a request time out is tried after the others for this long. */
+  slowGatewayMs: 10_000,
   /** How often the holder checker looks at its own group's holder nodes, and at a group with a node in its grace period. */
   holderCheckMs: 1_000,
   /** A holder group is asked again at least this often even without a `nodes_changed` notice from it. */
@@ -348,6 +350,12 @@ export class Federation {
   /** Remote whereis answers cached at this gateway, and the gateway they came from. */
   readonly #readCache = new Map<string, CachedRead>();
   #invalidations = 0;
+  /**
+   * Gateways of other groups that did not answer in time, with the clock time until which they
+   * are tried after the others (see #askHome): a write sent to one is not sent again, so the
+   * next ones go where they can be answered. At most one per gateway in the directory.
+   */
+  readonly #slowGateways = new Map<string, number>();
   #cacheHits = 0;
   #cacheMisses = 0;
   readonly #lastInvalidation = new Map<string, number>();
@@ -894,7 +902,13 @@ export class Federation {
     const link = this.#gateway;
     if (link === undefined) throw fedError('unavailable', 'not a gateway');
     const record = this.#view()?.group(home);
-    const gateways = orderGateways(record?.gateways ?? [], link.node.name, (node) => (link.distribution.isConnected(node) ? 'connected' : 'unknown'));
+    const now = this.#clock.now();
+    for (const [node, until] of this.#slowGateways) if (until <= now) this.#slowGateways.delete(node);
+    const health = (node: string): GatewayHealth => {
+      if (!link.distribution.isConnected(node)) return 'unknown';
+      return this.#slowGateways.has(node) ? 'alive' : 'connected';
+    };
+    const gateways = orderGateways(record?.gateways ?? [], link.node.name, health);
     const invalidationsBefore = this.#invalidations;
     let lastError: unknown;
     let slow = false;
@@ -906,6 +920,8 @@ export class Federation {
       } catch (error) {
         const unreachable = isFedError(error, 'nodedown') || isFedError(error, 'shutdown');
         if (!unreachable && !isFedError(error, 'timeout') && !isFedError(error, 'unavailable')) throw error;
+        // Connected but silent (cut off from its own group, say): tried last for a while.
+        if (isFedError(error, 'timeout')) this.#slowGateways.set(gateway.node, this.#clock.now() + this.#settings.slowGatewayMs);
         // A write that may have reached the home group (no answer in time, the link lost while
         // it waited, a proposal that may or may not commit) is never sent again: the home group
         // would propose the copy too, later, over whatever was written in between (jepsen-lite

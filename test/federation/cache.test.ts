@@ -8,6 +8,7 @@
 // replaying entries), and that snapshot invalidates the cached entry, so local reads return
 // the new holder again.
 import { afterEach, describe, expect, it } from 'vitest';
+import { isFedError } from '../../runtime/index.js';
 import { orderGateways } from '../../federation/index.js';
 import { createCluster, eventually, idleProcess, type Cluster, type Member } from './fixtures/cluster.js';
 
@@ -56,6 +57,11 @@ describe('federation — the whereis cache', () => {
     try {
       isolate(home, a, true);
       // The name changes, and enough else is written that the group's log is compacted past `home`.
+      // The first write goes to `home`, the caching gateway's first choice, which cannot answer
+      // now: it times out, and as it may yet apply it is not sent again (write-once.test.ts).
+      // `home` is tried last from then on, so the same write again goes to the other gateway.
+      const timedOut = await b[1]!.federation.unregister('cached', first).catch((caught: unknown) => caught);
+      expect(isFedError(timedOut, 'timeout')).toBe(true);
       await b[1]!.federation.unregister('cached', first);
       await b[1]!.federation.register('cached', second);
       const writer = a.find((member) => member !== home && member.group.status().role === 'leader')!;
