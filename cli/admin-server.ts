@@ -81,7 +81,7 @@ export interface AdminContext {
 type Handler = (request: AdminRequest, from: Pid) => Promise<unknown>;
 
 export function startAdminServer(context: AdminContext): { stop(): void } {
-  const feed = new GlobalWatchFeed(context.machines.global);
+  const feed = new GlobalWatchFeed(context.machines.global, context.group);
   const server = new AdminServer(context, feed);
   const pid = context.node.spawn((ctx) => serve(ctx, (request, from) => server.handle(request, from)), { name: ADMIN_SERVER_NAME });
   return {

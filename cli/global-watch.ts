@@ -5,32 +5,52 @@
  *
  * Contract: at most `GLOBAL_WATCH_EVENTS_MAX` events are kept; asking for events after a
  * revision whose successors were dropped is `compacted` (`badarg` with `details.compacted`, the
- * same answer as the group registry's watch). Changes carried in by a snapshot are not events.
+ * same answer as the group registry's watch). The feed starts at the replica's applied index
+ * (what was applied before it existed, at a restart the whole replayed log, it does not hold),
+ * and a snapshot installed later starts it again at the snapshot's index: changes carried in by
+ * a snapshot are not events, so a poll from before either is `compacted` too, never a silent gap.
  */
 import { fedError } from '../runtime/index.js';
 import type { GlobalChange, GlobalNames } from '../federation/index.js';
+import type { AppliedEvent } from '../registry/index.js';
+
+/** What the feed needs of the member's group: where its replica stands, and when a snapshot replaces it. */
+export interface FeedReplica {
+  readonly state: { readonly appliedIndex: number };
+  onApply(listener: (event: AppliedEvent) => void): () => void;
+}
 
 export const GLOBAL_WATCH_EVENTS_MAX = 10_000;
 
 export class GlobalWatchFeed {
   readonly #events: GlobalChange[] = [];
-  #floorRevision = 0;
+  #floorRevision: number;
   readonly #waiters = new Set<() => void>();
-  readonly #unsubscribe: () => void;
+  readonly #unsubscribe: Array<() => void>;
 
-  constructor(global: GlobalNames) {
-    this.#unsubscribe = global.onChange((change) => {
-      this.#events.push(change);
-      if (this.#events.length > GLOBAL_WATCH_EVENTS_MAX) {
-        const dropped = this.#events.splice(0, this.#events.length - GLOBAL_WATCH_EVENTS_MAX);
-        this.#floorRevision = (dropped[dropped.length - 1] as GlobalChange).revision;
-      }
-      for (const wake of this.#waiters) wake();
-    });
+  constructor(global: GlobalNames, replica: FeedReplica) {
+    this.#floorRevision = replica.state.appliedIndex;
+    this.#unsubscribe = [
+      global.onChange((change) => {
+        this.#events.push(change);
+        if (this.#events.length > GLOBAL_WATCH_EVENTS_MAX) {
+          const dropped = this.#events.splice(0, this.#events.length - GLOBAL_WATCH_EVENTS_MAX);
+          this.#floorRevision = (dropped[dropped.length - 1] as GlobalChange).revision;
+        }
+        this.#wake();
+      }),
+      // The snapshot's own changes came just before (GlobalNames.restore): dropped with the rest.
+      replica.onApply((event) => {
+        if (event.type !== 'restore') return;
+        this.#events.length = 0;
+        this.#floorRevision = Math.max(this.#floorRevision, event.index);
+        this.#wake();
+      }),
+    ];
   }
 
   close(): void {
-    this.#unsubscribe();
+    for (const unsubscribe of this.#unsubscribe) unsubscribe();
     for (const wake of this.#waiters) wake();
     this.#waiters.clear();
   }
@@ -41,9 +61,10 @@ export class GlobalWatchFeed {
    */
   async next(prefix: string, afterRevision: number, waitMs: number): Promise<{ events: GlobalChange[]; revision: number }> {
     const from = afterRevision >= 0 ? afterRevision : this.#lastRevision();
-    if (from < this.#floorRevision) throw fedError('badarg', `watch: revisions after ${from} were compacted; re-read`, { compacted: true });
     const deadline = Date.now() + waitMs;
     for (;;) {
+      // Checked on every wake too: a snapshot installed while we waited compacts `from`.
+      if (from < this.#floorRevision) throw fedError('badarg', `watch: revisions after ${from} were compacted; re-read`, { compacted: true });
       const events = this.#events.filter((event) => event.revision > from && event.name.startsWith(prefix));
       if (events.length > 0) return { events, revision: (events[events.length - 1] as GlobalChange).revision };
       const remaining = deadline - Date.now();
@@ -58,6 +79,10 @@ export class GlobalWatchFeed {
         this.#waiters.add(done);
       });
     }
+  }
+
+  #wake(): void {
+    for (const wake of this.#waiters) wake();
   }
 
   #lastRevision(): number {
