@@ -51,7 +51,7 @@ export class GlobalWatchFeed {
 
   close(): void {
     for (const unsubscribe of this.#unsubscribe) unsubscribe();
-    for (const wake of this.#waiters) wake();
+    this.#wake();
     this.#waiters.clear();
   }
 

@@ -878,7 +878,7 @@ export class Federation {
         } catch (error) {
           // No gateway of the home group connected: give the links one hop timeout to come
           // (back) up — a link being redialled after a heal — before calling the group unreachable.
-          if (!isFedError(error, 'unavailable') || error.details?.definite !== true) throw error;
+          if (!isFedError(error, 'unavailable') || !isDefinite(error)) throw error;
           unreachableSince ??= this.#clock.now();
           if (this.#clock.now() - unreachableSince >= this.#settings.hopTimeoutMs || this.#clock.now() + this.#settings.waitRetryMs >= deadline) throw error;
           answer = { type: 'wait', retryAfterMs: this.#settings.waitRetryMs };
@@ -981,7 +981,7 @@ export class Federation {
       try {
         return await operation();
       } catch (error) {
-        const retriable = isFedError(error) && (error.code === 'not_leader' || error.code === 'overloaded' || error.code === 'unavailable') && error.details?.definite === true;
+        const retriable = isFedError(error) && (error.code === 'not_leader' || error.code === 'overloaded' || error.code === 'unavailable') && isDefinite(error);
         if (!retriable || this.#clock.now() + this.#settings.waitRetryMs >= deadline || this.#closed) throw error;
         await this.#sleep(this.#settings.waitRetryMs);
       }
