@@ -258,6 +258,15 @@ export function gatewayNodeName(member: string): string {
 }
 
 /** Whether a failed call surely had no effect: its error says `definite` (nothing was sent, or it was refused unproposed). */
+/**
+ * Calls to another group whose second delivery would act again, so they are never re-sent
+ * after a failure that leaves open whether the first copy arrived (no answer in time, a link
+ * lost while waiting): a relayed send is delivered at most once, as Erlang's sends are, and
+ * its caller gets the error. (Re-sent: slot steps, guarded by move revisions, whose stale copy
+ * the reconcilers undo; a gateway list, published again while the directory's differs; reads.)
+ */
+const AT_MOST_ONCE_METHODS: ReadonlySet<string> = new Set(['relay_send', 'relay_exit']);
+
 function isDefinite(error: unknown): boolean {
   return isFedError(error) && error.details?.definite === true;
 }
@@ -515,7 +524,9 @@ export class Federation {
   /**
    * Send `msg` to a global name (looked up first: `not_found` if unregistered) or to a pid
    * whose group is known. Within the group it is a plain send; to another group it is relayed
-   * gateway to gateway and resolves once the holder's group has handed it to its node.
+   * gateway to gateway and resolves once the holder's group has handed it to its node. A relay
+   * that did not answer in time rejects with `timeout` (`nodedown` if a link was lost while it
+   * waited): the message may have arrived, and is not sent again (at most once, as in Erlang).
    */
   async send(target: string | GlobalWhereis | { readonly pid: Pid; readonly group: GroupId }, msg: unknown): Promise<void> {
     let pid: Pid;
@@ -1001,7 +1012,8 @@ export class Federation {
       try {
         return await this.#memberRpc.call(gateway, 'relay', { group, method, payload }, this.#settings.requestTimeoutMs);
       } catch (error) {
-        if (!isFedError(error, 'nodedown')) throw error;
+        // A link lost while the call waited may have carried it: at-most-once methods stop there.
+        if (!isFedError(error, 'nodedown') || (AT_MOST_ONCE_METHODS.has(method) && !isDefinite(error))) throw error;
         tried.add(gateway);
       }
     }
@@ -1012,7 +1024,13 @@ export class Federation {
     return (await this.#callGroupGateways(group, method, payload)).value;
   }
 
-  /** At a gateway: call `method` on the gateways of another group in turn; the answer and who gave it. */
+  /**
+   * At a gateway: call `method` on the gateways of another group in turn; the answer and who
+   * gave it. The next gateway is tried after one that is not connected, did not answer in time
+   * or whose link was lost while it waited, except for `AT_MOST_ONCE_METHODS`: those go on only
+   * after a failure that says the call never left (a definite `nodedown`), and otherwise fail
+   * with that error.
+   */
   async #callGroupGateways(group: GroupId, method: string, payload: unknown): Promise<{ value: unknown; gateway: string }> {
     const link = this.#gateway;
     if (link === undefined) throw fedError('unavailable', `${this.node.name} is no longer a gateway`);
@@ -1025,6 +1043,7 @@ export class Federation {
         return { value: await link.rpc.call(gateway.node, method, payload, this.#settings.hopTimeoutMs), gateway: gateway.node };
       } catch (error) {
         if (!isFedError(error, 'nodedown') && !isFedError(error, 'timeout')) throw error;
+        if (AT_MOST_ONCE_METHODS.has(method) && !isDefinite(error)) throw error;
         lastError = error;
       }
     }

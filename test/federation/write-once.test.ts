@@ -6,11 +6,13 @@
 // out was applied twice, the second time over an acknowledged registration made in between. So
 // a write that may have been delivered is answered `timeout` (the caller's outcome is unknown)
 // and never re-sent; only a write that surely never left (no connected gateway, a definite
-// refusal) is tried again.
+// refusal) is tried again. A relayed send is held to the same rule: its answer lost, it is not
+// delivered a second time through the holder group's other gateway (Erlang's sends arrive at
+// most once).
 import { afterEach, describe, expect, it } from 'vitest';
 import { GLOBAL_EXTENSION, type GlobalCommand } from '../../federation/index.js';
 import { isFedError } from '../../runtime/index.js';
-import { createCluster, eventually, idleProcess, type Cluster, type Member } from './fixtures/cluster.js';
+import { collector, createCluster, eventually, idleProcess, type Cluster, type Member } from './fixtures/cluster.js';
 
 let cluster: Cluster;
 
@@ -61,5 +63,43 @@ describe('federation — a cross-group write reaches its home group once', () =>
     await eventually('a1 applied the barrier', () => a[0]!.group.status().applied >= revision);
     expect(counter.count).toBe(1);
     expect((await b[1]!.federation.whereis('once', { consistency: 'linearizable' }))?.pid.key).toBe(pid.key);
+  });
+});
+
+/** Drop every answer `member`'s gateway sends to other groups' gateways while `on()` (the calls themselves are served). */
+function loseAnswers(member: Member, on: () => boolean): void {
+  const distribution = member.federation.gatewayDistribution();
+  if (distribution === undefined) return;
+  const sendControl = distribution.sendControl.bind(distribution);
+  distribution.sendControl = (node, channel, payload) => {
+    if (on() && channel === 'fed:gw' && (payload as { type?: string }).type === 'res') return true;
+    return sendControl(node, channel, payload);
+  };
+}
+
+describe('federation — a relayed send is delivered at most once', () => {
+  it('a send whose answer from the holder group was lost is not sent again through its other gateway; the caller gets the timeout', async () => {
+    cluster = createCluster();
+    const a = await cluster.startGroup('ga', ['a1', 'a2', 'a3'], { root: true });
+    const b = await cluster.startGroup('gb', ['b1', 'b2', 'b3'], { seeds: cluster.rootGatewayAddresses() });
+    const gateways = a.filter((member) => member.federation.gatewayDistribution() !== undefined);
+    // Two gateways: before, the second delivered the message again after the first timed out.
+    expect(gateways.length).toBe(2);
+    const received: unknown[] = [];
+    const sink = collector(a[2]!.node, received);
+    let losing = true;
+    for (const gateway of gateways) loseAnswers(gateway, () => losing);
+    const outcome = await b[2]!.federation.send({ pid: sink, group: 'ga' }, 'once').then(
+      () => 'ok',
+      (error: unknown) => (isFedError(error) ? error.code : String(error)),
+    );
+    expect(outcome).toBe('timeout');
+    // The one copy arrived; give a second one (the other gateway's hop timeout, 1 s) time to come.
+    await eventually('the send arrived', () => received.includes('once'));
+    await new Promise((resolve) => setTimeout(resolve, 1_500));
+    losing = false;
+    await b[2]!.federation.send({ pid: sink, group: 'ga' }, 'after');
+    await eventually('the next send arrived', () => received.includes('after'));
+    expect(received).toEqual(['once', 'after']);
   });
 });
