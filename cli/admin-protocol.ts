@@ -42,6 +42,8 @@ export type AdminRequest =
   | { readonly op: 'rebalance' }
   | { readonly op: 'join'; readonly seed: string }
   | { readonly op: 'leave' }
+  /** Hand the group's leadership to the voter `to` (a node name, as `members` lists it). */
+  | { readonly op: 'transfer_leader'; readonly to: string }
   | { readonly op: 'stats' }
   /** A `NodeSnapshot` of runtime/observe: processes (top N by mailbox or rate), peers, Raft state. */
   /** `reader`: whose rate baseline (default: one per asking node); rates are since that reader's previous snapshot. */

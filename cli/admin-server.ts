@@ -231,6 +231,9 @@ class AdminServer {
         // Singletons running here are handed over first (planned moves), then the member leaves.
         await this.#context.manager.leave();
         return { group: group.id, node: node.name, left: true };
+      case 'transfer_leader':
+        await group.transferLeadership(request.to);
+        return { group: group.id, leader: request.to };
       case 'stats':
         return {
           node: node.name,

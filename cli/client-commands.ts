@@ -1,7 +1,8 @@
 /**
  * The commands that speak to a running node as a hidden node: register, unregister, whereis,
- * send, names, watch, members, groups, ring, status, singletons, join, leave, stats. Each prints
- * a table (people) or one JSON document (`--json`, stable field names: see README).
+ * send, names, watch, members, groups, ring, status, singletons, join, leave, transfer-leader,
+ * stats. Each prints a table (people) or one JSON document (`--json`, stable field names: see
+ * README).
  *
  * The node is `--node` (or FEDCTL_NODE), by default the local one at 127.0.0.1:4370 (the default
  * `--listen` of `fedctl start`), as etcdctl and consul default to their local agent.
@@ -21,7 +22,8 @@ type Run = (action: (output: Output) => Promise<number | void>) => Promise<void>
 
 /**
  * `join` and `leave` wait for the configuration change (and, leaving, for singletons to be handed
- * over): at least this long, whatever --timeout says (the group's own join timeout is 15 s).
+ * over), `transfer-leader` for the new leader: at least this long, whatever --timeout says (the
+ * group's own join timeout is 15 s).
  */
 const MEMBERSHIP_TIMEOUT_MS_MIN = 30_000;
 /** `rebalance` moves slots batch by batch, names included: at least this long. */
@@ -265,6 +267,11 @@ export function registerClientCommands(program: Command, run: Run): void {
     .command('leave')
     .description('make the node (--node, default the local one) hand over its singletons and leave its group')
     .action(simple(() => ({ op: 'leave' }), (value: { node: string; group: string }) => `${value.node} left group ${value.group}`, { timeoutMsMin: MEMBERSHIP_TIMEOUT_MS_MIN }));
+
+  program
+    .command('transfer-leader <node>')
+    .description("hand the leadership of the node's group (--node, default the local one) to the voter NODE, as `members` names it")
+    .action(simple((command) => ({ op: 'transfer_leader', to: command.args[0] as string }), (value: { group: string; leader: string }) => `leadership of group ${value.group} moved to ${value.leader}`, { timeoutMsMin: MEMBERSHIP_TIMEOUT_MS_MIN }));
 
   program
     .command('stats')

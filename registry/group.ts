@@ -242,6 +242,8 @@ export type AppliedEvent =
 type GroupMessage =
   | { readonly type: 'join'; readonly node: string; readonly address: string; readonly weight?: number }
   | { readonly type: 'leave'; readonly node: string }
+  /** Hand leadership to `to` (a member asks; a follower sends it on to its leader once). */
+  | { readonly type: 'transfer_leader'; readonly to: string; readonly forwarded?: boolean }
   /**
    * From the leader to a member whose removal has been applied (it gets no more appends to learn
    * it), or from any member to a node that campaigns without being in its configuration (a
@@ -922,9 +924,43 @@ export class Group {
     return this.#committedConf;
   }
 
-  /** Ask the leader to hand leadership to `to`, or (this node leading) do it. */
-  transferLeadership(to: string): void {
-    this.#push({ type: 'transfer_leader', to, id: this.#nextRequestId() });
+  /**
+   * Hand the group's leadership to the voter `to` (etcd's move-leader, Raft's TimeoutNow): the
+   * leader stops taking proposals, brings `to` up to date, and tells it to campaign at once, so
+   * the group is without a leader for about a round trip instead of an election timeout. Asked
+   * of a follower, the request goes on to its leader. Resolves once this member sees `to`
+   * leading. Rejects with `badarg` when `to` is not a voter of the committed configuration,
+   * `unavailable` (definite) when no leader is known, and `timeout` when `to` does not lead
+   * within `timeoutMs` (default: the request timeout): the leader gives a transfer up after an
+   * election timeout (a target that is cut off or cannot catch up), and the request is
+   * repeated until the deadline. While a transfer runs the leader refuses proposals (a definite
+   * `unavailable`, reason `transfer_in_progress`, as etcd drops them), for at most an election
+   * timeout.
+   */
+  async transferLeadership(to: string, options: { timeoutMs?: number } = {}): Promise<void> {
+    this.#assertOpen();
+    if (typeof to !== 'string' || !this.#committedConf.voters.includes(to)) {
+      throw fedError('badarg', `${JSON.stringify(to)} is not a voter of group ${this.id} (voters: ${this.#committedConf.voters.join(', ')})`, { voters: [...this.#committedConf.voters] });
+    }
+    const timeoutMs = options.timeoutMs ?? this.#settings.requestTimeoutMs;
+    const deadline = this.#clock.now() + timeoutMs;
+    const repeatMs = this.#settings.tickMs * this.#settings.electionTicks;
+    let askedAt = -Infinity;
+    while (this.#raft.status().leader !== to) {
+      if (this.#closed) throw fedError('shutdown', 'closed while transferring leadership');
+      const now = this.#clock.now();
+      if (now > deadline) throw fedError('timeout', `${to} did not take the leadership of group ${this.id} within ${timeoutMs} ms`, { to, leader: this.#raft.status().leader });
+      // Asked again each election timeout (the leader gives a transfer up after one), but not
+      // so late that the leader would still be refusing proposals for it after our deadline.
+      if (askedAt === -Infinity || (now - askedAt >= repeatMs && now + repeatMs <= deadline)) {
+        const leader = this.#raft.status().leader;
+        if (leader === null) throw fedError('unavailable', `group ${this.id} has no known leader to hand over from`, { definite: true });
+        if (leader === this.node.name) this.#push({ type: 'transfer_leader', to, id: this.#nextRequestId() });
+        else this.distribution.sendControl(leader, `group:${this.id}`, { type: 'transfer_leader', to } satisfies GroupMessage);
+        askedAt = now;
+      }
+      await new Promise<void>((resolve) => this.#clock.setTimeout(resolve, this.#settings.tickMs));
+    }
   }
 
   // ---- the driver loop ---------------------------------------------------------------------
@@ -1515,6 +1551,18 @@ export class Group {
         else {
           if (this.state.demoting().includes(message.node)) this.#proposeOnce(`demoting:${message.node}`, { op: 'demoting', node: message.node, on: false });
           this.#changeConf({ type: 'remove', node: message.node });
+        }
+        return;
+      }
+      case 'transfer_leader': {
+        if (typeof message.to !== 'string' || (!status.conf.voters.includes(from) && !status.conf.learners.includes(from))) {
+          this.#log('warn', 'group_message_rejected', `transfer_leader from ${from}: not a member of group ${this.id}, or names no target`);
+          return;
+        }
+        if (status.role === 'leader') this.#push({ type: 'transfer_leader', to: message.to, id: this.#nextRequestId() });
+        // Sent on once only: two members that each think the other leads never bounce it.
+        else if (message.forwarded !== true && status.leader !== null && status.leader !== from) {
+          this.distribution.sendControl(status.leader, `group:${this.id}`, { type: 'transfer_leader', to: message.to, forwarded: true } satisfies GroupMessage);
         }
         return;
       }

@@ -1,7 +1,7 @@
 // fedctl as a person or a script uses it: the built CLI run as child processes against a group
 // of three real `fedctl start` nodes (each declaring the probe singleton `alpha`). It proves
 // every command's table AND its JSON output — register, unregister, whereis, send, names, watch,
-// members, status, singletons, ring, groups, stats, join, leave — that a service entry's holder
+// members, status, singletons, ring, groups, stats, join, leave, transfer-leader — that a service entry's holder
 // process ends when the name is unregistered through another node, that user metadata is kept
 // as given (fedctl's own keys are reserved), and a clean SIGTERM and SIGINT shutdown.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -364,6 +364,26 @@ describe('fedctl — join and leave', () => {
       expect(refused.code).toBe(2);
       expect(refused.stderr.trim().split('\n').at(-1)).toMatch(/^fedctl: config: --busy-wait-us wants an integer from 0 to 10000, got /);
     }
+  });
+});
+
+describe('fedctl — transfer-leader', () => {
+  it('hands the leadership to the named voter (table, then JSON back); a target that is no voter is a usage error', async () => {
+    const { leader } = await json<{ leader: string }>(a, 'status');
+    const target = ['a', 'b', 'c'].map((name) => `${name}@127.0.0.1`).find((name) => name !== leader) as string;
+    // Asked of any node: a follower sends it on to the leader.
+    const moved = await on(c, 'transfer-leader', target);
+    expect(moved.code).toBe(0);
+    expect(moved.stdout.trim()).toBe(`leadership of group g1 moved to ${target}`);
+    await eventually('every node sees the new leader', async () => {
+      const views = await Promise.all([a, b, c].map((node) => json<{ leader: string }>(node, 'status')));
+      return views.every((view) => view.leader === target);
+    });
+    expect(await json(b, 'transfer-leader', leader)).toEqual({ group: 'g1', leader });
+    await eventually('a sees the leadership back', async () => (await json<{ leader: string }>(a, 'status')).leader === leader);
+    const refused = await on(a, 'transfer-leader', 'nobody@127.0.0.1');
+    expect(refused.code).toBe(2);
+    expect(refused.stderr.trim()).toMatch(/^fedctl: badarg: "nobody@127\.0\.0\.1" is not a voter of group g1 \(voters: /);
   });
 });
 

@@ -45,10 +45,8 @@ describe('federation — the whereis cache', () => {
     const home = a.find((member) => member.federation.status().gateway?.node === servingNode)!;
     const third = a.find((member) => member.federation.status().gateway === null)!;
     if (home.group.status().role === 'leader') {
-      await eventually('the home gateway hands over leadership', () => {
-        if (home.group.status().role === 'leader') home.group.transferLeadership(third.node.name);
-        return a.every((member) => member.group.status().leader !== null && member.group.status().leader !== home.node.name);
-      });
+      await home.group.transferLeadership(third.node.name, { timeoutMs: 10_000 });
+      await eventually('the home gateway handed over leadership', () => a.every((member) => member.group.status().leader !== null && member.group.status().leader !== home.node.name));
     }
     let restored = false;
     const off = home.group.onApply((event) => {

@@ -38,12 +38,10 @@ async function groupsWithNonGatewayLeader(): Promise<{ a: Member[]; b: Member[];
   const b = await cluster.startGroup('gb', ['b1', 'b2', 'b3'], { seeds: cluster.rootGatewayAddresses() });
   const leader = b[2]!;
   expect(leader.federation.status().gateway).toBeNull();
-  // Only a voter can lead: wait for the group to promote b3, then ask (again) until it leads.
-  await eventually('b3 is a voter', () => b[0]!.group.status().voters.includes(leader.node.name));
-  await eventually('b3 leads', () => {
-    if (leader.group.status().role !== 'leader') b[0]!.group.transferLeadership(leader.node.name);
-    return b.every((member) => member.group.status().leader === leader.node.name);
-  });
+  // Only a voter can lead: wait for the group to promote b3, then hand it the leadership.
+  await eventually('b3 is a voter', () => b[0]!.group.committedConf().voters.includes(leader.node.name));
+  await b[0]!.group.transferLeadership(leader.node.name, { timeoutMs: 10_000 });
+  await eventually('b3 leads', () => b.every((member) => member.group.status().leader === leader.node.name));
   return { a, b, leader };
 }
 
