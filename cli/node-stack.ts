@@ -198,6 +198,14 @@ export async function startNodeStack(options: NodeStackOptions): Promise<NodeSta
       log: (level, event, msg) => options.log(level, msg, { component: 'group', event }),
     });
     closers.push(() => group.close());
+    // Stopping while it leads, the member hands the leadership over first (run before the
+    // group closes, after everything above it): the group is not left leaderless for an
+    // election timeout by a planned stop.
+    closers.push(async () => {
+      if (group.status().role !== 'leader') return;
+      const successor = await group.handOffLeadership();
+      if (successor !== undefined) options.log('info', `handed the leadership of group ${group.id} to ${successor} before stopping`, { component: 'group', successor });
+    });
 
     const role = new FederationRole({
       node,

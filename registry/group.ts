@@ -963,6 +963,33 @@ export class Group {
     }
   }
 
+  /**
+   * If this member leads, hand the leadership to the connected voter that has the most of the
+   * log (`transferLeadership`), as etcd does before a leader stops: a leader that just went away
+   * would leave the group without one for an election timeout. Resolves with the new leader, or
+   * undefined when this member does not lead, has no connected voter to hand to, or the voter
+   * did not take over within `timeoutMs` (default: two election timeouts).
+   */
+  async handOffLeadership(options: { timeoutMs?: number } = {}): Promise<string | undefined> {
+    if (this.#closed || this.#raft.status().role !== 'leader') return undefined;
+    let successor: string | undefined;
+    let bestMatch = -1;
+    for (const voter of this.#committedConf.voters) {
+      if (voter === this.node.name || !this.distribution.isConnected(voter)) continue;
+      const match = this.#raft.progressOf(voter)?.match ?? -1;
+      if (match > bestMatch) (successor = voter), (bestMatch = match);
+    }
+    if (successor === undefined) return undefined;
+    const timeoutMs = options.timeoutMs ?? this.#settings.tickMs * this.#settings.electionTicks * 2;
+    try {
+      await this.transferLeadership(successor, { timeoutMs });
+      return successor;
+    } catch (error) {
+      this.#log('warn', 'hand_off_failed', `leadership not handed to ${successor}: ${(error as Error).message}`);
+      return undefined;
+    }
+  }
+
   // ---- the driver loop ---------------------------------------------------------------------
 
   /**

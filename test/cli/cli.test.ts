@@ -388,10 +388,15 @@ describe('fedctl — transfer-leader', () => {
 });
 
 describe('fedctl — shutdown', () => {
-  it('SIGTERM stops a node cleanly with exit 0, and the others keep serving', async () => {
+  it('SIGTERM stops a node cleanly with exit 0 (a leader hands its leadership over first), and the others keep serving', async () => {
+    await json(a, 'transfer-leader', 'c@127.0.0.1');
+    await eventually('c leads', async () => (await json<{ role: string }>(c, 'status')).role === 'leader');
     expect(await c.stop()).toBe(0);
     expect(c.stderr).toContain('SIGTERM: shutting down');
+    expect(c.stderr).toMatch(/handed the leadership of group g1 to [ab]@127\.0\.0\.1 before stopping/);
     expect(c.stderr).toContain('stopped');
+    const successor = /handed the leadership of group g1 to ([ab]@127\.0\.0\.1)/.exec(c.stderr)![1];
+    await eventually('a and b agree on the successor', async () => (await Promise.all([a, b].map((node) => json<{ leader: string }>(node, 'status')))).every((view) => view.leader === successor));
     const result = await on(a, 'register', 'after-c-stopped');
     expect(result.code).toBe(0);
   });

@@ -3,7 +3,8 @@
 // voter and writes go on through it; a target that is no voter is refused; a target that cannot
 // take over (cut off) is a `timeout`, after which the old leader takes writes again; and a leader
 // that leaves hands leadership over as its removal commits (the core's TimeoutNow to the most
-// caught-up voter), so the group is not left without a leader until an election timeout.
+// caught-up voter), so the group is not left without a leader until an election timeout; and
+// `handOffLeadership`, which a clean stop of `fedctl start` runs first, picks the successor.
 import { afterEach, describe, expect, it } from 'vitest';
 import { GroupCluster, type Member, eventually, idleProcess } from './group-helpers.js';
 
@@ -65,6 +66,15 @@ describe('group leadership transfer — a planned change of leader', () => {
     );
     expect(written.revision).toBeGreaterThan(0);
     expect(leader.group.status().role).toBe('leader');
+  });
+
+  it('handOffLeadership: the leader hands over to a connected voter (what a clean stop does first); a follower does nothing', async () => {
+    const { leader, followers } = await roles();
+    expect(await followers[0]!.group.handOffLeadership()).toBeUndefined();
+    const successor = await leader.group.handOffLeadership();
+    expect(followers.map((member) => member.name)).toContain(successor);
+    expect(leader.group.status().leader).toBe(successor);
+    expect((await cluster.leader()).name).toBe(successor);
   });
 
   it('a leader that leaves hands leadership to a caught-up voter as its removal commits: the group has a leader when leave() returns', async () => {
