@@ -13,7 +13,8 @@
  * local `whereis`
  * ns/op; linearizable `whereis` p50/p99 (on the leader and on a follower); and, three times, the
  * time from kill -9 of the leader to the first successful registration on a survivor (the killed
- * member is restarted from its data directory between rounds). First, the floor today: synced
+ * member is restarted from its data directory between rounds), and the same for a clean stop of
+ * the leader (it hands its leadership over first). First, the floor today: synced
  * classic-level batches without fedctl, one writer alone and three at once (_baseline.ts).
  *
  * Environment, for whoever works on the hot path:
@@ -181,22 +182,27 @@ async function adminLinearizable(admin: AdminClient, name: string, count: number
   return { p50Us: h.getValueAtPercentile(50), p99Us: h.getValueAtPercentile(99) };
 }
 
-/** kill -9 the leader; time until a survivor accepts a registration. */
-async function killLeaderRound(members: Member[], round: number): Promise<{ victim: string; resumeMs: number }> {
+/**
+ * kill -9 the leader (`how: 'kill'`), or stop it cleanly as SIGTERM stops `fedctl start` (`how:
+ * 'stop'`: it hands its leadership over first); time until a survivor accepts a registration.
+ */
+async function leaderGoneRound(members: Member[], round: number, how: 'kill' | 'stop'): Promise<{ victim: string; resumeMs: number }> {
   const victim = await leaderOf(members);
   const survivor = members.find((member) => member !== victim) as Member;
-  const killedAt = performance.now();
-  victim.child?.kill('SIGKILL');
+  const goneAt = performance.now();
+  if (how === 'kill') victim.child?.kill('SIGKILL');
+  else victim.child?.stdin?.end();
   for (let attempt = 0; ; attempt++) {
     try {
-      await survivor.admin!.request({ op: 'register', name: `after-kill/${round}/${attempt}`, meta: {} }, 1_000);
+      await survivor.admin!.request({ op: 'register', name: `after-${how}/${round}/${attempt}`, meta: {} }, 1_000);
       break;
     } catch {
       await new Promise((resolve) => setTimeout(resolve, RETRY_PAUSE_MS));
     }
   }
-  const resumeMs = performance.now() - killedAt;
-  await kill9(victim);
+  const resumeMs = performance.now() - goneAt;
+  if (how === 'kill') await kill9(victim);
+  else await stop(victim);
   await launch(
     victim,
     members.filter((member) => member !== victim).map((member) => `${HOST}:${member.port}`),
@@ -326,8 +332,13 @@ export default async function (args: string[]): Promise<void> {
 
     console.log('\nleader kill -9 → first successful registration on a survivor (default timeouts: tick 50 ms, election 10 ticks):');
     for (let round = 1; round <= KILL_ROUNDS; round++) {
-      const { victim, resumeMs } = await killLeaderRound(members, round);
+      const { victim, resumeMs } = await leaderGoneRound(members, round, 'kill');
       console.log(`  round ${round}: killed ${victim}; writes resumed after ${resumeMs.toFixed(0)} ms`);
+    }
+    console.log('leader stopped cleanly (as SIGTERM stops fedctl start: it hands its leadership over first) → first successful registration on a survivor:');
+    for (let round = 1; round <= KILL_ROUNDS; round++) {
+      const { victim, resumeMs } = await leaderGoneRound(members, round, 'stop');
+      console.log(`  round ${round}: stopped ${victim}; writes resumed after ${resumeMs.toFixed(0)} ms`);
     }
   } finally {
     for (const member of members) await stop(member);
