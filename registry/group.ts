@@ -31,7 +31,8 @@
  *   removes the names of a member it cannot reach for `nameDownGraceMs`), and with old
  *   incarnations. A live process whose name was removed gets `{type: 'name_lost', name}`.
  * - The leader keeps 3 voters (5 once the group has 5 members) by promoting caught-up learners
- *   and replacing voters unreachable for longer than `voterDownGraceMs`.
+ *   and replacing voters unreachable for longer than `voterDownGraceMs`, and removes learners
+ *   unreachable for longer than `learnerDownGraceMs` (they rejoin if they come back).
  */
 import {
   type Clock,
@@ -82,6 +83,13 @@ export const GROUP_DEFAULTS = {
   maintenanceIntervalMs: 250,
   nameDownGraceMs: 1_000,
   voterDownGraceMs: 3_000,
+  /**
+   * A learner unreachable this long is removed from the configuration (Consul autopilot's
+   * dead-server cleanup): one gone for good would otherwise stay a member, listed down and
+   * counted in the group's size, forever. One that comes back rejoins by itself (a removed
+   * member asks to join again), as a learner that catches up.
+   */
+  learnerDownGraceMs: 60_000,
   /** The snapshot interval's floor when adaptive (see `GroupOptions.snapshotEveryEntries`). */
   snapshotEveryEntries: 10_000,
   pendingRequestsMax: 100_000,
@@ -166,6 +174,7 @@ export interface GroupOptions {
   readonly requestTimeoutMs?: number;
   readonly nameDownGraceMs?: number;
   readonly voterDownGraceMs?: number;
+  readonly learnerDownGraceMs?: number;
   /**
    * Take a snapshot (and compact the log) every this many applied entries. Default: adaptive,
    * once the entries applied since the last snapshot reach the number of names that snapshot
@@ -1310,6 +1319,26 @@ export class Group {
     else if (this.#raft.status().role === 'leader') this.#tellRemoved(change.node);
   }
 
+  /**
+   * As leader, each maintenance round: tell every former member linked to us (the replica has
+   * its address, the configuration no longer has it) that it was removed, at most once per
+   * `REMOVED_NOTICE_MS`, so it asks to rejoin. A learner removed while it was away
+   * (`learnerDownGraceMs`) never campaigns, and a leader other than the one that removed it
+   * does not send it the removal entry, so nothing else would tell it: it would sit on a replica
+   * that no leader updates any more. (Each round, not once per link: a notice sent on a link
+   * that is then replaced, as when both sides redial at once, is lost.)
+   */
+  #noticeFormerMembers(status: RaftStatus): void {
+    for (const node of this.distribution.peers({ hidden: false })) {
+      if (node === this.node.name || this.state.addressOf(node) === undefined) continue;
+      if (status.conf.voters.includes(node) || status.conf.learners.includes(node)) continue;
+      const toldAt = this.#toldRemovedAt.get(node);
+      if (toldAt !== undefined && this.#clock.now() - toldAt < REMOVED_NOTICE_MS) continue;
+      trimOldest(this.#toldRemovedAt, REMOVED_NOTICES_MAX);
+      this.#tellRemoved(node);
+    }
+  }
+
   #tellRemoved(node: string): void {
     this.#toldRemovedAt.delete(node);
     this.#toldRemovedAt.set(node, this.#clock.now());
@@ -1451,6 +1480,7 @@ export class Group {
       if (unreachableFor(holder) >= this.#settings.nameDownGraceMs) this.#proposeOnce(`node:${holder}`, { op: 'node_down', node: holder });
     }
     this.#balanceVoters(status, unreachableFor);
+    this.#noticeFormerMembers(status);
   }
 
   /** Keep (re)dialling every member whose address the replica knows: links survive long partitions. */
@@ -1491,10 +1521,11 @@ export class Group {
    * As leader: keep 3 voters (5 once the group has 5 members). In order: finish a demotion in
    * progress; replace a voter unreachable for `voterDownGraceMs` by a caught-up learner (or drop
    * it when there are more voters than the target); promote a caught-up learner while below the
-   * target; demote a live surplus voter (after a leave from 5 voters the group goes back to 3,
-   * never runs with an even count that tolerates no more failures than the odd one below it).
-   * One configuration change at a time: the core refuses another while one is uncommitted, and
-   * the next maintenance round tries again.
+   * target, but from 3 voters on not to an even count with no second learner to follow (4
+   * voters tolerate no more failures than 3, and need one more answer per commit); demote a live
+   * surplus voter (after a leave from 5 voters the group goes back to 3); remove a learner
+   * unreachable for `learnerDownGraceMs`. One configuration change at a time: the core refuses
+   * another while one is uncommitted, and the next maintenance round tries again.
    */
   #balanceVoters(status: RaftStatus, unreachableFor: (node: string) => number): void {
     const { voters, learners } = status.conf;
@@ -1503,15 +1534,19 @@ export class Group {
     const members = voters.length + learners.length;
     const target = targetVoters(members);
     const deadVoter = voters.find((voter) => unreachableFor(voter) >= this.#settings.voterDownGraceMs);
-    const healthyLearner = learners.find((learner) => {
+    const healthyLearners = learners.filter((learner) => {
       if (unreachableFor(learner) > 0) return false;
       const match = this.#raft.progressOf(learner)?.match ?? 0;
       return status.commit - match <= LEARNER_CAUGHT_UP_ENTRIES;
     });
+    const healthyLearner = healthyLearners[0];
+    const deadLearner = learners.find((learner) => unreachableFor(learner) >= this.#settings.learnerDownGraceMs);
     if (deadVoter !== undefined && (healthyLearner !== undefined || voters.length > target)) {
       this.#changeConf({ type: 'remove', node: deadVoter });
-    } else if (voters.length < target && healthyLearner !== undefined) {
+    } else if (voters.length < target && healthyLearner !== undefined && (voters.length < 3 || (voters.length + 1) % 2 === 1 || healthyLearners.length >= 2)) {
       this.#changeConf({ type: 'promote', node: healthyLearner });
+    } else if (deadLearner !== undefined) {
+      this.#changeConf({ type: 'remove', node: deadLearner });
     } else if (voters.length > target && deadVoter === undefined) {
       // The most lagging live voter other than ourselves goes back to learner.
       const surplus = voters

@@ -3,7 +3,9 @@
 // members; a voter unreachable for longer than the grace period is replaced by a learner; a live
 // surplus voter is demoted (after a leave from 5 voters the group goes back to 3, and the demoted
 // member never drops off the ring); and a replaced voter restarted from its own directory is
-// re-admitted as a learner and catches up.
+// re-admitted as a learner and catches up; a learner unreachable for longer than its grace is
+// removed (and told so when it links again, so it rejoins), and a dead learner never makes the
+// group promote a 4th voter.
 import { afterEach, describe, expect, it } from 'vitest';
 import { GroupCluster, type Member, type MemberOptions, eventually, idleProcess } from './group-helpers.js';
 
@@ -88,6 +90,46 @@ describe('group membership — voters and learners', () => {
     const after = await configuration(3, 0);
     expect(after.voters).toContain(learner);
     expect(after.voters).not.toContain(victim.name);
+  });
+});
+
+describe('group membership — dead learners', () => {
+  it('a learner unreachable for longer than learnerDownGraceMs is removed; when it links again it is told, rejoins and catches up', async () => {
+    const [a, b, c, d] = await group(['a', 'b', 'c', 'd'], { learnerDownGraceMs: 1_000, nameDownGraceMs: 300 });
+    expect((await configuration(3, 1)).learners).toEqual([d!.name]);
+    const others = [a!, b!, c!];
+    d!.distribution.setBlocked(others.map((member) => member.name));
+    for (const member of others) member.distribution.setBlocked([d!.name]);
+    expect(await configuration(3, 0)).toMatchObject({ learners: [] });
+    // A new leader, which never tracked d (the old one would still send d its removal entry).
+    const oldLeader = await cluster.leader();
+    const next = others.find((member) => member !== oldLeader)!;
+    await oldLeader.group.transferLeadership(next.name);
+    d!.distribution.setBlocked([]);
+    for (const member of others) member.distribution.setBlocked([]);
+    // It is not left on a replica that no leader updates: the new leader tells it it was removed
+    // when it links again, and it asks to join again.
+    expect((await configuration(3, 1)).learners).toEqual([d!.name]);
+    const { revision } = await a!.group.register('after-rejoin', idleProcess(a!.node));
+    await eventually('the rejoined learner applied it', () => d!.group.whereisLocal('after-rejoin')?.revision === revision);
+    expect(d!.group.isMember()).toBe(true);
+  });
+
+  it('3 voters, a caught-up learner and a dead one: no 4th voter (even, no safer than 3); 3 voters and the live learner once the dead one is removed', async () => {
+    const [a, , , e] = await group(['a', 'b', 'c', 'e'], { learnerDownGraceMs: 4_000 });
+    expect((await configuration(3, 1)).learners).toEqual([e!.name]);
+    await cluster.stop(e!);
+    const d = await cluster.start('d', { seed: a!.distribution.address, learnerDownGraceMs: 4_000 });
+    const leader = await cluster.leader();
+    await eventually('d is a caught-up learner', () => leader.group.committedConf().learners.includes(d.name) && d.group.status().applied >= leader.group.status().commit);
+    // Five members (the target is then 5 voters), but promoting d alone would make 4.
+    for (let round = 0; round < 6; round++) {
+      await new Promise((resolve) => setTimeout(resolve, 260));
+      expect(leader.group.status().voters).toHaveLength(3);
+    }
+    const settled = await configuration(3, 1);
+    expect(settled.learners).toEqual([d.name]);
+    expect(settled.voters).not.toContain(e!.name);
   });
 });
 
