@@ -20,6 +20,12 @@
  *   then waits `leaseMs + clockDriftMs`, measured on its own clock from when its replica applied
  *   the removal, before it claims, and its instance starts with `{handoff: undefined, reason:
  *   'owner_lost'}`.
+ * - Restarted (the previous claim was this member's own): at once if this manager ran an
+ *   instance under it. If not — the claim committed though its proposer's call failed, or the
+ *   member restarted while that claim waited out its predecessor — the wait it owed is still
+ *   owed, and the new claim inherits it (not knowing it, after a restart: a whole
+ *   `leaseMs + clockDriftMs` from when this manager started). Likewise, releasing such a claim
+ *   to a new owner sends no proof that the instance stopped until that wait has passed.
  *
  * The lease (why at most one instance holds a valid token at any time). An instance runs only
  * while its member holds a lease: the lease is taken at `t0` (our clock) when a claim proposal is
@@ -194,6 +200,13 @@ export class SingletonManager {
   readonly #slots = new Map<string, Slot>();
   readonly #histories = new Map<string, KeyHistory>();
   readonly #ownClaims = new Map<number, Predecessor>();
+  /**
+   * Claims of ours and the earliest time an instance could have started under them (what their
+   * own predecessor was owed): a later claim of ours inherits it unless an instance did start.
+   */
+  readonly #owedSafeAt = new Map<number, number>();
+  /** Claims of ours under which this manager started an instance (the wait they owed was served). */
+  readonly #startedTokens = new Set<number>();
   readonly #handoffs = new Map<string, Handoff>();
   readonly #draining = new Map<string, number>();
   readonly #listeners = new Set<(event: SingletonEvent) => void>();
@@ -376,8 +389,12 @@ export class SingletonManager {
     const now = this.#clock.now();
     if (after !== undefined && after.revision === index) {
       if (after.node === this.#me) {
-        this.#ownClaims.set(index, { previous: history.last, takeover: before !== undefined, removedAt: history.removedAt, known: history.known });
+        const predecessor: Predecessor = { previous: history.last, takeover: before !== undefined, removedAt: history.removedAt, known: history.known };
+        this.#ownClaims.set(index, predecessor);
         trimOldest(this.#ownClaims, OWN_CLAIMS_MAX);
+        // Also for a claim whose proposer never learns it committed (its call failed): the next
+        // claim of ours inherits what this one owed.
+        this.#oweFrom(index, this.#successorOf(key, now, predecessor).safeAt);
       }
       history.last = after;
       history.removedAt = undefined;
@@ -497,7 +514,9 @@ export class SingletonManager {
     if (now < slot.retryAt) return this.#wakeAt(slot, slot.retryAt);
     if (claim?.node === this.#me) {
       if (owner === this.#me) this.#background(this.#claim(slot, claim.revision));
-      else this.#background(this.#release(slot, claim.revision, owner, undefined));
+      // No instance runs under it here, but "it stopped" is proof for the new owner only once
+      // the wait this claim owed its own predecessor has passed; else the new owner waits.
+      else this.#background(this.#release(slot, claim.revision, this.#afterOwnClaim(claim.revision, now) <= now ? owner : undefined, undefined));
       return;
     }
     if (owner !== this.#me) return;
@@ -515,15 +534,15 @@ export class SingletonManager {
   }
 
   /** When an instance of ours may start after `predecessor`, and why it starts. */
-  #successorOf(slot: Slot, now: number, predecessor: Predecessor | undefined): { safeAt: number; reason: SingletonStartReason; handoff: Handoff | undefined } {
+  #successorOf(key: string, now: number, predecessor: Predecessor | undefined): { safeAt: number; reason: SingletonStartReason; handoff: Handoff | undefined } {
     const unknownWait = now + this.#settings.leaseMs + this.#settings.clockDriftMs;
     if (predecessor === undefined) return { safeAt: unknownWait, reason: 'owner_lost', handoff: undefined };
     const previous = predecessor.previous;
     if (previous === undefined) {
       return { safeAt: this.#safeAt(now, predecessor), reason: predecessor.known ? 'first' : 'owner_lost', handoff: undefined };
     }
-    if (previous.node === this.#me) return { safeAt: now, reason: 'restarted', handoff: undefined };
-    const handoff = this.#handoffFor(slot.key, previous);
+    if (previous.node === this.#me) return { safeAt: this.#afterOwnClaim(previous.revision, now), reason: 'restarted', handoff: undefined };
+    const handoff = this.#handoffFor(key, previous);
     if (handoff !== undefined) return { safeAt: now, reason: handoff.planned ? 'handoff' : 'owner_lost', handoff };
     return { safeAt: this.#safeAt(now, predecessor), reason: 'owner_lost', handoff: undefined };
   }
@@ -532,9 +551,29 @@ export class SingletonManager {
   #safeAt(now: number, predecessor: Predecessor): number {
     const wait = this.#settings.leaseMs + this.#settings.clockDriftMs;
     if (predecessor.previous === undefined && predecessor.known) return now;
-    if (predecessor.previous?.node === this.#me) return now;
+    if (predecessor.previous?.node === this.#me) return this.#afterOwnClaim(predecessor.previous.revision, now);
     if (predecessor.takeover) return now + wait;
     return (predecessor.removedAt ?? this.#unknownBefore) + wait;
+  }
+
+  /**
+   * The earliest time an instance may start after our own claim at `revision`. At once if this
+   * manager started an instance under it: that instance is gone (we are past it), and it started
+   * only after whatever preceded it was safe. Otherwise the claim may never have started — it
+   * committed while its proposer's call failed, or while it waited out its predecessor, and then
+   * this member restarted — and the wait it owed is still owed: as this manager recorded it, or,
+   * not knowing it (a restarted member), a whole lease and drift from when this manager's
+   * knowledge begins (the predecessor's removal applied before that).
+   */
+  #afterOwnClaim(revision: number, now: number): number {
+    if (this.#startedTokens.has(revision)) return now;
+    const owed = this.#owedSafeAt.get(revision);
+    return Math.max(now, owed ?? this.#unknownBefore + this.#settings.leaseMs + this.#settings.clockDriftMs);
+  }
+
+  #oweFrom(token: number, safeAt: number): void {
+    this.#owedSafeAt.set(token, Math.max(safeAt, this.#owedSafeAt.get(token) ?? -Infinity));
+    trimOldest(this.#owedSafeAt, OWN_CLAIMS_MAX);
   }
 
   // ---- claiming and starting ---------------------------------------------------------------
@@ -565,7 +604,8 @@ export class SingletonManager {
     slot.leaseUntil = sentAt + this.#settings.leaseMs;
     this.#scheduleExpiry();
     const now = this.#clock.now();
-    const next = this.#successorOf(slot, now, predecessor);
+    const next = this.#successorOf(slot.key, now, predecessor);
+    this.#oweFrom(token, next.safeAt);
     if (next.handoff !== undefined) this.#handoffs.delete(slot.key);
     if (next.safeAt > now) {
       slot.phase = 'waiting';
@@ -597,6 +637,8 @@ export class SingletonManager {
     }
     slot.pid = pid;
     slot.phase = 'running';
+    this.#startedTokens.add(slot.token);
+    trimOldest(this.#startedTokens, OWN_CLAIMS_MAX);
     this.#emit({ type: 'started', key: slot.key, token: slot.token, pid, reason });
     try {
       this.#watchExit(slot, pid, slot.token);
@@ -867,7 +909,7 @@ function validateSettings(settings: typeof SINGLETON_DEFAULTS): void {
   if (settings.checkIntervalMs >= settings.leaseMs) throw fedError('config', 'singleton checkIntervalMs must be below leaseMs');
 }
 
-function trimOldest<K, V>(map: Map<K, V>, max: number): void {
+function trimOldest<K>(map: { readonly size: number; keys(): IterableIterator<K>; delete(key: K): boolean }, max: number): void {
   while (map.size > max) {
     const oldest = map.keys().next().value as K;
     map.delete(oldest);

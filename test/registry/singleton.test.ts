@@ -7,6 +7,7 @@
 // tokens ever overlapped and that tokens only grow.
 import { afterEach, describe, expect, it } from 'vitest';
 import { isFedError } from '../../runtime/index.js';
+import { HashRing } from '../../registry/ring.js';
 import { SingletonManager } from '../../registry/singleton.js';
 import { Cluster, type InstanceRecord, eventually, keyOwnedBy, overlaps, sendTicks } from './singleton-helpers.js';
 
@@ -170,6 +171,34 @@ describe('singleton — unplanned moves', () => {
     const after = await cluster.settled(key, 'instance after the leader died', (record) => record.node !== a!.name, 15_000);
     expect(after.reason).toBe('owner_lost');
     expect(overlaps(cluster.records)).toEqual([]);
+  });
+
+  it('a claim of ours that never started still owes its predecessor the wait: re-claimed, it starts only after the old lease could have run out', async () => {
+    // The ring's preference for the key is c, then b: c runs it; cut off, b becomes the owner.
+    const ring = HashRing.from(['a', 'b', 'c'].map((name) => ({ name: `${name}@127.0.0.1` })));
+    let key = '';
+    for (let index = 0; key === ''; index++) {
+      const candidate = `owed-${index}`;
+      const [first, second] = ring.owners(candidate, 3);
+      if (first === 'c@127.0.0.1' && second === 'b@127.0.0.1') key = candidate;
+    }
+    const [a, b, c] = await cluster.three([key]);
+    const before = await cluster.settled(key, 'instance on c', (record) => record.node === c!.name);
+    c!.distribution.setBlocked([a!.name, b!.name]);
+    a!.distribution.setBlocked([c!.name]);
+    b!.distribution.setBlocked([c!.name]);
+    await eventually('the leader released c\'s claim on b', () => b!.group.state.names.claim(key) === undefined);
+    // A claim of b's that commits without b's manager having asked for it — as one does when its
+    // proposer's call fails (leader lost) yet the entry commits. b's manager re-claims it as its
+    // own; before, that counted as a restart ("the previous claim was mine: nothing runs") and
+    // started at once, while c's instance still ran out its lease.
+    const claimed = await b!.group.propose({ op: 'claim', key, node: b!.name });
+    expect(claimed.ok).toBe(true);
+    const after = await cluster.settled(key, 'instance on b', (record) => record.node === b!.name);
+    expect(after.reason).toBe('restarted');
+    expect(before.stoppedAt).toBeDefined();
+    expect(overlaps(cluster.records)).toEqual([]);
+    for (const member of [a!, b!, c!]) member.distribution.setBlocked([]);
   });
 
   it('a partitioned owner stops at its lease; the majority takes over; healing moves it back', async () => {
