@@ -499,9 +499,18 @@ export class Federation {
     if (!(pid instanceof Pid)) throw fedError('badarg', 'register needs a pid');
     if (!this.#isGroupNode(pid.node)) throw fedError('badarg', `register takes a pid of group ${this.groupId}: ${pid.node} is not one of its members`, { node: pid.node });
     const cmd: GlobalCommand = { op: 'register', name, pid, meta: copyMeta(meta), group: this.groupId };
-    const { result, group } = await this.#write(name, cmd);
+    let written: { result: GlobalResult & { ok: true }; group: GroupId };
+    try {
+      written = await this.#write(name, cmd);
+    } catch (error) {
+      // The home group may still apply it (no answer in time, a link lost): the name must die
+      // with its process all the same (the release on exit is guarded by the pid: a no-op if
+      // the register never applied).
+      if (!isDefinite(error)) this.#hold(name, pid);
+      throw error;
+    }
     this.#hold(name, pid);
-    return { revision: result.revision, group };
+    return { revision: written.result.revision, group: written.group };
   }
 
   /** Remove `name` if `pid` holds it (`not_owner` if another pid does; a free name is fine), in its home group (named in the answer). */

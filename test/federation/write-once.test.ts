@@ -66,6 +66,27 @@ describe('federation — a cross-group write reaches its home group once', () =>
   });
 });
 
+describe('federation — a name whose register timed out still dies with its process', () => {
+  it('the register times out, the home group applies it after the heal, and the holder\'s exit releases it', async () => {
+    cluster = createCluster();
+    const a = await cluster.startGroup('ga', ['a1', 'a2', 'a3'], { root: true });
+    const b = await cluster.startGroup('gb', ['b1', 'b2', 'b3'], { seeds: cluster.rootGatewayAddresses() });
+    cutInside(a, true);
+    await eventually('ga has no leader', () => a.every((member) => member.group.status().role !== 'leader'));
+    const holder = idleProcess(b[2]!.node);
+    const outcome = await b[2]!.federation.register('orphan', holder).then(
+      () => 'ok',
+      (error: unknown) => (isFedError(error) ? error.code : String(error)),
+    );
+    expect(outcome).toBe('timeout');
+    cutInside(a, false);
+    await eventually('the register applied after all', async () => (await b[0]!.federation.whereis('orphan', { consistency: 'linearizable' }).catch(() => undefined))?.pid.key === holder.key, 15_000);
+    // Before: nothing watched the holder of a register that had failed, so the name outlived it.
+    b[2]!.node.send(holder, 'stop');
+    await eventually('the name died with its holder', async () => (await b[0]!.federation.whereis('orphan', { consistency: 'linearizable' }).catch(() => null)) === undefined, 15_000);
+  });
+});
+
 /** Drop every answer `member`'s gateway sends to other groups' gateways while `on()` (the calls themselves are served). */
 function loseAnswers(member: Member, on: () => boolean): void {
   const distribution = member.federation.gatewayDistribution();
