@@ -886,7 +886,7 @@ export class Federation {
       if (decision.action === 'serve' || this.#servesHere(request)) answer = await this.#serveHere(request, undefined);
       else if (decision.action === 'wait' || decision.action === 'unavailable') answer = { type: 'wait', retryAfterMs: this.#settings.waitRetryMs };
       else {
-        const cached = this.#cachedRead(request);
+        const cached = this.#cachedRead(request, decision.owner);
         if (cached !== undefined) {
           this.#cacheHits++;
           return cached;
@@ -1134,9 +1134,22 @@ export class Federation {
 
   // ---- the whereis cache (at gateways) -------------------------------------------------------
 
-  #cachedRead(request: Request): ReadValue | undefined {
+  /**
+   * A cached answer for a local read, if it came from `owner`, the group this gateway's directory
+   * now routes the name to. One served by another group is dropped: the name's slot moved, and
+   * the old home's invalidation may never come (its gateway cut off from its own group never
+   * applies the move), so the entry would stay stale for as long as that lasts, not for as long
+   * as replication lags.
+   */
+  #cachedRead(request: Request, owner: GroupId): ReadValue | undefined {
     if (request.kind !== 'read' || request.consistency !== 'local') return undefined;
-    return this.#readCache.get(request.name)?.value;
+    const cached = this.#readCache.get(request.name);
+    if (cached === undefined) return undefined;
+    if (cached.value.group !== owner) {
+      this.#readCache.delete(request.name);
+      return undefined;
+    }
+    return cached.value;
   }
 
   #maybeCache(request: ReadRequest, value: ReadValue, source: string, invalidationsBefore: number): void {

@@ -6,10 +6,12 @@
 // while a local read still returns the cached, stale one — the counters say it was a cache hit;
 // and once the home gateway is back it catches up by installing a Raft snapshot (not by
 // replaying entries), and that snapshot invalidates the cached entry, so local reads return
-// the new holder again.
+// the new holder again. And that an entry cached from a group the caching gateway's directory
+// no longer routes the name to (its slot moved while the old home's serving gateway, the only
+// one that knew of the cache, was cut off from its group) is not served again.
 import { afterEach, describe, expect, it } from 'vitest';
 import { isFedError } from '../../runtime/index.js';
-import { orderGateways } from '../../federation/index.js';
+import { orderGateways, slotOf } from '../../federation/index.js';
 import { createCluster, eventually, idleProcess, type Cluster, type Member } from './fixtures/cluster.js';
 
 let cluster: Cluster;
@@ -77,6 +79,42 @@ describe('federation — the whereis cache', () => {
       await eventually('cache invalidated', async () => (await caching.federation.whereis('cached'))?.pid.equals(second) === true);
     } finally {
       off();
+    }
+  });
+
+  it('an entry cached from a group the directory no longer routes the name to is not served: its slot moved, and the old home never invalidated it', async () => {
+    cluster = createCluster({ federation: { gatewayDownGraceMs: 60_000 } });
+    const a = await cluster.startGroup('ga', ['a1', 'a2', 'a3'], { root: true });
+    const b = await cluster.startGroup('gb', ['b1', 'b2'], { seeds: cluster.rootGatewayAddresses() });
+    const c = await cluster.startGroup('gc', ['c1', 'c2'], { seeds: cluster.rootGatewayAddresses() });
+    const first = idleProcess(c[1]!.node);
+    const second = idleProcess(c[1]!.node);
+    await c[1]!.federation.register('drifted', first);
+    const caching = b[0]!;
+    expect((await caching.federation.whereis('drifted'))?.pid.equals(first)).toBe(true);
+    expect((await caching.federation.whereis('drifted'))?.pid.equals(first)).toBe(true);
+    expect(caching.federation.status()).toMatchObject({ cacheHits: 1 });
+    // The home gateway that answered (and alone knows who caches the name) is cut off from its
+    // group, not leading it: the other two move the name's slot to gc without it.
+    const record = (await a[0]!.federation.directory()).groups.find((group) => group.id === 'ga')!;
+    const servingNode = orderGateways(record.gateways, caching.federation.status().gateway!.node, () => 'connected')[0]!.node;
+    const home = a.find((member) => member.federation.status().gateway?.node === servingNode)!;
+    const rest = a.filter((member) => member !== home);
+    if (home.group.status().role === 'leader') await home.group.transferLeadership(rest[0]!.node.name, { timeoutMs: 10_000 });
+    isolate(home, a, true);
+    try {
+      const mover = await eventually('a leader among the rest of ga', () => rest.find((member) => member.group.status().role === 'leader'));
+      expect(await mover.federation.moveSlots([slotOf('drifted')], 'gc')).toEqual([slotOf('drifted')]);
+      await c[1]!.federation.unregister('drifted', first);
+      await c[1]!.federation.register('drifted', second);
+      // The caching gateway learns the move (a linearizable read follows the redirect).
+      await eventually('the caching gateway routes the name to gc', async () => (await caching.federation.whereis('drifted', { consistency: 'linearizable' }))?.pid.equals(second) === true);
+      // Before: the entry cached from ga was served on, stale, for as long as ga's gateway stayed away.
+      const local = await caching.federation.whereis('drifted');
+      expect(local?.pid.equals(second)).toBe(true);
+      expect(local?.group).toBe('gc');
+    } finally {
+      isolate(home, a, false);
     }
   });
 });
