@@ -356,6 +356,8 @@ export class Group {
   #knownLeader: string | null = null;
   /** Proposals waiting here that were forwarded, and to which leader. */
   readonly #forwardedTo = new Map<string, string>();
+  /** Linearizable reads (read barriers) waiting here that were forwarded, and to which leader. */
+  readonly #readsForwardedTo = new Map<string, string>();
   #appendsWithEntriesSent = 0;
   #emptyAppendsSent = 0;
   /**
@@ -523,6 +525,7 @@ export class Group {
     for (const pending of [...this.#proposals.values(), ...this.#reads.values(), ...this.#leaderReads.values()]) pending.reject(reason);
     this.#proposals.clear();
     this.#forwardedTo.clear();
+    this.#readsForwardedTo.clear();
     this.#reads.clear();
     this.#leaderReads.clear();
     for (const listener of this.#changeListeners) listener();
@@ -805,7 +808,11 @@ export class Group {
   async readBarrier(): Promise<void> {
     this.#assertOpen();
     const requestId = this.#nextRequestId();
-    await this.#await(this.#reads, requestId, 'linearizable read', () => this.#push({ type: 'read_index', requestId }));
+    try {
+      await this.#await(this.#reads, requestId, 'linearizable read', () => this.#push({ type: 'read_index', requestId }));
+    } finally {
+      this.#readsForwardedTo.delete(requestId);
+    }
   }
 
   /** Ask the group to add `node` (at `address`) as a learner. Sent to the leader, or a member that forwards. */
@@ -1188,6 +1195,7 @@ export class Group {
     }
     const sent = this.distribution.sendControl(message.to, `raft:${this.id}`, payload);
     if (!sent && message.type === 'propose') this.#forwardFailed(message.to, message.data);
+    else if (!sent && message.type === 'read_index') this.#readForwardFailed(message.to, message.requestId);
   }
 
   /**
@@ -1217,6 +1225,14 @@ export class Group {
    * may retry an idempotent request, instead of waiting out the request timeout.
    */
   #leaderLost(leader: string, why: string): void {
+    // A read changes nothing, so one that may have reached the old leader is refused definite:
+    // the caller asks again at once (a singleton renewing its lease must not wait out the
+    // request timeout, longer than the lease, for a leader that stepped down or died).
+    for (const [id, to] of [...this.#readsForwardedTo]) {
+      if (to !== leader) continue;
+      this.#readsForwardedTo.delete(id);
+      this.#take(this.#reads, id)?.reject(fedError('unavailable', `${why} while a read forwarded to it was pending`, { leaderHint: leader, definite: true }));
+    }
     if (this.#forwardedTo.size === 0) return;
     for (const [id, to] of [...this.#forwardedTo]) {
       if (to !== leader) continue;
@@ -1240,6 +1256,12 @@ export class Group {
       if (pending === undefined) continue;
       pending.reject(fedError('unavailable', `the leader ${leader} is not connected; nothing was proposed`, { leaderHint: leader, definite: true }));
     }
+  }
+
+  /** A read barrier forwarded to a leader we are not connected to was dropped: fail it now (definite). */
+  #readForwardFailed(leader: string, requestId: string): void {
+    this.#readsForwardedTo.delete(requestId);
+    this.#take(this.#reads, requestId)?.reject(fedError('unavailable', `the leader ${leader} is not connected; the read was not sent`, { leaderHint: leader, definite: true }));
   }
 
   #applyReady(ready: Ready): void {
@@ -1409,6 +1431,7 @@ export class Group {
   #onRequestResult(request: RequestResult): void {
     if (request.outcome === 'forwarded') {
       if (request.kind === 'propose' && this.#proposals.has(request.id)) this.#forwardedTo.set(request.id, request.to);
+      else if (request.kind === 'read_index' && this.#reads.has(request.id)) this.#readsForwardedTo.set(request.id, request.to);
       return;
     }
     if (request.outcome !== 'rejected') return;
