@@ -102,7 +102,12 @@ export interface SingletonInit {
 }
 
 export interface SingletonSpec {
-  /** Start the instance as a process on `init.node` and return its pid. */
+  /**
+   * Start the instance as a process on `init.node` and return its pid — as soon as it is
+   * spawned: until `start` returns there is no pid to stop, so an instance whose lease ends (or
+   * whose manager closes) while `start` is still pending is killed only once it returns. Slow
+   * initialisation belongs inside the process, after `start` has returned.
+   */
   start(init: SingletonInit): Pid | Promise<Pid>;
   /**
    * Planned moves only: the running instance's state, asked before it is stopped; it reaches the
