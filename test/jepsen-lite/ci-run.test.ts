@@ -11,6 +11,10 @@
 // (--singleton, --singleton-log): the same run checks them (3 keys, their instances through the
 // kills) and its verdict includes that checker; every acknowledged write is found in the
 // committed history at the revision it was acknowledged with.
+// The settle after the final heal is jepsen-lite's default, 5 s: a singleton whose owner was
+// killed and restarted with its claim still current starts again a lease and the clock-drift
+// budget (3.5 s) after the restarted manager starts, since that manager cannot know whether the
+// claim's instance ever ran (registry/singleton.ts, "Restarted").
 // JEPSEN_LITE_CI_SEED=<n> runs another seed.
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -33,7 +37,7 @@ let singletonLines: string[] = [];
 beforeAll(async () => {
   fedctlRunsSingletons = await detectSingletonSupport(fedctlForTests() ?? [], process.cwd());
   cli = await withRealRunSlot(() =>
-    runCli(['run', '--nodes', '5', '--time', '30', '--nemesis', 'partition,kill', '--seed', String(SEED), '--settle', '2', '--out', outDir], { timeoutMs: 150_000 }),
+    runCli(['run', '--nodes', '5', '--time', '30', '--nemesis', 'partition,kill', '--seed', String(SEED), '--settle', '5', '--out', outDir], { timeoutMs: 150_000 }),
   );
   results = JSON.parse(readFileSync(join(outDir, 'results.json'), 'utf8')) as RunResults;
   singletonLines = readFileSync(join(outDir, 'singletons.jsonl'), 'utf8').split('\n').filter((line) => line.length > 0);
