@@ -326,7 +326,12 @@ export class RegistryWatcher {
   /**
    * Whether a member's feed holds every change the watch has yet to see: always for a member
    * running since the watch began; for one started since, if its feed shows the latest change
-   * the watch saw (then it began before it). Not before the watch saw a change.
+   * the watch saw (then it began before it). Not before the watch saw a change. A feed that
+   * began after that change answers the poll from before it `compacted` (fedctl's feed never
+   * skips silently): that member lacks it too — recorded as such, so that once every member is
+   * known to lack it the watch records the gap and goes on (taken as a failed connection, the
+   * check was asked again forever and the watch never got past it: seed 3032, all three
+   * members of g1 killed at once).
    */
   async #feedComplete(connection: AdminClient, node: string): Promise<boolean> {
     const key = this.#feedKey(node);
@@ -334,8 +339,14 @@ export class RegistryWatcher {
     if (this.#verified.get(key)?.complete === true) return true;
     const latest = this.#latestChange();
     if (latest === undefined) return false;
-    const reply = await this.#watchPoll(connection, this.#options.prefix, latest.revision - 1, 0);
-    const complete = reply.events.some((event) => event.revision === latest.revision && event.type === latest.type && event.name === latest.name);
+    let complete: boolean;
+    try {
+      const reply = await this.#watchPoll(connection, this.#options.prefix, latest.revision - 1, 0);
+      complete = reply.events.some((event) => event.revision === latest.revision && event.type === latest.type && event.name === latest.name);
+    } catch (error) {
+      if (!(isFedError(error, 'badarg') && error.details?.compacted === true)) throw error;
+      complete = false;
+    }
     this.#verified.set(key, { complete, against: latest.revision });
     if (!complete) this.#options.log(`registry watch: ${node} restarted and its feed lacks the latest change the watch saw (revision ${latest.revision}); not read for now`);
     return complete;
