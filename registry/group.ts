@@ -31,7 +31,8 @@
  *   removes the names of a member it cannot reach for `nameDownGraceMs`), and with old
  *   incarnations. A live process whose name was removed gets `{type: 'name_lost', name}`.
  * - The leader keeps 3 voters (5 once the group has 5 members) by promoting caught-up learners
- *   and replacing voters unreachable for longer than `voterDownGraceMs`.
+ *   and replacing voters unreachable for longer than `voterDownGraceMs` — each change only while
+ *   a quorum of the voters it leaves is live for the leader, so it never locks the group out.
  */
 import {
   type Clock,
