@@ -361,12 +361,14 @@ async function execute(
   }
   if (unknownWhy.length > 0) {
     // Changes the watch missed can only be removals it does not know of: a failure may be one
-    // of those, so it cannot be told from a real anomaly. Not a pass either way. The
-    // acknowledged-commits checker needs no such rule: it holds each write only to what the
-    // watch saw whole (beyond what it covered, in a gap, or decided across one: undetermined).
+    // of those, so it cannot be told from a real anomaly — unknown. A pass stands: a missed
+    // removal only takes an excuse away. The acknowledged-commits checker needs no such rule:
+    // it holds each write only to what the watch saw whole (beyond what it covered, in a gap,
+    // or decided across one: undetermined).
+    const failed = linearizability.verdict === 'fail' || lostRegistrations.verdict === 'fail';
     if (linearizability.verdict === 'fail') linearizability = { ...linearizability, verdict: 'unknown' };
     if (lostRegistrations.verdict === 'fail') lostRegistrations = { ...lostRegistrations, verdict: 'unknown' };
-    for (const why of unknownWhy) checkNotes.push(`${why} (verdict unknown)`);
+    for (const why of unknownWhy) checkNotes.push(`${why} (${failed ? 'verdict unknown' : 'nothing failed: the verdicts stand'})`);
   }
   if (!healthyAfterHeal) checkNotes.push(`the cluster was not healthy within ${FINAL_HEALTHY_TIMEOUT_MS} ms of the final heal (${unhealthyViews})`);
   return {
