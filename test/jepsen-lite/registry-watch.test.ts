@@ -198,26 +198,30 @@ describe('registry watch — a federated member', () => {
   });
 
   it('watch — once no member that ran since the watch began is left, what the restarted ones applied before their feeds is recorded as lost (a gap), and the watch goes on', async () => {
-    // The only original member had applied up to 6 and leaves; n5 restarted and its feed starts at 9: it lacks 6.
+    // The only original member had applied up to 6 and leaves; n5 restarted and its feed began
+    // at 8 (it re-applied up to 8 first: changes from 9 on): it lacks 6, and 7 is lost.
     const lagging = { changes: CHANGES.slice(0, 2), asked: [] as string[], goneAfter: 2, applied: 6 };
-    const lacking = { changes: CHANGES.filter((change) => change.revision >= 9), asked: [] as string[] };
+    const lacking = { changes: CHANGES.filter((change) => change.revision >= 9), asked: [] as string[], floor: 8 };
     const { watcher, drained, logs } = await watchFederated('all-restarted', { n4: lagging, n5: lacking }, ['n5']);
     expect(drained).toBe(true);
     expect(watcher.complete).toBe(false);
-    expect(watcher.events.map((event) => (event.type === 'gap' ? `gap ${event.afterRevision}-${event.revision}` : `${event.revision}`))).toEqual(['4', '6', 'gap 6-20']);
-    expect(logs.join('\n')).toContain('changes after revision 6 up to 20 are lost to it');
+    expect(watcher.events.map((event) => (event.type === 'gap' ? `gap ${event.afterRevision}-${event.revision}` : `${event.revision}`))).toEqual(['4', '6', 'gap 6-8', '9', '9', '12']);
+    expect(logs.join('\n')).toContain('changes after revision 6 up to 8 are lost to it');
   });
 
-  it('watch — a restarted member whose feed began after the latest change answers compacted: it lacks that change, and the watch records the gap and goes on', async () => {
-    // Seed 3032: every member of the group killed at once; the restarted feeds began at the applied
-    // index they replayed to, and refused the check's poll as compacted. Taken as a failed
-    // connection, the check was asked again forever: the watch never got past revision 259.
+  it('watch — a restarted member whose feed began after the latest change answers compacted: the watch reads it from where its feed begins, with a gap only up to there', async () => {
+    // Seed 3032: every member of the group killed at once; the restarted feeds began at the index
+    // they re-applied to and refused the check's poll as compacted. Taken as a failed connection,
+    // the check was asked again forever: the watch never got past revision 259. Seed 3042: the
+    // gap then went up to the member's applied index (125 revisions), though its feed held most.
+    // Here n5's feed began at 6, after the latest change the watch saw (6, asked from 5) but not
+    // after what the watch covered (6): nothing is lost.
     const lagging = { changes: CHANGES.slice(0, 2), asked: [] as string[], goneAfter: 2, applied: 6 };
-    const lacking = { changes: CHANGES.filter((change) => change.revision >= 9), asked: [] as string[], floor: 8 };
-    const { watcher, drained, logs } = await watchFederated('restarted-compacted', { n4: lagging, n5: lacking }, ['n5']);
+    const fromSix = { changes: CHANGES.filter((change) => change.revision >= 7), asked: [] as string[], floor: 6 };
+    const { watcher, drained, logs } = await watchFederated('restarted-compacted', { n4: lagging, n5: fromSix }, ['n5']);
     expect(drained).toBe(true);
-    expect(watcher.complete).toBe(false);
-    expect(watcher.events.map((event) => (event.type === 'gap' ? `gap ${event.afterRevision}-${event.revision}` : `${event.revision}`))).toEqual(['4', '6', 'gap 6-20']);
+    expect(watcher.complete).toBe(true);
+    expect(watcher.events.map((event) => `${event.revision}`)).toEqual(['4', '6', '7', '9', '9', '12']);
     expect(logs.join('\n')).toContain('n5 restarted and its feed lacks the latest change the watch saw (revision 6)');
   });
 });
