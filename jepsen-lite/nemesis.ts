@@ -52,6 +52,8 @@ export interface FaultWindow {
   readonly leaderBefore: string | null;
   /** After a pause: the leader the running nodes agreed on once the paused nodes resumed (null: none agreed in time). */
   leaderAfter?: string | null;
+  /** A membership leave: its node is gone for the rest of the run (the window's end is not the fault's). */
+  leaves?: true;
   problems: string[];
 }
 
@@ -243,6 +245,7 @@ export class Nemesis {
     if (running.length <= 1) return;
     const target = new Rng(step.pick).pick([...running].sort());
     const window = await this.#open(step, `${shortName(target)} leaves`, [target], opened, group);
+    window.leaves = true;
     this.#blocked.delete(target);
     const acknowledged = await this.#cluster.leave(target, LEAVE_TIMEOUT_MS);
     if (!acknowledged) window.problems.push(`${target} left without an acknowledged leave`);

@@ -49,8 +49,10 @@
  * change. When no member that has run since the watch began is left (running, or paused or
  * killed and still in the same incarnation: it may come back) and no other passes that check,
  * what the others applied before their feeds began is lost to the watch: it records a gap up
- * to a member's applied index and goes on from there with that member (every later change is
- * in its feed), so the record says it is incomplete.
+ * to where a member's feed begins (the lowest revision a poll from is not refused `compacted`)
+ * and goes on from there with that member (every later change is in its feed), so the record
+ * says it is incomplete — or, when that feed began no later than what the watch covered,
+ * nothing was lost and it just goes on.
  */
 import type { AdminClient } from '../cli/admin-client.js';
 import { connectAdmin } from '../cli/admin-client.js';
@@ -295,13 +297,14 @@ export class RegistryWatcher {
       connection = await (this.#options.connect ?? connectAdmin)(target.address, this.#options.cookie, WATCH_CONNECT_TIMEOUT_MS);
       const status = (await requestWithin(connection, { op: 'status' }, WATCH_ANSWER_MARGIN_MS)) as { applied: number };
       const afterRevision = this.#coveredRevision;
-      if (status.applied > afterRevision) {
-        const gap: RegistryEvent = { type: 'gap', afterRevision, revision: status.applied, time: this.#options.nowNs() };
+      const floor = status.applied > afterRevision ? await this.#feedFloor(connection, afterRevision, status.applied) : afterRevision;
+      if (floor > afterRevision) {
+        const gap: RegistryEvent = { type: 'gap', afterRevision, revision: floor, time: this.#options.nowNs() };
         this.#writer.append(gap);
         this.events.push(gap);
         this.#gaps++;
-        this.#coveredRevision = status.applied;
-        this.#options.log(`registry watch: every member restarted since the watch began; changes after revision ${afterRevision} up to ${status.applied} are lost to it`);
+        this.#coveredRevision = floor;
+        this.#options.log(`registry watch: every member restarted since the watch began; changes after revision ${afterRevision} up to ${floor} are lost to it`);
       }
       // Every change after its applied index is in its feed.
       this.#verified.set(this.#feedKey(target.name) as string, { complete: true, against: this.#coveredRevision });
@@ -312,6 +315,32 @@ export class RegistryWatcher {
       await connection?.close().catch(() => undefined);
       return false;
     }
+  }
+
+  /**
+   * Where a member's feed begins: the lowest revision in [from, upTo] that a poll from is not
+   * refused `compacted` (fedctl's feed never skips silently: answered from r, it holds every
+   * change after r; the applied index `upTo` always answers). Binary search, so at most
+   * log2(upTo - from) + 1 polls. Only the changes up to it are lost to the watch: the gap was
+   * recorded up to the applied index, some 125 revisions of changes the feed held (seed 3042).
+   */
+  async #feedFloor(connection: AdminClient, from: number, upTo: number): Promise<number> {
+    let low = from;
+    let high = upTo;
+    while (low < high) {
+      const middle = Math.floor((low + high) / 2);
+      let answered: boolean;
+      try {
+        await this.#watchPoll(connection, this.#options.prefix, middle, 0);
+        answered = true;
+      } catch (error) {
+        if (!(isFedError(error, 'badarg') && error.details?.compacted === true)) throw error;
+        answered = false;
+      }
+      if (answered) high = middle;
+      else low = middle + 1;
+    }
+    return low;
   }
 
   /** The latest change the watch saw (not a gap), if any. */
@@ -326,7 +355,12 @@ export class RegistryWatcher {
   /**
    * Whether a member's feed holds every change the watch has yet to see: always for a member
    * running since the watch began; for one started since, if its feed shows the latest change
-   * the watch saw (then it began before it). Not before the watch saw a change.
+   * the watch saw (then it began before it). Not before the watch saw a change. A feed that
+   * began after that change answers the poll from before it `compacted` (fedctl's feed never
+   * skips silently): that member lacks it too — recorded as such, so that once every member is
+   * known to lack it the watch records the gap and goes on (taken as a failed connection, the
+   * check was asked again forever and the watch never got past it: seed 3032, all three
+   * members of g1 killed at once).
    */
   async #feedComplete(connection: AdminClient, node: string): Promise<boolean> {
     const key = this.#feedKey(node);
@@ -334,8 +368,14 @@ export class RegistryWatcher {
     if (this.#verified.get(key)?.complete === true) return true;
     const latest = this.#latestChange();
     if (latest === undefined) return false;
-    const reply = await this.#watchPoll(connection, this.#options.prefix, latest.revision - 1, 0);
-    const complete = reply.events.some((event) => event.revision === latest.revision && event.type === latest.type && event.name === latest.name);
+    let complete: boolean;
+    try {
+      const reply = await this.#watchPoll(connection, this.#options.prefix, latest.revision - 1, 0);
+      complete = reply.events.some((event) => event.revision === latest.revision && event.type === latest.type && event.name === latest.name);
+    } catch (error) {
+      if (!(isFedError(error, 'badarg') && error.details?.compacted === true)) throw error;
+      complete = false;
+    }
     this.#verified.set(key, { complete, against: latest.revision });
     if (!complete) this.#options.log(`registry watch: ${node} restarted and its feed lacks the latest change the watch saw (revision ${latest.revision}); not read for now`);
     return complete;

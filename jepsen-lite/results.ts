@@ -15,7 +15,7 @@
 import { type OutcomeCounts, type LatencySummary, countOutcomes, summarizeLatency } from './analysis.js';
 import { type StalenessReport, type Verdict, combineVerdicts, measureLocalReadStalenessOfOperations } from './checker/index.js';
 import type { Cluster } from './cluster.js';
-import { pairOperations } from './history.js';
+import { type Operation, pairOperations } from './history.js';
 import type { FaultWindow } from './nemesis.js';
 import type { RunOptions } from './options.js';
 import type { Executed, SingletonOutcome } from './run.js';
@@ -108,7 +108,7 @@ export interface RunResults {
     readonly complete: boolean;
     readonly removals: number;
     readonly removalsByReason: Readonly<Record<string, number>>;
-    /** Removals of names held on a node that no fault window touched within the down-grace of the removal being seen. */
+    /** Removals of names held on a node that no fault window touched within the down-grace of the removal being seen (a node that left: any time after its leave). */
     readonly removalsWithoutFault: number;
   };
   /** A federation's groups: id, nodes, slots before the workload and after the final heal (null: one group). */
@@ -166,8 +166,28 @@ function nodeOf(pid: string): string | undefined {
   }
 }
 
+/** Whether a fault window reached `node` at `timeNs`: from its start to its end and a while after; a leave's, for the rest of the run. */
 function touched(windows: readonly FaultWindow[], node: string, timeNs: number): boolean {
-  return windows.some((window) => window.nodes.includes(node) && window.startNs <= timeNs && timeNs <= (window.endNs ?? Infinity) + FAULT_REACH_AFTER_MS * 1e6);
+  return windows.some((window) => {
+    if (!window.nodes.includes(node) || timeNs < window.startNs) return false;
+    const reachEndNs = window.leaves === true || window.endNs === null ? Infinity : window.endNs + FAULT_REACH_AFTER_MS * 1e6;
+    return timeNs <= reachEndNs;
+  });
+}
+
+/**
+ * The removals (`released` ones aside: a federated node does not say why) of names held on a
+ * node no fault window reached when the watch saw them (`touched`). A node the harness made
+ * leave loses its names as expected, whenever the group gets to them: not counted.
+ */
+export function countRemovalsWithoutFault(removals: readonly Operation[], windows: readonly FaultWindow[]): number {
+  let count = 0;
+  for (const removal of removals) {
+    const reason = removal.removal?.reason ?? 'unknown';
+    const node = nodeOf(removal.input ?? '');
+    if (reason !== 'released' && (node === undefined || !touched(windows, node, removal.completeTime ?? 0))) count++;
+  }
+  return count;
 }
 
 export function resultsOf(options: RunOptions, executed: Executed & { readonly singletons: SingletonOutcome }, cluster: Cluster, rerun: string): RunResults {
@@ -179,13 +199,11 @@ export function resultsOf(options: RunOptions, executed: Executed & { readonly s
   const { acknowledged } = executed;
   const verdict = combineVerdicts([linearizability.verdict, lostRegistrations.verdict, acknowledged.verdict, recovery, ...(singletons.verdict === 'not-run' ? [] : [singletons.verdict])]);
   const removalsByReason: Record<string, number> = {};
-  let removalsWithoutFault = 0;
   for (const removal of executed.removals) {
     const reason = removal.removal?.reason ?? 'unknown';
     removalsByReason[reason] = (removalsByReason[reason] ?? 0) + 1;
-    const node = nodeOf(removal.input ?? '');
-    if (reason !== 'released' && (node === undefined || !touched(executed.nemesis.windows, node, removal.completeTime ?? 0))) removalsWithoutFault++;
   }
+  const removalsWithoutFault = countRemovalsWithoutFault(executed.removals, executed.nemesis.windows);
   const { fedctlCommand: _command, ...shownOptions } = options;
   const pids = cluster.pids();
   const logs = cluster.logPaths();

@@ -105,7 +105,8 @@ function kindTimeline(seed: number, kind: FaultKind, shapes: readonly PartitionS
 
 /**
  * The nodes a kill or pause hits: the leader (or a random node if none is known), a random
- * minority (at least one), or a random majority (never every node of a group of two or more).
+ * minority (at least one; fewer than half, so an even group keeps a quorum: 2 of 6, not 3), or a
+ * random majority (never every node of a group of two or more).
  */
 export function chooseTargets(role: TargetRole, nodes: readonly string[], leader: string | null, pick: number): string[] {
   if (nodes.length === 0) return [];
@@ -114,7 +115,7 @@ export function chooseTargets(role: TargetRole, nodes: readonly string[], leader
   if (role === 'leader') return [leader !== null && nodes.includes(leader) ? leader : (shuffled[0] as string)];
   const majority = Math.floor(nodes.length / 2) + 1;
   if (role === 'majority') return shuffled.slice(0, Math.min(majority, Math.max(1, nodes.length - 1))).sort();
-  const minorityMax = Math.max(1, majority - 1);
+  const minorityMax = Math.max(1, Math.ceil(nodes.length / 2) - 1);
   return shuffled.slice(0, rng.range(1, minorityMax)).sort();
 }
 

@@ -31,8 +31,10 @@
  *   removes the names of a member it cannot reach for `nameDownGraceMs`), and with old
  *   incarnations. A live process whose name was removed gets `{type: 'name_lost', name}`.
  * - The leader keeps 3 voters (5 once the group has 5 members) by promoting caught-up learners
- *   and replacing voters unreachable for longer than `voterDownGraceMs`, and removes learners
- *   unreachable for longer than `learnerDownGraceMs` (they rejoin if they come back).
+ *   and replacing voters unreachable for longer than `voterDownGraceMs` — each change only while
+ *   a quorum of the voters it leaves is live for the leader, so it never locks the group out —
+ *   and removes learners unreachable for longer than `learnerDownGraceMs` (they rejoin if they
+ *   come back).
  */
 import {
   type Clock,
@@ -319,6 +321,12 @@ export class Group {
   #committedConf: ConfState = EMPTY_CONF;
   /** When the leader first saw each node disconnected (cleanup of names and voters). */
   readonly #downSince = new Map<string, number>();
+  /**
+   * When a Raft message last came from each member (one entry per member that ever sent one):
+   * whether the leader may change the voters (`#liveQuorum`). Clock time, not ticks, so a
+   * leader resumed after a pause sees that it has heard from nobody since.
+   */
+  readonly #heardAt = new Map<string, number>();
   #appliedSinceSnapshot = 0;
   /** Names held at the last snapshot (taken, installed or loaded): the adaptive snapshot interval. */
   #namesAtSnapshot = 0;
@@ -472,6 +480,7 @@ export class Group {
           return;
         }
         this.#noteMembership(message);
+        this.#heardAt.set(from, this.#clock.now());
         this.#push({ type: 'message', message });
       }),
       this.distribution.onControl(channel, (from, payload) => this.#onGroupMessage(from, payload as GroupMessage)),
@@ -1548,7 +1557,13 @@ export class Group {
    * voters tolerate no more failures than 3, and need one more answer per commit); demote a live
    * surplus voter (after a leave from 5 voters the group goes back to 3); remove a learner
    * unreachable for `learnerDownGraceMs`. One configuration change at a time: the core refuses
-   * another while one is uncommitted, and the next maintenance round tries again.
+   * another while one is uncommitted, and the next maintenance round tries again. And only a
+   * change of the voters whose new voters include a quorum this leader can reach
+   * (`#liveQuorum`, etcd's strict reconfiguration check): a change takes effect when appended,
+   * so removing a dead voter while another is down too (a leader that has not yet stepped down,
+   * or that just resumed from a pause) left a configuration whose quorum needs a member that may
+   * never come back, and the group never elected a leader again even once the removed one was
+   * back (jepsen-lite seed 3027).
    */
   #balanceVoters(status: RaftStatus, unreachableFor: (node: string) => number): void {
     const { voters, learners } = status.conf;
@@ -1565,10 +1580,12 @@ export class Group {
     const healthyLearner = healthyLearners[0];
     const deadLearner = learners.find((learner) => unreachableFor(learner) >= this.#settings.learnerDownGraceMs);
     if (deadVoter !== undefined && (healthyLearner !== undefined || voters.length > target)) {
-      this.#changeConf({ type: 'remove', node: deadVoter });
+      const remaining = voters.filter((voter) => voter !== deadVoter);
+      if (this.#liveQuorum(remaining, unreachableFor)) this.#changeConf({ type: 'remove', node: deadVoter });
     } else if (voters.length < target && healthyLearner !== undefined && (voters.length < 3 || (voters.length + 1) % 2 === 1 || healthyLearners.length >= 2)) {
-      this.#changeConf({ type: 'promote', node: healthyLearner });
+      if (this.#liveQuorum([...voters, healthyLearner], unreachableFor)) this.#changeConf({ type: 'promote', node: healthyLearner });
     } else if (deadLearner !== undefined) {
+      // A learner is no voter: removing it changes no quorum.
       this.#changeConf({ type: 'remove', node: deadLearner });
     } else if (voters.length > target && deadVoter === undefined) {
       // The most lagging live voter other than ourselves goes back to learner.
@@ -1583,7 +1600,7 @@ export class Group {
   #continueDemotion(node: string, status: RaftStatus, unreachableFor: (node: string) => number): void {
     const { voters, learners } = status.conf;
     if (voters.includes(node)) {
-      if (node !== this.node.name) this.#changeConf({ type: 'remove', node });
+      if (node !== this.node.name && this.#liveQuorum(voters.filter((voter) => voter !== node), unreachableFor)) this.#changeConf({ type: 'remove', node });
       return;
     }
     const gone = unreachableFor(node) >= this.#settings.voterDownGraceMs;
@@ -1592,6 +1609,17 @@ export class Group {
       return;
     }
     this.#proposeOnce(`demoting:${node}`, { op: 'demoting', node, on: false });
+  }
+
+  /**
+   * Whether a quorum of `voters` is live for this leader: itself, and members connected that sent
+   * a Raft message within an election timeout (the window check-quorum uses).
+   */
+  #liveQuorum(voters: readonly string[], unreachableFor: (node: string) => number): boolean {
+    const now = this.#clock.now();
+    const windowMs = this.#settings.tickMs * this.#settings.electionTicks;
+    const live = voters.filter((voter) => voter === this.node.name || (unreachableFor(voter) === 0 && now - (this.#heardAt.get(voter) ?? -Infinity) <= windowMs));
+    return live.length >= Math.floor(voters.length / 2) + 1;
   }
 
   /** Propose an upkeep command unless the same one (by `key`) is still in flight. */

@@ -25,7 +25,11 @@
  *   name's next change decides who held it after r: a delete from the owner proves the hidden
  *   put was the owner's, a delete from another pid or a put (the name was free) that it was
  *   not; with no later change, the final linearizable read decides the same way; with neither,
- *   `undetermined`;
+ *   `undetermined`. Each decides only over a stretch the watch saw whole: a gap between r and
+ *   the next change may hide the name's real next change, and the final read decides only if
+ *   the watch covered, with no gap after r, every revision it could have seen
+ *   (`finalRevision`); otherwise `undetermined`. So an incomplete record makes unknown only
+ *   the writes it cannot decide, not the whole verdict;
  * - an operation without a recorded revision or group is not checked (`unanswered`).
  */
 import type { Operation } from '../history.js';
@@ -42,6 +46,11 @@ export interface CommittedHistory {
   readonly coveredRevision: number;
   /** Whether each answer of the watch carried every change of its revisions. */
   readonly wholeRevisions: boolean;
+  /**
+   * The group's commit index read after the final reads: they saw no change above it. Absent:
+   * not known, and the final reads decide nothing.
+   */
+  readonly finalRevision?: number;
 }
 
 export interface AcknowledgedOptions {
@@ -143,7 +152,7 @@ export function checkAcknowledgedCommits(operations: readonly Operation[], optio
         ? judgeRegister(changes, owner, groupIndex, revision, operation.name, options.finalReads)
         : judgeUnregister(changes, owner, options.unregisterFree);
     if (verdict === 'confirmed') confirmed++;
-    else if (verdict === 'undetermined') undetermined.push(`${where}: only a delete of the name is known at that revision (a put there may be unseen) and nothing later decides`);
+    else if (verdict === 'undetermined') undetermined.push(`${where}: only a delete of the name is known at that revision (a put there may be unseen) and nothing later the watch saw whole decides`);
     else {
       const found = describeChanges(changes);
       uncommitted.push({ operation, found, message: `${where} never committed: at revision ${revision} the committed history has ${found}` });
@@ -193,9 +202,15 @@ function judgeRegister(
   if (!hiddenPutPossible) return 'uncommitted';
   // Only puts hide, and only behind a delete of their name at their revision: the name's next
   // change (or, with none, its final read) says who held it after `revision`.
+  // Either decides only if the watch saw every change in between (no gap after `revision`, before what decides).
+  const gapAfter = (upTo: number): boolean => group.gaps.some((gap) => gap.after >= revision && gap.after < upTo);
   const next = (group.byName.get(name) ?? []).find((change) => change.revision > revision);
-  if (next !== undefined) return next.type === 'delete' && next.pid === owner ? 'confirmed' : 'uncommitted';
-  if (finalReads === undefined || !finalReads.has(name)) return 'undetermined';
+  if (next !== undefined) {
+    if (gapAfter(next.revision)) return 'undetermined';
+    return next.type === 'delete' && next.pid === owner ? 'confirmed' : 'uncommitted';
+  }
+  const { finalRevision, coveredRevision } = group.history;
+  if (finalReads === undefined || !finalReads.has(name) || finalRevision === undefined || coveredRevision < finalRevision || gapAfter(finalRevision + 1)) return 'undetermined';
   return finalReads.get(name) === owner ? 'confirmed' : 'uncommitted';
 }
 

@@ -41,8 +41,9 @@ function del(name: string, pid: string, revision: number, reason: 'unregister' |
   return { type: 'delete', name, pid, reason, revision, time: revision };
 }
 
-function groups(events: readonly RegistryEvent[], coveredRevision = 100, wholeRevisions = false): Map<string, CommittedHistory> {
-  return new Map([['g', { events, coveredRevision, wholeRevisions }]]);
+/** One group's history; the final reads saw up to `finalRevision` (by default all the watch covered). */
+function groups(events: readonly RegistryEvent[], coveredRevision = 100, wholeRevisions = false, finalRevision: number | null = coveredRevision): Map<string, CommittedHistory> {
+  return new Map([['g', { events, coveredRevision, wholeRevisions, ...(finalRevision !== null ? { finalRevision } : {}) }]]);
 }
 
 describe('acknowledged commits — registers', () => {
@@ -85,6 +86,38 @@ describe('acknowledged commits — registers', () => {
     // A watch whose answers carry whole revisions (a federation's feed) hides nothing: a delete alone is the answer.
     const whole = checkAcknowledgedCommits([write('register', 'x', P, 9)], { ...options, groups: groups(base, 100, true) });
     expect(whole.verdict).toBe('fail');
+  });
+
+  it('acknowledged — a hidden put is decided only across what the watch saw whole: a gap before the deciding change, or a final read the watch did not cover, is unknown', () => {
+    // Proves an incomplete record cannot turn a hidden put into a fail (or a pass): across a gap the name's real next change may be unseen.
+    const base = [put('x', Q, 5), del('x', Q, 9, 'stale_incarnation')];
+    const gap: RegistryEvent = { type: 'gap', afterRevision: 11, revision: 13, time: 13 };
+    const options = { unregisterFree: 'not_owner' as const };
+    const ack = [write('register', 'x', P, 9)];
+    // In the gap P may have unregistered x and Q taken it: the put to Q at 14 says nothing of who held x after 9.
+    const acrossGap = checkAcknowledgedCommits(ack, { ...options, groups: groups([...base, gap, put('x', Q, 14)]) });
+    expect(acrossGap.verdict).toBe('unknown');
+    expect(acrossGap.undetermined[0]).toContain('nothing later the watch saw whole decides');
+    // The same with the gap before the register: the next change decides.
+    const gapBefore: RegistryEvent = { type: 'gap', afterRevision: 6, revision: 8, time: 8 };
+    expect(checkAcknowledgedCommits(ack, { ...options, groups: groups([put('x', Q, 5), gapBefore, del('x', Q, 9, 'stale_incarnation'), put('x', Q, 14)]) }).verdict).toBe('fail');
+    const read = new Map([['x', null]]);
+    expect(checkAcknowledgedCommits(ack, { ...options, groups: groups([...base, gap]), finalReads: read }).verdict).toBe('unknown');
+    // The final reads saw up to 120, the watch covered 100: what came in between is not known.
+    expect(checkAcknowledgedCommits(ack, { ...options, groups: groups(base, 100, false, 120), finalReads: read }).verdict).toBe('unknown');
+    expect(checkAcknowledgedCommits(ack, { ...options, groups: groups(base, 100, false, null), finalReads: read }).verdict).toBe('unknown');
+    expect(checkAcknowledgedCommits(ack, { ...options, groups: groups(base, 100, false, 100), finalReads: read }).verdict).toBe('fail');
+  });
+
+  it('acknowledged — a gap elsewhere leaves the writes the watch saw whole decided: pass and fail stand', () => {
+    // Proves an incomplete record is unknown only where it is incomplete (the runner no longer makes the whole checker unknown).
+    const gap: RegistryEvent = { type: 'gap', afterRevision: 20, revision: 30, time: 30 };
+    const history = groups([put('x', P, 5), gap, put('y', Q, 40)], 50, false, 60);
+    const confirmed = checkAcknowledgedCommits([write('register', 'x', P, 5), write('register', 'y', Q, 40)], { groups: history, unregisterFree: 'not_owner' });
+    expect(confirmed).toMatchObject({ verdict: 'pass', confirmed: 2, undetermined: [] });
+    const lie = checkAcknowledgedCommits([write('register', 'x', P, 5), write('register', 'y', P, 41)], { groups: history, unregisterFree: 'not_owner' });
+    expect(lie.verdict).toBe('fail');
+    expect(lie.uncommitted[0]?.found).toBe('no change of the name');
   });
 
   it('acknowledged — writes without a recorded revision are counted, not checked', () => {

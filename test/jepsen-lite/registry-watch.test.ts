@@ -17,6 +17,7 @@ import type { AdminClient } from '../../cli/admin-client.js';
 import type { AdminRequest } from '../../cli/admin-protocol.js';
 import { parseRegistryEvents } from '../../jepsen-lite/registry-events.js';
 import { RegistryWatcher } from '../../jepsen-lite/registry-events.js';
+import { fedError } from '../../runtime/index.js';
 
 const root = mkdtempSync(join(tmpdir(), 'jepsen-lite-watch-'));
 afterAll(() => rmSync(root, { recursive: true, force: true }));
@@ -104,12 +105,17 @@ describe('registry watch — every change, once, in order', () => {
   });
 });
 
-/** A federated member: every change after the asked revision, deletes without a reason, an empty answer at the last change's revision. */
-function federatedMember(changes: readonly Change[], applied: number, asked: string[]): AdminClient {
+/**
+ * A federated member: every change after the asked revision, deletes without a reason, an empty
+ * answer at the last change's revision; with a `floor` (where its feed began), a poll from
+ * before it is refused `compacted`, as fedctl's feed does (cli/global-watch.ts).
+ */
+function federatedMember(changes: readonly Change[], applied: number, asked: string[], floor?: number): AdminClient {
   const requestOnce = async (request: AdminRequest): Promise<unknown> => {
     asked.push(request.op);
     if (request.op === 'status') return { applied };
     if (request.op !== 'watch_poll') throw new Error(`unexpected ${request.op}`);
+    if (floor !== undefined && request.afterRevision < floor) throw fedError('badarg', `watch: revisions after ${request.afterRevision} were compacted; re-read`, { compacted: true });
     const events = changes
       .filter((change) => change.revision > request.afterRevision && change.name.startsWith(request.prefix))
       .map(({ reason: _reason, ...change }) => ({ ...change, group: 'g2' }));
@@ -124,7 +130,7 @@ function federatedMember(changes: readonly Change[], applied: number, asked: str
 }
 
 describe('registry watch — a federated member', () => {
-  type Feeds = Record<string, { changes: readonly Change[]; asked: string[]; goneAfter?: number; applied?: number }>;
+  type Feeds = Record<string, { changes: readonly Change[]; asked: string[]; goneAfter?: number; applied?: number; floor?: number }>;
   async function watchFederated(name: string, feeds: Feeds, restarted: readonly string[], drainMs = 5_000): Promise<{ watcher: RegistryWatcher; drained: boolean; logs: string[] }> {
     const logs: string[] = [];
     let started = false;
@@ -144,7 +150,7 @@ describe('registry watch — a federated member', () => {
       log: (line) => logs.push(line),
       connect: async (address) => {
         const feed = feeds[address] as Feeds[string];
-        return federatedMember(feed.changes, feed.applied ?? 20, feed.asked);
+        return federatedMember(feed.changes, feed.applied ?? 20, feed.asked, feed.floor);
       },
       federated: true,
       // The nodes in `restarted` run a later incarnation than when the watch began.
@@ -192,13 +198,30 @@ describe('registry watch — a federated member', () => {
   });
 
   it('watch — once no member that ran since the watch began is left, what the restarted ones applied before their feeds is recorded as lost (a gap), and the watch goes on', async () => {
-    // The only original member had applied up to 6 and leaves; n5 restarted and its feed starts at 9: it lacks 6.
+    // The only original member had applied up to 6 and leaves; n5 restarted and its feed began
+    // at 8 (it re-applied up to 8 first: changes from 9 on): it lacks 6, and 7 is lost.
     const lagging = { changes: CHANGES.slice(0, 2), asked: [] as string[], goneAfter: 2, applied: 6 };
-    const lacking = { changes: CHANGES.filter((change) => change.revision >= 9), asked: [] as string[] };
+    const lacking = { changes: CHANGES.filter((change) => change.revision >= 9), asked: [] as string[], floor: 8 };
     const { watcher, drained, logs } = await watchFederated('all-restarted', { n4: lagging, n5: lacking }, ['n5']);
     expect(drained).toBe(true);
     expect(watcher.complete).toBe(false);
-    expect(watcher.events.map((event) => (event.type === 'gap' ? `gap ${event.afterRevision}-${event.revision}` : `${event.revision}`))).toEqual(['4', '6', 'gap 6-20']);
-    expect(logs.join('\n')).toContain('changes after revision 6 up to 20 are lost to it');
+    expect(watcher.events.map((event) => (event.type === 'gap' ? `gap ${event.afterRevision}-${event.revision}` : `${event.revision}`))).toEqual(['4', '6', 'gap 6-8', '9', '9', '12']);
+    expect(logs.join('\n')).toContain('changes after revision 6 up to 8 are lost to it');
+  });
+
+  it('watch — a restarted member whose feed began after the latest change answers compacted: the watch reads it from where its feed begins, with a gap only up to there', async () => {
+    // Seed 3032: every member of the group killed at once; the restarted feeds began at the index
+    // they re-applied to and refused the check's poll as compacted. Taken as a failed connection,
+    // the check was asked again forever: the watch never got past revision 259. Seed 3042: the
+    // gap then went up to the member's applied index (125 revisions), though its feed held most.
+    // Here n5's feed began at 6, after the latest change the watch saw (6, asked from 5) but not
+    // after what the watch covered (6): nothing is lost.
+    const lagging = { changes: CHANGES.slice(0, 2), asked: [] as string[], goneAfter: 2, applied: 6 };
+    const fromSix = { changes: CHANGES.filter((change) => change.revision >= 7), asked: [] as string[], floor: 6 };
+    const { watcher, drained, logs } = await watchFederated('restarted-compacted', { n4: lagging, n5: fromSix }, ['n5']);
+    expect(drained).toBe(true);
+    expect(watcher.complete).toBe(true);
+    expect(watcher.events.map((event) => `${event.revision}`)).toEqual(['4', '6', '7', '9', '9', '12']);
+    expect(logs.join('\n')).toContain('n5 restarted and its feed lacks the latest change the watch saw (revision 6)');
   });
 });

@@ -209,6 +209,17 @@ describe('runner schedule — victims', () => {
     }
     expect(chooseTargets('majority', ['a', 'b'], null, 1)).toHaveLength(1);
   });
+
+  it('targets — a minority of an even group is fewer than half, so the rest keep a quorum', () => {
+    // 6 nodes (5 and a joined one): a "minority" of 3 took quorum away (seed 3001 killed n1 n3 n6 of 6).
+    const six = ['a', 'b', 'c', 'd', 'e', 'f'];
+    const sizes = new Set<number>();
+    for (let pick = 0; pick < 50; pick++) {
+      sizes.add(chooseTargets('minority', six, null, pick).length);
+      expect(chooseTargets('minority', ['a', 'b', 'c', 'd'], null, pick)).toHaveLength(1);
+    }
+    expect(sizes).toEqual(new Set([1, 2]));
+  });
 });
 
 describe('runner options', () => {

@@ -5,7 +5,8 @@
 // member never drops off the ring); and a replaced voter restarted from its own directory is
 // re-admitted as a learner and catches up; a learner unreachable for longer than its grace is
 // removed (and told so when it links again, so it rejoins), and a dead learner never makes the
-// group promote a 4th voter.
+// group promote a 4th voter; and a voter is removed only while a quorum of the voters that would
+// remain is live for the leader.
 import { afterEach, describe, expect, it } from 'vitest';
 import { GroupCluster, type Member, type MemberOptions, eventually, idleProcess } from './group-helpers.js';
 
@@ -130,6 +131,34 @@ describe('group membership — dead learners', () => {
     const settled = await configuration(3, 1);
     expect(settled.learners).toEqual([d.name]);
     expect(settled.voters).not.toContain(e!.name);
+  });
+});
+
+describe('group membership — a voter is replaced only with a live quorum', () => {
+  it('two voters down at once: the leader removes neither while it cannot reach a quorum of what would remain, and the group recovers when one comes back', async () => {
+    // Proves the leader does not shrink the voters to a set whose quorum needs a dead member:
+    // jepsen-lite seed 3027 (--nodes 3 --nemesis membership,kill,pause) removed a killed voter
+    // while the other one was gone too, leaving voters [n2 n4] with n2 gone for good; the group
+    // never had a leader again. Fast maintenance and a short grace let the leader act before
+    // check-quorum steps it down, as a leader resumed from a pause does.
+    const fast = { voterDownGraceMs: 60, nameDownGraceMs: 300, maintenanceIntervalMs: 20 };
+    const paths = Object.fromEntries(['a', 'b', 'c', 'd'].map((short) => [short, { raftPath: cluster.dir(`${short}-raft`) }]));
+    await group(['a', 'b', 'c', 'd'], fast, paths);
+    await configuration(3, 1);
+    const leader = await cluster.leader();
+    // The first dead voter in the configuration's order is the one the leader would remove: it comes back, the other does not.
+    const [back, gone] = leader.group.committedConf().voters.filter((voter) => voter !== leader.name).map((name) => cluster.members.find((member) => member.name === name)!);
+    await Promise.all([cluster.stop(back!), cluster.stop(gone!)]);
+    await eventually('the leader steps down (check-quorum)', () => leader.group.status().role !== 'leader');
+    expect(leader.group.status().voters).toContain(back!.name);
+    const short = back!.name.split('@')[0]!;
+    const restarted = await cluster.start(short, { ...fast, raftPath: paths[short]!.raftPath, creation: 2 });
+    await restarted.distribution.connect(leader.distribution.address);
+    const conf = await configuration(3, 0, 20_000);
+    expect(conf.voters).not.toContain(gone!.name);
+    expect(conf.voters).toContain(back!.name);
+    const holder = await cluster.leader();
+    expect(await holder.group.register('after-recovery', idleProcess(holder.node))).toMatchObject({ revision: expect.any(Number) });
   });
 });
 
