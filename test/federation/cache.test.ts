@@ -10,7 +10,7 @@
 // no longer routes the name to (its slot moved while the old home's serving gateway, the only
 // one that knew of the cache, was cut off from its group) is not served again.
 import { afterEach, describe, expect, it } from 'vitest';
-import { isFedError } from '../../runtime/index.js';
+import { isFedError, type Pid } from '../../runtime/index.js';
 import { orderGateways, slotOf } from '../../federation/index.js';
 import { createCluster, eventually, idleProcess, type Cluster, type Member } from './fixtures/cluster.js';
 
@@ -26,6 +26,25 @@ function isolate(member: Member, group: readonly Member[], on: boolean): void {
   for (const other of others) other.distribution.setBlocked(on ? [member.node.name] : []);
 }
 
+/** `name` registered to a new pid of `registrar`'s node, read twice at gateway `caching`: a miss, then a hit. Returns that pid and a second one for later. */
+async function cachedAt(caching: Member, registrar: Member, name: string): Promise<{ first: Pid; second: Pid }> {
+  const first = idleProcess(registrar.node);
+  const second = idleProcess(registrar.node);
+  await registrar.federation.register(name, first);
+  const hitsBefore = caching.federation.status().cacheHits;
+  expect((await caching.federation.whereis(name))?.pid.equals(first)).toBe(true);
+  expect((await caching.federation.whereis(name))?.pid.equals(first)).toBe(true);
+  expect(caching.federation.status().cacheHits).toBe(hitsBefore + 1);
+  return { first, second };
+}
+
+/** The gateway of `home` that answered `caching`'s reads (its first choice): the only one that knows of the cache. */
+async function servingGateway(home: readonly Member[], caching: Member): Promise<Member> {
+  const record = (await home[0]!.federation.directory()).groups.find((group) => group.id === home[0]!.group.id)!;
+  const servingNode = orderGateways(record.gateways, caching.federation.status().gateway!.node, () => 'connected')[0]!.node;
+  return home.find((member) => member.federation.status().gateway?.node === servingNode)!;
+}
+
 describe('federation — the whereis cache', () => {
   it('a linearizable read sees the change the cache has not; a snapshot at the home gateway invalidates it', async () => {
     // Small snapshots so the home group's log is compacted while its gateway is away; a long
@@ -33,18 +52,12 @@ describe('federation — the whereis cache', () => {
     cluster = createCluster({ snapshotEveryEntries: 20, federation: { gatewayDownGraceMs: 60_000 } });
     const a = await cluster.startGroup('ga', ['a1', 'a2', 'a3'], { root: true });
     const b = await cluster.startGroup('gb', ['b1', 'b2'], { seeds: cluster.rootGatewayAddresses() });
-    const first = idleProcess(b[1]!.node);
-    const second = idleProcess(b[1]!.node);
-    await b[1]!.federation.register('cached', first);
     const caching = b[0]!;
-    expect((await caching.federation.whereis('cached'))?.pid.equals(first)).toBe(true);
-    expect((await caching.federation.whereis('cached'))?.pid.equals(first)).toBe(true);
+    const { first, second } = await cachedAt(caching, b[1]!, 'cached');
     expect(caching.federation.status()).toMatchObject({ cachedNames: 1, cacheMisses: 1, cacheHits: 1 });
 
     // The home gateway that answered (the caching gateway's first choice) must not lead its group.
-    const record = (await a[0]!.federation.directory()).groups.find((group) => group.id === 'ga')!;
-    const servingNode = orderGateways(record.gateways, caching.federation.status().gateway!.node, () => 'connected')[0]!.node;
-    const home = a.find((member) => member.federation.status().gateway?.node === servingNode)!;
+    const home = await servingGateway(a, caching);
     const third = a.find((member) => member.federation.status().gateway === null)!;
     if (home.group.status().role === 'leader') {
       await home.group.transferLeadership(third.node.name, { timeoutMs: 10_000 });
@@ -87,18 +100,11 @@ describe('federation — the whereis cache', () => {
     const a = await cluster.startGroup('ga', ['a1', 'a2', 'a3'], { root: true });
     const b = await cluster.startGroup('gb', ['b1', 'b2'], { seeds: cluster.rootGatewayAddresses() });
     const c = await cluster.startGroup('gc', ['c1', 'c2'], { seeds: cluster.rootGatewayAddresses() });
-    const first = idleProcess(c[1]!.node);
-    const second = idleProcess(c[1]!.node);
-    await c[1]!.federation.register('drifted', first);
     const caching = b[0]!;
-    expect((await caching.federation.whereis('drifted'))?.pid.equals(first)).toBe(true);
-    expect((await caching.federation.whereis('drifted'))?.pid.equals(first)).toBe(true);
-    expect(caching.federation.status()).toMatchObject({ cacheHits: 1 });
+    const { first, second } = await cachedAt(caching, c[1]!, 'drifted');
     // The home gateway that answered (and alone knows who caches the name) is cut off from its
     // group, not leading it: the other two move the name's slot to gc without it.
-    const record = (await a[0]!.federation.directory()).groups.find((group) => group.id === 'ga')!;
-    const servingNode = orderGateways(record.gateways, caching.federation.status().gateway!.node, () => 'connected')[0]!.node;
-    const home = a.find((member) => member.federation.status().gateway?.node === servingNode)!;
+    const home = await servingGateway(a, caching);
     const rest = a.filter((member) => member !== home);
     if (home.group.status().role === 'leader') await home.group.transferLeadership(rest[0]!.node.name, { timeoutMs: 10_000 });
     isolate(home, a, true);

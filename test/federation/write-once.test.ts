@@ -11,7 +11,7 @@
 // most once).
 import { afterEach, describe, expect, it } from 'vitest';
 import { GLOBAL_EXTENSION, type GlobalCommand } from '../../federation/index.js';
-import { isFedError } from '../../runtime/index.js';
+import { isFedError, type Pid } from '../../runtime/index.js';
 import { collector, createCluster, eventually, idleProcess, type Cluster, type Member } from './fixtures/cluster.js';
 
 let cluster: Cluster;
@@ -36,23 +36,30 @@ function countRegisters(member: Member, name: string): { count: number } {
   return counter;
 }
 
+/** Two groups; the root ga (home of every name) cut inside, leaderless: a register of `name` from gb's member `via` times out. Heals ga; returns the groups and the holder. */
+async function registerTimedOut(name: string, via: number, beforeRegister: (a: readonly Member[]) => void = () => undefined): Promise<{ a: Member[]; b: Member[]; pid: Pid }> {
+  cluster = createCluster();
+  // The root group owns every slot: every name is homed in ga, and gb's writes cross.
+  const a = await cluster.startGroup('ga', ['a1', 'a2', 'a3'], { root: true });
+  const b = await cluster.startGroup('gb', ['b1', 'b2', 'b3'], { seeds: cluster.rootGatewayAddresses() });
+  beforeRegister(a);
+  cutInside(a, true);
+  await eventually('ga has no leader', () => a.every((member) => member.group.status().role !== 'leader'));
+  const pid = idleProcess(b[via]!.node);
+  const outcome = await b[via]!.federation.register(name, pid).then(
+    () => 'ok',
+    (error: unknown) => (isFedError(error) ? error.code : String(error)),
+  );
+  // The home group could not commit it; whether it will once healed is unknown to the caller.
+  expect(outcome).toBe('timeout');
+  cutInside(a, false);
+  return { a, b, pid };
+}
+
 describe('federation — a cross-group write reaches its home group once', () => {
   it('a register that timed out on the way to a home group without quorum is applied once after the heal, not once per retry', async () => {
-    cluster = createCluster();
-    // The root group owns every slot: every name is homed in ga, and gb's writes cross.
-    const a = await cluster.startGroup('ga', ['a1', 'a2', 'a3'], { root: true });
-    const b = await cluster.startGroup('gb', ['b1', 'b2', 'b3'], { seeds: cluster.rootGatewayAddresses() });
-    const counter = countRegisters(a[0]!, 'once');
-    cutInside(a, true);
-    await eventually('ga has no leader', () => a.every((member) => member.group.status().role !== 'leader'));
-    const pid = idleProcess(b[0]!.node);
-    const outcome = await b[0]!.federation.register('once', pid).then(
-      () => 'ok',
-      (error: unknown) => (isFedError(error) ? error.code : String(error)),
-    );
-    // The home group could not commit it; whether it will once healed is unknown to the caller.
-    expect(outcome).toBe('timeout');
-    cutInside(a, false);
+    let counter = { count: 0 };
+    const { a, b, pid } = await registerTimedOut('once', 0, (home) => (counter = countRegisters(home[0]!, 'once')));
     await eventually('ga applied the register', () => counter.count >= 1, 15_000);
     // Every copy that reached ga is proposed before its server-side deadline (the federation's
     // requestTimeoutMs, 3 s here, from when it arrived, before the heal): wait it out, then a
@@ -68,18 +75,7 @@ describe('federation — a cross-group write reaches its home group once', () =>
 
 describe('federation — a name whose register timed out still dies with its process', () => {
   it('the register times out, the home group applies it after the heal, and the holder\'s exit releases it', async () => {
-    cluster = createCluster();
-    const a = await cluster.startGroup('ga', ['a1', 'a2', 'a3'], { root: true });
-    const b = await cluster.startGroup('gb', ['b1', 'b2', 'b3'], { seeds: cluster.rootGatewayAddresses() });
-    cutInside(a, true);
-    await eventually('ga has no leader', () => a.every((member) => member.group.status().role !== 'leader'));
-    const holder = idleProcess(b[2]!.node);
-    const outcome = await b[2]!.federation.register('orphan', holder).then(
-      () => 'ok',
-      (error: unknown) => (isFedError(error) ? error.code : String(error)),
-    );
-    expect(outcome).toBe('timeout');
-    cutInside(a, false);
+    const { b, pid: holder } = await registerTimedOut('orphan', 2);
     await eventually('the register applied after all', async () => (await b[0]!.federation.whereis('orphan', { consistency: 'linearizable' }).catch(() => undefined))?.pid.key === holder.key, 15_000);
     // Before: nothing watched the holder of a register that had failed, so the name outlived it.
     b[2]!.node.send(holder, 'stop');
