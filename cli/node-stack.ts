@@ -202,7 +202,6 @@ export async function startNodeStack(options: NodeStackOptions): Promise<NodeSta
     // group closes, after everything above it): the group is not left leaderless for an
     // election timeout by a planned stop.
     closers.push(async () => {
-      if (group.status().role !== 'leader') return;
       const successor = await group.handOffLeadership();
       if (successor !== undefined) options.log('info', `handed the leadership of group ${group.id} to ${successor} before stopping`, { component: 'group', successor });
     });

@@ -1363,11 +1363,16 @@ export class Group {
     for (const node of this.distribution.peers({ hidden: false })) {
       if (node === this.node.name || this.state.addressOf(node) === undefined) continue;
       if (status.conf.voters.includes(node) || status.conf.learners.includes(node)) continue;
-      const toldAt = this.#toldRemovedAt.get(node);
-      if (toldAt !== undefined && this.#clock.now() - toldAt < REMOVED_NOTICE_MS) continue;
-      trimOldest(this.#toldRemovedAt, REMOVED_NOTICES_MAX);
-      this.#tellRemoved(node);
+      this.#tellRemovedNow(node);
     }
+  }
+
+  /** `#tellRemoved`, unless `node` was told within `REMOVED_NOTICE_MS` (the memory of that is bounded). */
+  #tellRemovedNow(node: string): void {
+    const toldAt = this.#toldRemovedAt.get(node);
+    if (toldAt !== undefined && this.#clock.now() - toldAt < REMOVED_NOTICE_MS) return;
+    trimOldest(this.#toldRemovedAt, REMOVED_NOTICES_MAX);
+    this.#tellRemoved(node);
   }
 
   #tellRemoved(node: string): void {
@@ -1394,10 +1399,7 @@ export class Group {
     // it was promoted after the campaigner went away); a join sent back to a follower is
     // forwarded to the leader.
     if (status.leader === null || status.conf.voters.includes(message.from) || status.conf.learners.includes(message.from)) return;
-    const toldAt = this.#toldRemovedAt.get(message.from);
-    if (toldAt !== undefined && this.#clock.now() - toldAt < REMOVED_NOTICE_MS) return;
-    trimOldest(this.#toldRemovedAt, REMOVED_NOTICES_MAX);
-    this.#tellRemoved(message.from);
+    this.#tellRemovedNow(message.from);
   }
 
   /**
@@ -1579,10 +1581,12 @@ export class Group {
     });
     const healthyLearner = healthyLearners[0];
     const deadLearner = learners.find((learner) => unreachableFor(learner) >= this.#settings.learnerDownGraceMs);
+    // From 3 voters on, an odd count stays odd unless a second learner follows at once.
+    const promotionKeepsOdd = voters.length < 3 || voters.length % 2 === 0 || healthyLearners.length >= 2;
     if (deadVoter !== undefined && (healthyLearner !== undefined || voters.length > target)) {
       const remaining = voters.filter((voter) => voter !== deadVoter);
       if (this.#liveQuorum(remaining, unreachableFor)) this.#changeConf({ type: 'remove', node: deadVoter });
-    } else if (voters.length < target && healthyLearner !== undefined && (voters.length < 3 || (voters.length + 1) % 2 === 1 || healthyLearners.length >= 2)) {
+    } else if (voters.length < target && healthyLearner !== undefined && promotionKeepsOdd) {
       if (this.#liveQuorum([...voters, healthyLearner], unreachableFor)) this.#changeConf({ type: 'promote', node: healthyLearner });
     } else if (deadLearner !== undefined) {
       // A learner is no voter: removing it changes no quorum.
