@@ -1035,6 +1035,11 @@ export class RaftNode {
     if (!isValidChange(log.conf(), change)) return this.#reject('conf_change', requestId, 'bad_conf_change');
     const entry: Entry = { term: this.#term, index: log.lastIndex() + 1, type: 'conf_change', data: change };
     log.append(entry);
+    // A member added again while its removal is still tracked (it was never told: it was gone)
+    // starts from a fresh progress: what it held before is no promise of what it holds now (its
+    // disk may be a new one), and a match that may never go back would leave it stuck, every
+    // append after that match rejected and the leader never sending what comes before it.
+    if ((change.type === 'add_learner' || change.type === 'add_voter') && change.node !== this.id) this.#progress.delete(change.node);
     this.#syncProgressWithConf();
     this.#requests.push({ kind: 'conf_change', id: requestId, outcome: 'appended', index: entry.index, term: entry.term });
   }

@@ -262,6 +262,33 @@ describe('raft membership — one safe change at a time', () => {
     expect(appliedData(cluster, 'n2')).toEqual(['two-voters']);
   });
 
+  it('a member removed while it was gone and added back at once catches up from an empty disk', () => {
+    // Found by jepsen-lite's wipe nemesis: the leader kept the progress of a removed member it
+    // could not tell (the member was gone), and re-adding the member reused it. Its match (what
+    // the old disk held) never went back, so every append after it was rejected by the new,
+    // empty log and nothing before it was ever sent: the member never caught up.
+    const cluster = testCluster();
+    elect(cluster, 'n1');
+    cluster.propose('n1', 'a');
+    cluster.propose('n1', 'b');
+    cluster.stabilize();
+    expect(appliedData(cluster, 'n3')).toEqual(['a', 'b']);
+    cluster.wipe('n3');
+    cluster.raft('n1').step({ type: 'conf_change', change: { type: 'remove', node: 'n3' }, id: 'out' });
+    cluster.stabilize();
+    cluster.raft('n1').step({ type: 'conf_change', change: { type: 'add_learner', node: 'n3' }, id: 'in' });
+    cluster.stabilize();
+    expect(cluster.member('n1').results.filter((r) => r.kind === 'conf_change').map((r) => r.outcome)).toEqual(['appended', 'appended']);
+    cluster.restart('n3');
+    expect(cluster.raft('n3').status()).toMatchObject({ lastIndex: 0, conf: { voters: [], learners: [] } });
+    ticks(cluster, 5);
+    cluster.propose('n1', 'c');
+    cluster.stabilize();
+    ticks(cluster, 5);
+    expect(appliedData(cluster, 'n3')).toEqual(['a', 'b', 'c']);
+    expect(cluster.raft('n3').status().conf).toEqual({ voters: ['n1', 'n2'], learners: ['n3'] });
+  });
+
   it('a removed leader commits its removal, hands over and steps down', () => {
     const cluster = testCluster();
     elect(cluster, 'n1');

@@ -170,7 +170,9 @@ function mixHash(hash: number, text: string): number {
 
 export class SimMember {
   raft: RaftNode | null = null;
-  readonly storage = new MemoryStorage();
+  storage = new MemoryStorage();
+  /** Set by `wipe`: it starts again with an empty storage and never bootstraps. */
+  wiped = false;
   machine = new HashStateMachine();
   pendingReads = new Map<string, PendingRead>();
   /** Results of requests seen in Ready (tests inspect them). */
@@ -267,7 +269,7 @@ export class SimCluster {
 
 
   #raftConfig(id: NodeId): RaftConfig {
-    const isBootstrap = this.options.bootstrap.voters.includes(id) || this.options.bootstrap.learners.includes(id);
+    const isBootstrap = !this.member(id).wiped && (this.options.bootstrap.voters.includes(id) || this.options.bootstrap.learners.includes(id));
     return defaultRaftConfig(id, this.rng.fork(), { ...this.options.raft, bootstrap: isBootstrap ? this.options.bootstrap : null });
   }
 
@@ -292,6 +294,15 @@ export class SimCluster {
     member.raft = null;
     member.pending = null;
     this.note(`crash ${id}`, [id]);
+  }
+
+  /** Crash `id` and lose its disk: `restart` brings it back with an empty storage (a new member under the old id). */
+  wipe(id: NodeId): void {
+    this.crash(id);
+    const member = this.member(id);
+    member.storage = new MemoryStorage();
+    member.wiped = true;
+    this.note(`wipe ${id}`, [id]);
   }
 
   restart(id: NodeId): void {
