@@ -1,10 +1,15 @@
 /**
  * A node's data directory: `node.json` (identity: format, node name, group, creation) beside
  * the Raft store (`raft/`, classic-level). Opening it:
- * - creates it if absent (creation 1): first the `raft/` store, then `node.json`, so a directory
- *   with a `node.json` always has its Raft store;
+ * - creates it if absent: first the `raft/` store, then `node.json`, so a directory with a
+ *   `node.json` always has its Raft store;
  * - otherwise bumps `creation` (Erlang's creation: pids of the earlier incarnation are dead),
  *   written atomically (temp file, fsync, rename, fsync of the directory);
+ * - a creation is the previous one plus 1, or the seconds since 2020 if that is more
+ *   (`nextCreation`): a node whose directory was wiped, back under its old name, still comes
+ *   back with a creation above its last one (the others hold that one: pids of a lower one are
+ *   of an older incarnation, refused as dead), as long as the clock moved on by more than it
+ *   restarted;
  * - refuses, having written NOTHING (every check runs before the first write), a directory that
  *   is corrupt (`corrupt_data`), from a newer format, or that belongs to another node or group
  *   (`wrong_data_dir`) — and an initialized directory (one with a `node.json`) whose `raft/` is
@@ -28,6 +33,14 @@ import { fedError } from '../runtime/index.js';
 import { type GroupRaftStore, LEVEL_CURRENT_FILE, RAFT_STORE_FORMAT, RaftStore, verifyStoreMeta } from './raft-store.js';
 
 export const DATA_FORMAT_VERSION = 1;
+const CREATION_EPOCH_MS = Date.UTC(2020, 0, 1);
+const CREATION_MAX = 0xffff_ffff;
+
+/** The creation of a new incarnation after `previous` (none: a new directory); see the header. */
+export function nextCreation(previous: number | undefined, nowMs: number = Date.now()): number {
+  const clock = Math.floor((nowMs - CREATION_EPOCH_MS) / 1000);
+  return Math.min(CREATION_MAX, Math.max((previous ?? 0) + 1, clock));
+}
 const IDENTITY_FILE = 'node.json';
 const RAFT_DIRECTORY = 'raft';
 
@@ -62,10 +75,10 @@ export function openDataDir(path: string, expected: { name: string; group: strin
   const raftPath = join(path, RAFT_DIRECTORY);
   if (inspected.kind === 'new') {
     mkdirSync(raftPath, { recursive: true, mode: 0o700 });
-    const identity = writeIdentity(path, { format: DATA_FORMAT_VERSION, name: expected.name, group: expected.group, creation: 1 });
+    const identity = writeIdentity(path, { format: DATA_FORMAT_VERSION, name: expected.name, group: expected.group, creation: nextCreation(undefined) });
     return { path, identity, fresh: true, raftPath };
   }
-  const identity = writeIdentity(path, { ...inspected.previous, creation: inspected.previous.creation + 1 });
+  const identity = writeIdentity(path, { ...inspected.previous, creation: nextCreation(inspected.previous.creation) });
   return { path, identity, fresh: false, raftPath };
 }
 
@@ -87,10 +100,10 @@ export async function openDataDirVerified(path: string, expected: { name: string
       const hasState = loaded.hardState !== undefined || loaded.snapshot !== undefined || loaded.entries.length > 0;
       if (hasState) throw fedError('corrupt_data', `data directory ${path} has a Raft store with state but no ${IDENTITY_FILE}; refusing to use it`);
       if (loaded.meta === undefined) await store.writeMeta({ format: RAFT_STORE_FORMAT, group: expected.group, node: expected.name });
-      const identity = writeIdentity(path, { format: DATA_FORMAT_VERSION, name: expected.name, group: expected.group, creation: 1 });
+      const identity = writeIdentity(path, { format: DATA_FORMAT_VERSION, name: expected.name, group: expected.group, creation: nextCreation(undefined) });
       return { path, identity, fresh: true, raftPath, store };
     }
-    const identity = writeIdentity(path, { ...inspected.previous, creation: inspected.previous.creation + 1 });
+    const identity = writeIdentity(path, { ...inspected.previous, creation: nextCreation(inspected.previous.creation) });
     return { path, identity, fresh: false, raftPath, store };
   } catch (error) {
     await store.close();

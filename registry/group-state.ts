@@ -15,8 +15,11 @@ export function isRingWeight(weight: unknown): weight is number {
 
 export type GroupCommand =
   | RegistryCommand
-  /** A member's listen address and (optional, default 1) ring weight. */
-  | { readonly op: 'member'; readonly node: string; readonly address: string; readonly weight?: number }
+  /**
+   * A member's listen address, (optional, default 1) ring weight and (optional) Raft store id:
+   * the store the group admitted under this name (an op without one keeps the recorded one).
+   */
+  | { readonly op: 'member'; readonly node: string; readonly address: string; readonly weight?: number; readonly storeId?: string }
   | { readonly op: 'forget_member'; readonly node: string }
   /**
    * The leader is demoting voter `node` to learner (`on`), or is done (`!on`). The core moves a
@@ -55,6 +58,8 @@ interface GroupSnapshot {
   readonly weights?: ReadonlyArray<readonly [string, number]>;
   /** Members being demoted from voter to learner (absent in older snapshots). */
   readonly demoting?: readonly string[];
+  /** Each member's admitted Raft store id, where known (absent in older snapshots). */
+  readonly stores?: ReadonlyArray<readonly [string, string]>;
   readonly extensions?: ReadonlyArray<readonly [string, unknown]>;
 }
 
@@ -62,6 +67,7 @@ export class GroupState {
   readonly names = new NameRegistry();
   readonly #addresses = new Map<string, string>();
   readonly #weights = new Map<string, number>();
+  readonly #stores = new Map<string, string>();
   readonly #demoting = new Set<string>();
   readonly #extensions = new Map<string, ExtensionStateMachine>();
 
@@ -86,6 +92,11 @@ export class GroupState {
     return this.#weights.get(node) ?? 1;
   }
 
+  /** The Raft store the group admitted for `node` (see the `member` command), if recorded. */
+  storeIdOf(node: string): string | undefined {
+    return this.#stores.get(node);
+  }
+
   /** Members being demoted from voter to learner (see the `demoting` command), sorted. */
   demoting(): string[] {
     return [...this.#demoting].sort();
@@ -103,7 +114,11 @@ export class GroupState {
         if (!isRingWeight(weight)) {
           return { ok: false, code: 'badarg', reason: `member weight must be an integer in [1, ${RING_WEIGHT_MAX}], got ${String(weight)}` };
         }
+        if (command.storeId !== undefined && (typeof command.storeId !== 'string' || command.storeId.length === 0)) {
+          return { ok: false, code: 'badarg', reason: `member store id must be a non-empty string, got ${String(command.storeId)}` };
+        }
         this.#addresses.set(command.node, command.address);
+        if (command.storeId !== undefined) this.#stores.set(command.node, command.storeId);
         if (weight === 1) this.#weights.delete(command.node);
         else this.#weights.set(command.node, weight);
         return { ok: true, revision: index };
@@ -112,6 +127,7 @@ export class GroupState {
         this.names.skip(index);
         this.#addresses.delete(command.node);
         this.#weights.delete(command.node);
+        this.#stores.delete(command.node);
         return { ok: true, revision: index };
       case 'demoting':
         this.names.skip(index);
@@ -144,7 +160,7 @@ export class GroupState {
     const weights = [...this.#weights.entries()].sort((a, b) => (a[0] < b[0] ? -1 : 1));
     const writer = new MsgpackWriter();
     // The keys of GroupSnapshot, in its order.
-    writer.mapHeader(6);
+    writer.mapHeader(7);
     writer.string('version');
     writer.uint(1);
     writer.string('registry');
@@ -155,6 +171,8 @@ export class GroupState {
     writer.value(weights);
     writer.string('demoting');
     writer.value(this.demoting());
+    writer.string('stores');
+    writer.value([...this.#stores.entries()].sort((a, b) => (a[0] < b[0] ? -1 : 1)));
     writer.string('extensions');
     writer.value(extensions);
     return writer.bytes();
@@ -170,6 +188,8 @@ export class GroupState {
     for (const [node, weight] of snapshot.weights ?? []) this.#weights.set(node, weight);
     this.#demoting.clear();
     for (const node of snapshot.demoting ?? []) this.#demoting.add(node);
+    this.#stores.clear();
+    for (const [node, storeId] of snapshot.stores ?? []) this.#stores.set(node, storeId);
     for (const [name, state] of snapshot.extensions ?? []) this.#extensions.get(name)?.restore(state);
   }
 }

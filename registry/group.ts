@@ -35,7 +35,19 @@
  *   a quorum of the voters it leaves is live for the leader, so it never locks the group out —
  *   and removes learners unreachable for longer than `learnerDownGraceMs` (they rejoin if they
  *   come back).
+ * - A member's Raft store has an id (made when it is first opened). A store that neither
+ *   bootstrapped the group nor was admitted by it — a new node, or a node whose data directory
+ *   was wiped, back under its old name — takes part in no Raft exchange (it drops every Raft
+ *   message) until a member that applied the group's record of that store id tells it it is
+ *   admitted. Its name may be a voter whose vote and acknowledged entries went with the old
+ *   store: counting it as that voter could elect two leaders in one term or lose committed
+ *   entries. The leader admits a joining store by recording its id and adding it as a learner;
+ *   a store that comes back under the name of a member the group holds under another (or no)
+ *   id is first removed from the configuration (a voter only while a quorum of the others is
+ *   live), then admitted as new. etcd asks an operator to do this (member remove, member add);
+ *   a wiped member identifies itself here, so the group does it.
  */
+import { randomBytes } from 'node:crypto';
 import {
   type Clock,
   type Distribution,
@@ -70,7 +82,7 @@ import {
   applyConfChange,
   defaultRaftConfig,
 } from './raft/index.js';
-import { type EncodedRun, type GroupRaftStore, RAFT_STORE_FORMAT, RaftStore, type RaftStoreStats, type StoredGroupSnapshot, verifyStoreMeta } from './raft-store.js';
+import { type EncodedRun, type GroupRaftStore, RAFT_STORE_FORMAT, RaftStore, type RaftStoreStats, type StoreMeta, type StoredGroupSnapshot, verifyStoreMeta } from './raft-store.js';
 import { type ExtensionStateMachine, type GroupCommand, type GroupEntryData, type GroupResult, GroupState, isRingWeight } from './group-state.js';
 import { type NameEntry, WATCH_EVENTS_MAX, type WatchEvent, copyMeta, validateName } from './names.js';
 import { HashRing, RING_WEIGHT_MAX } from './ring.js';
@@ -139,6 +151,9 @@ export const UNSAFE_MODES = ['stale-reads', 'early-ack', 'no-quorum-check'] as c
 export type UnsafeMode = (typeof UNSAFE_MODES)[number];
 
 export const JOIN_TIMEOUT_MS_DEFAULT = 15_000;
+/** How often the leader logs, per member and store, that a member came back with a store it did not admit. */
+const LOST_STORE_LOG_MS = 10_000;
+const LOST_STORE_LOGGED_MAX = 256;
 const JOIN_RETRY_MS = 200;
 /** A learner at most this many entries behind the commit index may be promoted to voter. */
 const LEARNER_CAUGHT_UP_ENTRIES = 16;
@@ -241,6 +256,10 @@ export interface GroupStatus {
   readonly voters: readonly string[];
   readonly learners: readonly string[];
   readonly names: number;
+  /** This member's Raft store id (see the header). */
+  readonly storeId: string;
+  /** False while this member's store waits to be admitted: it takes part in no Raft exchange. */
+  readonly admitted: boolean;
 }
 
 /** What `onApply` listeners see: one applied command or configuration change, or the state replaced by a snapshot. */
@@ -251,7 +270,13 @@ export type AppliedEvent =
 
 /** Control-lane messages of the group protocol (channel `group:<id>`). */
 type GroupMessage =
-  | { readonly type: 'join'; readonly node: string; readonly address: string; readonly weight?: number }
+  /**
+   * `storeId`: the joiner's Raft store; `admitted`: whether that store was admitted before (or
+   * bootstrapped the group). Absent in joins from before store ids (treated as admitted).
+   */
+  | { readonly type: 'join'; readonly node: string; readonly address: string; readonly weight?: number; readonly storeId?: string; readonly admitted?: boolean }
+  /** From a member that applied the group's record of `storeId` for `node` (and `node` in its configuration): take part. */
+  | { readonly type: 'admitted'; readonly node: string; readonly storeId: string }
   | { readonly type: 'leave'; readonly node: string }
   /** Hand leadership to `to` (a member asks; a follower sends it on to its leader once). */
   | { readonly type: 'transfer_leader'; readonly to: string; readonly forwarded?: boolean }
@@ -277,6 +302,17 @@ function isRaftMessage(payload: unknown, from: string, self: string): payload is
   if (typeof payload !== 'object' || payload === null) return false;
   const message = payload as { type?: unknown; from?: unknown; to?: unknown; term?: unknown };
   return typeof message.type === 'string' && message.from === from && message.to === self && typeof message.term === 'number';
+}
+
+/**
+ * This member's store id and whether the group admitted it (see the header): a store from
+ * before store ids gets one, and counts as admitted if it holds Raft state (its data directory
+ * was checked whole, so it is the store its votes and entries were made with); a fresh store is
+ * admitted only when it bootstraps the group.
+ */
+function storeIdentity(meta: StoreMeta | undefined, fresh: boolean, bootstrap: boolean): { storeId: string; admitted: boolean } {
+  if (meta?.storeId !== undefined) return { storeId: meta.storeId, admitted: meta.admitted === true || (fresh && bootstrap) };
+  return { storeId: randomBytes(8).toString('hex'), admitted: !fresh || bootstrap };
 }
 
 /** The number of voters a group of `members` keeps: 3, or 5 once it has 5 or more members (fewer while it is smaller than 3). */
@@ -349,6 +385,20 @@ export class Group {
   #removedBy: string | undefined;
   /** Set by `leave()`: a member that left does not ask to be re-admitted. */
   #left = false;
+  /** This member's Raft store id, whether the group admitted it, and its meta format (see the header). */
+  #storeId = '';
+  #admitted = false;
+  #storeFormat = RAFT_STORE_FORMAT;
+  /** Set by `join`: a member whose store is not admitted keeps asking (see #rejoinIfRemoved). */
+  #joinRequested = false;
+  /** Set while the `admitted` mark is being written to the store. */
+  #admitting = false;
+  /** Raft messages dropped because this member's store is not admitted yet. */
+  #droppedUnadmitted = 0;
+  /** As leader: joiners admitted under a new store id, to be told so once both records apply. */
+  readonly #toAdmit = new Map<string, string>();
+  /** When the leader last logged that each member came back with a store it did not admit (by `node store`). */
+  readonly #lostStoreLoggedAt = new Map<string, number>();
   /** When the leader last told each non-member that it is not in the configuration. */
   readonly #toldRemovedAt = new Map<string, number>();
   #clientProposals = 0;
@@ -424,16 +474,20 @@ export class Group {
     // The store is ours from here: every failure below closes it (the caller gave it away).
     let loaded;
     let group: Group;
+    let identity: { storeId: string; admitted: boolean };
     try {
       loaded = await store.load();
       verifyStoreMeta(options.raftPath ?? 'memory', loaded, { group: options.group, node: options.node.name });
-      if (loaded.meta === undefined) await store.writeMeta({ format: RAFT_STORE_FORMAT, group: options.group, node: options.node.name });
+      const fresh = loaded.entries.length === 0 && loaded.snapshot === undefined && loaded.hardState === undefined;
+      identity = storeIdentity(loaded.meta, fresh, options.bootstrap === true);
+      if (loaded.meta === undefined || loaded.meta.storeId !== identity.storeId || loaded.meta.admitted !== identity.admitted) {
+        await store.writeMeta({ format: loaded.meta?.format ?? RAFT_STORE_FORMAT, group: options.group, node: options.node.name, ...identity });
+      }
       const storage = new MemoryStorage();
       if (loaded.snapshot !== undefined) storage.installSnapshot(loaded.snapshot.snapshot);
       storage.append(loaded.entries);
       if (loaded.hardState !== undefined) storage.setHardState(loaded.hardState);
       const rng = options.rng ?? new Rng(randomSeed());
-      const fresh = loaded.entries.length === 0 && loaded.snapshot === undefined && loaded.hardState === undefined;
       const raft = new RaftNode(
         defaultRaftConfig(options.node.name, rng, {
           electionTicks: options.electionTicks ?? GROUP_DEFAULTS.electionTicks,
@@ -448,6 +502,9 @@ export class Group {
         storage,
       );
       group = new Group(options, storage, store, raft);
+      group.#storeId = identity.storeId;
+      group.#admitted = identity.admitted;
+      group.#storeFormat = loaded.meta?.format ?? RAFT_STORE_FORMAT;
     } catch (error) {
       await store.close();
       throw error;
@@ -477,6 +534,11 @@ export class Group {
         const message = isRaftMessage(payload, from, this.node.name) ? this.#withDecodedEntries(payload) : undefined;
         if (message === undefined) {
           this.#log('warn', 'raft_message_rejected', `malformed Raft message from ${from}`);
+          return;
+        }
+        if (!this.#admitted) {
+          // Not yet admitted (see the header): our name may be a voter of an earlier store.
+          this.#droppedUnadmitted++;
           return;
         }
         this.#noteMembership(message);
@@ -831,6 +893,8 @@ export class Group {
       node: this.node.name,
       address: this.#options.address,
       weight: this.#weight,
+      storeId: this.#storeId,
+      admitted: this.#admitted,
     } satisfies GroupMessage);
   }
 
@@ -843,6 +907,7 @@ export class Group {
     const seed = await this.distribution.connect(seedAddress);
     this.#removed = false;
     this.#left = false;
+    this.#joinRequested = true;
     const deadline = this.#clock.now() + (options.timeoutMs ?? JOIN_TIMEOUT_MS_DEFAULT);
     while (!this.isMember()) {
       if (this.#closed) throw fedError('shutdown', 'closed while joining');
@@ -905,6 +970,8 @@ export class Group {
       voters: [...status.conf.voters].sort(),
       learners: [...status.conf.learners].sort(),
       names: this.state.names.size,
+      storeId: this.#storeId,
+      admitted: this.#admitted,
     };
   }
 
@@ -1285,6 +1352,7 @@ export class Group {
       this.#emitApplied({ type: 'restore', index: this.state.appliedIndex });
     }
     for (const entry of ready.committedEntries) this.#applyEntry(entry);
+    if (this.#toAdmit.size > 0 && ready.committedEntries.length > 0) this.#tellAdmitted();
     for (const request of ready.requests) this.#onRequestResult(request);
     for (const read of ready.readStates) this.#readsWaitingApply.push({ requestId: read.requestId, index: read.index });
     this.#serveReads();
@@ -1531,10 +1599,13 @@ export class Group {
   #publishAddress(status: RaftStatus): void {
     const me = this.node.name;
     const known = status.conf.voters.includes(me) || status.conf.learners.includes(me);
-    const published = this.state.addressOf(me) === this.#options.address && this.state.weightOf(me) === this.#weight;
+    // The store id only once admitted: a store not yet admitted must not record itself (see the header).
+    const storeId = this.#admitted ? this.#storeId : undefined;
+    const published =
+      this.state.addressOf(me) === this.#options.address && this.state.weightOf(me) === this.#weight && (storeId === undefined || this.state.storeIdOf(me) === storeId);
     if (!known || status.leader === null || published || this.#releasing.has('address')) return;
     this.#releasing.add('address');
-    this.propose({ op: 'member', node: me, address: this.#options.address, weight: this.#weight })
+    this.propose({ op: 'member', node: me, address: this.#options.address, weight: this.#weight, ...(storeId === undefined ? {} : { storeId }) })
       .catch(() => undefined)
       .finally(() => this.#releasing.delete('address'));
   }
@@ -1544,7 +1615,9 @@ export class Group {
    * back) asks to be admitted again, as a learner; one that left with `leave()` does not.
    */
   #rejoinIfRemoved(status: RaftStatus): void {
-    if (!this.#removed || this.#left) return;
+    // Also a joiner whose store is not admitted yet, once `join` gave up waiting (the leader
+    // removes an earlier store's voter only while a quorum of the others is live).
+    if (!(this.#removed || (this.#joinRequested && !this.#admitted && !this.isMember())) || this.#left) return;
     const via = [this.#removedBy, status.leader, ...this.distribution.peers({ hidden: false })].find(
       (node): node is string => node !== undefined && node !== null && node !== this.node.name && this.distribution.isConnected(node),
     );
@@ -1664,7 +1737,10 @@ export class Group {
           if (direct && status.leader !== null && status.leader !== from) this.distribution.sendControl(status.leader, `group:${this.id}`, message);
           return;
         }
-        if (message.type === 'join') this.#admit(message.node, message.address, isRingWeight(message.weight) ? message.weight : 1, status);
+        if (message.type === 'join') {
+          const storeId = typeof message.storeId === 'string' && message.storeId.length > 0 ? message.storeId : undefined;
+          this.#admit(message.node, message.address, isRingWeight(message.weight) ? message.weight : 1, storeId, storeId === undefined || message.admitted !== false, status);
+        }
         else {
           if (this.state.demoting().includes(message.node)) this.#proposeOnce(`demoting:${message.node}`, { op: 'demoting', node: message.node, on: false });
           this.#changeConf({ type: 'remove', node: message.node });
@@ -1683,6 +1759,9 @@ export class Group {
         }
         return;
       }
+      case 'admitted':
+        if (message.node === this.node.name && message.storeId === this.#storeId) this.#markAdmitted(from);
+        return;
       case 'removed':
         // From our leader, from a leader of a term at least ours that does not know us, or when we
         // know no leader. A notice that is outdated costs little: the next append or heartbeat from
@@ -1712,14 +1791,90 @@ export class Group {
     }
   }
 
-  #admit(node: string, address: string, weight: number, status: RaftStatus): void {
+  /**
+   * As leader, a join from `node` with store `storeId` (undefined: a joiner from before store
+   * ids), `admitted` if that store was admitted before. See the header: a store the group does
+   * not hold for a member in the configuration, and that was never admitted, is the member's
+   * data lost — removed first, admitted as new once it is out.
+   */
+  #admit(node: string, address: string, weight: number, storeId: string | undefined, admitted: boolean, status: RaftStatus): void {
     if (typeof address !== 'string') return;
-    if (this.state.addressOf(node) !== address || this.state.weightOf(node) !== weight) {
-      this.propose({ op: 'member', node, address, weight }).catch(() => undefined);
+    const inConf = status.conf.voters.includes(node) || status.conf.learners.includes(node);
+    const recorded = this.state.storeIdOf(node);
+    if (inConf && storeId !== undefined && recorded !== storeId && !admitted) {
+      this.#removeLostStore(node, storeId, recorded, status);
+      return;
     }
-    if (!status.conf.voters.includes(node) && !status.conf.learners.includes(node)) {
-      this.#changeConf({ type: 'add_learner', node });
+    // The store id is recorded only for a joiner out of the configuration, or one whose store
+    // was admitted (a member from before store ids): never for a new store while its name may
+    // still count as an earlier store's voter.
+    const record = storeId !== undefined && recorded !== storeId ? storeId : undefined;
+    if (this.state.addressOf(node) !== address || this.state.weightOf(node) !== weight || record !== undefined) {
+      this.propose({ op: 'member', node, address, weight, ...(record === undefined ? {} : { storeId: record }) }).catch(() => undefined);
     }
+    if (!inConf) this.#changeConf({ type: 'add_learner', node });
+    if (storeId !== undefined && !admitted) {
+      this.#toAdmit.set(node, storeId);
+      this.#tellAdmitted();
+    }
+  }
+
+  /** `node` came back with store `storeId`, not the one the group holds for it: take it out of the configuration. */
+  #removeLostStore(node: string, storeId: string, recorded: string | undefined, status: RaftStatus): void {
+    const voter = status.conf.voters.includes(node);
+    const others = status.conf.voters.filter((other) => other !== node);
+    const removable = !voter || this.#liveQuorum(others, (other) => (other === this.node.name || this.distribution.isConnected(other) ? 0 : 1));
+    const key = `${node} ${storeId}`;
+    const now = this.#clock.now();
+    if (now - (this.#lostStoreLoggedAt.get(key) ?? -Infinity) >= LOST_STORE_LOG_MS) {
+      this.#lostStoreLoggedAt.set(key, now);
+      if (this.#lostStoreLoggedAt.size > LOST_STORE_LOGGED_MAX) this.#lostStoreLoggedAt.delete(this.#lostStoreLoggedAt.keys().next().value as string);
+      this.#log(
+        'warn',
+        'member_store_lost',
+        `${node} came back with a new Raft store (${storeId}; the group holds ${recorded ?? 'none recorded'}): its data directory was lost; ` +
+          (removable
+            ? `removing it from the ${voter ? 'voters' : 'learners'}, then admitting it as a new learner`
+            : `it stays out of every Raft exchange until a quorum of the other voters (${others.join(', ')}) is live to remove it`),
+        { node, storeId, recorded: recorded ?? null },
+      );
+    }
+    if (removable) this.#changeConf({ type: 'remove', node });
+  }
+
+  /** As leader: tell each joiner in #toAdmit whose store id and configuration entry both applied here that it is admitted. */
+  #tellAdmitted(): void {
+    if (!this.#leading) return;
+    const conf = this.#committedConf;
+    for (const [node, storeId] of this.#toAdmit) {
+      if (this.state.storeIdOf(node) !== storeId || (!conf.voters.includes(node) && !conf.learners.includes(node))) continue;
+      this.#toAdmit.delete(node);
+      this.distribution.sendControl(node, `group:${this.id}`, { type: 'admitted', node, storeId } satisfies GroupMessage);
+    }
+  }
+
+  /**
+   * Told by `from` that the group admitted this member's store: write the mark (so a restart
+   * needs no new admission), then take part. Until the write is done, Raft messages are still
+   * dropped; a failed write is logged and the next `admitted` (the joiner keeps asking) tries again.
+   */
+  #markAdmitted(from: string): void {
+    if (this.#admitted || this.#admitting || this.#closed) return;
+    this.#admitting = true;
+    this.#store
+      .writeMeta({ format: this.#storeFormat, group: this.id, node: this.node.name, storeId: this.#storeId, admitted: true })
+      .then(
+        () => {
+          this.#admitted = true;
+          this.#log('info', 'store_admitted', `group ${this.id} admitted this member's Raft store ${this.#storeId} (told by ${from})`, { storeId: this.#storeId });
+        },
+        (error: unknown) => {
+          if (!this.#closed) this.#log('warn', 'store_admit_failed', `could not record that store ${this.#storeId} was admitted: ${(error as Error)?.message ?? String(error)}`);
+        },
+      )
+      .finally(() => {
+        this.#admitting = false;
+      });
   }
 
   async #leaderWhereis(name: string): Promise<WhereisResult | undefined> {

@@ -98,6 +98,18 @@ export interface StoreMeta {
   readonly format: number;
   readonly group: string;
   readonly node: string;
+  /**
+   * This store's identity: random, made when the store is first opened by a group member (absent
+   * in stores from before it, and in a store the data directory created but no member opened
+   * yet). A node whose data directory was wiped comes back under its old name with a new one.
+   */
+  readonly storeId?: string;
+  /**
+   * True once the group admitted this store (or it bootstrapped the group, or it predates store
+   * ids and holds Raft state): until then the member takes part in no Raft exchange, since its
+   * name may be a voter whose votes and acknowledged entries were lost with an earlier store.
+   */
+  readonly admitted?: boolean;
 }
 
 /** What a group member keeps: the core's entries and hard state, and its snapshots with their index and term. */
@@ -122,7 +134,15 @@ export function verifyStoreMeta(path: string, loaded: LoadedState<unknown, unkno
     }
     return;
   }
-  if (typeof meta !== 'object' || meta === null || !Number.isInteger(meta.format) || typeof meta.group !== 'string' || typeof meta.node !== 'string') {
+  if (
+    typeof meta !== 'object' ||
+    meta === null ||
+    !Number.isInteger(meta.format) ||
+    typeof meta.group !== 'string' ||
+    typeof meta.node !== 'string' ||
+    (meta.storeId !== undefined && (typeof meta.storeId !== 'string' || meta.storeId.length === 0)) ||
+    (meta.admitted !== undefined && typeof meta.admitted !== 'boolean')
+  ) {
     throw fedError('corrupt_data', `the Raft store at ${path} has a malformed meta record`);
   }
   if ((meta.format as number) > RAFT_STORE_FORMAT) {

@@ -12,7 +12,7 @@ import { tmpdir } from 'node:os';
 import { join, relative } from 'node:path';
 import { ClassicLevel } from 'classic-level';
 import { afterEach, describe, expect, it } from 'vitest';
-import { openDataDir, openDataDirVerified } from '../../registry/data-dir.js';
+import { nextCreation, openDataDir, openDataDirVerified } from '../../registry/data-dir.js';
 import { Group } from '../../registry/group.js';
 import { RaftStore, entryKey } from '../../registry/raft-store.js';
 import { Distribution, Node, encode, isFedError } from '../../runtime/index.js';
@@ -90,23 +90,44 @@ describe('data directory — identity and creation', () => {
     const dir = freshDir();
     const first = openDataDir(dir, A);
     expect(first.fresh).toBe(true);
-    expect(first.identity.creation).toBe(1);
+    // A new directory starts from the clock (seconds since 2020), not from 1.
+    expect(first.identity.creation).toBeGreaterThanOrEqual(nextCreation(undefined, Date.now() - 60_000));
     expect(existsSync(first.raftPath)).toBe(true);
-    expect(openDataDir(dir, A).identity.creation).toBe(2);
+    const second = openDataDir(dir, A).identity.creation;
+    expect(second).toBeGreaterThan(first.identity.creation);
     const third = openDataDir(dir, A);
     expect(third.fresh).toBe(false);
-    expect(third.identity.creation).toBe(3);
+    expect(third.identity.creation).toBeGreaterThan(second);
+  });
+
+  it('a creation is the previous plus 1, or the clock if that is more: a wiped directory still comes back above its last creation', () => {
+    const now = Date.UTC(2026, 11, 2, 3, 0, 0);
+    const clock = (now - Date.UTC(2020, 0, 1)) / 1000;
+    expect(nextCreation(undefined, now)).toBe(clock);
+    expect(nextCreation(5, now)).toBe(clock);
+    expect(nextCreation(clock, now)).toBe(clock + 1);
+    expect(nextCreation(clock + 10, now)).toBe(clock + 11);
+    // Never 0 nor negative, even on a clock set before 2020; never above 32 bits.
+    expect(nextCreation(undefined, 0)).toBe(1);
+    expect(nextCreation(0xffff_ffff, now)).toBe(0xffff_ffff);
+    // The directory wiped and made again under the same name: a higher creation than the last.
+    const dir = freshDir();
+    const before = openDataDir(dir, A).identity.creation;
+    rmSync(dir, { recursive: true, force: true });
+    const after = openDataDir(dir, A);
+    expect(after.fresh).toBe(true);
+    expect(after.identity.creation).toBeGreaterThanOrEqual(before);
   });
 
   it('verified: creates the Raft store (with its meta) before node.json, bumps the creation, hands the store on', async () => {
     const dir = freshDir();
     const first = await openDataDirVerified(dir, A);
-    expect([first.fresh, first.identity.creation]).toEqual([true, 1]);
+    expect(first.fresh).toBe(true);
     const loaded = await first.store.load();
     expect(loaded.meta).toEqual({ format: 1, group: 'g1', node: 'a@127.0.0.1' });
     await first.store.close();
     const second = await openDataDirVerified(dir, A);
-    expect([second.fresh, second.identity.creation]).toEqual([false, 2]);
+    expect([second.fresh, second.identity.creation > first.identity.creation]).toEqual([false, true]);
     // The group takes the checked store and closes it.
     const node = new Node({ name: A.name, creation: second.identity.creation });
     await node.start();
@@ -116,7 +137,13 @@ describe('data directory — identity and creation', () => {
     expect(second.store.closed).toBe(true);
     await distribution.close();
     await node.stop();
-    expect((await openDataDirVerified(dir, A).then(async (third) => (await third.store.close(), third))).identity.creation).toBe(3);
+    const third = await openDataDirVerified(dir, A);
+    expect(third.identity.creation).toBeGreaterThan(second.identity.creation);
+    // The group gave the store its id, admitted: it bootstrapped the group.
+    const meta = (await third.store.load()).meta;
+    await third.store.close();
+    expect(meta?.storeId).toMatch(/^[0-9a-f]{16}$/);
+    expect([meta?.admitted, group.status().storeId]).toEqual([true, meta?.storeId]);
   });
 
   it('verified: a store handed to Group.open is closed by it when the group refuses to start', async () => {
@@ -146,7 +173,7 @@ describe('data directory — identity and creation', () => {
     await store.writeMeta({ format: 1, group: 'g1', node: A.name });
     await store.close();
     const opened = await openDataDirVerified(dir, A);
-    expect([opened.fresh, opened.identity.creation]).toEqual([true, 1]);
+    expect(opened.fresh).toBe(true);
     await opened.store.close();
   });
 });

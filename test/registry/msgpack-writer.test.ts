@@ -72,21 +72,21 @@ describe('group snapshot — written byte for byte as before', () => {
     { weight: 2, arbitrary: fc.record({ op: fc.constant('unregister' as const), name, pid: fc.constantFrom(...pids) }) },
     { weight: 1, arbitrary: fc.record({ op: fc.constant('release_pid' as const), pid: fc.constantFrom(...pids) }) },
     { weight: 1, arbitrary: fc.record({ op: fc.constant('claim' as const), key: fc.constantFrom('k1', 'k2'), node: fc.constantFrom('a@127.0.0.1', 'b@127.0.0.1') }) },
-    { weight: 1, arbitrary: fc.record({ op: fc.constant('member' as const), node: fc.constantFrom('a@127.0.0.1', 'b@127.0.0.1'), address: fc.constantFrom('127.0.0.1:1', '127.0.0.1:2'), weight: fc.constantFrom(1, 2, 5) }) },
+    { weight: 1, arbitrary: fc.record({ op: fc.constant('member' as const), node: fc.constantFrom('a@127.0.0.1', 'b@127.0.0.1'), address: fc.constantFrom('127.0.0.1:1', '127.0.0.1:2'), weight: fc.constantFrom(1, 2, 5), storeId: fc.constantFrom('0a1b2c3d4e5f6071', 'ffeeddccbbaa9988') }, { requiredKeys: ['op', 'node', 'address', 'weight'] }) },
     { weight: 1, arbitrary: fc.record({ op: fc.constant('demoting' as const), node: fc.constantFrom('a@127.0.0.1', 'b@127.0.0.1'), on: fc.boolean() }) },
   );
 
   it('equals encode of the snapshot object for random registries, restores to the same state, at any revision size', () => {
     // Proves GroupState.snapshot (names written by the MsgpackWriter) is exactly the encoding the
     // data format had — names, holders, metadata, revisions up to 2^53, claims, members, weights,
-    // demotions — and that restoring it gives a registry that snapshots to the same bytes.
+    // demotions, store ids — and that restoring it gives a registry that snapshots to the same bytes.
     fc.assert(
       fc.property(fc.array(command, { maxLength: 120 }), fc.constantFrom(0, 200, 70_000, 2 ** 32 - 60, 2 ** 40), (commands, offset) => {
         const state = new GroupState();
         commands.forEach((entry, index) => state.apply(offset + index + 1, entry));
         const bytes = Buffer.from(state.snapshot());
-        const weights = (decode(bytes) as { weights: unknown }).weights;
-        const before = encode({ version: 1, registry: state.names.snapshot(), members: state.addresses(), weights, demoting: state.demoting(), extensions: [] });
+        const { weights, stores } = decode(bytes) as { weights: unknown; stores: unknown };
+        const before = encode({ version: 1, registry: state.names.snapshot(), members: state.addresses(), weights, demoting: state.demoting(), stores, extensions: [] });
         expect(bytes.equals(Buffer.from(before))).toBe(true);
         const restored = new GroupState();
         restored.restore(bytes);
