@@ -24,7 +24,7 @@
  * know when it ended.
  */
 import { type ChildProcess, spawn } from 'node:child_process';
-import { closeSync, mkdirSync, openSync, readFileSync, statSync } from 'node:fs';
+import { closeSync, mkdirSync, openSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -426,6 +426,18 @@ export class Cluster {
         node.state = 'killed';
       }),
     );
+  }
+
+  /**
+   * Delete the data directories of killed nodes (a disk lost): restarted, each starts as a new
+   * store under its old name and joins through its seeds.
+   */
+  wipe(names: readonly string[]): void {
+    for (const name of names) {
+      const node = this.#node(name);
+      if (node.state !== 'killed') continue;
+      rmSync(node.dataDir, { recursive: true, force: true });
+    }
   }
 
   /** Restart killed nodes from their data directories (seeded with every other member's address). */

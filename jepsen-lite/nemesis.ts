@@ -108,6 +108,8 @@ export class Nemesis {
           return await this.#pause(step, signal, opened);
         case 'membership':
           return await this.#membership(step, opened);
+        case 'wipe':
+          return await this.#wipe(step, signal, opened);
         case 'gateway-loss':
           return await this.#gatewayLoss(step, signal, opened);
       }
@@ -192,6 +194,21 @@ export class Nemesis {
     if (targets.length === 0) return;
     await this.#open(step, `kill -9 ${step.role}: ${targets.map(shortName).join(' ')}`, targets, opened, group);
     await this.#cluster.kill(targets);
+    await abortableSleep(step.durationMs, signal);
+    await this.#restart(targets);
+  }
+
+  /**
+   * kill -9 the leader or a minority, delete their data directories (a disk lost), and start
+   * them again under their names: new members with new Raft stores, joining through the others.
+   */
+  async #wipe(step: FaultStep, signal: AbortSignal, opened: { window?: FaultWindow }): Promise<void> {
+    const group = this.#groupOf(step);
+    const targets = chooseTargets(step.role ?? 'minority', this.#cluster.running(group), await this.#cluster.leader(group), step.pick);
+    if (targets.length === 0) return;
+    await this.#open(step, `kill -9 and wipe the data of ${step.role}: ${targets.map(shortName).join(' ')}`, targets, opened, group);
+    await this.#cluster.kill(targets);
+    this.#cluster.wipe(targets);
     await abortableSleep(step.durationMs, signal);
     await this.#restart(targets);
   }

@@ -27,6 +27,7 @@ export const NEMESIS_NAMES = [
   'kill',
   'pause',
   'membership',
+  'wipe',
   'all',
 ] as const;
 export type NemesisName = (typeof NEMESIS_NAMES)[number];
@@ -55,7 +56,7 @@ export const PARTITION_SHAPE_NODES_MIN: Readonly<Record<PartitionShape, number>>
 export const UNSAFE_ENV = 'JEPSEN_LITE_UNSAFE';
 
 /** The faults a schedule draws from once `--nemesis` is expanded. */
-export type FaultKind = 'partition' | 'kill' | 'pause' | 'membership' | 'gateway-loss';
+export type FaultKind = 'partition' | 'kill' | 'pause' | 'membership' | 'gateway-loss' | 'wipe';
 /** Nemesis names that need a federation (`--groups` above 1). */
 const FEDERATION_NEMESES: readonly NemesisName[] = ['partition-group', 'gateway-loss'];
 

@@ -35,7 +35,7 @@ export interface FaultStep {
   readonly durationMs: number;
   /** For partitions. */
   readonly shape?: PartitionShape;
-  /** For kill and pause: which nodes, by role. */
+  /** For kill, pause and wipe: which nodes, by role (wipe: the leader or a minority only). */
   readonly role?: TargetRole;
   /** For membership: join or leave; for gateway-loss: kill or pause. */
   readonly action?: 'join' | 'leave' | 'kill' | 'pause';
@@ -61,7 +61,7 @@ const FAULT_GAP_MS_MIN = 500;
 /** No fault starts closer than this to the end of the workload. */
 const LAST_FAULT_MARGIN_MS = 1_000;
 export const FAULT_STEPS_MAX = 10_000;
-const KIND_ORDER: readonly FaultKind[] = ['partition', 'kill', 'pause', 'membership', 'gateway-loss'];
+const KIND_ORDER: readonly FaultKind[] = ['partition', 'kill', 'pause', 'membership', 'gateway-loss', 'wipe'];
 
 export function makeSchedule(seed: number, kinds: readonly FaultKind[], shapes: readonly PartitionShape[], timeMs: number, intervalMs: number): FaultStep[] {
   const used = KIND_ORDER.filter((kind) => kinds.includes(kind) && (kind !== 'partition' || shapes.length > 0));
@@ -88,6 +88,9 @@ function kindTimeline(seed: number, kind: FaultKind, shapes: readonly PartitionS
       steps.push({ ...base, shape: rng.pick(shapes) });
     } else if (kind === 'kill' || kind === 'pause') {
       steps.push({ ...base, role: rng.pick(['leader', 'minority', 'majority'] as const) });
+    } else if (kind === 'wipe') {
+      // Never a majority: a majority's disks lost is data lost, which no protocol can undo.
+      steps.push({ ...base, role: rng.pick(['leader', 'minority'] as const) });
     } else if (kind === 'gateway-loss') {
       steps.push({ ...base, action: rng.pick(['kill', 'pause'] as const) });
     } else {

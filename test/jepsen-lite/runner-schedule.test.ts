@@ -77,6 +77,20 @@ describe('runner schedule — reproducible from the seed', () => {
     expect(steps.map((step) => step.action).slice(0, 4)).toEqual(['join', 'leave', 'join', 'leave']);
   });
 
+  it('schedule — wipe hits the leader or a minority, never a majority; all does not draw it', () => {
+    const steps = makeSchedule(9, ['wipe'], [], 600_000, 5_000);
+    expect(steps.length).toBeGreaterThan(50);
+    expect(new Set(steps.map((step) => step.role))).toEqual(new Set(['leader', 'minority']));
+    expect(expandNemeses(['wipe']).kinds).toEqual(['wipe']);
+    expect(expandNemeses(['all']).kinds).not.toContain('wipe');
+    // Adding wipe to a mix leaves the other kinds' timelines as they were (each has its own stream).
+    const { kinds, shapes } = expandNemeses(['partition', 'kill']);
+    // (the same interval per kind: 2 kinds × 6 s, 3 kinds × 4 s)
+    const without = makeSchedule(4, kinds, shapes, 60_000, 6_000);
+    const withWipe = makeSchedule(4, [...kinds, 'wipe'], shapes, 60_000, 4_000).filter((step) => step.kind !== 'wipe');
+    expect(withWipe.map(({ kind, startMs, pick }) => ({ kind, startMs, pick }))).toEqual(without.map(({ kind, startMs, pick }) => ({ kind, startMs, pick })));
+  });
+
   it('schedule — no nemesis, no faults', () => {
     expect(makeSchedule(1, expandNemeses(['none']).kinds, [], 60_000, 5_000)).toEqual([]);
   });
