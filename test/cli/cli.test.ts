@@ -54,13 +54,13 @@ describe('fedctl — register, whereis, names, unregister', () => {
   it('registers a service entry and finds it from another node, as a table and as JSON', async () => {
     const registered = await on(b, 'register', 'web', '--meta', 'port=8080', '--meta', 'zone=x');
     expect(registered.code).toBe(0);
-    expect(registered.stdout).toMatch(/^registered web → <b@127\.0\.0\.1#\d+\.1> in group g1 \(revision \d+\)/);
+    expect(registered.stdout).toMatch(/^registered web → <b@127\.0\.0\.1#\d+\.\d+> in group g1 \(revision \d+\)/);
 
     const table = await on(c, 'whereis', 'web', '--consistency', 'linearizable');
     expect(table.code).toBe(0);
     const [header, row] = table.stdout.trim().split('\n');
     expect(header).toMatch(/^NAME\s+PID\s+GROUP\s+REVISION\s+META$/);
-    expect(row).toMatch(/^web\s+<b@127\.0\.0\.1#\d+\.1>\s+g1\s+\d+\s+port=8080,zone=x,fedctl:entry=service$/);
+    expect(row).toMatch(/^web\s+<b@127\.0\.0\.1#\d+\.\d+>\s+g1\s+\d+\s+port=8080,zone=x,fedctl:entry=service$/);
 
     const info = await json<Record<string, unknown>>(c, 'whereis', 'web', '--consistency', 'leader');
     expect(info).toMatchObject({ name: 'web', node: 'b@127.0.0.1', group: 'g1', holderGroup: 'g1', meta: { port: '8080', zone: 'x', 'fedctl:entry': 'service' }, consistency: 'leader' });
@@ -71,7 +71,7 @@ describe('fedctl — register, whereis, names, unregister', () => {
     const value = await json<Record<string, unknown>>(a, 'register', 'json-entry');
     expect(Object.keys(value).sort()).toEqual(['group', 'name', 'pid', 'revision']);
     expect(value).toMatchObject({ name: 'json-entry', group: 'g1' });
-    expect(value.pid).toMatch(/^<a@127\.0\.0\.1#\d+\.1>$/);
+    expect(value.pid).toMatch(/^<a@127\.0\.0\.1#\d+\.\d+>$/);
   });
 
   it('a user\'s metadata is kept as given, entry=… included; keys under fedctl: are refused', async () => {
@@ -156,8 +156,8 @@ describe('fedctl — register, whereis, names, unregister', () => {
     const text = await on(c, 'watch', 'watched.', '--limit', '2', '--after-revision', String(applied));
     expect(text.code).toBe(0);
     const lines = text.stdout.trim().split('\n');
-    expect(lines[0]).toMatch(/^PUT\s+watched\.x <a@127\.0\.0\.1#\d+\.1> \(revision \d+\)$/);
-    expect(lines[1]).toMatch(/^DELETE\s+watched\.x <a@127\.0\.0\.1#\d+\.1> \(revision \d+, unregister\)$/);
+    expect(lines[0]).toMatch(/^PUT\s+watched\.x <a@127\.0\.0\.1#\d+\.\d+> \(revision \d+\)$/);
+    expect(lines[1]).toMatch(/^DELETE\s+watched\.x <a@127\.0\.0\.1#\d+\.\d+> \(revision \d+, unregister\)$/);
   });
 });
 

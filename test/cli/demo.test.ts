@@ -42,14 +42,14 @@ describe('fedctl demo', () => {
     expect(out).toMatch(/^\s+green\s+active\s+0\s+green\d@127\.0\.0\.1\s+green1@127\.0\.0\.1,green2@127\.0\.0\.1,green3@127\.0\.0\.1\s+/m);
     expect(out).toContain('moved 2048 slots: blue owns 2048, green owns 2048.');
     // Names from both groups, homed in both groups.
-    expect(out).toMatch(/^\s+web\s+registered from blue2\s+→ held by <blue2@127\.0\.0\.1#\d+\.1>, home group (blue|green)$/m);
-    expect(out).toMatch(/^\s+db\s+registered from green3\s+→ held by <green3@127\.0\.0\.1#\d+\.1>, home group (blue|green)$/m);
+    expect(out).toMatch(/^\s+web\s+registered from blue2\s+→ held by <blue2@127\.0\.0\.1#\d+\.\d+>, home group (blue|green)$/m);
+    expect(out).toMatch(/^\s+db\s+registered from green3\s+→ held by <green3@127\.0\.0\.1#\d+\.\d+>, home group (blue|green)$/m);
     expect(out).toMatch(/home group blue$/m);
     expect(out).toMatch(/home group green$/m);
     // Cross-group lookups: a name held in blue found from green, and the other way round.
     expect(out).toMatch(/^\s+NAME\s+ASKED FROM\s+PID\s+HELD IN\s+HOME GROUP$/m);
-    expect(out).toMatch(/^\s+web\s+green1 \(green\)\s+<blue2@127\.0\.0\.1#\d+\.1>\s+blue\s+(blue|green)$/m);
-    expect(out).toMatch(/^\s+db\s+blue3 \(blue\)\s+<green3@127\.0\.0\.1#\d+\.1>\s+green\s+(blue|green)$/m);
+    expect(out).toMatch(/^\s+web\s+green1 \(green\)\s+<blue2@127\.0\.0\.1#\d+\.\d+>\s+blue\s+(blue|green)$/m);
+    expect(out).toMatch(/^\s+db\s+blue3 \(blue\)\s+<green3@127\.0\.0\.1#\d+\.\d+>\s+green\s+(blue|green)$/m);
     expect(out).toContain('Names homed in blue and green were found from the other group through the gateways.');
     // The leader killed while it led, a new one elected.
     const killed = /^\s+(blue\d) led blue at term (\d+) when it was killed\.$/m.exec(out);
@@ -60,8 +60,8 @@ describe('fedctl demo', () => {
     expect(Number(elected![2])).toBeGreaterThan(Number(killed![2]));
     // Writes after the failover, in blue (the group that lost its leader), read from green.
     expect(out).toMatch(/^\s+registered \S+ from blue\d: home group blue, revision \d+ \(committed by blue's new leader\)$/m);
-    expect(out).toMatch(/^\s+green2 finds \S+: <blue\d@127\.0\.0\.1#\d+\.1> \(home group blue\)\.$/m);
-    expect(out).toMatch(/^\s+web \(home group (blue|green)\) is still where it was: <blue2@127\.0\.0\.1#\d+\.1>\.$/m);
+    expect(out).toMatch(/^\s+green2 finds \S+: <blue\d@127\.0\.0\.1#\d+\.\d+> \(home group blue\)\.$/m);
+    expect(out).toMatch(/^\s+web \(home group (blue|green)\) is still where it was: <blue2@127\.0\.0\.1#\d+\.\d+>\.$/m);
     expect(out).toMatch(/^8\. Stopping every node …$/m);
     expect(out).toMatch(/^\s+done\. Next: /m);
     // --data was created and kept: six node directories and the cookie.

@@ -163,7 +163,7 @@ describe('fedctl errors — the registry answers', () => {
     await on(a, 'register', 'taken');
     const result = await on(b, 'register', 'taken');
     expect(result.code).toBe(4);
-    expect(oneLine(result.stderr)).toMatch(/^fedctl: name_taken: name is held by <a@127\.0\.0\.1#\d+\.1> \(the name is held: unregister it first/);
+    expect(oneLine(result.stderr)).toMatch(/^fedctl: name_taken: name is held by <a@127\.0\.0\.1#\d+\.\d+> \(the name is held: unregister it first/);
     const json = await on(b, '--json', 'register', 'taken');
     expect(json.code).toBe(4);
     expect(JSON.parse(oneLine(json.stderr))).toMatchObject({ error: { code: 'name_taken', hint: expect.stringContaining('unregister') } });

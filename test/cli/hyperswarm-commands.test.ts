@@ -40,10 +40,10 @@ describe('fedctl client commands over hyperswarm', () => {
     const [a, b, c] = nodes as [StartedNode, StartedNode, StartedNode];
     const registered = await client(b, 'register', 'web', '--meta', 'port=8080');
     expect(registered.code).toBe(0);
-    expect(registered.stdout).toMatch(/^registered web → <b@127\.0\.0\.1#\d+\.1> in group g1 \(revision \d+\)/);
+    expect(registered.stdout).toMatch(/^registered web → <b@127\.0\.0\.1#\d+\.\d+> in group g1 \(revision \d+\)/);
     const table = await client(c, 'whereis', 'web', '--consistency', 'linearizable');
     expect(table.code).toBe(0);
-    expect(table.stdout.trim().split('\n')[1]).toMatch(/^web\s+<b@127\.0\.0\.1#\d+\.1>\s+g1\s+\d+\s+port=8080,fedctl:entry=service$/);
+    expect(table.stdout.trim().split('\n')[1]).toMatch(/^web\s+<b@127\.0\.0\.1#\d+\.\d+>\s+g1\s+\d+\s+port=8080,fedctl:entry=service$/);
     // The same through the environment variables.
     const viaEnv = await harness.run(['--json', 'whereis', 'web'], { FEDCTL_COOKIE: COOKIE, FEDCTL_TRANSPORT: 'hyperswarm', FEDCTL_DHT_BOOTSTRAP: bootstrap, FEDCTL_NODE: a.address });
     expect(viaEnv.code).toBe(0);

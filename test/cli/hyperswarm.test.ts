@@ -89,7 +89,7 @@ describe('fedctl over hyperswarm — a group found on the cluster topic', () => 
     await eventually('three voters up', () => threeVotersUp(a), 60_000);
     const registered = await ask<{ name: string; pid: string; group: string }>(b, { op: 'register', name: 'web', meta: { port: '8080' } });
     expect(registered).toMatchObject({ name: 'web', group: 'g1' });
-    expect(registered.pid).toMatch(/^<b@127\.0\.0\.1#\d+\.1>$/);
+    expect(registered.pid).toMatch(/^<b@127\.0\.0\.1#\d+\.\d+>$/);
     const found = await ask<NameInfo>(c, { op: 'whereis', name: 'web', consistency: 'linearizable' });
     expect(found).toMatchObject({ name: 'web', pid: registered.pid, node: 'b@127.0.0.1', group: 'g1', meta: { port: '8080' } });
     await expect(ask(a, { op: 'whereis', name: 'no-such-name', consistency: 'linearizable' })).rejects.toMatchObject({ code: 'not_found' });
