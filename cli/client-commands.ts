@@ -73,6 +73,8 @@ interface StatusValue {
   commit: number;
   applied: number;
   names: number;
+  storeId?: string;
+  admitted?: boolean;
   members: Array<{ node: string; role: string; state: string; lag?: number }>;
   gateways: Array<{ member: string; node: string; address: string }>;
   federation: { root: boolean; rootGroup: string | null; ownedSlots: number; names: number; groups: number | null; gateway: { address: string } | null } | null;
@@ -90,6 +92,13 @@ function renderStatus(value: StatusValue): string {
     '',
     formatTable(['member', 'role', 'state', 'lag'], value.members.map((member) => [member.node, member.role, member.state, member.lag])),
   ];
+  if (value.admitted === false) {
+    parts.push(
+      '',
+      `this member's Raft store ${value.storeId ?? '?'} is not admitted yet: it takes part in no election and no commit until the group's leader admits it ` +
+        '(a new member, or one whose data directory was lost: the leader first removes its old voter, which needs a quorum of the other voters)',
+    );
+  }
   const federation = value.federation;
   if (federation !== null) {
     parts.push(

@@ -6,6 +6,7 @@
 // as given (fedctl's own keys are reserved), and a clean SIGTERM and SIGINT shutdown.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { connectAdmin } from '../../cli/admin-client.js';
 import { CliHarness, type StartedNode, eventually } from './harness.js';
 
@@ -306,6 +307,9 @@ describe('fedctl — members, status, singletons, ring, groups, stats', () => {
 describe('fedctl — join and leave', () => {
   it('a node started with --no-bootstrap joins through `fedctl join` and leaves through `fedctl leave` (table and JSON)', async () => {
     const d = await harness.startNode('d', ['--no-bootstrap']);
+    // Not admitted before it joins: it says so, and takes part in nothing.
+    expect((await on(d, 'status')).stdout).toMatch(/this member's Raft store [0-9a-f]{16} is not admitted yet: it takes part in no election and no commit/);
+    expect(await json(d, 'status')).toMatchObject({ admitted: false, voters: [], learners: [] });
     const joined = await on(d, 'join', (await leaderAddress()));
     expect(joined.code).toBe(0);
     expect(joined.stdout.trim()).toBe('d@127.0.0.1 joined group g1');
@@ -336,8 +340,11 @@ describe('fedctl — join and leave', () => {
     // again from that directory with a live seed, it joins (a directory that is not new must not
     // keep it out of the group).
     await expect(harness.startNode('f', ['--seed', '127.0.0.1:1'])).rejects.toThrow(/exited with [1-9]/);
+    const firstCreation = (JSON.parse(readFileSync(join(harness.root, 'data', 'f', 'node.json'), 'utf8')) as { creation: number }).creation;
     const f = await harness.startNode('f', ['--seed', await followerAddress()]);
-    expect(f.stderr).toMatch(/creation 2/);
+    expect(Number(/creation (\d+)/.exec(f.stderr)?.[1])).toBeGreaterThan(firstCreation);
+    // Its store waited to be admitted, and was.
+    await eventually('f admitted', async () => (await json<{ admitted: boolean }>(f, 'status')).admitted);
     await eventually('f listed', async () => (await json<Array<{ node: string }>>(a, 'members')).some((member) => member.node === 'f@127.0.0.1'));
     expect((await on(f, 'leave')).code).toBe(0);
     expect(await f.stop()).toBe(0);
