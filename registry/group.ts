@@ -45,7 +45,18 @@
  *   a store that comes back under the name of a member the group holds under another (or no)
  *   id is first removed from the configuration (a voter only while a quorum of the others is
  *   live), then admitted as new. etcd asks an operator to do this (member remove, member add);
- *   a wiped member identifies itself here, so the group does it.
+ *   a wiped member identifies itself here, so the group does it. A member not admitted that
+ *   gets a Raft message asks its sender to admit it (once a second), so one restarted between
+ *   its admission and writing it down gets in with no join. Answers (acks, votes) carry the
+ *   sender's store id, and one from another store than the replica records for the sender
+ *   counts for nothing: an earlier store back after a new one was admitted under the name (a
+ *   volume remounted), or a node that lost its directory and bootstrapped a group anew. The
+ *   leader tells such a store it is superseded; it stops taking part and asks again. Limit: a
+ *   member whose replica is older than the record of the new store still counts the earlier
+ *   store's answers (a group id per bootstrap, as etcd's cluster id, would close this).
+ * - The voter upkeep counts a member as down while it is disconnected and also while it is
+ *   connected but answers nothing (a store not admitted, a hung process): such a learner is not
+ *   promoted, however caught up the leader's old progress for it says it is.
  */
 import { randomBytes } from 'node:crypto';
 import {
@@ -277,6 +288,8 @@ type GroupMessage =
   | { readonly type: 'join'; readonly node: string; readonly address: string; readonly weight?: number; readonly storeId?: string; readonly admitted?: boolean }
   /** From a member that applied the group's record of `storeId` for `node` (and `node` in its configuration): take part. */
   | { readonly type: 'admitted'; readonly node: string; readonly storeId: string }
+  /** From the leader to a node whose answers come from another store than the one recorded for it (`storeId`). */
+  | { readonly type: 'superseded'; readonly node: string; readonly storeId: string }
   | { readonly type: 'leave'; readonly node: string }
   /** Hand leadership to `to` (a member asks; a follower sends it on to its leader once). */
   | { readonly type: 'transfer_leader'; readonly to: string; readonly forwarded?: boolean }
@@ -314,6 +327,21 @@ function storeIdentity(meta: StoreMeta | undefined, fresh: boolean, bootstrap: b
   if (meta?.storeId !== undefined) return { storeId: meta.storeId, admitted: meta.admitted === true || (fresh && bootstrap) };
   return { storeId: randomBytes(8).toString('hex'), admitted: !fresh || bootstrap };
 }
+
+type AnswerType = 'append_response' | 'heartbeat_response' | 'snapshot_response' | 'vote_response' | 'pre_vote_response';
+
+/**
+ * The Raft messages by which a member vouches for something (an acknowledged append, a heartbeat
+ * round, a vote): they carry the sender's store id (`s`), and one from a store other than the
+ * one this replica records for the sender counts for nothing (see the header).
+ */
+function isAnswer(message: Message): message is Extract<Message, { type: AnswerType }> {
+  const type = message.type;
+  return type === 'append_response' || type === 'heartbeat_response' || type === 'snapshot_response' || type === 'vote_response' || type === 'pre_vote_response';
+}
+
+/** How often an unadmitted member asks a sender of Raft messages to admit it, and a member tells a superseded store so (per node). */
+const KNOCK_MS = 1_000;
 
 /** The number of voters a group of `members` keeps: 3, or 5 once it has 5 or more members (fewer while it is smaller than 3). */
 export function targetVoters(members: number): number {
@@ -395,6 +423,11 @@ export class Group {
   #admitting = false;
   /** Raft messages dropped because this member's store is not admitted yet. */
   #droppedUnadmitted = 0;
+  /** Answers (acks, votes) dropped because they came from a store other than the one recorded for their sender. */
+  #droppedSuperseded = 0;
+  /** When this member last asked each node to admit it, or told each node its store is superseded. */
+  readonly #knockedAt = new Map<string, number>();
+  readonly #toldSupersededAt = new Map<string, number>();
   /** As leader: joiners admitted under a new store id, to be told so once both records apply. */
   readonly #toAdmit = new Map<string, string>();
   /** When the leader last logged that each member came back with a store it did not admit (by `node store`). */
@@ -411,6 +444,8 @@ export class Group {
   #hardStateUnwritten: HardState | undefined;
   /** The role as of the last Ready (cheap to read on hot paths; `#raft.status()` allocates). */
   #leading = false;
+  /** When this member last became leader (clock time): what it has heard from members is measured from then at most. */
+  #leaderSince = 0;
   #knownLeader: string | null = null;
   /** Proposals waiting here that were forwarded, and to which leader. */
   readonly #forwardedTo = new Map<string, string>();
@@ -537,10 +572,14 @@ export class Group {
           return;
         }
         if (!this.#admitted) {
-          // Not yet admitted (see the header): our name may be a voter of an earlier store.
+          // Not yet admitted (see the header): our name may be a voter of an earlier store. The
+          // sender has us in its configuration: ask to be admitted (a member restarted between
+          // its admission and writing it down, on a path that never calls join, is let in so).
           this.#droppedUnadmitted++;
+          this.#knock(from);
           return;
         }
+        if (isAnswer(message) && !this.#fromAdmittedStore(from, payload)) return;
         this.#noteMembership(message);
         this.#heardAt.set(from, this.#clock.now());
         this.#push({ type: 'message', message });
@@ -1138,7 +1177,9 @@ export class Group {
       const ready = this.#raft.ready();
       this.#readies++;
       if (ready.softState !== null) {
-        this.#leading = ready.softState.role === 'leader';
+        const leading = ready.softState.role === 'leader';
+        if (leading && !this.#leading) this.#leaderSince = this.#clock.now();
+        this.#leading = leading;
         if (this.#knownLeader !== null && ready.softState.leader !== this.#knownLeader) this.#leaderLost(this.#knownLeader, 'the leader changed');
         this.#knownLeader = ready.softState.leader;
       }
@@ -1258,7 +1299,8 @@ export class Group {
   }
 
   #sendNow(message: Message): void {
-    let payload: unknown = message;
+    // An answer says which store gives it (see #fromAdmittedStore).
+    let payload: unknown = isAnswer(message) ? { ...message, s: this.#storeId } : message;
     if (message.type === 'append' && message.entries.length === 0) this.#emptyAppendsSent++;
     else if (message.type === 'append') {
       this.#appendsWithEntriesSent++;
@@ -1566,6 +1608,7 @@ export class Group {
     this.#publishAddress(status);
     this.#dialMembers(status);
     this.#rejoinIfRemoved(status);
+    this.#forgetFormerNodes(status);
     if (status.role !== 'leader') return;
     const now = this.#clock.now();
     const unreachableFor = (node: string): number => {
@@ -1581,8 +1624,29 @@ export class Group {
       this.#releaseOlderIncarnations(holder);
       if (unreachableFor(holder) >= this.#settings.nameDownGraceMs) this.#proposeOnce(`node:${holder}`, { op: 'node_down', node: holder });
     }
-    this.#balanceVoters(status, unreachableFor);
+    // A member is down for the voter upkeep while it is disconnected, and also while it is
+    // connected but silent: it answers no heartbeat (a store that takes part in nothing, as one
+    // not admitted; a process that hangs). Silence is counted from when this member became
+    // leader at most: a follower hears from the leader only.
+    const downFor = (node: string): number => {
+      const disconnected = unreachableFor(node);
+      if (node === this.node.name) return 0;
+      const heard = Math.max(this.#heardAt.get(node) ?? -Infinity, this.#leaderSince);
+      return Math.max(disconnected, now - heard);
+    };
+    this.#balanceVoters(status, unreachableFor, downFor);
     this.#noticeFormerMembers(status);
+  }
+
+  /**
+   * Bound the per-node bookkeeping by the nodes that matter: when a Raft message last came from a
+   * node, and joiners waiting to be told they are admitted, are kept for members and for nodes
+   * still connected (a removed member may ask to join again) only.
+   */
+  #forgetFormerNodes(status: RaftStatus): void {
+    const keep = (node: string): boolean => status.conf.voters.includes(node) || status.conf.learners.includes(node) || this.distribution.isConnected(node);
+    for (const node of [...this.#heardAt.keys()]) if (!keep(node)) this.#heardAt.delete(node);
+    for (const node of [...this.#toAdmit.keys()]) if (!keep(node) || !this.#leading) this.#toAdmit.delete(node);
   }
 
   /** Keep (re)dialling every member whose address the replica knows: links survive long partitions. */
@@ -1599,8 +1663,10 @@ export class Group {
   #publishAddress(status: RaftStatus): void {
     const me = this.node.name;
     const known = status.conf.voters.includes(me) || status.conf.learners.includes(me);
-    // The store id only once admitted: a store not yet admitted must not record itself (see the header).
-    const storeId = this.#admitted ? this.#storeId : undefined;
+    // The store id only once admitted, and never over another store's record (see the header:
+    // the leader tells a superseded store so).
+    const recorded = this.state.storeIdOf(me);
+    const storeId = this.#admitted && (recorded === undefined || recorded === this.#storeId) ? this.#storeId : undefined;
     const published =
       this.state.addressOf(me) === this.#options.address && this.state.weightOf(me) === this.#weight && (storeId === undefined || this.state.storeIdOf(me) === storeId);
     if (!known || status.leader === null || published || this.#releasing.has('address')) return;
@@ -1615,8 +1681,9 @@ export class Group {
    * back) asks to be admitted again, as a learner; one that left with `leave()` does not.
    */
   #rejoinIfRemoved(status: RaftStatus): void {
-    // Also a joiner whose store is not admitted yet, once `join` gave up waiting (the leader
-    // removes an earlier store's voter only while a quorum of the others is live).
+    // Also a member whose store is not admitted yet that once asked to join (the library's
+    // `join` gave up waiting: the leader removes an earlier store's voter only while a quorum of
+    // the others is live). `fedctl start` gives up and exits instead.
     if (!(this.#removed || (this.#joinRequested && !this.#admitted && !this.isMember())) || this.#left) return;
     const via = [this.#removedBy, status.leader, ...this.distribution.peers({ hidden: false })].find(
       (node): node is string => node !== undefined && node !== null && node !== this.node.name && this.distribution.isConnected(node),
@@ -1640,20 +1707,23 @@ export class Group {
    * never come back, and the group never elected a leader again even once the removed one was
    * back (jepsen-lite seed 3027).
    */
-  #balanceVoters(status: RaftStatus, unreachableFor: (node: string) => number): void {
+  #balanceVoters(status: RaftStatus, unreachableFor: (node: string) => number, downFor: (node: string) => number): void {
     const { voters, learners } = status.conf;
     const demoting = this.state.demoting();
-    if (demoting.length > 0) return this.#continueDemotion(demoting[0] as string, status, unreachableFor);
+    if (demoting.length > 0) return this.#continueDemotion(demoting[0] as string, status, unreachableFor, downFor);
     const members = voters.length + learners.length;
     const target = targetVoters(members);
-    const deadVoter = voters.find((voter) => unreachableFor(voter) >= this.#settings.voterDownGraceMs);
+    const heardWithinMs = this.#settings.tickMs * this.#settings.electionTicks;
+    const deadVoter = voters.find((voter) => downFor(voter) >= this.#settings.voterDownGraceMs);
     const healthyLearners = learners.filter((learner) => {
-      if (unreachableFor(learner) > 0) return false;
+      // Connected and answering: a learner that answers nothing (not admitted, hung) is no
+      // candidate, however caught up the leader's old progress for it says it is.
+      if (unreachableFor(learner) > 0 || downFor(learner) > heardWithinMs) return false;
       const match = this.#raft.progressOf(learner)?.match ?? 0;
       return status.commit - match <= LEARNER_CAUGHT_UP_ENTRIES;
     });
     const healthyLearner = healthyLearners[0];
-    const deadLearner = learners.find((learner) => unreachableFor(learner) >= this.#settings.learnerDownGraceMs);
+    const deadLearner = learners.find((learner) => downFor(learner) >= this.#settings.learnerDownGraceMs);
     // From 3 voters on, an odd count stays odd unless a second learner follows at once.
     const promotionKeepsOdd = voters.length < 3 || voters.length % 2 === 0 || healthyLearners.length >= 2;
     if (deadVoter !== undefined && (healthyLearner !== undefined || voters.length > target)) {
@@ -1674,13 +1744,13 @@ export class Group {
   }
 
   /** A demotion is: mark (committed), remove from the voters, add back as a learner, unmark. */
-  #continueDemotion(node: string, status: RaftStatus, unreachableFor: (node: string) => number): void {
+  #continueDemotion(node: string, status: RaftStatus, unreachableFor: (node: string) => number, downFor: (node: string) => number): void {
     const { voters, learners } = status.conf;
     if (voters.includes(node)) {
       if (node !== this.node.name && this.#liveQuorum(voters.filter((voter) => voter !== node), unreachableFor)) this.#changeConf({ type: 'remove', node });
       return;
     }
-    const gone = unreachableFor(node) >= this.#settings.voterDownGraceMs;
+    const gone = downFor(node) >= this.#settings.voterDownGraceMs;
     if (!learners.includes(node) && !gone) {
       this.#changeConf({ type: 'add_learner', node });
       return;
@@ -1762,6 +1832,9 @@ export class Group {
       case 'admitted':
         if (message.node === this.node.name && message.storeId === this.#storeId) this.#markAdmitted(from);
         return;
+      case 'superseded':
+        if (message.node === this.node.name && typeof message.storeId === 'string' && message.storeId !== this.#storeId && from === status.leader) this.#markSuperseded(from, message.storeId);
+        return;
       case 'removed':
         // From our leader, from a leader of a term at least ours that does not know us, or when we
         // know no leader. A notice that is outdated costs little: the next append or heartbeat from
@@ -1801,13 +1874,15 @@ export class Group {
     if (typeof address !== 'string') return;
     const inConf = status.conf.voters.includes(node) || status.conf.learners.includes(node);
     const recorded = this.state.storeIdOf(node);
-    if (inConf && storeId !== undefined && recorded !== storeId && !admitted) {
-      this.#removeLostStore(node, storeId, recorded, status);
+    // Another store than the one recorded, under a name in the configuration: a new store (its
+    // data directory lost), or an admitted one the group has since replaced by another.
+    if (inConf && storeId !== undefined && recorded !== storeId && (!admitted || recorded !== undefined)) {
+      this.#removeLostStore(node, storeId, recorded, status, admitted);
       return;
     }
-    // The store id is recorded only for a joiner out of the configuration, or one whose store
-    // was admitted (a member from before store ids): never for a new store while its name may
-    // still count as an earlier store's voter.
+    // The store id is recorded only for a joiner out of the configuration, or one admitted
+    // before store ids were recorded: never for another store while its name may still count
+    // as an earlier store's voter.
     const record = storeId !== undefined && recorded !== storeId ? storeId : undefined;
     if (this.state.addressOf(node) !== address || this.state.weightOf(node) !== weight || record !== undefined) {
       this.propose({ op: 'member', node, address, weight, ...(record === undefined ? {} : { storeId: record }) }).catch(() => undefined);
@@ -1820,7 +1895,7 @@ export class Group {
   }
 
   /** `node` came back with store `storeId`, not the one the group holds for it: take it out of the configuration. */
-  #removeLostStore(node: string, storeId: string, recorded: string | undefined, status: RaftStatus): void {
+  #removeLostStore(node: string, storeId: string, recorded: string | undefined, status: RaftStatus, admitted: boolean): void {
     const voter = status.conf.voters.includes(node);
     const others = status.conf.voters.filter((other) => other !== node);
     const removable = !voter || this.#liveQuorum(others, (other) => (other === this.node.name || this.distribution.isConnected(other) ? 0 : 1));
@@ -1832,7 +1907,9 @@ export class Group {
       this.#log(
         'warn',
         'member_store_lost',
-        `${node} came back with a new Raft store (${storeId}; the group holds ${recorded ?? 'none recorded'}): its data directory was lost; ` +
+        (admitted
+          ? `${node} came back with an earlier Raft store (${storeId}; the group holds ${recorded ?? 'none recorded'}), replaced since: `
+          : `${node} came back with a new Raft store (${storeId}; the group holds ${recorded ?? 'none recorded'}): its data directory was lost; `) +
           (removable
             ? `removing it from the ${voter ? 'voters' : 'learners'}, then admitting it as a new learner`
             : `it stays out of every Raft exchange until a quorum of the other voters (${others.join(', ')}) is live to remove it`),
@@ -1840,6 +1917,52 @@ export class Group {
       );
     }
     if (removable) this.#changeConf({ type: 'remove', node });
+  }
+
+  /** Not admitted: ask `from` (which sent us a Raft message) to admit this store, at most once per KNOCK_MS. */
+  #knock(from: string): void {
+    const now = this.#clock.now();
+    if (now - (this.#knockedAt.get(from) ?? -Infinity) < KNOCK_MS || this.#left || this.#closed) return;
+    this.#knockedAt.set(from, now);
+    this.requestJoin(from);
+  }
+
+  /**
+   * Whether an answer (ack, vote) from `from` comes from the store this replica records for it
+   * (or carries no store id: a member of an earlier release; or none is recorded). One from
+   * another store is dropped: that store is not the voter the configuration counts (an old
+   * store back after a new one was admitted under the name, or a node that lost its data
+   * directory and bootstrapped anew). The leader tells it so, once per KNOCK_MS.
+   */
+  #fromAdmittedStore(from: string, payload: unknown): boolean {
+    const recorded = this.state.storeIdOf(from);
+    const sent = (payload as { s?: unknown }).s;
+    if (recorded === undefined || typeof sent !== 'string' || sent === recorded) return true;
+    this.#droppedSuperseded++;
+    const now = this.#clock.now();
+    if (now - (this.#toldSupersededAt.get(from) ?? -Infinity) >= KNOCK_MS) {
+      this.#toldSupersededAt.set(from, now);
+      this.#log('warn', 'store_superseded', `${from} answers from Raft store ${sent}, not the one group ${this.id} admitted for it (${recorded}): its answers count for nothing`, { node: from, storeId: sent, recorded });
+      if (this.#leading) this.distribution.sendControl(from, `group:${this.id}`, { type: 'superseded', node: from, storeId: recorded } satisfies GroupMessage);
+    }
+    return false;
+  }
+
+  /**
+   * Told by our leader that the group holds another store for this node: this one is no longer
+   * admitted. Stop taking part at once, write it down, and ask again (as a store that lost its
+   * place: the leader removes the other store's entry first).
+   */
+  #markSuperseded(from: string, recorded: string): void {
+    if (!this.#admitted || this.#closed) return;
+    this.#admitted = false;
+    this.#log('warn', 'store_superseded', `group ${this.id} holds Raft store ${recorded} for this node, not this one (${this.#storeId}; told by ${from}): taking part in nothing until admitted again`, { storeId: this.#storeId, recorded });
+    this.#store
+      .writeMeta({ format: this.#storeFormat, group: this.id, node: this.node.name, storeId: this.#storeId, admitted: false })
+      .catch((error: unknown) => {
+        if (!this.#closed) this.#log('warn', 'store_admit_failed', `could not record that store ${this.#storeId} is no longer admitted: ${(error as Error)?.message ?? String(error)}`);
+      });
+    this.#knock(from);
   }
 
   /** As leader: tell each joiner in #toAdmit whose store id and configuration entry both applied here that it is admitted. */

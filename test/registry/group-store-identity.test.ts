@@ -5,7 +5,7 @@
  * that voter and admitted the new store, the member takes part in no Raft exchange. Real TCP on
  * 127.0.0.1, classic-level stores on disk.
  */
-import { rmSync } from 'node:fs';
+import { cpSync, rmSync } from 'node:fs';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { ConfChange } from '../../registry/raft/index.js';
 import { RaftStore } from '../../registry/raft-store.js';
@@ -113,6 +113,60 @@ describe('group — a member whose data directory was wiped', () => {
     } finally {
       clearInterval(asking);
     }
+  });
+
+  it('a member restarted between its admission and writing it down is let in when the leader reaches it, with no join', async () => {
+    const logs: Logged[] = [];
+    const [a, b] = await threeOnDisk(logs);
+    const leader = await cluster.leader();
+    // d asks to join once; the group admits it (record and learner entry), but the word that it
+    // is admitted never reaches d (lost on the wire), and d stops.
+    for (const member of [a!, b!, cluster.member('c')]) {
+      const send = member.distribution.sendControl.bind(member.distribution);
+      member.distribution.sendControl = (to, channel, payload) => ((payload as { type?: string }).type === 'admitted' ? true : send(to, channel, payload));
+    }
+    const d = await cluster.start('d', { raftPath: cluster.dir('d-raft') });
+    await d.distribution.connect(leader.distribution.address);
+    d.group.requestJoin(leader.name);
+    await eventually('d is a learner with its store recorded', () => leader.group.committedConf().learners.includes(d.name) && leader.group.state.storeIdOf(d.name) === d.group.status().storeId);
+    expect(d.group.status().admitted).toBe(false);
+    await cluster.stop(d);
+    for (const member of [a!, b!, cluster.member('c')]) delete (member.distribution as { sendControl?: unknown }).sendControl;
+    // Started again from its directory, without join: the leader's heartbeats reach it, it asks, it is admitted.
+    const again = await cluster.start('d', { raftPath: cluster.dir('d-raft'), creation: 2 });
+    // (The leader redials a member at its recorded address; here d listens on a new port, so it
+    // is d that connects. It sends nothing: its store knows no member.)
+    await again.distribution.connect(leader.distribution.address);
+    await eventually('d admitted and a member', () => again.group.status().admitted && again.group.isMember());
+  });
+
+  it('an earlier store back after a new one was admitted under the name counts for nothing until the group removed the new one and admitted it again', async () => {
+    const logs: Logged[] = [];
+    const [a, b, c] = await threeOnDisk(logs);
+    const leader = await cluster.leader();
+    await leader.group.register('first', idleProcess(leader.node));
+    // c's volume is set aside (S1); c starts on an empty directory (S2), which the group admits.
+    await cluster.stop(c!);
+    const s1 = c!.group.status().storeId;
+    cpSync(cluster.dir('c-raft'), cluster.dir('c-raft-s1'), { recursive: true });
+    rmSync(cluster.dir('c-raft'), { recursive: true, force: true });
+    const s2Member = await cluster.start('c', { raftPath: cluster.dir('c-raft'), creation: 2, seed: leader.distribution.address });
+    await settled([a!, b!, s2Member], 3);
+    const s2 = s2Member.group.status().storeId;
+    expect(leader.group.state.storeIdOf(s2Member.name)).toBe(s2);
+    await leader.group.register('second', idleProcess(leader.node));
+    // The old volume is back (S2's is gone): admitted on its disk, it starts without a join.
+    await cluster.stop(s2Member);
+    rmSync(cluster.dir('c-raft'), { recursive: true, force: true });
+    const s1Member = await cluster.start('c', { raftPath: cluster.dir('c-raft-s1'), creation: 3, log: (_level, event, msg) => logs.push({ node: 'c', event, msg }) });
+    expect([s1Member.group.status().storeId, s1Member.group.status().admitted]).toEqual([s1, true]);
+    await eventually('the leader said its answers count for nothing', () => logs.some((line) => line.node !== 'c' && line.event === 'store_superseded' && line.msg.includes(s1)));
+    await eventually('the group holds S1 again, c a voter with it', () => {
+      const current = cluster.members.find((member) => !member.closed && member.group.status().role === 'leader');
+      return current !== undefined && current.group.state.storeIdOf(s1Member.name) === s1 && current.group.committedConf().voters.includes(s1Member.name) && s1Member.group.status().admitted;
+    }, 15_000);
+    expect(logs.some((line) => line.event === 'member_store_lost' && /came back with (a new|an earlier) Raft store/.test(line.msg) && line.msg.includes(s1))).toBe(true);
+    await eventually('c has every name', () => s1Member.group.whereisLocal('second') !== undefined && s1Member.group.whereisLocal('first') !== undefined);
   });
 
   it('a new store is unadmitted unless it bootstraps; a store from before store ids that holds Raft state is admitted', async () => {
