@@ -17,9 +17,12 @@ export type GroupCommand =
   | RegistryCommand
   /**
    * A member's listen address, (optional, default 1) ring weight and (optional) Raft store id:
-   * the store the group admitted under this name (an op without one keeps the recorded one).
+   * the store the group admitted under this name. An op without one keeps the recorded one; one
+   * with a store id replaces a recorded other only with `admit` (the leader admitting a store),
+   * else it records it only where none is recorded (a member publishing its own, from a replica
+   * that may be behind the record of a store that replaced it).
    */
-  | { readonly op: 'member'; readonly node: string; readonly address: string; readonly weight?: number; readonly storeId?: string }
+  | { readonly op: 'member'; readonly node: string; readonly address: string; readonly weight?: number; readonly storeId?: string; readonly admit?: boolean }
   | { readonly op: 'forget_member'; readonly node: string }
   /**
    * The leader is demoting voter `node` to learner (`on`), or is done (`!on`). The core moves a
@@ -118,7 +121,7 @@ export class GroupState {
           return { ok: false, code: 'badarg', reason: `member store id must be a non-empty string, got ${String(command.storeId)}` };
         }
         this.#addresses.set(command.node, command.address);
-        if (command.storeId !== undefined) this.#stores.set(command.node, command.storeId);
+        if (command.storeId !== undefined && (command.admit === true || !this.#stores.has(command.node))) this.#stores.set(command.node, command.storeId);
         if (weight === 1) this.#weights.delete(command.node);
         else this.#weights.set(command.node, weight);
         return { ok: true, revision: index };

@@ -54,9 +54,9 @@
  *   leader tells such a store it is superseded; it stops taking part and asks again. Limit: a
  *   member whose replica is older than the record of the new store still counts the earlier
  *   store's answers (a group id per bootstrap, as etcd's cluster id, would close this).
- * - The voter upkeep counts a member as down while it is disconnected and also while it is
- *   connected but answers nothing (a store not admitted, a hung process): such a learner is not
- *   promoted, however caught up the leader's old progress for it says it is.
+ * - A learner is promoted only if it answered within an election timeout: one that answers
+ *   nothing (a store not admitted, a hung process) is not, however caught up the leader's old
+ *   progress for it says it is.
  */
 import { randomBytes } from 'node:crypto';
 import {
@@ -444,8 +444,6 @@ export class Group {
   #hardStateUnwritten: HardState | undefined;
   /** The role as of the last Ready (cheap to read on hot paths; `#raft.status()` allocates). */
   #leading = false;
-  /** When this member last became leader (clock time): what it has heard from members is measured from then at most. */
-  #leaderSince = 0;
   #knownLeader: string | null = null;
   /** Proposals waiting here that were forwarded, and to which leader. */
   readonly #forwardedTo = new Map<string, string>();
@@ -1177,9 +1175,7 @@ export class Group {
       const ready = this.#raft.ready();
       this.#readies++;
       if (ready.softState !== null) {
-        const leading = ready.softState.role === 'leader';
-        if (leading && !this.#leading) this.#leaderSince = this.#clock.now();
-        this.#leading = leading;
+        this.#leading = ready.softState.role === 'leader';
         if (this.#knownLeader !== null && ready.softState.leader !== this.#knownLeader) this.#leaderLost(this.#knownLeader, 'the leader changed');
         this.#knownLeader = ready.softState.leader;
       }
@@ -1624,17 +1620,7 @@ export class Group {
       this.#releaseOlderIncarnations(holder);
       if (unreachableFor(holder) >= this.#settings.nameDownGraceMs) this.#proposeOnce(`node:${holder}`, { op: 'node_down', node: holder });
     }
-    // A member is down for the voter upkeep while it is disconnected, and also while it is
-    // connected but silent: it answers no heartbeat (a store that takes part in nothing, as one
-    // not admitted; a process that hangs). Silence is counted from when this member became
-    // leader at most: a follower hears from the leader only.
-    const downFor = (node: string): number => {
-      const disconnected = unreachableFor(node);
-      if (node === this.node.name) return 0;
-      const heard = Math.max(this.#heardAt.get(node) ?? -Infinity, this.#leaderSince);
-      return Math.max(disconnected, now - heard);
-    };
-    this.#balanceVoters(status, unreachableFor, downFor);
+    this.#balanceVoters(status, unreachableFor);
     this.#noticeFormerMembers(status);
   }
 
@@ -1663,12 +1649,13 @@ export class Group {
   #publishAddress(status: RaftStatus): void {
     const me = this.node.name;
     const known = status.conf.voters.includes(me) || status.conf.learners.includes(me);
-    // The store id only once admitted, and never over another store's record (see the header:
-    // the leader tells a superseded store so).
+    // The store id only once admitted, and only where none is recorded (a member admitted before
+    // store ids were): a record is the leader's to change (#admit), and the state machine keeps
+    // the one it has against any other publication — this replica may be behind the record of a
+    // store that replaced this one.
     const recorded = this.state.storeIdOf(me);
-    const storeId = this.#admitted && (recorded === undefined || recorded === this.#storeId) ? this.#storeId : undefined;
-    const published =
-      this.state.addressOf(me) === this.#options.address && this.state.weightOf(me) === this.#weight && (storeId === undefined || this.state.storeIdOf(me) === storeId);
+    const storeId = this.#admitted && recorded === undefined ? this.#storeId : undefined;
+    const published = this.state.addressOf(me) === this.#options.address && this.state.weightOf(me) === this.#weight && storeId === undefined;
     if (!known || status.leader === null || published || this.#releasing.has('address')) return;
     this.#releasing.add('address');
     this.propose({ op: 'member', node: me, address: this.#options.address, weight: this.#weight, ...(storeId === undefined ? {} : { storeId }) })
@@ -1707,23 +1694,23 @@ export class Group {
    * never come back, and the group never elected a leader again even once the removed one was
    * back (jepsen-lite seed 3027).
    */
-  #balanceVoters(status: RaftStatus, unreachableFor: (node: string) => number, downFor: (node: string) => number): void {
+  #balanceVoters(status: RaftStatus, unreachableFor: (node: string) => number): void {
     const { voters, learners } = status.conf;
     const demoting = this.state.demoting();
-    if (demoting.length > 0) return this.#continueDemotion(demoting[0] as string, status, unreachableFor, downFor);
+    if (demoting.length > 0) return this.#continueDemotion(demoting[0] as string, status, unreachableFor);
     const members = voters.length + learners.length;
     const target = targetVoters(members);
     const heardWithinMs = this.#settings.tickMs * this.#settings.electionTicks;
-    const deadVoter = voters.find((voter) => downFor(voter) >= this.#settings.voterDownGraceMs);
+    const deadVoter = voters.find((voter) => unreachableFor(voter) >= this.#settings.voterDownGraceMs);
     const healthyLearners = learners.filter((learner) => {
       // Connected and answering: a learner that answers nothing (not admitted, hung) is no
       // candidate, however caught up the leader's old progress for it says it is.
-      if (unreachableFor(learner) > 0 || downFor(learner) > heardWithinMs) return false;
+      if (unreachableFor(learner) > 0 || this.#clock.now() - (this.#heardAt.get(learner) ?? -Infinity) > heardWithinMs) return false;
       const match = this.#raft.progressOf(learner)?.match ?? 0;
       return status.commit - match <= LEARNER_CAUGHT_UP_ENTRIES;
     });
     const healthyLearner = healthyLearners[0];
-    const deadLearner = learners.find((learner) => downFor(learner) >= this.#settings.learnerDownGraceMs);
+    const deadLearner = learners.find((learner) => unreachableFor(learner) >= this.#settings.learnerDownGraceMs);
     // From 3 voters on, an odd count stays odd unless a second learner follows at once.
     const promotionKeepsOdd = voters.length < 3 || voters.length % 2 === 0 || healthyLearners.length >= 2;
     if (deadVoter !== undefined && (healthyLearner !== undefined || voters.length > target)) {
@@ -1744,13 +1731,13 @@ export class Group {
   }
 
   /** A demotion is: mark (committed), remove from the voters, add back as a learner, unmark. */
-  #continueDemotion(node: string, status: RaftStatus, unreachableFor: (node: string) => number, downFor: (node: string) => number): void {
+  #continueDemotion(node: string, status: RaftStatus, unreachableFor: (node: string) => number): void {
     const { voters, learners } = status.conf;
     if (voters.includes(node)) {
       if (node !== this.node.name && this.#liveQuorum(voters.filter((voter) => voter !== node), unreachableFor)) this.#changeConf({ type: 'remove', node });
       return;
     }
-    const gone = downFor(node) >= this.#settings.voterDownGraceMs;
+    const gone = unreachableFor(node) >= this.#settings.voterDownGraceMs;
     if (!learners.includes(node) && !gone) {
       this.#changeConf({ type: 'add_learner', node });
       return;
@@ -1885,7 +1872,7 @@ export class Group {
     // as an earlier store's voter.
     const record = storeId !== undefined && recorded !== storeId ? storeId : undefined;
     if (this.state.addressOf(node) !== address || this.state.weightOf(node) !== weight || record !== undefined) {
-      this.propose({ op: 'member', node, address, weight, ...(record === undefined ? {} : { storeId: record }) }).catch(() => undefined);
+      this.propose({ op: 'member', node, address, weight, ...(record === undefined ? {} : { storeId: record, admit: true }) }).catch(() => undefined);
     }
     if (!inConf) this.#changeConf({ type: 'add_learner', node });
     if (storeId !== undefined && !admitted) {
@@ -1938,12 +1925,28 @@ export class Group {
     const recorded = this.state.storeIdOf(from);
     const sent = (payload as { s?: unknown }).s;
     if (recorded === undefined || typeof sent !== 'string' || sent === recorded) return true;
+    // Fail open for a record this replica has in its log but not applied yet (a new leader
+    // learns what committed only once an entry of its term does).
+    if (this.#admittedInLog(from, sent)) return true;
     this.#droppedSuperseded++;
     const now = this.#clock.now();
     if (now - (this.#toldSupersededAt.get(from) ?? -Infinity) >= KNOCK_MS) {
       this.#toldSupersededAt.set(from, now);
       this.#log('warn', 'store_superseded', `${from} answers from Raft store ${sent}, not the one group ${this.id} admitted for it (${recorded}): its answers count for nothing`, { node: from, storeId: sent, recorded });
       if (this.#leading) this.distribution.sendControl(from, `group:${this.id}`, { type: 'superseded', node: from, storeId: recorded } satisfies GroupMessage);
+    }
+    return false;
+  }
+
+  /** Whether this member's log, past what it applied, admits `storeId` for `node`. */
+  #admittedInLog(node: string, storeId: string): boolean {
+    const from = Math.max(this.state.appliedIndex + 1, this.#storage.firstIndex());
+    const to = this.#storage.lastIndex();
+    if (from > to) return false;
+    for (const entry of this.#storage.entries(from, to + 1)) {
+      if (entry.type !== 'normal') continue;
+      const cmd = (entry.data as GroupEntryData | null)?.cmd;
+      if (cmd?.op === 'member' && cmd.node === node && cmd.storeId === storeId && cmd.admit === true) return true;
     }
     return false;
   }

@@ -8,6 +8,7 @@
 import { cpSync, rmSync } from 'node:fs';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { ConfChange } from '../../registry/raft/index.js';
+import { GroupState } from '../../registry/group-state.js';
 import { RaftStore } from '../../registry/raft-store.js';
 import { isFedError } from '../../runtime/index.js';
 import { GroupCluster, type Member, eventually, idleProcess, settled } from './group-helpers.js';
@@ -186,5 +187,26 @@ describe('group — a member whose data directory was wiped', () => {
     const legacy = await cluster.start('f', { raftPath: cluster.dir('f-raft'), creation: 2 });
     expect(legacy.group.status().admitted).toBe(true);
     await eventually('f leads again', () => legacy.group.status().role === 'leader');
+  });
+});
+
+describe('group state — the record of a member store', () => {
+  it('only an admission replaces a recorded store; a member publishing its own records one only where none is', () => {
+    const state = new GroupState();
+    const member = { op: 'member', node: 'c@127.0.0.1', address: '127.0.0.1:1' } as const;
+    state.apply(1, { ...member, storeId: 's1' }); // published by a member admitted before store ids
+    expect(state.storeIdOf('c@127.0.0.1')).toBe('s1');
+    state.apply(2, { ...member, storeId: 's2', admit: true }); // the leader admits a new store
+    expect(state.storeIdOf('c@127.0.0.1')).toBe('s2');
+    state.apply(3, { ...member, address: '127.0.0.1:2', storeId: 's1' }); // the old store, from a stale replica
+    expect([state.storeIdOf('c@127.0.0.1'), state.addressOf('c@127.0.0.1')]).toEqual(['s2', '127.0.0.1:2']);
+    state.apply(4, member); // an address update keeps the record
+    expect(state.storeIdOf('c@127.0.0.1')).toBe('s2');
+    expect(state.apply(5, { ...member, storeId: '' })).toMatchObject({ ok: false, code: 'badarg' });
+    const restored = new GroupState();
+    restored.restore(state.snapshot());
+    expect(restored.storeIdOf('c@127.0.0.1')).toBe('s2');
+    state.apply(6, { op: 'forget_member', node: 'c@127.0.0.1' });
+    expect(state.storeIdOf('c@127.0.0.1')).toBeUndefined();
   });
 });
