@@ -219,6 +219,9 @@ export class Cluster {
     return this.#nodes.filter((node) => node.state !== 'left' && node.state !== 'leaving' && (group === undefined || node.group === group)).map((node) => node.name);
   }
 
+  /** Nodes wiped whose new store was not yet seen admitted (see `unrecoveredWipes`). */
+  readonly #wiped = new Set<string>();
+
   /** How many processes the node has run under (1 until its first restart). */
   incarnation(name: string): number {
     return this.#node(name).pids.length;
@@ -437,7 +440,37 @@ export class Cluster {
       const node = this.#node(name);
       if (node.state !== 'killed') continue;
       rmSync(node.dataDir, { recursive: true, force: true });
+      this.#wiped.add(name);
     }
+  }
+
+  /**
+   * The nodes of `group` whose data directory was wiped and whose new store the group has not
+   * admitted yet (as its own status says: admitted, and in its configuration). Until it has,
+   * such a node holds none of the group's data: wiping more would lose the data a majority held.
+   */
+  async unrecoveredWipes(group: string): Promise<string[]> {
+    const pending: string[] = [];
+    for (const name of [...this.#wiped]) {
+      const node = this.#node(name);
+      if (node.group !== group) continue;
+      if (node.state === 'left') {
+        this.#wiped.delete(name);
+        continue;
+      }
+      let recovered = false;
+      if (node.state === 'running') {
+        try {
+          const status = (await this.request(name, { op: 'status' })) as { admitted?: boolean; voters?: string[]; learners?: string[] };
+          recovered = status.admitted === true && [...(status.voters ?? []), ...(status.learners ?? [])].includes(name);
+        } catch {
+          // Unreachable for now: not known to be recovered.
+        }
+      }
+      if (recovered) this.#wiped.delete(name);
+      else pending.push(name);
+    }
+    return pending.sort();
   }
 
   /** Restart killed nodes from their data directories (seeded with every other member's address). */

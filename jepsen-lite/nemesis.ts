@@ -204,7 +204,17 @@ export class Nemesis {
    */
   async #wipe(step: FaultStep, signal: AbortSignal, opened: { window?: FaultWindow }): Promise<void> {
     const group = this.#groupOf(step);
-    const targets = chooseTargets(step.role ?? 'minority', this.#cluster.running(group), await this.#cluster.leader(group), step.pick);
+    // Never a majority, counting the nodes wiped before whose new stores the group has not
+    // admitted yet (they hold none of its data): seed 5217 wiped two of five, which could not
+    // rejoin during a partition and a kill, then the leader: three of five disks lost.
+    const unrecovered = await this.#cluster.unrecoveredWipes(group);
+    const budget = Math.max(1, Math.ceil(this.#cluster.members(group).length / 2) - 1) - unrecovered.length;
+    if (budget <= 0) {
+      this.#hooks.log(`nemesis step ${step.index} (wipe) skipped: ${unrecovered.map(shortName).join(' ')} not admitted again yet`);
+      return;
+    }
+    const candidates = this.#cluster.running(group).filter((node) => !unrecovered.includes(node));
+    const targets = chooseTargets(step.role ?? 'minority', candidates, await this.#cluster.leader(group), step.pick).slice(0, budget);
     if (targets.length === 0) return;
     await this.#open(step, `kill -9 and wipe the data of ${step.role}: ${targets.map(shortName).join(' ')}`, targets, opened, group);
     await this.#cluster.kill(targets);
