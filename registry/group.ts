@@ -23,7 +23,8 @@
  * - `register` is linearizable; its revision (the Raft index) is a fencing token. A `fail`
  *   (`not_leader`/`unavailable`) means the request was not proposed; a `timeout` means it may
  *   or may not have been.
- * - `whereis` reads the local replica by default; `{consistency: 'leader'}` asks the leader;
+ * - `whereis` reads the local replica by default (refused `unavailable` on a member that left:
+ *   nothing updates its replica any more); `{consistency: 'leader'}` asks the leader;
  *   `{consistency: 'linearizable'}` goes through ReadIndex: a heartbeat round on the leader;
  *   on a follower of three voters, one round trip to the leader, whose own term the follower
  *   vouches for (RaftNode `#serveRead`).
@@ -670,7 +671,14 @@ export class Group {
 
   async whereis(name: string, options: { consistency?: Consistency } = {}): Promise<WhereisResult | undefined> {
     const consistency = options.consistency ?? 'local';
-    if (consistency === 'local') return this.whereisLocal(name);
+    if (consistency === 'local') {
+      // A member that left keeps its replica, but nothing updates it any more: its answer
+      // would be stale without bound (a lagging member's is stale by its lag only).
+      if (this.#left && !this.isMember()) {
+        throw fedError('unavailable', `${this.node.name} left group ${this.id}: its replica is no longer kept up to date; ask a member, or join the group again`, { definite: true });
+      }
+      return this.whereisLocal(name);
+    }
     if (consistency === 'linearizable') {
       const unsafe = this.#options.unsafe;
       if (unsafe === 'stale-reads' || (unsafe === 'no-quorum-check' && this.#raft.status().role === 'leader')) return this.whereisLocal(name);

@@ -322,6 +322,10 @@ describe('fedctl — join and leave', () => {
     expect(refused.code).toBe(5);
     expect(refused.stderr.trim()).toMatch(/^fedctl: unavailable: d@127\.0\.0\.1 left group g1 \(or is leaving it\): it takes no register/);
     expect((await on(a, 'whereis', 'after-leave', '--consistency', 'linearizable')).code).toBe(3);
+    // Nor does it answer from its replica, which nothing updates any more.
+    const stale = await on(d, 'whereis', 'web');
+    expect(stale.code).toBe(5);
+    expect(stale.stderr.trim()).toMatch(/^fedctl: unavailable: d@127\.0\.0\.1 left group g1: its replica is no longer kept up to date/);
     expect(await d.stop()).toBe(0);
 
     // Through a follower: it forwards the join to the leader (any member's address will do).

@@ -30,7 +30,7 @@ async function barrier(members: readonly Member[]): Promise<void> {
   await eventually('the barrier applied everywhere', () => members.every((member) => member.group.status().applied >= revision));
 }
 
-describe('group leave — a member that left takes no writes', () => {
+describe('group leave — a member that left takes no writes and answers no local reads', () => {
   it('a register or unregister through a member that left is refused at once, and nothing of it commits', async () => {
     const [a, b, c, d] = await four();
     const held = idleProcess(d.node);
@@ -39,6 +39,8 @@ describe('group leave — a member that left takes no writes', () => {
     expect(d.group.isMember()).toBe(false);
     await expect(d.group.register('after-leave', idleProcess(d.node))).rejects.toMatchObject({ code: 'unavailable', details: { definite: true } });
     await expect(d.group.unregister('held-before', held)).rejects.toMatchObject({ code: 'unavailable', details: { definite: true } });
+    // Nor local reads: nothing updates its replica any more.
+    await expect(d.group.whereis('barrier')).rejects.toMatchObject({ code: 'unavailable', details: { definite: true } });
     await barrier([a, b, c]);
     for (const member of [a, b, c]) {
       expect(member.group.whereisLocal('after-leave')).toBeUndefined();
@@ -63,5 +65,6 @@ describe('group leave — a member that left takes no writes', () => {
     const { revision } = await d.group.register('after-rejoin', idleProcess(d.node));
     expect(revision).toBeGreaterThan(0);
     await eventually('a applied the registration', () => a.group.whereisLocal('after-rejoin')?.revision === revision);
+    await eventually('d reads it locally again', async () => (await d.group.whereis('after-rejoin'))?.revision === revision);
   });
 });
