@@ -29,7 +29,7 @@ import { Rng } from '../runtime/index.js';
 import type { Cluster } from './cluster.js';
 import { sleep } from './cluster.js';
 import { isFederationShape } from './options.js';
-import { type FaultStep, type Partition, chooseTargets, federationPartition, partitionBlocks, pickGroup, shortName } from './schedule.js';
+import { type FaultStep, type Partition, chooseTargets, federationPartition, minorityMax, partitionBlocks, pickGroup, shortName } from './schedule.js';
 
 /** How long, after a paused leader resumes, to wait for the running nodes to agree on a leader. */
 export const LEADER_AFTER_PAUSE_WAIT_MS = 5_000;
@@ -208,7 +208,7 @@ export class Nemesis {
     // admitted yet (they hold none of its data): seed 5217 wiped two of five, which could not
     // rejoin during a partition and a kill, then the leader: three of five disks lost.
     const unrecovered = await this.#cluster.unrecoveredWipes(group);
-    const budget = Math.max(1, Math.ceil(this.#cluster.members(group).length / 2) - 1) - unrecovered.length;
+    const budget = minorityMax(this.#cluster.members(group).length) - unrecovered.length;
     if (budget <= 0) {
       this.#hooks.log(`nemesis step ${step.index} (wipe) skipped: ${unrecovered.map(shortName).join(' ')} not admitted again yet`);
       return;

@@ -111,6 +111,11 @@ function kindTimeline(seed: number, kind: FaultKind, shapes: readonly PartitionS
  * minority (at least one; fewer than half, so an even group keeps a quorum: 2 of 6, not 3), or a
  * random majority (never every node of a group of two or more).
  */
+/** The most nodes of `nodes` that are fewer than half (at least one): 2 of 6, not 3. */
+export function minorityMax(nodes: number): number {
+  return Math.max(1, Math.ceil(nodes / 2) - 1);
+}
+
 export function chooseTargets(role: TargetRole, nodes: readonly string[], leader: string | null, pick: number): string[] {
   if (nodes.length === 0) return [];
   const rng = new Rng(pick);
@@ -118,8 +123,7 @@ export function chooseTargets(role: TargetRole, nodes: readonly string[], leader
   if (role === 'leader') return [leader !== null && nodes.includes(leader) ? leader : (shuffled[0] as string)];
   const majority = Math.floor(nodes.length / 2) + 1;
   if (role === 'majority') return shuffled.slice(0, Math.min(majority, Math.max(1, nodes.length - 1))).sort();
-  const minorityMax = Math.max(1, Math.ceil(nodes.length / 2) - 1);
-  return shuffled.slice(0, rng.range(1, minorityMax)).sort();
+  return shuffled.slice(0, rng.range(1, minorityMax(nodes.length))).sort();
 }
 
 export interface Partition {

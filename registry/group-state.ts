@@ -13,6 +13,11 @@ export function isRingWeight(weight: unknown): weight is number {
   return typeof weight === 'number' && Number.isInteger(weight) && weight >= 1 && weight <= RING_WEIGHT_MAX;
 }
 
+/** A per-node map's entries, sorted by node (every member writes them in the same order). */
+function byNode<V>(map: ReadonlyMap<string, V>): Array<[string, V]> {
+  return [...map.entries()].sort((a, b) => (a[0] < b[0] ? -1 : 1));
+}
+
 export type GroupCommand =
   | RegistryCommand
   /**
@@ -106,7 +111,7 @@ export class GroupState {
   }
 
   addresses(): Array<[string, string]> {
-    return [...this.#addresses.entries()].sort((a, b) => (a[0] < b[0] ? -1 : 1));
+    return byNode(this.#addresses);
   }
 
   apply(index: number, command: GroupCommand): GroupResult {
@@ -160,7 +165,7 @@ export class GroupState {
    */
   snapshot(): Uint8Array {
     const extensions = [...this.#extensions.entries()].map(([name, machine]) => [name, machine.snapshot()] as const);
-    const weights = [...this.#weights.entries()].sort((a, b) => (a[0] < b[0] ? -1 : 1));
+    const weights = byNode(this.#weights);
     const writer = new MsgpackWriter();
     // The keys of GroupSnapshot, in its order.
     writer.mapHeader(7);
@@ -175,7 +180,7 @@ export class GroupState {
     writer.string('demoting');
     writer.value(this.demoting());
     writer.string('stores');
-    writer.value([...this.#stores.entries()].sort((a, b) => (a[0] < b[0] ? -1 : 1)));
+    writer.value(byNode(this.#stores));
     writer.string('extensions');
     writer.value(extensions);
     return writer.bytes();

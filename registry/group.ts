@@ -165,7 +165,8 @@ export type UnsafeMode = (typeof UNSAFE_MODES)[number];
 export const JOIN_TIMEOUT_MS_DEFAULT = 15_000;
 /** How often the leader logs, per member and store, that a member came back with a store it did not admit. */
 const LOST_STORE_LOG_MS = 10_000;
-const LOST_STORE_LOGGED_MAX = 256;
+/** Keys a rate limit (`letThrough`) remembers by default: the newest ones. */
+const RATE_KEYS_MAX = 256;
 const JOIN_RETRY_MS = 200;
 /** A learner at most this many entries behind the commit index may be promoted to voter. */
 const LEARNER_CAUGHT_UP_ENTRIES = 16;
@@ -422,10 +423,6 @@ export class Group {
   #joinRequested = false;
   /** Set while the `admitted` mark is being written to the store. */
   #admitting = false;
-  /** Raft messages dropped because this member's store is not admitted yet. */
-  #droppedUnadmitted = 0;
-  /** Answers (acks, votes) dropped because they came from a store other than the one recorded for their sender. */
-  #droppedSuperseded = 0;
   /** When this member last asked each node to admit it, or told each node its store is superseded. */
   readonly #knockedAt = new Map<string, number>();
   readonly #toldSupersededAt = new Map<string, number>();
@@ -574,7 +571,6 @@ export class Group {
           // Not yet admitted (see the header): our name may be a voter of an earlier store. The
           // sender has us in its configuration: ask to be admitted (a member restarted between
           // its admission and writing it down, on a path that never calls join, is let in so).
-          this.#droppedUnadmitted++;
           this.#knock(from);
           return;
         }
@@ -1483,10 +1479,7 @@ export class Group {
 
   /** `#tellRemoved`, unless `node` was told within `REMOVED_NOTICE_MS` (the memory of that is bounded). */
   #tellRemovedNow(node: string): void {
-    const toldAt = this.#toldRemovedAt.get(node);
-    if (toldAt !== undefined && this.#clock.now() - toldAt < REMOVED_NOTICE_MS) return;
-    trimOldest(this.#toldRemovedAt, REMOVED_NOTICES_MAX);
-    this.#tellRemoved(node);
+    if (letThrough(this.#toldRemovedAt, node, this.#clock.now(), REMOVED_NOTICE_MS, REMOVED_NOTICES_MAX)) this.#tellRemoved(node);
   }
 
   #tellRemoved(node: string): void {
@@ -1894,11 +1887,7 @@ export class Group {
     const voter = status.conf.voters.includes(node);
     const others = status.conf.voters.filter((other) => other !== node);
     const removable = !voter || this.#liveQuorum(others, (other) => (other === this.node.name || this.distribution.isConnected(other) ? 0 : 1));
-    const key = `${node} ${storeId}`;
-    const now = this.#clock.now();
-    if (now - (this.#lostStoreLoggedAt.get(key) ?? -Infinity) >= LOST_STORE_LOG_MS) {
-      this.#lostStoreLoggedAt.set(key, now);
-      if (this.#lostStoreLoggedAt.size > LOST_STORE_LOGGED_MAX) this.#lostStoreLoggedAt.delete(this.#lostStoreLoggedAt.keys().next().value as string);
+    if (letThrough(this.#lostStoreLoggedAt, `${node} ${storeId}`, this.#clock.now(), LOST_STORE_LOG_MS)) {
       this.#log(
         'warn',
         'member_store_lost',
@@ -1916,9 +1905,7 @@ export class Group {
 
   /** Not admitted: ask `from` (which sent us a Raft message) to admit this store, at most once per KNOCK_MS. */
   #knock(from: string): void {
-    const now = this.#clock.now();
-    if (now - (this.#knockedAt.get(from) ?? -Infinity) < KNOCK_MS || this.#left || this.#closed) return;
-    this.#knockedAt.set(from, now);
+    if (this.#left || this.#closed || !letThrough(this.#knockedAt, from, this.#clock.now(), KNOCK_MS)) return;
     this.requestJoin(from);
   }
 
@@ -1936,10 +1923,7 @@ export class Group {
     // Fail open for a record this replica has in its log but not applied yet (a new leader
     // learns what committed only once an entry of its term does).
     if (this.#admittedInLog(from, sent)) return true;
-    this.#droppedSuperseded++;
-    const now = this.#clock.now();
-    if (now - (this.#toldSupersededAt.get(from) ?? -Infinity) >= KNOCK_MS) {
-      this.#toldSupersededAt.set(from, now);
+    if (letThrough(this.#toldSupersededAt, from, this.#clock.now(), KNOCK_MS)) {
       this.#log('warn', 'store_superseded', `${from} answers from Raft store ${sent}, not the one group ${this.id} admitted for it (${recorded}): its answers count for nothing`, { node: from, storeId: sent, recorded });
       if (this.#leading) this.distribution.sendControl(from, `group:${this.id}`, { type: 'superseded', node: from, storeId: recorded } satisfies GroupMessage);
     }
@@ -1968,12 +1952,16 @@ export class Group {
     if (!this.#admitted || this.#closed) return;
     this.#admitted = false;
     this.#log('warn', 'store_superseded', `group ${this.id} holds Raft store ${recorded} for this node, not this one (${this.#storeId}; told by ${from}): taking part in nothing until admitted again`, { storeId: this.#storeId, recorded });
-    this.#store
-      .writeMeta({ format: this.#storeFormat, group: this.id, node: this.node.name, storeId: this.#storeId, admitted: false })
+    this.#writeAdmitted(false)
       .catch((error: unknown) => {
         if (!this.#closed) this.#log('warn', 'store_admit_failed', `could not record that store ${this.#storeId} is no longer admitted: ${(error as Error)?.message ?? String(error)}`);
       });
     this.#knock(from);
+  }
+
+  /** Write this member's store meta record with `admitted` (synced). */
+  #writeAdmitted(admitted: boolean): Promise<void> {
+    return this.#store.writeMeta({ format: this.#storeFormat, group: this.id, node: this.node.name, storeId: this.#storeId, admitted });
   }
 
   /** As leader: tell each joiner in #toAdmit whose store id and configuration entry both applied here that it is admitted. */
@@ -1995,8 +1983,7 @@ export class Group {
   #markAdmitted(from: string): void {
     if (this.#admitted || this.#admitting || this.#closed) return;
     this.#admitting = true;
-    this.#store
-      .writeMeta({ format: this.#storeFormat, group: this.id, node: this.node.name, storeId: this.#storeId, admitted: true })
+    this.#writeAdmitted(true)
       .then(
         () => {
           this.#admitted = true;
@@ -2187,6 +2174,19 @@ export class Group {
 
 function trimOldest<K, V>(map: Map<K, V>, max: number): void {
   while (map.size >= max) map.delete(map.keys().next().value as K);
+}
+
+/**
+ * A rate limit per key: true (and `key` recorded as let through `now`) when `intervalMs` passed
+ * since it last was, or it never was. `times` keeps its `max` most recent keys.
+ */
+function letThrough<K>(times: Map<K, number>, key: K, now: number, intervalMs: number, max = RATE_KEYS_MAX): boolean {
+  const last = times.get(key);
+  if (last !== undefined && now - last < intervalMs) return false;
+  times.delete(key);
+  trimOldest(times, max);
+  times.set(key, now);
+  return true;
 }
 
 /** True when `message` says all that the empty append `held` says (see Group #send). */
