@@ -7,7 +7,7 @@ import { REAL_RUN_TIMEOUT_MS, type SmallRun, allPids, alive, smallRun } from './
 let run: SmallRun;
 
 beforeAll(async () => {
-  run = await smallRun({ unsafe: 'stale-reads', nemesis: ['partition-halves'], timeSeconds: 8, nemesisIntervalSeconds: 4, seed: 1 }, 'fail');
+  run = await smallRun({ unsafe: 'stale-reads', nemesis: ['partition-halves'], timeSeconds: 12, nemesisIntervalSeconds: 6, ratePerSecond: 40, seed: 1 }, 'fail');
 }, REAL_RUN_TIMEOUT_MS);
 
 afterAll(() => run?.cleanup());
