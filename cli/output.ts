@@ -4,6 +4,7 @@
  */
 import { isFedError } from '../runtime/index.js';
 import { CliError } from './exit-codes.js';
+import { maxOf } from '../runtime/kernel/arrays.js';
 
 export interface Output {
   json: boolean;
@@ -24,7 +25,7 @@ export function consoleOutput(json: boolean, debug: boolean): Output {
 /** Render rows as columns separated by two spaces, headers upper-cased, as etcdctl and consul do. */
 export function formatTable(headers: readonly string[], rows: ReadonlyArray<ReadonlyArray<unknown>>): string {
   const cells = [headers.map((header) => header.toUpperCase()), ...rows.map((row) => row.map(cellText))];
-  const widths = headers.map((_, column) => Math.max(...cells.map((row) => (row[column] ?? '').length)));
+  const widths = headers.map((_, column) => maxOf(cells.map((row) => (row[column] ?? '').length), 0));
   return cells
     .map((row) => row.map((cell, column) => (column === row.length - 1 ? cell : cell.padEnd(widths[column] ?? 0))).join('  ').trimEnd())
     .join('\n');

@@ -78,6 +78,7 @@ import {
   type ProcessContext,
 } from '../runtime/index.js';
 import { type Group, copyMeta } from '../registry/index.js';
+import { appendAll } from '../runtime/kernel/arrays.js';
 import type { DirectoryCommand, DirectoryEvent, DirectoryRefusalCode, DirectoryResult, DirectorySnapshot, DirectoryView, Gateway, GroupId, GroupRecord, SlotMove } from './directory.js';
 import { type FederationAlarm, type FederationAlarmCode, type GlobalCommand, type GlobalEntry, type GlobalResult, GLOBAL_EXTENSION, type GlobalNames, type SlotStep, IMPORT_NAMES_MAX, SLOT_BATCH_MAX } from './global-names.js';
 import { DIRECTORY_EXTENSION, type FederationMachines } from './machines.js';
@@ -744,8 +745,8 @@ export class Federation {
     const unique = [...new Set(slots)];
     for (let start = 0; start < unique.length; start += MOVE_BATCH_SLOTS) {
       const batch = await this.#moveBatch(unique.slice(start, start + MOVE_BATCH_SLOTS), to);
-      report.moved.push(...batch.moved);
-      report.refused.push(...batch.refused);
+      appendAll(report.moved, batch.moved);
+      appendAll(report.refused, batch.refused);
     }
     return report;
   }
@@ -766,8 +767,8 @@ export class Federation {
     const report: SlotMoveReport = { moved: [], refused: [] };
     for (const [to, slots] of byTarget) {
       const part = await this.moveSlotsReport(slots, to);
-      report.moved.push(...part.moved);
-      report.refused.push(...part.refused);
+      appendAll(report.moved, part.moved);
+      appendAll(report.refused, part.refused);
     }
     if (report.refused.length > 0) throw slotMoveError(report, plan.length);
     return report.moved.length;
@@ -1694,7 +1695,7 @@ export class Federation {
         const cmd = imports.length === 1 ? { op: 'import', ...(imports[0] as (typeof imports)[number]) } : { op: 'import_batch', imports };
         const imported = (await this.#callGroup(to, 'slot_step', { cmd }).catch(() => undefined)) as GlobalResult | undefined;
         const applied = new Set(imported?.ok === true ? (imported.applied ?? []) : []);
-        notImported.push(...chunk.filter((move) => !applied.has(move.slot)));
+        appendAll(notImported, chunk.filter((move) => !applied.has(move.slot)));
       }
       live = await this.#giveUp(live, notImported, 'unavailable', `group ${to} did not import the slot`, refused);
     }

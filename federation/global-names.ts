@@ -28,6 +28,7 @@
  */
 import { LIMITS, Pid, assert } from '../runtime/index.js';
 import { SLOT_COUNT, isSlot, slotOf } from './slots.js';
+import { minOf } from '../runtime/kernel/arrays.js';
 
 export const GLOBAL_EXTENSION = 'global';
 /** How many change events are kept for watchers (cache invalidation) to resume from. */
@@ -243,7 +244,7 @@ export class GlobalNames {
     const out = new Map<string | null, Map<string, number>>();
     for (const [group, nodes] of this.#holders) {
       const oldest = new Map<string, number>();
-      for (const [node, creations] of nodes) oldest.set(node, Math.min(...creations.keys()));
+      for (const [node, creations] of nodes) oldest.set(node, minOf(creations.keys(), Infinity));
       out.set(group === '' ? null : group, oldest);
     }
     return out;

@@ -23,6 +23,7 @@
  */
 import { LIMITS, Pid, assert, encode, fedError } from '../runtime/index.js';
 import { MsgpackWriter } from './msgpack-writer.js';
+import { appendAll, minOf } from '../runtime/kernel/arrays.js';
 
 export interface NameEntry {
   readonly pid: Pid;
@@ -252,7 +253,7 @@ export class NameRegistry {
   oldestCreationHolding(node: string): number | undefined {
     const perCreation = this.#pidsPerNode.get(node);
     if (perCreation === undefined) return undefined;
-    return Math.min(...perCreation.keys());
+    return minOf(perCreation.keys(), Infinity);
   }
 
   /** The newest creation of `node` this registry has seen (names of older ones are gone). */
@@ -365,11 +366,11 @@ export class NameRegistry {
       const newest = this.#creations.get(node);
       if (newest === undefined || newest < creationBelow) this.#creations.set(node, creationBelow);
       for (const pid of this.#pidsOnNode(node)) {
-        if (pid.creation < creationBelow) released.push(...this.#releasePid(index, pid, 'stale_incarnation'));
+        if (pid.creation < creationBelow) appendAll(released, this.#releasePid(index, pid, 'stale_incarnation'));
       }
       return released.sort();
     }
-    for (const pid of this.#pidsOnNode(node)) released.push(...this.#releasePid(index, pid, 'node_down'));
+    for (const pid of this.#pidsOnNode(node)) appendAll(released, this.#releasePid(index, pid, 'node_down'));
     for (const claim of [...this.#claims.values()]) {
       if (claim.node !== node) continue;
       this.#claims.delete(claim.key);

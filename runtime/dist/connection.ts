@@ -41,6 +41,7 @@
 import { performance } from 'node:perf_hooks';
 import { FedError, fedError } from '../kernel/errors.js';
 import { LIMITS } from '../kernel/limits.js';
+import { appendAll } from '../kernel/arrays.js';
 import { Pid } from '../pid.js';
 import type { NameAtNode, Signal } from '../signals.js';
 import type { BusyWait } from './busy-wait.js';
@@ -518,7 +519,7 @@ export class Connection {
     const previous = this.#unlinkPending(entry, index);
     entry.reject?.(fedError('buffer_full', `outbound buffer to ${this.peer.name} stayed full for ${timeoutMs} ms`, { peer: this.peer.name }));
     if (entry.after === undefined) return;
-    if (previous !== undefined) (previous.after ??= []).push(...entry.after);
+    if (previous !== undefined) appendAll((previous.after ??= []), entry.after);
     else this.#release(entry.after);
   }
 

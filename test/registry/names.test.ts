@@ -452,3 +452,35 @@ describe('names — determinism and snapshots', () => {
     expect(snapshot.version === 2 && snapshot.pids).toEqual([[a1.node, a1.id, a1.creation]]);
   });
 });
+
+describe('names — one pid holding very many names', () => {
+  // 200,000 names of one pid released by one entry: the released list was built with
+  // push(...list), which throws "Maximum call stack size exceeded" past about 100,000 items, and
+  // an apply that throws stops every member at that entry (seen in the registry bench: one
+  // load pid held every name, its node was killed and came back).
+  const NAMES = 200_000;
+
+  function registryWithManyNames(): NameRegistry {
+    const registry = new NameRegistry();
+    let index = 0;
+    for (let name = 0; name < NAMES; name++) registry.apply(++index, { op: 'register', name: `n/${name}`, pid: a1 });
+    registry.apply(++index, { op: 'register', name: 'other', pid: b1 });
+    return registry;
+  }
+
+  it('a newer incarnation of its node releases them all in one entry', () => {
+    const registry = registryWithManyNames();
+    const result = registry.apply(NAMES + 2, { op: 'node_down', node: 'a@127.0.0.1', creationBelow: 2 });
+    expect(result).toMatchObject({ ok: true });
+    expect((result as { released: string[] }).released).toHaveLength(NAMES);
+    expect(registry.registered().map(([name]) => name)).toEqual(['other']);
+  });
+
+  it('its node declared down releases them all in one entry', () => {
+    const registry = registryWithManyNames();
+    const result = registry.apply(NAMES + 2, { op: 'node_down', node: 'a@127.0.0.1' });
+    expect((result as { released: string[] }).released).toHaveLength(NAMES);
+    expect(registry.whereis('n/0')).toBeUndefined();
+    expect(registry.whereis('other')?.pid.equals(b1)).toBe(true);
+  });
+});
