@@ -129,8 +129,13 @@ async function stop(member: Member): Promise<void> {
   member.admin = undefined;
 }
 
+/** Longest the bench waits for a leader, or for writes to resume after one is gone, before it gives up. */
+const RECOVERY_WAIT_MS_MAX = 30_000;
+
 async function leaderOf(members: Member[]): Promise<Member> {
+  const deadline = performance.now() + RECOVERY_WAIT_MS_MAX;
   for (;;) {
+    if (performance.now() > deadline) throw new Error(`no member reported itself leader within ${RECOVERY_WAIT_MS_MAX} ms`);
     for (const member of members) {
       if (member.admin === undefined) continue;
       const status = (await member.admin.request({ op: 'status' }).catch(() => undefined)) as { leader: string | null; role: string } | undefined;
@@ -193,6 +198,7 @@ async function leaderGoneRound(members: Member[], round: number, how: 'kill' | '
   if (how === 'kill') victim.child?.kill('SIGKILL');
   else victim.child?.stdin?.end();
   for (let attempt = 0; ; attempt++) {
+    if (performance.now() - goneAt > RECOVERY_WAIT_MS_MAX) throw new Error(`no survivor accepted a registration within ${RECOVERY_WAIT_MS_MAX} ms of the leader's ${how}`);
     try {
       await survivor.admin!.request({ op: 'register', name: `after-${how}/${round}/${attempt}`, meta: {} }, 1_000);
       break;

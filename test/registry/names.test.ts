@@ -472,14 +472,14 @@ describe('names — one pid holding very many names', () => {
     const registry = registryWithManyNames();
     const result = registry.apply(NAMES + 2, { op: 'node_down', node: 'a@127.0.0.1', creationBelow: 2 });
     expect(result).toMatchObject({ ok: true });
-    expect((result as { released: string[] }).released).toHaveLength(NAMES);
+    expect((result as unknown as { released: string[] }).released).toHaveLength(NAMES);
     expect(registry.registered().map(([name]) => name)).toEqual(['other']);
   });
 
   it('its node declared down releases them all in one entry', () => {
     const registry = registryWithManyNames();
     const result = registry.apply(NAMES + 2, { op: 'node_down', node: 'a@127.0.0.1' });
-    expect((result as { released: string[] }).released).toHaveLength(NAMES);
+    expect((result as unknown as { released: string[] }).released).toHaveLength(NAMES);
     expect(registry.whereis('n/0')).toBeUndefined();
     expect(registry.whereis('other')?.pid.equals(b1)).toBe(true);
   });
