@@ -28,6 +28,13 @@ export type AdminRequest =
   | { readonly op: 'whereis'; readonly name: string; readonly consistency: Consistency }
   /** `all`: in a federation, the names homed in every group (asked through their gateways). */
   | { readonly op: 'names'; readonly prefix: string; readonly all?: boolean }
+  /**
+   * One page of `names` (the node's own group; in a federation, the names homed there): the
+   * names after `after` (the previous page's `next`), in order, at most NAMES_PAGE_NAMES_MAX of
+   * them and about NAMES_PAGE_BYTES_MAX bytes. `fedctl names` reads a registry of any size this
+   * way; one `names` answer over the frame limit could not be sent.
+   */
+  | { readonly op: 'names_page'; readonly prefix: string; readonly after?: string }
   /** Send `message` (any msgpack-able value) to the process holding `name`. */
   | { readonly op: 'send'; readonly name: string; readonly message: unknown }
   /** The probe singletons declared on the node: owner, token, running here. */
@@ -49,6 +56,17 @@ export type AdminRequest =
   /** `reader`: whose rate baseline (default: one per asking node); rates are since that reader's previous snapshot. */
   | { readonly op: 'introspect'; readonly top?: number; readonly sortBy?: 'mailbox' | 'rate'; readonly reader?: string }
   | { readonly op: 'watch_poll'; readonly prefix: string; readonly afterRevision: number; readonly waitMs: number };
+
+/** Most names one `names_page` answer carries. */
+export const NAMES_PAGE_NAMES_MAX = 20_000;
+/** About the most bytes one `names_page` answer carries (a quarter of the default frame limit; a page has at least one name). */
+export const NAMES_PAGE_BYTES_MAX = 2 * 1024 * 1024;
+
+export interface NamesPage {
+  readonly names: NameInfo[];
+  /** When more names follow: the last name of this page, the next request's `after`; else null. */
+  readonly next: string | null;
+}
 
 export interface NameInfo {
   readonly name: string;

@@ -16,11 +16,11 @@
  * lives until `fedctl unregister` — sent to any node of any group: whoever serves it tells the
  * holder to exit once the name is gone — or until its node dies (the name dies with it).
  */
-import { type Distribution, FedError, Node, Pid, type ProcessContext, Ref, fedError, isFedError } from '../runtime/index.js';
+import { type Distribution, FedError, Node, Pid, type ProcessContext, Ref, encode, fedError, isFedError } from '../runtime/index.js';
 import type { Group, NameEntry, SingletonManager } from '../registry/index.js';
 import type { DirectorySummary, Federation, FederationMachines, GlobalWhereis } from '../federation/index.js';
 import type { NodeObserver } from '../runtime/observe/index.js';
-import { ADMIN_SERVER_NAME, type AdminReply, type AdminRequest, type Consistency, type GroupRow, type NameInfo, SERVICE_ENTRY_META_KEY, RESERVED_META_PREFIX } from './admin-protocol.js';
+import { ADMIN_SERVER_NAME, type AdminReply, type AdminRequest, type Consistency, type GroupRow, type NameInfo, NAMES_PAGE_BYTES_MAX, NAMES_PAGE_NAMES_MAX, type NamesPage, SERVICE_ENTRY_META_KEY, RESERVED_META_PREFIX } from './admin-protocol.js';
 import { connectAdmin } from './admin-client.js';
 import { GlobalWatchFeed } from './global-watch.js';
 import type { ProbeSingletons } from './singletons.js';
@@ -83,7 +83,7 @@ type Handler = (request: AdminRequest, from: Pid) => Promise<unknown>;
 export function startAdminServer(context: AdminContext): { stop(): void } {
   const feed = new GlobalWatchFeed(context.machines.global, context.group);
   const server = new AdminServer(context, feed);
-  const pid = context.node.spawn((ctx) => serve(ctx, (request, from) => server.handle(request, from)), { name: ADMIN_SERVER_NAME });
+  const pid = context.node.spawn((ctx) => serve(ctx, (request, from) => server.handle(request, from), context.distribution), { name: ADMIN_SERVER_NAME });
   return {
     stop: () => {
       feed.close();
@@ -115,7 +115,25 @@ export function startGatewayAdminServer(gatewayNode: Node, context: { readonly g
   };
 }
 
-async function serve(ctx: ProcessContext, handler: Handler): Promise<void> {
+/**
+ * Answer admin requests. With the node's `distribution`, an answer to another node goes as an
+ * awaited send, so one over the frame limit (which a plain send drops) is answered instead with
+ * a `frame_too_large` error the client prints, not a timeout that blames the node.
+ */
+async function serve(ctx: ProcessContext, handler: Handler, distribution?: Distribution): Promise<void> {
+  const answer = (to: Pid, ref: Ref, op: unknown, reply: AdminReply): void => {
+    if (!ctx.alive) return;
+    const envelope = { type: 'fedctl_admin_reply', ref, reply } satisfies AdminReplyEnvelope;
+    if (distribution === undefined || to.node === ctx.self.node) {
+      ctx.send(to, envelope);
+      return;
+    }
+    distribution.sendAsync(to, envelope, { from: ctx.self }).catch((error: unknown) => {
+      if (!isFedError(error, 'frame_too_large') || !ctx.alive) return;
+      const tooLarge: AdminReply = { ok: false, code: 'frame_too_large', message: `the answer to ${String(op)} is too large to send (${error.message})` };
+      ctx.send(to, { type: 'fedctl_admin_reply', ref, reply: tooLarge } satisfies AdminReplyEnvelope);
+    });
+  };
   for (;;) {
     const message = await ctx.receive();
     if (!isAdminEnvelope(message)) continue;
@@ -129,14 +147,50 @@ async function serve(ctx: ProcessContext, handler: Handler): Promise<void> {
           ...(error instanceof FedError && error.details !== undefined ? { details: { ...error.details } } : {}),
         }),
       )
-      .then((reply) => {
-        if (ctx.alive) ctx.send(message.from, { type: 'fedctl_admin_reply', ref: message.ref, reply } satisfies AdminReplyEnvelope);
-      });
+      .then((reply) => answer(message.from, message.ref, (message.request as { op?: unknown }).op, reply));
   }
 }
 
 export function nameInfo(name: string, entry: NameEntry | { pid: Pid; meta: Readonly<Record<string, unknown>>; revision: number }, group: string): NameInfo {
   return { name, pid: entry.pid.toString(), node: entry.pid.node, meta: { ...entry.meta }, revision: entry.revision, group };
+}
+
+type ListedEntry = NameEntry | { pid: Pid; meta: Readonly<Record<string, unknown>>; revision: number };
+
+/** How long a listing's sorted names serve its later pages. */
+const LISTING_TTL_MS = 60_000;
+/** Listings (prefix and source) kept at once. */
+const LISTINGS_KEPT = 4;
+
+/**
+ * The page of sorted `entries` after `after`: at most NAMES_PAGE_NAMES_MAX rows and about
+ * NAMES_PAGE_BYTES_MAX bytes (estimated; at least one row), and the cursor if any are left.
+ */
+function namesPage(entries: ReadonlyArray<[string, ListedEntry]>, after: string | undefined, group: string): NamesPage {
+  let low = 0;
+  if (after !== undefined) {
+    // The first name sorting after `after` (names are unique and sorted by code units).
+    let high = entries.length;
+    while (low < high) {
+      const middle = (low + high) >>> 1;
+      if ((entries[middle] as [string, ListedEntry])[0] > after) high = middle;
+      else low = middle + 1;
+    }
+  }
+  const names: NameInfo[] = [];
+  let bytes = 0;
+  let index = low;
+  for (; index < entries.length && names.length < NAMES_PAGE_NAMES_MAX; index++) {
+    const [name, entry] = entries[index] as [string, ListedEntry];
+    const info = nameInfo(name, entry, group);
+    const metaBytes = Object.keys(info.meta).length === 0 ? 1 : encode(info.meta).byteLength;
+    // The row as msgpack: its six keys and headers (about 48 bytes), the strings, the meta.
+    const rowBytes = 48 + Buffer.byteLength(name) + info.pid.length + info.node.length + group.length + metaBytes;
+    if (names.length > 0 && bytes + rowBytes > NAMES_PAGE_BYTES_MAX) break;
+    names.push(info);
+    bytes += rowBytes;
+  }
+  return { names, next: index < entries.length && names.length > 0 ? (names[names.length - 1] as NameInfo).name : null };
 }
 
 function groupInfo(group: Group, machines: FederationMachines): { group: string; leader: string | null; voters: string[]; learners: string[]; names: number } {
@@ -161,6 +215,8 @@ class AdminServer {
   readonly #feed: GlobalWatchFeed;
   /** Holder processes this server spawned, by pid key: the service entry's name, or null (spawn_holder). */
   readonly #holders = new Map<string, string | null>();
+  /** Sorted names of recent paged listings, by source and prefix (see #listing). */
+  readonly #listings = new Map<string, { entries: ReadonlyArray<[string, ListedEntry]>; takenAt: number }>();
 
   constructor(context: AdminContext, feed: GlobalWatchFeed) {
     this.#context = context;
@@ -196,6 +252,12 @@ class AdminServer {
         if (federation === undefined) return group.registered(request.prefix ?? '').map(([name, entry]) => nameInfo(name, entry, group.id));
         if (request.all !== true) return globalNames(this.#context.machines, group.id, request.prefix ?? '');
         return this.#allNames(request.prefix ?? '');
+      case 'names_page': {
+        const prefix = request.prefix ?? '';
+        const after = request.after;
+        if (typeof prefix !== 'string' || (after !== undefined && typeof after !== 'string')) throw fedError('badarg', 'names_page takes a prefix and an optional after, both strings');
+        return namesPage(this.#listing(prefix, after, federation !== undefined), after, group.id);
+      }
       case 'members':
         return group.members().map((member) => ({
           node: member.node,
@@ -271,6 +333,27 @@ class AdminServer {
       default:
         throw fedError('badarg', `unknown admin request ${JSON.stringify((request as { op?: unknown }).op)}`);
     }
+  }
+
+  /**
+   * The sorted names a paged listing reads: taken afresh for its first page (no `after`), and
+   * for the pages after it the one taken last for that prefix and source if it is at most
+   * LISTING_TTL_MS old — a listing of n names costs one sort, not one per page, and reads one
+   * replica state throughout (a later first page takes a newer one). At most LISTINGS_KEPT.
+   */
+  #listing(prefix: string, after: string | undefined, federated: boolean): ReadonlyArray<[string, ListedEntry]> {
+    const key = `${federated ? 'global' : 'group'}:${prefix}`;
+    const now = Date.now();
+    const kept = this.#listings.get(key);
+    if (after !== undefined && kept !== undefined && now - kept.takenAt <= LISTING_TTL_MS) return kept.entries;
+    const entries: ReadonlyArray<[string, ListedEntry]> = federated ? this.#context.machines.global.registered(prefix) : this.#context.group.registered(prefix);
+    this.#listings.delete(key);
+    this.#listings.set(key, { entries, takenAt: now });
+    for (const [oldest] of this.#listings) {
+      if (this.#listings.size <= LISTINGS_KEPT) break;
+      this.#listings.delete(oldest);
+    }
+    return entries;
   }
 
   async #register(name: string, pidText: string | undefined, meta: Record<string, string>, federation: Federation | undefined): Promise<unknown> {

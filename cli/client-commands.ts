@@ -8,9 +8,9 @@
  * `--listen` of `fedctl start`), as etcdctl and consul default to their local agent.
  */
 import { type Command, Option } from 'commander';
-import { fedError, isFedError } from '../runtime/index.js';
+import { appendAll, fedError, isFedError } from '../runtime/index.js';
 import { connectAdmin, type AdminClient } from './admin-client.js';
-import { type AdminRequest, type Consistency, type GroupRow, type MemberInfo, type NameInfo, RESERVED_META_PREFIX } from './admin-protocol.js';
+import { type AdminRequest, type Consistency, type GroupRow, type MemberInfo, type NameInfo, type NamesPage, RESERVED_META_PREFIX } from './admin-protocol.js';
 import { resolveCookie, resolveNodeTarget } from './config.js';
 import { collect } from './env.js';
 import { CliError, EXIT } from './exit-codes.js';
@@ -130,6 +130,31 @@ export function renderGroups(rows: readonly GroupRow[]): string {
   );
 }
 
+/**
+ * Every name starting with `prefix`, read page by page (`names_page`), so a registry of any size
+ * lists (one `names` answer over the frame limit could not be sent). A node from before paging
+ * answers `badarg` to `names_page`: then one `names` request, as before.
+ */
+async function namesInPages(client: AdminClient, prefix: string, timeoutMs: number): Promise<NameInfo[]> {
+  const names: NameInfo[] = [];
+  let after: string | undefined;
+  for (;;) {
+    let page: NamesPage;
+    try {
+      page = (await client.request({ op: 'names_page', prefix, ...(after === undefined ? {} : { after }) }, timeoutMs)) as NamesPage;
+    } catch (error) {
+      if (after === undefined && isFedError(error, 'badarg') && /unknown admin request/.test(error.message)) {
+        return (await client.request({ op: 'names', prefix }, timeoutMs)) as NameInfo[];
+      }
+      throw error;
+    }
+    appendAll(names, page.names);
+    // Each page's cursor sorts after the previous one: the loop ends with the names.
+    if (page.next === null || (after !== undefined && !(page.next > after))) return names;
+    after = page.next;
+  }
+}
+
 export function registerClientCommands(program: Command, run: Run): void {
   const simple = (request: (command: Command) => AdminRequest, human: (value: never) => string, options: { timeoutMsMin?: number } = {}) =>
     async function (this: Command) {
@@ -198,12 +223,15 @@ export function registerClientCommands(program: Command, run: Run): void {
     .command('names [prefix]')
     .description('list registered names (optionally those starting with PREFIX); in a federation, those homed in the node\'s group')
     .option('--all', 'in a federation, the names homed in every group')
-    .action(
-      simple(
-        (command) => ({ op: 'names', prefix: (command.args[0] as string | undefined) ?? '', ...(command.opts<{ all?: boolean }>().all === true ? { all: true } : {}) }),
-        (value: NameInfo[]) => formatTable(NAME_HEADERS, nameRows(value)),
-      ),
-    );
+    .action(async function (this: Command) {
+      const command = this;
+      await run(async (output) => {
+        const prefix = (command.args[0] as string | undefined) ?? '';
+        const all = command.opts<{ all?: boolean }>().all === true;
+        const value = await withClient(command, (client, globals) => (all ? (client.request({ op: 'names', prefix, all: true }, Number(globals.timeout)) as Promise<NameInfo[]>) : namesInPages(client, prefix, Number(globals.timeout))));
+        emit(output, value, () => formatTable(NAME_HEADERS, nameRows(value)));
+      });
+    });
 
   program
     .command('members')

@@ -2,9 +2,8 @@
  * Output for people (aligned tables) and scripts (`--json`, one JSON document on stdout).
  * Errors go to stderr as one line; stack traces only with `--debug`.
  */
-import { isFedError } from '../runtime/index.js';
+import { isFedError, maxOf } from '../runtime/index.js';
 import { CliError } from './exit-codes.js';
-import { maxOf } from '../runtime/kernel/arrays.js';
 
 export interface Output {
   json: boolean;

@@ -67,6 +67,7 @@ import {
   SystemClock,
   TcpTransport,
   FedError,
+  appendAll,
   assert,
   fedError,
   type ErrorCode,
@@ -78,7 +79,6 @@ import {
   type ProcessContext,
 } from '../runtime/index.js';
 import { type Group, copyMeta } from '../registry/index.js';
-import { appendAll } from '../runtime/kernel/arrays.js';
 import type { DirectoryCommand, DirectoryEvent, DirectoryRefusalCode, DirectoryResult, DirectorySnapshot, DirectoryView, Gateway, GroupId, GroupRecord, SlotMove } from './directory.js';
 import { type FederationAlarm, type FederationAlarmCode, type GlobalCommand, type GlobalEntry, type GlobalResult, GLOBAL_EXTENSION, type GlobalNames, type SlotStep, IMPORT_NAMES_MAX, SLOT_BATCH_MAX } from './global-names.js';
 import { DIRECTORY_EXTENSION, type FederationMachines } from './machines.js';

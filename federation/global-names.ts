@@ -26,9 +26,8 @@
  * Every command answers a `GlobalResult` value (never a refusal of the extension itself), so
  * callers read typed outcomes: `not_home` carries the slot's state here.
  */
-import { LIMITS, Pid, assert } from '../runtime/index.js';
+import { LIMITS, Pid, assert, minOf } from '../runtime/index.js';
 import { SLOT_COUNT, isSlot, slotOf } from './slots.js';
-import { minOf } from '../runtime/kernel/arrays.js';
 
 export const GLOBAL_EXTENSION = 'global';
 /** How many change events are kept for watchers (cache invalidation) to resume from. */

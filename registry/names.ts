@@ -21,9 +21,8 @@
  *   watchers current. The replay buffer restarts at the snapshot (resuming before it is
  *   `compacted`).
  */
-import { LIMITS, Pid, assert, encode, fedError } from '../runtime/index.js';
+import { LIMITS, Pid, appendAll, assert, encode, fedError, minOf } from '../runtime/index.js';
 import { MsgpackWriter } from './msgpack-writer.js';
-import { appendAll, minOf } from '../runtime/kernel/arrays.js';
 
 export interface NameEntry {
   readonly pid: Pid;
