@@ -16,7 +16,7 @@
  * lives until `fedctl unregister` — sent to any node of any group: whoever serves it tells the
  * holder to exit once the name is gone — or until its node dies (the name dies with it).
  */
-import { type Distribution, FedError, Node, Pid, type ProcessContext, Ref, encode, fedError, isFedError } from '../runtime/index.js';
+import { type Distribution, FedError, Node, Pid, type ProcessContext, Ref, encode, fedError, isFedError, partitionPoint } from '../runtime/index.js';
 import type { Group, NameEntry, SingletonManager } from '../registry/index.js';
 import type { DirectorySummary, Federation, FederationMachines, GlobalWhereis } from '../federation/index.js';
 import type { NodeObserver } from '../runtime/observe/index.js';
@@ -151,11 +151,12 @@ async function serve(ctx: ProcessContext, handler: Handler, distribution?: Distr
   }
 }
 
-export function nameInfo(name: string, entry: NameEntry | { pid: Pid; meta: Readonly<Record<string, unknown>>; revision: number }, group: string): NameInfo {
+/** A name's entry in a group's registry or in the federation's global names. */
+type ListedEntry = NameEntry | { pid: Pid; meta: Readonly<Record<string, unknown>>; revision: number };
+
+export function nameInfo(name: string, entry: ListedEntry, group: string): NameInfo {
   return { name, pid: entry.pid.toString(), node: entry.pid.node, meta: { ...entry.meta }, revision: entry.revision, group };
 }
-
-type ListedEntry = NameEntry | { pid: Pid; meta: Readonly<Record<string, unknown>>; revision: number };
 
 /** How long a listing's sorted names serve its later pages. */
 const LISTING_TTL_MS = 60_000;
@@ -167,19 +168,10 @@ const LISTINGS_KEPT = 4;
  * NAMES_PAGE_BYTES_MAX bytes (estimated; at least one row), and the cursor if any are left.
  */
 function namesPage(entries: ReadonlyArray<[string, ListedEntry]>, after: string | undefined, group: string): NamesPage {
-  let low = 0;
-  if (after !== undefined) {
-    // The first name sorting after `after` (names are unique and sorted by code units).
-    let high = entries.length;
-    while (low < high) {
-      const middle = (low + high) >>> 1;
-      if ((entries[middle] as [string, ListedEntry])[0] > after) high = middle;
-      else low = middle + 1;
-    }
-  }
+  // The first name sorting after `after` (names are unique and sorted by code units).
+  let index = after === undefined ? 0 : partitionPoint(entries, 0, ([name]) => name <= after);
   const names: NameInfo[] = [];
   let bytes = 0;
-  let index = low;
   for (; index < entries.length && names.length < NAMES_PAGE_NAMES_MAX; index++) {
     const [name, entry] = entries[index] as [string, ListedEntry];
     const info = nameInfo(name, entry, group);

@@ -26,7 +26,7 @@
  * Every refusal is a typed result (`DirectoryRefusal`); a refused command changes nothing except
  * the applied index. Group ids are never reused: a removed group stays as a tombstone.
  */
-import { type ErrorCode, type FedError, assert, fedError, isValidNodeName } from '../runtime/index.js';
+import { type ErrorCode, type FedError, assert, fedError, isValidNodeName, partitionPoint } from '../runtime/index.js';
 import { SLOT_COUNT, isSlot } from './slots.js';
 
 export type GroupId = string;
@@ -494,14 +494,7 @@ export class Directory implements DirectoryView {
    */
   eventsSince(afterRevision: number): DirectoryEvent[] | undefined {
     if (afterRevision < this.#eventsFloorRevision) return undefined;
-    let low = this.#eventsHead;
-    let high = this.#events.length;
-    while (low < high) {
-      const mid = (low + high) >>> 1;
-      if ((this.#events[mid] as DirectoryEvent).revision <= afterRevision) low = mid + 1;
-      else high = mid;
-    }
-    return this.#events.slice(low);
+    return this.#events.slice(partitionPoint(this.#events, this.#eventsHead, (event) => event.revision <= afterRevision));
   }
 
   /** Listen to every change as it is applied. Returns the function that stops listening. */

@@ -21,7 +21,7 @@
  *   watchers current. The replay buffer restarts at the snapshot (resuming before it is
  *   `compacted`).
  */
-import { LIMITS, Pid, appendAll, assert, encode, fedError, minOf } from '../runtime/index.js';
+import { LIMITS, Pid, appendAll, assert, encode, fedError, minOf, partitionPoint } from '../runtime/index.js';
 import { MsgpackWriter } from './msgpack-writer.js';
 
 export interface NameEntry {
@@ -508,14 +508,7 @@ export class NameRegistry {
    */
   eventsSince(afterRevision: number): WatchEvent[] | undefined {
     if (afterRevision < this.#eventsFloorRevision) return undefined;
-    let low = 0;
-    let high = this.#events.length;
-    while (low < high) {
-      const mid = (low + high) >>> 1;
-      if ((this.#events[mid] as WatchEvent).revision <= afterRevision) low = mid + 1;
-      else high = mid;
-    }
-    return this.#events.slice(low);
+    return this.#events.slice(partitionPoint(this.#events, 0, (event) => event.revision <= afterRevision));
   }
 
   /** Listen to every change as it is applied. Returns the function that stops listening. */

@@ -19,6 +19,7 @@
  * Each removal then acts as an unregister by the holder with a known result: the holder held
  * the name at that point (the model requires it) and the name became free.
  */
+import { partitionPoint } from '../../runtime/index.js';
 import type { HistoryEvent, Operation } from '../history.js';
 import type { RegistryEvent } from '../registry-events.js';
 
@@ -140,14 +141,7 @@ function completionBound(operation: Operation): number {
 
 /** How many history lines were recorded at or before `time` (times never decrease). */
 function linesUpTo(history: readonly HistoryEvent[], time: number): number {
-  let low = 0;
-  let high = history.length;
-  while (low < high) {
-    const middle = (low + high) >>> 1;
-    if ((history[middle] as HistoryEvent).time <= time) low = middle + 1;
-    else high = middle;
-  }
-  return low;
+  return partitionPoint(history, 0, (event) => event.time <= time);
 }
 
 function timeOfLine(history: readonly HistoryEvent[], line: number): number {

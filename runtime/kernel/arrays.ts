@@ -32,3 +32,17 @@ export function minOf(values: Iterable<number>, empty: number): number {
   }
   return any ? min : empty;
 }
+
+/**
+ * The first index in [`low`, `items.length`) whose item `isBefore` rejects, for items that
+ * `isBefore` accepts up to some point and rejects after it (a sorted list): binary search.
+ */
+export function partitionPoint<T>(items: ArrayLike<T>, low: number, isBefore: (item: T) => boolean): number {
+  let high = items.length;
+  while (low < high) {
+    const middle = (low + high) >>> 1;
+    if (isBefore(items[middle] as T)) low = middle + 1;
+    else high = middle;
+  }
+  return low;
+}
