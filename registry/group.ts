@@ -93,6 +93,7 @@ import {
   type Snapshot,
   applyConfChange,
   defaultRaftConfig,
+  splitAppend,
 } from './raft/index.js';
 import { type EncodedRun, type GroupRaftStore, RAFT_STORE_FORMAT, RaftStore, type RaftStoreStats, type StoreMeta, type StoredGroupSnapshot, verifyStoreMeta } from './raft-store.js';
 import { type ExtensionStateMachine, type GroupCommand, type GroupEntryData, type GroupResult, GroupState, isRingWeight } from './group-state.js';
@@ -1311,7 +1312,24 @@ export class Group {
         payload = { ...message, entries: new Encoded(this.#encodedRuns.encodingOf(message.entries)) };
       }
     }
-    const sent = this.distribution.sendControl(message.to, `raft:${this.id}`, payload);
+    let sent: boolean;
+    try {
+      sent = this.distribution.sendControl(message.to, `raft:${this.id}`, payload);
+    } catch (error) {
+      if (!(error instanceof FedError) || error.code !== 'frame_too_large') throw error;
+      // The core keeps appends near `messageBytesMax` by its estimate of each entry, far below
+      // the frame limit; should one still not fit, it goes as two appends, each from where the
+      // one before ends (what the follower would do with the one is what it does with the two).
+      if (message.type === 'append' && message.entries.length > 1) {
+        const [first, second] = splitAppend(message);
+        this.#sendNow(first);
+        this.#sendNow(second);
+        return;
+      }
+      // Anything else is lost, as a message on a broken link is: Raft sends it again.
+      this.#log('warn', 'raft_message_too_large', `a Raft ${message.type} to ${message.to} was not sent: ${error.message}`);
+      sent = false;
+    }
     if (!sent && message.type === 'propose') this.#forwardFailed(message.to, message.data);
     else if (!sent && message.type === 'read_index') this.#readForwardFailed(message.to, message.requestId);
   }

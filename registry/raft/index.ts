@@ -27,5 +27,5 @@ export {
   dataBytesEstimate,
   entryBytesEstimate,
 } from './storage.js';
-export { applyConfChange } from './log.js';
+export { applyConfChange, splitAppend } from './log.js';
 export type * from './types.js';

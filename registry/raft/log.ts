@@ -13,7 +13,7 @@
  */
 import { assert } from '../../runtime/kernel/assert.js';
 import { entryBytesEstimate } from './storage.js';
-import type { ConfChange, ConfState, Entry, NodeId } from './types.js';
+import type { AppendRequest, ConfChange, ConfState, Entry, NodeId } from './types.js';
 
 interface ConfPoint {
   readonly index: number;
@@ -229,4 +229,20 @@ export function applyConfChange(conf: ConfState, change: ConfChange): ConfState 
 
 function nodeOf(change: ConfChange): NodeId | null {
   return change.type === 'bootstrap' ? null : change.node;
+}
+
+/**
+ * `append` as two appends that together say what it says: its first half, then the rest from
+ * where that half ends (a follower given both, in order, ends where the one would take it). A
+ * driver's fallback for an append its transport cannot carry whole.
+ */
+export function splitAppend(append: AppendRequest): [AppendRequest, AppendRequest] {
+  assert(append.entries.length > 1, 'an append of one entry cannot be split');
+  const half = Math.ceil(append.entries.length / 2);
+  const first = append.entries.slice(0, half);
+  const last = first[first.length - 1] as Entry;
+  return [
+    { ...append, entries: first },
+    { ...append, prevIndex: last.index, prevTerm: last.term, entries: append.entries.slice(half) },
+  ];
 }

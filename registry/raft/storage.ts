@@ -126,11 +126,56 @@ export function entryBytesEstimate(entry: Entry): number {
 }
 
 const ENTRY_OVERHEAD_BYTES = 16;
+/** A value nested deeper than this counts as this many bytes (the walk stops there). */
+const DEPTH_MAX = 16;
 const OPAQUE_DATA_BYTES = 64;
+/** A number as msgpack writes it at most (a float64 with its type byte). */
+const NUMBER_BYTES = 9;
+/** The header of a string, an array or a map as msgpack writes it at most. */
+const HEADER_BYTES = 5;
 
+/**
+ * About the bytes `data` takes encoded (as msgpack would write it: strings by their length in
+ * UTF-16 units, numbers at 9, each array, object and string with its header): what the
+ * batching limits (`messageBytesMax`, `inflightBytesMax`) count. An object is walked, not
+ * guessed: an append of many entries that each carry large metadata must stay near the
+ * message limit, far below the transport's frame limit (an append over that cannot be sent at
+ * all). Cheap for the small commands of a registry (a few fields); bounded in depth.
+ */
 export function dataBytesEstimate(data: unknown): number {
-  if (data instanceof Uint8Array) return data.byteLength;
-  if (typeof data === 'string') return data.length;
-  if (data === null || data === undefined) return 0;
-  return OPAQUE_DATA_BYTES;
+  return valueBytes(data, 0);
+}
+
+function valueBytes(value: unknown, depth: number): number {
+  switch (typeof value) {
+    case 'string':
+      return HEADER_BYTES + value.length;
+    case 'number':
+    case 'bigint':
+      return NUMBER_BYTES;
+    case 'boolean':
+      return 1;
+    case 'object': {
+      if (value === null) return 1;
+      if (value instanceof Uint8Array) return HEADER_BYTES + value.byteLength;
+      if (depth >= DEPTH_MAX) return OPAQUE_DATA_BYTES;
+      let bytes = HEADER_BYTES;
+      if (Array.isArray(value)) {
+        for (let index = 0; index < value.length; index++) bytes += valueBytes(value[index], depth + 1);
+        return bytes;
+      }
+      if (value instanceof Map) {
+        for (const [key, item] of value) bytes += valueBytes(key, depth + 1) + valueBytes(item, depth + 1);
+        return bytes;
+      }
+      for (const key in value) {
+        if (!Object.hasOwn(value, key)) continue;
+        bytes += HEADER_BYTES + key.length + valueBytes((value as Record<string, unknown>)[key], depth + 1);
+      }
+      return bytes;
+    }
+    default:
+      // undefined (a missing field), functions and symbols are not written.
+      return 0;
+  }
 }

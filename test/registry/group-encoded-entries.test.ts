@@ -10,7 +10,7 @@ import { ClassicLevel } from 'classic-level';
 import { afterEach, describe, expect, it } from 'vitest';
 import { entryKey } from '../../registry/raft-store.js';
 import { Encoded, decode, encodeRecords } from '../../runtime/index.js';
-import { GroupCluster, type Member, eventually, idleProcess } from './group-helpers.js';
+import { GroupCluster, type Member, eventually, heal, idleProcess, isolate } from './group-helpers.js';
 
 let cluster = new GroupCluster();
 
@@ -123,4 +123,44 @@ describe('group encoded entries — one encoding for the wire and every disk', (
     await eventually('the victim applies later entries', () => victim.group.status().applied >= revision);
     expect(victim.group.whereisLocal('after-forgery')?.revision).toBe(revision);
   });
+
+  it('a member that lagged behind catches up on entries with large metadata in appends that fit a frame', async () => {
+    // 160 names with 60 KB of metadata each (9.6 MB) are written while c is cut off. Its
+    // catch-up comes in appends of about messageBytesMax (1 MiB) each: the Raft core counts an
+    // entry's object data by its size. (It once counted each at 64 bytes, packed all 160 into
+    // one append over the 8 MiB frame limit, and the send's frame_too_large stopped the leader.)
+    const warnings: string[] = [];
+    const log = (level: 'info' | 'warn', event: string) => {
+      if (level === 'warn') warnings.push(event);
+    };
+    const members = await cluster.three({ nameDownGraceMs: 60_000, voterDownGraceMs: 60_000, snapshotEveryEntries: 100_000, log });
+    const leader = await cluster.leader();
+    const victim = members.find((member) => member !== leader) as Member;
+    const appendBytes: number[] = [];
+    const send = leader.distribution.sendControl.bind(leader.distribution);
+    leader.distribution.sendControl = (node, channel, payload) => {
+      const message = payload as { type?: string; entries?: unknown };
+      if (node === victim.name && message.type === 'append' && message.entries instanceof Encoded) appendBytes.push(message.entries.bytes.length);
+      return send(node, channel, payload);
+    };
+    isolate(cluster, victim);
+    const pid = idleProcess(leader.node);
+    const blob = 'm'.repeat(60_000);
+    for (let first = 0; first < 160; first += 20) {
+      await Promise.all(Array.from({ length: 20 }, (_, k) => leader.group.register(`huge.${first + k}`, pid, { blob })));
+    }
+    appendBytes.length = 0;
+    heal(cluster);
+    const { commit } = leader.group.status();
+    await eventually('the lagging member caught up', () => victim.group.status().applied >= commit, 20_000);
+    expect(victim.group.registered('huge.')).toHaveLength(160);
+    expect(victim.group.whereisLocal('huge.159')?.meta).toEqual({ blob });
+    const carried = appendBytes.filter((bytes) => bytes > 100_000);
+    expect(carried.length).toBeGreaterThanOrEqual(8);
+    expect(Math.max(...carried)).toBeLessThan(2 * 1024 * 1024);
+    expect(members.every((member) => !member.group.closed)).toBe(true);
+    expect(warnings.filter((event) => event === 'loop_failed' || event === 'raft_message_too_large')).toEqual([]);
+    const { revision } = await leader.group.register('after-catch-up', idleProcess(leader.node));
+    await eventually('the caught-up member applies later entries', () => victim.group.status().applied >= revision);
+  }, 30_000);
 });

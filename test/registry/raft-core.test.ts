@@ -6,7 +6,7 @@
 import { describe, expect, it } from 'vitest';
 import { FedError } from '../../runtime/kernel/errors.js';
 import { Rng } from '../../runtime/kernel/rng.js';
-import { MemoryStorage, RaftNode, defaultRaftConfig, entryBytesEstimate, type AppendRequest, type Message } from '../../registry/raft/index.js';
+import { MemoryStorage, RaftNode, defaultRaftConfig, entryBytesEstimate, splitAppend, type AppendRequest, type Message } from '../../registry/raft/index.js';
 import { SafetyViolation } from '../../registry/raft/sim/checker.js';
 import { appliedData, elect, testCluster, ticks, watchMessages } from '../../registry/raft/sim/harness.js';
 
@@ -276,6 +276,63 @@ describe('raft replication — fast backtracking and flow control', () => {
     ticks(cluster, 10);
     expect(appliedData(cluster, 'n2')).toHaveLength(10);
     expect(cluster.raft('n1').progressOf('n2')).toMatchObject({ match: 12, inflight: 0, inflightBytes: 0 });
+  });
+
+  it('a catch-up append of entries with large object data stays near messageBytesMax', () => {
+    // An entry's object data counts by its size (the walk of dataBytesEstimate), not as a fixed
+    // guess: 160 entries of 60 KB metadata (9.6 MB) reach a follower that missed them in appends
+    // of about 1 MiB each — a guess of 64 bytes an entry packed all of them into one message,
+    // over the transport's 8 MiB frame limit, which no link can carry.
+    const cluster = testCluster({ raft: { messageBytesMax: 1024 * 1024 } });
+    elect(cluster, 'n1');
+    const blob = 'm'.repeat(60_000);
+    const command = (k: number) => ({ type: 'register', name: `huge.${k}`, meta: { blob, k } });
+    expect(entryBytesEstimate({ term: 2, index: 3, type: 'normal', data: command(0) })).toBeGreaterThan(60_000);
+    expect(entryBytesEstimate({ term: 2, index: 3, type: 'normal', data: command(0) })).toBeLessThan(61_000);
+    cluster.isolate('n3');
+    for (let k = 0; k < 160; k++) {
+      cluster.raft('n1').step({ type: 'propose', data: command(k), id: `p${k}` });
+      cluster.drive(cluster.member('n1'));
+    }
+    cluster.stabilize();
+    const seen = watchMessages(cluster);
+    cluster.heal();
+    ticks(cluster, 10);
+    expect(appliedData(cluster, 'n3').filter((data) => typeof data === 'object' && data !== null)).toHaveLength(160);
+    const appends = seen.filter((m): m is AppendRequest => m.type === 'append' && m.to === 'n3' && m.entries.length > 0);
+    expect(appends.length).toBeGreaterThanOrEqual(9);
+    for (const append of appends) expect(append.entries.length * 60_000).toBeLessThanOrEqual(1024 * 1024 + 60_100);
+  });
+
+  it('an append split in two (splitAppend) leaves a follower where the whole append would', () => {
+    // The driver's fallback for an append over the frame limit: both halves, in order, give a
+    // fresh follower the same log, commit and final answer as the one message.
+    const entries = Array.from({ length: 7 }, (_, k) => ({ term: 1 + Math.floor(k / 4), index: k + 1, type: 'normal' as const, data: `e${k + 1}` }));
+    const append: AppendRequest = { type: 'append', from: 'n1', to: 'f', term: 2, prevIndex: 0, prevTerm: 0, entries, commit: 5 };
+    const [first, second] = splitAppend(append);
+    expect(first.entries.map((entry) => entry.index)).toEqual([1, 2, 3, 4]);
+    expect(second).toMatchObject({ prevIndex: 4, prevTerm: 1, commit: 5 });
+    expect(second.entries.map((entry) => entry.index)).toEqual([5, 6, 7]);
+    expect(() => splitAppend({ ...append, entries: entries.slice(0, 1) })).toThrow();
+    const follower = (messages: AppendRequest[]) => {
+      const storage = new MemoryStorage();
+      const node = new RaftNode(defaultRaftConfig('f', new Rng(1)), storage);
+      const answers: Message[] = [];
+      for (const message of messages) {
+        node.step({ type: 'message', message });
+        while (node.hasReady()) {
+          const ready = node.ready();
+          storage.persist(ready);
+          answers.push(...ready.messages);
+          node.advance();
+        }
+      }
+      const status = node.status();
+      return { lastIndex: status.lastIndex, commit: status.commit, log: storage.entries(1, status.lastIndex + 1).map((entry) => entry.data), last: answers.at(-1) };
+    };
+    const whole = follower([append]);
+    expect(whole).toMatchObject({ lastIndex: 7, commit: 5, last: { type: 'append_response', reject: false, index: 7 } });
+    expect(follower([first, second])).toEqual(whole);
   });
 
   it('an entry larger than inflightBytesMax still goes out, alone', () => {
