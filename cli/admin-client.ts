@@ -12,8 +12,8 @@
  * key, the cookie handshake and sealing running over the Noise stream as between nodes.
  */
 import { randomBytes } from 'node:crypto';
-import { Distribution, HyperswarmTransport, Node, TIMEOUT, TcpTransport, type Transport, fedError, isDownMessage, type ProcessContext } from '../runtime/index.js';
-import { ADMIN_SERVER_NAME, type AdminReply, type AdminRequest } from './admin-protocol.js';
+import { Distribution, HyperswarmTransport, Node, TIMEOUT, TcpTransport, type Transport, appendAll, fedError, isDownMessage, isFedError, type ProcessContext } from '../runtime/index.js';
+import { ADMIN_SERVER_NAME, type AdminReply, type AdminRequest, type NameInfo, type NamesPage } from './admin-protocol.js';
 import type { AdminReplyEnvelope } from './admin-server.js';
 import { type RetryOptions, withOverloadRetry } from './retry.js';
 
@@ -80,6 +80,35 @@ async function ask(ctx: ProcessContext, peer: string, request: AdminRequest, tim
     throw fedError(reason === 'noproc' ? 'noproc' : 'nodedown', `${peer} is not serving admin requests (${reason})`);
   }
   return unwrap((answer as AdminReplyEnvelope).reply);
+}
+
+/**
+ * Every name starting with `prefix`, read page by page (`names_page`), so a registry of any size
+ * lists (one `names` answer over the frame limit could not be sent); with `all`, a federation's
+ * names homed in every group. A node from before paging answers `badarg` to `names_page`: then
+ * one `names` request, as before. `once`: without retrying an overloaded answer (requestOnce).
+ */
+export async function namesInPages(client: AdminClient, prefix: string, timeoutMs: number, options: { readonly all?: boolean; readonly once?: boolean } = {}): Promise<NameInfo[]> {
+  const all = options.all === true ? { all: true } : {};
+  const ask = (request: AdminRequest): Promise<unknown> => (options.once === true ? client.requestOnce(request, timeoutMs) : client.request(request, timeoutMs));
+  const names: NameInfo[] = [];
+  let after: string | undefined;
+  for (;;) {
+    let page: NamesPage;
+    try {
+      page = (await ask({ op: 'names_page', prefix, ...all, ...(after === undefined ? {} : { after }) })) as NamesPage;
+    } catch (error) {
+      // "unknown admin request" (a node), "answers only group_info and names" (a gateway).
+      if (after === undefined && isFedError(error, 'badarg') && /unknown admin request|answers only group_info and names,/.test(error.message)) {
+        return (await ask({ op: 'names', prefix, ...all })) as NameInfo[];
+      }
+      throw error;
+    }
+    appendAll(names, page.names);
+    // Each page's cursor sorts after the previous one: the loop ends with the names.
+    if (page.next === null || (after !== undefined && !(page.next > after))) return names;
+    after = page.next;
+  }
 }
 
 function isReply(msg: unknown): msg is AdminReplyEnvelope {

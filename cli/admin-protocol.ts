@@ -32,9 +32,11 @@ export type AdminRequest =
    * One page of `names` (the node's own group; in a federation, the names homed there): the
    * names after `after` (the previous page's `next`), in order, at most NAMES_PAGE_NAMES_MAX of
    * them and about NAMES_PAGE_BYTES_MAX bytes. `fedctl names` reads a registry of any size this
-   * way; one `names` answer over the frame limit could not be sent.
+   * way; one `names` answer over the frame limit could not be sent. `all`: in a federation, the
+   * names homed in every group (each group's read through its gateways, page by page, into one
+   * sorted listing on the asked node that serves the later pages).
    */
-  | { readonly op: 'names_page'; readonly prefix: string; readonly after?: string }
+  | { readonly op: 'names_page'; readonly prefix: string; readonly after?: string; readonly all?: boolean }
   /** Send `message` (any msgpack-able value) to the process holding `name`. */
   | { readonly op: 'send'; readonly name: string; readonly message: unknown }
   /** The probe singletons declared on the node: owner, token, running here. */

@@ -21,7 +21,7 @@ import type { Group, NameEntry, SingletonManager } from '../registry/index.js';
 import type { DirectorySummary, Federation, FederationMachines, GlobalWhereis } from '../federation/index.js';
 import type { NodeObserver } from '../runtime/observe/index.js';
 import { ADMIN_SERVER_NAME, type AdminReply, type AdminRequest, type Consistency, type GroupRow, type NameInfo, NAMES_PAGE_BYTES_MAX, NAMES_PAGE_NAMES_MAX, type NamesPage, SERVICE_ENTRY_META_KEY, RESERVED_META_PREFIX } from './admin-protocol.js';
-import { connectAdmin } from './admin-client.js';
+import { connectAdmin, namesInPages } from './admin-client.js';
 import { GlobalWatchFeed } from './global-watch.js';
 import type { ProbeSingletons } from './singletons.js';
 
@@ -94,17 +94,25 @@ export function startAdminServer(context: AdminContext): { stop(): void } {
 
 /**
  * The read-only admin server of a gateway node: what members of other groups ask a group about
- * (`group_info`, `names`) when `fedctl groups` or `names --all` runs there.
+ * (`group_info`, `names`, `names_page`) when `fedctl groups` or `names --all` runs there.
  */
 export function startGatewayAdminServer(gatewayNode: Node, context: { readonly group: Group; readonly machines: FederationMachines }): { stop(): void } {
+  const listings = new KeptListings();
   const handler: Handler = async (request) => {
     switch (request.op) {
       case 'group_info':
         return groupInfo(context.group, context.machines);
       case 'names':
         return globalNames(context.machines, context.group.id, request.prefix ?? '');
+      case 'names_page': {
+        const { prefix, after } = checkNamesPage(request);
+        if (request.all === true) throw fedError('badarg', 'a gateway lists the names homed in its own group only (no all)');
+        const key = `global:${prefix}`;
+        const entries = listings.kept<[string, ListedEntry]>(key, after) ?? listings.keep(key, context.machines.global.registered(prefix));
+        return namesPage(entries, after, ([name]) => name, ([name, entry]) => nameInfo(name, entry, context.group.id));
+      }
       default:
-        throw fedError('badarg', `a gateway answers only group_info and names, not ${JSON.stringify((request as { op?: unknown }).op)}`);
+        throw fedError('badarg', `a gateway answers only group_info, names and names_page, not ${JSON.stringify((request as { op?: unknown }).op)}`);
     }
   };
   const pid = gatewayNode.spawn((ctx) => serve(ctx, handler), { name: ADMIN_SERVER_NAME });
@@ -166,23 +174,58 @@ const LISTINGS_KEPT = 4;
 /**
  * The page of sorted `entries` after `after`: at most NAMES_PAGE_NAMES_MAX rows and about
  * NAMES_PAGE_BYTES_MAX bytes (estimated; at least one row), and the cursor if any are left.
+ * `nameOf` and `infoOf` read an entry (a replica's [name, entry], or a row already listed).
  */
-function namesPage(entries: ReadonlyArray<[string, ListedEntry]>, after: string | undefined, group: string): NamesPage {
+function namesPage<T>(entries: readonly T[], after: string | undefined, nameOf: (entry: T) => string, infoOf: (entry: T) => NameInfo): NamesPage {
   // The first name sorting after `after` (names are unique and sorted by code units).
-  let index = after === undefined ? 0 : partitionPoint(entries, 0, ([name]) => name <= after);
+  let index = after === undefined ? 0 : partitionPoint(entries, 0, (entry) => nameOf(entry) <= after);
   const names: NameInfo[] = [];
   let bytes = 0;
   for (; index < entries.length && names.length < NAMES_PAGE_NAMES_MAX; index++) {
-    const [name, entry] = entries[index] as [string, ListedEntry];
-    const info = nameInfo(name, entry, group);
+    const info = infoOf(entries[index] as T);
     const metaBytes = Object.keys(info.meta).length === 0 ? 1 : encode(info.meta).byteLength;
     // The row as msgpack: its six keys and headers (about 48 bytes), the strings, the meta.
-    const rowBytes = 48 + Buffer.byteLength(name) + info.pid.length + info.node.length + group.length + metaBytes;
+    const rowBytes = 48 + Buffer.byteLength(info.name) + info.pid.length + info.node.length + info.group.length + metaBytes;
     if (names.length > 0 && bytes + rowBytes > NAMES_PAGE_BYTES_MAX) break;
     names.push(info);
     bytes += rowBytes;
   }
   return { names, next: index < entries.length && names.length > 0 ? (names[names.length - 1] as NameInfo).name : null };
+}
+
+/**
+ * The sorted listings that paged answers read, by source and prefix: a listing is taken afresh
+ * for its first page (no `after`), and its later pages read the one taken last for that key if
+ * it is at most LISTING_TTL_MS old — a listing of n names costs one sort (one round of asking
+ * other groups, for `all`), not one per page, and reads one state throughout. At most
+ * LISTINGS_KEPT at once.
+ */
+class KeptListings {
+  readonly #kept = new Map<string, { entries: readonly unknown[]; takenAt: number }>();
+
+  /** The listing kept for `key`, if `after` asks for a later page of it and it is fresh. */
+  kept<T>(key: string, after: string | undefined): readonly T[] | undefined {
+    const kept = this.#kept.get(key);
+    if (after === undefined || kept === undefined || Date.now() - kept.takenAt > LISTING_TTL_MS) return undefined;
+    return kept.entries as readonly T[];
+  }
+
+  keep<T>(key: string, entries: readonly T[]): readonly T[] {
+    this.#kept.delete(key);
+    this.#kept.set(key, { entries, takenAt: Date.now() });
+    for (const [oldest] of this.#kept) {
+      if (this.#kept.size <= LISTINGS_KEPT) break;
+      this.#kept.delete(oldest);
+    }
+    return entries;
+  }
+}
+
+function checkNamesPage(request: { readonly prefix?: unknown; readonly after?: unknown }): { prefix: string; after: string | undefined } {
+  const prefix = request.prefix ?? '';
+  const after = request.after;
+  if (typeof prefix !== 'string' || (after !== undefined && typeof after !== 'string')) throw fedError('badarg', 'names_page takes a prefix and an optional after, both strings');
+  return { prefix, after };
 }
 
 function groupInfo(group: Group, machines: FederationMachines): { group: string; leader: string | null; voters: string[]; learners: string[]; names: number } {
@@ -207,8 +250,8 @@ class AdminServer {
   readonly #feed: GlobalWatchFeed;
   /** Holder processes this server spawned, by pid key: the service entry's name, or null (spawn_holder). */
   readonly #holders = new Map<string, string | null>();
-  /** Sorted names of recent paged listings, by source and prefix (see #listing). */
-  readonly #listings = new Map<string, { entries: ReadonlyArray<[string, ListedEntry]>; takenAt: number }>();
+  /** Sorted names of recent paged listings (see KeptListings). */
+  readonly #listings = new KeptListings();
 
   constructor(context: AdminContext, feed: GlobalWatchFeed) {
     this.#context = context;
@@ -245,10 +288,18 @@ class AdminServer {
         if (request.all !== true) return globalNames(this.#context.machines, group.id, request.prefix ?? '');
         return this.#allNames(request.prefix ?? '');
       case 'names_page': {
-        const prefix = request.prefix ?? '';
-        const after = request.after;
-        if (typeof prefix !== 'string' || (after !== undefined && typeof after !== 'string')) throw fedError('badarg', 'names_page takes a prefix and an optional after, both strings');
-        return namesPage(this.#listing(prefix, after, federation !== undefined), after, group.id);
+        const { prefix, after } = checkNamesPage(request);
+        if (request.all === true) {
+          if (federation === undefined) return namesPage<NameInfo>([], after, (info) => info.name, (info) => info);
+          const key = `all:${prefix}`;
+          const rows = this.#listings.kept<NameInfo>(key, after) ?? this.#listings.keep(key, await this.#allNames(prefix));
+          return namesPage(rows, after, (info) => info.name, (info) => info);
+        }
+        const key = `${federation !== undefined ? 'global' : 'group'}:${prefix}`;
+        const entries =
+          this.#listings.kept<[string, ListedEntry]>(key, after) ??
+          this.#listings.keep(key, federation !== undefined ? this.#context.machines.global.registered(prefix) : group.registered(prefix));
+        return namesPage(entries, after, ([name]) => name, ([name, entry]) => nameInfo(name, entry, group.id));
       }
       case 'members':
         return group.members().map((member) => ({
@@ -325,27 +376,6 @@ class AdminServer {
       default:
         throw fedError('badarg', `unknown admin request ${JSON.stringify((request as { op?: unknown }).op)}`);
     }
-  }
-
-  /**
-   * The sorted names a paged listing reads: taken afresh for its first page (no `after`), and
-   * for the pages after it the one taken last for that prefix and source if it is at most
-   * LISTING_TTL_MS old — a listing of n names costs one sort, not one per page, and reads one
-   * replica state throughout (a later first page takes a newer one). At most LISTINGS_KEPT.
-   */
-  #listing(prefix: string, after: string | undefined, federated: boolean): ReadonlyArray<[string, ListedEntry]> {
-    const key = `${federated ? 'global' : 'group'}:${prefix}`;
-    const now = Date.now();
-    const kept = this.#listings.get(key);
-    if (after !== undefined && kept !== undefined && now - kept.takenAt <= LISTING_TTL_MS) return kept.entries;
-    const entries: ReadonlyArray<[string, ListedEntry]> = federated ? this.#context.machines.global.registered(prefix) : this.#context.group.registered(prefix);
-    this.#listings.delete(key);
-    this.#listings.set(key, { entries, takenAt: now });
-    for (const [oldest] of this.#listings) {
-      if (this.#listings.size <= LISTINGS_KEPT) break;
-      this.#listings.delete(oldest);
-    }
-    return entries;
   }
 
   async #register(name: string, pidText: string | undefined, meta: Record<string, string>, federation: Federation | undefined): Promise<unknown> {
@@ -480,12 +510,28 @@ class AdminServer {
     const lists = await Promise.all(
       directory.groups.map(async (record) => {
         if (record.id === this.#context.group.id) return globalNames(this.#context.machines, record.id, prefix);
-        const names = (await this.#askGroup(record.gateways, { op: 'names', prefix })) as NameInfo[] | undefined;
+        const names = await this.#askGroupNames(record.gateways, prefix);
         if (names === undefined) throw fedError('unavailable', `group ${record.id} did not answer through any of its gateways`);
         return names;
       }),
     );
     return lists.flat().sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+  }
+
+  /** Another group's names homed there, read page by page from its gateway nodes in turn; undefined if none answers. */
+  async #askGroupNames(gateways: ReadonlyArray<{ readonly address: string }>, prefix: string): Promise<NameInfo[] | undefined> {
+    for (const gateway of gateways) {
+      let client;
+      try {
+        client = await connectAdmin(gateway.address, this.#context.cookie, REMOTE_GROUP_TIMEOUT_MS);
+        return await namesInPages(client, prefix, REMOTE_GROUP_TIMEOUT_MS, { once: true });
+      } catch {
+        // the next gateway
+      } finally {
+        await client?.close().catch(() => undefined);
+      }
+    }
+    return undefined;
   }
 
   /** Ask another group's gateway nodes in turn (a hidden connection each); undefined if none answers. */

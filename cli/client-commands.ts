@@ -9,7 +9,7 @@
  */
 import { type Command, Option } from 'commander';
 import { appendAll, fedError, isFedError } from '../runtime/index.js';
-import { connectAdmin, type AdminClient } from './admin-client.js';
+import { connectAdmin, namesInPages, type AdminClient } from './admin-client.js';
 import { type AdminRequest, type Consistency, type GroupRow, type MemberInfo, type NameInfo, type NamesPage, RESERVED_META_PREFIX } from './admin-protocol.js';
 import { resolveCookie, resolveNodeTarget } from './config.js';
 import { collect } from './env.js';
@@ -130,31 +130,6 @@ export function renderGroups(rows: readonly GroupRow[]): string {
   );
 }
 
-/**
- * Every name starting with `prefix`, read page by page (`names_page`), so a registry of any size
- * lists (one `names` answer over the frame limit could not be sent). A node from before paging
- * answers `badarg` to `names_page`: then one `names` request, as before.
- */
-async function namesInPages(client: AdminClient, prefix: string, timeoutMs: number): Promise<NameInfo[]> {
-  const names: NameInfo[] = [];
-  let after: string | undefined;
-  for (;;) {
-    let page: NamesPage;
-    try {
-      page = (await client.request({ op: 'names_page', prefix, ...(after === undefined ? {} : { after }) }, timeoutMs)) as NamesPage;
-    } catch (error) {
-      if (after === undefined && isFedError(error, 'badarg') && /unknown admin request/.test(error.message)) {
-        return (await client.request({ op: 'names', prefix }, timeoutMs)) as NameInfo[];
-      }
-      throw error;
-    }
-    appendAll(names, page.names);
-    // Each page's cursor sorts after the previous one: the loop ends with the names.
-    if (page.next === null || (after !== undefined && !(page.next > after))) return names;
-    after = page.next;
-  }
-}
-
 export function registerClientCommands(program: Command, run: Run): void {
   const simple = (request: (command: Command) => AdminRequest, human: (value: never) => string, options: { timeoutMsMin?: number } = {}) =>
     async function (this: Command) {
@@ -228,7 +203,7 @@ export function registerClientCommands(program: Command, run: Run): void {
       await run(async (output) => {
         const prefix = (command.args[0] as string | undefined) ?? '';
         const all = command.opts<{ all?: boolean }>().all === true;
-        const value = await withClient(command, (client, globals) => (all ? (client.request({ op: 'names', prefix, all: true }, Number(globals.timeout)) as Promise<NameInfo[]>) : namesInPages(client, prefix, Number(globals.timeout))));
+        const value = await withClient(command, (client, globals) => namesInPages(client, prefix, Number(globals.timeout), { all }));
         emit(output, value, () => formatTable(NAME_HEADERS, nameRows(value)));
       });
     });

@@ -8,6 +8,8 @@
 // the other group); that a member added without flags takes its federation role; and the
 // federation figures of `stats --json` and of the Prometheus endpoint.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { readFileSync } from 'node:fs';
+import { connectAdmin } from '../../cli/admin-client.js';
 import type { GroupRow, NameInfo } from '../../cli/admin-protocol.js';
 import { CliHarness, type StartedNode, eventually } from './harness.js';
 
@@ -167,6 +169,37 @@ describe('fedctl federation — the global namespace across groups', () => {
     const table = (await on(blue[1] as StartedNode, 'names', 'list.', '--all')).stdout.trim().split('\n');
     expect(table).toHaveLength(7);
   });
+
+  it('names --all: a federation\'s names over the frame limit are read page by page from every group', async () => {
+    // 160 names with 60 KB of metadata each (9.6 MB, over the 8 MiB frame limit), homed in both
+    // groups. The single-answer names op says frame_too_large; `fedctl names --all` reads pages
+    // of one listing the asked node builds from every group (the other group's share read
+    // through its gateway page by page, being more than one page itself).
+    const cookie = readFileSync(harness.cookieFile, 'utf8').trim();
+    const admin = await connectAdmin((green[0] as StartedNode).address, cookie, 10_000);
+    try {
+      const { pid } = (await admin.request({ op: 'spawn_holder' })) as { pid: string };
+      const count = 160;
+      const blob = 'm'.repeat(60_000);
+      const name = (index: number): string => `big.${String(index).padStart(3, '0')}`;
+      const homes: string[] = [];
+      for (let first = 0; first < count; first += 20) {
+        const answers = await Promise.all(Array.from({ length: 20 }, (_, offset) => admin.request({ op: 'register', name: name(first + offset), pid, meta: { blob } })));
+        for (const answer of answers) homes.push((answer as { group: string }).group);
+      }
+      expect(homes.filter((home) => home === 'blue').length).toBeGreaterThan(40);
+      expect(homes.filter((home) => home === 'green').length).toBeGreaterThan(40);
+      await expect(admin.request({ op: 'names', prefix: 'big.', all: true })).rejects.toMatchObject({ code: 'frame_too_large' });
+      const listed = await json<NameInfo[]>(blue[1] as StartedNode, 'names', 'big.', '--all');
+      expect(listed.map((info) => info.name)).toEqual(Array.from({ length: count }, (_, index) => name(index)));
+      expect(listed.map((info) => info.group)).toEqual(homes);
+      expect(listed.every((info) => info.meta.blob === blob)).toBe(true);
+      await admin.request({ op: 'release_holder', pid });
+      await eventually('the big names released', async () => (await json<NameInfo[]>(blue[1] as StartedNode, 'names', 'big.', '--all')).length === 0);
+    } finally {
+      await admin.close();
+    }
+  }, 90_000);
 
   it('unregister from the other group removes the name and ends its holder process', async () => {
     const registered = await json<{ pid: string; group: string }>(green[1] as StartedNode, 'register', 'short-lived');
