@@ -16,7 +16,7 @@
  * lives until `fedctl unregister` — sent to any node of any group: whoever serves it tells the
  * holder to exit once the name is gone — or until its node dies (the name dies with it).
  */
-import { type Distribution, FedError, Node, Pid, type ProcessContext, Ref, encode, fedError, isFedError, partitionPoint } from '../runtime/index.js';
+import { type Distribution, FedError, Node, Pid, type ProcessContext, Ref, encode, fedError, isFedError, keepNewest, partitionPoint } from '../runtime/index.js';
 import type { Group, NameEntry, SingletonManager } from '../registry/index.js';
 import type { DirectorySummary, Federation, FederationMachines, GlobalWhereis } from '../federation/index.js';
 import type { NodeObserver } from '../runtime/observe/index.js';
@@ -213,10 +213,7 @@ class KeptListings {
   keep<T>(key: string, entries: readonly T[]): readonly T[] {
     this.#kept.delete(key);
     this.#kept.set(key, { entries, takenAt: Date.now() });
-    for (const [oldest] of this.#kept) {
-      if (this.#kept.size <= LISTINGS_KEPT) break;
-      this.#kept.delete(oldest);
-    }
+    keepNewest(this.#kept, LISTINGS_KEPT);
     return entries;
   }
 }

@@ -75,6 +75,7 @@ import {
   fedError,
   isDownMessage,
   isExitMessage,
+  keepNewest,
   randomSeed,
 } from '../runtime/index.js';
 import {
@@ -2190,10 +2191,6 @@ export class Group {
   }
 }
 
-function trimOldest<K, V>(map: Map<K, V>, max: number): void {
-  while (map.size >= max) map.delete(map.keys().next().value as K);
-}
-
 /**
  * A rate limit per key: true (and `key` recorded as let through `now`) when `intervalMs` passed
  * since it last was, or it never was. `times` keeps its `max` most recent keys.
@@ -2202,7 +2199,7 @@ function letThrough<K>(times: Map<K, number>, key: K, now: number, intervalMs: n
   const last = times.get(key);
   if (last !== undefined && now - last < intervalMs) return false;
   times.delete(key);
-  trimOldest(times, max);
+  keepNewest(times, max - 1);
   times.set(key, now);
   return true;
 }

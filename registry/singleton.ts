@@ -60,7 +60,7 @@
  *
  * Timers come from the injected `Clock`; nothing here calls `setTimeout` directly.
  */
-import { type Clock, type DownMessage, FedError, type Node, Pid, SystemClock, type TimerHandle, fedError, isDownMessage } from '../runtime/index.js';
+import { type Clock, type DownMessage, FedError, type Node, Pid, SystemClock, type TimerHandle, fedError, isDownMessage, keepNewest } from '../runtime/index.js';
 import type { AppliedEvent, Group } from './group.js';
 import type { ClaimEntry } from './names.js';
 
@@ -396,7 +396,7 @@ export class SingletonManager {
       if (after.node === this.#me) {
         const predecessor: Predecessor = { previous: history.last, takeover: before !== undefined, removedAt: history.removedAt, known: history.known };
         this.#ownClaims.set(index, predecessor);
-        trimOldest(this.#ownClaims, OWN_CLAIMS_MAX);
+        keepNewest(this.#ownClaims, OWN_CLAIMS_MAX);
         // Also for a claim whose proposer never learns it committed (its call failed): the next
         // claim of ours inherits what this one owed.
         this.#oweFrom(index, this.#successorOf(key, now, predecessor).safeAt);
@@ -466,7 +466,7 @@ export class SingletonManager {
       const last = this.#history(message.key).last;
       if (last !== undefined && last.revision > message.revision) return; // already superseded
       this.#handoffs.set(message.key, { revision: message.revision, from, planned: message.planned === true, state: message.planned === true ? message.state : undefined });
-      trimOldest(this.#handoffs, HANDOFFS_MAX);
+      keepNewest(this.#handoffs, HANDOFFS_MAX);
       this.#reconcileSoon(message.key);
       return;
     }
@@ -578,7 +578,7 @@ export class SingletonManager {
 
   #oweFrom(token: number, safeAt: number): void {
     this.#owedSafeAt.set(token, Math.max(safeAt, this.#owedSafeAt.get(token) ?? -Infinity));
-    trimOldest(this.#owedSafeAt, OWN_CLAIMS_MAX);
+    keepNewest(this.#owedSafeAt, OWN_CLAIMS_MAX);
   }
 
   // ---- claiming and starting ---------------------------------------------------------------
@@ -643,7 +643,7 @@ export class SingletonManager {
     slot.pid = pid;
     slot.phase = 'running';
     this.#startedTokens.add(slot.token);
-    trimOldest(this.#startedTokens, OWN_CLAIMS_MAX);
+    keepNewest(this.#startedTokens, OWN_CLAIMS_MAX);
     this.#emit({ type: 'started', key: slot.key, token: slot.token, pid, reason });
     try {
       this.#watchExit(slot, pid, slot.token);
@@ -914,9 +914,3 @@ function validateSettings(settings: typeof SINGLETON_DEFAULTS): void {
   if (settings.checkIntervalMs >= settings.leaseMs) throw fedError('config', 'singleton checkIntervalMs must be below leaseMs');
 }
 
-function trimOldest<K>(map: { readonly size: number; keys(): IterableIterator<K>; delete(key: K): boolean }, max: number): void {
-  while (map.size > max) {
-    const oldest = map.keys().next().value as K;
-    map.delete(oldest);
-  }
-}

@@ -46,3 +46,11 @@ export function partitionPoint<T>(items: ArrayLike<T>, low: number, isBefore: (i
   }
   return low;
 }
+
+/**
+ * Forget the oldest keys of `map` (a Map or Set: insertion order is age) until at most `keep`
+ * are left: the bound of a cache or a memory of recent keys.
+ */
+export function keepNewest<K>(map: { readonly size: number; keys(): IterableIterator<K>; delete(key: K): boolean }, keep: number): void {
+  while (map.size > keep) map.delete(map.keys().next().value as K);
+}
