@@ -92,6 +92,35 @@ describe('group membership — voters and learners', () => {
     expect(after.voters).toContain(learner);
     expect(after.voters).not.toContain(victim.name);
   });
+
+  it('a voter down for less than the grace period keeps its seat', async () => {
+    // The grace is a floor: the replacement comes no sooner than voterDownGraceMs after the
+    // voter went away (a slower machine only makes it later), and until then the configuration
+    // is the one from before.
+    const graceMs = 2_500;
+    await group(['a', 'b', 'c', 'd'], { voterDownGraceMs: graceMs, nameDownGraceMs: 300 });
+    const before = await configuration(3, 1);
+    const leader = await cluster.leader();
+    const victim = cluster.members.find((member) => member !== leader && before.voters.includes(member.name))!;
+    const stoppedAt = performance.now();
+    await cluster.stop(victim);
+    const seen: Array<{ at: number; voters: readonly string[] }> = [];
+    await eventually(
+      'the voter removed',
+      () => {
+        const status = leader.group.status();
+        seen.push({ at: performance.now() - stoppedAt, voters: status.voters });
+        return status.voters.includes(victim.name) ? undefined : status;
+      },
+      20_000,
+    );
+    const replacedAfterMs = seen[seen.length - 1]!.at;
+    expect(replacedAfterMs).toBeGreaterThanOrEqual(graceMs);
+    for (const sample of seen.slice(0, -1)) expect([...sample.voters].sort()).toEqual([...before.voters].sort());
+    const after = await configuration(3, 0);
+    expect(after.voters).toContain(before.learners[0]);
+    expect(after.voters).not.toContain(victim.name);
+  });
 });
 
 describe('group membership — dead learners', () => {

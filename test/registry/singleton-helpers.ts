@@ -46,6 +46,8 @@ export interface InstanceRecord {
 export class Cluster {
   readonly members: Member[] = [];
   readonly records: InstanceRecord[] = [];
+  /** Every claim proposed (by any member's manager) that committed: when it was proposed, and its token. */
+  readonly claims: Array<{ readonly key: string; readonly node: string; readonly proposedAt: number; readonly token: number }> = [];
 
   /** `managerLater`: the member runs its group but no singleton manager until `attach()`. */
   async start(name: string, options: { bootstrap?: boolean; seed?: string; keys?: readonly string[]; managerLater?: boolean } = {}): Promise<Member> {
@@ -65,6 +67,13 @@ export class Cluster {
     });
     const member: Member = { name: node.name, node, distribution, group, singletons: undefined as unknown as SingletonManager, closed: false };
     this.members.push(member);
+    const propose = group.propose.bind(group);
+    group.propose = async (command) => {
+      const proposedAt = performance.now();
+      const result = await propose(command);
+      if (command.op === 'claim') this.claims.push({ key: command.key, node: command.node, proposedAt, token: result.revision });
+      return result;
+    };
     if (options.managerLater !== true) this.attach(member, options.keys ?? []);
     if (options.seed !== undefined) await group.join(options.seed);
     return member;
@@ -90,6 +99,13 @@ export class Cluster {
       return commit === lastIndex && [a, b, c].every((member) => member.group.committedConf().voters.length === 3 && member.group.status().applied === commit);
     });
     return [a, b, c];
+  }
+
+  /** When the claim that gave `token` was proposed: the claim commits after it. */
+  claimProposedAt(token: number): number {
+    const claim = this.claims.find((candidate) => candidate.token === token);
+    if (claim === undefined) throw new Error(`no committed claim with token ${token}`);
+    return claim.proposedAt;
   }
 
   member(name: string): Member {

@@ -79,6 +79,8 @@ describe('singleton — planned moves carry state', () => {
     expect(stateOf(after)).toBe(5);
     expect(after.token).toBeGreaterThan(before.token);
     expect(before.stoppedAt).toBeLessThanOrEqual(after.startedAt);
+    // The old instance stopped before the new claim was even proposed, so before it committed.
+    expect(before.stoppedAt).toBeLessThanOrEqual(cluster.claimProposedAt(after.token));
     expect(overlaps(cluster.records)).toEqual([]);
   });
 
@@ -110,6 +112,7 @@ describe('singleton — planned moves carry state', () => {
     const after = await cluster.settled(key, 'instance moved off c', (record) => record.node !== c!.name);
     expect(after.reason).toBe('handoff');
     expect(stateOf(after)).toBe(7);
+    expect(before.stoppedAt).toBeLessThanOrEqual(cluster.claimProposedAt(after.token));
     expect(after.node).toBe(a!.group.ring().owner(key));
     expect(c!.group.isMember()).toBe(false);
     expect(overlaps(cluster.records)).toEqual([]);
