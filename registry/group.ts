@@ -659,8 +659,21 @@ export class Group {
     return this.#propose(command, revisionOf);
   }
 
-  unregister(name: string, pid: Pid): Promise<{ revision: number }> {
-    return this.#propose({ op: 'unregister', name, pid }, revisionOf);
+  /**
+   * Unregister `name`. With `pid`, only while `pid` holds it (else `not_owner` with the holder):
+   * the safe form for a holder giving its own name up. Without, whoever holds it now (Erlang's
+   * `global:unregister_name/1`): the holder is read linearizably, then removed only if it still
+   * holds the name when the removal applies — a name taken over meanwhile is refused
+   * `not_owner`, never removed from its new holder. `not_found` if nobody holds it.
+   */
+  async unregister(name: string, pid?: Pid): Promise<{ revision: number }> {
+    let holder = pid;
+    if (holder === undefined) {
+      const entry = await this.whereis(name, { consistency: 'linearizable' });
+      if (entry === undefined) throw fedError('not_found', `no name ${JSON.stringify(name)} in group ${this.id}`);
+      holder = entry.pid;
+    }
+    return this.#propose({ op: 'unregister', name, pid: holder }, revisionOf);
   }
 
   whereisLocal(name: string): WhereisResult | undefined {

@@ -99,6 +99,23 @@ describe('group — membership and registration over real links', () => {
     await expect(a!.group.register('lock', first)).resolves.toBeDefined();
   });
 
+  it('unregister with a pid removes only that holder\'s name; without one, whoever holds it', async () => {
+    const [a, b, c] = await threeMembers();
+    const holder = idleProcess(a!.node);
+    const other = idleProcess(b!.node);
+    const { revision: held } = await a!.group.register('shared.lock', holder);
+    await expect(b!.group.unregister('shared.lock', other)).rejects.toMatchObject({ code: 'not_owner' });
+    const { revision } = await c!.group.unregister('shared.lock');
+    expect(revision).toBeGreaterThan(held);
+    await eventually('removed everywhere', () => [a!, b!, c!].every((member) => member.group.whereisLocal('shared.lock') === undefined));
+    expect(a!.node.isAlive(holder)).toBe(true);
+    await expect(c!.group.unregister('shared.lock')).rejects.toMatchObject({ code: 'not_found' });
+    await b!.group.register('shared.lock', other);
+    await expect(a!.group.unregister('shared.lock', holder)).rejects.toMatchObject({ code: 'not_owner' });
+    await a!.group.unregister('shared.lock', other);
+    expect(a!.group.whereisLocal('shared.lock')).toBeUndefined();
+  });
+
   it('a name dies with its process', async () => {
     const [a, b] = await threeMembers();
     const pid = idleProcess(b!.node);
