@@ -30,6 +30,8 @@ export class Pid {
     this.node = node;
     this.id = id;
     this.creation = creation;
+    // An immutable value, at run time too: a pid is a Map key's source and crosses nodes.
+    Object.freeze(this);
   }
 
   equals(other: unknown): boolean {
@@ -69,6 +71,7 @@ export class Ref {
     this.node = node;
     this.id = id;
     this.creation = creation;
+    Object.freeze(this);
   }
 
   equals(other: unknown): boolean {

@@ -1,45 +1,79 @@
 /**
  * Concurrency hygiene for every test file: sockets, servers, child processes, timers and
- * file handles that a file opens must be closed by the end of that file. The set of active
- * resources is snapshotted before the file's tests and compared after them.
+ * file handles that a file opens must be closed by the end of that file. Each such resource
+ * created while the file runs is tracked by its async id from creation (an async hook) until it
+ * is destroyed; whatever is still alive and referenced after the file's tests, and was not
+ * created by the test runner itself, is a leak. (Counting the active resources before and after
+ * instead let one leaked timer hide behind a short-lived timer of the runner's that was counted
+ * before and gone after.)
  */
+import { createHook } from 'node:async_hooks';
 import { afterAll, beforeAll } from 'vitest';
 
-const WATCHED = new Set(['TCPSocketWrap', 'TCPServerWrap', 'ProcessWrap', 'Timeout', 'FSReqCallback', 'UDPWrap', 'PipeWrap', 'Immediate']);
+const WATCHED = new Set(['TCPWRAP', 'TCPSERVERWRAP', 'PROCESSWRAP', 'Timeout', 'FSREQCALLBACK', 'UDPWRAP', 'PIPEWRAP', 'Immediate']);
 
-function countWatched(): Map<string, number> {
-  const counts = new Map<string, number>();
-  for (const kind of process.getActiveResourcesInfo()) {
-    if (!WATCHED.has(kind)) continue;
-    counts.set(kind, (counts.get(kind) ?? 0) + 1);
-  }
-  return counts;
+interface Tracked {
+  readonly type: string;
+  readonly resource: { hasRef?: () => boolean };
+  /** Where it was created: its stack is read only if it leaks. */
+  readonly origin: { stack?: string };
 }
 
-let before = new Map<string, number>();
+const live = new Map<number, Tracked>();
+let tracking = false;
+
+createHook({
+  init(asyncId, type, _triggerAsyncId, resource) {
+    if (!tracking || !WATCHED.has(type)) return;
+    const origin: { stack?: string } = {};
+    const limit = Error.stackTraceLimit;
+    Error.stackTraceLimit = 24;
+    Error.captureStackTrace(origin);
+    Error.stackTraceLimit = limit;
+    live.set(asyncId, { type, resource: resource as Tracked['resource'], origin });
+  },
+  destroy(asyncId) {
+    live.delete(asyncId);
+  },
+}).enable();
+
+/** The first frame of the stack that is not Node's own nor this file. */
+function creator(tracked: Tracked): string {
+  const frames = (tracked.origin.stack ?? '').split('\n').slice(1);
+  return frames.find((frame) => !frame.includes('node:') && !frame.includes('test/setup.ts'))?.trim() ?? '(unknown)';
+}
+
+/** Created by the test runner (its own timers and pipes), not by the code under test. */
+function runnersOwn(frame: string): boolean {
+  return /node_modules[\\/](vitest|@vitest|tinypool|birpc|tinyspy|tinyrainbow)[\\/]/.test(frame);
+}
+
+function leaks(): string[] {
+  const leaked: string[] = [];
+  for (const tracked of live.values()) {
+    const referenced = typeof tracked.resource.hasRef === 'function' ? tracked.resource.hasRef() : true;
+    if (!referenced) continue;
+    const frame = creator(tracked);
+    if (runnersOwn(frame)) continue;
+    leaked.push(`${tracked.type} created ${frame}`);
+  }
+  return leaked;
+}
 
 beforeAll(() => {
-  before = countWatched();
+  live.clear();
+  tracking = true;
 });
 
 afterAll(async () => {
+  tracking = false;
   // Give close callbacks already scheduled a chance to run.
   for (let attempt = 0; attempt < 50; attempt++) {
-    const leaked = leaks();
-    if (leaked.length === 0) return;
+    if (leaks().length === 0) return;
     await new Promise((resolve) => setImmediate(resolve));
     if (attempt > 10) await new Promise((resolve) => setTimeout(resolve, 20));
   }
   const leaked = leaks();
-  if (leaked.length > 0) throw new Error(`test file left handles open: ${leaked.join(', ')}`);
+  live.clear();
+  if (leaked.length > 0) throw new Error(`test file left handles open: ${leaked.length} — ${leaked.slice(0, 5).join('; ')}`);
 });
-
-function leaks(): string[] {
-  const after = countWatched();
-  const leaked: string[] = [];
-  for (const [kind, count] of after) {
-    const extra = count - (before.get(kind) ?? 0);
-    if (extra > 0) leaked.push(`${extra} × ${kind}`);
-  }
-  return leaked;
-}

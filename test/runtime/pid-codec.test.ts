@@ -27,6 +27,25 @@ describe('pid — printed form', () => {
     const ref = new Ref('b@127.0.0.1', 7, 1);
     expect(Ref.parse(ref.toString()).equals(ref)).toBe(true);
   });
+
+  it('pids and refs are immutable at run time, as decoded ones are', () => {
+    const pid = new Pid('a@127.0.0.1', 42, 3);
+    const ref = new Ref('b@127.0.0.1', 7, 1);
+    // ES modules are strict: an assignment to a frozen object's field throws.
+    expect(() => {
+      (pid as { id: number }).id = 9;
+    }).toThrow(TypeError);
+    expect(() => {
+      (ref as { node: string }).node = 'c@127.0.0.1';
+    }).toThrow(TypeError);
+    expect(() => {
+      (pid as unknown as { extra: number }).extra = 1;
+    }).toThrow(TypeError);
+    expect(pid.toString()).toBe('<a@127.0.0.1#42.3>');
+    const decoded = decode(encode({ pid, ref })) as { pid: Pid; ref: Ref };
+    expect(Object.isFrozen(decoded.pid)).toBe(true);
+    expect(Object.isFrozen(decoded.ref)).toBe(true);
+  });
 });
 
 describe('codec — msgpackr with pid and ref extensions', () => {

@@ -23,7 +23,11 @@ import {
 import { exitReasonOf, settle, withNode } from './runtime-helpers.js';
 
 /** A worker that records its start and its shutdown, crashes on 'crash', returns on 'quit'. */
-function recordingWorker(id: string, events: string[], options: { ignoreShutdown?: boolean } = {}): ProcessFn {
+/**
+ * A worker that records its start and its stop. `ignoreShutdown`: it records the exit signal
+ * (`got shutdown …`) and goes on. `stopAfterMs`: it takes that long to stop.
+ */
+function recordingWorker(id: string, events: string[], options: { ignoreShutdown?: boolean; stopAfterMs?: number } = {}): ProcessFn {
   return async (ctx: ProcessContext) => {
     events.push(`start ${id}`);
     ctx.trapExit(true);
@@ -31,7 +35,10 @@ function recordingWorker(id: string, events: string[], options: { ignoreShutdown
       const msg = await ctx.receive();
       if (msg === 'crash') throw new Error(`${id} crashed`);
       if (msg === 'quit') return;
-      if (isExitMessage(msg) && !options.ignoreShutdown) {
+      if (msg === 'quit_shutdown') ctx.exitSelf('shutdown');
+      if (isExitMessage(msg) && options.ignoreShutdown) events.push(`got shutdown ${id}`);
+      else if (isExitMessage(msg)) {
+        if (options.stopAfterMs !== undefined) await new Promise((resolve) => setTimeout(resolve, options.stopAfterMs));
         events.push(`stop ${id}`);
         ctx.exitSelf(msg.reason);
       }
@@ -109,7 +116,7 @@ describe('supervisor — strategies', () => {
 });
 
 describe('supervisor — restart types', () => {
-  it('permanent always, transient only after a crash, temporary never (and forgotten)', async () => {
+  it('permanent always, transient only after a crash (not normal, not shutdown), temporary never (and forgotten)', async () => {
     await withNode(async (node) => {
       const events: string[] = [];
       const sup = await startSupervisor(node, {
@@ -118,15 +125,17 @@ describe('supervisor — restart types', () => {
           spec('perm', events, 'permanent'),
           spec('trans-normal', events, 'transient'),
           spec('trans-crash', events, 'transient'),
+          spec('trans-shutdown', events, 'transient'),
           spec('temp', events, 'temporary'),
         ],
       });
       const before = await children(node, sup);
       node.send(before.get('perm') as Pid, 'quit');
       node.send(before.get('trans-normal') as Pid, 'quit');
+      node.send(before.get('trans-shutdown') as Pid, 'quit_shutdown');
       node.send(before.get('trans-crash') as Pid, 'crash');
       node.send(before.get('temp') as Pid, 'crash');
-      await waitFor(() => events.filter((event) => event.startsWith('start')).length === 6);
+      await waitFor(() => events.filter((event) => event.startsWith('start')).length === 7);
       await waitFor(async () => !(await children(node, sup)).has('temp'));
       const after = await children(node, sup);
       expect(after.get('perm')).toBeDefined();
@@ -134,7 +143,10 @@ describe('supervisor — restart types', () => {
       expect(after.has('trans-normal')).toBe(true);
       expect(after.get('trans-normal')).toBeUndefined();
       expect(after.get('trans-crash')?.equals(before.get('trans-crash') as Pid)).toBe(false);
-      expect([...after.keys()]).toEqual(['perm', 'trans-normal', 'trans-crash']);
+      // A transient child that ends with shutdown ended normally, as OTP has it: not restarted.
+      expect(after.has('trans-shutdown')).toBe(true);
+      expect(after.get('trans-shutdown')).toBeUndefined();
+      expect([...after.keys()]).toEqual(['perm', 'trans-normal', 'trans-crash', 'trans-shutdown']);
     });
   });
 });
@@ -214,21 +226,54 @@ describe('supervisor — shutdown', () => {
   it('children stop in reverse start order; one ignoring shutdown is killed after its timeout', async () => {
     await withNode(async (node) => {
       const events: string[] = [];
-      const stubborn = worker('stubborn', recordingWorker('stubborn', events, { ignoreShutdown: true }), { shutdown: 20 });
+      const shutdownMs = 60;
+      const stubborn = worker('stubborn', recordingWorker('stubborn', events, { ignoreShutdown: true }), { shutdown: shutdownMs });
       const sup = await startSupervisor(node, {
         strategy: 'one_for_one',
         children: [spec('a', events), stubborn, spec('c', events)],
       });
       const stubbornPid = (await children(node, sup)).get('stubborn') as Pid;
-      const stubbornReason = exitReasonOf(node, stubbornPid);
+      const stubbornDied = exitReasonOf(node, stubbornPid).then((reason) => ({ reason, at: performance.now() }));
       await settle();
       events.length = 0;
       const supReason = exitReasonOf(node, sup);
       await settle();
+      const signalledAt = performance.now();
       node.exit(sup, 'shutdown'); // from outside the node: the supervisor's parent
       expect(await supReason).toBe('shutdown');
-      expect(events).toEqual(['stop c', 'stop a']);
-      expect(await stubbornReason).toBe('killed');
+      // c first, then stubborn (told, ignoring it), then a only once stubborn is dead.
+      expect(events).toEqual(['stop c', 'got shutdown stubborn', 'stop a']);
+      const died = await stubbornDied;
+      expect(died.reason).toBe('killed');
+      // Killed no sooner than its shutdown timeout after it was told (a slower run only waits longer).
+      expect(died.at - signalledAt).toBeGreaterThanOrEqual(shutdownMs - 1);
+    });
+  });
+
+  it('shutdown brutal_kill kills a child at once; infinity waits for it however long it takes', async () => {
+    await withNode(async (node) => {
+      const events: string[] = [];
+      const sup = await startSupervisor(node, {
+        strategy: 'one_for_one',
+        children: [
+          worker('patient', recordingWorker('patient', events, { stopAfterMs: 150 }), { shutdown: 'infinity' }),
+          worker('brutal', recordingWorker('brutal', events), { shutdown: 'brutal_kill' }),
+        ],
+      });
+      const pids = await children(node, sup);
+      const brutal = exitReasonOf(node, pids.get('brutal') as Pid);
+      const patient = exitReasonOf(node, pids.get('patient') as Pid);
+      await settle();
+      events.length = 0;
+      const supReason = exitReasonOf(node, sup);
+      await settle();
+      node.exit(sup, 'shutdown');
+      expect(await supReason).toBe('shutdown');
+      // brutal never saw an exit signal it could act on; patient stopped in its own time (150 ms,
+      // past the default worker timeout of the test's other children) and was not killed.
+      expect(await brutal).toBe('killed');
+      expect(await patient).toBe('shutdown');
+      expect(events).toEqual(['stop patient']);
     });
   });
 
