@@ -164,6 +164,16 @@ interface Claim {
   readonly stream: ByteStream;
 }
 
+/**
+ * The wait before the next dial after `failures` failed ones in a row: a cap doubling from
+ * `minMs` to at most `maxMs`, and of that a random 50–100 % (so peers that lost a node at the
+ * same moment do not all redial it at the same moments).
+ */
+export function backoffDelayMs(failures: number, minMs: number, maxMs: number, rng: Rng): number {
+  const capMs = Math.min(maxMs, minMs * 2 ** Math.min(failures, 30));
+  return capMs / 2 + rng.next() * (capMs / 2);
+}
+
 export class Distribution implements SignalRouter {
   #blocked = new Set<string>();
   readonly node: DistributionHost;
@@ -588,10 +598,7 @@ export class Distribution implements SignalRouter {
   }
 
   #backoffMs(failures: number): number {
-    const minMs = this.#options.backoffMinMs ?? LIMITS.reconnectBackoffMinMs;
-    const maxMs = this.#options.backoffMaxMs ?? LIMITS.reconnectBackoffMaxMs;
-    const capMs = Math.min(maxMs, minMs * 2 ** Math.min(failures, 30));
-    return capMs / 2 + this.#rng.next() * (capMs / 2);
+    return backoffDelayMs(failures, this.#options.backoffMinMs ?? LIMITS.reconnectBackoffMinMs, this.#options.backoffMaxMs ?? LIMITS.reconnectBackoffMaxMs, this.#rng);
   }
 
   async #handshake(stream: ByteStream, role: Role, target?: Target): Promise<Connection> {

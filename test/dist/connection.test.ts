@@ -10,6 +10,7 @@ import { encode } from '../../runtime/codec.js';
 import { CONTROL_AHEAD_STREAM_BYTES_MAX, Connection, type ConnectionHandlers, RECORD_BYTES_TARGET_DEFAULT } from '../../runtime/dist/connection.js';
 import { frameHeader } from '../../runtime/dist/frame.js';
 import type { FedError } from '../../runtime/kernel/errors.js';
+import { LIMITS } from '../../runtime/kernel/limits.js';
 import { Pid, Ref } from '../../runtime/pid.js';
 import type { Signal } from '../../runtime/signals.js';
 import { type HandshakePair, handshakePair, identity, sleep, waitFor } from './fixtures/helpers.js';
@@ -303,6 +304,16 @@ describe('connection', () => {
       expect(recA.events).toEqual([]);
     });
   }
+
+  it('connection — a frame header over the frame limit after the handshake closes the link with frame_too_large', async () => {
+    const { a, recA } = await linked({ startB: false });
+    // The declared length alone is refused: nothing of the body is waited for or buffered.
+    pair!.server.write([frameHeader(LIMITS.frameBytesMax + 1)]);
+    await waitFor(() => recA.closed);
+    expect(recA.closedWith?.code).toBe('frame_too_large');
+    expect(recA.events).toEqual([]);
+    expect(a.closed).toBe(true);
+  });
 
   it('connection — a stream that ends inside a record closes the link with bad_frame, not as a lost connection', async () => {
     const { recA } = await linked({ startB: false });

@@ -116,9 +116,12 @@ describe('fuzz', () => {
       fc.tuple(fc.array(fc.tuple(fc.nat(), fc.integer({ min: 0, max: 255 })), { maxLength: 6 }), fc.nat()).map(([flips, cut]) => [mutate(helloFrame(), flips, cut)]),
       fc.tuple(fc.nat({ max: 0xffff_ffff }), bytes).map(([length, random]) => [frameHeader(length), random]),
     );
+    let cases = 0;
     await fc.assert(
       fc.asyncProperty(caseArbitrary, async (chunks) => {
         await rawSend(chunks);
+        // Still serving honest peers in the middle of it, not only at the end.
+        if (++cases % 40 === 0) await honestPeerWorks();
       }),
       { numRuns: 120 },
     );
@@ -133,9 +136,11 @@ describe('fuzz', () => {
       fc.tuple(fc.array(fc.tuple(fc.nat(), fc.integer({ min: 0, max: 255 })), { minLength: 1, maxLength: 4 }), fc.nat()).map(([flips, cut]) => mutate(valid, flips, cut)),
       fc.constantFrom(encode([3, 0, 'link', new Pid('elsewhere@127.0.0.1', 1, 1), new Pid(node.name, 1, 1), null, null]), encode([2, null, 42, 'x']), encode({ t: 'hello' })),
     );
+    let cases = 0;
     await fc.assert(
       fc.asyncProperty(fc.array(recordArbitrary, { minLength: 1, maxLength: 3 }), async (records) => {
         await authenticatedSend(records);
+        if (++cases % 20 === 0) await honestPeerWorks();
       }),
       { numRuns: 60 },
     );
@@ -188,6 +193,10 @@ describe('fuzz', () => {
     expect(warnings.length).toBeGreaterThan(0);
     expect(warnings.length).toBeLessThanOrEqual(fuzzConnections);
     for (const entry of warnings) expect(entry.msg).not.toContain('\n');
+    // At most one line per bad peer that completed a handshake (each had its own name).
+    const perPeer = new Map<string, number>();
+    for (const entry of warnings) if (entry.peer !== undefined) perPeer.set(entry.peer, (perPeer.get(entry.peer) ?? 0) + 1);
+    for (const [peer, count] of perPeer) expect(count, peer).toBe(1);
     await honestPeerWorks();
   });
 });

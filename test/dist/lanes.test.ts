@@ -7,6 +7,7 @@
  *       while data that F queued before it has not even left this node: the signal overtook
  *       the flood instead of waiting for it (the old lanes held it until all that data
  *       arrived), and neither side declared the other down;
+ *   then the flood stays backed up for twice the heartbeat timeout and the link stays up;
  *   (b) the child is killed with `kill -9` while the flood is still queued, and a remote
  *       monitor fires with `noconnection` within the heartbeat timeout plus a stated margin.
  * The proof of (a) compares counters (messages written vs. messages queued before the
@@ -94,6 +95,22 @@ describe('lanes', () => {
     expect(overtake.sentAtDown).toBeLessThan(overtake.acceptedBefore);
     expect(overtake.backlogAtDown).toBeGreaterThan(0);
     expect(downs).toEqual([]);
+    expect(floodError).toBeUndefined();
+
+    // The data lane stays backed up for twice the heartbeat timeout: neither side declares the
+    // other down meanwhile (the child would close the link if it heard nothing from here), and
+    // this node keeps hearing the child's ticks.
+    const heartbeatsBefore = stats().heartbeatsReceived;
+    const saturatedUntil = performance.now() + 2 * TIMEOUT_MS;
+    let backlogMin = Number.POSITIVE_INFINITY;
+    while (performance.now() < saturatedUntil) {
+      await new Promise((resolve) => setTimeout(resolve, 100));
+      backlogMin = Math.min(backlogMin, stats().outboundBytes);
+    }
+    expect(backlogMin).toBeGreaterThan(BACKLOG_BYTES_MIN / 2);
+    expect(downs).toEqual([]);
+    expect(dist.isConnected(consumer.name)).toBe(true);
+    expect(stats().heartbeatsReceived).toBeGreaterThan(heartbeatsBefore);
     expect(floodError).toBeUndefined();
 
     // (b) A real death during the flood: the monitor fires within the timeout plus the margin.

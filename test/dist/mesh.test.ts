@@ -9,7 +9,7 @@
  */
 import net from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
-import { Distribution, type DistributionOptions, type LogEntry } from '../../runtime/dist/distribution.js';
+import { Distribution, type DistributionOptions, type LogEntry, backoffDelayMs } from '../../runtime/dist/distribution.js';
 import { ByteStream, TcpTransport, type Transport } from '../../runtime/dist/transport.js';
 import { Rng } from '../../runtime/kernel/rng.js';
 import { Node } from '../../runtime/node.js';
@@ -252,6 +252,28 @@ describe('mesh', () => {
     expect(down).toMatchObject({ type: 'DOWN', pid: { name: 'service', node: b.node.name }, reason: 'normal' });
   });
 
+  it('mesh — the redial delay doubles to its cap, each a random 50–100 % of it, spread by the seed', () => {
+    const minMs = 20;
+    const maxMs = 1_000;
+    for (let failures = 0; failures < 40; failures++) {
+      const cap = Math.min(maxMs, minMs * 2 ** failures);
+      const rng = new Rng(failures + 1);
+      for (let draw = 0; draw < 200; draw++) {
+        const delay = backoffDelayMs(failures, minMs, maxMs, rng);
+        expect(delay).toBeGreaterThanOrEqual(cap / 2);
+        expect(delay).toBeLessThanOrEqual(cap);
+      }
+    }
+    // Jitter: peers with other seeds that lost the same node at once redial at other moments.
+    const delays = Array.from({ length: 100 }, (_, seed) => backoffDelayMs(10, minMs, maxMs, new Rng(seed + 1)));
+    expect(new Set(delays.map((delay) => Math.round(delay))).size).toBeGreaterThan(50);
+    const mean = delays.reduce((sum, delay) => sum + delay, 0) / delays.length;
+    expect(mean).toBeGreaterThan(650);
+    expect(mean).toBeLessThan(850);
+    // Deterministic per seed.
+    expect(backoffDelayMs(3, minMs, maxMs, new Rng(9))).toBe(backoffDelayMs(3, minMs, maxMs, new Rng(9)));
+  });
+
   it('mesh — redials back off exponentially with jitter (no connection storm)', async () => {
     let dials = 0;
     class CountingTransport extends TcpTransport {
@@ -369,6 +391,33 @@ describe('mesh', () => {
       return ctx.receive(isType('EXIT'), 1_000);
     });
     expect(exit).toMatchObject({ reason: 'noconnection' });
+  });
+
+  it('mesh — a peer of an unsupported protocol version is refused with one log line and honest peers keep working', async () => {
+    const a = await member('a');
+    const b = await member('b');
+    const future = await member('future', { versionMin: 90, versionMax: 91, reconnect: false });
+    const refused = await future.dist.connect(a.dist.address).then(
+      () => undefined,
+      (error: unknown) => error,
+    );
+    expect(refused).toBeDefined();
+    await waitFor(() => a.logs.some((entry) => entry.code === 'version_mismatch'));
+    await sleep(100);
+    const lines = a.logs.filter((entry) => entry.level === 'warn');
+    expect(lines).toHaveLength(1);
+    expect(refused).toMatchObject({ code: 'version_mismatch' });
+    expect(lines[0]).toMatchObject({ event: 'handshake_failed', code: 'version_mismatch' });
+    expect(lines[0]!.msg).toMatch(/peer speaks 90\.\.91, we speak/);
+    expect(lines[0]!.msg).not.toContain('\n');
+    expect(a.dist.peers()).toEqual([]);
+    b.node.spawn(echo, { name: 'echo' });
+    await b.dist.connect(a.dist.address);
+    const reply = await a.node.run(async (ctx) => {
+      ctx.send({ name: 'echo', node: b.node.name }, { from: ctx.self, body: 2 });
+      return ctx.receive(undefined, 2_000);
+    });
+    expect(reply).toEqual({ ref: undefined, reply: 2 });
   });
 
   it('mesh — a wrong cookie is refused with one log line and honest peers keep working', async () => {
