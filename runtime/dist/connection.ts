@@ -737,40 +737,64 @@ export class Connection {
     }
   }
 
-  /** Validate and deliver a record's messages in order; runs of data take the short path. */
+  /**
+   * Validate and deliver a record's messages in order. All of them are parsed before any is
+   * delivered: a record with one bad message is refused whole (the link closes and nothing of
+   * it reaches a mailbox), not delivered up to the bad message.
+   */
   #dispatch(values: unknown[]): void {
-    const handlers = this.#handlers as ConnectionHandlers;
     const localName = this.local.name;
     const peerName = this.peer.name;
+    const first = values.length === 0 ? undefined : parseMessage(values[0], localName, peerName);
+    // The common record: one message, or one run of data and its messages.
+    if (first !== undefined && (values.length === 1 || (first.type === 'run' && first.count === values.length - 1))) {
+      if (first.type === 'run') checkRunFits(first.count, values.length - 1);
+      this.#deliver(first, values, 0);
+      return;
+    }
+    const messages: LinkMessage[] = [];
+    const positions: number[] = [];
     for (let index = 0; index < values.length; index++) {
-      if (this.#closed) return;
-      const message = parseMessage(values[index], localName, peerName);
-      switch (message.type) {
-        case 'run':
-          checkRunFits(message.count, values.length - index - 1);
-          this.#deliverRun(message, values, index + 1);
-          index += message.count;
-          break;
-        case 'data':
-          this.#deliverData(message.signal);
-          break;
-        case 'signal':
-          this.stats.controlReceived++;
-          if (message.stamp <= this.#dataDelivered) handlers.signal(message.signal);
-          else this.#hold(message.stamp, message.signal);
-          break;
-        case 'heartbeat':
-          this.stats.heartbeatsReceived++;
-          break;
-        case 'control':
-          this.stats.controlReceived++;
-          handlers.control(message.channel, message.payload);
-          break;
-        case 'peers':
-          this.stats.controlReceived++;
-          handlers.peers(message.peers);
-          break;
+      const message = index === 0 ? (first as LinkMessage) : parseMessage(values[index], localName, peerName);
+      messages.push(message);
+      positions.push(index);
+      if (message.type === 'run') {
+        checkRunFits(message.count, values.length - index - 1);
+        index += message.count;
       }
+    }
+    for (let k = 0; k < messages.length; k++) {
+      if (this.#closed) return;
+      this.#deliver(messages[k] as LinkMessage, values, positions[k] as number);
+    }
+  }
+
+  /** Deliver one parsed message of a record (`at`: its position in `values`, where a run's messages follow it). */
+  #deliver(message: LinkMessage, values: unknown[], at: number): void {
+    const handlers = this.#handlers as ConnectionHandlers;
+    switch (message.type) {
+      case 'run':
+        this.#deliverRun(message, values, at + 1);
+        break;
+      case 'data':
+        this.#deliverData(message.signal);
+        break;
+      case 'signal':
+        this.stats.controlReceived++;
+        if (message.stamp <= this.#dataDelivered) handlers.signal(message.signal);
+        else this.#hold(message.stamp, message.signal);
+        break;
+      case 'heartbeat':
+        this.stats.heartbeatsReceived++;
+        break;
+      case 'control':
+        this.stats.controlReceived++;
+        handlers.control(message.channel, message.payload);
+        break;
+      case 'peers':
+        this.stats.controlReceived++;
+        handlers.peers(message.peers);
+        break;
     }
   }
 

@@ -315,6 +315,27 @@ describe('connection', () => {
     expect(a.closed).toBe(true);
   });
 
+  it('connection — a record with a bad message after good ones is refused whole: nothing of it is delivered', async () => {
+    const { recA } = await linked({ startB: false });
+    const good = encode([1, null, new Pid(A, 1, 1), 'delivered?']);
+    const signal = encode([3, 0, 'monitor', new Pid(B, 1, 1), new Pid(A, 1, 1), new Ref(B, 5, 1), null]);
+    const [ciphertext, tag] = pair!.responder.sealer!.seal(Buffer.concat([good, signal, encode([99, 'x'])]));
+    pair!.server.write([frameHeader(ciphertext.length + tag.length), ciphertext, tag]);
+    await waitFor(() => recA.closed);
+    expect(recA.closedWith?.code).toBe('bad_frame');
+    expect(recA.events).toEqual([]);
+  });
+
+  it('connection — a record of several good messages delivers them all, in order', async () => {
+    const { recA } = await linked({ startB: false });
+    const sends = [0, 1, 2].map((k) => encode([1, null, new Pid(A, 1, 1), `m${k}`]));
+    const [ciphertext, tag] = pair!.responder.sealer!.seal(Buffer.concat([...sends, encode([0])]));
+    pair!.server.write([frameHeader(ciphertext.length + tag.length), ciphertext, tag]);
+    await waitFor(() => recA.events.length === 3);
+    expect(recA.events.map((event) => (event.value as { msg: unknown }).msg)).toEqual(['m0', 'm1', 'm2']);
+    expect(recA.closed).toBe(false);
+  });
+
   it('connection — a stream that ends inside a record closes the link with bad_frame, not as a lost connection', async () => {
     const { recA } = await linked({ startB: false });
     const [ciphertext, tag] = pair!.responder.sealer!.seal(encode([0]));
