@@ -182,8 +182,14 @@ export interface GroupOptions {
   readonly distribution: Distribution;
   /** The group's id: members of other groups never exchange Raft messages with this one. */
   readonly group: string;
-  /** Where the Raft store lives (classic-level); omit (and `store`) for memory (unit tests only). */
+  /** Where the Raft store lives (classic-level): the data directory's `raft/`. One of `raftPath`, `store` or `memory` is required. */
   readonly raftPath?: string;
+  /**
+   * Unit tests only: keep the Raft state in memory (memory-level), lost when the group closes.
+   * Never a default — a member that forgot its data directory would come back empty and vote
+   * again in terms it already voted in.
+   */
+  readonly memory?: boolean;
   /**
    * An open Raft store to use instead of opening one (`openDataDirVerified` hands over the store
    * it checked). The group owns it from then on and closes it; not together with `raftPath`.
@@ -489,10 +495,13 @@ export class Group {
 
   /** Open the store, rebuild the replica from it, and start ticking. */
   static async open(options: GroupOptions): Promise<Group> {
+    const sources = [options.store !== undefined, options.raftPath !== undefined, options.memory === true].filter(Boolean).length;
     const misconfigured =
-      options.store !== undefined && options.raftPath !== undefined
-        ? 'give either store or raftPath, not both'
-        : options.weight !== undefined && !isRingWeight(options.weight)
+      sources > 1
+        ? 'give one of store, raftPath and memory, not several'
+        : sources === 0
+          ? 'give raftPath (the data directory\'s raft/), an open store, or memory: true (unit tests only)'
+          : options.weight !== undefined && !isRingWeight(options.weight)
           ? `weight must be an integer in [1, ${RING_WEIGHT_MAX}], got ${String(options.weight)}`
           : undefined;
     if (misconfigured !== undefined) {
@@ -501,9 +510,9 @@ export class Group {
     }
     const store =
       options.store ??
-      (options.raftPath === undefined
-        ? await RaftStore.openMemory<Entry, HardState, StoredGroupSnapshot>()
-        : await RaftStore.openDisk<Entry, HardState, StoredGroupSnapshot>(options.raftPath));
+      (options.raftPath !== undefined
+        ? await RaftStore.openDisk<Entry, HardState, StoredGroupSnapshot>(options.raftPath)
+        : await RaftStore.openMemory<Entry, HardState, StoredGroupSnapshot>());
     // The store is ours from here: every failure below closes it (the caller gave it away).
     let loaded;
     let group: Group;

@@ -325,6 +325,7 @@ export class FederationSim {
       node,
       distribution,
       group: groupId,
+      memory: true,
       address,
       bootstrap: options.bootstrap,
       clock: this.time,

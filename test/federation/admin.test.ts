@@ -120,7 +120,7 @@ describe('federation — creating the root', () => {
     await node.start();
     const distribution = await Distribution.start({ node, cookie: COOKIE, logger: () => undefined });
     const machines = federationMachines();
-    const group = await Group.open({ node, distribution, group: 'not a group id', address: distribution.address, bootstrap: true, extensions: machines.extensions });
+    const group = await Group.open({ node, distribution, group: 'not a group id', memory: true, address: distribution.address, bootstrap: true, extensions: machines.extensions });
     try {
       const error = await Federation.attach({ node, distribution, group, machines, cookie: COOKIE, createRoot: true }).catch((caught: unknown) => caught);
       expect(isFedError(error, 'config')).toBe(true);

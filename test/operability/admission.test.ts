@@ -42,6 +42,7 @@ async function startMember(name: string, options: { bootstrap?: boolean; seed?: 
     node,
     distribution,
     group: 'g1',
+    memory: true,
     address: distribution.address,
     bootstrap: options.bootstrap ?? false,
     tickMs: 20,

@@ -291,18 +291,24 @@ describe('entry writer — the bytes encodeRecords writes', () => {
     expectSameBytes([{ term: 1, index: 2, type: 'noop', data: null }], writer);
   });
 
-  it('repeated values (a holder pid, an op, a node) are copied as first written; a pid changed in place is written anew', () => {
+  it('repeated values (a holder pid, an op, a node) are copied as first written; another pid in the same place is written anew', () => {
     // Proves the writer's memory of the last value in each place: bytes copied for the same
-    // string or pid, and never for a pid whose fields changed under it (pids are not frozen).
+    // string or pid, and never for another pid that differs in one field. (A pid cannot change
+    // under the writer: pids are frozen.)
     const writer = new EntryWriter();
-    const holder = new Pid('a@127.0.0.1', 42, 1);
+    let holder = new Pid('a@127.0.0.1', 42, 1);
     const run = (from: number) => Array.from({ length: 20 }, (_, index) => ({ term: 1, index: from + index, type: 'normal', data: { id: `a@127.0.0.1/1/${from + index}`, cmd: { op: 'register', name: `in/${index}`, pid: holder } } }));
     expectSameBytes(run(1), writer);
     expectSameBytes(run(100), writer);
-    (holder as { id: number }).id = 0x1234;
+    expect(() => {
+      (holder as { id: number }).id = 0x1234;
+    }).toThrow(TypeError);
+    holder = new Pid('a@127.0.0.1', 0x1234, 1);
     expectSameBytes(run(200), writer);
-    (holder as { node: string }).node = 'b@127.0.0.1';
+    holder = new Pid('b@127.0.0.1', 0x1234, 1);
     expectSameBytes(run(300), writer);
+    holder = new Pid('b@127.0.0.1', 0x1234, 2);
+    expectSameBytes(run(400), writer);
     // Strings of every length in one place, each twice in a row, and a ref after a pid of the same fields.
     const texts = ['', 'a', 'ab', 'abc', 'abcd', 'abcde', 'é', 'x'.repeat(31), 'x'.repeat(40), 'x'.repeat(47), 'x'.repeat(60), 'y'.repeat(200)];
     expectSameBytes(texts.flatMap((text) => [{ op: text }, { op: text }, { op: text }]), writer);

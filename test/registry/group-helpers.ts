@@ -49,7 +49,8 @@ export class GroupCluster {
     const { seed, creation: _creation, versionMax: _versionMax, ...groupOptions } = options;
     let group: Group;
     try {
-      group = await Group.open({ group: 'g1', bootstrap: false, ...FAST_GROUP, ...groupOptions, node, distribution, address: distribution.address });
+      const inMemory = groupOptions.raftPath === undefined && groupOptions.store === undefined;
+      group = await Group.open({ group: 'g1', bootstrap: false, ...FAST_GROUP, ...(inMemory ? { memory: true } : {}), ...groupOptions, node, distribution, address: distribution.address });
     } catch (error) {
       await distribution.close();
       await node.stop();

@@ -2,7 +2,7 @@
 // `group.close()` first — closes the member: its requests are refused, its processes and timers
 // end with the node (test/setup.ts fails the file on a leaked handle), and its classic-level
 // store is released, which the test proves by opening the same directory again.
-import { mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -60,6 +60,28 @@ describe('group lifecycle', () => {
       aborted.abort(new Error('gave up'));
       await expect(group.ready({ signal: aborted.signal })).rejects.toThrow('gave up');
     } finally {
+      await node.stop();
+    }
+  });
+
+  it('group lifecycle — Group.open needs exactly one place for the Raft state: a data directory, a store or memory (tests only)', async () => {
+    const root = mkdtempSync(join(tmpdir(), 'fedctl-lifecycle-'));
+    made.push(root);
+    const node = new Node({ name: 'nowhere@127.0.0.1', stopTimeoutMs: 2_000 });
+    const distribution = await Distribution.start({ node, cookie: 'lifecycle', cluster: 'lifecycle' });
+    try {
+      const base = { node, distribution, group: 'g1', address: distribution.address, bootstrap: true } as const;
+      // No silent memory store: a member that forgot its data directory would come back empty.
+      const none = await Group.open(base).catch((caught: unknown) => caught);
+      expect(isFedError(none, 'config')).toBe(true);
+      expect((none as Error).message).toMatch(/give raftPath .* or memory: true/);
+      const both = await Group.open({ ...base, raftPath: join(root, 'raft'), memory: true }).catch((caught: unknown) => caught);
+      expect(isFedError(both, 'config')).toBe(true);
+      expect((both as Error).message).toMatch(/not several/);
+      // Nothing was created for the refused one.
+      expect(existsSync(join(root, 'raft'))).toBe(false);
+    } finally {
+      await distribution.close();
       await node.stop();
     }
   });

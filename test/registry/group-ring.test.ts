@@ -68,7 +68,7 @@ describe('group ring — per-member weights', () => {
     const distribution = await Distribution.start({ node, cookie: 'group-ring-test-cookie-0123456789' });
     try {
       for (const weight of [0, 1.5, 1_001, -2]) {
-        const error = await Group.open({ node, distribution, group: 'g1', address: distribution.address, weight }).catch((caught: unknown) => caught);
+        const error = await Group.open({ node, distribution, group: 'g1', memory: true, address: distribution.address, weight }).catch((caught: unknown) => caught);
         expect(isFedError(error, 'config'), String(weight)).toBe(true);
       }
     } finally {

@@ -58,6 +58,7 @@ export class Cluster {
       node,
       distribution,
       group: 'g1',
+      memory: true,
       address: distribution.address,
       bootstrap: options.bootstrap ?? false,
       tickMs: 20,
