@@ -528,6 +528,44 @@ describe('mesh', () => {
     void second;
   });
 
+  it('mesh — no connection storm while a peer of three is down, and one link each once it is back', async () => {
+    // Each survivor redials the dead peer with its own backoff and jitter: a bounded handful of
+    // dials over the outage (20 ms doubling to 200 ms: at most about 16 in 1.5 s), not one per
+    // tick or per learned address; once it is back every survivor holds exactly one link to it.
+    const port = 20_000 + Math.floor(Math.random() * 20_000);
+    const target = `127.0.0.1:${port}`;
+    const dials = new Map<string, number>();
+    const counting = (who: string) =>
+      new (class extends TcpTransport {
+        override connect(address: string, options?: { timeoutMs?: number }) {
+          if (address === target) dials.set(who, (dials.get(who) ?? 0) + 1);
+          return super.connect(address, options);
+        }
+      })();
+    const survivors: Member[] = [];
+    for (const [index, name] of ['s1', 's2', 's3'].entries()) {
+      survivors.push(await member(name, { transport: counting(name), backoffMinMs: 20, backoffMaxMs: 200, rng: new Rng(index + 11) }));
+    }
+    const firstNode = new Node({ name: 'back@127.0.0.1', creation: 1, stopTimeoutMs: 100 });
+    const firstDist = await Distribution.start({ node: firstNode, cookie: 'cookie', cluster: 'mesh-test', transport: new TcpTransport({ port }), logger: () => undefined, ...FAST });
+    for (const survivor of survivors) await survivor.dist.connect(firstDist.address);
+    await waitFor(() => survivors.every((survivor) => survivor.dist.peers().length === 3), 5_000, 'full mesh');
+    await firstDist.close();
+    await firstNode.stop();
+    await waitFor(() => survivors.every((survivor) => !survivor.dist.isConnected('back@127.0.0.1')), 5_000, 'nodedown everywhere');
+    dials.clear();
+    await sleep(1_500);
+    for (const name of ['s1', 's2', 's3']) {
+      expect(dials.get(name) ?? 0, name).toBeGreaterThanOrEqual(3);
+      expect(dials.get(name) ?? 0, name).toBeLessThanOrEqual(20);
+    }
+    const back = await member('back', { creation: 2, transport: new TcpTransport({ port }) });
+    await waitFor(() => survivors.every((survivor) => survivor.dist.isConnected('back@127.0.0.1')), 5_000, 'reconnected everywhere');
+    await sleep(300);
+    expect([...back.dist.peers()].sort()).toEqual(['s1@127.0.0.1', 's2@127.0.0.1', 's3@127.0.0.1']);
+    for (const survivor of survivors) expect(survivor.dist.peerInfo('back@127.0.0.1')?.creation).toBe(2);
+  });
+
   it('mesh — simultaneous connects end with exactly one connection', async () => {
     for (let round = 0; round < 5; round++) {
       const a = await member(`a${round}`);
