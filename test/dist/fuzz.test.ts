@@ -2,14 +2,15 @@
  * Property-based fuzzing (fast-check) of a live listener on 127.0.0.1: random bytes, random
  * bytes behind a plausible length prefix, mutated and truncated handshake frames, and — from a
  * peer that completes a genuine handshake — random and mutated sealed link records. After every
- * case the node is still serving: an honest peer connects and gets a reply, nothing reached the
- * node's mailboxes, and each bad connection cost at most one log line. A flood of connections
+ * case the node is still serving: an honest peer connects and gets a reply (also between cases),
+ * nothing reached a mailbox but valid sends among the fuzzed records (judged by decoding each
+ * record on its own), and each bad connection cost at most one log line. A flood of connections
  * that never speak is capped at `PENDING_HANDSHAKES_MAX` pending handshakes.
  */
 import net from 'node:net';
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { encode } from '../../runtime/codec.js';
+import { decode, encode } from '../../runtime/codec.js';
 import { Distribution, type LogEntry, PENDING_HANDSHAKES_MAX } from '../../runtime/dist/distribution.js';
 import { encodeFrame, frameHeader } from '../../runtime/dist/frame.js';
 import { handshake } from '../../runtime/dist/handshake.js';
@@ -25,6 +26,9 @@ let dist: Distribution;
 const logs: LogEntry[] = [];
 let sinkMessages = 0;
 let fuzzConnections = 0;
+/** What reached the spy process (the fuzzed sends' target), and what a valid send to it could carry. */
+const spied: unknown[] = [];
+let spyPid: Pid;
 
 beforeAll(async () => {
   node = new Node({ name: 'target@127.0.0.1', stopTimeoutMs: 100 });
@@ -39,6 +43,9 @@ beforeAll(async () => {
     },
     { name: 'echo' },
   );
+  spyPid = node.spawn(async (ctx) => {
+    for (;;) spied.push(await ctx.receive());
+  });
 });
 
 afterAll(async () => {
@@ -130,23 +137,49 @@ describe('fuzz', () => {
   });
 
   it('fuzz — random and mutated records from an authenticated peer never reach a mailbox unvalidated', async () => {
-    const valid = encode([1, null, new Pid(node.name, 999_999, 1), 'x']);
+    // The template is a valid send to a live process (the spy): a mutation may leave it a valid
+    // send (another payload), which is then delivered; anything else reaches nobody. Judged
+    // independently of the link's parser: a record may deliver to the spy only if it decodes, on
+    // its own, to exactly [send, null, spy, payload].
+    const valid = encode([1, null, spyPid, 'x']);
     const recordArbitrary = fc.oneof(
       fc.uint8Array({ minLength: 1, maxLength: 512 }).map((array) => Buffer.from(array)),
       fc.tuple(fc.array(fc.tuple(fc.nat(), fc.integer({ min: 0, max: 255 })), { minLength: 1, maxLength: 4 }), fc.nat()).map(([flips, cut]) => mutate(valid, flips, cut)),
       fc.constantFrom(encode([3, 0, 'link', new Pid('elsewhere@127.0.0.1', 1, 1), new Pid(node.name, 1, 1), null, null]), encode([2, null, 42, 'x']), encode({ t: 'hello' })),
+      // Valid sends among the bad ones: delivered only if nothing bad came before them on that link.
+      fc.string({ maxLength: 40 }).map((text) => encode([1, null, spyPid, text])),
     );
+    const allowed: string[] = [];
     let cases = 0;
     await fc.assert(
       fc.asyncProperty(fc.array(recordArbitrary, { minLength: 1, maxLength: 3 }), async (records) => {
+        for (const record of records) {
+          let value: unknown;
+          try {
+            value = decode(record);
+          } catch {
+            continue;
+          }
+          if (Array.isArray(value) && value.length === 4 && value[0] === 1 && value[1] === null && value[2] instanceof Pid && value[2].equals(spyPid)) {
+            allowed.push(JSON.stringify(value[3]) ?? 'undefined');
+          }
+        }
         await authenticatedSend(records);
         if (++cases % 20 === 0) await honestPeerWorks();
       }),
       { numRuns: 60 },
     );
     await honestPeerWorks();
-    // A record that survives mutation intact addresses pid 999999, which is no process here.
     expect(sinkMessages).toBe(0);
+    expect(allowed.length).toBeGreaterThan(0);
+    expect(spied.length).toBeGreaterThan(0);
+    expect(spied.length).toBeLessThanOrEqual(allowed.length);
+    const unclaimed = [...allowed];
+    for (const message of spied) {
+      const at = unclaimed.indexOf(JSON.stringify(message) ?? 'undefined');
+      expect(at, `delivered ${JSON.stringify(message)}`).toBeGreaterThanOrEqual(0);
+      unclaimed.splice(at, 1);
+    }
   });
 
   it('fuzz — a flood of silent connections is capped; the node serves again once they go', async () => {
