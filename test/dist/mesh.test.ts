@@ -54,6 +54,17 @@ function echo(ctx: ProcessContext): Promise<void> {
   })();
 }
 
+/** An honest peer `b` still links to `a` and gets an echo of `body` from it. */
+async function expectHonestPeerServed(a: Member, b: Member, body: number): Promise<void> {
+  b.node.spawn(echo, { name: 'echo' });
+  await b.dist.connect(a.dist.address);
+  const reply = await a.node.run(async (ctx) => {
+    ctx.send({ name: 'echo', node: b.node.name }, { from: ctx.self, body });
+    return ctx.receive(undefined, 2_000);
+  });
+  expect(reply).toEqual({ ref: undefined, reply: body });
+}
+
 const isType = (type: string) => (msg: unknown) => typeof msg === 'object' && msg !== null && (msg as { type?: string }).type === type;
 
 /** tcp on 127.0.0.1 whose accepted streams report `remoteHost` as given (to play a remote peer). */
@@ -411,13 +422,7 @@ describe('mesh', () => {
     expect(lines[0]!.msg).toMatch(/peer speaks 90\.\.91, we speak/);
     expect(lines[0]!.msg).not.toContain('\n');
     expect(a.dist.peers()).toEqual([]);
-    b.node.spawn(echo, { name: 'echo' });
-    await b.dist.connect(a.dist.address);
-    const reply = await a.node.run(async (ctx) => {
-      ctx.send({ name: 'echo', node: b.node.name }, { from: ctx.self, body: 2 });
-      return ctx.receive(undefined, 2_000);
-    });
-    expect(reply).toEqual({ ref: undefined, reply: 2 });
+    await expectHonestPeerServed(a, b, 2);
   });
 
   it('mesh — a wrong cookie is refused with one log line and honest peers keep working', async () => {
@@ -428,13 +433,7 @@ describe('mesh', () => {
     await waitFor(() => a.logs.some((entry) => entry.code === 'auth_failed'));
     expect(a.logs.filter((entry) => entry.code === 'auth_failed')).toHaveLength(1);
     expect(a.dist.peers()).toEqual([]);
-    b.node.spawn(echo, { name: 'echo' });
-    await b.dist.connect(a.dist.address);
-    const reply = await a.node.run(async (ctx) => {
-      ctx.send({ name: 'echo', node: b.node.name }, { from: ctx.self, body: 1 });
-      return ctx.receive(undefined, 2_000);
-    });
-    expect(reply).toEqual({ ref: undefined, reply: 1 });
+    await expectHonestPeerServed(a, b, 1);
   });
 
   it('mesh — a node of another cluster never links', async () => {
