@@ -219,6 +219,29 @@ describe('fuzz', () => {
     expect(lines[0]!.msg).toMatch(/ended inside a frame/);
   });
 
+  it('fuzz — an unknown message type from an authenticated peer is one bad_frame log line; nothing is delivered', async () => {
+    fuzzConnections++;
+    const name = `unknown${authenticatedRound++}@127.0.0.1`;
+    const spiedBefore = spied.length;
+    const transport = new TcpTransport();
+    try {
+      const stream = await transport.connect(dist.address);
+      const result = await handshake(stream, { role: 'initiator', local: identity(name, { cluster: CLUSTER }), cookie: COOKIE });
+      stream.setHandlers({ data: () => undefined, drain: () => undefined, close: () => undefined });
+      const [ciphertext, tag] = result.sealer!.seal(Buffer.concat([encode([1, null, spyPid, 'before']), encode([99, 'x'])]));
+      stream.write([frameHeader(ciphertext.length + tag.length), ciphertext, tag]);
+      await waitFor(() => logs.some((entry) => entry.peer === name && entry.event === 'nodedown'), 5_000, 'the nodedown line');
+    } finally {
+      await transport.close();
+    }
+    const lines = logs.filter((entry) => entry.peer === name && entry.level === 'warn');
+    expect(lines).toHaveLength(1);
+    expect(lines[0]).toMatchObject({ event: 'nodedown', code: 'bad_frame' });
+    expect(lines[0]!.msg).not.toContain('\n');
+    expect(spied.length).toBe(spiedBefore);
+    await honestPeerWorks();
+  });
+
   it('fuzz — each bad connection cost at most one log line and the node kept serving', async () => {
     await waitFor(() => dist.peers().length === 0, 5_000, 'fuzz connections gone');
     // (Honest peers' own disconnects are logged too, but they are not bad connections.)

@@ -450,8 +450,13 @@ describe('mesh', () => {
     const impostor = await Distribution.start({ node, cookie: 'cookie', cluster: 'mesh-test', logger: () => undefined, reconnect: false, ...FAST });
     try {
       await expect(impostor.connect(a.dist.address)).rejects.toMatchObject({ code: 'name_clash' });
-      expect(a.logs.some((entry) => entry.code === 'name_clash')).toBe(true);
+      await waitFor(() => a.logs.some((entry) => entry.code === 'name_clash'));
+      await sleep(100);
+      // One line for the refused impostor, none for anything else; the real b keeps its link.
+      expect(a.logs.filter((entry) => entry.level === 'warn')).toHaveLength(1);
+      expect(a.logs.filter((entry) => entry.code === 'name_clash')).toHaveLength(1);
       expect(a.dist.peerInfo(b.node.name)?.creation).toBe(1);
+      expect(a.dist.isConnected(b.node.name)).toBe(true);
     } finally {
       await impostor.close();
       await node.stop();
