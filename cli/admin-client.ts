@@ -104,6 +104,8 @@ export async function namesInPages(client: AdminClient, prefix: string, timeoutM
       }
       throw error;
     }
+    // A node that pages but predates `all` answered for its own group only: ask the old way.
+    if (options.all === true && after === undefined && page.all !== true) return (await ask({ op: 'names', prefix, all: true })) as NameInfo[];
     appendAll(names, page.names);
     // Each page's cursor sorts after the previous one: the loop ends with the names.
     if (page.next === null || (after !== undefined && !(page.next > after))) return names;

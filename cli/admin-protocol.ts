@@ -68,6 +68,8 @@ export interface NamesPage {
   readonly names: NameInfo[];
   /** When more names follow: the last name of this page, the next request's `after`; else null. */
   readonly next: string | null;
+  /** Set on the answer to a request with `all` (an older node's answer lacks it: it listed its own group only). */
+  readonly all?: boolean;
 }
 
 export interface NameInfo {

@@ -286,17 +286,20 @@ class AdminServer {
         return this.#allNames(request.prefix ?? '');
       case 'names_page': {
         const { prefix, after } = checkNamesPage(request);
-        if (request.all === true) {
-          if (federation === undefined) return namesPage<NameInfo>([], after, (info) => info.name, (info) => info);
+        // An answer to `all` says so (`all: true`): a node from before `all` was paged ignores it,
+        // and the client then asks the single-answer way instead of taking one group for all.
+        const echo = request.all === true ? { all: true } : {};
+        if (request.all === true && federation !== undefined) {
           const key = `all:${prefix}`;
           const rows = this.#listings.kept<NameInfo>(key, after) ?? this.#listings.keep(key, await this.#allNames(prefix));
-          return namesPage(rows, after, (info) => info.name, (info) => info);
+          return { ...namesPage(rows, after, (info) => info.name, (info) => info), ...echo };
         }
+        // Outside a federation, every group is this one (as `names` with `all` answers).
         const key = `${federation !== undefined ? 'global' : 'group'}:${prefix}`;
         const entries =
           this.#listings.kept<[string, ListedEntry]>(key, after) ??
           this.#listings.keep(key, federation !== undefined ? this.#context.machines.global.registered(prefix) : group.registered(prefix));
-        return namesPage(entries, after, ([name]) => name, ([name, entry]) => nameInfo(name, entry, group.id));
+        return { ...namesPage(entries, after, ([name]) => name, ([name, entry]) => nameInfo(name, entry, group.id)), ...echo };
       }
       case 'members':
         return group.members().map((member) => ({

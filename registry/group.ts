@@ -167,6 +167,8 @@ export type UnsafeMode = (typeof UNSAFE_MODES)[number];
 export const JOIN_TIMEOUT_MS_DEFAULT = 15_000;
 /** How often the leader logs, per member and store, that a member came back with a store it did not admit. */
 const LOST_STORE_LOG_MS = 10_000;
+/** How often a Raft message to one member that cannot be sent (over the frame limit) is logged: Raft sends it again every heartbeat. */
+const TOO_LARGE_LOG_INTERVAL_MS = 10_000;
 /** Keys a rate limit (`letThrough`) remembers by default: the newest ones. */
 const RATE_KEYS_MAX = 256;
 const JOIN_RETRY_MS = 200;
@@ -438,6 +440,7 @@ export class Group {
   readonly #toAdmit = new Map<string, string>();
   /** When the leader last logged that each member came back with a store it did not admit (by `node store`). */
   readonly #lostStoreLoggedAt = new Map<string, number>();
+  readonly #tooLargeLoggedAt = new Map<string, number>();
   /** When the leader last told each non-member that it is not in the configuration. */
   readonly #toldRemovedAt = new Map<string, number>();
   #clientProposals = 0;
@@ -1350,7 +1353,9 @@ export class Group {
         return;
       }
       // Anything else is lost, as a message on a broken link is: Raft sends it again.
-      this.#log('warn', 'raft_message_too_large', `a Raft ${message.type} to ${message.to} was not sent: ${error.message}`);
+      if (letThrough(this.#tooLargeLoggedAt, message.to, this.#clock.now(), TOO_LARGE_LOG_INTERVAL_MS)) {
+        this.#log('warn', 'raft_message_too_large', `a Raft ${message.type} to ${message.to} was not sent: ${error.message}`);
+      }
       sent = false;
     }
     if (!sent && message.type === 'propose') this.#forwardFailed(message.to, message.data);

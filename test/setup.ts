@@ -1,9 +1,11 @@
 /**
- * Concurrency hygiene for every test file: sockets, servers, child processes, timers and
- * file handles that a file opens must be closed by the end of that file. Each such resource
- * created while the file runs is tracked by its async id from creation (an async hook) until it
- * is destroyed; whatever is still alive and referenced after the file's tests, and was not
- * created by the test runner itself, is a leak. (Counting the active resources before and after
+ * Concurrency hygiene for every test file: TCP sockets and servers, pipes, UDP sockets, child
+ * processes, timers, immediates and in-flight fs requests that a file's hooks and tests open
+ * must be closed by the end of that file. Each is tracked by its async id from creation (an
+ * async hook, from the file's first beforeAll) until it is destroyed; whatever is still alive and
+ * referenced after the file's tests, and was not created by the test runner itself, is a leak.
+ * Not seen: what a file opens at module load (before its hooks), native handles without an
+ * async id (the DHT's UDX sockets: their tests close them explicitly), and unreferenced handles. (Counting the active resources before and after
  * instead let one leaked timer hide behind a short-lived timer of the runner's that was counted
  * before and gone after.)
  */

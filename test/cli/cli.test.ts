@@ -113,6 +113,17 @@ describe('fedctl — register, whereis, names, unregister', () => {
     expect(table).toHaveLength(3);
     expect(table[0]).toMatch(/^NAME\s+PID\s+GROUP\s+REVISION\s+META$/);
     expect(table[1]).toMatch(/^svc\.one\s+<a@/);
+    // Outside a federation, every group is this one: --all lists the same names.
+    expect(await json<Array<Record<string, unknown>>>(c, 'names', 'svc.', '--all')).toEqual(listed);
+    const cookie = readFileSync(harness.cookieFile, 'utf8').trim();
+    const admin = await connectAdmin(c.address, cookie, 10_000);
+    try {
+      // The page answering `all` says so (a node from before `all` was paged would not).
+      expect(await admin.request({ op: 'names_page', prefix: 'svc.', all: true })).toMatchObject({ all: true, next: null });
+      expect(await admin.request({ op: 'names_page', prefix: 'svc.' })).not.toHaveProperty('all');
+    } finally {
+      await admin.close();
+    }
   });
 
   it('unregister through another node removes the name and ends the holder process; whereis then exits 3', async () => {
