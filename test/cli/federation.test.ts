@@ -79,7 +79,12 @@ describe('fedctl federation — groups, status, rebalance', () => {
   });
 
   it('status: real gateways of the member\'s group and its federation figures (JSON and table)', async () => {
-    const status = await json<Status>(green[0] as StartedNode, 'status');
+    // The member's own replica of the federation directory may still be catching up (`groups`
+    // above asks the directory through the federation; `status` reads the local replica).
+    const status = await eventually('green1 knows the federation', async () => {
+      const value = await json<Status>(green[0] as StartedNode, 'status');
+      return value.federation?.groups === 2 ? value : undefined;
+    });
     expect(status.gateways).toHaveLength(2);
     for (const gateway of status.gateways) {
       expect(gateway.member).toMatch(/^green\d@127\.0\.0\.1$/);

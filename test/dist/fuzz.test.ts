@@ -14,7 +14,8 @@ import { decode, encode } from '../../runtime/codec.js';
 import { Distribution, type LogEntry, PENDING_HANDSHAKES_MAX } from '../../runtime/dist/distribution.js';
 import { encodeFrame, frameHeader } from '../../runtime/dist/frame.js';
 import { handshake } from '../../runtime/dist/handshake.js';
-import { TcpTransport } from '../../runtime/dist/transport.js';
+import type { Sealer } from '../../runtime/dist/seal.js';
+import { type ByteStream, TcpTransport } from '../../runtime/dist/transport.js';
 import { Node } from '../../runtime/node.js';
 import { Pid } from '../../runtime/pid.js';
 import { identity, waitFor } from './fixtures/helpers.js';
@@ -197,44 +198,44 @@ describe('fuzz', () => {
     await honestPeerWorks();
   });
 
-  it('fuzz — a record cut short by the peer closing is one bad_frame log line', async () => {
+  /**
+   * As an authenticated peer named `prefix…`, do `misbehave` on the sealed link, wait for the
+   * node's nodedown line about it, and return the warnings the node logged about that peer.
+   */
+  async function misbehaveAuthenticated(prefix: string, misbehave: (stream: ByteStream, sealer: Sealer) => void): Promise<LogEntry[]> {
     fuzzConnections++;
-    const name = `cut${authenticatedRound++}@127.0.0.1`;
+    const name = `${prefix}${authenticatedRound++}@127.0.0.1`;
     const transport = new TcpTransport();
     try {
       const stream = await transport.connect(dist.address);
       const result = await handshake(stream, { role: 'initiator', local: identity(name, { cluster: CLUSTER }), cookie: COOKIE });
       stream.setHandlers({ data: () => undefined, drain: () => undefined, close: () => undefined });
-      const [ciphertext, tag] = result.sealer!.seal(encode([0]));
-      const record = Buffer.concat([frameHeader(ciphertext.length + tag.length), ciphertext, tag]);
-      stream.write([record.subarray(0, record.length - 5)]);
-      stream.raw.end();
+      misbehave(stream, result.sealer!);
       await waitFor(() => logs.some((entry) => entry.peer === name && entry.event === 'nodedown'), 5_000, 'the nodedown line');
     } finally {
       await transport.close();
     }
-    const lines = logs.filter((entry) => entry.peer === name && entry.level === 'warn');
+    return logs.filter((entry) => entry.peer === name && entry.level === 'warn');
+  }
+
+  it('fuzz — a record cut short by the peer closing is one bad_frame log line', async () => {
+    const lines = await misbehaveAuthenticated('cut', (stream, sealer) => {
+      const [ciphertext, tag] = sealer.seal(encode([0]));
+      const record = Buffer.concat([frameHeader(ciphertext.length + tag.length), ciphertext, tag]);
+      stream.write([record.subarray(0, record.length - 5)]);
+      stream.raw.end();
+    });
     expect(lines).toHaveLength(1);
     expect(lines[0]).toMatchObject({ event: 'nodedown', code: 'bad_frame' });
     expect(lines[0]!.msg).toMatch(/ended inside a frame/);
   });
 
   it('fuzz — an unknown message type from an authenticated peer is one bad_frame log line; nothing is delivered', async () => {
-    fuzzConnections++;
-    const name = `unknown${authenticatedRound++}@127.0.0.1`;
     const spiedBefore = spied.length;
-    const transport = new TcpTransport();
-    try {
-      const stream = await transport.connect(dist.address);
-      const result = await handshake(stream, { role: 'initiator', local: identity(name, { cluster: CLUSTER }), cookie: COOKIE });
-      stream.setHandlers({ data: () => undefined, drain: () => undefined, close: () => undefined });
-      const [ciphertext, tag] = result.sealer!.seal(Buffer.concat([encode([1, null, spyPid, 'before']), encode([99, 'x'])]));
+    const lines = await misbehaveAuthenticated('unknown', (stream, sealer) => {
+      const [ciphertext, tag] = sealer.seal(Buffer.concat([encode([1, null, spyPid, 'before']), encode([99, 'x'])]));
       stream.write([frameHeader(ciphertext.length + tag.length), ciphertext, tag]);
-      await waitFor(() => logs.some((entry) => entry.peer === name && entry.event === 'nodedown'), 5_000, 'the nodedown line');
-    } finally {
-      await transport.close();
-    }
-    const lines = logs.filter((entry) => entry.peer === name && entry.level === 'warn');
+    });
     expect(lines).toHaveLength(1);
     expect(lines[0]).toMatchObject({ event: 'nodedown', code: 'bad_frame' });
     expect(lines[0]!.msg).not.toContain('\n');
