@@ -97,12 +97,9 @@ interface TextMemo extends Memo {
   text: string | undefined;
 }
 
-/** The pid or ref last written, and its fields then. */
+/** The pid or ref last written (frozen: the same object has the same fields). */
 interface IdMemo extends Memo {
   id: Pid | Ref | undefined;
-  node: unknown;
-  number: unknown;
-  creation: unknown;
 }
 
 function textMemo(): TextMemo {
@@ -143,7 +140,7 @@ export class EntryWriter {
   #root: ShapeNode = { next: new Map(), shape: undefined };
   #trieNodes = 0;
   /** The pid or ref last written, and the node of the last one written in full. */
-  readonly #ids: IdMemo = { id: undefined, node: undefined, number: undefined, creation: undefined, words: undefined, bytes: 0 };
+  readonly #ids: IdMemo = { id: undefined, words: undefined, bytes: 0 };
   readonly #nodes: TextMemo = textMemo();
   /** The shape guess for the top-level value (and the elements of a top-level array). */
   #topGuesses: (Shape | undefined)[] = [undefined];
@@ -337,7 +334,7 @@ export class EntryWriter {
     const number = id.id as unknown;
     const creation = id.creation as unknown;
     const memo = this.#ids;
-    if (id === memo.id && node === memo.node && number === memo.number && creation === memo.creation && this.#copy(memo)) return true;
+    if (id === memo.id && this.#copy(memo)) return true;
     const from = this.#at - this.#start;
     const buffer = this.#buffer;
     buffer[this.#at] = 0xd4;
@@ -350,13 +347,10 @@ export class EntryWriter {
       this.#reserve(18);
       this.#number(number);
       this.#number(creation);
-      // The same pid (object and fields) twice in a row: its bytes are kept for the next time.
+      // The same pid twice in a row: its bytes are kept for the next time.
       if (id === memo.id) this.#capture(from, memo);
       else memo.words = undefined;
       memo.id = id;
-      memo.node = node;
-      memo.number = number;
-      memo.creation = creation;
       return true;
     }
     const none: (Shape | undefined)[] = [undefined];
