@@ -21,7 +21,7 @@ import type { Group, NameEntry, SingletonManager } from '../registry/index.js';
 import type { DirectorySummary, Federation, FederationMachines, GlobalWhereis } from '../federation/index.js';
 import type { NodeObserver } from '../runtime/observe/index.js';
 import { ADMIN_SERVER_NAME, type AdminReply, type AdminRequest, type Consistency, type GroupRow, type NameInfo, NAMES_PAGE_BYTES_MAX, NAMES_PAGE_NAMES_MAX, type NamesPage, SERVICE_ENTRY_META_KEY, RESERVED_META_PREFIX } from './admin-protocol.js';
-import { connectAdmin, namesInPages } from './admin-client.js';
+import { type AdminClient, connectAdmin, namesInPages } from './admin-client.js';
 import { GlobalWatchFeed } from './global-watch.js';
 import type { ProbeSingletons } from './singletons.js';
 
@@ -107,9 +107,7 @@ export function startGatewayAdminServer(gatewayNode: Node, context: { readonly g
       case 'names_page': {
         const { prefix, after } = checkNamesPage(request);
         if (request.all === true) throw fedError('badarg', 'a gateway lists the names homed in its own group only (no all)');
-        const key = `global:${prefix}`;
-        const entries = listings.kept<[string, ListedEntry]>(key, after) ?? listings.keep(key, context.machines.global.registered(prefix));
-        return namesPage(entries, after, ([name]) => name, ([name, entry]) => nameInfo(name, entry, context.group.id));
+        return listings.replicaPage(`global:${prefix}`, after, () => context.machines.global.registered(prefix), context.group.id);
       }
       default:
         throw fedError('badarg', `a gateway answers only group_info, names and names_page, not ${JSON.stringify((request as { op?: unknown }).op)}`);
@@ -216,6 +214,12 @@ class KeptListings {
     keepNewest(this.#kept, LISTINGS_KEPT);
     return entries;
   }
+
+  /** The page after `after` of a replica's names, listed by `list` (kept under `key`), as rows of `group`. */
+  replicaPage(key: string, after: string | undefined, list: () => ReadonlyArray<[string, ListedEntry]>, group: string): NamesPage {
+    const entries = this.kept<[string, ListedEntry]>(key, after) ?? this.keep(key, list());
+    return namesPage(entries, after, ([name]) => name, ([name, entry]) => nameInfo(name, entry, group));
+  }
 }
 
 function checkNamesPage(request: { readonly prefix?: unknown; readonly after?: unknown }): { prefix: string; after: string | undefined } {
@@ -295,11 +299,11 @@ class AdminServer {
           return { ...namesPage(rows, after, (info) => info.name, (info) => info), ...echo };
         }
         // Outside a federation, every group is this one (as `names` with `all` answers).
-        const key = `${federation !== undefined ? 'global' : 'group'}:${prefix}`;
-        const entries =
-          this.#listings.kept<[string, ListedEntry]>(key, after) ??
-          this.#listings.keep(key, federation !== undefined ? this.#context.machines.global.registered(prefix) : group.registered(prefix));
-        return { ...namesPage(entries, after, ([name]) => name, ([name, entry]) => nameInfo(name, entry, group.id)), ...echo };
+        const page =
+          federation !== undefined
+            ? this.#listings.replicaPage(`global:${prefix}`, after, () => this.#context.machines.global.registered(prefix), group.id)
+            : this.#listings.replicaPage(`group:${prefix}`, after, () => group.registered(prefix), group.id);
+        return { ...page, ...echo };
       }
       case 'members':
         return group.members().map((member) => ({
@@ -496,7 +500,7 @@ class AdminServer {
           gateways: record.gateways.map((gateway) => ({ node: gateway.node, address: gateway.address })),
         };
         if (record.id === group.id) return { ...base, ...groupInfo(group, machines), reachable: true };
-        const info = (await this.#askGroup(record.gateways, { op: 'group_info' })) as ReturnType<typeof groupInfo> | undefined;
+        const info = (await this.#askGroup(record.gateways, (client) => client.requestOnce({ op: 'group_info' }, REMOTE_GROUP_TIMEOUT_MS))) as ReturnType<typeof groupInfo> | undefined;
         if (info === undefined) return { ...base, leader: null, voters: [], learners: [], names: null, reachable: false };
         return { ...base, leader: info.leader, voters: info.voters, learners: info.learners, names: info.names, reachable: true };
       }),
@@ -510,7 +514,8 @@ class AdminServer {
     const lists = await Promise.all(
       directory.groups.map(async (record) => {
         if (record.id === this.#context.group.id) return globalNames(this.#context.machines, record.id, prefix);
-        const names = await this.#askGroupNames(record.gateways, prefix);
+        // Page by page: another group's share may be more than one answer can carry.
+        const names = await this.#askGroup(record.gateways, (client) => namesInPages(client, prefix, REMOTE_GROUP_TIMEOUT_MS, { once: true }));
         if (names === undefined) throw fedError('unavailable', `group ${record.id} did not answer through any of its gateways`);
         return names;
       }),
@@ -518,29 +523,16 @@ class AdminServer {
     return lists.flat().sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
   }
 
-  /** Another group's names homed there, read page by page from its gateway nodes in turn; undefined if none answers. */
-  async #askGroupNames(gateways: ReadonlyArray<{ readonly address: string }>, prefix: string): Promise<NameInfo[] | undefined> {
+  /**
+   * Ask another group's gateway nodes in turn (a hidden connection each) what `ask` asks of a
+   * client; undefined if none answers.
+   */
+  async #askGroup<T>(gateways: ReadonlyArray<{ readonly address: string }>, ask: (client: AdminClient) => Promise<T>): Promise<T | undefined> {
     for (const gateway of gateways) {
       let client;
       try {
         client = await connectAdmin(gateway.address, this.#context.cookie, REMOTE_GROUP_TIMEOUT_MS);
-        return await namesInPages(client, prefix, REMOTE_GROUP_TIMEOUT_MS, { once: true });
-      } catch {
-        // the next gateway
-      } finally {
-        await client?.close().catch(() => undefined);
-      }
-    }
-    return undefined;
-  }
-
-  /** Ask another group's gateway nodes in turn (a hidden connection each); undefined if none answers. */
-  async #askGroup(gateways: ReadonlyArray<{ readonly address: string }>, request: AdminRequest): Promise<unknown> {
-    for (const gateway of gateways) {
-      let client;
-      try {
-        client = await connectAdmin(gateway.address, this.#context.cookie, REMOTE_GROUP_TIMEOUT_MS);
-        return await client.requestOnce(request, REMOTE_GROUP_TIMEOUT_MS);
+        return await ask(client);
       } catch {
         // the next gateway
       } finally {
